@@ -1,0 +1,228 @@
+"""The API registry: every agent-callable operation, declared once.
+
+An operation is a method (of a memory layer, or of :class:`~athena_core.Athena`
+itself) or a plugin function, decorated with :func:`operation`. From that one
+declaration - name, type hints, docstring, permissions, namespace - come the
+host Python API (with argument checking), and the sandbox module, discovery tree
+and MCP tools that are generated from :meth:`ApiRegistry.operations`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import attrs
+
+from athena_core.api.validation import check_value
+from athena_core.errors import DuplicateNameError, InvalidArgumentError
+
+__all__ = ["PERMISSIONS", "ApiRegistry", "Namespace", "Operation", "OperationSpec", "operation"]
+
+#: Every permission an operation may require.
+PERMISSIONS = frozenset({"read", "write", "delete", "execute"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MARK = "__athena_operation__"
+
+
+@attrs.define(eq=False)
+class OperationSpec:
+    """What :func:`operation` records about one function."""
+
+    function: Callable[..., Any]
+    name: str
+    permissions: frozenset[str]
+    _hints: dict[str, Any] | None = None
+    _signature: inspect.Signature | None = None
+
+    @property
+    def signature(self) -> inspect.Signature:
+        """The signature an agent sees: without the first (owner) parameter."""
+        if self._signature is None:
+            full = inspect.signature(self.function)
+            params = list(full.parameters.values())[1:]
+            hints = self.hints
+            self._signature = full.replace(
+                parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in params],
+                return_annotation=hints.get("return", full.return_annotation),
+            )
+        return self._signature
+
+    @property
+    def hints(self) -> dict[str, Any]:
+        if self._hints is None:
+            self._hints = typing.get_type_hints(self.function)
+        return self._hints
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.function.__doc__ or "")
+
+    def check(self, qualified: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+              ) -> inspect.BoundArguments:
+        """Bind and type-check a call; convert ISO strings to datetimes where declared."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            names = ", ".join(self.signature.parameters)
+            raise InvalidArgumentError(f"{qualified}(): {exc}. Parameters: {names}.") from None
+        hints = self.hints
+        for name, value in bound.arguments.items():
+            if name in hints:
+                bound.arguments[name] = check_value(qualified, name, value, hints[name])
+        return bound
+
+
+def operation(*, permissions: str | Iterable[str] = "read", name: str | None = None
+              ) -> Callable[[F], F]:
+    """Declare a function or method as an agent-callable operation.
+
+    ``permissions`` is what a caller must be allowed (``read``, ``write``,
+    ``delete``, ``execute``). Every call is type-checked against the function's
+    annotations before it runs; the docstring is what agents read.
+    """
+    wanted = frozenset([permissions] if isinstance(permissions, str) else permissions)
+    unknown = wanted - PERMISSIONS
+    if unknown:
+        raise ValueError(f"unknown permissions {sorted(unknown)}; valid: {sorted(PERMISSIONS)}")
+
+    def decorate(function: F) -> F:
+        spec = OperationSpec(function, name or function.__name__, wanted)
+
+        @functools.wraps(function)
+        def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
+            bound = spec.check(_qualified(owner, spec.name), args, kwargs)
+            return function(owner, *bound.args, **bound.kwargs)
+
+        setattr(checked, _MARK, spec)
+        return typing.cast(F, checked)
+
+    return decorate
+
+
+def _qualified(owner: Any, name: str) -> str:
+    namespace = getattr(owner, "api_namespace", "")
+    return f"{namespace}.{name}" if namespace else name
+
+
+@attrs.frozen
+class Operation:
+    """One registered operation, bound to the object that implements it."""
+
+    name: str
+    namespace: str
+    spec: OperationSpec
+    #: The bound, argument-checking callable.
+    call: Callable[..., Any] = attrs.field(repr=False)
+    provider: str
+
+    @property
+    def signature(self) -> inspect.Signature:
+        return self.spec.signature
+
+    @property
+    def doc(self) -> str:
+        return self.spec.doc
+
+    @property
+    def summary(self) -> str:
+        return self.doc.split("\n", 1)[0]
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return self.spec.permissions
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(*args, **kwargs)
+
+
+class ApiRegistry:
+    """All operations of one Athena instance, by dotted name."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, Operation] = {}
+
+    def collect(self, owner: object, *, namespace: str, provider: str) -> None:
+        """Register every :func:`operation`-decorated method of ``owner``."""
+        for attr in dir(type(owner)):
+            spec = getattr(getattr(type(owner), attr, None), _MARK, None)
+            if isinstance(spec, OperationSpec):
+                call = getattr(owner, attr)
+                self._add(Operation(_join(namespace, spec.name), namespace, spec, call, provider))
+
+    def add_function(self, name: str, function: Callable[..., Any], *, owner: object,
+                     provider: str) -> None:
+        """Register a plugin's decorated function under its dotted ``name``."""
+        spec = getattr(function, _MARK, None)
+        if not isinstance(spec, OperationSpec):
+            raise TypeError(f"{name}: {function!r} is not decorated with @athena_core.api.operation")
+        namespace, _, _ = name.rpartition(".")
+        self._add(Operation(name, namespace, spec, functools.partial(function, owner), provider))
+
+    def _add(self, op: Operation) -> None:
+        if op.name in self._operations:
+            first = self._operations[op.name].provider
+            raise DuplicateNameError(
+                f"API operation {op.name!r} is registered twice: by plugin {first!r} "
+                f"and by plugin {op.provider!r}.")
+        self._operations[op.name] = op
+
+    def get(self, name: str) -> Operation:
+        try:
+            return self._operations[name]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"Unknown operation {name!r}.", hint="List them with `athena.api.names()`."
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._operations)
+
+    def operations(self) -> list[Operation]:
+        return [self._operations[n] for n in self.names()]
+
+    def namespaces(self) -> set[str]:
+        return {op.namespace.split(".", 1)[0] for op in self._operations.values() if op.namespace}
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.operations())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._operations
+
+
+class Namespace:
+    """``athena.<namespace>``: attribute access to the operations under one prefix."""
+
+    def __init__(self, registry: ApiRegistry, prefix: str) -> None:
+        self._registry = registry
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        full = f"{self._prefix}.{name}"
+        if full in self._registry:
+            return self._registry.get(full)
+        if full in self._registry.namespaces() or any(
+                n.startswith(full + ".") for n in self._registry.names()):
+            return Namespace(self._registry, full)
+        raise AttributeError(f"{self._prefix!r} has no operation {name!r}; "
+                             f"available: {', '.join(self._names())}")
+
+    def _names(self) -> list[str]:
+        plen = len(self._prefix) + 1
+        return sorted({n[plen:].split(".", 1)[0] for n in self._registry.names()
+                       if n.startswith(self._prefix + ".")})
+
+    def __dir__(self) -> list[str]:
+        return self._names()
+
+    def __repr__(self) -> str:
+        return f"<athena namespace {self._prefix}: {', '.join(self._names())}>"
+
+
+def _join(namespace: str, name: str) -> str:
+    return f"{namespace}.{name}" if namespace else name

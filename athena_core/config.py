@@ -1,0 +1,323 @@
+"""Configuration: ``athena.toml`` in the data dir, overridden by ``ATHENA_*`` variables.
+
+The data dir is, in order: an explicit path, ``$ATHENA_HOME``, ``~/.athena``.
+Each ``[section]`` of the file maps to a frozen attrs class below; each key can
+also be set from the environment as ``ATHENA_<SECTION>_<KEY>`` (for example
+``ATHENA_RETRIEVAL_EMBEDDER=hashing``). Unknown sections and keys are errors
+that list the valid ones, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from athena_core.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "Config",
+    "MemoryConfig",
+    "PluginsConfig",
+    "RetrievalConfig",
+    "StorageConfig",
+    "default_data_dir",
+    "default_config_text",
+]
+
+CONFIG_FILENAME = "athena.toml"
+_SYNCHRONOUS = ("off", "normal", "full", "extra")
+
+
+@attrs.frozen
+class StorageConfig:
+    """``[storage]``: where memories are kept."""
+
+    #: SQLAlchemy URL; empty means the SQLite file ``athena.db`` in the data dir.
+    url: str = ""
+    #: How long a writer waits for another process's write to finish.
+    busy_timeout_ms: int = attrs.field(default=30_000, validator=attrs.validators.ge(0))
+    #: SQLite ``synchronous`` level; ``full`` survives power loss, ``normal`` a killed process.
+    synchronous: str = attrs.field(default="full", validator=attrs.validators.in_(_SYNCHRONOUS))
+
+
+@attrs.frozen
+class MemoryConfig:
+    """``[memory]``: defaults for every layer."""
+
+    #: Scope used when an operation is called without ``scope=``.
+    default_scope: str = "default"
+    #: Largest text one memory may hold, in bytes of UTF-8.
+    max_text_bytes: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
+
+
+@attrs.frozen
+class RetrievalConfig:
+    """``[retrieval]``: how recall finds memories."""
+
+    #: Registered name of the embedder plugin.
+    embedder: str = "hashing"
+    #: Registered name of the vector backend plugin.
+    vector_backend: str = "exact"
+    #: Constant of reciprocal rank fusion (larger flattens the ranking).
+    rrf_k: int = attrs.field(default=60, validator=attrs.validators.ge(1))
+    #: Candidates taken from each retriever before fusion (at least ``k``).
+    candidates: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    #: Options passed to the embedder's factory.
+    embedder_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Options passed to the vector backend's factory.
+    vector_options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class PluginsConfig:
+    """``[plugins]``: which installed plugins load."""
+
+    #: If not empty, only these plugins load.
+    allow: tuple[str, ...] = ()
+    #: These plugins never load (wins over ``allow``).
+    block: tuple[str, ...] = ()
+    #: Raise on a plugin that fails to load instead of reporting and skipping it.
+    strict: bool = False
+
+
+_SECTIONS: dict[str, type] = {
+    "storage": StorageConfig,
+    "memory": MemoryConfig,
+    "retrieval": RetrievalConfig,
+    "plugins": PluginsConfig,
+}
+
+
+@attrs.frozen
+class Config:
+    """The whole configuration of one :class:`~athena_core.Athena` instance."""
+
+    data_dir: Path
+    storage: StorageConfig = StorageConfig()
+    memory: MemoryConfig = MemoryConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    #: The file this config was read from, if any.
+    source: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.url or f"sqlite:///{self.data_dir / 'athena.db'}"
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Config:
+        """Read the config for ``data_dir`` (or the file at ``path``) plus ``ATHENA_*`` overrides.
+
+        A missing file means all defaults. Raises :class:`ConfigError` on unknown
+        sections, keys or values.
+        """
+        env = os.environ if env is None else env
+        if path is not None:
+            source: Path | None = Path(path).expanduser().resolve()
+            if not source.is_file():
+                raise ConfigError(f"Config file {source} does not exist.",
+                                  hint="Create it with `athena init` or fix the path.")
+            home = Path(data_dir).expanduser() if data_dir is not None else source.parent
+        else:
+            home = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(env)
+            candidate = home / CONFIG_FILENAME
+            source = candidate if candidate.is_file() else None
+        raw = _read_toml(source) if source is not None else {}
+        return cls.from_mapping(raw, data_dir=home.resolve(), env=env, source=source)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        data_dir: Path,
+        env: Mapping[str, str] | None = None,
+        source: Path | None = None,
+    ) -> Config:
+        """Build a config from parsed TOML, applying ``ATHENA_*`` overrides from ``env``."""
+        where = str(source) if source else "configuration"
+        unknown = sorted(set(raw) - set(_SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"Unknown section [{unknown[0]}] in {where}. "
+                f"Valid sections: {', '.join(sorted(_SECTIONS))}."
+            )
+        sections: dict[str, Any] = {}
+        for name, section_cls in _SECTIONS.items():
+            values = raw.get(name, {})
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"[{name}] in {where} must be a table, not {values!r}.")
+            values = {**values, **_env_overrides(name, section_cls, env or {})}
+            sections[name] = _build_section(name, section_cls, values, where)
+        return cls(data_dir=data_dir, source=source, **sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration as plain data (what ``athena config show`` prints)."""
+        out: dict[str, Any] = {"data_dir": str(self.data_dir),
+                               "source": str(self.source) if self.source else None}
+        for name in _SECTIONS:
+            section = attrs.asdict(getattr(self, name), recurse=False)
+            out[name] = {k: list(v) if isinstance(v, tuple) else dict(v)
+                         if isinstance(v, Mapping) else v for k, v in section.items()}
+        return out
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$ATHENA_HOME`` if set, else ``~/.athena``."""
+    env = os.environ if env is None else env
+    home = env.get("ATHENA_HOME")
+    return Path(home).expanduser() if home else Path("~/.athena").expanduser()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.",
+                          hint="Fix the file, or move it aside and run `athena init`.") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc}.") from exc
+
+
+def _env_overrides(section: str, section_cls: type, env: Mapping[str, str]) -> dict[str, Any]:
+    prefix = f"ATHENA_{section.upper()}_"
+    fields = {f.name: f for f in attrs.fields(section_cls)}
+    out: dict[str, Any] = {}
+    for var, text in env.items():
+        if not var.startswith(prefix):
+            continue
+        key = var[len(prefix):].lower()
+        if key not in fields:
+            raise ConfigError(
+                f"Unknown environment variable {var}. Valid ones for [{section}]: "
+                + ", ".join(prefix + k.upper() for k in fields) + "."
+            )
+        out[key] = _parse_env_value(var, text, _field_type(section_cls, key))
+    return out
+
+
+def _field_type(section_cls: type, key: str) -> Any:
+    return typing.get_type_hints(section_cls)[key]
+
+
+def _parse_env_value(var: str, text: str, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{var}={text!r} is not a boolean; use true or false.")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{var}={text!r} is not an integer.") from None
+    if origin is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if origin is not None and issubclass(origin, Mapping):
+        try:
+            parsed = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"{var} must be an inline TOML table such as {{ key = 1 }}.")
+        return parsed
+    return text
+
+
+def _build_section(name: str, section_cls: type, values: Mapping[str, Any], where: str) -> Any:
+    fields = {f.name for f in attrs.fields(section_cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(
+            f"Unknown key {unknown[0]!r} in [{name}] of {where}. "
+            f"Valid keys: {', '.join(sorted(fields))}."
+        )
+    checked = {key: _check_type(name, key, value, _field_type(section_cls, key))
+               for key, value in values.items()}
+    try:
+        return section_cls(**checked)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid value in [{name}] of {where}: {exc}") from None
+
+
+def _check_type(section: str, key: str, value: Any, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    ok: bool
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is str:
+        ok = isinstance(value, str)
+    elif origin is tuple:
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    elif origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        ok = isinstance(value, Mapping)
+        value = types.MappingProxyType(dict(value)) if ok else value
+    else:  # pragma: no cover - every field type is handled above
+        ok = True
+    if not ok:
+        raise ConfigError(f"[{section}] {key} = {value!r} has the wrong type; expected {kind}.")
+    return value
+
+
+def default_config_text() -> str:
+    """The commented default ``athena.toml`` that ``athena init`` writes."""
+    return '''\
+# Athena configuration. Every key may also be set from the environment as
+# ATHENA_<SECTION>_<KEY>, e.g. ATHENA_RETRIEVAL_EMBEDDER=hashing.
+# `athena config check` validates this file; `athena config show` prints the result.
+
+[storage]
+# SQLAlchemy URL of the database. Empty: the SQLite file athena.db in this directory.
+# PostgreSQL: "postgresql+psycopg://user:password@host/dbname" (pip install "athena-core[postgres]").
+url = ""
+# How long (ms) a writer waits for another process's write to finish.
+busy_timeout_ms = 30000
+# SQLite durability: "full" survives power loss, "normal" survives a killed process.
+synchronous = "full"
+
+[memory]
+# Scope used when an operation is called without scope=.
+default_scope = "default"
+# Largest text one memory may hold, in bytes of UTF-8.
+max_text_bytes = 1000000
+
+[retrieval]
+# Registered names; `athena plugins list` shows what is installed.
+embedder = "hashing"
+vector_backend = "exact"
+# Reciprocal rank fusion constant, and candidates per retriever before fusion.
+rrf_k = 60
+candidates = 50
+
+[retrieval.embedder_options]
+
+[retrieval.vector_options]
+
+[plugins]
+# If not empty, only these plugins load. `block` wins over `allow`.
+allow = []
+block = []
+# Raise when a plugin fails to load instead of reporting and skipping it.
+strict = false
+'''

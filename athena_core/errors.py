@@ -1,0 +1,111 @@
+"""The typed errors Athena raises.
+
+Every error Athena raises on purpose derives from :class:`AthenaError`, so a host
+application can catch one base class. Each message says what went wrong and what
+to do next; ``hint`` carries the "what to do next" part separately for UIs that
+show it apart.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AthenaError",
+    "ConfigError",
+    "CorruptDatabaseError",
+    "DuplicateNameError",
+    "ImportFormatError",
+    "InvalidArgumentError",
+    "MemoryNotFoundError",
+    "PluginLoadError",
+    "ReindexRequiredError",
+    "SchemaVersionError",
+    "StorageError",
+    "UnknownNameError",
+]
+
+
+class AthenaError(Exception):
+    """Base class of every error Athena raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message if hint is None else f"{message} {hint}")
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(AthenaError):
+    """The configuration (file, environment or arguments) is invalid."""
+
+
+class UnknownNameError(ConfigError):
+    """A name was asked for that no plugin registered; ``choices`` lists the valid ones."""
+
+    def __init__(self, family: str, name: str, choices: list[str] | tuple[str, ...]) -> None:
+        listed = ", ".join(repr(c) for c in sorted(choices)) or "(none registered)"
+        super().__init__(
+            f"Unknown {family} {name!r}. Available: {listed}.",
+            hint="Install the plugin that provides it, or pick one of the available names.",
+        )
+        self.family = family
+        self.name = name
+        self.choices = tuple(sorted(choices))
+
+
+class PluginLoadError(AthenaError):
+    """A plugin could not be imported or registered."""
+
+    def __init__(self, plugin: str, distribution: str | None, cause: BaseException) -> None:
+        where = f" (distribution {distribution})" if distribution else ""
+        super().__init__(
+            f"Plugin {plugin!r}{where} failed to load: {type(cause).__name__}: {cause}",
+            hint=f"Reinstall or upgrade it, or block it with ATHENA_PLUGINS_BLOCK={plugin}.",
+        )
+        self.plugin = plugin
+        self.distribution = distribution
+        self.cause = cause
+
+
+class DuplicateNameError(AthenaError):
+    """Two plugins registered the same name; both are named in the message."""
+
+
+class InvalidArgumentError(AthenaError, ValueError):
+    """An operation was called with an argument of the wrong type or value."""
+
+
+class MemoryNotFoundError(AthenaError, KeyError):
+    """No memory with the given id exists in the given scope."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class StorageError(AthenaError):
+    """The database could not be used."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The database file exists but is not a readable Athena database.
+
+    Athena never replaces such a file; the message says how to recover.
+    """
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer Athena than the one running."""
+
+
+class ReindexRequiredError(StorageError):
+    """Stored vectors were made by a different embedder than the configured one."""
+
+
+class ImportFormatError(AthenaError, ValueError):
+    """An export file is malformed; ``line`` is the 1-based line number."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(
+            f"{where}{message}",
+            hint="Nothing was imported; fix the file (or re-export it) and run the import again.",
+        )
+        self.line = line

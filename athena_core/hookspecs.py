@@ -1,0 +1,230 @@
+"""The plugin contract: every hook Athena calls, typed and documented.
+
+Plugins implement hooks with :data:`athena_core.hookimpl` and are found through
+the ``athena.plugins`` entry point group. Hooks are always called with keyword
+arguments; an implementation may accept fewer arguments than its spec (that is
+how hooks grow) and never gives its arguments defaults.
+
+Registration hooks receive a ``register(name, factory)`` callback. The name is
+what configuration selects (``[retrieval] embedder = "hashing"``); registering a
+name twice is an error that names both plugins. What a factory is called with,
+and what it must return, is stated in each hook.
+
+The families, in the order Athena calls them:
+
+* **registration** - memory layers, vector backends, embedders, executors,
+  extra API operations, PII detectors, key providers, marketplace sources and
+  LLM providers;
+* **lifecycle** - configure, startup, shutdown;
+* **events** - observers called after an operation succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from athena_core.config import Config
+    from athena_core.memory.values import Hit, Memory
+    from athena_core.runtime import Athena
+
+__all__ = ["PROJECT", "Register", "hookimpl", "hookspec"]
+
+PROJECT = "athena"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: The callback every registration hook receives: ``register(name, factory)``.
+Register = Callable[[str, Callable[..., Any]], None]
+
+
+# --- registration -----------------------------------------------------------
+
+
+@hookspec
+def athena_register_memory_layers(register: Register) -> None:
+    """Register memory layers.
+
+    ``factory(context: athena_core.memory.LayerContext)`` returns an object with a
+    ``name`` attribute equal to the registered name. Its methods decorated with
+    :func:`athena_core.api.operation` become agent-callable as
+    ``athena.<name>.<method>``. The built-in layers are ``episodic`` and
+    ``semantic``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_vector_backends(register: Register) -> None:
+    """Register vector backends (the dense half of retrieval).
+
+    ``factory(context: athena_core.retrieval.VectorBackendContext)`` returns an
+    :class:`athena_core.retrieval.VectorBackend`. Selected by
+    ``[retrieval] vector_backend``; the built-in one is ``exact``. Every backend
+    must pass :class:`athena_core.testing.VectorBackendContract`.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_embedders(register: Register) -> None:
+    """Register embedders (text to vectors).
+
+    ``factory(context: athena_core.retrieval.EmbedderContext)`` returns an
+    :class:`athena_core.retrieval.Embedder`. Selected by
+    ``[retrieval] embedder``; the built-in one is ``hashing``. Every embedder
+    must pass :class:`athena_core.testing.EmbedderContract` and must not fetch
+    anything from the network.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_executors(register: Register) -> None:
+    """Register code executors (sandboxes that run agents' programs).
+
+    ``factory(context)`` returns an executor that runs an execution request
+    under OS isolation and enforces every policy rule it accepts, refusing
+    requests with rules it cannot enforce. Selected by name in configuration;
+    an executor must never fall back to running code unsandboxed.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_api(register: Register) -> None:
+    """Register extra agent-callable operations.
+
+    ``factory`` is a function decorated with :func:`athena_core.api.operation`
+    whose first parameter receives the :class:`~athena_core.Athena` instance;
+    the registered name is its dotted API name (for example ``"notes.pin"``).
+    Operations become available on the host API, and to sandboxed programs,
+    discovery and MCP as those arrive, from this one declaration.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_pii_detectors(register: Register) -> None:
+    """Register detectors of sensitive values (e-mail addresses, keys, ...).
+
+    ``factory(context)`` returns a detector that finds sensitive spans in text
+    so the privacy pipeline can replace them with placeholders before text
+    reaches a model.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_key_providers(register: Register) -> None:
+    """Register key providers for encryption at rest.
+
+    ``factory(context)`` returns a provider that hands out and rotates the keys
+    that encrypt sensitive fields and the placeholder vault.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_marketplace_sources(register: Register) -> None:
+    """Register marketplace sources that procedures can be found and installed from.
+
+    ``factory(context)`` returns a source that lists, searches and fetches
+    procedure packages as data (their code is never imported into the host).
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_register_llm_providers(register: Register) -> None:
+    """Register LLM providers used by consolidation and retrieval strategies.
+
+    ``factory(context)`` returns a provider that completes prompts. Every
+    feature that uses one also works, more simply, without one.
+
+    Added in 0.1.
+    """
+
+
+# --- lifecycle ----------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def athena_configure(config: Config) -> None:
+    """Receive the effective configuration before anything is opened.
+
+    Historic: a plugin registered later still receives the call. Use it to read
+    options; do no I/O here.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_startup(athena: Athena) -> None:
+    """Called once when an :class:`~athena_core.Athena` instance is open and ready.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_shutdown(athena: Athena) -> None:
+    """Called once when an :class:`~athena_core.Athena` instance closes.
+
+    Release what ``athena_startup`` acquired. Exceptions are reported, not raised,
+    so every plugin gets the call.
+
+    Added in 0.1.
+    """
+
+
+# --- events -----------------------------------------------------------------
+
+
+@hookspec
+def athena_after_remember(athena: Athena, memory: Memory) -> None:
+    """Called after a memory was stored in any layer and committed.
+
+    ``memory`` is the stored :class:`athena_core.memory.Memory`. Observers must
+    not modify it; the return value is ignored.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_after_recall(athena: Athena, query: str, hits: Sequence[Hit]) -> None:
+    """Called after ``recall`` found ``hits`` for ``query``.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_after_forget(athena: Athena, ids: Sequence[str]) -> None:
+    """Called after the memories with ``ids`` were deleted for good.
+
+    Plugins that keep copies (caches, external indexes) must delete them here.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_after_execute(athena: Athena, result: Any) -> None:
+    """Called after a program ran in a sandbox, with its execution result.
+
+    Added in 0.1.
+    """

@@ -1,0 +1,153 @@
+"""Episodic memory: time-stamped events, deduplicated, queried by time, session and context."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from athena_core._time import isoformat, utcnow
+from athena_core.api import operation
+from athena_core.errors import InvalidArgumentError
+from athena_core.memory.store import LayerContext
+from athena_core.memory.values import Episode, Hit
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.storage.models import EpisodeRow, MemoryRow
+from athena_core.storage.queries import matching_keys, memory_conditions, metadata_conditions
+
+__all__ = ["EPISODE_KINDS", "EpisodicLayer"]
+
+#: Kinds of event (free-form strings are accepted; these are the common ones).
+EPISODE_KINDS = ("conversation", "action", "decision", "error", "success", "file_change",
+                 "test_run", "deployment", "refactoring", "debugging", "tool_execution",
+                 "observation", "reflection")
+_MAX_TIMELINE = 10_000
+
+
+class EpisodicLayer:
+    """Events: what happened, when, in which session and context."""
+
+    name = "episodic"
+    api_namespace = "episodic"
+
+    def __init__(self, context: LayerContext) -> None:
+        self._store = context.store
+
+    @operation(permissions="write")
+    def record(self, content: str, *, occurred_at: datetime | None = None,
+               session: str | None = None, kind: str = "observation",
+               outcome: str | None = None, context: Mapping[str, Any] | None = None,
+               importance: float = 0.5, scope: str | None = None) -> str:
+        """Record an event and return its id.
+
+        ``occurred_at`` defaults to now; ``context`` is free metadata (cwd, files,
+        task, branch, ...). Recording exactly the same event again (same content,
+        time, session, kind, outcome, context and scope) returns the first id.
+        """
+        store = self._store
+        content = store.text(content, name="content")
+        scope = store.scope(scope)
+        context = store.metadata(context, name="context")
+        importance = store.importance(importance)
+        if not kind.strip():
+            raise InvalidArgumentError("kind must not be empty.")
+        occurred_at = occurred_at or utcnow()
+        digest = _event_hash(scope, content, occurred_at, session, kind, outcome, context)
+        vector = store.embed([content])[0]
+        with store.transaction() as tx:
+            existing = tx.session.scalar(
+                select(MemoryRow.id).join(EpisodeRow, EpisodeRow.memory_pk == MemoryRow.pk)
+                .where(EpisodeRow.content_hash == digest))
+            if existing is not None:
+                return existing
+            row = tx.insert(layer=self.name, text=content, scope=scope, vector=vector,
+                            metadata=context, importance=importance, valid_from=occurred_at)
+            episode = EpisodeRow(memory_pk=row.pk, session=session, kind=kind, outcome=outcome,
+                                 content_hash=digest)
+            tx.session.add(episode)
+            tx.stored.append(Episode.from_rows(row, episode))
+        return row.id
+
+    @operation()
+    def timeline(self, *, start: datetime | None = None, end: datetime | None = None,
+                 session: str | None = None, kind: str | None = None,
+                 context: Mapping[str, Any] | None = None, limit: int = 100,
+                 order: Literal["asc", "desc"] = "asc", scope: str | None = None
+                 ) -> list[Episode]:
+        """Events in [start, end), optionally of one session, kind and context, in time order.
+
+        ``context`` matches top-level keys exactly, e.g. ``{"branch": "main"}``;
+        ``order="desc"`` gives the most recent first.
+        """
+        if not 1 <= limit <= _MAX_TIMELINE:
+            raise InvalidArgumentError(f"limit must be between 1 and {_MAX_TIMELINE}.")
+        where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
+                             until=end)
+        stmt = (select(MemoryRow, EpisodeRow)
+                .join(EpisodeRow, EpisodeRow.memory_pk == MemoryRow.pk)
+                .where(memory_conditions(where), *metadata_conditions(context or {})))
+        if session is not None:
+            stmt = stmt.where(EpisodeRow.session == session)
+        if kind is not None:
+            stmt = stmt.where(EpisodeRow.kind == kind)
+        ordering = MemoryRow.valid_from.asc() if order == "asc" else MemoryRow.valid_from.desc()
+        stmt = stmt.order_by(ordering, MemoryRow.pk).limit(limit)
+        with self._store.storage.read() as db:
+            return [Episode.from_rows(row, ep) for row, ep in db.execute(stmt)]
+
+    @operation()
+    def search(self, query: str, *, k: int = 10, start: datetime | None = None,
+               end: datetime | None = None, session: str | None = None,
+               context: Mapping[str, Any] | None = None, scope: str | None = None
+               ) -> list[Hit]:
+        """Events most relevant to ``query`` (full-text and semantic), optionally in a time range.
+
+        ``session`` and ``context`` restrict the search before ranking.
+        """
+        from athena_core.memory.recall import hybrid_recall
+
+        where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
+                             until=end)
+        keys = None
+        if session is not None or context:
+            with self._store.storage.read() as db:
+                keys = matching_keys(db, where, context or {})
+                if session is not None:
+                    keys &= set(db.scalars(select(EpisodeRow.memory_pk)
+                                           .where(EpisodeRow.session == session)))
+        return hybrid_recall(self._store, query, k=k, where=where, keys=keys)
+
+    # --- export / import -------------------------------------------------------
+
+    def export_fields(self, session: Session, keys: list[int]) -> dict[int, dict[str, Any]]:
+        rows = session.scalars(select(EpisodeRow).where(EpisodeRow.memory_pk.in_(keys)))
+        return {r.memory_pk: {"session": r.session, "kind": r.kind, "outcome": r.outcome}
+                for r in rows}
+
+    def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
+                      ) -> None:
+        kind = fields.get("kind") or "observation"
+        digest = _event_hash(row.scope, row.text, row.valid_from, fields.get("session"), kind,
+                             fields.get("outcome"), row.meta)
+        session.add(EpisodeRow(memory_pk=row.pk, session=fields.get("session"), kind=kind,
+                               outcome=fields.get("outcome"), content_hash=digest))
+
+    def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
+        return keys
+
+    def store_generic(self, text: str, *, metadata: Mapping[str, Any] | None,
+                      importance: float, scope: str | None) -> str:
+        """``athena.remember(..., layer="episodic")``: an observation that happened now."""
+        return self.record(text, context=metadata, importance=importance, scope=scope)
+
+
+def _event_hash(scope: str, content: str, occurred_at: datetime, session: str | None,
+                kind: str, outcome: str | None, context: Mapping[str, Any]) -> str:
+    canonical = json.dumps([scope, content, isoformat(occurred_at), session, kind, outcome,
+                            context], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,39 @@
+"""Turning fused search keys into :class:`~athena_core.memory.Hit` values."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+import attrs
+from sqlalchemy import select
+
+from athena_core.errors import InvalidArgumentError
+from athena_core.memory.store import MemoryStore
+from athena_core.memory.values import Hit, Memory
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.storage.models import MemoryRow
+
+__all__ = ["MAX_K", "hybrid_recall"]
+
+MAX_K = 1_000
+
+
+def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter,
+                  keys: Set[int] | None = None) -> list[Hit]:
+    """The ``k`` memories matching ``where`` (and ``keys``) most relevant to ``query``."""
+    query = store.text(query, name="query")
+    if not 1 <= k <= MAX_K:
+        raise InvalidArgumentError(f"k must be between 1 and {MAX_K}, not {k}.")
+    if keys is not None:
+        if not keys:
+            return []
+        where = attrs.evolve(where, keys=keys)
+    ranked = store.index.search(query, k=k, where=where)
+    if not ranked:
+        return []
+    with store.storage.read() as session:
+        rows = {row.pk: row for row in session.scalars(
+            select(MemoryRow).where(MemoryRow.pk.in_([key for key, _ in ranked])))}
+    # A row deleted between search and fetch is simply skipped.
+    return [Hit.from_memory(Memory.from_row(rows[key]), score)
+            for key, score in ranked if key in rows]

@@ -1,0 +1,142 @@
+"""Semantic memory: facts, with history kept when they are superseded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from athena_core._time import utcnow
+from athena_core.api import operation
+from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.memory.store import LayerContext
+from athena_core.memory.values import Fact
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.storage.models import FactRow, MemoryRow
+from athena_core.storage.queries import memory_conditions
+
+__all__ = ["SemanticLayer"]
+
+_MAX_LIST = 10_000
+
+
+class SemanticLayer:
+    """Facts and knowledge. ``athena.remember`` stores here by default."""
+
+    name = "semantic"
+    api_namespace = "semantic"
+
+    def __init__(self, context: LayerContext) -> None:
+        self._store = context.store
+
+    def store_generic(self, text: str, *, metadata: Mapping[str, Any] | None,
+                      importance: float, scope: str | None) -> str:
+        store = self._store
+        text = store.text(text)
+        scope = store.scope(scope)
+        metadata = store.metadata(metadata)
+        importance = store.importance(importance)
+        vector = store.embed([text])[0]
+        with store.transaction() as tx:
+            row = tx.insert(layer=self.name, text=text, scope=scope, vector=vector,
+                            metadata=metadata, importance=importance)
+            fact = FactRow(memory_pk=row.pk, lineage_id=row.id, version=1)
+            tx.session.add(fact)
+            tx.stored.append(Fact.from_rows(row, fact))
+        return row.id
+
+    @operation(permissions="write")
+    def update(self, id: str, text: str, *, reason: str | None = None,
+               metadata: Mapping[str, Any] | None = None, importance: float | None = None,
+               scope: str | None = None) -> str:
+        """Supersede fact ``id`` with a new version and return the new version's id.
+
+        The old version is kept with a validity end (see ``history`` and
+        ``recall(..., as_of=...)``); plain recall returns only the new one.
+        ``metadata`` and ``importance`` default to the old version's.
+        """
+        store = self._store
+        text = store.text(text)
+        scope = store.scope(scope)
+        vector = store.embed([text])[0]
+        with store.transaction() as tx:
+            found = tx.session.execute(
+                select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
+                .where(MemoryRow.id == id, MemoryRow.scope == scope)).one_or_none()
+            if found is None:
+                raise MemoryNotFoundError(f"No fact {id!r} in scope {scope!r}.")
+            old_row, old_fact = found
+            if old_row.valid_to is not None:
+                raise InvalidArgumentError(
+                    f"Fact {id!r} was already superseded by {old_fact.superseded_by!r}.",
+                    hint="Update the current version instead (see semantic.history).")
+            now = utcnow()
+            row = tx.insert(
+                layer=self.name, text=text, scope=scope, vector=vector,
+                metadata=old_row.meta if metadata is None else store.metadata(metadata),
+                importance=old_row.importance if importance is None
+                else store.importance(importance),
+                valid_from=now, created_at=now)
+            fact = FactRow(memory_pk=row.pk, lineage_id=old_fact.lineage_id,
+                           version=old_fact.version + 1)
+            tx.session.add(fact)
+            old_row.valid_to = now
+            old_row.updated_at = now
+            old_fact.superseded_by = row.id
+            old_fact.supersede_reason = reason
+            tx.changed_existing_rows([old_row.pk])
+            tx.stored.append(Fact.from_rows(row, fact))
+        return row.id
+
+    @operation()
+    def history(self, id: str, *, scope: str | None = None) -> list[Fact]:
+        """Every version of the fact that ``id`` belongs to, oldest first."""
+        scope = self._store.scope(scope)
+        with self._store.storage.read() as session:
+            lineage = session.scalar(
+                select(FactRow.lineage_id).join(MemoryRow, FactRow.memory_pk == MemoryRow.pk)
+                .where(MemoryRow.id == id, MemoryRow.scope == scope))
+            if lineage is None:
+                raise MemoryNotFoundError(f"No fact {id!r} in scope {scope!r}.")
+            rows = session.execute(
+                select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
+                .where(FactRow.lineage_id == lineage).order_by(FactRow.version))
+            return [Fact.from_rows(row, fact) for row, fact in rows]
+
+    @operation()
+    def facts(self, *, as_of: datetime | None = None, limit: int = 100, offset: int = 0,
+              scope: str | None = None) -> list[Fact]:
+        """Facts that are current (or were valid ``as_of``), newest first."""
+        if not 1 <= limit <= _MAX_LIST or offset < 0:
+            raise InvalidArgumentError(f"limit must be 1..{_MAX_LIST} and offset >= 0.")
+        where = RecallFilter(self._store.scope(scope), layers={self.name}, as_of=as_of)
+        stmt = (select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
+                .where(memory_conditions(where))
+                .order_by(MemoryRow.valid_from.desc(), MemoryRow.pk.desc())
+                .limit(limit).offset(offset))
+        with self._store.storage.read() as session:
+            return [Fact.from_rows(row, fact) for row, fact in session.execute(stmt)]
+
+    # --- export / import / forget ------------------------------------------------
+
+    def export_fields(self, session: Session, keys: list[int]) -> dict[int, dict[str, Any]]:
+        rows = session.scalars(select(FactRow).where(FactRow.memory_pk.in_(keys)))
+        return {r.memory_pk: {"lineage_id": r.lineage_id, "version": r.version,
+                              "superseded_by": r.superseded_by,
+                              "supersede_reason": r.supersede_reason} for r in rows}
+
+    def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
+                      ) -> None:
+        session.add(FactRow(memory_pk=row.pk, lineage_id=fields.get("lineage_id") or row.id,
+                            version=int(fields.get("version") or 1),
+                            superseded_by=fields.get("superseded_by"),
+                            supersede_reason=fields.get("supersede_reason")))
+
+    def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
+        """Forgetting a fact forgets every version of it."""
+        lineages = select(FactRow.lineage_id).where(FactRow.memory_pk.in_(keys))
+        return keys | set(session.scalars(
+            select(FactRow.memory_pk).where(FactRow.lineage_id.in_(lineages))))

@@ -1,0 +1,157 @@
+"""The one write path into storage, shared by every memory layer.
+
+A layer opens a :class:`Transaction`, inserts memories (with their vectors) and
+its own rows, and on commit the transaction updates the recall index and tells
+observer plugins (``athena_after_remember``). Argument checks that every layer
+needs - text size and encoding, metadata shape, importance, scope - live here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from sqlalchemy.orm import Session
+
+from athena_core import _ids
+from athena_core._time import utcnow
+from athena_core.config import Config
+from athena_core.errors import InvalidArgumentError
+from athena_core.memory.values import Memory
+from athena_core.retrieval.index import RecallIndex
+from athena_core.retrieval.vectors import VectorEntry
+from athena_core.storage import Storage
+from athena_core.storage.models import MemoryRow
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["LayerContext", "MemoryStore", "Transaction"]
+
+_MAX_SCOPE = 255
+_MAX_METADATA_BYTES = 64_000
+
+
+@attrs.define
+class Transaction:
+    """One write transaction; see :meth:`MemoryStore.transaction`."""
+
+    session: Session
+    index: RecallIndex
+    added: list[VectorEntry] = attrs.field(factory=list)
+    removed: list[int] = attrs.field(factory=list)
+    stored: list[Memory] = attrs.field(factory=list)
+    epoch: int | None = None
+
+    def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
+               metadata: Mapping[str, Any] | None = None, importance: float = 0.5,
+               valid_from: datetime | None = None, valid_to: datetime | None = None,
+               id: str | None = None, created_at: datetime | None = None,
+               updated_at: datetime | None = None) -> MemoryRow:
+        """Insert one memory and its vector; returns the flushed row (``pk`` assigned)."""
+        now = utcnow()
+        row = MemoryRow(id=id or _ids.new_id(), scope=scope, layer=layer, text=text,
+                        meta=dict(metadata or {}), importance=importance,
+                        created_at=created_at or now, updated_at=updated_at or created_at or now,
+                        valid_from=valid_from or created_at or now, valid_to=valid_to)
+        self.session.add(row)
+        self.session.flush()
+        self.added.extend(self.index.stage(self.session, [row], vector.reshape(1, -1)))
+        return row
+
+    def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
+        """Record that existing memories changed (``removed``: were deleted)."""
+        if self.epoch is None:
+            self.epoch = self.index.bump_epoch(self.session)
+        if removed:
+            self.removed.extend(keys)
+        else:
+            self.session.flush()
+            self.added.extend(self.index.vector_rows(self.session, keys))
+
+
+@attrs.define
+class MemoryStore:
+    """Shared services of the memory layers of one Athena instance."""
+
+    storage: Storage
+    index: RecallIndex
+    config: Config
+    #: Called with each committed new memory (fires ``athena_after_remember``).
+    on_stored: Callable[[Memory], None] = lambda memory: None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.storage.write() as session:
+            tx = Transaction(session, self.index)
+            yield tx
+        # committed: now update the in-memory index and tell observers
+        self.index.applied(tx.added, tx.removed, tx.epoch)
+        for memory in tx.stored:
+            self.on_stored(memory)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.index.require_current()
+        return self.index.embed(texts)
+
+    # --- argument checks shared by the layers ---------------------------------
+
+    def scope(self, scope: str | None) -> str:
+        if scope is None:
+            return self.config.memory.default_scope
+        if not scope.strip() or len(scope) > _MAX_SCOPE:
+            raise InvalidArgumentError(
+                f"scope must be a non-empty string of at most {_MAX_SCOPE} characters.")
+        return scope
+
+    def text(self, text: str, *, name: str = "text") -> str:
+        if not text.strip():
+            raise InvalidArgumentError(f"{name} must not be empty or only whitespace.")
+        limit = self.config.memory.max_text_bytes
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(
+                f"{name} is not valid Unicode text (lone surrogate at index {exc.start}).",
+                hint="Decode bytes with errors='replace' before storing them.") from None
+        if size > limit:
+            raise InvalidArgumentError(
+                f"{name} is {size:,} bytes; the limit is {limit:,} bytes "
+                "([memory] max_text_bytes).",
+                hint="Split it into several memories, or raise the limit in athena.toml.")
+        if "\x00" in text:
+            raise InvalidArgumentError(f"{name} contains a NUL character.")
+        return text
+
+    def metadata(self, metadata: Mapping[str, Any] | None, *, name: str = "metadata"
+                 ) -> dict[str, Any]:
+        if metadata is None:
+            return {}
+        try:
+            encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}.") from None
+        if len(encoded.encode("utf-8", "surrogatepass")) > _MAX_METADATA_BYTES:
+            raise InvalidArgumentError(
+                f"{name} is larger than {_MAX_METADATA_BYTES:,} bytes as JSON; store large "
+                "content as the memory's text instead.")
+        return json.loads(encoded)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def importance(value: float) -> float:
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise InvalidArgumentError(f"importance must be between 0 and 1, not {value!r}.")
+        return value
+
+
+@attrs.frozen
+class LayerContext:
+    """What a memory layer factory receives."""
+
+    store: MemoryStore
+    config: Config

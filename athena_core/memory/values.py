@@ -1,0 +1,112 @@
+"""Domain values returned by memory operations (frozen attrs; rows stay in storage)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from athena_core._time import isoformat
+
+if TYPE_CHECKING:
+    from athena_core.storage.models import EpisodeRow, FactRow, MemoryRow
+
+__all__ = ["Episode", "Fact", "Hit", "Memory"]
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, Mapping):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class Memory:
+    """A memory of any layer."""
+
+    id: str
+    text: str
+    layer: str
+    scope: str
+    metadata: Mapping[str, Any]
+    importance: float
+    created_at: datetime
+    updated_at: datetime
+    #: When it became true (facts) or happened (episodes).
+    valid_from: datetime
+    #: When it stopped being true (superseded facts); ``None`` while current.
+    valid_to: datetime | None
+
+    @classmethod
+    def _fields_from_row(cls, row: MemoryRow) -> dict[str, Any]:
+        return {"id": row.id, "text": row.text, "layer": row.layer, "scope": row.scope,
+                "metadata": dict(row.meta or {}), "importance": row.importance,
+                "created_at": row.created_at, "updated_at": row.updated_at,
+                "valid_from": row.valid_from, "valid_to": row.valid_to}
+
+    @classmethod
+    def from_row(cls, row: MemoryRow) -> Memory:
+        return Memory(**Memory._fields_from_row(row))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (timestamps as ISO-8601 strings)."""
+        return _json_ready(attrs.asdict(self, recurse=False))  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class Hit(Memory):
+    """A memory returned by a search, with its fused relevance score (higher is better)."""
+
+    score: float = 0.0
+
+    @classmethod
+    def from_memory(cls, memory: Memory, score: float) -> Hit:
+        return cls(**attrs.asdict(memory, recurse=False), score=score)
+
+
+@attrs.frozen
+class Episode(Memory):
+    """An event: what happened (``content``), when (``occurred_at``), in which session."""
+
+    session: str | None = None
+    kind: str = "observation"
+    outcome: str | None = None
+
+    @property
+    def content(self) -> str:
+        return self.text
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.valid_from
+
+    @property
+    def context(self) -> Mapping[str, Any]:
+        return self.metadata
+
+    @classmethod
+    def from_rows(cls, row: MemoryRow, episode: EpisodeRow) -> Episode:
+        return cls(**Memory._fields_from_row(row), session=episode.session, kind=episode.kind,
+                   outcome=episode.outcome)
+
+
+@attrs.frozen
+class Fact(Memory):
+    """A semantic memory; versions of one fact share ``lineage_id``."""
+
+    lineage_id: str = ""
+    version: int = 1
+    superseded_by: str | None = None
+    supersede_reason: str | None = None
+
+    @classmethod
+    def from_rows(cls, row: MemoryRow, fact: FactRow) -> Fact:
+        return cls(**Memory._fields_from_row(row), lineage_id=fact.lineage_id,
+                   version=fact.version, superseded_by=fact.superseded_by,
+                   supersede_reason=fact.supersede_reason)

@@ -1,0 +1,13 @@
+"""Retrieval: embedders, vector backends, full-text search and fusion."""
+
+from athena_core.retrieval.embedders import Embedder, EmbedderContext, HashingEmbedder
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.vectors import (
+    ExactVectorIndex,
+    VectorBackend,
+    VectorBackendContext,
+    VectorEntry,
+)
+
+__all__ = ["Embedder", "EmbedderContext", "ExactVectorIndex", "HashingEmbedder", "RecallFilter",
+           "VectorBackend", "VectorBackendContext", "VectorEntry"]

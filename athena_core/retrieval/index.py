@@ -1,0 +1,222 @@
+"""The recall index: full-text + vectors over every layer's memories, fused.
+
+The database is the source of truth. Vectors are stored in ``embeddings`` in
+the same transaction as their memory, and the configured vector backend is
+kept in step with it: entries this process writes are applied after commit;
+entries other processes write are picked up before each search (memory keys
+only grow, so new rows are those above the last key seen); any change to
+existing rows (forget, supersede, reindex) bumps an epoch in ``athena_state``
+and a process that sees a new epoch it did not make rebuilds its backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from athena_core.config import RetrievalConfig
+from athena_core.errors import InvalidArgumentError, ReindexRequiredError
+from athena_core.retrieval.embedders import Embedder
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.fusion import reciprocal_rank_fusion
+from athena_core.retrieval.lexical import lexical_search
+from athena_core.retrieval.vectors import VectorBackend, VectorEntry, check_vectors
+from athena_core.storage import Storage
+from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["RecallIndex"]
+
+_EMBEDDER_KEY = "embedder"
+_EPOCH_KEY = "index_epoch"
+_LOAD_BATCH = 5_000
+
+Progress = Callable[[int, int], None]
+
+
+class RecallIndex:
+    """Hybrid (lexical + dense) search over the memories of one database."""
+
+    def __init__(self, storage: Storage, embedder: Embedder, backend: VectorBackend,
+                 settings: RetrievalConfig) -> None:
+        if backend.dimension != embedder.dimension:
+            raise InvalidArgumentError(
+                f"vector backend dimension {backend.dimension} does not match embedder "
+                f"{embedder.identity!r} dimension {embedder.dimension}.")
+        self.storage = storage
+        self.embedder = embedder
+        self.backend = backend
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._epoch: int | None = None  # None: the backend must be rebuilt before use
+        self._last_key = 0
+        self.stored_identity: str | None = None
+
+    # --- state -------------------------------------------------------------
+
+    def open(self) -> None:
+        """Record the embedder on a new store, or note that the stored vectors differ."""
+        with self.storage.write() as session:
+            stored = session.get(StateRow, _EMBEDDER_KEY)
+            if stored is None:
+                has_vectors = session.scalar(select(func.count()).select_from(EmbeddingRow))
+                if has_vectors:
+                    self.stored_identity = "(unknown)"
+                    return
+                session.add(StateRow(key=_EMBEDDER_KEY, value=self.embedder.identity))
+                self.stored_identity = self.embedder.identity
+            else:
+                self.stored_identity = stored.value
+
+    @property
+    def needs_reindex(self) -> bool:
+        return self.stored_identity != self.embedder.identity
+
+    def require_current(self) -> None:
+        if self.needs_reindex:
+            raise ReindexRequiredError(
+                f"Stored vectors were made by embedder {self.stored_identity!r} but "
+                f"{self.embedder.identity!r} is configured; they cannot be mixed.",
+                hint="Run `athena reindex` to re-embed every memory (or configure the old "
+                     "embedder again).")
+
+    # --- writing -------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Document vectors for ``texts``, checked for shape and finiteness."""
+        vectors = self.embedder.embed(list(texts), purpose="document")
+        return check_vectors(vectors, self.embedder.dimension,
+                             source=f"embedder {self.embedder.identity!r}")
+
+    def stage(self, session: Session, rows: Sequence[MemoryRow], vectors: np.ndarray
+              ) -> list[VectorEntry]:
+        """Store vectors of freshly flushed ``rows`` in the caller's transaction."""
+        self.require_current()
+        session.add_all(EmbeddingRow(memory_pk=row.pk, vector=vector.tobytes())
+                        for row, vector in zip(rows, vectors, strict=True))
+        return [_entry(row, vector) for row, vector in zip(rows, vectors, strict=True)]
+
+    def bump_epoch(self, session: Session) -> int:
+        """Mark, in the caller's transaction, that existing rows changed."""
+        state = session.get(StateRow, _EPOCH_KEY)
+        if state is None:
+            state = StateRow(key=_EPOCH_KEY, value="0")
+            session.add(state)
+        state.value = str(int(state.value) + 1)
+        return int(state.value)
+
+    def applied(self, added: Sequence[VectorEntry] = (), removed: Iterable[int] = (),
+                epoch: int | None = None) -> None:
+        """Apply committed changes to the backend (``epoch``: the one the change made)."""
+        with self._lock:
+            if epoch is not None:
+                if self._epoch is None or epoch != self._epoch + 1:
+                    self._epoch = None  # someone else changed rows too: rebuild on next use
+                    return
+                self._epoch = epoch
+            self.backend.remove(removed)
+            self.backend.add(added)
+
+    def vector_rows(self, session: Session, keys: Sequence[int]) -> list[VectorEntry]:
+        """Current backend entries for ``keys``, read back from the database."""
+        import numpy as np
+
+        stmt = (select(MemoryRow, EmbeddingRow.vector)
+                .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
+                .where(MemoryRow.pk.in_(list(keys))))
+        return [_entry(row, np.frombuffer(blob, dtype=np.float32))
+                for row, blob in session.execute(stmt)]
+
+    # --- reading -------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the backend up to date with the database."""
+        with self._lock, self.storage.read() as session:
+            epoch = int(session.scalar(select(StateRow.value).where(StateRow.key == _EPOCH_KEY))
+                        or 0)
+            last = session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0
+            if epoch != self._epoch:
+                self.backend.clear()
+                self._load(session, after=0)
+                self._epoch = epoch
+            elif last > self._last_key:
+                self._load(session, after=self._last_key)
+            self._last_key = last
+
+    def _load(self, session: Session, *, after: int) -> None:
+        import numpy as np
+
+        while True:
+            stmt = (select(MemoryRow, EmbeddingRow.vector)
+                    .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
+                    .where(MemoryRow.pk > after).order_by(MemoryRow.pk).limit(_LOAD_BATCH))
+            batch = [_entry(row, np.frombuffer(blob, dtype=np.float32))
+                     for row, blob in session.execute(stmt)]
+            if not batch:
+                return
+            self.backend.add([e for e in batch if e.key not in self.backend])
+            after = batch[-1].key
+
+    def search(self, query: str, *, k: int, where: RecallFilter) -> list[tuple[int, float]]:
+        """Fused ``(key, score)`` pairs, best first."""
+        self.require_current()
+        self.sync()
+        pool = max(self.settings.candidates, k)
+        vector = self.embedder.embed([query], purpose="query")
+        vector = check_vectors(vector, self.embedder.dimension,
+                               source=f"embedder {self.embedder.identity!r}")[0]
+        with self._lock:
+            # A cosine of zero or less means nothing in common: not a candidate.
+            dense = [key for key, similarity in self.backend.search(vector, k=pool, where=where)
+                     if similarity > 0]
+        with self.storage.read() as session:
+            lexical = lexical_search(session, query, limit=pool, where=where)
+        return reciprocal_rank_fusion([lexical, dense], k=self.settings.rrf_k)[:k]
+
+    # --- maintenance -----------------------------------------------------------
+
+    def reindex(self, progress: Progress | None = None, batch: int = 256) -> int:
+        """Re-embed every memory with the configured embedder; returns how many."""
+        import numpy as np
+
+        with self.storage.read() as session:
+            total = session.scalar(select(func.count()).select_from(MemoryRow)) or 0
+        done, after = 0, 0
+        while True:
+            with self.storage.write() as session:
+                rows = list(session.execute(
+                    select(MemoryRow.pk, MemoryRow.text).where(MemoryRow.pk > after)
+                    .order_by(MemoryRow.pk).limit(batch)))
+                if not rows:
+                    break
+                vectors = self.embed([text for _, text in rows])
+                keys = [pk for pk, _ in rows]
+                session.execute(delete(EmbeddingRow).where(EmbeddingRow.memory_pk.in_(keys)))
+                session.add_all(EmbeddingRow(memory_pk=pk, vector=np.asarray(v).tobytes())
+                                for pk, v in zip(keys, vectors, strict=True))
+                after = keys[-1]
+            done += len(rows)
+            if progress:
+                progress(done, total)
+        with self.storage.write() as session:
+            session.merge(StateRow(key=_EMBEDDER_KEY, value=self.embedder.identity))
+            self.bump_epoch(session)
+        with self._lock:
+            self.stored_identity = self.embedder.identity
+            self._epoch = None
+        return done
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _entry(row: MemoryRow, vector: Any) -> VectorEntry:
+    return VectorEntry(key=row.pk, vector=vector, scope=row.scope, layer=row.layer,
+                       valid_from=row.valid_from, valid_to=row.valid_to)
+

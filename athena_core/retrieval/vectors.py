@@ -1,0 +1,225 @@
+"""Vector backends (the dense half of recall) and the built-in exact numpy index.
+
+A backend holds, per integer key, a unit vector and what a :class:`RecallFilter`
+needs (scope, layer, validity window), and answers cosine top-k searches with
+the filter applied inside the search. The database stays the source of truth:
+Athena adds, replaces and removes entries as memories change, and rebuilds a
+backend from the stored vectors whenever it may be stale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from athena_core.errors import InvalidArgumentError
+from athena_core.retrieval.filters import RecallFilter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ExactVectorIndex", "VectorBackend", "VectorBackendContext", "VectorEntry",
+           "check_vectors"]
+
+
+@attrs.frozen
+class VectorBackendContext:
+    """What a vector backend factory receives."""
+
+    dimension: int
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    data_dir: Path | None = None
+
+
+@attrs.frozen
+class VectorEntry:
+    """One vector and the attributes searches filter on."""
+
+    key: int
+    vector: Any  # numpy float32 array of shape (dimension,)
+    scope: str
+    layer: str
+    valid_from: datetime
+    valid_to: datetime | None = None
+
+
+@runtime_checkable
+class VectorBackend(Protocol):
+    """What every vector backend provides (see ``athena_core.testing.VectorBackendContract``)."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    def add(self, entries: Sequence[VectorEntry]) -> None:
+        """Insert entries; an existing key is replaced."""
+        ...
+
+    def remove(self, keys: Iterable[int]) -> None:
+        """Remove entries; unknown keys are ignored."""
+        ...
+
+    def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
+               ) -> list[tuple[int, float]]:
+        """The ``k`` best ``(key, cosine similarity)`` pairs matching ``where``, best first."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, key: object) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def check_vectors(vectors: np.ndarray, dimension: int, *, source: str) -> np.ndarray:
+    """Return ``vectors`` as C-contiguous float32 rows, or raise on a bad shape, NaN or inf."""
+    import numpy as np
+
+    array = np.ascontiguousarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != dimension:
+        raise InvalidArgumentError(
+            f"{source} gave vectors of shape {tuple(np.shape(vectors))}; expected (n, {dimension}).")
+    if not np.isfinite(array).all():
+        raise InvalidArgumentError(f"{source} gave vectors containing NaN or infinity.")
+    return array
+
+
+def _epoch(value: datetime | None, default: float) -> float:
+    return default if value is None else value.timestamp()
+
+
+class ExactVectorIndex:
+    """Brute-force cosine search over numpy arrays: exact, and fast to ~1M vectors."""
+
+    def __init__(self, dimension: int) -> None:
+        import numpy as np
+
+        self._np = np
+        self._dimension = dimension
+        self._size = 0
+        self._rows: dict[int, int] = {}
+        self._scopes: dict[str, int] = {}
+        self._layers: dict[str, int] = {}
+        self._allocate(1024)
+
+    @classmethod
+    def from_context(cls, context: VectorBackendContext) -> ExactVectorIndex:
+        if context.options:
+            raise InvalidArgumentError(
+                f"the exact vector backend takes no options, got {sorted(context.options)}.")
+        return cls(context.dimension)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _allocate(self, capacity: int) -> None:
+        np = self._np
+        old = getattr(self, "_vectors", None)
+        vectors = np.zeros((capacity, self._dimension), dtype=np.float32)
+        keys = np.zeros(capacity, dtype=np.int64)
+        scopes = np.zeros(capacity, dtype=np.int32)
+        layers = np.zeros(capacity, dtype=np.int16)
+        starts = np.zeros(capacity, dtype=np.float64)
+        ends = np.full(capacity, math.inf, dtype=np.float64)
+        if old is not None:
+            n = self._size
+            vectors[:n] = self._vectors[:n]
+            keys[:n] = self._keys[:n]
+            scopes[:n] = self._scope_codes[:n]
+            layers[:n] = self._layer_codes[:n]
+            starts[:n] = self._starts[:n]
+            ends[:n] = self._ends[:n]
+        self._vectors, self._keys = vectors, keys
+        self._scope_codes, self._layer_codes = scopes, layers
+        self._starts, self._ends = starts, ends
+
+    def add(self, entries: Sequence[VectorEntry]) -> None:
+        if not entries:
+            return
+        vectors = check_vectors(self._np.stack([e.vector for e in entries]), self._dimension,
+                                source="vector backend input")
+        needed = self._size + len(entries)
+        if needed > len(self._keys):
+            self._allocate(max(needed, 2 * len(self._keys)))
+        for entry, vector in zip(entries, vectors, strict=True):
+            row = self._rows.get(entry.key)
+            if row is None:
+                row = self._size
+                self._size += 1
+                self._rows[entry.key] = row
+            self._vectors[row] = vector
+            self._keys[row] = entry.key
+            self._scope_codes[row] = self._scopes.setdefault(entry.scope, len(self._scopes))
+            self._layer_codes[row] = self._layers.setdefault(entry.layer, len(self._layers))
+            self._starts[row] = _epoch(entry.valid_from, -math.inf)
+            self._ends[row] = _epoch(entry.valid_to, math.inf)
+
+    def remove(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            row = self._rows.pop(key, None)
+            if row is None:
+                continue
+            last = self._size - 1
+            if row != last:  # move the last entry into the hole
+                for array in (self._vectors, self._keys, self._scope_codes, self._layer_codes,
+                              self._starts, self._ends):
+                    array[row] = array[last]
+                self._rows[int(self._keys[row])] = row
+            self._size = last
+
+    def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
+               ) -> list[tuple[int, float]]:
+        np = self._np
+        query = check_vectors(vector, self._dimension, source="query embedding")[0]
+        n = self._size
+        scope = self._scopes.get(where.scope)
+        if n == 0 or k <= 0 or scope is None:
+            return []
+        mask = self._scope_codes[:n] == scope
+        if where.layers is not None:
+            codes = [self._layers[name] for name in where.layers if name in self._layers]
+            mask &= np.isin(self._layer_codes[:n], codes)
+        if where.as_of is None:
+            mask &= self._ends[:n] == math.inf
+        else:
+            t = where.as_of.timestamp()
+            mask &= (self._starts[:n] <= t) & (self._ends[:n] > t)
+        if where.since is not None:
+            mask &= self._starts[:n] >= where.since.timestamp()
+        if where.until is not None:
+            mask &= self._starts[:n] < where.until.timestamp()
+        if where.keys is not None:
+            mask &= np.isin(self._keys[:n], np.fromiter(where.keys, dtype=np.int64))
+        candidates = int(mask.sum())
+        if candidates == 0:
+            return []
+        scores = self._vectors[:n] @ query
+        scores[~mask] = -np.inf
+        k = min(k, candidates)
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        return [(int(self._keys[i]), float(scores[i])) for i in top]
+
+    def clear(self) -> None:
+        self._size = 0
+        self._rows.clear()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def close(self) -> None:
+        self.clear()

@@ -1,0 +1,272 @@
+"""The front door: :class:`Athena` opens a data dir, wires plugins, layers and storage."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from athena_core.api import ApiRegistry, Namespace, operation
+from athena_core.config import Config
+from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.memory.values import Hit, Memory
+from athena_core.plugins import PluginHost
+
+if TYPE_CHECKING:
+    from athena_core.memory import MemoryStore
+    from athena_core.retrieval.index import RecallIndex
+    from athena_core.storage import Storage
+
+__all__ = ["Athena"]
+
+log = logging.getLogger("athena")
+
+#: Plugins that ship inside athena-core (also declared as its entry points).
+BUILTIN_PLUGINS = {
+    "athena.memory": "athena_core.memory.plugin",
+    "athena.retrieval": "athena_core.retrieval.plugin",
+}
+
+
+class Athena:
+    """Long-term memory for one agent, team or app, backed by one data dir or database.
+
+    Open it with :meth:`open` (or as a context manager); every operation takes a
+    ``scope`` and never sees another scope's memories. Layer operations hang off
+    ``athena.<layer>``, e.g. ``athena.episodic.record(...)``.
+    """
+
+    api_namespace = ""
+
+    def __init__(self, config: Config, plugins: PluginHost) -> None:
+        # Dumb on purpose: open() does the wiring, so a failed open cleans up after itself.
+        self.config = config
+        self.plugins = plugins
+        self.api = ApiRegistry()
+        self.layers: dict[str, Any] = {}
+        self.storage: Storage | None = None
+        self.index: RecallIndex | None = None
+        self.store: MemoryStore | None = None
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        config: Config | str | os.PathLike[str] | None = None,
+        plugins: Sequence[object] = (),
+        entry_points: bool = True,
+    ) -> Athena:
+        """Open the data dir ``path`` (default ``$ATHENA_HOME`` or ``~/.athena``).
+
+        ``config`` is a :class:`Config` or the path of an ``athena.toml``;
+        ``plugins`` are extra plugin objects to register (host apps, tests);
+        ``entry_points=False`` loads only the built-in and given plugins.
+        """
+        if not isinstance(config, Config):
+            config = Config.load(path, path=config)
+        host = PluginHost(config.plugins)
+        if entry_points:
+            host.load_entry_points()
+        seen = {info.name for info in host.plugins()}
+        for name, module in BUILTIN_PLUGINS.items():
+            if name not in seen:  # running from a source tree without installed metadata
+                host.load_module(name, module, distribution="athena-core")
+        for plugin in plugins:
+            host.register(plugin)
+        athena = cls(config, host)
+        try:
+            athena._wire()
+        except BaseException:
+            athena.close()
+            raise
+        return athena
+
+    def _wire(self) -> None:
+        from athena_core.memory import LayerContext, MemoryStore
+        from athena_core.retrieval import EmbedderContext, VectorBackendContext
+        from athena_core.retrieval.index import RecallIndex
+        from athena_core.storage import Storage
+
+        config, host = self.config, self.plugins
+        host.hook.athena_configure.call_historic(kwargs={"config": config})
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        embedder = host.registry("embedder").create(
+            config.retrieval.embedder,
+            EmbedderContext(options=config.retrieval.embedder_options, data_dir=config.data_dir))
+        backend = host.registry("vector backend").create(
+            config.retrieval.vector_backend,
+            VectorBackendContext(dimension=embedder.dimension,
+                                 options=config.retrieval.vector_options,
+                                 data_dir=config.data_dir))
+        self.storage = Storage.open(config.database_url, config.storage)
+        self.index = RecallIndex(self.storage, embedder, backend, config.retrieval)
+        self.index.open()
+        self.store = MemoryStore(self.storage, self.index, config, on_stored=self._stored)
+        layers = host.registry("memory layer")
+        for name in layers:
+            self.layers[name] = layers.create(name, LayerContext(self.store, config))
+        self.api.collect(self, namespace="", provider="athena-core")
+        for name, layer in self.layers.items():
+            self.api.collect(layer, namespace=name, provider=layers.provider(name))
+        extra = host.registry("api operation")
+        for name in extra:
+            self.api.add_function(name, extra.factory(name), owner=self,
+                                  provider=extra.provider(name))
+        host.hook.athena_startup(athena=self)
+
+    def close(self) -> None:
+        """Flush and release everything; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.store is not None:
+            for impl in self.plugins.hook.athena_shutdown.get_hookimpls():
+                try:
+                    impl.function(**{a: self for a in impl.argnames})
+                except Exception:
+                    log.exception("plugin %s failed in athena_shutdown", impl.plugin_name)
+        if self.index is not None:
+            self.index.close()
+        if self.storage is not None:
+            self.storage.close()
+
+    def __enter__(self) -> Athena:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Namespace:
+        if not name.startswith("_") and name in self.api.namespaces():
+            return Namespace(self.api, name)
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<Athena {self.config.data_dir}>"
+
+    # --- operations every layer shares -------------------------------------------
+
+    @operation(permissions="write")
+    def remember(self, text: str, *, layer: str = "semantic",
+                 metadata: Mapping[str, Any] | None = None, importance: float = 0.5,
+                 scope: str | None = None) -> str:
+        """Store ``text`` in a memory layer (semantic by default) and return its id.
+
+        ``metadata`` is free JSON data returned with the memory and usable as a
+        recall filter; ``importance`` is between 0 and 1.
+        """
+        target = self._layer(layer)
+        return target.store_generic(text, metadata=metadata, importance=importance, scope=scope)
+
+    @operation()
+    def recall(self, query: str, *, k: int = 10, layers: Sequence[str] | None = None,
+               as_of: datetime | None = None, metadata: Mapping[str, Any] | None = None,
+               scope: str | None = None) -> list[Hit]:
+        """The ``k`` memories most relevant to ``query``, best first.
+
+        Searches every layer unless ``layers`` names some. Returns what is
+        current, or what was valid at ``as_of``. ``metadata`` keeps only memories
+        whose metadata has those exact top-level values.
+        """
+        from athena_core.memory.recall import hybrid_recall
+        from athena_core.retrieval.filters import RecallFilter
+        from athena_core.storage.queries import matching_keys
+
+        store = self._require_store()
+        if layers is not None:
+            for name in layers:
+                self._layer(name)
+        where = RecallFilter(store.scope(scope), layers=layers, as_of=as_of)
+        keys = None
+        if metadata:
+            with store.storage.read() as session:
+                keys = matching_keys(session, where, metadata)
+        hits = hybrid_recall(store, query, k=k, where=where, keys=keys)
+        self.plugins.hook.athena_after_recall(athena=self, query=query, hits=hits)
+        return hits
+
+    @operation(permissions="delete")
+    def forget(self, ids: str | Sequence[str], *, scope: str | None = None) -> int:
+        """Delete memories for good and return how many rows went.
+
+        Nothing is left behind in tables, the full-text index or the vector
+        index; forgetting a fact forgets all its versions. Unknown ids raise an
+        error and delete nothing.
+        """
+        from sqlalchemy import delete, select
+
+        from athena_core.retrieval.lexical import purge_deleted_text
+        from athena_core.storage.models import MemoryRow
+
+        store = self._require_store()
+        wanted = {ids} if isinstance(ids, str) else set(ids)
+        if not wanted:
+            raise InvalidArgumentError("forget() needs at least one id.")
+        scope = store.scope(scope)
+        with store.transaction() as tx:
+            found = tx.session.execute(select(MemoryRow.pk, MemoryRow.id, MemoryRow.layer)
+                                       .where(MemoryRow.id.in_(wanted),
+                                              MemoryRow.scope == scope)).all()
+            missing = wanted - {row.id for row in found}
+            if missing:
+                raise MemoryNotFoundError(
+                    f"No memory {sorted(missing)[0]!r} in scope {scope!r}; nothing was deleted.")
+            keys = {row.pk for row in found}
+            for layer in {row.layer for row in found}:
+                if layer in self.layers:
+                    keys = self.layers[layer].related_for_forget(tx.session, keys)
+            gone = list(tx.session.scalars(select(MemoryRow.id).where(MemoryRow.pk.in_(keys))))
+            tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(keys)))
+            purge_deleted_text(tx.session)
+            tx.changed_existing_rows(sorted(keys), removed=True)
+        self.plugins.hook.athena_after_forget(athena=self, ids=gone)
+        return len(gone)
+
+    @operation()
+    def get(self, id: str, *, scope: str | None = None) -> Memory:
+        """The memory with ``id`` (any layer)."""
+        from sqlalchemy import select
+
+        from athena_core.storage.models import MemoryRow
+
+        store = self._require_store()
+        scope = store.scope(scope)
+        with store.storage.read() as session:
+            row = session.scalar(select(MemoryRow).where(MemoryRow.id == id,
+                                                         MemoryRow.scope == scope))
+            if row is None:
+                raise MemoryNotFoundError(f"No memory {id!r} in scope {scope!r}.")
+            return Memory.from_row(row)
+
+    # --- maintenance ---------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Write everything in the SQLite write-ahead log into the database file."""
+        self._require_store().storage.checkpoint()
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _layer(self, name: str) -> Any:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"Unknown memory layer {name!r}. Available: {', '.join(sorted(self.layers))}."
+            ) from None
+
+    def _require_store(self) -> MemoryStore:
+        if self._closed or self.store is None:
+            raise InvalidArgumentError("This Athena instance is closed.",
+                                       hint="Open a new one with Athena.open().")
+        return self.store
+
+    def _stored(self, memory: Memory) -> None:
+        self.plugins.hook.athena_after_remember(athena=self, memory=memory)

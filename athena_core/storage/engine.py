@@ -1,0 +1,214 @@
+"""The database: engines, transactions, schema upgrades, corruption and lock handling.
+
+SQLite (the default) runs in WAL mode with a busy timeout and foreign keys on.
+Writes use ``BEGIN IMMEDIATE`` so that two processes never deadlock upgrading
+read locks (the usual source of "database is locked"); reads use deferred
+transactions and never block writers. On PostgreSQL, write transactions take
+one advisory lock, so writes are serialised the same way on both databases
+(vector sync relies on rows becoming visible in key order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from athena_core.config import StorageConfig
+from athena_core.errors import CorruptDatabaseError, SchemaVersionError, StorageError
+
+__all__ = ["SCHEMA_HEAD", "Storage"]
+
+#: The newest migration; a test checks it matches the migrations directory.
+SCHEMA_HEAD = "0001"
+#: Key of the PostgreSQL advisory lock that serialises Athena's write transactions.
+_PG_WRITE_LOCK = 0x41_7468_656E_61  # "Athena"
+_CORRUPT_MARKERS = ("file is not a database", "malformed", "file is encrypted")
+
+
+class Storage:
+    """One database, opened for one :class:`~athena_core.Athena` instance."""
+
+    def __init__(self, url: str, settings: StorageConfig) -> None:
+        self.url = make_url(_with_driver(url))
+        self.settings = settings
+        self.dialect = self.url.get_backend_name()
+        self.path = Path(self.url.database) if self.dialect == "sqlite" and self.url.database \
+            else None
+        self._read_engine = self._make_engine(write=False)
+        self._write_engine = (self._make_engine(write=True) if self.dialect == "sqlite"
+                              else self._read_engine)
+        self._read = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, settings: StorageConfig | None = None) -> Storage:
+        """Open (creating or upgrading as needed) the database at ``url``."""
+        storage = cls(url, settings or StorageConfig())
+        try:
+            storage._prepare()
+        except BaseException:
+            storage.close()
+            raise
+        return storage
+
+    # --- transactions ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session over one consistent snapshot."""
+        with self._translated(), self._read() as session:
+            yield session  # closing (not rolling back) keeps loaded rows usable
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, committed when the block exits without an exception."""
+        with self._translated(), self._write() as session, session.begin():
+            if self.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                {"key": _PG_WRITE_LOCK})
+            yield session
+
+    def checkpoint(self) -> None:
+        """Move the SQLite write-ahead log into the database file and truncate it."""
+        if self.dialect == "sqlite":
+            with self._translated(), self._write_engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def integrity_problems(self) -> list[str]:
+        """``PRAGMA quick_check`` findings (SQLite); an empty list means healthy."""
+        if self.dialect != "sqlite":
+            return []
+        with self._translated(), self._read_engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")]
+        return [] if rows == ["ok"] else rows
+
+    def schema_revision(self) -> str | None:
+        with self._read_engine.connect() as conn:
+            try:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            except (OperationalError, DatabaseError) as exc:
+                if _is_corrupt(exc):
+                    raise
+                conn.rollback()
+                return None
+
+    def close(self) -> None:
+        self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            self._write_engine.dispose()
+
+    # --- set-up ------------------------------------------------------------
+
+    def _make_engine(self, *, write: bool) -> Engine:
+        if self.dialect != "sqlite":
+            return create_engine(self.url, pool_pre_ping=True)
+        engine = create_engine(self.url)
+        settings = self.settings
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+            cursor.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")  # persistent: set once per file
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _prepare(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._translated():
+            current = self.schema_revision()
+            if current != SCHEMA_HEAD:
+                self._upgrade(current)
+
+    def _upgrade(self, current: str | None) -> None:
+        from athena_core.storage import migrations
+
+        if current is None and self._has_foreign_tables():
+            raise StorageError(
+                f"{self._where()} holds tables that are not Athena's.",
+                hint="Point Athena at an empty database or a new data dir.")
+        with self._migration_lock():
+            migrations.upgrade(self._write_engine, current)
+
+    def _has_foreign_tables(self) -> bool:
+        from sqlalchemy import inspect
+
+        with self._read_engine.connect() as conn:
+            return bool(inspect(conn).get_table_names())
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.path is None:  # PostgreSQL: migrations run in one transaction
+            yield
+            return
+        lock_path = self.path.with_name(self.path.name + ".migrate.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else self.url.render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn driver errors into Athena's typed errors with advice."""
+        try:
+            yield
+        except DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise CorruptDatabaseError(
+                    f"{self._where()} is not a readable Athena database ({exc.orig}).",
+                    hint="Athena left the file untouched. Move it aside, then restore a backup "
+                         "or run `athena import` from an export into a fresh data dir.",
+                ) from exc
+            if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+                raise StorageError(
+                    f"{self._where()} stayed locked by another process for longer than "
+                    f"{self.settings.busy_timeout_ms} ms.",
+                    hint="Raise [storage] busy_timeout_ms, or find the process holding it.",
+                ) from exc
+            raise
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    message = str(getattr(exc, "orig", exc)).lower()
+    return any(marker in message for marker in _CORRUPT_MARKERS)
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (the driver athena-core[postgres] installs)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def raise_if_newer(current: str | None, known: set[str]) -> None:
+    if current is not None and current not in known:
+        raise SchemaVersionError(
+            f"The database is at schema revision {current!r}, which this Athena does not know.",
+            hint="It was written by a newer Athena; upgrade athena-core.")

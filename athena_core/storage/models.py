@@ -1,0 +1,133 @@
+"""SQLAlchemy 2 table models (rows only; domain values live in ``athena_core.memory.values``).
+
+Every memory, whatever its layer, is one row of ``memories`` (id, scope, text,
+metadata, timestamps, validity window); a layer keeps its own columns in a table
+keyed by ``memories.pk`` with ``ON DELETE CASCADE``, so deleting a memory row
+removes everything about it. ``pk`` is an internal, never-reused integer (it is
+the full-text rowid and the vector key); ``id`` is the public id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow", "UTCDateTime"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MemoryRow(Base):
+    """One memory of any layer."""
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        Index("ix_memories_scope_layer_valid_to", "scope", "layer", "valid_to"),
+        Index("ix_memories_scope_layer_valid_from", "scope", "layer", "valid_from"),
+        {"sqlite_autoincrement": True},
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(26), unique=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    layer: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    importance: Mapped[float] = mapped_column(Float, default=0.5)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When this memory became true (facts) or happened (episodes).
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When it stopped being true (a superseded fact); ``None`` while current.
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class EmbeddingRow(Base):
+    """The vector of one memory (float32 bytes), made by the embedder named in ``StateRow``."""
+
+    __tablename__ = "embeddings"
+
+    memory_pk: Mapped[int] = mapped_column(
+        ForeignKey("memories.pk", ondelete="CASCADE"), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EpisodeRow(Base):
+    """Episodic columns of a memory."""
+
+    __tablename__ = "episodes"
+
+    memory_pk: Mapped[int] = mapped_column(
+        ForeignKey("memories.pk", ondelete="CASCADE"), primary_key=True)
+    session: Mapped[str | None] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    #: SHA-256 of the canonical event (scope included), for exact-repeat dedup.
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class FactRow(Base):
+    """Semantic columns of a memory: versions of one fact share a ``lineage_id``."""
+
+    __tablename__ = "facts"
+
+    memory_pk: Mapped[int] = mapped_column(
+        ForeignKey("memories.pk", ondelete="CASCADE"), primary_key=True)
+    lineage_id: Mapped[str] = mapped_column(String(26), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    superseded_by: Mapped[str | None] = mapped_column(String(26))
+    supersede_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StateRow(Base):
+    """Small key/value facts about the store (embedder identity, index epoch)."""
+
+    __tablename__ = "athena_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
