@@ -28,8 +28,8 @@ __all__ = [
     "PluginsConfig",
     "RetrievalConfig",
     "StorageConfig",
-    "default_data_dir",
     "default_config_text",
+    "default_data_dir",
 ]
 
 CONFIG_FILENAME = "athena.toml"
@@ -289,7 +289,8 @@ def default_config_text() -> str:
 
 [storage]
 # SQLAlchemy URL of the database. Empty: the SQLite file athena.db in this directory.
-# PostgreSQL: "postgresql+psycopg://user:password@host/dbname" (pip install "athena-core[postgres]").
+# PostgreSQL: "postgresql://user:password@host/dbname"
+# (needs the driver: pip install "athena-core[postgres]").
 url = ""
 # How long (ms) a writer waits for another process's write to finish.
 busy_timeout_ms = 30000

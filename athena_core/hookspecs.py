@@ -48,8 +48,9 @@ Register = Callable[[str, Callable[..., Any]], None]
 def athena_register_memory_layers(register: Register) -> None:
     """Register memory layers.
 
-    ``factory(context: athena_core.memory.LayerContext)`` returns an object with a
-    ``name`` attribute equal to the registered name. Its methods decorated with
+    ``factory(context: athena_core.memory.LayerContext)`` returns an
+    :class:`athena_core.memory.MemoryLayer` whose ``name`` is the registered
+    name. Its methods decorated with
     :func:`athena_core.api.operation` become agent-callable as
     ``athena.<name>.<method>``. The built-in layers are ``episodic`` and
     ``semantic``.

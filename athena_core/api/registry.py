@@ -159,7 +159,8 @@ class ApiRegistry:
         """Register a plugin's decorated function under its dotted ``name``."""
         spec = getattr(function, _MARK, None)
         if not isinstance(spec, OperationSpec):
-            raise TypeError(f"{name}: {function!r} is not decorated with @athena_core.api.operation")
+            raise TypeError(
+                f"{name}: {function!r} is not decorated with @athena_core.api.operation")
         namespace, _, _ = name.rpartition(".")
         self._add(Operation(name, namespace, spec, functools.partial(function, owner), provider))
 

@@ -108,10 +108,15 @@ def describe_type(kind: Any) -> str:
     if kind is datetime:
         return "a datetime or ISO-8601 string"
     if origin in (list, tuple, cabc.Sequence, cabc.Iterable, cabc.Collection):
-        return f"a list of {describe_type(args[0]) if args else 'values'}"
+        return f"a list of {_plural(describe_type(args[0])) if args else 'values'}"
     if origin in (dict, cabc.Mapping, cabc.MutableMapping):
         return "a dict" + (f" of {describe_type(args[1])}" if args and args[1] is not Any else "")
     if isinstance(kind, type):
         return {"str": "a string", "int": "an integer", "float": "a number",
                 "bool": "true or false"}.get(kind.__name__, kind.__name__)
     return str(kind)
+
+
+def _plural(description: str) -> str:
+    article, _, rest = description.partition(" ")
+    return f"{rest}s" if article in ("a", "an") and " " not in rest else description

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from athena_core.memory.store import LayerContext, MemoryStore
+    from athena_core.memory.store import LayerContext, MemoryLayer, MemoryStore
     from athena_core.memory.values import Episode, Fact, Hit, Memory
 
-__all__ = ["Episode", "Fact", "Hit", "LayerContext", "Memory", "MemoryStore"]
+__all__ = ["Episode", "Fact", "Hit", "LayerContext", "Memory", "MemoryLayer", "MemoryStore"]
 
-_MODULES = {"LayerContext": "store", "MemoryStore": "store", "Episode": "values",
-            "Fact": "values", "Hit": "values", "Memory": "values"}
+_MODULES = {"LayerContext": "store", "MemoryLayer": "store", "MemoryStore": "store",
+            "Episode": "values", "Fact": "values", "Hit": "values", "Memory": "values"}
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from athena_core.storage.models import MemoryRow
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["LayerContext", "MemoryStore", "Transaction"]
+__all__ = ["LayerContext", "MemoryLayer", "MemoryStore", "Transaction"]
 
 _MAX_SCOPE = 255
 _MAX_METADATA_BYTES = 64_000
@@ -155,3 +155,29 @@ class LayerContext:
 
     store: MemoryStore
     config: Config
+
+
+class MemoryLayer(Protocol):
+    """What a memory layer provides besides its :func:`~athena_core.api.operation` methods."""
+
+    #: The registered name; also the namespace of its operations (``athena.<name>.*``).
+    name: str
+    api_namespace: str
+
+    def store_generic(self, text: str, *, metadata: Mapping[str, Any] | None,
+                      importance: float, scope: str | None) -> str:
+        """Store ``text`` for ``athena.remember(..., layer=name)``; return the new id."""
+        ...
+
+    def export_fields(self, session: Session, keys: list[int]) -> dict[int, dict[str, Any]]:
+        """The layer's own fields of the memories with internal ``keys``, for export."""
+        ...
+
+    def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
+                      ) -> None:
+        """Insert the layer's own row for imported ``row`` from exported ``fields``."""
+        ...
+
+    def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
+        """Keys to delete when ``keys`` are forgotten (e.g. every version of a fact)."""
+        ...

@@ -10,7 +10,8 @@ __all__ = ["reciprocal_rank_fusion"]
 K = TypeVar("K", bound=Hashable)
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], *, k: int = 60) -> list[tuple[K, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], *, k: int = 60
+                           ) -> list[tuple[K, float]]:
     """Fuse rankings (best first) by summing ``1 / (k + rank)``; ties keep first-seen order."""
     scores: dict[K, float] = {}
     for ranking in rankings:

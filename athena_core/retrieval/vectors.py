@@ -88,7 +88,8 @@ def check_vectors(vectors: np.ndarray, dimension: int, *, source: str) -> np.nda
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != dimension:
         raise InvalidArgumentError(
-            f"{source} gave vectors of shape {tuple(np.shape(vectors))}; expected (n, {dimension}).")
+            f"{source} gave vectors of shape {tuple(np.shape(vectors))}; "
+            f"expected (n, {dimension}).")
     if not np.isfinite(array).all():
         raise InvalidArgumentError(f"{source} gave vectors containing NaN or infinity.")
     return array

@@ -48,6 +48,7 @@ class Storage:
                               else self._read_engine)
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self.closed = False
 
     @classmethod
     def open(cls, url: str, settings: StorageConfig | None = None) -> Storage:
@@ -65,12 +66,14 @@ class Storage:
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session over one consistent snapshot."""
+        self._require_open()
         with self._translated(), self._read() as session:
             yield session  # closing (not rolling back) keeps loaded rows usable
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed when the block exits without an exception."""
+        self._require_open()
         with self._translated(), self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
@@ -102,9 +105,15 @@ class Storage:
                 return None
 
     def close(self) -> None:
+        self.closed = True
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
+
+    def _require_open(self) -> None:
+        if self.closed:
+            raise StorageError("This Athena instance is closed.",
+                               hint="Open a new one with Athena.open().")
 
     # --- set-up ------------------------------------------------------------
 

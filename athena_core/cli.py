@@ -1,0 +1,394 @@
+"""The ``athena`` command.
+
+Only argparse is imported at start-up, so ``athena --help`` stays fast; each
+command imports what it needs. Every command accepts ``--json`` for scripts.
+Exit codes: 0 success, 1 an Athena error (message on stderr, or a JSON
+``{"error": ...}`` object on stdout with ``--json``), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+_EPILOG = """\
+examples:
+  athena init
+  athena remember "Deploys go through staging first" --metadata '{"source": "runbook"}'
+  athena recall "how do we deploy?" -k 5
+  athena remember "ran the test suite" --layer episodic
+  athena timeline --since 2026-11-01 --json
+  athena export backup.jsonl && athena import backup.jsonl
+  athena doctor
+
+The data dir is --home, else $ATHENA_HOME, else ~/.athena.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    from athena_core.errors import AthenaError
+
+    try:
+        return int(args.handler(args) or 0)
+    except AthenaError as exc:
+        if args.json:
+            _print_json({"error": {"type": type(exc).__name__, "message": exc.message,
+                                   "hint": exc.hint}})
+        else:
+            print(f"error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `athena recall ... | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+# --- commands ------------------------------------------------------------------
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from athena_core.config import CONFIG_FILENAME, default_config_text, default_data_dir
+
+    home = _home(args) or default_data_dir()
+    path = home / CONFIG_FILENAME
+    if path.exists() and not args.force:
+        _fail_usage(f"{path} already exists; use --force to overwrite it")
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(default_config_text(), encoding="utf-8")
+    _out(args, {"config": str(path), "data_dir": str(home)},
+         f"Wrote {path}\nNext: athena remember \"something worth keeping\"")
+    return 0
+
+
+def _cmd_remember(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    with _open(args) as athena:
+        memory_id = athena.remember(text, layer=args.layer, metadata=_json_arg(args.metadata),
+                                    importance=args.importance, scope=args.scope)
+    _out(args, {"id": memory_id}, memory_id)
+    return 0
+
+
+def _cmd_recall(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        hits = athena.recall(args.query, k=args.k, layers=args.layer or None,
+                             as_of=args.as_of, metadata=_json_arg(args.metadata),
+                             scope=args.scope)
+    if args.json:
+        _print_json([hit.to_dict() for hit in hits])
+    elif not hits:
+        print("no memories found", file=sys.stderr)
+    for rank, hit in enumerate(hits if not args.json else [], start=1):
+        print(f"{rank:>2}. [{hit.layer}] {hit.text}\n    id {hit.id}  score {hit.score:.4f}")
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        count = athena.forget(args.ids, scope=args.scope)
+    _out(args, {"deleted": count}, f"deleted {count} memor{'y' if count == 1 else 'ies'}")
+    return 0
+
+
+def _cmd_timeline(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        events = athena.episodic.timeline(
+            start=args.since, end=args.until, session=args.session, kind=args.kind,
+            context=_json_arg(args.context), limit=args.limit,
+            order="desc" if args.desc else "asc", scope=args.scope)
+    if args.json:
+        _print_json([event.to_dict() for event in events])
+    for event in events if not args.json else []:
+        session = f" ({event.session})" if event.session else ""
+        print(f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.kind}{session}: {event.content}")
+    return 0
+
+
+def _cmd_plugins_list(args: argparse.Namespace) -> int:
+    from athena_core.config import Config
+    from athena_core.plugins import PluginHost
+
+    config = Config.load(_home(args), path=args.config)
+    host = PluginHost(config.plugins)
+    host.load_entry_points()
+    infos = host.plugins()
+    if args.json:
+        _print_json([info.to_dict() for info in infos])
+        return 0
+    for info in infos:
+        where = f"{info.distribution} {info.version}" if info.distribution else "(no distribution)"
+        print(f"{info.name}  [{info.status}]  {where}")
+        if info.hooks:
+            print(f"    hooks: {', '.join(info.hooks)}")
+        if info.error:
+            print(f"    error: {info.error}")
+    return 1 if host.failures() else 0
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from athena_core.config import Config
+
+    config = Config.load(_home(args), path=args.config)
+    data = config.to_dict()
+    if args.json:
+        _print_json(data)
+        return 0
+    print(f"# data dir: {data.pop('data_dir')}\n# file: {data.pop('source') or '(defaults)'}")
+    for section, values in data.items():
+        print(f"\n[{section}]")
+        for key, value in values.items():
+            print(f"{key} = {json.dumps(value)}")
+    return 0
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    from athena_core.config import Config
+    from athena_core.errors import ConfigError
+    from athena_core.plugins import PluginHost
+
+    config = Config.load(_home(args), path=args.config)
+    host = PluginHost(config.plugins)
+    host.load_entry_points()
+    problems = [info.error for info in host.failures() if info.error]
+    for family, name in (("embedder", config.retrieval.embedder),
+                         ("vector backend", config.retrieval.vector_backend)):
+        try:
+            host.registry(family).factory(name)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    _out(args, {"ok": not problems, "problems": problems, "source": str(config.source or "")},
+         "\n".join(f"problem: {p}" for p in problems) or "configuration is valid")
+    return 1 if problems else 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from athena_core.transfer import export_jsonl
+
+    with _open(args) as athena:
+        if args.file == "-":
+            count = export_jsonl(athena, sys.stdout, scope=args.scope)
+        else:
+            with open(args.file, "w", encoding="utf-8") as out:
+                count = export_jsonl(athena, out, scope=args.scope,
+                                     progress=_progress("exporting"))
+    if args.file != "-":
+        _out(args, {"exported": count, "file": args.file}, f"exported {count} memories")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from athena_core.transfer import import_jsonl
+
+    with _open(args) as athena:
+        if args.file == "-":
+            report = import_jsonl(athena, sys.stdin.buffer)
+        else:
+            with open(args.file, "rb") as source:
+                report = import_jsonl(athena, source, progress=_progress("importing"))
+    _out(args, report.to_dict(),
+         f"imported {report.imported} memories ({report.skipped} already present)")
+    return 0
+
+
+def _cmd_reindex(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        assert athena.index is not None
+        count = athena.index.reindex(progress=_progress("re-embedding"))
+        identity = athena.index.embedder.identity
+    _out(args, {"reindexed": count, "embedder": identity},
+         f"re-embedded {count} memories with {identity}")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from athena_core.doctor import run_checks
+
+    checks = run_checks(_home(args), args.config)
+    failed = any(c.status == "fail" for c in checks)
+    if args.json:
+        _print_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})
+        return 1 if failed else 0
+    for check in checks:
+        print(f"[{check.status:>4}] {check.name}: {check.detail}")
+        if check.fix and check.status != "ok":
+            print(f"       fix: {check.fix}")
+    return 1 if failed else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from athena_core.demo import run_demo
+
+    return run_demo(_home(args), as_json=args.json)
+
+
+# --- plumbing ---------------------------------------------------------------------
+
+
+def _home(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    return Path(args.home).expanduser() if args.home else None
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from athena_core.runtime import Athena
+
+    return Athena.open(_home(args), config=args.config)
+
+
+def _json_arg(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        _fail_usage(f"not valid JSON: {value!r} ({exc})")
+
+
+def _fail_usage(message: str) -> None:
+    print(f"athena: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        _print_json(data)
+    else:
+        print(text)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """A one-line progress bar on stderr, shown only on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        rate = done / max(time.monotonic() - started, 1e-9)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{done}/{total} ({rate:,.0f}/s){end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """--home/--config/--json, accepted before or after the command.
+
+    Only the top-level parser sets defaults; a subcommand's copy must not
+    overwrite a value given before the command name.
+    """
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument("--home", metavar="DIR",
+                        help="data dir (default $ATHENA_HOME or ~/.athena)", **keep)
+    parser.add_argument("--config", metavar="FILE",
+                        help="athena.toml to use instead of the data dir's", **keep)
+    parser.add_argument("--json", action="store_true", help="machine-readable output", **keep)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
+    scoped = argparse.ArgumentParser(add_help=False)
+    scoped.add_argument("--scope", help="memory scope (default: [memory] default_scope)")
+
+    parser = argparse.ArgumentParser(
+        prog="athena", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Long-term memory for AI agents: store, recall and manage memories.")
+    _common_options(parser, defaults=True)
+    parser.add_argument("--version", action="version", version=f"athena {_version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_: str,
+                *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common, *parents], help=help_,
+                                  description=help_)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("init", _cmd_init, "write a commented default athena.toml")
+    sub.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    sub = command("remember", _cmd_remember, "store a memory and print its id", scoped)
+    sub.add_argument("text", help="what to remember ('-' reads stdin)")
+    sub.add_argument("--layer", default="semantic", help="memory layer (default semantic)")
+    sub.add_argument("--metadata", metavar="JSON", help="metadata object, as JSON")
+    sub.add_argument("--importance", type=float, default=0.5, help="0..1 (default 0.5)")
+
+    sub = command("recall", _cmd_recall, "find the memories most relevant to a query", scoped)
+    sub.add_argument("query")
+    sub.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    sub.add_argument("--layer", action="append", help="only this layer (repeatable)")
+    sub.add_argument("--as-of", metavar="TIME", help="what was valid then (ISO-8601)")
+    sub.add_argument("--metadata", metavar="JSON", help="only memories with these metadata values")
+
+    sub = command("forget", _cmd_forget, "delete memories for good", scoped)
+    sub.add_argument("ids", nargs="+", metavar="ID")
+
+    sub = command("timeline", _cmd_timeline, "list episodic events in time order", scoped)
+    sub.add_argument("--since", metavar="TIME", help="from this time (ISO-8601)")
+    sub.add_argument("--until", metavar="TIME", help="before this time (ISO-8601)")
+    sub.add_argument("--session")
+    sub.add_argument("--kind")
+    sub.add_argument("--context", metavar="JSON", help="only events with these context values")
+    sub.add_argument("--limit", type=int, default=100)
+    sub.add_argument("--desc", action="store_true", help="most recent first")
+
+    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugin_commands = plugins.add_subparsers(title="commands", metavar="COMMAND")
+    sub = plugin_commands.add_parser("list", parents=[common],
+                                     help="name, distribution, version and hooks of each plugin")
+    sub.set_defaults(handler=_cmd_plugins_list)
+
+    config = commands.add_parser("config", help="show or check the configuration")
+    config_commands = config.add_subparsers(title="commands", metavar="COMMAND")
+    sub = config_commands.add_parser("show", parents=[common], help="print the effective config")
+    sub.set_defaults(handler=_cmd_config_show)
+    sub = config_commands.add_parser("check", parents=[common],
+                                     help="validate config and the backends it names")
+    sub.set_defaults(handler=_cmd_config_check)
+
+    sub = command("export", _cmd_export, "write memories to a JSON Lines file")
+    sub.add_argument("file", nargs="?", default="-", help="output file (default stdout)")
+    sub.add_argument("--scope", help="only this scope (default: all scopes)")
+
+    sub = command("import", _cmd_import, "read memories from an export file")
+    sub.add_argument("file", help="export file ('-' reads stdin)")
+
+    command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
+    command("doctor", _cmd_doctor, "check the installation and say what to fix")
+    command("demo", _cmd_demo, "a short end-to-end run of what an agent does with Athena")
+    return parser
+
+
+def _version() -> str:
+    from athena_core import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""``athena doctor``: check the environment and say what to fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from athena_core.config import Config
+from athena_core.errors import AthenaError
+
+__all__ = ["Check", "run_checks"]
+
+
+@attrs.frozen
+class Check:
+    name: str
+    #: ``ok``, ``warn`` or ``fail``.
+    status: str
+    detail: str
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def run_checks(data_dir: str | os.PathLike[str] | None = None,
+               config_path: str | os.PathLike[str] | None = None) -> list[Check]:
+    """Run every check; never raises for a problem it can describe."""
+    checks = [_python(), _sqlite()]
+    try:
+        config = Config.load(data_dir, path=config_path)
+    except AthenaError as exc:
+        return [*checks, Check("config", "fail", exc.message, exc.hint)]
+    source = str(config.source) if config.source else "defaults (no athena.toml)"
+    checks.append(Check("config", "ok", f"{source}; data dir {config.data_dir}"))
+    checks.append(_data_dir(config.data_dir))
+    checks.extend(_open_checks(config))
+    checks.append(_sandbox())
+    return checks
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("python", "ok", f"Python {version} ({sys.executable})")
+
+
+def _sqlite() -> Check:
+    try:
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        conn.close()
+    except sqlite3.Error as exc:
+        return Check("sqlite", "fail", f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({exc})",
+                     "Use a Python built against an SQLite with FTS5 (all common builds have it).")
+    return Check("sqlite", "ok", f"SQLite {sqlite3.sqlite_version} with FTS5")
+
+
+def _data_dir(path: Path) -> Check:
+    if not path.exists():
+        return Check("data dir", "warn", f"{path} does not exist yet",
+                     "Run `athena init` (or any command that stores a memory) to create it.")
+    if not os.access(path, os.W_OK):
+        return Check("data dir", "fail", f"{path} is not writable",
+                     f"Fix its permissions (chmod u+w {path}) or set ATHENA_HOME elsewhere.")
+    return Check("data dir", "ok", str(path))
+
+
+def _open_checks(config: Config) -> list[Check]:
+    from athena_core.runtime import Athena
+
+    if config.storage.url == "" and not (config.data_dir / "athena.db").exists():
+        return [Check("database", "warn", "no database yet",
+                      "It is created on first use, e.g. `athena remember \"hello\"`.")]
+    try:
+        athena = Athena.open(config=config)
+    except AthenaError as exc:
+        return [Check("database", "fail", exc.message, exc.hint)]
+    checks: list[Check] = []
+    with athena:
+        for info in athena.plugins.failures():
+            checks.append(Check(f"plugin {info.name}", "fail", info.error or "failed to load",
+                                f"Reinstall {info.distribution or info.name} or block it."))
+        storage, index = athena.storage, athena.index
+        assert storage is not None and index is not None
+        problems = storage.integrity_problems()
+        where = storage.path or storage.url.render_as_string(hide_password=True)
+        if problems:
+            checks.append(Check("database", "fail", f"{where}: {'; '.join(problems[:3])}",
+                                "Restore a backup, or export what is readable and re-import."))
+        else:
+            checks.append(Check("database", "ok",
+                                f"{where} (schema {storage.schema_revision()}, {storage.dialect})"))
+        embedder = index.embedder.identity
+        if index.needs_reindex:
+            checks.append(Check("embedder", "fail",
+                                f"vectors were made by {index.stored_identity}, "
+                                f"configured is {embedder}", "Run `athena reindex`."))
+        else:
+            checks.append(Check("embedder", "ok",
+                                f"{config.retrieval.embedder} ({embedder}); vector backend "
+                                f"{config.retrieval.vector_backend}"))
+    return checks
+
+
+def _sandbox(which: Callable[[str], str | None] = shutil.which) -> Check:
+    bwrap = which("bwrap")
+    if bwrap is None:
+        return Check("sandbox", "warn", "bubblewrap (bwrap) not found; code execution will "
+                     "be unavailable", "Install it: sudo apt-get install bubblewrap")
+    return Check("sandbox", "ok", f"bubblewrap at {bwrap}")

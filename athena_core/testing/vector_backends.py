@@ -1,0 +1,177 @@
+"""The contract every vector backend passes (see ``athena_register_vector_backends``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from athena_core.errors import InvalidArgumentError
+from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.vectors import VectorBackend, VectorEntry
+from athena_core.testing._registered import registered_names
+
+__all__ = ["VectorBackendContract"]
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def unit(values: Any) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def entry(key: int, vector: Any, *, scope: str = "s", layer: str = "semantic",
+          valid_from: datetime = T0, valid_to: datetime | None = None) -> VectorEntry:
+    return VectorEntry(key=key, vector=unit(vector), scope=scope, layer=layer,
+                       valid_from=valid_from, valid_to=valid_to)
+
+
+class VectorBackendContract:
+    """Subclass, set :attr:`name` and implement :meth:`make_backend`."""
+
+    #: The name the backend is registered under (checked against entry points).
+    name: str = ""
+    #: Dimension used by the tests.
+    dimension: int = 8
+    #: Exact backends must return the true top-k; approximate ones a high recall.
+    exact: bool = True
+    #: Smallest recall@10 an approximate backend must reach on the random-data test.
+    min_recall: float = 0.9
+
+    def make_backend(self, dimension: int, data_dir: Path) -> VectorBackend:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> Iterator[VectorBackend]:
+        backend = self.make_backend(self.dimension, tmp_path)
+        yield backend
+        backend.close()
+
+    def basis(self, i: int) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        vector[i % self.dimension] = 1.0
+        return vector
+
+    def where(self, **kwargs: Any) -> RecallFilter:
+        return RecallFilter(kwargs.pop("scope", "s"), **kwargs)
+
+    # --- the contract --------------------------------------------------------------
+
+    def test_registered(self) -> None:
+        if not self.name:
+            pytest.skip("set `name` to check the entry point registration")
+        assert self.name in registered_names("vector backend")
+
+    def test_is_a_vector_backend(self, backend: VectorBackend) -> None:
+        assert isinstance(backend, VectorBackend)
+        assert backend.dimension == self.dimension
+
+    def test_empty_search_returns_nothing(self, backend: VectorBackend) -> None:
+        assert backend.search(self.basis(0), k=5, where=self.where()) == []
+        assert len(backend) == 0
+
+    def test_nearest_first_with_cosine_scores(self, backend: VectorBackend) -> None:
+        backend.add([entry(1, self.basis(0)), entry(2, self.basis(1)),
+                     entry(3, self.basis(0) + 0.5 * self.basis(1))])
+        results = backend.search(self.basis(0), k=3, where=self.where())
+        assert [key for key, _ in results] == [1, 3, 2]
+        assert results[0][1] == pytest.approx(1.0, abs=1e-4)
+        assert results[1][1] == pytest.approx(float(unit(self.basis(0) + 0.5 * self.basis(1))[0]),
+                                              abs=1e-4)
+        scores = [score for _, score in results]
+        assert scores == sorted(scores, reverse=True)
+
+    def test_k_limits_results(self, backend: VectorBackend) -> None:
+        backend.add([entry(i, self.basis(i)) for i in range(1, 6)])
+        assert len(backend.search(self.basis(1), k=2, where=self.where())) == 2
+        assert len(backend.search(self.basis(1), k=50, where=self.where())) == 5
+
+    def test_add_replaces_existing_key(self, backend: VectorBackend) -> None:
+        backend.add([entry(1, self.basis(0))])
+        backend.add([entry(1, self.basis(1))])
+        assert len(backend) == 1
+        key, score = backend.search(self.basis(1), k=1, where=self.where())[0]
+        assert key == 1 and score == pytest.approx(1.0, abs=1e-4)
+
+    def test_remove(self, backend: VectorBackend) -> None:
+        backend.add([entry(i, self.basis(i)) for i in range(1, 4)])
+        backend.remove([2, 999])
+        assert 2 not in backend and 1 in backend and len(backend) == 2
+        assert 2 not in [k for k, _ in backend.search(self.basis(2), k=3, where=self.where())]
+
+    def test_scope_is_filtered_inside_the_search(self, backend: VectorBackend) -> None:
+        # 50 closer vectors in another scope must not push ours out of the top k.
+        backend.add([entry(100 + i, self.basis(0), scope="other") for i in range(50)])
+        backend.add([entry(1, self.basis(0) + 0.9 * self.basis(1))])
+        results = backend.search(self.basis(0), k=1, where=self.where())
+        assert [key for key, _ in results] == [1]
+        assert backend.search(self.basis(0), k=5, where=self.where(scope="nobody")) == []
+
+    def test_layer_filter(self, backend: VectorBackend) -> None:
+        backend.add([entry(1, self.basis(0), layer="episodic"),
+                     entry(2, self.basis(0) + 0.5 * self.basis(1), layer="semantic")])
+        keys = [k for k, _ in backend.search(self.basis(0), k=5,
+                                             where=self.where(layers={"semantic"}))]
+        assert keys == [2]
+
+    def test_validity_current_and_as_of(self, backend: VectorBackend) -> None:
+        t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+        backend.add([entry(1, self.basis(0), valid_from=T0, valid_to=t1),
+                     entry(2, self.basis(0) + 0.1 * self.basis(1), valid_from=t1)])
+        assert [k for k, _ in backend.search(self.basis(0), k=5, where=self.where())] == [2]
+        old = self.where(as_of=T0 + timedelta(hours=1))
+        assert [k for k, _ in backend.search(self.basis(0), k=5, where=old)] == [1]
+        both_gone = self.where(as_of=T0 - timedelta(days=1))
+        assert backend.search(self.basis(0), k=5, where=both_gone) == []
+        assert [k for k, _ in backend.search(self.basis(0), k=5,
+                                             where=self.where(as_of=t2))] == [2]
+
+    def test_time_range(self, backend: VectorBackend) -> None:
+        backend.add([entry(i, self.basis(0), valid_from=T0 + timedelta(days=i))
+                     for i in range(5)])
+        where = self.where(since=T0 + timedelta(days=1), until=T0 + timedelta(days=3))
+        assert sorted(k for k, _ in backend.search(self.basis(0), k=10, where=where)) == [1, 2]
+
+    def test_key_restriction(self, backend: VectorBackend) -> None:
+        backend.add([entry(i, self.basis(0)) for i in range(1, 20)])
+        where = self.where(keys={3, 7})
+        assert sorted(k for k, _ in backend.search(self.basis(0), k=10, where=where)) == [3, 7]
+
+    def test_rejects_bad_vectors(self, backend: VectorBackend) -> None:
+        bad = np.full(self.dimension, np.nan, dtype=np.float32)
+        with pytest.raises(InvalidArgumentError):
+            backend.add([VectorEntry(1, bad, "s", "semantic", T0)])
+        with pytest.raises(InvalidArgumentError):
+            backend.add([VectorEntry(1, np.ones(self.dimension + 1, np.float32), "s",
+                                     "semantic", T0)])
+        with pytest.raises(InvalidArgumentError):
+            backend.search(np.full(self.dimension, np.inf, np.float32), k=1, where=self.where())
+        assert len(backend) == 0
+
+    def test_clear(self, backend: VectorBackend) -> None:
+        backend.add([entry(i, self.basis(i)) for i in range(1, 4)])
+        backend.clear()
+        assert len(backend) == 0
+        assert backend.search(self.basis(1), k=3, where=self.where()) == []
+
+    def test_random_data_top_k(self, backend: VectorBackend) -> None:
+        rng = np.random.default_rng(7)
+        vectors = rng.normal(size=(2000, self.dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        backend.add([VectorEntry(i, v, "s", "semantic", T0) for i, v in enumerate(vectors)])
+        hits = total = 0
+        for q in rng.normal(size=(20, self.dimension)).astype(np.float32):
+            q /= np.linalg.norm(q)
+            truth = set(np.argsort(-(vectors @ q))[:10].tolist())
+            found = {k for k, _ in backend.search(q, k=10, where=self.where())}
+            hits += len(truth & found)
+            total += 10
+        if self.exact:
+            assert hits == total
+        else:
+            assert hits / total >= self.min_recall

@@ -1,0 +1,65 @@
+"""Shared fixtures.
+
+``athena`` opens a fresh instance on a temporary SQLite data dir, or, when
+``ATHENA_TEST_DATABASE_URL`` is set (the ``postgres`` tox env sets it), on that
+database, emptied first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from athena_core import Athena
+from athena_core.config import Config
+
+DATABASE_URL = os.environ.get("ATHENA_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "athena-home"
+
+
+def make_config(data_dir: Path, **sections: dict) -> Config:
+    """A config for ``data_dir`` with the test database and ``sections`` overrides."""
+    raw = {name: dict(values) for name, values in sections.items()}
+    if DATABASE_URL:
+        raw.setdefault("storage", {})["url"] = DATABASE_URL
+    raw.setdefault("plugins", {}).setdefault("strict", True)
+    return Config.from_mapping(raw, data_dir=data_dir, env={})
+
+
+def _empty_database() -> None:
+    if not DATABASE_URL:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def athena_factory(data_dir: Path) -> Iterator:
+    """Open Athena instances on ``data_dir``; all are closed at the end of the test."""
+    _empty_database()
+    opened: list[Athena] = []
+
+    def open_(path: Path | None = None, **sections: dict) -> Athena:
+        instance = Athena.open(config=make_config(path or data_dir, **sections))
+        opened.append(instance)
+        return instance
+
+    yield open_
+    for instance in opened:
+        instance.close()
+
+
+@pytest.fixture
+def athena(athena_factory) -> Athena:
+    return athena_factory()
