@@ -136,7 +136,13 @@ class MemoryStore:
             encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}.") from None
-        if len(encoded.encode("utf-8", "surrogatepass")) > _MAX_METADATA_BYTES:
+        try:
+            size = len(encoded.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(
+                f"{name} is not valid Unicode text (lone surrogate at index {exc.start} of "
+                "its JSON form).") from None
+        if size > _MAX_METADATA_BYTES:
             raise InvalidArgumentError(
                 f"{name} is larger than {_MAX_METADATA_BYTES:,} bytes as JSON; store large "
                 "content as the memory's text instead.")
