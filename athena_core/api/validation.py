@@ -110,7 +110,9 @@ def describe_type(kind: Any) -> str:
     if origin in (list, tuple, cabc.Sequence, cabc.Iterable, cabc.Collection):
         return f"a list of {_plural(describe_type(args[0])) if args else 'values'}"
     if origin in (dict, cabc.Mapping, cabc.MutableMapping):
-        return "a dict" + (f" of {describe_type(args[1])}" if args and args[1] is not Any else "")
+        keys = " with string keys" if args and args[0] is str else ""
+        values = f" of {_plural(describe_type(args[1]))}" if args and args[1] is not Any else ""
+        return f"a dict{keys}{values}"
     if isinstance(kind, type):
         return {"str": "a string", "int": "an integer", "float": "a number",
                 "bool": "true or false"}.get(kind.__name__, kind.__name__)

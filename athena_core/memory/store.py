@@ -136,6 +136,8 @@ class MemoryStore:
             encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}.") from None
+        except RecursionError:
+            raise InvalidArgumentError(f"{name} is nested too deeply.") from None
         try:
             size = len(encoded.encode("utf-8"))
         except UnicodeEncodeError as exc:
