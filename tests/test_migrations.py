@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from athena_core import Athena
 from athena_core.storage import SCHEMA_HEAD, migrations
 from athena_core.storage.models import Base
-from tests.conftest import make_config
+from tests.conftest import DATABASE_URL, make_config
 
 REVISIONS = sorted(migrations.known_revisions())
 
@@ -48,6 +48,7 @@ def test_downgrade_to_base_and_back(tmp_path) -> None:
     engine.dispose()
 
 
+@pytest.mark.skipif(bool(DATABASE_URL), reason="builds an SQLite file")
 @pytest.mark.parametrize("revision", REVISIONS)
 def test_database_from_an_older_athena_is_upgraded_without_losing_rows(tmp_path,
                                                                        revision) -> None:

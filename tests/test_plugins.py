@@ -11,7 +11,7 @@ from athena_core.config import PluginsConfig
 from athena_core.errors import DuplicateNameError, PluginLoadError, UnknownNameError
 from athena_core.plugins import PluginHost
 from athena_core.retrieval import HashingEmbedder
-from tests.conftest import make_config
+from tests.conftest import DATABASE_URL, make_config
 
 
 def plugin_module(name: str, **hooks: object) -> types.ModuleType:
@@ -121,6 +121,7 @@ def test_plugin_embedder_selected_by_config(athena_factory) -> None:
         assert other.plugins.registry("embedder").provider("tiny") == "extra"
 
 
+@pytest.mark.skipif(bool(DATABASE_URL), reason="needs two databases; the test server has one")
 def test_two_instances_with_different_plugins_do_not_interfere(tmp_path) -> None:
     seen: list[str] = []
 

@@ -144,6 +144,8 @@ class MemoryStore:
             raise InvalidArgumentError(
                 f"{name} is not valid Unicode text (lone surrogate at index {exc.start} of "
                 "its JSON form).") from None
+        if "\\u0000" in encoded:
+            raise InvalidArgumentError(f"{name} contains a NUL character.")
         if size > _MAX_METADATA_BYTES:
             raise InvalidArgumentError(
                 f"{name} is larger than {_MAX_METADATA_BYTES:,} bytes as JSON; store large "

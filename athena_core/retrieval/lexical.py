@@ -16,6 +16,10 @@ __all__ = ["lexical_search", "purge_deleted_text"]
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
 _fts = table("memories_fts", column("rowid"))
+#: The text search configuration, inlined as SQL (not a bound parameter) so that the
+#: expression matches the GIN index on ``to_tsvector('english', text)`` in every plan,
+#: generic plans of prepared statements included.
+_PG_CONFIG = literal_column("'english'::regconfig")
 
 
 def query_terms(query: str) -> list[str]:
@@ -41,8 +45,8 @@ def lexical_search(session: Session, query: str, *, limit: int, where: RecallFil
                        memory_conditions(where))
                 .order_by(rank).limit(limit))
     else:
-        document = func.to_tsvector("english", MemoryRow.text)
-        tsquery = func.to_tsquery("english", " | ".join(terms))
+        document = func.to_tsvector(_PG_CONFIG, MemoryRow.text)
+        tsquery = func.to_tsquery(_PG_CONFIG, " | ".join(terms))
         stmt = (select(MemoryRow.pk)
                 .where(document.op("@@")(tsquery), memory_conditions(where))
                 .order_by(func.ts_rank_cd(document, tsquery).desc()).limit(limit))

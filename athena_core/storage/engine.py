@@ -4,8 +4,11 @@ SQLite (the default) runs in WAL mode with a busy timeout and foreign keys on.
 Writes use ``BEGIN IMMEDIATE`` so that two processes never deadlock upgrading
 read locks (the usual source of "database is locked"); reads use deferred
 transactions and never block writers. On PostgreSQL, write transactions take
-one advisory lock, so writes are serialised the same way on both databases
-(vector sync relies on rows becoming visible in key order).
+one advisory lock, waiting at most ``busy_timeout_ms`` for it, so writes are
+serialised the same way on both databases (vector sync relies on rows becoming
+visible in key order); reads run at REPEATABLE READ, so that a read session
+sees one snapshot as on SQLite; creating or upgrading the schema takes
+another advisory lock, so processes opening a new database at once do not race.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ __all__ = ["SCHEMA_HEAD", "Storage"]
 SCHEMA_HEAD = "0001"
 #: Key of the PostgreSQL advisory lock that serialises Athena's write transactions.
 _PG_WRITE_LOCK = 0x41_7468_656E_61  # "Athena"
+#: Key of the PostgreSQL advisory lock held while the schema is created or upgraded.
+_PG_MIGRATE_LOCK = _PG_WRITE_LOCK + 1
+#: SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
+_PG_LOCK_NOT_AVAILABLE = "55P03"
 _CORRUPT_MARKERS = ("file is not a database", "malformed", "file is encrypted")
 
 
@@ -46,6 +53,9 @@ class Storage:
         self._read_engine = self._make_engine(write=False)
         self._write_engine = (self._make_engine(write=True) if self.dialect == "sqlite"
                               else self._read_engine)
+        if self.dialect == "postgresql":  # one pool; reads see one snapshot each
+            self._read_engine = self._write_engine.execution_options(
+                isolation_level="REPEATABLE READ")
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self.closed = False
@@ -76,15 +86,47 @@ class Storage:
         self._require_open()
         with self._translated(), self._write() as session, session.begin():
             if self.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                {"key": _PG_WRITE_LOCK})
+                self._pg_lock(session, _PG_WRITE_LOCK)
             yield session
 
+    def _pg_lock(self, session: Any, key: int) -> None:
+        """Take advisory lock ``key`` for the transaction, waiting ``busy_timeout_ms`` at most.
+
+        The timeout stays set for the rest of the transaction, like SQLite's busy timeout.
+        """
+        # lock_timeout 0 would mean "wait forever"; busy_timeout_ms 0 means "do not wait".
+        timeout = f"{max(int(self.settings.busy_timeout_ms), 1)}ms"
+        session.execute(text("SELECT set_config('lock_timeout', :timeout, true)"),
+                        {"timeout": timeout})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     def checkpoint(self) -> None:
-        """Move the SQLite write-ahead log into the database file and truncate it."""
-        if self.dialect == "sqlite":
-            with self._translated(), self._write_engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Move the SQLite write-ahead log into the database file and truncate it.
+
+        Raises :class:`StorageError` if another connection's open transaction kept
+        the checkpoint from completing.
+        """
+        if self.dialect != "sqlite":
+            return
+        self._require_open()
+        with self._translated():
+            busy = self._pragma_outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")[0]
+        if busy:
+            raise StorageError(
+                f"{self._where()}: the checkpoint could not finish because another "
+                "connection was reading or writing.", hint="Try again when it is idle.")
+
+    def _pragma_outside_transaction(self, pragma: str) -> tuple[Any, ...]:
+        """Run a pragma that SQLite refuses inside a transaction (checkpoint, journal_mode)."""
+        raw = self._write_engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(pragma)
+            row = tuple(cursor.fetchone() or ())
+            cursor.close()
+            return row
+        finally:
+            raw.close()
 
     def integrity_problems(self) -> list[str]:
         """``PRAGMA quick_check`` findings (SQLite); an empty list means healthy."""
@@ -106,9 +148,9 @@ class Storage:
 
     def close(self) -> None:
         self.closed = True
-        self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            self._write_engine.dispose()
+        self._write_engine.dispose()
+        if self.dialect == "sqlite":
+            self._read_engine.dispose()
 
     def _require_open(self) -> None:
         if self.closed:
@@ -131,8 +173,6 @@ class Storage:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
             cursor.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")  # persistent: set once per file
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -145,19 +185,29 @@ class Storage:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._translated():
-            current = self.schema_revision()
-            if current != SCHEMA_HEAD:
-                self._upgrade(current)
+            if self.schema_revision() != SCHEMA_HEAD:
+                with self._migration_lock():
+                    current = self.schema_revision()  # another process may have just upgraded
+                    if current != SCHEMA_HEAD:
+                        self._upgrade(current)
+            self._use_wal()
+
+    def _use_wal(self) -> None:
+        """Switch SQLite to WAL; persistent in the file, so done once we know the file is ours."""
+        if self.dialect == "sqlite":
+            mode = self._pragma_outside_transaction("PRAGMA journal_mode")[0]
+            if str(mode).lower() != "wal":
+                self._pragma_outside_transaction("PRAGMA journal_mode = WAL")
 
     def _upgrade(self, current: str | None) -> None:
         from athena_core.storage import migrations
 
         if current is None and self._has_foreign_tables():
             raise StorageError(
-                f"{self._where()} holds tables that are not Athena's.",
+                f"{self._where()} holds tables that are not Athena's; Athena left it "
+                "untouched.",
                 hint="Point Athena at an empty database or a new data dir.")
-        with self._migration_lock():
-            migrations.upgrade(self._write_engine, current)
+        migrations.upgrade(self._write_engine, current)
 
     def _has_foreign_tables(self) -> bool:
         from sqlalchemy import inspect
@@ -167,7 +217,16 @@ class Storage:
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
-        if self.path is None:  # PostgreSQL: migrations run in one transaction
+        """Held while the schema is checked and created or upgraded: one process at a time."""
+        if self.dialect == "postgresql":
+            # Migrations run in one transaction of their own; this lock is held by another
+            # connection until they have committed (or failed).
+            with self._write_engine.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": _PG_MIGRATE_LOCK})
+                yield
+            return
+        if self.path is None:
             yield
             return
         lock_path = self.path.with_name(self.path.name + ".migrate.lock")
@@ -194,7 +253,9 @@ class Storage:
                     hint="Athena left the file untouched. Move it aside, then restore a backup "
                          "or run `athena import` from an export into a fresh data dir.",
                 ) from exc
-            if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+            message = str(exc.orig).lower()
+            if ("database is locked" in message or "database is busy" in message
+                    or getattr(exc.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE):
                 raise StorageError(
                     f"{self._where()} stayed locked by another process for longer than "
                     f"{self.settings.busy_timeout_ms} ms.",

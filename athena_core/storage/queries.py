@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, String, and_, literal, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
@@ -34,26 +38,109 @@ def memory_conditions(where: RecallFilter) -> ColumnElement[bool]:
 
 
 def metadata_conditions(wanted: Mapping[str, Any], column: Any = None) -> list[ColumnElement[bool]]:
-    """Equality on top-level metadata keys (strings, numbers, booleans, null)."""
+    """Equality on top-level metadata keys (strings, numbers, booleans, null).
+
+    Types must agree, on every database: ``3`` matches ``3`` and ``3.0`` but not
+    ``"3"`` or ``true``; ``True`` matches only ``true``. ``None`` matches a JSON
+    null or a missing key.
+    """
+    if not isinstance(wanted, Mapping):
+        raise InvalidArgumentError(
+            f"metadata filter must be a mapping of keys to values, not {type(wanted).__name__}.")
     column = MemoryRow.meta if column is None else column
     parts: list[ColumnElement[bool]] = []
     for key, value in wanted.items():
-        element = column[key]
-        if value is None:
-            parts.append(element.as_string().is_(None))
-        elif isinstance(value, bool):
-            parts.append(element.as_boolean() == value)
-        elif isinstance(value, int):
-            parts.append(element.as_integer() == value)
-        elif isinstance(value, float):
-            parts.append(element.as_float() == value)
-        elif isinstance(value, str):
-            parts.append(element.as_string() == value)
-        else:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(
+                f"metadata filter key {key!r}: keys are strings, not {type(key).__name__}.")
+        if value is not None and not isinstance(value, bool | int | float | str):
             raise InvalidArgumentError(
                 f"metadata filter {key!r}: only strings, numbers, booleans and null can be "
                 f"matched, not {type(value).__name__}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgumentError(
+                f"metadata filter {key!r}: {value!r} is not a JSON number.")
+        for text in (key, value) if isinstance(value, str) else (key,):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArgumentError(
+                    f"metadata filter {key!r} is not valid Unicode text (lone surrogate)."
+                ) from None
+            if "\x00" in text:  # PostgreSQL can hold no NUL in text (nor in jsonb)
+                raise InvalidArgumentError(
+                    f"metadata filter {key!r} contains a NUL character.")
+        if value is None:
+            parts.append(_JsonValueIsNull(column, literal(key, String)))
+        else:
+            encoded = json.dumps(value, ensure_ascii=False)
+            parts.append(_JsonValueEquals(column, literal(key, String),
+                                            literal(encoded, String)))
     return parts
+
+
+class _JsonValueEquals(FunctionElement[bool]):
+    """True where the JSON ``column`` holds at top-level ``key`` the scalar JSON text ``value``.
+
+    Numbers compare as numbers and the JSON types must agree (casting the stored
+    value instead fails on PostgreSQL, and converts silently on SQLite, when some
+    row holds another type under the same key).
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_value_equals"
+
+
+class _JsonValueIsNull(FunctionElement[bool]):
+    """True where the JSON ``column`` has no top-level ``key`` or holds null there."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_value_is_null"
+
+
+def _arg(element: FunctionElement[Any], compiler: Any, index: int, **kw: Any) -> str:
+    # Render each use on its own, so positional parameters stay in order.
+    return str(compiler.process(element.clauses.clauses[index], **kw))
+
+
+@compiles(_JsonValueEquals, "postgresql")
+def _json_value_equals_postgresql(element: _JsonValueEquals, compiler: Any, **kw: Any) -> str:
+    column, key, value = (_arg(element, compiler, i, **kw) for i in range(3))
+    # jsonb equality: numeric for numbers (1 = 1.0), exact for strings and booleans.
+    return f"(CAST(({column} -> CAST({key} AS TEXT)) AS JSONB) = CAST({value} AS JSONB))"
+
+
+@compiles(_JsonValueIsNull, "postgresql")
+def _json_value_is_null_postgresql(element: _JsonValueIsNull, compiler: Any, **kw: Any
+                                   ) -> str:
+    column, key = (_arg(element, compiler, i, **kw) for i in range(2))
+    return f"(({column} ->> CAST({key} AS TEXT)) IS NULL)"
+
+
+# SQLite: json_each decodes the stored keys, so any key (accents, quotes, dots)
+# is found however the JSON text escapes it, unlike a '$."key"' path.
+
+
+@compiles(_JsonValueEquals)
+def _json_value_equals_sqlite(element: _JsonValueEquals, compiler: Any, **kw: Any) -> str:
+    def arg(index: int) -> str:
+        return _arg(element, compiler, index, **kw)
+
+    return (f"EXISTS (SELECT 1 FROM json_each({arg(0)}) AS athena_kv "
+            f"WHERE athena_kv.key = {arg(1)} "
+            f"AND CASE WHEN json_type({arg(2)}) IN ('integer', 'real') "
+            f"THEN athena_kv.type IN ('integer', 'real') "
+            f"ELSE athena_kv.type = json_type({arg(2)}) END "
+            f"AND athena_kv.value = json_extract({arg(2)}, '$'))")
+
+
+@compiles(_JsonValueIsNull)
+def _json_value_is_null_sqlite(element: _JsonValueIsNull, compiler: Any, **kw: Any) -> str:
+    column, key = (_arg(element, compiler, i, **kw) for i in range(2))
+    return (f"NOT EXISTS (SELECT 1 FROM json_each({column}) AS athena_kv "
+            f"WHERE athena_kv.key = {key} AND athena_kv.type != 'null')")
 
 
 def matching_keys(session: Any, where: RecallFilter, wanted: Mapping[str, Any]) -> frozenset[int]:

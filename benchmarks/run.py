@@ -1,0 +1,267 @@
+"""Run Athena's core benchmarks and print a table (see benchmarks/README.md).
+
+    python benchmarks/run.py                  # 10k and 100k memories, a few minutes
+    python benchmarks/run.py --quick          # 10k only, fewer samples, < 1 minute
+    python benchmarks/run.py --json out.json  # also write machine-readable results
+    python benchmarks/run.py --json           # JSON on stdout instead of the table
+
+Every Athena figure is printed next to a baseline measured in the same run,
+with the ratio. Performance is measured here, never asserted in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import core
+from timing import machine, note
+
+#: name -> (description, limit in ms)
+BUDGETS = {
+    "import": ("import athena_core median", 150.0),
+    "remember": ("remember p95", 25.0),
+    "recall": ("recall k=10 p50", 15.0),
+}
+RECALL_BUDGET_SIZE = 100_000
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}"
+                                         ) from None
+    if not sizes or sizes[0] < 100:
+        raise argparse.ArgumentTypeError("sizes must be at least 100")
+    return sizes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/run.py", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="10k memories only and fewer samples (under a minute)")
+    parser.add_argument("--sizes", type=_sizes, metavar="N,N",
+                        help="store sizes to measure (default 10000,100000; --quick: 10000)")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                        help="write results as JSON to FILE (no FILE: to stdout, no table)")
+    parser.add_argument("--recall-samples", type=int, metavar="N",
+                        help="timed recall queries per size (default 300; --quick: 60)")
+    parser.add_argument("--remember-samples", type=int, metavar="N",
+                        help="timed remember calls per size (default 300; --quick: 60)")
+    parser.add_argument("--startup-runs", type=int, metavar="N",
+                        help="fresh processes per start-up command (default 20; --quick: 7)")
+    parser.add_argument("--workdir", type=Path, metavar="DIR",
+                        help="where to build the stores (default: the system temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the built stores")
+    parser.add_argument("--seed", type=int, default=20261101, help="workload seed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sizes = args.sizes or ([10_000] if args.quick else [10_000, 100_000])
+    recall_samples = args.recall_samples or (60 if args.quick else 300)
+    remember_samples = args.remember_samples or (60 if args.quick else 300)
+    startup_runs = args.startup_runs or (7 if args.quick else 20)
+    workdir = Path(tempfile.mkdtemp(prefix="athena-bench-", dir=args.workdir))
+    began = time.perf_counter()
+    command = "python benchmarks/run.py" + "".join(
+        f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
+    results: dict[str, Any] = {
+        "command": command,
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "machine": machine(workdir),
+        "settings": {"sizes": sizes, "recall_samples": recall_samples,
+                     "remember_samples": remember_samples, "startup_runs": startup_runs,
+                     "k": core.K, "seed": args.seed, "workdir": str(workdir),
+                     "athena": "defaults: hashing embedder (256 dims), exact vector index, "
+                               "SQLite WAL, synchronous=full"},
+        "sizes": {},
+    }
+    try:
+        note(f"start-up: {startup_runs} fresh processes per command")
+        results["startup"] = core.startup(startup_runs)
+        for size in sizes:
+            home = workdir / f"store-{size}"
+            note(f"store of {size:,} memories in {home}")
+            built = core.run_child("build", "--home", str(home), "--size", str(size),
+                                   "--seed", str(args.seed))
+            measured = core.run_child("measure", "--home", str(home), "--size", str(size),
+                                      "--seed", str(args.seed),
+                                      "--recall-samples", str(recall_samples),
+                                      "--remember-samples", str(remember_samples))
+            results["sizes"][str(size)] = {"build": built, **measured}
+            if not args.keep:
+                shutil.rmtree(home, ignore_errors=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            note(f"stores kept in {workdir}")
+    results["total_s"] = time.perf_counter() - began
+    results["budgets"] = budgets(results)
+
+    if args.json == "-":
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            note(f"results written to {args.json}")
+    return 0
+
+
+# --- budgets ------------------------------------------------------------------------------
+
+
+def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    verdicts = []
+
+    def add(name: str, where: str, value: float | None) -> None:
+        description, limit = BUDGETS[name]
+        verdicts.append({"budget": name, "description": description, "where": where,
+                         "limit_ms": limit, "value_ms": value,
+                         "met": None if value is None else value <= limit})
+
+    add("import", "fresh process", results["startup"]["import"]["p50_ms"])
+    for size, data in results["sizes"].items():
+        add("remember", f"{int(size):,} memories", data["remember"]["remember"]["p95_ms"])
+    data = results["sizes"].get(str(RECALL_BUDGET_SIZE))
+    add("recall", f"{RECALL_BUDGET_SIZE:,} memories",
+        data["recall"]["recall"]["p50_ms"] if data else None)
+    return verdicts
+
+
+# --- the table ------------------------------------------------------------------------------
+
+_W = 58
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:8.2f}" if value < 1000 else f"{value:8.0f}"
+
+
+def _row(label: str, stats: dict[str, Any] | None, base: dict[str, Any] | None = None,
+         note_: str = "") -> str:
+    if not stats or not stats.get("n"):
+        return f"{label:<{_W}}{'n/a':>9}  {note_}".rstrip()
+    cells = "".join(f" {_ms(stats[key])}" for key in ("best_ms", "p50_ms", "p95_ms"))
+    ratio = ""
+    if base and base.get("n"):
+        ratio = (f"  {stats['p50_ms'] / base['p50_ms']:6.2f}x"
+                 f" {stats['p95_ms'] / base['p95_ms']:6.2f}x")
+    elif base is not None:
+        ratio = " " * 16
+    return f"{label:<{_W}}{cells}{ratio}  {note_}".rstrip()
+
+
+def _header(title: str, ratios: bool = True) -> list[str]:
+    columns = f"{'best':>9}{'p50':>9}{'p95':>9}"
+    if ratios:
+        columns += f"  {'p50 x':>7} {'p95 x':>7}"
+    return ["", f"{title:<{_W}}{columns}", "-" * (_W + len(columns))]
+
+
+def _verdict(verdicts: list[dict[str, Any]], name: str, where: str) -> str:
+    for verdict in verdicts:
+        if verdict["budget"] == name and verdict["where"] == where:
+            if verdict["met"] is None:
+                return ""
+            mark = "MET" if verdict["met"] else "MISSED"
+            return f"budget {verdict['limit_ms']:.0f} ms: {mark}"
+    return ""
+
+
+def render(results: dict[str, Any]) -> str:
+    m, s = results["machine"], results["settings"]
+    verdicts = results["budgets"]
+    lines = [
+        "Athena core benchmarks",
+        f"  {results['command']}",
+        f"  {results['started_at']}; {m['nproc']} CPUs, {m['cpu_model']}, "
+        f"{m['memory_mb']:,} MiB; Python {m['python']}, SQLite {m['sqlite']}, "
+        f"numpy {m['numpy']}, SQLAlchemy {m['sqlalchemy']}; store on {m['workdir_filesystem']}",
+        f"  {s['athena']}; load average at start "
+        f"{' '.join(str(x) for x in m['load_average_at_start'] or ['?'])}",
+        "  All times in ms. Ratios: Athena / the baseline printed under it, same run.",
+    ]
+    st = results["startup"]
+    base = st["baseline"]
+    lines += _header(f"Start-up ({st['baseline']['n']} fresh processes each)")
+    lines += [
+        _row('python -c "import athena_core"', st["import"], base,
+             _verdict(verdicts, "import", "fresh process")),
+        _row("athena --help", st["help"], base),
+        _row('python -c "from athena_core import Athena"', st["import_runtime"], base),
+        _row("  baseline: python -c pass", base),
+        _row("import athena_core, in-process time only", st["import_in_process"]),
+    ]
+    for size_text, data in results["sizes"].items():
+        size = int(size_text)
+        where = f"{size:,} memories"
+        rec, rem, build = data["recall"], data["remember"], data["build"]
+        mem = data["memory"]
+        lines += _header(f"recall k={results['settings']['k']} at {where} "
+                         f"({rec['recall']['n']} queries)")
+        lines += [
+            _row("recall (scope filter, hybrid, rows fetched)", rec["recall"], rec["numpy"],
+                 _verdict(verdicts, "recall", where)),
+            _row(f"  baseline: numpy matmul + top-{results['settings']['k']}, "
+                 f"{size:,}x{data['dimension']} f32", rec["numpy"]),
+            _row(f"  part: dense, backend.search k={rec['pool']}", rec["dense"], rec["numpy"]),
+            _row(f"  part: lexical, lexical_search limit={rec['pool']}", rec["lexical"]),
+            _row("  part: embed query", rec["embed"]),
+            _row("  part: index sync check", rec["sync"]),
+            _row(f"  part: fetch {results['settings']['k']} rows, build hits", rec["fetch"]),
+        ]
+        lines += _header(f"remember at {where} ({rem['remember']['n']} calls)")
+        raw_schema = rem["raw_schema"]
+        lines += [
+            _row("remember (semantic, metadata, synchronous=full)", rem["remember"],
+                 rem["raw_insert"], _verdict(verdicts, "remember", where)),
+            _row("  baseline: sqlite3 INSERT + COMMIT, same text", rem["raw_insert"]),
+            _row("  same rows as remember, hand-written SQL", raw_schema, rem["raw_insert"],
+                 raw_schema.get("error", "")),
+            _row("  part: embed text", rem["embed"]),
+        ]
+        lines += ["", f"store of {where}", "-" * (_W + 27)]
+        lines += [
+            f"{'  build (athena import code path)':<{_W}}{build['import_s']:8.1f} s "
+            f"({build['memories_per_s']:,.0f} memories/s)",
+            f"{'  database size':<{_W}}{data['db_bytes'] / 2**20:8.1f} MiB",
+            f"{'  import runtime + Athena.open':<{_W}}"
+            f"{(data['import_runtime_s'] + data['open_s']) * 1000:8.0f} ms",
+            f"{'  first recall after open (loads the vectors)':<{_W}}"
+            f"{data['first_recall_s'] * 1000:8.0f} ms",
+            f"{'  RSS after open / after first recall (peak so far)':<{_W}}"
+            f"{mem['after_open']['rss_mb']:8.0f} / {mem['after_first_recall']['rss_mb']:.0f}"
+            f" ({mem['after_first_recall']['peak_rss_mb']:.0f}) MiB",
+        ]
+    lines += ["", "Budgets", "-" * (_W + 27)]
+    for verdict in verdicts:
+        label = f"  {verdict['description']}, {verdict['where']}"
+        limit = f"<= {verdict['limit_ms']:.0f} ms"
+        if verdict["met"] is None:
+            lines.append(f"{label:<{_W}}{'-':>8}    {limit:<10} not measured "
+                         f"(needs --sizes with {RECALL_BUDGET_SIZE})")
+        else:
+            lines.append(f"{label:<{_W}}{verdict['value_ms']:8.2f} ms {limit:<10} "
+                         f"{'MET' if verdict['met'] else 'MISSED'}")
+    lines.append(f"\ntotal run time {results['total_s']:.0f} s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
