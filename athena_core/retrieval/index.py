@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
@@ -23,7 +24,7 @@ from athena_core.errors import InvalidArgumentError, ReindexRequiredError
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.fusion import reciprocal_rank_fusion
-from athena_core.retrieval.lexical import lexical_search
+from athena_core.retrieval.lexical import DocumentFrequencies, lexical_search
 from athena_core.retrieval.vectors import VectorBackend, VectorEntry, check_vectors
 from athena_core.storage import Storage
 from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow
@@ -36,6 +37,9 @@ __all__ = ["RecallIndex"]
 _EMBEDDER_KEY = "embedder"
 _EPOCH_KEY = "index_epoch"
 _LOAD_BATCH = 5_000
+#: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
+_ENTRY_COLUMNS = (MemoryRow.pk, MemoryRow.scope, MemoryRow.layer, MemoryRow.valid_from,
+                  MemoryRow.valid_to)
 
 Progress = Callable[[int, int], None]
 
@@ -56,6 +60,8 @@ class RecallIndex:
         self._lock = threading.RLock()
         self._epoch: int | None = None  # None: the backend must be rebuilt before use
         self._last_key = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._frequencies = DocumentFrequencies()
         self.stored_identity: str | None = None
 
     # --- state -------------------------------------------------------------
@@ -153,11 +159,12 @@ class RecallIndex:
         import numpy as np
 
         while True:
-            stmt = (select(MemoryRow, EmbeddingRow.vector)
+            stmt = (select(*_ENTRY_COLUMNS, EmbeddingRow.vector)
                     .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
                     .where(MemoryRow.pk > after).order_by(MemoryRow.pk).limit(_LOAD_BATCH))
-            batch = [_entry(row, np.frombuffer(blob, dtype=np.float32))
-                     for row, blob in session.execute(stmt)]
+            batch = [VectorEntry(pk, np.frombuffer(blob, dtype=np.float32), scope, layer,
+                                 start, end)
+                     for pk, scope, layer, start, end, blob in session.execute(stmt)]
             if not batch:
                 return
             self.backend.add([e for e in batch if e.key not in self.backend])
@@ -171,13 +178,24 @@ class RecallIndex:
         vector = self.embedder.embed([query], purpose="query")
         vector = check_vectors(vector, self.embedder.dimension,
                                source=f"embedder {self.embedder.identity!r}")[0]
+        # The two retrievers run at once: numpy and SQLite both release the GIL.
+        dense_future = self._executor().submit(self._dense, vector, pool, where)
+        with self.storage.read() as session:
+            lexical = lexical_search(session, query, limit=pool, where=where,
+                                     frequencies=self._frequencies)
+        return reciprocal_rank_fusion([lexical, dense_future.result()],
+                                      k=self.settings.rrf_k)[:k]
+
+    def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter) -> list[int]:
         with self._lock:
             # A cosine of zero or less means nothing in common: not a candidate.
-            dense = [key for key, similarity in self.backend.search(vector, k=pool, where=where)
-                     if similarity > 0]
-        with self.storage.read() as session:
-            lexical = lexical_search(session, query, limit=pool, where=where)
-        return reciprocal_rank_fusion([lexical, dense], k=self.settings.rrf_k)[:k]
+            return [key for key, similarity in self.backend.search(vector, k=pool, where=where)
+                    if similarity > 0]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="athena-dense")
+        return self._pool
 
     # --- maintenance -----------------------------------------------------------
 
@@ -213,6 +231,8 @@ class RecallIndex:
         return done
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.backend.close()
 
 

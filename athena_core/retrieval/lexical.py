@@ -1,9 +1,21 @@
-"""Full-text retrieval with the database's own index: SQLite FTS5 (BM25) or PostgreSQL."""
+"""Full-text retrieval with the database's own index: SQLite FTS5 (BM25) or PostgreSQL.
+
+Any word of the query may match (OR). On SQLite, very common words are handled
+the way Lucene's common-terms query does: a memory must contain at least one of
+the query's *rare* words to match, and among those, common words still add to
+its BM25 score. Matching a common word on its own would make SQLite score
+nearly every row (at 100k memories, "the" costs more than everything else in
+recall) for memories that would rank last anyway. A word is common when more
+than :data:`COMMON_WORD_SHARE` of memories, and at least
+:data:`ALWAYS_RARE_BELOW` of them, contain it, so small stores match exactly; if
+every word is common, the least common one counts as rare.
+"""
 
 from __future__ import annotations
 
 import re
 
+import attrs
 from sqlalchemy import column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
@@ -11,10 +23,26 @@ from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import MemoryRow
 from athena_core.storage.queries import memory_conditions
 
-__all__ = ["lexical_search", "purge_deleted_text"]
+__all__ = ["DocumentFrequencies", "lexical_search", "purge_deleted_text"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
+#: Words in a larger share of memories than this are common...
+COMMON_WORD_SHARE = 0.05
+#: ...unless they are in fewer memories than this (cheap to match on their own).
+ALWAYS_RARE_BELOW = 2_000
+#: The tokenizer of ``memories_fts`` (migration 0001); a test checks they agree.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+#: Per-connection helpers: the query's words as the index stores them, and the index's
+#: per-term document counts.
+_SQLITE_TEMP_TABLES = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.athena_query_words USING fts5("
+    f"word, tokenize='{FTS_TOKENIZER}')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.athena_query_stems USING fts5vocab("
+    "temp, athena_query_words, instance)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.athena_memory_terms USING fts5vocab("
+    "main, memories_fts, row)",
+)
 _fts = table("memories_fts", column("rowid"))
 #: The text search configuration, inlined as SQL (not a bound parameter) so that the
 #: expression matches the GIN index on ``to_tsvector('english', text)`` in every plan,
@@ -30,14 +58,49 @@ def query_terms(query: str) -> list[str]:
     return list(seen)[:_MAX_TERMS]
 
 
-def lexical_search(session: Session, query: str, *, limit: int, where: RecallFilter
-                   ) -> list[int]:
+@attrs.define
+class DocumentFrequencies:
+    """How many memories contain each indexed term, cached per Athena instance (SQLite).
+
+    Counting is not free (FTS5 walks the term's postings), and the counts only
+    steer which common words to skip, so they are kept until the store has grown
+    or shrunk by a tenth. Terms found in no memory are never cached: a memory
+    stored a moment later must be findable by them.
+    """
+
+    _counts: dict[str, int] = attrs.field(factory=dict)
+    _total: int = 0
+
+    def total(self, session: Session) -> int:
+        total = session.connection().exec_driver_sql("SELECT max(pk) FROM memories").scalar() or 0
+        if abs(total - self._total) > 0.1 * max(self._total, 1):
+            self._counts.clear()
+            self._total = total
+        return max(total, 1)
+
+    def counts(self, session: Session, terms: list[str]) -> dict[str, int]:
+        missing = [t for t in terms if t not in self._counts]
+        if missing:
+            found = dict(session.connection().exec_driver_sql(
+                "SELECT term, doc FROM temp.athena_memory_terms WHERE term IN "
+                f"({', '.join('?' for _ in missing)})", tuple(missing)).all())
+            self._counts.update(found)
+        return {t: self._counts.get(t, 0) for t in terms}
+
+
+def lexical_search(session: Session, query: str, *, limit: int, where: RecallFilter,
+                   frequencies: DocumentFrequencies | None = None) -> list[int]:
     """Keys of the best full-text matches for any word of ``query``, best first."""
     terms = query_terms(query)
     if not terms or limit <= 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        match = " OR ".join(f'"{t}"' for t in terms)
+        rare, common = _split_by_frequency(session, terms, frequencies or DocumentFrequencies())
+        if not rare:
+            return []
+        match = _any_of(rare)
+        if common:  # must contain a rare word; common words only add to the score
+            match = f"({match}) AND ({_any_of(rare + common)})"
         rank = func.bm25(literal_column("memories_fts"))
         stmt = (select(MemoryRow.pk)
                 .select_from(_fts.join(MemoryRow, MemoryRow.pk == _fts.c.rowid))
@@ -51,6 +114,36 @@ def lexical_search(session: Session, query: str, *, limit: int, where: RecallFil
                 .where(document.op("@@")(tsquery), memory_conditions(where))
                 .order_by(func.ts_rank_cd(document, tsquery).desc()).limit(limit))
     return list(session.scalars(stmt))
+
+
+def _any_of(words: list[str]) -> str:
+    return " OR ".join(f'"{word}"' for word in words)
+
+
+def _split_by_frequency(session: Session, terms: list[str], frequencies: DocumentFrequencies
+                        ) -> tuple[list[str], list[str]]:
+    """``(rare, common)`` words of ``terms`` (SQLite); words in no memory are dropped."""
+    conn = session.connection()
+    for ddl in _SQLITE_TEMP_TABLES:
+        conn.exec_driver_sql(ddl)
+    conn.exec_driver_sql("DELETE FROM temp.athena_query_words")
+    conn.exec_driver_sql("INSERT INTO temp.athena_query_words(rowid, word) VALUES "
+                         + ", ".join("(?, ?)" for _ in terms),
+                         tuple(v for i, t in enumerate(terms) for v in (i, t)))
+    stems: dict[int, list[str]] = {}
+    for stem, row in conn.exec_driver_sql("SELECT term, doc FROM temp.athena_query_stems"):
+        stems.setdefault(row, []).append(stem)
+    total = frequencies.total(session)
+    counts = frequencies.counts(session, sorted({s for group in stems.values() for s in group}))
+    # A word's frequency is that of its most frequent stem (a word may tokenize to several).
+    frequency = {i: max(counts.get(s, 0) for s in group) for i, group in stems.items()}
+    present = sorted((f, i) for i, f in frequency.items() if f > 0)
+    if not present:
+        return [], []
+    limit = max(COMMON_WORD_SHARE * total, ALWAYS_RARE_BELOW)
+    rare = {i for f, i in present if f <= limit} or {present[0][1]}
+    return ([terms[i] for i in sorted(rare)],
+            [terms[i] for _, i in sorted(present, key=lambda p: p[1]) if i not in rare])
 
 
 def purge_deleted_text(session: Session) -> None:

@@ -148,23 +148,28 @@ class ExactVectorIndex:
     def add(self, entries: Sequence[VectorEntry]) -> None:
         if not entries:
             return
-        vectors = check_vectors(self._np.stack([e.vector for e in entries]), self._dimension,
+        np = self._np
+        vectors = check_vectors(np.stack([e.vector for e in entries]), self._dimension,
                                 source="vector backend input")
         needed = self._size + len(entries)
         if needed > len(self._keys):
             self._allocate(max(needed, 2 * len(self._keys)))
-        for entry, vector in zip(entries, vectors, strict=True):
+        rows = np.empty(len(entries), dtype=np.int64)
+        for i, entry in enumerate(entries):
             row = self._rows.get(entry.key)
             if row is None:
-                row = self._size
+                row = self._rows[entry.key] = self._size
                 self._size += 1
-                self._rows[entry.key] = row
-            self._vectors[row] = vector
-            self._keys[row] = entry.key
-            self._scope_codes[row] = self._scopes.setdefault(entry.scope, len(self._scopes))
-            self._layer_codes[row] = self._layers.setdefault(entry.layer, len(self._layers))
-            self._starts[row] = _epoch(entry.valid_from, -math.inf)
-            self._ends[row] = _epoch(entry.valid_to, math.inf)
+            rows[i] = row
+        # Assigned column by column; with a repeated key the last entry wins.
+        self._vectors[rows] = vectors
+        self._keys[rows] = [e.key for e in entries]
+        self._scope_codes[rows] = [self._scopes.setdefault(e.scope, len(self._scopes))
+                                   for e in entries]
+        self._layer_codes[rows] = [self._layers.setdefault(e.layer, len(self._layers))
+                                   for e in entries]
+        self._starts[rows] = [_epoch(e.valid_from, -math.inf) for e in entries]
+        self._ends[rows] = [_epoch(e.valid_to, math.inf) for e in entries]
 
     def remove(self, keys: Iterable[int]) -> None:
         for key in keys:
