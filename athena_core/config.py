@@ -77,6 +77,20 @@ class RetrievalConfig:
 
 
 @attrs.frozen
+class ExecutionConfig:
+    """``[execution]``: how agents' programs run."""
+
+    #: Registered executor name; empty picks the best available sandbox (bwrap, then srt).
+    executor: str = ""
+    #: Policy used when ``execute`` is called without one (a preset or a ``[policies.X]``).
+    policy: str = "strict"
+    #: Pre-started sandboxed workers kept ready (0 disables the warm pool).
+    pool_size: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    #: Options passed to the executor's factory.
+    executor_options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class PluginsConfig:
     """``[plugins]``: which installed plugins load."""
 
@@ -92,6 +106,7 @@ _SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "memory": MemoryConfig,
     "retrieval": RetrievalConfig,
+    "execution": ExecutionConfig,
     "plugins": PluginsConfig,
 }
 
@@ -104,7 +119,10 @@ class Config:
     storage: StorageConfig = StorageConfig()
     memory: MemoryConfig = MemoryConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     plugins: PluginsConfig = PluginsConfig()
+    #: Custom execution policies from ``[policies.NAME]`` tables, by name.
+    policies: Mapping[str, Any] = attrs.field(factory=dict)
     #: The file this config was read from, if any.
     source: Path | None = None
 
@@ -150,11 +168,11 @@ class Config:
     ) -> Config:
         """Build a config from parsed TOML, applying ``ATHENA_*`` overrides from ``env``."""
         where = str(source) if source else "configuration"
-        unknown = sorted(set(raw) - set(_SECTIONS))
+        unknown = sorted(set(raw) - set(_SECTIONS) - {"policies"})
         if unknown:
             raise ConfigError(
                 f"Unknown section [{unknown[0]}] in {where}. "
-                f"Valid sections: {', '.join(sorted(_SECTIONS))}."
+                f"Valid sections: {', '.join(sorted([*_SECTIONS, 'policies']))}."
             )
         sections: dict[str, Any] = {}
         for name, section_cls in _SECTIONS.items():
@@ -163,7 +181,7 @@ class Config:
                 raise ConfigError(f"[{name}] in {where} must be a table, not {values!r}.")
             values = {**values, **_env_overrides(name, section_cls, env or {})}
             sections[name] = _build_section(name, section_cls, values, where)
-        return cls(data_dir=data_dir, source=source, **sections)
+        return cls(data_dir=data_dir, source=source, policies=_policies(raw, where), **sections)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain data (what ``athena config show`` prints)."""
@@ -173,7 +191,25 @@ class Config:
             section = attrs.asdict(getattr(self, name), recurse=False)
             out[name] = {k: list(v) if isinstance(v, tuple) else dict(v)
                          if isinstance(v, Mapping) else v for k, v in section.items()}
+        out["policies"] = {name: policy.to_dict() for name, policy in self.policies.items()}
         return out
+
+
+def _policies(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    from athena_core.execution.policy import PRESETS, policy_from_mapping
+
+    tables = raw.get("policies", {})
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"[policies] in {where} must hold tables such as [policies.ci].")
+    policies = {}
+    for name, table in tables.items():
+        if name in PRESETS:
+            raise ConfigError(f"[policies.{name}] in {where} would shadow the preset {name!r}; "
+                              "pick another name (extends = \"strict\" starts from a preset).")
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[policies.{name}] in {where} must be a table.")
+        policies[name] = policy_from_mapping(name, table)
+    return types.MappingProxyType(policies)
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -314,6 +350,23 @@ candidates = 50
 [retrieval.embedder_options]
 
 [retrieval.vector_options]
+
+[execution]
+# Executor for agents' programs; empty picks the best available sandbox (bwrap, then srt).
+executor = ""
+# Policy used when none is given: strict, research, development, or one defined below.
+policy = "strict"
+# Pre-started sandboxed workers kept ready (0 disables the warm pool).
+pool_size = 2
+
+[execution.executor_options]
+
+# A custom policy; select it with `athena run --policy ci` or execute(policy="ci").
+# [policies.ci]
+# extends = "strict"
+# read_paths = ["~/src/project"]
+# env = ["CI"]
+# limits = { wall_seconds = 60, memory_bytes = 1073741824 }
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

@@ -18,6 +18,7 @@ __all__ = [
     "MemoryNotFoundError",
     "PluginLoadError",
     "ReindexRequiredError",
+    "SandboxUnavailableError",
     "SchemaVersionError",
     "StorageError",
     "UnknownNameError",
@@ -97,6 +98,10 @@ class SchemaVersionError(StorageError):
 
 class ReindexRequiredError(StorageError):
     """Stored vectors were made by a different embedder than the configured one."""
+
+
+class SandboxUnavailableError(AthenaError):
+    """No executor can run code here; Athena never falls back to running it unsandboxed."""
 
 
 class ImportFormatError(AthenaError, ValueError):

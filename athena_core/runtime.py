@@ -7,15 +7,17 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from athena_core.api import ApiRegistry, Namespace, operation
 from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.execution.model import ExecutionResult
 from athena_core.memory.values import Hit, Memory
 from athena_core.plugins import PluginHost
 
 if TYPE_CHECKING:
+    from athena_core.execution.runner import ExecutionService
     from athena_core.memory import MemoryStore
     from athena_core.retrieval.index import RecallIndex
     from athena_core.storage import Storage
@@ -50,6 +52,7 @@ class Athena:
         self.storage: Storage | None = None
         self.index: RecallIndex | None = None
         self.store: MemoryStore | None = None
+        self._execution: ExecutionService | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -132,6 +135,8 @@ class Athena:
                     impl.function(**{a: self for a in impl.argnames})
                 except Exception:
                     log.exception("plugin %s failed in athena_shutdown", impl.plugin_name)
+        if self._execution is not None:
+            self._execution.close()
         if self.index is not None:
             self.index.close()
         if self.storage is not None:
@@ -245,6 +250,32 @@ class Athena:
             if row is None:
                 raise MemoryNotFoundError(f"No memory {id!r} in scope {scope!r}.")
             return Memory.from_row(row)
+
+    @operation(permissions="execute")
+    def execute(self, code: str, *, language: Literal["python", "javascript", "bash"] = "python",
+                policy: str | Mapping[str, Any] | None = None, scope: str | None = None
+                ) -> ExecutionResult:
+        """Run ``code`` in the sandbox and return its result.
+
+        Inside, ``import athena`` reaches this instance's memory through the audited
+        bridge, bound to ``scope``. ``policy`` is a preset (``strict``, ``research``,
+        ``development``), a ``[policies.NAME]`` from athena.toml, or a policy as a
+        dict; the default comes from ``[execution] policy``. Every execution is
+        recorded in episodic memory. Raises ``SandboxUnavailableError`` when no
+        sandbox can run here; code never runs unsandboxed.
+        """
+        store = self._require_store()
+        return self.execution.run(code, language=language, policy=policy,
+                                  scope=store.scope(scope))
+
+    @property
+    def execution(self) -> ExecutionService:
+        """Executor selection and runs (created on first use)."""
+        if self._execution is None:
+            from athena_core.execution.runner import ExecutionService
+
+            self._execution = ExecutionService(self)
+        return self._execution
 
     # --- maintenance ---------------------------------------------------------------
 

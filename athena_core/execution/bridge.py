@@ -1,0 +1,139 @@
+"""The host side of the bridge: every ``athena`` call from a sandboxed program.
+
+The worker is treated as hostile. A :class:`BridgeHost` is bound to one
+execution and one scope; it checks each call against the policy's allow-list
+and the operation's declared signature, caps the number of calls and the bytes
+exchanged, forces the bound scope, and records every call. A malformed or
+forged frame raises :class:`BridgeViolation`, which ends the execution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from athena_core.api.reference import signature_text
+from athena_core.errors import AthenaError
+from athena_core.execution.model import BridgeCall, ExecutionRequest
+from athena_core.sandbox_client import frames
+
+if TYPE_CHECKING:
+    from athena_core.api import ApiRegistry, Operation
+
+__all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "BridgeHost", "BridgeViolation",
+           "operation_specs", "to_jsonable"]
+
+#: Largest call frame a program may send.
+MAX_CALL_BYTES = 1 << 20
+#: Largest reply the host sends back.
+MAX_REPLY_BYTES = 16 << 20
+#: Bytes a program may exchange over the bridge in one execution, both ways.
+MAX_TOTAL_BYTES = 64 << 20
+_FORBIDDEN_PERMISSIONS = frozenset({"execute"})  # no programs starting programs
+
+
+class BridgeViolation(Exception):
+    """The worker broke the protocol; the execution is ended."""
+
+
+def callable_operations(registry: ApiRegistry, request: ExecutionRequest) -> list[Operation]:
+    return [op for op in registry if not op.permissions & _FORBIDDEN_PERMISSIONS
+            and request.policy.allows_operation(op.name)]
+
+
+def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[dict[str, Any]]:
+    """What the sandbox's ``athena`` module is generated from (names, signatures, docs)."""
+    return [{"name": op.name, "signature": signature_text(op), "doc": op.doc}
+            for op in callable_operations(registry, request)]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Operation results as JSON data (values with ``to_dict``, datetimes as ISO strings)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"operation returned {type(value).__name__}, which cannot cross the bridge")
+
+
+class BridgeHost:
+    """Answers the calls of one execution."""
+
+    def __init__(self, registry: ApiRegistry, request: ExecutionRequest) -> None:
+        self.request = request
+        self._operations = {op.name: op for op in callable_operations(registry, request)}
+        self._registry = registry
+        self.calls: list[BridgeCall] = []
+        self.violations: list[str] = []
+        self._bytes = 0
+
+    def handle(self, frame: Mapping[str, Any], frame_bytes: int) -> bytes:
+        """Answer one ``call`` frame with an encoded ``reply`` frame; raise on a breach."""
+        if frame.get("type") != "call":
+            raise BridgeViolation(f"unexpected {frame.get('type')!r} frame from the program")
+        call_id, name = frame.get("id"), frame.get("op")
+        args, kwargs = frame.get("args", []), frame.get("kwargs", {})
+        if not isinstance(call_id, int) or isinstance(call_id, bool) or not isinstance(name, str) \
+                or not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise BridgeViolation("malformed call frame (id, op, args and kwargs have the "
+                                  "wrong types)")
+        limit = self.request.policy.limits.api_calls
+        if len(self.calls) >= limit:
+            raise BridgeViolation(f"more than {limit} athena calls (policy limit api_calls)")
+        self._bytes += frame_bytes
+        started = time.perf_counter()
+        ok, value, error = self._dispatch(name, args, kwargs)
+        reply = {"type": "reply", "id": call_id, "ok": ok}
+        if ok:
+            reply["value"] = value
+        else:
+            reply["error"] = error
+        encoded = frames.encode(reply)
+        if len(encoded) > MAX_REPLY_BYTES:
+            reply = {"type": "reply", "id": call_id, "ok": False,
+                     "error": {"type": "ResultTooLarge", "message":
+                               f"the result is {len(encoded):,} bytes; the bridge limit is "
+                               f"{MAX_REPLY_BYTES:,}. Ask for fewer results (smaller k)."}}
+            encoded = frames.encode(reply)
+        size = len(encoded)
+        self._bytes += size
+        if self._bytes > MAX_TOTAL_BYTES:
+            raise BridgeViolation(f"more than {MAX_TOTAL_BYTES:,} bytes over the bridge")
+        self.calls.append(BridgeCall(
+            operation=name, ok=reply["ok"], duration_ms=(time.perf_counter() - started) * 1e3,
+            request_bytes=frame_bytes, response_bytes=size,
+            error=None if reply["ok"] else reply["error"]["type"]))
+        return encoded
+
+    def _dispatch(self, name: str, args: list[Any], kwargs: dict[str, Any]
+                  ) -> tuple[bool, Any, dict[str, str] | None]:
+        op = self._operations.get(name)
+        if op is None:
+            known = name in self._registry
+            why = "is not allowed by this execution's policy" if known else "does not exist"
+            self.violations.append(f"call to {name!r} refused: it {why}")
+            return False, None, {"type": "PermissionDenied" if known else "UnknownOperation",
+                                 "message": f"operation {name!r} {why}"}
+        if "scope" in op.signature.parameters:
+            asked = kwargs.get("scope")
+            if asked is not None and asked != self.request.scope:
+                self.violations.append(f"call to {name!r} asked for scope {asked!r}")
+                return False, None, {"type": "PermissionDenied", "message":
+                                     f"this execution is bound to scope "
+                                     f"{self.request.scope!r}"}
+            kwargs = {**kwargs, "scope": self.request.scope}
+        try:
+            return True, to_jsonable(op(*args, **kwargs)), None
+        except AthenaError as exc:
+            return False, None, {"type": type(exc).__name__, "message": str(exc)}
+        except (TypeError, ValueError) as exc:
+            return False, None, {"type": type(exc).__name__, "message": str(exc)}
+

@@ -1,0 +1,124 @@
+"""What an executor is given and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+from athena_core.execution.policy import Policy
+
+if TYPE_CHECKING:
+    from athena_core.execution.bridge import BridgeHost
+
+__all__ = ["LANGUAGES", "BridgeCall", "ErrorInfo", "ExecutionRequest", "ExecutionResult",
+           "Executor", "ExecutorContext", "Status"]
+
+#: Languages an executor may support.
+LANGUAGES = ("python", "javascript", "bash")
+Status = Literal["ok", "error", "timeout", "killed", "denied"]
+
+
+@attrs.frozen
+class ExecutionRequest:
+    """One program to run."""
+
+    id: str
+    code: str
+    language: str
+    policy: Policy
+    scope: str
+
+
+@attrs.frozen
+class ErrorInfo:
+    """Why a program failed: the exception type, its message and the line in the program."""
+
+    type: str
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class BridgeCall:
+    """One call a program made to the ``athena`` module, as the host recorded it."""
+
+    operation: str
+    ok: bool
+    duration_ms: float
+    request_bytes: int
+    response_bytes: int
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class ExecutionResult:
+    """The outcome of one execution."""
+
+    id: str
+    status: Status
+    executor: str
+    language: str
+    policy: str
+    stdout: str = ""
+    stderr: str = ""
+    #: The program's returned value (its last expression), as JSON-ready data.
+    value: Any = None
+    error: ErrorInfo | None = None
+    duration_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_memory_bytes: int = 0
+    bridge_calls: tuple[BridgeCall, ...] = ()
+    #: Rules the program ran into (blocked calls, limits hit, static-check findings).
+    violations: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = attrs.asdict(self, recurse=False)
+        out["error"] = self.error.to_dict() if self.error else None
+        out["bridge_calls"] = [c.to_dict() for c in self.bridge_calls]
+        out["violations"] = list(self.violations)
+        return out
+
+
+@attrs.frozen
+class ExecutorContext:
+    """What an executor factory receives."""
+
+    data_dir: Path
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Warm workers to keep ready (``[execution] pool_size``).
+    pool_size: int = 2
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs programs under OS isolation (see ``athena_register_executors``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def unavailable(self) -> str | None:
+        """``None`` if it can run here, else why not and how to fix it."""
+        ...
+
+    def refusals(self, policy: Policy, language: str) -> list[str]:
+        """Rules of ``policy`` (or the language) this executor cannot enforce."""
+        ...
+
+    def run(self, request: ExecutionRequest, bridge: BridgeHost) -> ExecutionResult:
+        """Run ``request``; every ``athena`` call goes through ``bridge``."""
+        ...
+
+    def close(self) -> None: ...

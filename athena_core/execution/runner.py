@@ -1,0 +1,144 @@
+"""Choosing an executor and running one program end to end for :meth:`Athena.execute`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from athena_core import _ids
+from athena_core.errors import ConfigError, SandboxUnavailableError, UnknownNameError
+from athena_core.execution.bridge import BridgeHost
+from athena_core.execution.model import (
+    LANGUAGES,
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    ExecutorContext,
+)
+from athena_core.execution.policy import PRESETS, Policy, policy_from_mapping
+from athena_core.execution.static_checks import check_python
+
+if TYPE_CHECKING:
+    from athena_core.runtime import Athena
+
+__all__ = ["AUTO_ORDER", "ExecutionService"]
+
+#: Executors tried, in order, when none is configured: the best sandbox that works here.
+AUTO_ORDER = ("bwrap", "srt")
+_CODE_EXCERPT = 2_000
+
+
+class ExecutionService:
+    """The execution side of one Athena instance."""
+
+    def __init__(self, athena: Athena) -> None:
+        self._athena = athena
+        self._executors: dict[str, Executor] = {}
+
+    # --- choosing ----------------------------------------------------------------------
+
+    def executor(self, name: str | None = None) -> Executor:
+        """The configured (or best available) executor; never an unsandboxed fallback."""
+        configured = name or self._athena.config.execution.executor
+        registry = self._athena.plugins.registry("executor")
+        if configured:
+            executor = self._create(configured)
+            reason = executor.unavailable()
+            if reason:
+                raise SandboxUnavailableError(f"Executor {configured!r} cannot run here: "
+                                              f"{reason}.", hint="Run `athena doctor`.")
+            return executor
+        tried = []
+        for candidate in AUTO_ORDER:
+            if candidate in registry:
+                executor = self._create(candidate)
+                reason = executor.unavailable()
+                if reason is None:
+                    return executor
+                tried.append(f"{candidate}: {reason}")
+        installed = ", ".join(registry.names()) or "none"
+        raise SandboxUnavailableError(
+            "No sandbox is available to run code, and Athena never runs it unsandboxed "
+            f"(executors installed: {installed}; {'; '.join(tried) or 'none usable'}).",
+            hint="Install bubblewrap and the athena-bwrap plugin: sudo apt-get install "
+                 "bubblewrap && pip install athena-bwrap; then check with `athena doctor`.")
+
+    def _create(self, name: str) -> Executor:
+        if name not in self._executors:
+            config = self._athena.config
+            context = ExecutorContext(data_dir=config.data_dir,
+                                      options=config.execution.executor_options,
+                                      pool_size=config.execution.pool_size)
+            self._executors[name] = self._athena.plugins.registry("executor").create(
+                name, context)
+        return self._executors[name]
+
+    def policy(self, policy: str | Policy | Mapping[str, Any] | None) -> Policy:
+        if isinstance(policy, Policy):
+            return policy
+        if isinstance(policy, Mapping):
+            return policy_from_mapping(str(policy.get("name", "custom")),
+                                       {k: v for k, v in policy.items() if k != "name"})
+        name = policy or self._athena.config.execution.policy
+        custom = self._athena.config.policies
+        if name in custom:
+            return custom[name]  # type: ignore[no-any-return]
+        if name in PRESETS:
+            return PRESETS[name]
+        raise UnknownNameError("policy", name, [*PRESETS, *custom])
+
+    # --- running -----------------------------------------------------------------------
+
+    def run(self, code: str, *, language: str, policy: str | Policy | Mapping[str, Any] | None,
+            scope: str) -> ExecutionResult:
+        if language not in LANGUAGES:
+            raise ConfigError(f"Unknown language {language!r}; Athena runs "
+                              f"{', '.join(LANGUAGES)}.")
+        chosen = self.policy(policy)
+        request = ExecutionRequest(id=_ids.new_id(), code=code, language=language,
+                                   policy=chosen, scope=scope)
+        executor = self.executor()
+        refusals = executor.refusals(chosen, language)
+        if refusals:
+            return self._finish(ExecutionResult(
+                id=request.id, status="denied", executor=executor.name, language=language,
+                policy=chosen.name, violations=tuple(refusals)), code, scope)
+        findings: list[str] = []
+        if language == "python":
+            syntax, notes = check_python(code, chosen)
+            findings = [str(n) for n in notes]
+            if syntax is not None:
+                return self._finish(ExecutionResult(
+                    id=request.id, status="error", executor=executor.name, language=language,
+                    policy=chosen.name, error=syntax, violations=tuple(findings)), code, scope)
+        bridge = BridgeHost(self._athena.api, request)
+        result = executor.run(request, bridge)
+        if findings:
+            import attrs
+
+            result = attrs.evolve(result, violations=tuple(findings) + result.violations)
+        return self._finish(result, code, scope)
+
+    def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
+        """Record the execution in episodic memory and tell observers."""
+        excerpt = code if len(code) <= _CODE_EXCERPT else code[:_CODE_EXCERPT] + "\n[...]"
+        summary = (f"Ran a {result.language} program: {result.status}"
+                   + (f" ({result.error.type}: {result.error.message})" if result.error else "")
+                   + f"\n{excerpt}")
+        self._athena.layers["episodic"].record(
+            summary, kind="tool_execution",
+            outcome="success" if result.ok else "failure",
+            context={"execution_id": result.id, "executor": result.executor,
+                     "policy": result.policy, "status": result.status,
+                     "duration_s": round(result.duration_s, 4),
+                     "bridge_calls": len(result.bridge_calls),
+                     "recorded_at": time.time()},
+            scope=scope)
+        self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
+        return result
+
+    def close(self) -> None:
+        for executor in self._executors.values():
+            executor.close()
+        self._executors.clear()

@@ -1,0 +1,102 @@
+"""The sandboxed worker: waits for one program, runs it, reports, exits.
+
+Started inside the sandbox as ``python3 -I worker.py`` with the bridge socket
+on file descriptor 3. Protocol (frames.py): the host sends one ``run`` frame;
+the worker answers every ``athena`` call with a ``call`` frame and waits for
+its ``reply``; finally it sends one ``result`` frame and exits. A worker serves
+exactly one execution.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import socket
+import subprocess
+import sys
+import traceback
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import athena_module
+import frames
+
+BRIDGE_FD = 3
+PROGRAM = "<program>"
+_INTERPRETERS = {"javascript": ["node", "program.js"], "bash": ["bash", "program.sh"]}
+
+
+def main() -> int:
+    sock = socket.socket(fileno=BRIDGE_FD)
+    try:
+        run = frames.recv(sock, 64 << 20)
+    except (frames.FrameError, OSError):
+        return 2  # the host went away before giving us work
+    if run.get("type") != "run":
+        return 2
+    language = run.get("language", "python")
+    result = _run_python(run, sock) if language == "python" else _run_external(run, language)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    frames.send(sock, {"type": "result", **result})
+    return 0
+
+
+def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+    channel = athena_module.Channel(sock, run.get("max_reply_bytes", 16 << 20))
+    sys.modules["athena"] = athena_module.build(run.get("operations", []), channel)
+    code = run["code"]
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        tree = ast.parse(code, PROGRAM)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, PROGRAM, "exec"), namespace)
+        value = eval(compile(last, PROGRAM, "eval"), namespace) if last is not None else None
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return {"value": None, "error": None}
+        return {"value": None, "error": {"type": "SystemExit",
+                                         "message": f"exit status {exc.code}", "line": None}}
+    except BaseException as exc:  # the program's failure is a result, not a worker crash
+        traceback.print_exception(exc, file=sys.stderr)
+        return {"value": None, "error": {"type": type(exc).__name__, "message": str(exc),
+                                         "line": _program_line(exc)}}
+    return {"value": _jsonable(value), "error": None}
+
+
+def _run_external(run: dict[str, Any], language: str) -> dict[str, Any]:
+    command = _INTERPRETERS[language]
+    with open(command[1], "w", encoding="utf-8") as fh:
+        fh.write(run["code"])
+    sys.stdout.flush()
+    status = subprocess.call(command, stdin=subprocess.DEVNULL)
+    if status == 0:
+        return {"value": None, "error": None}
+    reason = f"exit status {status}" if status > 0 else f"killed by signal {-status}"
+    return {"value": None, "error": {"type": "ProgramExit", "message": reason, "line": None}}
+
+
+def _program_line(exc: BaseException) -> int | None:
+    if isinstance(exc, SyntaxError) and exc.filename == PROGRAM:
+        return exc.lineno
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == PROGRAM:
+            line = lineno
+    return line
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return {"repr": repr(value)[:10_000]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Athena's bubblewrap executor plugin."""

@@ -1,0 +1,189 @@
+"""The bubblewrap executor, with a warm pool of pre-started workers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import athena_core.sandbox_client
+from athena_bwrap import seccomp
+from athena_bwrap.command import sandbox_command
+from athena_core.execution.bridge import BridgeHost, operation_specs
+from athena_core.execution.model import (
+    LANGUAGES,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorContext,
+)
+from athena_core.execution.policy import Policy
+from athena_core.execution.supervisor import Worker, rlimit_setter, start_worker, supervise
+
+__all__ = ["BwrapExecutor"]
+
+_SECCOMP_FD = 4
+#: Host uids handed to sandboxes when Athena runs as root (unused by real accounts).
+_UID_RANGE = (1_000_000_000, 1_100_000_000)
+_DISK_BYTES = 64 << 20
+
+
+def _fingerprint(policy: Policy) -> tuple[Any, ...]:
+    """What a pre-started worker was set up with (host-side limits excluded)."""
+    limits = attrs.evolve(policy.limits, wall_seconds=1, output_bytes=1, api_calls=1)
+    return (policy.read_paths, policy.write_paths, policy.deny_paths, policy.env, limits)
+
+
+class BwrapExecutor:
+    """Runs programs under bubblewrap; see the package README for what it enforces."""
+
+    name = "bwrap"
+
+    def __init__(self, context: ExecutorContext) -> None:
+        self._context = context
+        self._bwrap = shutil.which("bwrap")
+        self._setpriv = shutil.which("setpriv")
+        self._client_dir = Path(athena_core.sandbox_client.__file__).parent
+        self._deny_extra = [context.data_dir.resolve()]
+        self._pool: deque[tuple[tuple[Any, ...], Worker]] = deque()
+        self._pool_lock = threading.Lock()
+        self._closed = False
+        self._checked: str | bool | None = False  # False: not checked yet
+
+    @classmethod
+    def from_context(cls, context: ExecutorContext) -> BwrapExecutor:
+        return cls(context)
+
+    # --- capability ------------------------------------------------------------------
+
+    def unavailable(self) -> str | None:
+        if self._checked is not False:
+            return self._checked  # type: ignore[return-value]
+        self._checked = self._probe()
+        return self._checked
+
+    def _probe(self) -> str | None:
+        if self._bwrap is None:
+            return "bubblewrap is not installed; install it (sudo apt-get install bubblewrap)"
+        if os.geteuid() == 0 and self._setpriv is None:
+            return "setpriv (util-linux) is missing; it drops the sandbox to an unused uid"
+        try:
+            probe = subprocess.run(
+                [self._bwrap, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev",
+                 "--proc", "/proc", "true"], capture_output=True, timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap could not start: {exc}"
+        if probe.returncode != 0:
+            why = probe.stderr.decode(errors="replace").strip()
+            return (f"bubblewrap cannot create namespaces here ({why}); enable unprivileged "
+                    "user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run "
+                    "Athena where they are allowed")
+        return None
+
+    def refusals(self, policy: Policy, language: str) -> list[str]:
+        reasons = []
+        if policy.network_domains:
+            reasons.append("bwrap cannot filter network access by domain "
+                           f"({', '.join(policy.network_domains)}); use the srt executor")
+        if language not in LANGUAGES:
+            reasons.append(f"unknown language {language!r}")
+        elif language == "javascript" and shutil.which("node") is None:
+            reasons.append("javascript needs node, which is not installed")
+        for path in policy.resolved_paths(policy.read_paths + policy.write_paths):
+            if not path.exists():
+                reasons.append(f"policy path {path} does not exist")
+        return reasons
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self, request: ExecutionRequest, bridge: BridgeHost) -> ExecutionResult:
+        worker = self._take(request.policy) or self._start(request.policy)
+        try:
+            return supervise(worker, request, bridge, executor=self.name,
+                             operations=operation_specs(bridge._registry, request))
+        finally:
+            self._refill_async(request.policy)
+
+    def prewarm(self, policy: Policy) -> None:
+        """Fill the pool for ``policy`` (the default policy is warmed on first use)."""
+        self._refill(policy)
+
+    def _start(self, policy: Policy) -> Worker:
+        as_root = os.geteuid() == 0
+        uid = secrets.SystemRandom().randrange(*_UID_RANGE) if as_root else None
+        deny = [Path(p).expanduser().resolve() for p in policy.deny_paths] + self._deny_extra
+        seccomp_fds = os.pipe() if seccomp.supported() else None
+        command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
+                                  seccomp_fd=_SECCOMP_FD if seccomp_fds else None,
+                                  disk_bytes=_DISK_BYTES)
+        command[0] = self._bwrap or "bwrap"
+        # Unprivileged callers share RLIMIT_NPROC with their own processes: allow for them.
+        extra = 0 if as_root else _processes_of(os.getuid())
+        preexec = rlimit_setter(policy.limits, processes=policy.limits.processes + extra)
+        try:
+            worker = start_worker(command, preexec=preexec, env={"PATH": "/usr/bin:/bin"},
+                                  extra_fds={_SECCOMP_FD: seccomp_fds[0]} if seccomp_fds
+                                  else None)
+            if seccomp_fds:
+                os.write(seccomp_fds[1], seccomp.filter_program())
+        finally:
+            if seccomp_fds:
+                os.close(seccomp_fds[0])
+                os.close(seccomp_fds[1])
+        return worker
+
+    def _take(self, policy: Policy) -> Worker | None:
+        key = _fingerprint(policy)
+        with self._pool_lock:
+            for _ in range(len(self._pool)):
+                fingerprint, worker = self._pool.popleft()
+                if fingerprint == key and worker.process.poll() is None:
+                    return worker
+                if worker.process.poll() is None and fingerprint != key:
+                    self._pool.append((fingerprint, worker))
+                else:
+                    worker.close()
+        return None
+
+    def _refill(self, policy: Policy) -> None:
+        key = _fingerprint(policy)
+        while not self._closed:
+            with self._pool_lock:
+                ready = sum(1 for fp, _ in self._pool if fp == key)
+                if ready >= self._context.pool_size:
+                    return
+            worker = self._start(policy)
+            with self._pool_lock:
+                if self._closed:
+                    worker.close()
+                    return
+                self._pool.append((key, worker))
+
+    def _refill_async(self, policy: Policy) -> None:
+        if self._context.pool_size > 0 and not self._closed:
+            threading.Thread(target=self._refill, args=(policy,), daemon=True,
+                             name="athena-bwrap-pool").start()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._pool_lock:
+            while self._pool:
+                self._pool.popleft()[1].close()
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                continue
+    return count
