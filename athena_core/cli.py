@@ -26,6 +26,7 @@ examples:
   athena remember "ran the test suite" --layer episodic
   athena timeline --since 2026-11-01 --json
   athena export backup.jsonl && athena import backup.jsonl
+  echo 'import athena; print(athena.recall("deploy")[0].text)' | athena run -
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -230,6 +231,44 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.file == "-":
+        code = sys.stdin.read()
+    else:
+        try:
+            code = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail_usage(f"cannot read {args.file}: {exc}")
+    language = args.language or _language_of(args.file)
+    policy = args.policy
+    if policy and policy.lstrip().startswith("{"):
+        policy = _json_arg(policy)
+    with _open(args) as athena:
+        result = athena.execute(code, language=language, policy=policy, scope=args.scope)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0 if result.ok else 1
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.value is not None:
+        print(json.dumps(result.value, ensure_ascii=False))
+    for violation in result.violations:
+        print(f"note: {violation}", file=sys.stderr)
+    if not result.ok:
+        where = f" (line {result.error.line})" if result.error and result.error.line else ""
+        message = f"{result.error.type}: {result.error.message}" if result.error else ""
+        print(f"athena run: {result.status}{where}: {message}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _language_of(path: str) -> str:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return {"js": "javascript", "mjs": "javascript", "sh": "bash", "bash": "bash"}.get(
+        suffix, "python")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from athena_core.demo import run_demo
 
@@ -377,6 +416,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("import", _cmd_import, "read memories from an export file")
     sub.add_argument("file", help="export file ('-' reads stdin)")
+
+    sub = command("run", _cmd_run, "run a program in the sandbox (it can `import athena`)",
+                  scoped)
+    sub.add_argument("file", help="program file ('-' reads stdin)")
+    sub.add_argument("--policy", help="strict (default), research, development, a "
+                     "[policies.NAME] from athena.toml, or a policy as JSON")
+    sub.add_argument("--language", choices=("python", "javascript", "bash"),
+                     help="default: from the file extension (.js, .sh), else python")
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

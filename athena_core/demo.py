@@ -25,7 +25,10 @@ _FACTS = [
 def run_demo(home: Path | None = None, *, as_json: bool = False) -> int:
     from athena_core.runtime import Athena
 
+    from athena_core.errors import AthenaError
+
     steps: list[dict[str, Any]] = []
+    ok = True
 
     def step(title: str, **data: Any) -> None:
         steps.append({"step": title, **data})
@@ -65,13 +68,29 @@ def run_demo(home: Path | None = None, *, as_json: bool = False) -> int:
             left = [h.text for h in athena.recall("who owns payments?", k=3, scope=scope)]
             step("forget", remaining_hits=left)
 
-            step("execute code in the sandbox",
-                 status="not available in this version: sandboxed execution ships with the "
-                        "executor plugins (athena-bwrap)")
+            program = ("import athena\n"
+                       "hits = athena.recall('how do we deploy?', k=3)\n"
+                       "athena.remember('The demo program ran in the sandbox')\n"
+                       "[h.text for h in hits][:1]")
+            try:
+                result = athena.execute(program, scope=scope)
+            except AthenaError as exc:
+                step("execute code in the sandbox", status="unavailable", reason=exc.message,
+                     fix=exc.hint)
+                ok = False
+            else:
+                step("execute code in the sandbox", executor=result.executor,
+                     status=result.status, returned=result.value,
+                     bridge_calls=[c.operation for c in result.bridge_calls],
+                     duration_ms=round(result.duration_s * 1000, 1))
+                ok = result.ok
     if as_json:
-        json.dump({"ok": True, "steps": steps}, sys.stdout, indent=2)
+        json.dump({"ok": ok, "steps": steps}, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    else:
+    elif ok:
         print("\nDone. Agents connect with `athena serve` once the MCP server ships; "
               "see README.md.")
-    return 0
+    else:
+        print("\nStore and recall work; code execution needs a sandbox (see the fix above, "
+              "then `athena doctor`).")
+    return 0 if ok else 1

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ def run_checks(data_dir: str | os.PathLike[str] | None = None,
     checks.append(Check("config", "ok", f"{source}; data dir {config.data_dir}"))
     checks.append(_data_dir(config.data_dir))
     checks.extend(_open_checks(config))
-    checks.append(_sandbox())
+    checks.append(_executor(config))
     return checks
 
 
@@ -109,9 +107,20 @@ def _open_checks(config: Config) -> list[Check]:
     return checks
 
 
-def _sandbox(which: Callable[[str], str | None] = shutil.which) -> Check:
-    bwrap = which("bwrap")
-    if bwrap is None:
-        return Check("sandbox", "warn", "bubblewrap (bwrap) not found; code execution will "
-                     "be unavailable", "Install it: sudo apt-get install bubblewrap")
-    return Check("sandbox", "ok", f"bubblewrap at {bwrap}")
+def _executor(config: Config) -> Check:
+    from athena_core.execution.runner import ExecutionService
+    from athena_core.plugins import PluginHost
+
+    host = PluginHost(config.plugins)
+    host.load_entry_points()
+    service = ExecutionService(config, host)
+    try:
+        executor = service.executor()
+    except AthenaError as exc:
+        # Memory works without a sandbox; only an executor chosen explicitly must work.
+        status = "fail" if config.execution.executor else "warn"
+        return Check("sandbox", status, exc.message, exc.hint)
+    finally:
+        service.close()
+    return Check("sandbox", "ok", f"executor {executor.name!r} runs programs here")
+

@@ -274,7 +274,7 @@ class Athena:
         if self._execution is None:
             from athena_core.execution.runner import ExecutionService
 
-            self._execution = ExecutionService(self)
+            self._execution = ExecutionService(self.config, self.plugins, self)
         return self._execution
 
     # --- maintenance ---------------------------------------------------------------

@@ -267,15 +267,35 @@ def test_doctor_on_fresh_home_then_after_first_memory(home):
     assert checks["embedder"]["status"] == "ok"
 
 
+def _sandbox_available() -> bool:
+    from athena_core.plugins import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    return "bwrap" in host.registry("executor") and shutil.which("bwrap") is not None
+
+
 def test_demo_runs_end_to_end_without_touching_the_data_dir(home):
-    report = ok_json(home, "demo")
-    assert report["ok"] is True
+    proc = athena(home, "demo", "--json")
+    report = json.loads(proc.stdout)
+    by_step = {step["step"]: step for step in report["steps"]}
+    sandbox = by_step["execute code in the sandbox"]
+    if _sandbox_available():
+        assert proc.returncode == 0, proc.stderr
+        assert report["ok"] is True
+        assert sandbox["status"] == "ok"
+        assert sandbox["bridge_calls"] == ["recall", "remember"]
+        assert sandbox["returned"][0].startswith("Deploys")
+    else:  # only athena-core installed: says so and how to fix it, never runs unsandboxed
+        assert proc.returncode == 1
+        assert report["ok"] is False
+        assert sandbox["status"] == "unavailable"
+        assert "bubblewrap" in sandbox["fix"]
     steps = [step["step"] for step in report["steps"]]
     assert steps[0] == "remember"
     assert any(step.startswith("recall") for step in steps)
     assert "episodic timeline" in steps
     assert "forget" in steps
-    by_step = {step["step"]: step for step in report["steps"]}
     assert by_step["remember"]["stored"] == 4
     assert len(by_step["episodic timeline"]["events"]) == 2
     assert by_step["update (supersede) and as_of"]["now"].startswith("Carol")

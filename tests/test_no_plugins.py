@@ -38,3 +38,16 @@ def test_cli_help_loads_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_execute_without_a_sandbox_refuses_and_runs_nothing(tmp_path) -> None:
+    import pytest
+
+    from athena_core.errors import SandboxUnavailableError
+
+    canary = tmp_path / "ran"
+    with Athena.open(tmp_path / "home") as athena, \
+            pytest.raises(SandboxUnavailableError, match="never runs it unsandboxed") as caught:
+        athena.execute(f"open({str(canary)!r}, 'w').write('x')")
+    assert "bubblewrap" in (caught.value.hint or "")
+    assert not canary.exists()

@@ -20,6 +20,8 @@ from athena_core.execution.policy import PRESETS, Policy, policy_from_mapping
 from athena_core.execution.static_checks import check_python
 
 if TYPE_CHECKING:
+    from athena_core.config import Config
+    from athena_core.plugins import PluginHost
     from athena_core.runtime import Athena
 
 __all__ = ["AUTO_ORDER", "ExecutionService"]
@@ -32,7 +34,9 @@ _CODE_EXCERPT = 2_000
 class ExecutionService:
     """The execution side of one Athena instance."""
 
-    def __init__(self, athena: Athena) -> None:
+    def __init__(self, config: Config, plugins: PluginHost, athena: Athena | None = None) -> None:
+        self._config = config
+        self._plugins = plugins
         self._athena = athena
         self._executors: dict[str, Executor] = {}
 
@@ -40,8 +44,8 @@ class ExecutionService:
 
     def executor(self, name: str | None = None) -> Executor:
         """The configured (or best available) executor; never an unsandboxed fallback."""
-        configured = name or self._athena.config.execution.executor
-        registry = self._athena.plugins.registry("executor")
+        configured = name or self._config.execution.executor
+        registry = self._plugins.registry("executor")
         if configured:
             executor = self._create(configured)
             reason = executor.unavailable()
@@ -66,12 +70,11 @@ class ExecutionService:
 
     def _create(self, name: str) -> Executor:
         if name not in self._executors:
-            config = self._athena.config
+            config = self._config
             context = ExecutorContext(data_dir=config.data_dir,
                                       options=config.execution.executor_options,
                                       pool_size=config.execution.pool_size)
-            self._executors[name] = self._athena.plugins.registry("executor").create(
-                name, context)
+            self._executors[name] = self._plugins.registry("executor").create(name, context)
         return self._executors[name]
 
     def policy(self, policy: str | Policy | Mapping[str, Any] | None) -> Policy:
@@ -80,8 +83,8 @@ class ExecutionService:
         if isinstance(policy, Mapping):
             return policy_from_mapping(str(policy.get("name", "custom")),
                                        {k: v for k, v in policy.items() if k != "name"})
-        name = policy or self._athena.config.execution.policy
-        custom = self._athena.config.policies
+        name = policy or self._config.execution.policy
+        custom = self._config.policies
         if name in custom:
             return custom[name]  # type: ignore[no-any-return]
         if name in PRESETS:
@@ -112,6 +115,7 @@ class ExecutionService:
                 return self._finish(ExecutionResult(
                     id=request.id, status="error", executor=executor.name, language=language,
                     policy=chosen.name, error=syntax, violations=tuple(findings)), code, scope)
+        assert self._athena is not None, "running needs an open Athena instance"
         bridge = BridgeHost(self._athena.api, request)
         result = executor.run(request, bridge)
         if findings:
@@ -122,6 +126,7 @@ class ExecutionService:
 
     def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
         """Record the execution in episodic memory and tell observers."""
+        assert self._athena is not None
         excerpt = code if len(code) <= _CODE_EXCERPT else code[:_CODE_EXCERPT] + "\n[...]"
         summary = (f"Ran a {result.language} program: {result.status}"
                    + (f" ({result.error.type}: {result.error.message})" if result.error else "")

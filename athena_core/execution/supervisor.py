@@ -9,6 +9,7 @@ is started.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import selectors
@@ -74,8 +75,10 @@ def start_worker(command: list[str], *, preexec: Callable[[], None] | None = Non
     """
     host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     wanted = {3: worker_end.fileno(), **(extra_fds or {})}
-    # Move sources out of the way first so that dup2 never overwrites one still needed.
-    staged = {child: os.dup(parent) for child, parent in wanted.items()}
+    # Copies above every target number, so no dup2 in the child overwrites a source.
+    floor = max(wanted) + 1
+    staged = {child: fcntl.fcntl(parent, fcntl.F_DUPFD_CLOEXEC, floor)
+              for child, parent in wanted.items()}
 
     def child_setup() -> None:
         for child, parent in staged.items():

@@ -46,6 +46,10 @@ def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: 
         if not prefix.startswith("/usr/"):
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
     args += [*_parents(CLIENT_DIR), "--ro-bind", str(client_dir), CLIENT_DIR]
+    # Private mounts first, so that policy paths inside /tmp stay visible on top of them.
+    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
+             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", WORK_DIR]
     for path in policy.resolved_paths(policy.read_paths):
         args += [*_parents(str(path)), "--ro-bind", str(path), str(path)]
     for path in policy.resolved_paths(policy.write_paths):
@@ -54,10 +58,7 @@ def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: 
         if _is_mounted(path, policy):
             args += (["--tmpfs", str(path)] if path.is_dir()
                      else ["--ro-bind", "/dev/null", str(path)])
-    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
-             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", WORK_DIR,
-             "--chdir", WORK_DIR, "--clearenv",
+    args += ["--chdir", WORK_DIR, "--clearenv",
              "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
              "--setenv", "HOME", WORK_DIR, "--setenv", "TMPDIR", "/tmp",
              "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",

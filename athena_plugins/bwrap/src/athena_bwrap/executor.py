@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import secrets
 import shutil
 import subprocess
@@ -32,6 +34,7 @@ _SECCOMP_FD = 4
 #: Host uids handed to sandboxes when Athena runs as root (unused by real accounts).
 _UID_RANGE = (1_000_000_000, 1_100_000_000)
 _DISK_BYTES = 64 << 20
+log = logging.getLogger("athena.bwrap")
 
 
 def _fingerprint(policy: Policy) -> tuple[Any, ...]:
@@ -55,6 +58,10 @@ class BwrapExecutor:
         self._pool_lock = threading.Lock()
         self._closed = False
         self._checked: str | bool | None = False  # False: not checked yet
+        # Workers must be started by a thread that outlives them: bubblewrap's
+        # --die-with-parent kills the sandbox when the *thread* that forked it exits.
+        self._refills: queue.SimpleQueue[Policy | None] = queue.SimpleQueue()
+        self._refiller: threading.Thread | None = None
 
     @classmethod
     def from_context(cls, context: ExecutorContext) -> BwrapExecutor:
@@ -166,12 +173,26 @@ class BwrapExecutor:
                 self._pool.append((key, worker))
 
     def _refill_async(self, policy: Policy) -> None:
-        if self._context.pool_size > 0 and not self._closed:
-            threading.Thread(target=self._refill, args=(policy,), daemon=True,
-                             name="athena-bwrap-pool").start()
+        if self._context.pool_size <= 0 or self._closed:
+            return
+        if self._refiller is None:
+            self._refiller = threading.Thread(target=self._refill_forever, daemon=True,
+                                              name="athena-bwrap-pool")
+            self._refiller.start()
+        self._refills.put(policy)
+
+    def _refill_forever(self) -> None:
+        while (policy := self._refills.get()) is not None:
+            try:
+                self._refill(policy)
+            except Exception:  # a failed pre-start only costs the next run a cold start
+                log.exception("could not pre-start a sandbox worker")
 
     def close(self) -> None:
         self._closed = True
+        if self._refiller is not None:
+            self._refills.put(None)
+            self._refiller.join(timeout=10)
         with self._pool_lock:
             while self._pool:
                 self._pool.popleft()[1].close()

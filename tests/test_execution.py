@@ -1,0 +1,213 @@
+"""Athena.execute with the bubblewrap executor: results, bridge, policies, pool, records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from athena_core.errors import ConfigError, SandboxUnavailableError, UnknownNameError
+from athena_core.execution.policy import PRESETS, Policy, policy_from_mapping
+from athena_core.execution.static_checks import check_python
+from tests.sandbox import require_sandbox
+
+pytestmark = require_sandbox()
+
+
+def test_result_carries_output_value_and_timing(athena) -> None:
+    result = athena.execute("print('hello')\nimport sys\nprint('oops', file=sys.stderr)\n6 * 7")
+    assert (result.status, result.stdout, result.value) == ("ok", "hello\n", 42)
+    assert "oops" in result.stderr
+    assert result.executor == "bwrap" and result.policy == "strict"
+    assert result.duration_s > 0 and result.error is None
+    assert json.loads(json.dumps(result.to_dict()))["value"] == 42
+
+
+def test_program_errors_report_type_message_and_line(athena) -> None:
+    result = athena.execute("x = 1\ny = 2\nraise KeyError('missing thing')")
+    assert result.status == "error"
+    assert (result.error.type, result.error.line) == ("KeyError", 3)
+    assert "missing thing" in result.error.message
+
+
+def test_syntax_error_is_reported_without_running(athena) -> None:
+    result = athena.execute("print('a')\ndef broken(:\n")
+    assert result.status == "error" and result.error.type == "SyntaxError"
+    assert result.error.line == 2 and result.stdout == ""
+
+
+def test_bridge_reaches_memory_with_host_api_names(athena) -> None:
+    athena.remember("Deploys go through staging first", scope="web")
+    program = """
+import athena
+hits = athena.recall("how do we deploy?", k=3)
+new_id = athena.remember("written from the sandbox", metadata={"via": "bridge"})
+event = athena.episodic.record("sandbox event", kind="action")
+[hits[0].text, hits[0]["layer"], new_id]
+"""
+    result = athena.execute(program, scope="web")
+    assert result.status == "ok", result.stderr
+    text, layer, new_id = result.value
+    assert (text, layer) == ("Deploys go through staging first", "semantic")
+    assert athena.get(new_id, scope="web").metadata == {"via": "bridge"}
+    assert [c.operation for c in result.bridge_calls] == ["recall", "remember", "episodic.record"]
+    assert all(c.ok and c.request_bytes > 0 for c in result.bridge_calls)
+
+
+def test_bridge_errors_are_exceptions_inside_the_program(athena) -> None:
+    program = """
+import athena
+try:
+    athena.recall("")
+except athena.AthenaError as exc:
+    print(exc.type)
+try:
+    athena.recall("x", k="many")
+except athena.AthenaError as exc:
+    print(exc.type)
+"""
+    result = athena.execute(program)
+    assert result.status == "ok"
+    assert result.stdout.split() == ["InvalidArgumentError", "InvalidArgumentError"]
+
+
+def test_policy_allow_list_limits_operations(athena) -> None:
+    policy = {"api": ["recall", "semantic.*"]}
+    hidden = athena.execute("import athena\nsorted(athena.operations)", policy=policy)
+    assert hidden.value == ["recall", "semantic.facts", "semantic.history", "semantic.update"]
+    forged = """
+import athena
+channel = next(c.cell_contents for c in athena.recall.__closure__
+               if hasattr(c.cell_contents, "call"))
+channel.call("remember", ("not allowed",), {})
+"""
+    result = athena.execute(forged, policy=policy)
+    assert result.status == "error" and "PermissionDenied" in result.error.message
+    assert any("remember" in v for v in result.violations)
+    assert athena.recall("allowed", layers=["semantic"]) == []
+
+
+def test_operations_that_execute_are_never_exposed(athena) -> None:
+    result = athena.execute("import athena\nhasattr(athena, 'execute')")
+    assert result.value is False
+
+
+def test_every_execution_is_recorded_in_episodic_memory(athena) -> None:
+    result = athena.execute("1 + 1", scope="audit")
+    [event] = athena.episodic.timeline(kind="tool_execution", scope="audit")
+    assert event.context["execution_id"] == result.id
+    assert event.context["status"] == "ok" and event.outcome == "success"
+    assert "1 + 1" in event.content
+
+
+def test_wall_time_limit(athena) -> None:
+    result = athena.execute("import time\ntime.sleep(30)", policy={"limits": {"wall_seconds": 1}})
+    assert result.status == "timeout" and result.error.type == "Timeout"
+    assert result.duration_s < 10
+
+
+def test_output_limit(athena) -> None:
+    result = athena.execute("print('x' * 5_000_000)", policy={"limits": {"output_bytes": 10_000}})
+    assert result.status == "killed"
+    assert len(result.stdout) < 20_000 and result.stdout.endswith("[output truncated]")
+
+
+@pytest.mark.parametrize(("language", "code", "expected"), [
+    ("bash", "echo hello from bash", "hello from bash\n"),
+    ("javascript", "console.log('hello from node')", "hello from node\n"),
+])
+def test_other_languages(athena, language: str, code: str, expected: str) -> None:
+    if language == "javascript":
+        import shutil
+
+        if shutil.which("node") is None:
+            pytest.skip("node is not installed")
+    result = athena.execute(code, language=language)
+    assert (result.status, result.stdout) == ("ok", expected)
+
+
+def test_non_zero_exit_of_bash_is_an_error(athena) -> None:
+    result = athena.execute("echo partial; exit 3", language="bash")
+    assert result.status == "error" and "exit status 3" in result.error.message
+    assert result.stdout == "partial\n"
+
+
+def test_network_policy_is_refused_by_bwrap(athena) -> None:
+    result = athena.execute("1", policy={"network_domains": ["example.org"]})
+    assert result.status == "denied"
+    assert any("cannot filter network" in v for v in result.violations)
+
+
+def test_static_checks_are_advice_with_line_numbers(athena) -> None:
+    result = athena.execute("x = 1\nimport subprocess\nx")
+    assert result.status == "ok" and result.value == 1
+    assert any(v.startswith("static check, line 2: imports subprocess") for v in result.violations)
+
+
+def test_workers_are_not_reused(athena) -> None:
+    first = athena.execute("import os\nopen('/work/marker', 'w').write('x')\nos.getpid()")
+    second = athena.execute("import os\nos.path.exists('/work/marker')")
+    assert first.status == second.status == "ok"
+    assert second.value is False
+
+
+def test_unknown_policy_and_executor_names(athena_factory) -> None:
+    athena = athena_factory()
+    with pytest.raises(UnknownNameError, match="'development', 'research', 'strict'"):
+        athena.execute("1", policy="lenient")
+    other = athena_factory(execution={"executor": "nope"})
+    with pytest.raises(UnknownNameError, match="'bwrap'"):
+        other.execute("1")
+
+
+def test_blocked_executors_never_fall_back(athena_factory, tmp_path) -> None:
+    athena = athena_factory(plugins={"block": ["bwrap"]})
+    canary = tmp_path / "ran-unsandboxed"
+    with pytest.raises(SandboxUnavailableError):
+        athena.execute(f"open({str(canary)!r}, 'w').write('x')")
+    assert not canary.exists()
+
+
+def test_custom_policy_from_config(athena_factory, tmp_path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("project notes")
+    athena = athena_factory(policies={"ci": {"extends": "strict",
+                                             "read_paths": [str(project)],
+                                             "limits": {"wall_seconds": 5}}})
+    result = athena.execute(f"open({str(project / 'notes.txt')!r}).read()", policy="ci")
+    assert result.value == "project notes" and result.policy == "ci"
+    denied = athena.execute(f"open({str(project / 'new.txt')!r}, 'w')", policy="ci")
+    assert denied.status == "error" and "Read-only" in denied.error.message
+    assert not (project / "new.txt").exists()
+
+
+def test_policy_parsing_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'netwrk'"):
+        policy_from_mapping("x", {"netwrk": []})
+    with pytest.raises(ConfigError, match="unknown limit 'cpu'"):
+        policy_from_mapping("x", {"limits": {"cpu": 1}})
+    with pytest.raises(ConfigError, match="extends unknown preset"):
+        policy_from_mapping("x", {"extends": "loose"})
+    with pytest.raises(ConfigError, match="must be positive"):
+        policy_from_mapping("x", {"limits": {"wall_seconds": 0}})
+    assert Policy.from_json('{"name": "j", "env": ["CI"]}').env == ("CI",)
+    assert PRESETS["development"].read_paths == (".",)
+
+
+def test_static_checker_findings() -> None:
+    error, findings = check_python("import os\nimport socket\neval('1')\n", PRESETS["strict"])
+    assert error is None
+    assert [f.line for f in findings] == [2, 3]
+    error, _ = check_python("def (", PRESETS["strict"])
+    assert error.type == "SyntaxError" and error.line == 1
+
+
+def test_many_runs_in_a_row_all_complete(athena) -> None:
+    statuses = []
+    for i in range(40):
+        result = athena.execute(f"{i} * 2")
+        statuses.append((result.status, result.value, result.stderr[-300:],
+                         result.violations))
+    assert [s[:2] for s in statuses] == [("ok", i * 2) for i in range(40)], [
+        s for s in statuses if s[0] != "ok"][:3]
