@@ -23,9 +23,8 @@ _FACTS = [
 
 
 def run_demo(home: Path | None = None, *, as_json: bool = False) -> int:
-    from athena_core.runtime import Athena
-
     from athena_core.errors import AthenaError
+    from athena_core.runtime import Athena
 
     steps: list[dict[str, Any]] = []
     ok = True
