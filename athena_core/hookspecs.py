@@ -90,10 +90,12 @@ def athena_register_embedders(register: Register) -> None:
 def athena_register_executors(register: Register) -> None:
     """Register code executors (sandboxes that run agents' programs).
 
-    ``factory(context)`` returns an executor that runs an execution request
+    ``factory(context: athena_core.execution.model.ExecutorContext)`` returns an
+    :class:`athena_core.execution.model.Executor` that runs an execution request
     under OS isolation and enforces every policy rule it accepts, refusing
-    requests with rules it cannot enforce. Selected by name in configuration;
-    an executor must never fall back to running code unsandboxed.
+    (``refusals``) requests with rules it cannot enforce. Selected by
+    ``[execution] executor``, or automatically (``bwrap``, then ``srt``); an
+    executor must never fall back to running code unsandboxed.
 
     Added in 0.1.
     """
