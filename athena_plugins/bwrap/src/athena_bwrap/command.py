@@ -14,6 +14,7 @@ __all__ = ["CLIENT_DIR", "WORK_DIR", "sandbox_command"]
 CLIENT_DIR = "/athena/client"
 #: The program's private, writable working directory.
 WORK_DIR = "/work"
+_PRIVATE_DIRS = ("/tmp", WORK_DIR)
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf",
               "/etc/ssl", "/etc/ca-certificates", "/etc/alternatives", "/etc/mime.types")
@@ -42,14 +43,14 @@ def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: 
     args += ["--perms", "0755", "--dir", "/etc"]
     for path in _ETC_FILES:
         args += ["--ro-bind-try", path, path]
+    # Private mounts first: Python or policy paths inside /tmp must stay visible on top.
+    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
+             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", WORK_DIR]
     for prefix in sorted({sys.base_prefix, sys.prefix}):
         if not prefix.startswith("/usr/"):
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
     args += [*_parents(CLIENT_DIR), "--ro-bind", str(client_dir), CLIENT_DIR]
-    # Private mounts first, so that policy paths inside /tmp stay visible on top of them.
-    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
-             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-             "--size", str(disk_bytes), "--perms", "1777", "--tmpfs", WORK_DIR]
     for path in policy.resolved_paths(policy.read_paths):
         args += [*_parents(str(path)), "--ro-bind", str(path), str(path)]
     for path in policy.resolved_paths(policy.write_paths):
@@ -80,7 +81,9 @@ def _parents(path: str) -> list[str]:
     out: list[str] = []
     parts = Path(path).parts[1:-1]
     for i in range(len(parts)):
-        out += ["--perms", "0755", "--dir", "/" + "/".join(parts[:i + 1])]
+        parent = "/" + "/".join(parts[:i + 1])
+        if parent not in _PRIVATE_DIRS:  # those are mounted already, world-writable
+            out += ["--perms", "0755", "--dir", parent]
     return out
 
 
