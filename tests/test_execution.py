@@ -211,3 +211,23 @@ def test_many_runs_in_a_row_all_complete(athena) -> None:
                          result.violations))
     assert [s[:2] for s in statuses] == [("ok", i * 2) for i in range(40)], [
         s for s in statuses if s[0] != "ok"][:3]
+
+
+def test_javascript_reaches_memory_through_the_bridge(athena) -> None:
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    athena.remember("Deploys go through staging first")
+    program = """
+const hits = await athena.recall("deploy", {k: 3});
+await athena.remember("stored from node", {metadata: {via: "js"}});
+try { await athena.recall(""); } catch (e) { console.log(e.type); }
+console.log(hits[0].text);
+"""
+    result = athena.execute(program, language="javascript")
+    assert result.status == "ok", result.stderr
+    assert result.stdout.splitlines() == ["InvalidArgumentError",
+                                          "Deploys go through staging first"]
+    assert [c.operation for c in result.bridge_calls] == ["recall", "remember", "recall"]
+    assert athena.recall("stored from node", k=1)[0].metadata == {"via": "js"}

@@ -25,7 +25,12 @@ import frames
 
 BRIDGE_FD = 3
 PROGRAM = "<program>"
-_INTERPRETERS = {"javascript": ["node", "program.js"], "bash": ["bash", "program.sh"]}
+_HERE = os.path.dirname(os.path.abspath(__file__))
+#: How each language runs; JavaScript gets the `athena` module (athena.mjs) preloaded.
+_INTERPRETERS = {
+    "javascript": ["node", "--import", f"file://{_HERE}/athena.mjs", "program.mjs"],
+    "bash": ["bash", "program.sh"],
+}
 
 
 def main() -> int:
@@ -37,7 +42,8 @@ def main() -> int:
     if run.get("type") != "run":
         return 2
     language = run.get("language", "python")
-    result = _run_python(run, sock) if language == "python" else _run_external(run, language)
+    result = (_run_python(run, sock) if language == "python"
+              else _run_external(run, language, sock))
     sys.stdout.flush()
     sys.stderr.flush()
     frames.send(sock, {"type": "result", **result})
@@ -68,12 +74,17 @@ def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     return {"value": _jsonable(value), "error": None}
 
 
-def _run_external(run: dict[str, Any], language: str) -> dict[str, Any]:
+def _run_external(run: dict[str, Any], language: str, sock: socket.socket) -> dict[str, Any]:
     command = _INTERPRETERS[language]
-    with open(command[1], "w", encoding="utf-8") as fh:
+    with open(command[-1], "w", encoding="utf-8") as fh:
         fh.write(run["code"])
     sys.stdout.flush()
-    status = subprocess.call(command, stdin=subprocess.DEVNULL)
+    env = dict(os.environ)
+    bridge: tuple[int, ...] = ()
+    if language == "javascript":  # node speaks the bridge itself while it runs
+        env["ATHENA_OPERATIONS"] = json.dumps([op["name"] for op in run.get("operations", [])])
+        bridge = (sock.fileno(),)
+    status = subprocess.call(command, stdin=subprocess.DEVNULL, env=env, pass_fds=bridge)
     if status == 0:
         return {"value": None, "error": None}
     reason = f"exit status {status}" if status > 0 else f"killed by signal {-status}"
