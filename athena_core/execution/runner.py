@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +136,7 @@ class ExecutionService:
             context={"execution_id": result.id, "executor": result.executor,
                      "policy": result.policy, "status": result.status,
                      "duration_s": round(result.duration_s, 4),
-                     "bridge_calls": len(result.bridge_calls),
-                     "recorded_at": time.time()},
+                     "bridge_calls": len(result.bridge_calls)},
             scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
