@@ -34,6 +34,9 @@ _INTERPRETERS = {
 
 
 def main() -> int:
+    # Nothing but stdio and the bridge is handed to the program (the sandbox may have
+    # passed its own set-up descriptors, such as the seccomp program, along).
+    os.closerange(BRIDGE_FD + 1, 4096)
     sock = socket.socket(fileno=BRIDGE_FD)
     try:
         run = frames.recv(sock, 64 << 20)
