@@ -85,6 +85,9 @@ class BridgeHost:
                 or not isinstance(args, list) or not isinstance(kwargs, dict):
             raise BridgeViolation("malformed call frame (id, op, args and kwargs have the "
                                   "wrong types)")
+        if frame_bytes > MAX_CALL_BYTES:
+            raise BridgeViolation(f"a call frame of {frame_bytes:,} bytes exceeds the "
+                                  f"{MAX_CALL_BYTES:,}-byte limit")
         limit = self.request.policy.limits.api_calls
         if len(self.calls) >= limit:
             raise BridgeViolation(f"more than {limit} athena calls (policy limit api_calls)")

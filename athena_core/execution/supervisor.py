@@ -23,7 +23,6 @@ from typing import Any
 import attrs
 
 from athena_core.execution.bridge import (
-    MAX_CALL_BYTES,
     MAX_REPLY_BYTES,
     BridgeHost,
     BridgeViolation,
@@ -128,7 +127,8 @@ def supervise(worker: Worker, request: ExecutionRequest, bridge: BridgeHost, *,
     stdout, stderr = bytearray(), bytearray()
     result: dict[str, Any] | None = None
     status: Status | None = None
-    reader = frames.FrameReader(MAX_CALL_BYTES)
+    # Calls are capped at MAX_CALL_BYTES by the bridge; the final result may be larger.
+    reader = frames.FrameReader(MAX_REPLY_BYTES)
     selector = selectors.DefaultSelector()
     try:
         worker.sock.sendall(frames.encode({

@@ -73,7 +73,8 @@ def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: 
     if uid is not None:
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return [*args, sys.executable, "-I", "-B", f"{CLIENT_DIR}/worker.py"]
+    # -u: -I ignores PYTHONUNBUFFERED, and output must reach the host's caps as it is written.
+    return [*args, sys.executable, "-I", "-B", "-u", f"{CLIENT_DIR}/worker.py"]
 
 
 def _parents(path: str) -> list[str]:

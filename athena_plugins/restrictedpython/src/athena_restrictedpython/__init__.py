@@ -1,0 +1,1 @@
+"""Athena's RestrictedPython executor plugin (defence in depth, not a security boundary)."""

@@ -1,0 +1,144 @@
+"""The restrictedpython executor's worker: one program, compiled by RestrictedPython.
+
+Started as ``python -I -S -B -u worker.py CLIENT_DIR [PATH ...] [--deny DENIED ...]``
+with the bridge socket on file descriptor 3. ``CLIENT_DIR`` is Athena's sandbox
+client (the ``athena`` module and the frame protocol); each ``PATH`` is put at the
+front of ``sys.path`` (where RestrictedPython is); the audit hook never lets
+files under a ``DENIED`` path be opened. It speaks the stock worker's
+protocol (``athena_core/sandbox_client/worker.py``): the host sends one ``run``
+frame; every ``athena`` call is a ``call`` frame answered by a ``reply``; the
+worker ends with one ``result`` frame and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+BRIDGE_FD = 3
+PROGRAM = "<program>"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    split = args.index("--deny") if "--deny" in args else len(args)
+    (client_dir, *extra), deny = args[:split], args[split + 1:]
+    sys.path[:0] = [_HERE, client_dir, *extra]  # first: the staged copies win
+    import athena_module
+    import audit
+    import frames
+    import guards
+
+    guards.preload()
+    sock = socket.socket(fileno=BRIDGE_FD)
+    try:
+        run = frames.recv(sock, 64 << 20)
+    except (frames.FrameError, OSError):
+        return 2  # the host went away before giving us work
+    if run.get("type") != "run":
+        return 2
+    language = run.get("language", "python")
+    if language != "python":
+        result: dict[str, Any] = {"value": None, "error": {
+            "type": "UnsupportedLanguage", "line": None,
+            "message": f"the restrictedpython executor runs Python only, not {language}"}}
+    else:
+        channel = athena_module.Channel(sock, run.get("max_reply_bytes", 16 << 20))
+        athena = athena_module.build(run.get("operations", []), channel)
+        roots = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                 *sys.path]
+        result = _run(str(run.get("code", "")), guards, lambda: audit.arm(roots, deny), athena)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    frames.send(sock, {"type": "result", **result})
+    return 0
+
+
+def _run(code: str, guards: Any, arm: Any, athena: Any) -> dict[str, Any]:
+    linecache.cache[PROGRAM] = (len(code), None, code.splitlines(True), PROGRAM)
+    try:
+        body, tail = guards.compile_program(code, PROGRAM)
+    except SyntaxError as exc:  # invalid Python, or refused by RestrictedPython
+        message = exc.msg or "invalid syntax"
+        print(f"{type(exc).__name__}: {message}", file=sys.stderr)
+        return {"value": None, "error": {"type": type(exc).__name__, "message": message,
+                                         "line": exc.lineno}}
+    except ValueError as exc:  # e.g. NUL bytes in the source
+        return {"value": None, "error": {"type": "SyntaxError", "message": str(exc),
+                                         "line": None}}
+    namespace = guards.restricted_globals(athena)
+    arm()
+    try:
+        exec(body, namespace)
+        value = eval(tail, namespace) if tail is not None else None
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return {"value": None, "error": None}
+        return {"value": None, "error": {"type": "SystemExit",
+                                         "message": f"exit status {exc.code}", "line": None}}
+    except BaseException as exc:  # the program's failure is a result, not a worker crash
+        _print_traceback(exc)
+        return {"value": None, "error": {"type": type(exc).__name__, "message": _text(exc),
+                                         "line": _program_line(exc)}}
+    return {"value": _jsonable(value), "error": None}
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback, showing only the program's own frames (not the worker's)."""
+    try:
+        _write_traceback(exc)
+    except Exception:  # a program's exception may break formatting; the result still goes
+        print(f"{type(exc).__name__} (its traceback cannot be shown)", file=sys.stderr)
+
+
+def _write_traceback(exc: BaseException) -> None:
+    report = traceback.TracebackException.from_exception(exc, lookup_lines=False)
+    pending, seen = [report], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list(
+            [frame for frame in current.stack if frame.filename == PROGRAM])
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    sys.stderr.write("".join(report.format()))
+
+
+def _program_line(exc: BaseException) -> int | None:
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == PROGRAM:
+            line = lineno
+    return line
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a program's exception class may break str()
+        return f"<{type(exc).__name__} that cannot be shown>"
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return {"repr": repr(value)[:10_000]}
+        except Exception:
+            return {"repr": f"<unrepresentable {type(value).__name__}>"}
+
+
+if __name__ == "__main__":
+    status = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # no interpreter shutdown: nothing of the program runs after its result
