@@ -132,7 +132,8 @@ def test_non_zero_exit_of_bash_is_an_error(athena) -> None:
     assert result.stdout == "partial\n"
 
 
-def test_network_policy_is_refused_by_bwrap(athena) -> None:
+def test_network_policy_is_refused_by_bwrap(athena_factory) -> None:
+    athena = athena_factory(execution={"executor": "bwrap"})
     result = athena.execute("1", policy={"network_domains": ["example.org"]})
     assert result.status == "denied"
     assert any("cannot filter network" in v for v in result.violations)
@@ -161,7 +162,7 @@ def test_unknown_policy_and_executor_names(athena_factory) -> None:
 
 
 def test_blocked_executors_never_fall_back(athena_factory, tmp_path) -> None:
-    athena = athena_factory(plugins={"block": ["bwrap"]})
+    athena = athena_factory(plugins={"block": ["bwrap", "srt"]})
     canary = tmp_path / "ran-unsandboxed"
     with pytest.raises(SandboxUnavailableError):
         athena.execute(f"open({str(canary)!r}, 'w').write('x')")
@@ -231,3 +232,40 @@ console.log(hits[0].text);
                                           "Deploys go through staging first"]
     assert [c.operation for c in result.bridge_calls] == ["recall", "remember", "recall"]
     assert athena.recall("stored from node", k=1)[0].metadata == {"via": "js"}
+
+
+def test_automatic_choice_prefers_an_executor_that_accepts_the_policy(athena_factory) -> None:
+    """Selection logic only: stand-in executors, the real ones blocked."""
+    from athena_core import hookimpl
+    from athena_core.execution.model import ExecutionResult
+
+    class StandIn:
+        def __init__(self, name, takes_network):
+            self.name, self._takes_network = name, takes_network
+
+        def unavailable(self):
+            return None
+
+        def refusals(self, policy, language):
+            return [] if self._takes_network or not policy.network_domains else ["no network"]
+
+        def run(self, request, bridge):
+            return ExecutionResult(id=request.id, status="ok", executor=self.name,
+                                   language=request.language, policy=request.policy.name)
+
+        def close(self):
+            pass
+
+    class Plugin:
+        @hookimpl
+        def athena_register_executors(self, register):
+            register("bwrap", lambda context: StandIn("bwrap", False))
+            register("srt", lambda context: StandIn("srt", True))
+
+    athena = athena_factory(plugins={"block": ["bwrap", "srt"]})
+    athena.close()
+    from athena_core import Athena
+
+    with Athena.open(config=athena.config, plugins=[Plugin()]) as chosen:
+        assert chosen.execute("1").executor == "bwrap"
+        assert chosen.execute("1", policy="research").executor == "srt"

@@ -41,8 +41,15 @@ class ExecutionService:
 
     # --- choosing ----------------------------------------------------------------------
 
-    def executor(self, name: str | None = None) -> Executor:
-        """The configured (or best available) executor; never an unsandboxed fallback."""
+    def executor(self, name: str | None = None, *, policy: Policy | None = None,
+                 language: str = "python") -> Executor:
+        """The configured executor, or the best available one that accepts ``policy``.
+
+        Never an unsandboxed fallback: with nothing usable this raises. Automatic
+        choice prefers an executor that accepts the policy (``bwrap`` refuses network
+        domains, ``srt`` takes them); if every usable one refuses, the first is
+        returned so that its refusal is reported.
+        """
         configured = name or self._config.execution.executor
         registry = self._plugins.registry("executor")
         if configured:
@@ -52,14 +59,19 @@ class ExecutionService:
                 raise SandboxUnavailableError(f"Executor {configured!r} cannot run here: "
                                               f"{reason}.", hint="Run `athena doctor`.")
             return executor
-        tried = []
+        tried, usable = [], []
         for candidate in AUTO_ORDER:
             if candidate in registry:
                 executor = self._create(candidate)
                 reason = executor.unavailable()
-                if reason is None:
+                if reason is not None:
+                    tried.append(f"{candidate}: {reason}")
+                    continue
+                if policy is None or not executor.refusals(policy, language):
                     return executor
-                tried.append(f"{candidate}: {reason}")
+                usable.append(executor)
+        if usable:
+            return usable[0]
         installed = ", ".join(registry.names()) or "none"
         raise SandboxUnavailableError(
             "No sandbox is available to run code, and Athena never runs it unsandboxed "
@@ -100,7 +112,7 @@ class ExecutionService:
         chosen = self.policy(policy)
         request = ExecutionRequest(id=_ids.new_id(), code=code, language=language,
                                    policy=chosen, scope=scope)
-        executor = self.executor()
+        executor = self.executor(policy=chosen, language=language)
         refusals = executor.refusals(chosen, language)
         if refusals:
             return self._finish(ExecutionResult(

@@ -1,0 +1,1 @@
+"""Athena's Sandbox Runtime (srt) executor plugin."""
