@@ -17,7 +17,8 @@ import attrs
 
 from athena_core.errors import ConfigError
 
-__all__ = ["DEFAULT_DENY", "PRESETS", "Limits", "Policy", "policy_from_mapping"]
+__all__ = ["DEFAULT_DENY", "PRESETS", "Limits", "Policy", "path_refusals", "policy_from_mapping",
+           "protected_paths"]
 
 #: Paths never exposed, whatever a policy allows (credentials and secrets).
 DEFAULT_DENY = ("~/.ssh", "~/.aws", "~/.anthropic", "~/.config/gh", "~/.gnupg", "~/.netrc",
@@ -151,3 +152,22 @@ def policy_from_mapping(name: str, data: Mapping[str, Any], *, base: Policy | No
         return attrs.evolve(base, name=name, limits=limits, **values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"policy {name!r}: {exc}.") from None
+
+
+def protected_paths(policy: Policy, data_dir: Path) -> list[Path]:
+    """Never mounted, whatever the policy says: the default credentials, the policy's own
+    deny list, and the Athena data dir."""
+    paths = dict.fromkeys(DEFAULT_DENY + policy.deny_paths)
+    return [Path(p).expanduser().resolve() for p in paths] + [data_dir.resolve()]
+
+
+def path_refusals(policy: Policy, data_dir: Path) -> list[str]:
+    """Policy paths that every executor must refuse: inside a protected location."""
+    protected = protected_paths(policy, data_dir)
+    reasons = []
+    for path in policy.resolved_paths(policy.read_paths + policy.write_paths):
+        for secret in protected:
+            if path == secret or secret in path.parents:
+                reasons.append(f"policy path {path} is inside {secret}, which is never "
+                               "mounted (credentials and the Athena data dir)")
+    return reasons

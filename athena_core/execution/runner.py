@@ -15,7 +15,7 @@ from athena_core.execution.model import (
     Executor,
     ExecutorContext,
 )
-from athena_core.execution.policy import PRESETS, Policy, policy_from_mapping
+from athena_core.execution.policy import PRESETS, Policy, path_refusals, policy_from_mapping
 from athena_core.execution.static_checks import check_python
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class ExecutionService:
                                               f"{reason}.", hint="Run `athena doctor`.")
             return executor
         tried, usable = [], []
+        # A policy every executor refuses (protected paths) gives no reason to look further.
+        universal = policy is not None and bool(path_refusals(policy, self._config.data_dir))
         for candidate in AUTO_ORDER:
             if candidate in registry:
                 executor = self._create(candidate)
@@ -67,7 +69,7 @@ class ExecutionService:
                 if reason is not None:
                     tried.append(f"{candidate}: {reason}")
                     continue
-                if policy is None or not executor.refusals(policy, language):
+                if policy is None or universal or not executor.refusals(policy, language):
                     return executor
                 usable.append(executor)
         if usable:
@@ -113,7 +115,9 @@ class ExecutionService:
         request = ExecutionRequest(id=_ids.new_id(), code=code, language=language,
                                    policy=chosen, scope=scope)
         executor = self.executor(policy=chosen, language=language)
-        refusals = executor.refusals(chosen, language)
+        # Protected paths are refused whatever the executor, so no choice can route around it.
+        refusals = (path_refusals(chosen, self._config.data_dir)
+                    + executor.refusals(chosen, language))
         if refusals:
             return self._finish(ExecutionResult(
                 id=request.id, status="denied", executor=executor.name, language=language,

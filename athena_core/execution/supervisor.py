@@ -120,125 +120,227 @@ def supervise(worker: Worker, request: ExecutionRequest, bridge: BridgeHost, *,
               executor: str, operations: list[dict[str, Any]] | None = None,
               violations: list[str] | None = None) -> ExecutionResult:
     """Run ``request`` on ``worker`` to completion; the worker is always killed after."""
-    limits = request.policy.limits
-    notes = list(violations or ())
-    started = time.monotonic()
-    deadline = started + limits.wall_seconds
-    stdout, stderr = bytearray(), bytearray()
-    result: dict[str, Any] | None = None
-    status: Status | None = None
-    # Calls are capped at MAX_CALL_BYTES by the bridge; the final result may be larger.
-    reader = frames.FrameReader(MAX_REPLY_BYTES)
-    selector = selectors.DefaultSelector()
-    try:
-        worker.sock.sendall(frames.encode({
-            "type": "run", "code": request.code, "language": request.language,
-            "operations": operations if operations is not None
-            else operation_specs(bridge._registry, request),
-            "max_reply_bytes": MAX_REPLY_BYTES}))
+    if operations is None:
+        operations = operation_specs(bridge._registry, request)
+    return _Supervision(worker, request, bridge, executor, list(violations or ())).run(
+        operations)
+
+
+#: How often the host measures the process tree's CPU time and memory.
+_POLL_SECONDS = 0.05
+
+
+class _Supervision:
+    """One execution's event loop: bridge frames, output pipes, limits, deadline."""
+
+    def __init__(self, worker: Worker, request: ExecutionRequest, bridge: BridgeHost,
+                 executor: str, notes: list[str]) -> None:
+        self.worker, self.request, self.bridge, self.executor = worker, request, bridge, executor
+        self.limits = request.policy.limits
+        self.notes = notes
+        self.stdout, self.stderr = bytearray(), bytearray()
+        self.result: dict[str, Any] | None = None
+        self.status: Status | None = None
+        # Calls are capped at MAX_CALL_BYTES by the bridge; the final result may be larger.
+        self.reader = frames.FrameReader(MAX_REPLY_BYTES)
+        self.outgoing = bytearray()
+        self.cpu = 0.0
+        self.peak = 0
+
+    def run(self, operations: list[dict[str, Any]]) -> ExecutionResult:
+        started = time.monotonic()
+        selector = selectors.DefaultSelector()
+        try:
+            self.outgoing += frames.encode({
+                "type": "run", "code": self.request.code, "language": self.request.language,
+                "operations": operations, "max_reply_bytes": MAX_REPLY_BYTES})
+            self._loop(selector, started + self.limits.wall_seconds)
+        except (BridgeViolation, frames.FrameError) as exc:
+            self._violation(str(exc))
+        except OSError as exc:  # the worker shut or broke its end of the bridge
+            self._violation(f"the bridge failed ({exc})")
+        finally:
+            selector.close()
+            self._measure()
+            self.worker.kill()
+            cpu, peak = _reap(self.worker)
+            self.worker.close()
+        return self._outcome(time.monotonic() - started, max(cpu, self.cpu),
+                             max(peak, self.peak))
+
+    def _loop(self, selector: selectors.BaseSelector, deadline: float) -> None:
+        worker = self.worker
         worker.sock.setblocking(False)
-        selector.register(worker.sock, selectors.EVENT_READ, "bridge")
+        selector.register(worker.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, "bridge")
         assert worker.process.stdout is not None and worker.process.stderr is not None
-        for stream, sink in ((worker.process.stdout, stdout), (worker.process.stderr, stderr)):
+        for stream, sink in ((worker.process.stdout, self.stdout),
+                             (worker.process.stderr, self.stderr)):
             os.set_blocking(stream.fileno(), False)
             selector.register(stream, selectors.EVENT_READ, sink)
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                status = "timeout"
-                notes.append(f"wall time limit of {limits.wall_seconds:g} s reached")
-                break
-            for key, _ in selector.select(timeout=min(remaining, 1.0)):
+        next_poll = time.monotonic() + _POLL_SECONDS
+        bridge_open = True
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                self._stop("timeout", f"wall time limit of {self.limits.wall_seconds:g} s "
+                                      "reached")
+                return
+            if now >= next_poll:
+                next_poll = now + _POLL_SECONDS
+                if not self._within_limits():
+                    return
+            if bridge_open:
+                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outgoing else 0)
+                selector.modify(worker.sock, wanted, "bridge")
+            timeout = max(0.0, min(deadline, next_poll) - now)
+            for key, events in selector.select(timeout=timeout):
                 if key.data == "bridge":
-                    done = _serve(worker.sock, reader, bridge, selector)
-                    if done is not None:
-                        result = done
-                else:
-                    data = _read(key.fileobj)
-                    if data is None:
-                        continue
-                    if not data:
-                        selector.unregister(key.fileobj)
-                        continue
-                    key.data.extend(data)
-                    if len(stdout) + len(stderr) > limits.output_bytes:
-                        status = "killed"
-                        notes.append(f"output limit of {limits.output_bytes:,} bytes reached")
-                        selector.close()
-                        break
-            if status is not None:
-                break
-            if result is not None:
+                    if events & selectors.EVENT_WRITE and self.outgoing:
+                        sent = worker.sock.send(self.outgoing)
+                        del self.outgoing[:sent]
+                    if events & selectors.EVENT_READ and not self._receive(selector):
+                        selector.unregister(worker.sock)
+                        bridge_open = False
+                elif not self._pipe(key, selector):
+                    return
+            if self.result is not None:
                 # The worker flushed its output before sending the result, so what it
                 # wrote is already in the pipes: take it and stop waiting for its exit.
-                _drain(selector, stdout, stderr, limits.output_bytes)
-                break
-    except BridgeViolation as exc:
-        status = "error"
-        notes.append(f"bridge protocol violation: {exc}")
-        result = {"error": {"type": "BridgeViolation", "message": str(exc), "line": None}}
-    except frames.FrameError as exc:
-        status = "error"
-        notes.append(f"bridge protocol violation: {exc}")
-        result = {"error": {"type": "BridgeViolation", "message": str(exc), "line": None}}
-    finally:
-        selector.close()
-        worker.kill()
-        cpu, peak = _reap(worker)
-        worker.close()
-    duration = time.monotonic() - started
-    code = worker.process.returncode
-    if status is None:
-        if result is None:
-            status = "killed"
-            notes.append(_death(code, limits))
-        elif result.get("error"):
-            status = "error"
-        else:
-            status = "ok"
-    error = None
-    if result and result.get("error"):
-        e = result["error"]
-        error = ErrorInfo(type=str(e.get("type", "Error")), message=str(e.get("message", "")),
-                          line=e.get("line") if isinstance(e.get("line"), int) else None)
-    elif status == "timeout":
-        error = ErrorInfo("Timeout", f"the program ran longer than {limits.wall_seconds:g} s")
-    elif status == "killed":
-        error = ErrorInfo("Killed", notes[-1])
-    return ExecutionResult(
-        id=request.id, status=status, executor=executor, language=request.language,
-        policy=request.policy.name,
-        stdout=_text(stdout, limits.output_bytes), stderr=_text(stderr, limits.output_bytes),
-        value=(result or {}).get("value"), error=error, duration_s=duration, cpu_s=cpu,
-        peak_memory_bytes=peak, bridge_calls=tuple(bridge.calls),
-        violations=tuple(notes + bridge.violations))
+                _drain(selector, self.stdout, self.stderr, self.limits.output_bytes)
+                return
+            if not selector.get_map():
+                return
 
-
-def _serve(sock: socket.socket, reader: frames.FrameReader, bridge: BridgeHost,
-           selector: selectors.BaseSelector) -> dict[str, Any] | None:
-    try:
-        data = sock.recv(_READ_CHUNK)
-    except BlockingIOError:
-        return None
-    except ConnectionResetError:  # the worker died: same as closing the bridge
-        data = b""
-    if not data:
-        selector.unregister(sock)
-        if reader.pending:
-            raise BridgeViolation("the program closed the bridge in the middle of a frame")
-        return None
-    result = None
-    for frame in reader.feed(data):
-        if frame["type"] == "result":
-            result = frame
-            continue
-        reply = bridge.handle(frame, len(frames.encode(frame)))
-        sock.setblocking(True)
+    def _receive(self, selector: selectors.BaseSelector) -> bool:
+        """Read bridge frames; False once the worker closed its end."""
         try:
-            sock.sendall(reply)
-        finally:
-            sock.setblocking(False)
-    return result
+            data = self.worker.sock.recv(_READ_CHUNK)
+        except BlockingIOError:
+            return True
+        except ConnectionResetError:  # the worker died: same as closing the bridge
+            data = b""
+        if not data:
+            if self.reader.pending:
+                raise BridgeViolation("the program closed the bridge in the middle of a frame")
+            return False
+        for frame, size in self.reader.feed_sized(data):
+            if frame["type"] == "result":
+                self.result = _checked_result(frame)
+                continue
+            if len(self.outgoing) > MAX_REPLY_BYTES:
+                raise BridgeViolation("the program sends calls without reading the replies")
+            try:
+                self.outgoing += self.bridge.handle(frame, size)
+            except BridgeViolation:
+                raise
+            except Exception as exc:  # nothing a program sends may crash the host
+                raise BridgeViolation(f"the host could not handle a frame "
+                                      f"({type(exc).__name__}: {exc})") from exc
+        return True
+
+    def _pipe(self, key: selectors.SelectorKey, selector: selectors.BaseSelector) -> bool:
+        data = _read(key.fileobj)
+        if data is None:
+            return True
+        if not data:
+            selector.unregister(key.fileobj)
+            return True
+        key.data.extend(data)
+        if len(self.stdout) + len(self.stderr) > self.limits.output_bytes:
+            self._stop("killed", f"output limit of {self.limits.output_bytes:,} bytes reached")
+            return False
+        return True
+
+    def _within_limits(self) -> bool:
+        cpu, rss = self._measure()
+        if cpu > self.limits.cpu_seconds:
+            self._stop("killed", f"CPU time limit of {self.limits.cpu_seconds:g} s reached "
+                                 "(all processes together)")
+            return False
+        if rss > self.limits.memory_bytes:
+            self._stop("killed", f"memory limit of {self.limits.memory_bytes // (1 << 20)} MiB "
+                                 "reached (all processes together)")
+            return False
+        return True
+
+    def _measure(self) -> tuple[float, int]:
+        cpu, rss = _tree_usage(self.worker.process.pid)
+        self.cpu = max(self.cpu, cpu)
+        self.peak = max(self.peak, rss)
+        return cpu, rss
+
+    def _stop(self, status: Status, why: str) -> None:
+        self.status = status
+        self.notes.append(why)
+
+    def _violation(self, why: str) -> None:
+        self.status = "error"
+        self.notes.append(f"bridge protocol violation: {why}")
+        self.result = {"error": {"type": "BridgeViolation", "message": why, "line": None}}
+
+    def _outcome(self, duration: float, cpu: float, peak: int) -> ExecutionResult:
+        limits, notes, result = self.limits, self.notes, self.result
+        status = self.status
+        if status is None:
+            if result is None:
+                status = "killed"
+                notes.append(_death(self.worker.process.returncode, limits))
+            else:
+                status = "error" if result.get("error") else "ok"
+        error = None
+        if result and result.get("error"):
+            e = result["error"]
+            error = ErrorInfo(type=str(e.get("type", "Error")), message=str(e.get("message", "")),
+                              line=e.get("line") if isinstance(e.get("line"), int) else None)
+        elif status == "timeout":
+            error = ErrorInfo("Timeout", f"the program ran longer than {limits.wall_seconds:g} s")
+        elif status == "killed":
+            error = ErrorInfo("Killed", notes[-1])
+        cap = limits.output_bytes
+        stdout = _text(self.stdout, cap)
+        return ExecutionResult(
+            id=self.request.id, status=status, executor=self.executor,
+            language=self.request.language, policy=self.request.policy.name,
+            stdout=stdout, stderr=_text(self.stderr, max(0, cap - len(self.stdout))),
+            value=(result or {}).get("value") if status == "ok" else None, error=error,
+            duration_s=duration, cpu_s=cpu, peak_memory_bytes=peak,
+            bridge_calls=tuple(self.bridge.calls),
+            violations=tuple(notes + self.bridge.violations))
+
+
+def _checked_result(frame: dict[str, Any]) -> dict[str, Any]:
+    error = frame.get("error")
+    if error is not None and not (isinstance(error, dict)
+                                  and isinstance(error.get("type", ""), str)
+                                  and isinstance(error.get("message", ""), str)):
+        raise BridgeViolation("malformed result frame (error must be an object with a string "
+                              "type and message)")
+    return frame
+
+
+def _tree_usage(root: int) -> tuple[float, int]:
+    """CPU seconds (live processes plus the children they reaped) and resident bytes of
+    the process tree under ``root``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu, rss = 0.0, 0
+    pending, seen = [root], set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            cpu += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+            rss += int(fields[21]) * page
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as fh:
+                    pending.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return cpu, rss
 
 
 def _read(stream: Any) -> bytes | None:
@@ -274,9 +376,18 @@ def _reap(worker: Worker) -> tuple[float, int]:
 
 
 def _death(code: int | None, limits: Limits) -> str:
-    if code == -signal.SIGXCPU or code == -signal.SIGKILL:
+    # A sandbox launcher reports its child's death by signal N as exit status 128 + N.
+    signum = -code if code is not None and code < 0 else (
+        code - 128 if code is not None and code > 128 else None)
+    if signum == signal.SIGXCPU:
+        return f"CPU time limit of {limits.cpu_seconds:g} s reached"
+    if signum == signal.SIGKILL:
         return (f"the program was killed (CPU limit {limits.cpu_seconds:g} s or memory limit "
                 f"{limits.memory_bytes // (1 << 20)} MiB)")
+    if signum == signal.SIGSYS:
+        return "the program was killed for a forbidden system call"
+    if signum is not None:
+        return f"the program died of signal {signal.Signals(signum).name}"
     return f"the worker exited without a result (exit status {code})"
 
 

@@ -29,11 +29,17 @@ def send(sock: socket.socket, message: dict[str, Any]) -> int:
     return len(data)
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode(body: bytes) -> dict[str, Any]:
     try:
-        message = json.loads(body.decode("utf-8"))
+        message = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"frame is not UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise FrameError("frame is nested too deeply") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise FrameError("frame is not a JSON object with a string 'type'")
     return message
@@ -66,6 +72,10 @@ class FrameReader:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
+        return [frame for frame, _ in self.feed_sized(data)]
+
+    def feed_sized(self, data: bytes) -> list[tuple[dict[str, Any], int]]:
+        """Whole frames in ``data`` (and what came before), each with its size in bytes."""
         self._buffer += data
         frames = []
         while len(self._buffer) >= HEADER.size:
@@ -77,7 +87,7 @@ class FrameReader:
                 break
             body = bytes(self._buffer[HEADER.size:HEADER.size + length])
             del self._buffer[:HEADER.size + length]
-            frames.append(decode(body))
+            frames.append((decode(body), HEADER.size + length))
         return frames
 
     @property

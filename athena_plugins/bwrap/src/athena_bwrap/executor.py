@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -25,12 +26,13 @@ from athena_core.execution.model import (
     ExecutionResult,
     ExecutorContext,
 )
-from athena_core.execution.policy import Policy
+from athena_core.execution.policy import Policy, path_refusals, protected_paths
 from athena_core.execution.supervisor import Worker, rlimit_setter, start_worker, supervise
 
 __all__ = ["BwrapExecutor"]
 
 _SECCOMP_FD = 4
+_ARGS_FD = 5
 #: Host uids handed to sandboxes when Athena runs as root (unused by real accounts).
 _UID_RANGE = (1_000_000_000, 1_100_000_000)
 _DISK_BYTES = 64 << 20
@@ -53,7 +55,6 @@ class BwrapExecutor:
         self._bwrap = shutil.which("bwrap")
         self._setpriv = shutil.which("setpriv")
         self._client_dir = Path(athena_core.sandbox_client.__file__).parent
-        self._deny_extra = [context.data_dir.resolve()]
         self._pool: deque[tuple[tuple[Any, ...], Worker]] = deque()
         self._pool_lock = threading.Lock()
         self._closed = False
@@ -105,7 +106,7 @@ class BwrapExecutor:
         for path in policy.resolved_paths(policy.read_paths + policy.write_paths):
             if not path.exists():
                 reasons.append(f"policy path {path} does not exist")
-        return reasons
+        return reasons + path_refusals(policy, self._context.data_dir)
 
     # --- running ---------------------------------------------------------------------
 
@@ -124,25 +125,35 @@ class BwrapExecutor:
     def _start(self, policy: Policy) -> Worker:
         as_root = os.geteuid() == 0
         uid = secrets.SystemRandom().randrange(*_UID_RANGE) if as_root else None
-        deny = [Path(p).expanduser().resolve() for p in policy.deny_paths] + self._deny_extra
+        deny = protected_paths(policy, self._context.data_dir)
         seccomp_fds = os.pipe() if seccomp.supported() else None
         command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
                                   seccomp_fd=_SECCOMP_FD if seccomp_fds else None,
                                   disk_bytes=_DISK_BYTES)
-        command[0] = self._bwrap or "bwrap"
+        # The options (mount paths, passed-through environment values) go through a pipe
+        # (--args), so they show neither in the host's `ps` nor in the sandbox's /proc;
+        # bubblewrap wants the command itself on its command line.
+        split = command.index("--")
+        options, program = command[1:split], command[split:]
+        args_fds = os.pipe()
+        pipes = {_ARGS_FD: args_fds[0]}
+        if seccomp_fds:
+            pipes[_SECCOMP_FD] = seccomp_fds[0]
         # Unprivileged callers share RLIMIT_NPROC with their own processes: allow for them.
         extra = 0 if as_root else _processes_of(os.getuid())
         preexec = rlimit_setter(policy.limits, processes=policy.limits.processes + extra)
         try:
-            worker = start_worker(command, preexec=preexec, env={"PATH": "/usr/bin:/bin"},
-                                  extra_fds={_SECCOMP_FD: seccomp_fds[0]} if seccomp_fds
-                                  else None)
+            worker = start_worker([self._bwrap or "bwrap", "--args", str(_ARGS_FD), *program],
+                                  preexec=preexec, env={"PATH": "/usr/bin:/bin"},
+                                  extra_fds=pipes)
+            os.write(args_fds[1], b"".join(a.encode() + b"\0" for a in options))
+            os.close(args_fds[1])
             if seccomp_fds:
                 os.write(seccomp_fds[1], seccomp.filter_program())
         finally:
-            if seccomp_fds:
-                os.close(seccomp_fds[0])
-                os.close(seccomp_fds[1])
+            for fd in (*(seccomp_fds or ()), *args_fds):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         return worker
 
     def _take(self, policy: Policy) -> Worker | None:

@@ -37,7 +37,8 @@ DENIED_SYSCALLS = {
     "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
 }
-_CLONE, _CLONE3 = 56, 435
+_CLONE, _CLONE3, _SOCKET = 56, 435, 41
+_AF_UNIX = 1
 
 
 def supported() -> bool:
@@ -62,6 +63,12 @@ def filter_program() -> bytes:
     for number in sorted(DENIED_SYSCALLS.values()):
         program += [_op(_JEQ_K, number, jf=1), deny]
     program += [
+        # New unix-domain sockets could connect to host sockets inside mounted directories
+        # (a read-only mount does not stop connect()); the bridge is an inherited pair.
+        _op(_JEQ_K, _SOCKET, jf=3),
+        _op(_LD_W_ABS, 16),                                   # domain (args[0])
+        _op(_JEQ_K, _AF_UNIX, jf=1), deny,
+        _op(_LD_W_ABS, 0),                                    # back to the syscall number
         _op(_JEQ_K, _CLONE3, jf=1), _op(_RET_K, _RET_ERRNO | _ENOSYS),
         _op(_JEQ_K, _CLONE, jf=3),
         _op(_LD_W_ABS, 16),                                   # clone flags (args[0], low half)
