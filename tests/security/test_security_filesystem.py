@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -209,8 +210,9 @@ def test_data_dir_cannot_be_written_even_when_a_policy_names_it(athena, data_dir
 
 
 def test_python_prefix_is_read_only(athena, token) -> None:
-    stdlib = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    site = stdlib / "site-packages"
+    # In a virtual environment the standard library lives in the base prefix.
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    site = Path(sysconfig.get_paths()["purelib"])
     victim = stdlib / "json" / "__init__.py"
     before = digest(victim)
     targets = [site / f"{token}.pth", stdlib / f"{token}_sitecustomize.py",
