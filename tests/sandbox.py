@@ -19,6 +19,6 @@ def sandbox_ready() -> bool:
 def require_sandbox() -> pytest.MarkDecorator:
     """Skip without bubblewrap and athena-bwrap, unless ATHENA_REQUIRE_SANDBOX=1 (CI)."""
     if os.environ.get("ATHENA_REQUIRE_SANDBOX") == "1":
-        return pytest.mark.usefixtures()
+        return pytest.mark.sandbox
     return pytest.mark.skipif(not sandbox_ready(),
                               reason="needs bubblewrap and the athena-bwrap plugin")
