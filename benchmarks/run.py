@@ -1,7 +1,9 @@
-"""Run Athena's core benchmarks and print a table (see benchmarks/README.md).
+"""Run Athena's benchmarks and print a table (see benchmarks/README.md).
 
-    python benchmarks/run.py                  # 10k and 100k memories, a few minutes
-    python benchmarks/run.py --quick          # 10k only, fewer samples, < 1 minute
+    python benchmarks/run.py                  # core (10k and 100k memories) + execution
+    python benchmarks/run.py --quick          # 10k only, fewer samples, about a minute
+    python benchmarks/run.py --only core      # the core benchmarks alone
+    python benchmarks/run.py --only execution # Athena.execute and the bridge, < 1 minute
     python benchmarks/run.py --json out.json  # also write machine-readable results
     python benchmarks/run.py --json           # JSON on stdout instead of the table
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import core
+import execution
 from timing import machine, note
 
 #: name -> (description, limit in ms)
@@ -30,6 +33,8 @@ BUDGETS = {
     "import": ("import athena_core median", 150.0),
     "remember": ("remember p95", 25.0),
     "recall": ("recall k=10 p50", 15.0),
+    "execute": ("warm execute p50 (trivial program)", 5.0),
+    "bridge": ("bridge call p50 (athena.get)", 0.2),
 }
 RECALL_BUDGET_SIZE = 100_000
 
@@ -50,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python benchmarks/run.py", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="10k memories only and fewer samples (under a minute)")
+                        help="10k memories only and fewer samples (about a minute)")
+    parser.add_argument("--only", choices=("core", "execution"),
+                        help="run one part: the core benchmarks (start-up, remember, "
+                             "recall) or the execution benchmarks (Athena.execute, bridge)")
     parser.add_argument("--sizes", type=_sizes, metavar="N,N",
                         help="store sizes to measure (default 10000,100000; --quick: 10000)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
@@ -61,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="timed remember calls per size (default 300; --quick: 60)")
     parser.add_argument("--startup-runs", type=int, metavar="N",
                         help="fresh processes per start-up command (default 20; --quick: 7)")
+    parser.add_argument("--warm-runs", type=int, metavar="N",
+                        help="timed warm Athena.execute calls per executor "
+                             "(default 60; --quick: 30)")
+    parser.add_argument("--cold-runs", type=int, metavar="N",
+                        help="timed cold Athena.execute calls per executor "
+                             "(default 30; --quick: 15)")
+    parser.add_argument("--bridge-calls", type=int, default=1000, metavar="N",
+                        help="athena calls per bridge benchmark program (default 1000)")
+    parser.add_argument("--bridge-rounds", type=int, metavar="N",
+                        help="bridge benchmark programs per operation (default 3; --quick: 2)")
+    parser.add_argument("--settle-ms", type=float, default=100.0, metavar="MS",
+                        help="pause before each warm call so the pool is full (default 100)")
     parser.add_argument("--workdir", type=Path, metavar="DIR",
                         help="where to build the stores (default: the system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the built stores")
@@ -74,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     recall_samples = args.recall_samples or (60 if args.quick else 300)
     remember_samples = args.remember_samples or (60 if args.quick else 300)
     startup_runs = args.startup_runs or (7 if args.quick else 20)
+    warm_runs = args.warm_runs or (30 if args.quick else 60)
+    cold_runs = args.cold_runs or (15 if args.quick else 30)
+    bridge_rounds = args.bridge_rounds or (2 if args.quick else 3)
+    run_core, run_execution = args.only != "execution", args.only != "core"
     workdir = Path(tempfile.mkdtemp(prefix="athena-bench-", dir=args.workdir))
     began = time.perf_counter()
     command = "python benchmarks/run.py" + "".join(
@@ -82,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "machine": machine(workdir),
-        "settings": {"sizes": sizes, "recall_samples": recall_samples,
+        "settings": {"sizes": sizes if run_core else [], "recall_samples": recall_samples,
                      "remember_samples": remember_samples, "startup_runs": startup_runs,
                      "k": core.K, "seed": args.seed, "workdir": str(workdir),
                      "athena": "defaults: hashing embedder (256 dims), exact vector index, "
@@ -90,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {},
     }
     try:
-        note(f"start-up: {startup_runs} fresh processes per command")
-        results["startup"] = core.startup(startup_runs)
-        for size in sizes:
+        if run_core:
+            note(f"start-up: {startup_runs} fresh processes per command")
+            results["startup"] = core.startup(startup_runs)
+        for size in sizes if run_core else []:
             home = workdir / f"store-{size}"
             note(f"store of {size:,} memories in {home}")
             built = core.run_child("build", "--home", str(home), "--size", str(size),
@@ -104,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
             results["sizes"][str(size)] = {"build": built, **measured}
             if not args.keep:
                 shutil.rmtree(home, ignore_errors=True)
+        if run_execution:
+            note(f"execution: {cold_runs} cold and {warm_runs} warm calls per executor, "
+                 f"{bridge_rounds} x {args.bridge_calls} bridge calls per operation")
+            results["execution"] = execution.run_child(
+                workdir / "execution", warm_runs=warm_runs, cold_runs=cold_runs,
+                bridge_calls=args.bridge_calls, bridge_rounds=bridge_rounds,
+                settle_ms=args.settle_ms)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -129,18 +161,28 @@ def main(argv: list[str] | None = None) -> int:
 def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
     verdicts = []
 
-    def add(name: str, where: str, value: float | None) -> None:
+    def add(name: str, where: str, value: float | None, why: str = "") -> None:
         description, limit = BUDGETS[name]
         verdicts.append({"budget": name, "description": description, "where": where,
                          "limit_ms": limit, "value_ms": value,
-                         "met": None if value is None else value <= limit})
+                         "met": None if value is None else value <= limit,
+                         **({"note": why} if why else {})})
 
-    add("import", "fresh process", results["startup"]["import"]["p50_ms"])
-    for size, data in results["sizes"].items():
-        add("remember", f"{int(size):,} memories", data["remember"]["remember"]["p95_ms"])
-    data = results["sizes"].get(str(RECALL_BUDGET_SIZE))
-    add("recall", f"{RECALL_BUDGET_SIZE:,} memories",
-        data["recall"]["recall"]["p50_ms"] if data else None)
+    if "startup" in results:
+        add("import", "fresh process", results["startup"]["import"]["p50_ms"])
+        for size, data in results["sizes"].items():
+            add("remember", f"{int(size):,} memories", data["remember"]["remember"]["p95_ms"])
+        data = results["sizes"].get(str(RECALL_BUDGET_SIZE))
+        add("recall", f"{RECALL_BUDGET_SIZE:,} memories",
+            data["recall"]["recall"]["p50_ms"] if data else None,
+            "" if data else f"not measured (needs --sizes with {RECALL_BUDGET_SIZE})")
+    for name, data in results.get("execution", {}).get("executors", {}).items():
+        warm = data["warm"]
+        if warm["pooled"]:
+            add("execute", name, warm["execute"]["p50_ms"])
+        else:
+            add("execute", name, None, "no worker pool: every call is cold")
+        add("bridge", name, data["bridge"]["get"]["p50_ms"])
     return verdicts
 
 
@@ -180,15 +222,18 @@ def _verdict(verdicts: list[dict[str, Any]], name: str, where: str) -> str:
             if verdict["met"] is None:
                 return ""
             mark = "MET" if verdict["met"] else "MISSED"
-            return f"budget {verdict['limit_ms']:.0f} ms: {mark}"
+            return f"budget {verdict['limit_ms']:g} ms: {mark}"
     return ""
 
 
 def render(results: dict[str, Any]) -> str:
     m, s = results["machine"], results["settings"]
     verdicts = results["budgets"]
+    title = ("Athena benchmarks" if "startup" in results and "execution" in results
+             else "Athena core benchmarks" if "startup" in results
+             else "Athena execution benchmarks")
     lines = [
-        "Athena core benchmarks",
+        title,
         f"  {results['command']}",
         f"  {results['started_at']}; {m['nproc']} CPUs, {m['cpu_model']}, "
         f"{m['memory_mb']:,} MiB; Python {m['python']}, SQLite {m['sqlite']}, "
@@ -197,6 +242,26 @@ def render(results: dict[str, Any]) -> str:
         f"{' '.join(str(x) for x in m['load_average_at_start'] or ['?'])}",
         "  All times in ms. Ratios: Athena / the baseline printed under it, same run.",
     ]
+    if "startup" in results:
+        lines += _render_core(results)
+    if "execution" in results:
+        lines += _render_execution(results)
+    lines += ["", "Budgets", "-" * (_W + 27)]
+    for verdict in verdicts:
+        label = f"  {verdict['description']}, {verdict['where']}"
+        limit = f"<= {verdict['limit_ms']:g} ms"
+        if verdict["met"] is None:
+            lines.append(f"{label:<{_W}}{'-':>8}    {limit:<10} {verdict.get('note', '')}")
+        else:
+            lines.append(f"{label:<{_W}}{verdict['value_ms']:8.2f} ms {limit:<10} "
+                         f"{'MET' if verdict['met'] else 'MISSED'}")
+    lines.append(f"\ntotal run time {results['total_s']:.0f} s")
+    return "\n".join(lines)
+
+
+def _render_core(results: dict[str, Any]) -> list[str]:
+    verdicts = results["budgets"]
+    lines: list[str] = []
     st = results["startup"]
     base = st["baseline"]
     lines += _header(f"Start-up ({st['baseline']['n']} fresh processes each)")
@@ -249,18 +314,88 @@ def render(results: dict[str, Any]) -> str:
             f"{mem['after_open']['rss_mb']:8.0f} / {mem['after_first_recall']['rss_mb']:.0f}"
             f" ({mem['after_first_recall']['peak_rss_mb']:.0f}) MiB",
         ]
-    lines += ["", "Budgets", "-" * (_W + 27)]
-    for verdict in verdicts:
-        label = f"  {verdict['description']}, {verdict['where']}"
-        limit = f"<= {verdict['limit_ms']:.0f} ms"
-        if verdict["met"] is None:
-            lines.append(f"{label:<{_W}}{'-':>8}    {limit:<10} not measured "
-                         f"(needs --sizes with {RECALL_BUDGET_SIZE})")
+    return lines
+
+
+def _parts(parts: dict[str, Any]) -> list[str]:
+    return [_row(f"    {label}" if label.startswith("of which") else f"  part: {label}",
+                 parts[key]) for label, key in execution.PARTS if parts.get(key, {}).get("n")]
+
+
+def _value(label: str, ms: float) -> str:
+    """A single figure under the p50 column."""
+    return f"{label:<{_W}}{'':9} {_ms(ms)}"
+
+
+def _render_execution(results: dict[str, Any]) -> list[str]:
+    verdicts = results["budgets"]
+    ex = results["execution"]
+    s = ex["settings"]
+    lines: list[str] = []
+    for name, data in ex["executors"].items():
+        cold, warm, bridge = data["cold"], data["warm"], data["bridge"]
+        base = cold["baseline"]
+        chosen = " (default choice)" if not data.get("config") else ""
+        lines += _header(f"{name}{chosen}: cold, pool_size 0 ({cold['execute']['n']} rounds)")
+        lines += [
+            _row(f'Athena.execute("{s["program"]}"), sandbox started for it',
+                 cold["execute"], base),
+            _row("  baseline: python -c pass (same interpreter)", base),
+            _row("  sandboxed worker alone: start, boot, exit", cold["sandbox_alone"], base,
+                 "" if cold["sandbox_alone"].get("n") else "(bubblewrap only)"),
+            _value("  overhead: execute p50 - baseline p50",
+                   cold["execute"]["p50_ms"] - base["p50_ms"]),
+            *_parts(cold["parts"]),
+        ]
+        if warm["pooled"]:
+            lines += _header(f"{name}: warm, pool_size {s['warm_pool_size']} "
+                             f"({warm['execute']['n']} calls, {s['settle_ms']:g} ms apart)")
+            lines += [
+                _row(f'Athena.execute("{s["program"]}"), pre-started worker', warm["execute"],
+                     base, _verdict(verdicts, "execute", name)),
+                _row("  baseline: python -c pass (cold section)", base),
+                _value("  overhead: all of it (no process starts on its path)",
+                       warm["execute"]["p50_ms"]),
+                _row("  floor: supervise() on an unsandboxed idle worker", warm["floor"]),
+                _row("  baseline: sqlite3 INSERT+COMMIT, WAL, sync=FULL", warm["raw_commit"]),
+                *_parts(warm["parts"]),
+            ]
+            if warm["deferred_refill"].get("n"):
+                deferred = warm["deferred_refill_parts"]
+                lines += [
+                    _row("  diagnostic: same, refill held until it returned",
+                         warm["deferred_refill"]),
+                    _row("    part: episodic record", deferred.get("episodic record")),
+                    _row("    part: supervise", deferred.get("supervise")),
+                ]
         else:
-            lines.append(f"{label:<{_W}}{verdict['value_ms']:8.2f} ms {limit:<10} "
-                         f"{'MET' if verdict['met'] else 'MISSED'}")
-    lines.append(f"\ntotal run time {results['total_s']:.0f} s")
-    return "\n".join(lines)
+            lines += ["", f"{name}: warm: no worker pool, every call starts its sandbox "
+                          "(the cold figures)"]
+        skip = s["bridge_warmup_calls"]
+        lines += _header(f"{name}: bridge, per call ({bridge['rounds']} x "
+                         f"{bridge['calls']:,} calls per op)")
+        lines += [
+            _row("athena.get(id) in the sandbox", bridge["get"], bridge["direct"],
+                 _verdict(verdicts, "bridge", name)),
+            _row("  baseline: athena.get(id) on the host, in-process", bridge["direct"]),
+            _row("  part: host side (BridgeHost.handle)", bridge["get_host_side"],
+                 bridge["direct"]),
+            _row("  host: get via the API registry + to_jsonable", bridge["operation"],
+                 bridge["direct"]),
+            _row("athena.bench.echo('x') (no-op) in the sandbox", bridge["echo"], bridge["raw"]),
+            _row(f"  baseline: raw JSON frames, socketpair, {bridge['reply_bytes']} B reply",
+                 bridge["raw"]),
+            _row("  part: host side (BridgeHost.handle)", bridge["echo_host_side"]),
+            _row(f"whole program, {bridge['calls']:,} x get (Athena.execute)",
+                 bridge["programs"]["get"]),
+            _row(f"whole program, {bridge['calls']:,} x echo (Athena.execute)",
+                 bridge["programs"]["echo"]),
+            f"  clock in the sandbox: {bridge['clock']}; the first {skip} calls of each "
+            "program are not counted",
+        ]
+    for name, why in ex["skipped"].items():
+        lines += ["", f"{name}: skipped: {why}"]
+    return lines
 
 
 if __name__ == "__main__":
