@@ -145,6 +145,8 @@ class ApiRegistry:
 
     def __init__(self) -> None:
         self._operations: dict[str, Operation] = {}
+        #: Values derived from the registered operations; emptied when one is added.
+        self.cache: dict[object, Any] = {}
 
     def collect(self, owner: object, *, namespace: str, provider: str) -> None:
         """Register every :func:`operation`-decorated method of ``owner``."""
@@ -171,6 +173,7 @@ class ApiRegistry:
                 f"API operation {op.name!r} is registered twice: by plugin {first!r} "
                 f"and by plugin {op.provider!r}.")
         self._operations[op.name] = op
+        self.cache.clear()
 
     def get(self, name: str) -> Operation:
         try:

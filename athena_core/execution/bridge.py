@@ -45,8 +45,13 @@ def callable_operations(registry: ApiRegistry, request: ExecutionRequest) -> lis
 
 def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[dict[str, Any]]:
     """What the sandbox's ``athena`` module is generated from (names, signatures, docs)."""
-    return [{"name": op.name, "signature": signature_text(op), "doc": op.doc}
+    key = ("bridge-specs", request.policy.api)
+    specs = registry.cache.get(key)
+    if specs is None:
+        specs = registry.cache[key] = [
+            {"name": op.name, "signature": signature_text(op), "doc": op.doc}
             for op in callable_operations(registry, request)]
+    return specs
 
 
 def to_jsonable(value: Any) -> Any:

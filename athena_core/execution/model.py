@@ -121,4 +121,8 @@ class Executor(Protocol):
         """Run ``request``; every ``athena`` call goes through ``bridge``."""
         ...
 
+    # Optional: ``prewarm(policy)`` starts, in the background, what the next execution
+    # under ``policy`` needs (a warm pool). Athena calls it after each execution is
+    # recorded, when the executor has it.
+
     def close(self) -> None: ...

@@ -163,6 +163,8 @@ def protected_paths(policy: Policy, data_dir: Path) -> list[Path]:
 
 def path_refusals(policy: Policy, data_dir: Path) -> list[str]:
     """Policy paths that every executor must refuse: inside a protected location."""
+    if not policy.read_paths and not policy.write_paths:
+        return []
     protected = protected_paths(policy, data_dir)
     reasons = []
     for path in policy.resolved_paths(policy.read_paths + policy.write_paths):

@@ -137,7 +137,12 @@ class ExecutionService:
             import attrs
 
             result = attrs.evolve(result, violations=tuple(findings) + result.violations)
-        return self._finish(result, code, scope)
+        try:
+            return self._finish(result, code, scope)
+        finally:
+            prewarm = getattr(executor, "prewarm", None)
+            if prewarm is not None:
+                prewarm(chosen)
 
     def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
         """Record the execution in episodic memory and tell observers."""

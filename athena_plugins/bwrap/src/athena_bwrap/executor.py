@@ -112,15 +112,16 @@ class BwrapExecutor:
 
     def run(self, request: ExecutionRequest, bridge: BridgeHost) -> ExecutionResult:
         worker = self._take(request.policy) or self._start(request.policy)
-        try:
-            return supervise(worker, request, bridge, executor=self.name,
-                             operations=operation_specs(bridge._registry, request))
-        finally:
-            self._refill_async(request.policy)
+        return supervise(worker, request, bridge, executor=self.name,
+                         operations=operation_specs(bridge._registry, request))
 
     def prewarm(self, policy: Policy) -> None:
-        """Fill the pool for ``policy`` (the default policy is warmed on first use)."""
-        self._refill(policy)
+        """Start workers for ``policy`` in the background, up to the pool size.
+
+        Athena calls this after an execution has been recorded, so that starting the
+        next sandbox does not compete with finishing this one.
+        """
+        self._refill_async(policy)
 
     def _start(self, policy: Policy) -> Worker:
         as_root = os.geteuid() == 0
