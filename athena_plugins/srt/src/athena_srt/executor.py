@@ -81,8 +81,14 @@ class SrtExecutor:
         self._context = context
         option = context.options.get("srt")
         self._srt = str(option) if option else shutil.which("srt")
-        self._client_dir = Path(athena_core.sandbox_client.__file__).parent
-        self._boot = Path(athena_srt.__file__).parent / "boot.py"
+        # The worker and its boot script run from world-readable copies, with the base
+        # interpreter: the sandbox's unused uid may not be able to reach a virtualenv
+        # (srt recreates the parents of allowed paths 0700 inside the sandbox).
+        self._stage = _stage_worker_files()
+        self._client_dir = self._stage / "client"
+        self._boot = self._stage / "boot.py"
+        self._python = os.path.realpath(getattr(sys, "_base_executable", None)
+                                        or sys.executable)
         self._deny_extra = [context.data_dir.resolve()]
         self._checked: str | bool | None = False  # False: not checked yet
         self._in_flight = 0
@@ -120,7 +126,7 @@ class SrtExecutor:
             settings = self._settings(Policy("probe"), run)
             run.write_settings(settings)
             process = subprocess.run(
-                [self._srt or "srt", "--settings", str(run.settings), "--", sys.executable,
+                [self._srt or "srt", "--settings", str(run.settings), "--", self._python,
                  "-I", "-B", "-c", "import sys; [open(p).close() for p in sys.argv[1:]]",
                  str(self._boot), str(self._client_dir / "worker.py")],
                 env=self._srt_env(run), cwd=run.work, stdin=subprocess.DEVNULL,
@@ -172,7 +178,7 @@ class SrtExecutor:
         try:
             run.write_settings(self._settings(policy, run))
             command = [self._srt or "srt", "--settings", str(run.settings), "--",
-                       sys.executable, "-I", "-B", str(self._boot),
+                       self._python, "-I", "-B", str(self._boot),
                        str(self._client_dir / "worker.py")]
             worker = start_worker(command, env=self._srt_env(run),
                                   preexec=self._preexec(policy.limits, run))
@@ -266,7 +272,21 @@ class SrtExecutor:
         return secrets.SystemRandom().randrange(*_UID_RANGE)
 
     def close(self) -> None:
-        """Nothing is kept between executions."""
+        """Nothing is kept between executions but the staged worker files."""
+        shutil.rmtree(self._stage, ignore_errors=True)
+
+
+def _stage_worker_files() -> Path:
+    """World-readable copies of the stock worker, the ``athena`` module and boot.py."""
+    base = "/tmp" if len(tempfile.gettempdir()) > 40 else tempfile.gettempdir()
+    stage = Path(tempfile.mkdtemp(prefix="athena-srt-code-", dir=base))
+    client = stage / "client"
+    shutil.copytree(Path(athena_core.sandbox_client.__file__).parent, client,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(Path(athena_srt.__file__).parent / "boot.py", stage / "boot.py")
+    for path in (stage, client, *stage.rglob("*")):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return stage
 
 
 @attrs.define
