@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -58,7 +59,6 @@ class BwrapExecutor:
         self._pool: deque[tuple[tuple[Any, ...], Worker]] = deque()
         self._pool_lock = threading.Lock()
         self._closed = False
-        self._checked: str | bool | None = False  # False: not checked yet
         # Workers must be started by a thread that outlives them: bubblewrap's
         # --die-with-parent kills the sandbox when the *thread* that forked it exits.
         self._refills: queue.SimpleQueue[Policy | None] = queue.SimpleQueue()
@@ -71,10 +71,12 @@ class BwrapExecutor:
     # --- capability ------------------------------------------------------------------
 
     def unavailable(self) -> str | None:
-        if self._checked is not False:
-            return self._checked  # type: ignore[return-value]
-        self._checked = self._probe()
-        return self._checked
+        return self._availability
+
+    @functools.cached_property
+    def _availability(self) -> str | None:
+        """Probed once per executor: a sandbox that works now keeps working."""
+        return self._probe()
 
     def _probe(self) -> str | None:
         if self._bwrap is None:

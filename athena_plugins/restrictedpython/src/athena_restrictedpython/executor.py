@@ -18,6 +18,7 @@ Python): an unprivileged uid can read neither a private virtualenv (tox makes
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -62,7 +63,6 @@ class RestrictedPythonExecutor:
         self._no_new_privs = _no_new_privs()
         #: Never opened by the worker, whatever the policy (Athena's own data).
         self._deny_extra = [str(context.data_dir.resolve())]
-        self._checked: str | bool | None = False  # False: not checked yet
         self._stage_dir: Path | None = None
         self._lock = threading.Lock()
 
@@ -73,9 +73,12 @@ class RestrictedPythonExecutor:
     # --- capability ------------------------------------------------------------------
 
     def unavailable(self) -> str | None:
-        if self._checked is False:
-            self._checked = self._probe()
-        return self._checked  # type: ignore[return-value]
+        return self._availability
+
+    @functools.cached_property
+    def _availability(self) -> str | None:
+        """Probed once per executor: a sandbox that works now keeps working."""
+        return self._probe()
 
     def _probe(self) -> str | None:
         from importlib import metadata

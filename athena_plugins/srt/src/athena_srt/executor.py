@@ -18,6 +18,7 @@ One execution, start to end:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -90,7 +91,6 @@ class SrtExecutor:
         self._python = os.path.realpath(getattr(sys, "_base_executable", None)
                                         or sys.executable)
         self._deny_extra = [context.data_dir.resolve()]
-        self._checked: str | bool | None = False  # False: not checked yet
         self._in_flight = 0
         self._lock = threading.Lock()
 
@@ -101,9 +101,12 @@ class SrtExecutor:
     # --- capability ------------------------------------------------------------------
 
     def unavailable(self) -> str | None:
-        if self._checked is False:
-            self._checked = self._probe()
-        return self._checked  # type: ignore[return-value]
+        return self._availability
+
+    @functools.cached_property
+    def _availability(self) -> str | None:
+        """Probed once per executor: a sandbox that works now keeps working."""
+        return self._probe()
 
     def _probe(self) -> str | None:
         if platform.system() != "Linux":
