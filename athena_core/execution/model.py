@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from athena_core.execution.bridge import BridgeHost
 
 __all__ = ["LANGUAGES", "BridgeCall", "ErrorInfo", "ExecutionRequest", "ExecutionResult",
-           "Executor", "ExecutorContext", "Status"]
+           "Executor", "ExecutorBase", "ExecutorContext", "Status"]
 
 #: Languages an executor may support.
 LANGUAGES = ("python", "javascript", "bash")
@@ -126,3 +127,29 @@ class Executor(Protocol):
     # recorded, when the executor has it.
 
     def close(self) -> None: ...
+
+
+class ExecutorBase:
+    """Plumbing executor plugins share: built from their context, probed once.
+
+    Subclasses implement ``_probe`` (``None`` if they can run here, else why not and
+    how to fix it), ``refusals``, ``run`` and ``close``.
+    """
+
+    def __init__(self, context: ExecutorContext) -> None:
+        self._context = context
+
+    @classmethod
+    def from_context(cls, context: ExecutorContext) -> Any:
+        return cls(context)
+
+    def unavailable(self) -> str | None:
+        return self._availability
+
+    @functools.cached_property
+    def _availability(self) -> str | None:
+        """Probed once per executor: a sandbox that works now keeps working."""
+        return self._probe()
+
+    def _probe(self) -> str | None:
+        raise NotImplementedError

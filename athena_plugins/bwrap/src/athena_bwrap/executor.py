@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import queue
@@ -25,6 +24,7 @@ from athena_core.execution.model import (
     LANGUAGES,
     ExecutionRequest,
     ExecutionResult,
+    ExecutorBase,
     ExecutorContext,
 )
 from athena_core.execution.policy import Policy, path_refusals, protected_paths
@@ -46,13 +46,13 @@ def _fingerprint(policy: Policy) -> tuple[Any, ...]:
     return (policy.read_paths, policy.write_paths, policy.deny_paths, policy.env, limits)
 
 
-class BwrapExecutor:
+class BwrapExecutor(ExecutorBase):
     """Runs programs under bubblewrap; see the package README for what it enforces."""
 
     name = "bwrap"
 
     def __init__(self, context: ExecutorContext) -> None:
-        self._context = context
+        super().__init__(context)
         self._bwrap = shutil.which("bwrap")
         self._setpriv = shutil.which("setpriv")
         self._client_dir = Path(athena_core.sandbox_client.__file__).parent
@@ -64,19 +64,7 @@ class BwrapExecutor:
         self._refills: queue.SimpleQueue[Policy | None] = queue.SimpleQueue()
         self._refiller: threading.Thread | None = None
 
-    @classmethod
-    def from_context(cls, context: ExecutorContext) -> BwrapExecutor:
-        return cls(context)
-
     # --- capability ------------------------------------------------------------------
-
-    def unavailable(self) -> str | None:
-        return self._availability
-
-    @functools.cached_property
-    def _availability(self) -> str | None:
-        """Probed once per executor: a sandbox that works now keeps working."""
-        return self._probe()
 
     def _probe(self) -> str | None:
         if self._bwrap is None:

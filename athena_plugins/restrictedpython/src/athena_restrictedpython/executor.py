@@ -18,7 +18,6 @@ Python): an unprivileged uid can read neither a private virtualenv (tox makes
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import secrets
 import shutil
@@ -34,7 +33,12 @@ from typing import Any
 
 import athena_core.sandbox_client
 from athena_core.execution.bridge import BridgeHost
-from athena_core.execution.model import ExecutionRequest, ExecutionResult, ExecutorContext
+from athena_core.execution.model import (
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorBase,
+    ExecutorContext,
+)
 from athena_core.execution.policy import Policy
 from athena_core.execution.supervisor import rlimit_setter, start_worker, supervise
 
@@ -50,13 +54,13 @@ _SANDBOX_DIR = Path(__file__).parent / "sandbox"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-class RestrictedPythonExecutor:
+class RestrictedPythonExecutor(ExecutorBase):
     """Runs Python programs compiled by RestrictedPython; see the README for its limits."""
 
     name = "restrictedpython"
 
     def __init__(self, context: ExecutorContext) -> None:
-        self._context = context
+        super().__init__(context)
         self._client_dir = Path(athena_core.sandbox_client.__file__).parent
         self._interpreter = os.path.realpath(getattr(sys, "_base_executable", None)
                                              or sys.executable)
@@ -66,19 +70,7 @@ class RestrictedPythonExecutor:
         self._stage_dir: Path | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_context(cls, context: ExecutorContext) -> RestrictedPythonExecutor:
-        return cls(context)
-
     # --- capability ------------------------------------------------------------------
-
-    def unavailable(self) -> str | None:
-        return self._availability
-
-    @functools.cached_property
-    def _availability(self) -> str | None:
-        """Probed once per executor: a sandbox that works now keeps working."""
-        return self._probe()
 
     def _probe(self) -> str | None:
         from importlib import metadata

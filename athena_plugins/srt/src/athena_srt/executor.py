@@ -18,7 +18,6 @@ One execution, start to end:
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from athena_core.execution.model import (
     ErrorInfo,
     ExecutionRequest,
     ExecutionResult,
+    ExecutorBase,
     ExecutorContext,
 )
 from athena_core.execution.policy import Limits, Policy
@@ -73,13 +73,13 @@ _PROGRAM_PATH = "/usr/local/bin:/usr/bin:/bin"
 log = logging.getLogger("athena.srt")
 
 
-class SrtExecutor:
+class SrtExecutor(ExecutorBase):
     """Runs programs under srt; see the package README for what it enforces."""
 
     name = "srt"
 
     def __init__(self, context: ExecutorContext) -> None:
-        self._context = context
+        super().__init__(context)
         option = context.options.get("srt")
         self._srt = str(option) if option else shutil.which("srt")
         # The worker and its boot script run from world-readable copies, with the base
@@ -94,19 +94,7 @@ class SrtExecutor:
         self._in_flight = 0
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_context(cls, context: ExecutorContext) -> SrtExecutor:
-        return cls(context)
-
     # --- capability ------------------------------------------------------------------
-
-    def unavailable(self) -> str | None:
-        return self._availability
-
-    @functools.cached_property
-    def _availability(self) -> str | None:
-        """Probed once per executor: a sandbox that works now keeps working."""
-        return self._probe()
 
     def _probe(self) -> str | None:
         if platform.system() != "Linux":
