@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import queue
@@ -138,13 +137,13 @@ class BwrapExecutor(ExecutorBase):
                                   preexec=preexec, env={"PATH": "/usr/bin:/bin"},
                                   extra_fds=pipes)
             os.write(args_fds[1], b"".join(a.encode() + b"\0" for a in options))
-            os.close(args_fds[1])
             if seccomp_fds:
                 os.write(seccomp_fds[1], seccomp.filter_program())
         finally:
+            # Each fd closed exactly once: the pool thread starts workers concurrently, so
+            # a second close could hit a number another thread has just been given.
             for fd in (*(seccomp_fds or ()), *args_fds):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+                os.close(fd)
         return worker
 
     def _take(self, policy: Policy) -> Worker | None:
