@@ -238,18 +238,15 @@ class Athena:
     @operation()
     def get(self, id: str, *, scope: str | None = None) -> Memory:
         """The memory with ``id`` (any layer)."""
-        from sqlalchemy import select
-
-        from athena_core.storage.models import MemoryRow
+        from athena_core.storage.queries import MEMORY_BY_ID
 
         store = self._require_store()
         scope = store.scope(scope)
-        with store.storage.read() as session:
-            row = session.scalar(select(MemoryRow).where(MemoryRow.id == id,
-                                                         MemoryRow.scope == scope))
-            if row is None:
-                raise MemoryNotFoundError(f"No memory {id!r} in scope {scope!r}.")
-            return Memory.from_row(row)
+        with store.storage.snapshot() as connection:
+            row = connection.execute(MEMORY_BY_ID, {"id": id, "scope": scope}).first()
+        if row is None:
+            raise MemoryNotFoundError(f"No memory {id!r} in scope {scope!r}.")
+        return Memory.from_record(row._mapping)
 
     @operation(permissions="execute")
     def execute(self, code: str, *, language: Literal["python", "javascript", "bash"] = "python",

@@ -179,6 +179,7 @@ class _Supervision:
             selector.register(stream, selectors.EVENT_READ, sink)
         next_poll = time.monotonic() + _POLL_SECONDS
         bridge_open = True
+        registered = selectors.EVENT_READ | selectors.EVENT_WRITE
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -189,15 +190,15 @@ class _Supervision:
                 next_poll = now + _POLL_SECONDS
                 if not self._within_limits():
                     return
-            if bridge_open:
-                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outgoing else 0)
+            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outgoing else 0)
+            if bridge_open and wanted != registered:  # a syscall saved on most calls
                 selector.modify(worker.sock, wanted, "bridge")
+                registered = wanted
             timeout = max(0.0, min(deadline, next_poll) - now)
             for key, events in selector.select(timeout=timeout):
                 if key.data == "bridge":
-                    if events & selectors.EVENT_WRITE and self.outgoing:
-                        sent = worker.sock.send(self.outgoing)
-                        del self.outgoing[:sent]
+                    if events & selectors.EVENT_WRITE:
+                        self._send()
                     if events & selectors.EVENT_READ and not self._receive(selector):
                         selector.unregister(worker.sock)
                         bridge_open = False
@@ -236,7 +237,18 @@ class _Supervision:
             except Exception as exc:  # nothing a program sends may crash the host
                 raise BridgeViolation(f"the host could not handle a frame "
                                       f"({type(exc).__name__}: {exc})") from exc
+        self._send()  # the reply usually fits the socket buffer: no wait for writability
         return True
+
+    def _send(self) -> None:
+        """Send what the socket takes now of the queued replies."""
+        if not self.outgoing:
+            return
+        try:
+            sent = self.worker.sock.send(self.outgoing)
+        except BlockingIOError:
+            return
+        del self.outgoing[:sent]
 
     def _pipe(self, key: selectors.SelectorKey, selector: selectors.BaseSelector) -> bool:
         data = _read(key.fileobj)

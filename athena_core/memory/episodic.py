@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import isoformat, utcnow
@@ -18,7 +18,12 @@ from athena_core.memory.store import LayerContext
 from athena_core.memory.values import Episode, Hit
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import EpisodeRow, MemoryRow
-from athena_core.storage.queries import matching_keys, memory_conditions, metadata_conditions
+from athena_core.storage.queries import (
+    insert_row,
+    matching_keys,
+    memory_conditions,
+    metadata_conditions,
+)
 
 __all__ = ["EPISODE_KINDS", "EpisodicLayer"]
 
@@ -27,6 +32,11 @@ EPISODE_KINDS = ("conversation", "action", "decision", "error", "success", "file
                  "test_run", "deployment", "refactoring", "debugging", "tool_execution",
                  "observation", "reflection")
 _MAX_TIMELINE = 10_000
+_memories, _episodes = MemoryRow.__table__, EpisodeRow.__table__
+#: The id of an event with the same content hash (a Core statement: it runs on every record).
+_EXISTING_EVENT = (select(_memories.c.id)
+                   .join(_episodes, _episodes.c.memory_pk == _memories.c.pk)
+                   .where(_episodes.c.content_hash == bindparam("digest")))
 
 
 class EpisodicLayer:
@@ -60,17 +70,15 @@ class EpisodicLayer:
         digest = _event_hash(scope, content, occurred_at, session, kind, outcome, context)
         vector = store.embed([content])[0]
         with store.transaction() as tx:
-            existing = tx.session.scalar(
-                select(MemoryRow.id).join(EpisodeRow, EpisodeRow.memory_pk == MemoryRow.pk)
-                .where(EpisodeRow.content_hash == digest))
+            existing = tx.session.connection().scalar(_EXISTING_EVENT, {"digest": digest})
             if existing is not None:
                 return existing
             row = tx.insert(layer=self.name, text=content, scope=scope, vector=vector,
                             metadata=context, importance=importance, valid_from=occurred_at)
-            episode = EpisodeRow(memory_pk=row.pk, session=session, kind=kind, outcome=outcome,
-                                 content_hash=digest)
-            tx.session.add(episode)
-            tx.stored.append(Episode.from_rows(row, episode))
+            episode = {"memory_pk": row.pk, "session": session, "kind": kind,
+                       "outcome": outcome, "content_hash": digest}
+            insert_row(tx.session, EpisodeRow, episode)
+            tx.stored.append(Episode.from_rows(row, EpisodeRow(**episode)))
         return row.id
 
     @operation()
@@ -134,8 +142,9 @@ class EpisodicLayer:
         kind = fields.get("kind") or "observation"
         digest = _event_hash(row.scope, row.text, row.valid_from, fields.get("session"), kind,
                              fields.get("outcome"), row.meta)
-        session.add(EpisodeRow(memory_pk=row.pk, session=fields.get("session"), kind=kind,
-                               outcome=fields.get("outcome"), content_hash=digest))
+        insert_row(session, EpisodeRow, {"memory_pk": row.pk, "session": fields.get("session"),
+                                         "kind": kind, "outcome": fields.get("outcome"),
+                                         "content_hash": digest})
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         return keys

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Set
 
 import attrs
-from sqlalchemy import select
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.memory.store import MemoryStore
 from athena_core.memory.values import Hit, Memory
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.storage.models import MemoryRow
+from athena_core.storage.queries import MEMORIES_BY_KEY
 
 __all__ = ["MAX_K", "hybrid_recall"]
 
@@ -31,9 +30,9 @@ def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter
     ranked = store.index.search(query, k=k, where=where)
     if not ranked:
         return []
-    with store.storage.read() as session:
-        rows = {row.pk: row for row in session.scalars(
-            select(MemoryRow).where(MemoryRow.pk.in_([key for key, _ in ranked])))}
+    with store.storage.snapshot() as connection:
+        rows = {row.pk: row._mapping for row in connection.execute(
+            MEMORIES_BY_KEY, {"keys": [key for key, _ in ranked]})}
     # A row deleted between search and fetch is simply skipped.
-    return [Hit.from_memory(Memory.from_row(rows[key]), score)
+    return [Hit.from_memory(Memory.from_record(rows[key]), score)
             for key, score in ranked if key in rows]

@@ -16,7 +16,7 @@ from athena_core.memory.store import LayerContext
 from athena_core.memory.values import Fact
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import FactRow, MemoryRow
-from athena_core.storage.queries import memory_conditions
+from athena_core.storage.queries import insert_row, memory_conditions
 
 __all__ = ["SemanticLayer"]
 
@@ -43,9 +43,9 @@ class SemanticLayer:
         with store.transaction() as tx:
             row = tx.insert(layer=self.name, text=text, scope=scope, vector=vector,
                             metadata=metadata, importance=importance)
-            fact = FactRow(memory_pk=row.pk, lineage_id=row.id, version=1)
-            tx.session.add(fact)
-            tx.stored.append(Fact.from_rows(row, fact))
+            fact = {"memory_pk": row.pk, "lineage_id": row.id, "version": 1}
+            insert_row(tx.session, FactRow, fact)
+            tx.stored.append(Fact.from_rows(row, FactRow(**fact)))
         return row.id
 
     @operation(permissions="write")
@@ -80,15 +80,15 @@ class SemanticLayer:
                 importance=old_row.importance if importance is None
                 else store.importance(importance),
                 valid_from=now, created_at=now)
-            fact = FactRow(memory_pk=row.pk, lineage_id=old_fact.lineage_id,
-                           version=old_fact.version + 1)
-            tx.session.add(fact)
+            fact = {"memory_pk": row.pk, "lineage_id": old_fact.lineage_id,
+                    "version": old_fact.version + 1}
+            insert_row(tx.session, FactRow, fact)
             old_row.valid_to = now
             old_row.updated_at = now
             old_fact.superseded_by = row.id
             old_fact.supersede_reason = reason
             tx.changed_existing_rows([old_row.pk])
-            tx.stored.append(Fact.from_rows(row, fact))
+            tx.stored.append(Fact.from_rows(row, FactRow(**fact)))
         return row.id
 
     @operation()
@@ -130,10 +130,11 @@ class SemanticLayer:
 
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
-        session.add(FactRow(memory_pk=row.pk, lineage_id=fields.get("lineage_id") or row.id,
-                            version=int(fields.get("version") or 1),
-                            superseded_by=fields.get("superseded_by"),
-                            supersede_reason=fields.get("supersede_reason")))
+        insert_row(session, FactRow, {"memory_pk": row.pk,
+                                      "lineage_id": fields.get("lineage_id") or row.id,
+                                      "version": int(fields.get("version") or 1),
+                                      "superseded_by": fields.get("superseded_by"),
+                                      "supersede_reason": fields.get("supersede_reason")})
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         """Forgetting a fact forgets every version of it."""

@@ -27,6 +27,7 @@ from athena_core.retrieval.index import RecallIndex
 from athena_core.retrieval.vectors import VectorEntry
 from athena_core.storage import Storage
 from athena_core.storage.models import MemoryRow
+from athena_core.storage.queries import insert_row
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,14 +54,16 @@ class Transaction:
                valid_from: datetime | None = None, valid_to: datetime | None = None,
                id: str | None = None, created_at: datetime | None = None,
                updated_at: datetime | None = None) -> MemoryRow:
-        """Insert one memory and its vector; returns the flushed row (``pk`` assigned)."""
+        """Insert one memory and its vector; returns its row (``pk`` assigned), not attached
+        to the session."""
         now = utcnow()
-        row = MemoryRow(id=id or _ids.new_id(), scope=scope, layer=layer, text=text,
-                        meta=dict(metadata or {}), importance=importance,
-                        created_at=created_at or now, updated_at=updated_at or created_at or now,
-                        valid_from=valid_from or created_at or now, valid_to=valid_to)
-        self.session.add(row)
-        self.session.flush()
+        meta = dict(metadata or {})
+        columns = {"id": id or _ids.new_id(), "scope": scope, "layer": layer, "text": text,
+                   "importance": importance, "created_at": created_at or now,
+                   "updated_at": updated_at or created_at or now,
+                   "valid_from": valid_from or created_at or now, "valid_to": valid_to}
+        pk = insert_row(self.session, MemoryRow, {**columns, "metadata": meta})
+        row = MemoryRow(pk=pk, meta=meta, **columns)  # the values; never added to the session
         self.added.extend(self.index.stage(self.session, [row], vector.reshape(1, -1)))
         return row
 

@@ -16,16 +16,6 @@ if TYPE_CHECKING:
 __all__ = ["Episode", "Fact", "Hit", "Memory"]
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return isoformat(value)
-    if isinstance(value, Mapping):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return value
-
-
 @attrs.frozen
 class Memory:
     """A memory of any layer."""
@@ -51,12 +41,22 @@ class Memory:
                 "valid_from": row.valid_from, "valid_to": row.valid_to}
 
     @classmethod
-    def from_row(cls, row: MemoryRow) -> Memory:
-        return Memory(**Memory._fields_from_row(row))
+    def from_record(cls, record: Mapping[str, Any]) -> Memory:
+        """From a Core row of ``memories`` (``row._mapping``), as the hot read paths fetch."""
+        return Memory(id=record["id"], text=record["text"], layer=record["layer"],
+                      scope=record["scope"], metadata=dict(record["metadata"] or {}),
+                      importance=record["importance"], created_at=record["created_at"],
+                      updated_at=record["updated_at"], valid_from=record["valid_from"],
+                      valid_to=record["valid_to"])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (timestamps as ISO-8601 strings)."""
-        return _json_ready(attrs.asdict(self, recurse=False))  # type: ignore[no-any-return]
+        data = attrs.asdict(self, recurse=False)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = isoformat(value)
+        data["metadata"] = dict(self.metadata)  # JSON already: checked when stored
+        return data
 
 
 @attrs.frozen

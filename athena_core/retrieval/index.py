@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from athena_core.config import RetrievalConfig
@@ -102,10 +102,11 @@ class RecallIndex:
 
     def stage(self, session: Session, rows: Sequence[MemoryRow], vectors: np.ndarray
               ) -> list[VectorEntry]:
-        """Store vectors of freshly flushed ``rows`` in the caller's transaction."""
+        """Store vectors of freshly inserted ``rows`` in the caller's transaction."""
         self.require_current()
-        session.add_all(EmbeddingRow(memory_pk=row.pk, vector=vector.tobytes())
-                        for row, vector in zip(rows, vectors, strict=True))
+        session.connection().execute(insert(EmbeddingRow.__table__),
+                        [{"memory_pk": row.pk, "vector": vector.tobytes()}
+                         for row, vector in zip(rows, vectors, strict=True)])
         return [_entry(row, vector) for row, vector in zip(rows, vectors, strict=True)]
 
     def bump_epoch(self, session: Session) -> int:

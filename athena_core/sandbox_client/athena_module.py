@@ -38,14 +38,6 @@ class Record(dict):
         return sorted(self)
 
 
-def _wrap(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Record({k: _wrap(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [_wrap(v) for v in value]
-    return value
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
@@ -70,13 +62,13 @@ class Channel:
         self._next_id += 1
         frames.send(self._sock, {"type": "call", "id": self._next_id, "op": operation,
                                  "args": _plain(list(args)), "kwargs": _plain(kwargs)})
-        reply = frames.recv(self._sock, self._max)
+        reply = frames.recv(self._sock, self._max, Record)  # objects decode as Records
         if reply.get("type") != "reply" or reply.get("id") != self._next_id:
             raise AthenaError("BridgeError", "unexpected reply from the host")
         if not reply.get("ok"):
             error = reply.get("error") or {}
             raise AthenaError(str(error.get("type", "Error")), str(error.get("message", "")))
-        return _wrap(reply.get("value"))
+        return reply.get("value")
 
 
 def build(operations: list[dict[str, Any]], channel: Channel) -> types.ModuleType:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -33,9 +34,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def decode(body: bytes) -> dict[str, Any]:
+def decode(body: bytes, object_hook: Callable[[dict[str, Any]], Any] | None = None
+           ) -> dict[str, Any]:
+    """One frame's JSON object; ``object_hook`` builds every object of it (``json.loads``)."""
     try:
-        message = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+        message = json.loads(body.decode("utf-8"), parse_constant=_no_constants,
+                             object_hook=object_hook)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"frame is not UTF-8 JSON ({exc})") from None
     except RecursionError:
@@ -45,12 +49,13 @@ def decode(body: bytes) -> dict[str, Any]:
     return message
 
 
-def recv(sock: socket.socket, max_bytes: int) -> dict[str, Any]:
+def recv(sock: socket.socket, max_bytes: int,
+         object_hook: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """Read one whole frame (blocking); raise FrameError past ``max_bytes``."""
     (length,) = HEADER.unpack(_exactly(sock, HEADER.size))
     if length > max_bytes:
         raise FrameError(f"frame of {length} bytes exceeds the {max_bytes}-byte limit")
-    return decode(_exactly(sock, length))
+    return decode(_exactly(sock, length), object_hook)
 
 
 def _exactly(sock: socket.socket, size: int) -> bytes:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,6 +79,13 @@ class Storage:
         self._require_open()
         with self._translated(), self._read() as session:
             yield session  # closing (not rolling back) keeps loaded rows usable
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A Core connection over one consistent snapshot: the fast path for hot reads."""
+        self._require_open()
+        with self._translated(), self._read_engine.connect() as connection:
+            yield connection
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
@@ -175,9 +182,12 @@ class Storage:
             cursor.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten
             cursor.close()
 
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # Straight to the driver: this runs before every transaction, hot reads included.
+            conn.connection.driver_connection.execute(begin)
 
         return engine
 

@@ -7,15 +7,44 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, String, and_, literal, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.storage.models import MemoryRow
+from athena_core.storage.models import Base, MemoryRow
 
-__all__ = ["memory_conditions", "metadata_conditions"]
+__all__ = ["MEMORIES_BY_KEY", "MEMORY_BY_ID", "insert_row", "matching_keys",
+           "memory_conditions", "metadata_conditions"]
+
+_memories = MemoryRow.__table__
+#: One memory by public id within a scope (parameters ``id``, ``scope``).
+MEMORY_BY_ID = select(_memories).where(_memories.c.id == bindparam("id"),
+                                        _memories.c.scope == bindparam("scope"))
+#: Memories by internal key (parameter ``keys``, a list).
+MEMORIES_BY_KEY = select(_memories).where(_memories.c.pk.in_(bindparam("keys", expanding=True)))
+
+
+def insert_row(session: Any, model: type[Base], values: Mapping[str, Any]) -> Any:
+    """Insert one row of ``model`` (``values`` by column name); return its primary key.
+
+    A Core ``INSERT`` in the session's transaction: the write path of every memory,
+    kept off the ORM unit of work, which costs several times the insert itself.
+    """
+    result = session.connection().execute(insert(model.__table__), dict(values))
+    return result.inserted_primary_key[0]
 
 
 def memory_conditions(where: RecallFilter) -> ColumnElement[bool]:
