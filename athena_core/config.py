@@ -88,6 +88,9 @@ class ExecutionConfig:
     pool_size: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: Options passed to the executor's factory.
     executor_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Wait for the disk flush when recording an execution in episodic memory. Off: the
+    #: record survives a killed process but a power cut may lose the last ones.
+    durable_records: bool = False
 
 
 @attrs.frozen
@@ -358,6 +361,9 @@ executor = ""
 policy = "strict"
 # Pre-started sandboxed workers kept ready (0 disables the warm pool).
 pool_size = 2
+# Wait for the disk flush when recording each execution; false: a killed process loses
+# no record, a power cut may lose the last ones.
+durable_records = false
 
 [execution.executor_options]
 

@@ -269,3 +269,16 @@ def test_automatic_choice_prefers_an_executor_that_accepts_the_policy(athena_fac
     with Athena.open(config=athena.config, plugins=[Plugin()]) as chosen:
         assert chosen.execute("1").executor == "bwrap"
         assert chosen.execute("1", policy="research").executor == "srt"
+
+
+def test_execution_records_are_kept_with_either_setting(athena_factory, tmp_path) -> None:
+    for durable in (False, True):
+        athena = athena_factory(tmp_path / str(durable),
+                                execution={"durable_records": durable, "pool_size": 0})
+        result = athena.execute("print('hi')")
+        assert result.ok, result
+        records = athena.episodic.timeline(kind="tool_execution", context={
+            "execution_id": result.id})
+        assert [r.context["status"] for r in records] == ["ok"]
+        with athena.storage.write() as session:  # the record's level did not stick
+            assert session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2

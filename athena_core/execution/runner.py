@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -151,14 +152,17 @@ class ExecutionService:
         summary = (f"Ran a {result.language} program: {result.status}"
                    + (f" ({result.error.type}: {result.error.message})" if result.error else "")
                    + f"\n{excerpt}")
-        self._athena.layers["episodic"].record(
-            summary, kind="tool_execution",
-            outcome="success" if result.ok else "failure",
-            context={"execution_id": result.id, "executor": result.executor,
-                     "policy": result.policy, "status": result.status,
-                     "duration_s": round(result.duration_s, 4),
-                     "bridge_calls": len(result.bridge_calls)},
-            scope=scope)
+        storage = self._athena._require_store().storage
+        durable = self._config.execution.durable_records
+        with contextlib.nullcontext() if durable else storage.deferred_flush():
+            self._athena.layers["episodic"].record(
+                summary, kind="tool_execution",
+                outcome="success" if result.ok else "failure",
+                context={"execution_id": result.id, "executor": result.executor,
+                         "policy": result.policy, "status": result.status,
+                         "duration_s": round(result.duration_s, 4),
+                         "bridge_calls": len(result.bridge_calls)},
+                scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
 

@@ -14,6 +14,7 @@ another advisory lock, so processes opening a new database at once do not race.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 from collections.abc import Iterator
@@ -36,6 +37,9 @@ SCHEMA_HEAD = "0001"
 _PG_WRITE_LOCK = 0x41_7468_656E_61  # "Athena"
 #: Key of the PostgreSQL advisory lock held while the schema is created or upgraded.
 _PG_MIGRATE_LOCK = _PG_WRITE_LOCK + 1
+#: The Storage whose write transactions skip waiting for the disk flush in this context.
+_DEFERRED: contextvars.ContextVar[Storage | None] = contextvars.ContextVar(
+    "athena_deferred_flush", default=None)
 #: SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
 _PG_LOCK_NOT_AVAILABLE = "55P03"
 _CORRUPT_MARKERS = ("file is not a database", "malformed", "file is encrypted")
@@ -94,7 +98,23 @@ class Storage:
         with self._translated(), self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 self._pg_lock(session, _PG_WRITE_LOCK)
+                if _DEFERRED.get() is self:
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
+
+    @contextlib.contextmanager
+    def deferred_flush(self) -> Iterator[None]:
+        """Write transactions in this block commit without waiting for the disk flush.
+
+        Such a commit survives the process being killed, but a power cut or OS crash may
+        lose it (SQLite ``synchronous = NORMAL``, PostgreSQL ``synchronous_commit = off``,
+        for those transactions only). For records whose loss costs less than the wait.
+        """
+        token = _DEFERRED.set(self)
+        try:
+            yield
+        finally:
+            _DEFERRED.reset(token)
 
     def _pg_lock(self, session: Any, key: int) -> None:
         """Take advisory lock ``key`` for the transaction, waiting ``busy_timeout_ms`` at most.
@@ -183,11 +203,20 @@ class Storage:
             cursor.close()
 
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        durable = settings.synchronous.upper()
+        deferred = "NORMAL" if durable in ("FULL", "EXTRA") else durable
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             # Straight to the driver: this runs before every transaction, hot reads included.
-            conn.connection.driver_connection.execute(begin)
+            driver = conn.connection.driver_connection
+            if write:  # the level can only change outside a transaction: set it here
+                wanted = deferred if _DEFERRED.get() is self else durable
+                info = conn.connection.info
+                if info.get("athena_synchronous", durable) != wanted:
+                    driver.execute(f"PRAGMA synchronous = {wanted}")
+                    info["athena_synchronous"] = wanted
+            driver.execute(begin)
 
         return engine
 
