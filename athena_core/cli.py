@@ -269,6 +269,67 @@ def _language_of(path: str) -> str:
         suffix, "python")
 
 
+def _sandbox_operations(athena: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
+    """The operations a sandboxed program may call under ``--policy``, and the policy's name."""
+    from athena_core.execution.bridge import callable_operations
+
+    policy = args.policy
+    if policy and policy.lstrip().startswith("{"):
+        policy = _json_arg(policy)
+    chosen = athena.execution.policy(policy)
+    return callable_operations(athena.api, chosen), chosen.name
+
+
+def _cmd_apis_export(args: argparse.Namespace) -> int:
+    from athena_core.discovery import SANDBOX_API_PATH, write_tree
+    from athena_core.errors import InvalidArgumentError
+
+    with _open(args) as athena:
+        operations, policy = _sandbox_operations(athena, args)
+        try:
+            path = write_tree(operations, args.directory)
+        except OSError as exc:
+            raise InvalidArgumentError(f"Cannot write the API tree to {args.directory}: "
+                                       f"{exc.strerror or exc}.") from None
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    _out(args, {"directory": str(path), "files": files, "operations": len(operations),
+                "policy": policy},
+         f"Wrote {len(files)} files for {len(operations)} operations (policy {policy}) to "
+         f"{path}\nStart with {path / 'README.md'}; sandboxed programs read the same tree at "
+         f"{SANDBOX_API_PATH}.")
+    return 0
+
+
+def _cmd_apis_search(args: argparse.Namespace) -> int:
+    from athena_core.discovery import search
+
+    with _open(args) as athena:
+        operations, _ = _sandbox_operations(athena, args)
+        assert athena.index is not None
+        results = search(operations, args.query, detail=args.detail, limit=args.limit,
+                         embed=athena.index.embedder.embed)
+    if args.json:
+        _print_json(results)
+        return 0
+    if not results:
+        print("no operations match", file=sys.stderr)
+    for result in results:
+        if args.detail == "names":
+            print(result)
+        elif args.detail == "summary":
+            print(f"{result['signature']}\n    {result['summary']}")
+        else:
+            print(f"{result['signature']}\n    permissions: {', '.join(result['permissions'])}"
+                  f"; file: {result['path']}\n")
+            print("\n".join(f"    {line}".rstrip() for line in result["doc"].splitlines()))
+            if result["parameters"]:
+                print("\n    arguments:")
+            for param in result["parameters"]:
+                print(f"    - {param['name']}: {param['type']}")
+            print(f"    returns: {result['returns']}\n")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from athena_core.demo import run_demo
 
@@ -424,6 +485,42 @@ def _parser() -> argparse.ArgumentParser:
                      "[policies.NAME] from athena.toml, or a policy as JSON")
     sub.add_argument("--language", choices=("python", "javascript", "bash"),
                      help="default: from the file extension (.js, .sh), else python")
+
+    apis = commands.add_parser(
+        "apis", help="export or search the API that sandboxed programs call",
+        description="The operations a sandboxed program can call through `import athena`, "
+                    "as a tree of stub files (export) or ranked for a question (search).")
+    apis_commands = apis.add_subparsers(title="commands", metavar="COMMAND")
+    policy_help = ("only operations this policy lets a program call: strict, research, "
+                   "development, a [policies.NAME] from athena.toml, or a policy as JSON "
+                   "(default: [execution] policy)")
+    sub = apis_commands.add_parser(
+        "export", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="write the API tree: one stub file per operation, with README.md indexes",
+        description="Write the API tree that sandboxed programs read at /athena/apis:\n"
+                    "a README.md index, one folder per namespace with its own README.md,\n"
+                    "and one Python stub per operation (signature, docstring, permissions).",
+        epilog="examples:\n  athena apis export ./apis && cat ./apis/README.md\n"
+               "  athena apis export ./apis --policy research --json\n\n"
+               "DIR must be new, empty or an earlier export; it is replaced atomically.")
+    sub.add_argument("directory", metavar="DIR", help="where to write the tree")
+    sub.add_argument("--policy", help=policy_help)
+    sub.set_defaults(handler=_cmd_apis_export)
+    sub = apis_commands.add_parser(
+        "search", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="find the operations that answer a question, best first",
+        description="Rank the operations a sandboxed program can call by how well their\n"
+                    "names and documentation match QUERY (full-text and embeddings, fused).",
+        epilog="examples:\n  athena apis search \"find memories about a topic\"\n"
+               "  athena apis search \"events between two dates\" --detail full\n"
+               "  athena apis search \"delete a memory\" --detail names --limit 3 --json")
+    sub.add_argument("query", metavar="QUERY", help="what you want to do, in words")
+    sub.add_argument("--detail", choices=("names", "summary", "full"), default="summary",
+                     help="names only; signature and first line (default); or everything")
+    sub.add_argument("--limit", type=int, default=10, metavar="N",
+                     help="at most N operations (default 10)")
+    sub.add_argument("--policy", help=policy_help)
+    sub.set_defaults(handler=_cmd_apis_search)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

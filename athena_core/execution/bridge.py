@@ -21,9 +21,10 @@ from athena_core.sandbox_client import frames
 
 if TYPE_CHECKING:
     from athena_core.api import ApiRegistry, Operation
+    from athena_core.execution.policy import Policy
 
 __all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "BridgeHost", "BridgeViolation",
-           "operation_specs", "to_jsonable"]
+           "callable_operations", "operation_specs", "to_jsonable"]
 
 #: Largest call frame a program may send.
 MAX_CALL_BYTES = 1 << 20
@@ -38,9 +39,10 @@ class BridgeViolation(Exception):
     """The worker broke the protocol; the execution is ended."""
 
 
-def callable_operations(registry: ApiRegistry, request: ExecutionRequest) -> list[Operation]:
+def callable_operations(registry: ApiRegistry, policy: Policy) -> list[Operation]:
+    """The operations a sandboxed program may call under ``policy``."""
     return [op for op in registry if not op.permissions & _FORBIDDEN_PERMISSIONS
-            and request.policy.allows_operation(op.name)]
+            and policy.allows_operation(op.name)]
 
 
 def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[dict[str, Any]]:
@@ -50,7 +52,7 @@ def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[di
     if specs is None:
         specs = registry.cache[key] = [
             {"name": op.name, "signature": signature_text(op), "doc": op.doc}
-            for op in callable_operations(registry, request)]
+            for op in callable_operations(registry, request.policy)]
     return specs
 
 
@@ -74,7 +76,8 @@ class BridgeHost:
 
     def __init__(self, registry: ApiRegistry, request: ExecutionRequest) -> None:
         self.request = request
-        self._operations = {op.name: op for op in callable_operations(registry, request)}
+        self._operations = {op.name: op for op in callable_operations(registry,
+                                                                              request.policy)}
         self._registry = registry
         self.calls: list[BridgeCall] = []
         self.violations: list[str] = []
