@@ -330,6 +330,32 @@ def _cmd_apis_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from athena_core.mcp.server import build_server, serve_http, serve_stdio
+
+    if args.http is None:
+        with _open(args) as athena:
+            serve_stdio(build_server(athena, classic=args.classic, scope=args.scope,
+                                     scope_from_client=args.scope_from_client))
+        return 0
+    import secrets
+
+    token = os.environ.get("ATHENA_MCP_TOKEN") or secrets.token_urlsafe(32)
+    host, _, port = args.http.rpartition(":")
+    host = host or "127.0.0.1"
+    if not port.isdigit():
+        _fail_usage(f"--http wants [HOST:]PORT, not {args.http!r}")
+    with _open(args) as athena:
+        server = build_server(athena, classic=args.classic, scope=args.scope,
+                              scope_from_client=args.scope_from_client)
+        print(f"Athena MCP server at http://{host}:{port}/mcp", file=sys.stderr)
+        if "ATHENA_MCP_TOKEN" not in os.environ:
+            print(f"bearer token: {token}  (set ATHENA_MCP_TOKEN to choose it)",
+                  file=sys.stderr)
+        serve_http(server, host=host, port=int(port), token=token)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from athena_core.demo import run_demo
 
@@ -521,6 +547,29 @@ def _parser() -> argparse.ArgumentParser:
                      help="at most N operations (default 10)")
     sub.add_argument("--policy", help=policy_help)
     sub.set_defaults(handler=_cmd_apis_search)
+
+    sub = commands.add_parser(
+        "serve", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="serve Athena to AI agents over MCP (stdio by default)",
+        description="An MCP server. By default it offers two tools: run_code (a program in\n"
+                    "the sandbox, where `import athena` reaches memory) and search_api (find\n"
+                    "operations); the API tree is offered as resources athena://apis/...\n"
+                    "With --classic every operation is a tool of its own instead.",
+        epilog="examples:\n  athena serve                    # stdio, for a client that starts it\n"
+               "  claude mcp add athena -- athena serve\n"
+               "  athena serve --http 8765        # http://127.0.0.1:8765/mcp, bearer token\n"
+               "  athena serve --classic          # one tool per operation")
+    sub.add_argument("--classic", action="store_true",
+                     help="one MCP tool per operation instead of run_code and search_api")
+    sub.add_argument("--scope", help="scope of every session (default: [mcp] scope, else "
+                     "[memory] default_scope)")
+    sub.add_argument("--scope-from-client", action="store_true",
+                     help="give each client its own scope, named after it")
+    sub.add_argument("--http", metavar="[HOST:]PORT",
+                     help="serve streamable HTTP on HOST (default 127.0.0.1) instead of stdio; "
+                          "clients must send the bearer token printed at start "
+                          "(or ATHENA_MCP_TOKEN)")
+    sub.set_defaults(handler=_cmd_serve)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

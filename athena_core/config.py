@@ -24,6 +24,7 @@ from athena_core.errors import ConfigError
 __all__ = [
     "CONFIG_FILENAME",
     "Config",
+    "McpConfig",
     "MemoryConfig",
     "PluginsConfig",
     "RetrievalConfig",
@@ -94,6 +95,16 @@ class ExecutionConfig:
 
 
 @attrs.frozen
+class McpConfig:
+    """``[mcp]``: what ``athena serve`` gives MCP clients."""
+
+    #: Scope of every MCP session; empty: ``[memory] default_scope``.
+    scope: str = ""
+    #: Give each client its own scope, named after it (``Claude Code`` -> ``claude-code``).
+    scope_from_client: bool = False
+
+
+@attrs.frozen
 class PluginsConfig:
     """``[plugins]``: which installed plugins load."""
 
@@ -110,6 +121,7 @@ _SECTIONS: dict[str, type] = {
     "memory": MemoryConfig,
     "retrieval": RetrievalConfig,
     "execution": ExecutionConfig,
+    "mcp": McpConfig,
     "plugins": PluginsConfig,
 }
 
@@ -123,6 +135,7 @@ class Config:
     memory: MemoryConfig = MemoryConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    mcp: McpConfig = McpConfig()
     plugins: PluginsConfig = PluginsConfig()
     #: Custom execution policies from ``[policies.NAME]`` tables, by name.
     policies: Mapping[str, Any] = attrs.field(factory=dict)
@@ -373,6 +386,12 @@ durable_records = false
 # read_paths = ["~/src/project"]
 # env = ["CI"]
 # limits = { wall_seconds = 60, memory_bytes = 1073741824 }
+
+[mcp]
+# Scope of every MCP session of `athena serve`; empty: [memory] default_scope.
+scope = ""
+# Give each MCP client its own scope, named after the client.
+scope_from_client = false
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

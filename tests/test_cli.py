@@ -16,7 +16,7 @@ import pytest
 import athena_core
 
 COMMANDS = {"init", "remember", "recall", "forget", "timeline", "plugins", "config", "export",
-            "import", "run", "reindex", "doctor", "demo", "apis"}
+            "import", "run", "reindex", "doctor", "demo", "apis", "serve"}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:

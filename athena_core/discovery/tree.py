@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 
     from athena_core.api.registry import Operation
 
-__all__ = ["SANDBOX_API_PATH", "by_name", "readable_signature", "stub_path", "tree_for",
-           "write_tree"]
+__all__ = ["SANDBOX_API_PATH", "by_name", "readable_signature", "render_tree", "stub_path",
+           "tree_for", "write_tree"]
 
 #: Where executors mount the API tree (read-only) inside the sandbox.
 SANDBOX_API_PATH = "/athena/apis"
@@ -243,7 +243,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _render(operations: Iterable[Operation]) -> dict[str, str]:
+def render_tree(operations: Iterable[Operation]) -> dict[str, str]:
     """Every file of the tree, by relative POSIX path."""
     ops = by_name(operations)
     value_types: dict[str, type] = {}
@@ -360,7 +360,7 @@ def write_tree(operations: Iterable[Operation], directory: str | os.PathLike[str
     another user. Raises ``InvalidArgumentError`` for an operation name that is
     not a dotted public identifier, and ``OSError`` when the filesystem refuses.
     """
-    files = _render(operations)
+    files = render_tree(operations)
     target = Path(directory).expanduser().absolute()
     if not _replaceable(target):
         raise InvalidArgumentError(
@@ -416,7 +416,7 @@ def tree_for(operations: Iterable[Operation], cache_root: str | os.PathLike[str]
     the other uses the winner's tree. Old trees are never removed here, since a
     running sandbox may still have one mounted.
     """
-    files = _render(operations)
+    files = render_tree(operations)
     root = Path(cache_root).expanduser().absolute()
     target = root / _digest(files)
     if target.is_dir():

@@ -152,9 +152,7 @@ class ExecutionService:
         summary = (f"Ran a {result.language} program: {result.status}"
                    + (f" ({result.error.type}: {result.error.message})" if result.error else "")
                    + f"\n{excerpt}")
-        storage = self._athena._require_store().storage
-        durable = self._config.execution.durable_records
-        with contextlib.nullcontext() if durable else storage.deferred_flush():
+        with self.recording():
             self._athena.layers["episodic"].record(
                 summary, kind="tool_execution",
                 outcome="success" if result.ok else "failure",
@@ -165,6 +163,17 @@ class ExecutionService:
                 scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
+
+    def recording(self) -> contextlib.AbstractContextManager[None]:
+        """Around writing an audit record (an execution, a tool call): its durability.
+
+        Without ``[execution] durable_records`` the commit does not wait for the disk
+        flush (see :meth:`~athena_core.storage.Storage.deferred_flush`).
+        """
+        assert self._athena is not None
+        if self._config.execution.durable_records:
+            return contextlib.nullcontext()
+        return self._athena._require_store().storage.deferred_flush()
 
     def close(self) -> None:
         for executor in self._executors.values():

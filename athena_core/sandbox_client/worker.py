@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import linecache
 import os
 import socket
 import subprocess
@@ -71,7 +72,13 @@ def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
         return {"value": None, "error": {"type": "SystemExit",
                                          "message": f"exit status {exc.code}", "line": None}}
     except BaseException as exc:  # the program's failure is a result, not a worker crash
-        traceback.print_exception(exc, file=sys.stderr)
+        # The traceback starts at the program (the worker's frames say nothing to its
+        # author) and shows its lines.
+        linecache.cache[PROGRAM] = (len(code), None, code.splitlines(True), PROGRAM)
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != PROGRAM:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb or exc.__traceback__, file=sys.stderr)
         return {"value": None, "error": {"type": type(exc).__name__, "message": str(exc),
                                          "line": _program_line(exc)}}
     return {"value": _jsonable(value), "error": None}

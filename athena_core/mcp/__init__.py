@@ -1,0 +1,1 @@
+"""The MCP server: ``athena serve`` (tools in :mod:`.tools`, the SDK glue in :mod:`.server`)."""
