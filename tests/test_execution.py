@@ -282,3 +282,24 @@ def test_execution_records_are_kept_with_either_setting(athena_factory, tmp_path
         assert [r.context["status"] for r in records] == ["ok"]
         with athena.storage.write() as session:  # the record's level did not stick
             assert session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_programs_read_the_api_tree_at_a_fixed_path_and_cannot_change_it(athena) -> None:
+    from athena_core.discovery import SANDBOX_API_PATH
+
+    result = athena.execute(f"""
+import os
+root = {SANDBOX_API_PATH!r}
+try:
+    open(os.path.join(root, "recall.py"), "a").write("tampered")
+    wrote = True
+except OSError:
+    wrote = False
+[sorted(os.listdir(root)), open(os.path.join(root, "episodic", "timeline.py")).read(), wrote]
+""")
+    assert result.ok, result
+    names, stub, wrote = result.value
+    assert {"README.md", "recall.py", "remember.py", "episodic", "semantic"} <= set(names)
+    assert "execute.py" not in names  # programs cannot start programs: not in their API
+    assert "def timeline(" in stub and "Permissions: read." in stub
+    assert not wrote

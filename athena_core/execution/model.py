@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -101,6 +101,11 @@ class ExecutorContext:
     options: Mapping[str, Any] = attrs.field(factory=dict)
     #: Warm workers to keep ready (``[execution] pool_size``).
     pool_size: int = 2
+    #: The API tree of the operations a program may call under a policy (a directory of
+    #: files readable by anyone); executors that can mount it read-only at
+    #: ``athena_core.discovery.SANDBOX_API_PATH``. ``None`` where there is none.
+    api_tree: Callable[[Policy], Path | None] = attrs.field(default=lambda policy: None,
+                                                            repr=False)
 
 
 @runtime_checkable

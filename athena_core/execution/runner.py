@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from athena_core import _ids
 from athena_core.errors import ConfigError, SandboxUnavailableError, UnknownNameError
-from athena_core.execution.bridge import BridgeHost
+from athena_core.execution.bridge import BridgeHost, callable_operations
 from athena_core.execution.model import (
     LANGUAGES,
     ExecutionRequest,
@@ -20,6 +20,8 @@ from athena_core.execution.policy import PRESETS, Policy, path_refusals, policy_
 from athena_core.execution.static_checks import check_python
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from athena_core.config import Config
     from athena_core.plugins import PluginHost
     from athena_core.runtime import Athena
@@ -87,7 +89,8 @@ class ExecutionService:
             config = self._config
             context = ExecutorContext(data_dir=config.data_dir,
                                       options=config.execution.executor_options,
-                                      pool_size=config.execution.pool_size)
+                                      pool_size=config.execution.pool_size,
+                                      api_tree=self.api_tree)
             self._executors[name] = self._plugins.registry("executor").create(name, context)
         return self._executors[name]
 
@@ -163,6 +166,20 @@ class ExecutionService:
                 scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
+
+    def api_tree(self, policy: Policy) -> Path | None:
+        """The API tree of what programs may call under ``policy`` (built once, then cached)."""
+        if self._athena is None:
+            return None
+        registry = self._athena.api
+        key = ("api-tree", policy.api)
+        tree: Path | None = registry.cache.get(key)
+        if tree is None or not tree.is_dir():
+            from athena_core.discovery import tree_for
+
+            tree = registry.cache[key] = tree_for(callable_operations(registry, policy),
+                                                  self._config.data_dir / "api-trees")
+        return tree
 
     def recording(self) -> contextlib.AbstractContextManager[None]:
         """Around writing an audit record (an execution, a tool call): its durability.

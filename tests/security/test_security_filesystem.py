@@ -29,6 +29,11 @@ from tests.security._helpers import (
 pytestmark = require_sandbox()
 
 
+def _entries(data_dir: Path) -> list[str]:
+    """What the data dir holds, but for the API trees Athena itself builds as policies run."""
+    return sorted(p.name for p in data_dir.iterdir() if p.name != "api-trees")
+
+
 def _everything(result) -> str:
     return json.dumps(result.value) + result.stdout + result.stderr
 
@@ -115,7 +120,7 @@ def test_data_dir_is_masked_when_its_parent_is_mounted(athena, data_dir, world, 
     database = data_dir / "athena.db"
     assert_world_reachable(database)
     assert token.encode() in database.read_bytes()
-    names = sorted(p.name for p in data_dir.iterdir())
+    names = _entries(data_dir)
     program = python("""
         import os
         d = ARGS["data_dir"]
@@ -131,7 +136,7 @@ def test_data_dir_is_masked_when_its_parent_is_mounted(athena, data_dir, world, 
     assert value["canary"] == f"CANARY-{token}"  # control: the parent really is mounted
     assert value["listing"] == [] or refused(value["listing"]), value
     assert refused(value["db"]) and refused(value["wal"]), value
-    assert sorted(p.name for p in data_dir.iterdir()) == names
+    assert _entries(data_dir) == names
     assert athena.recall(token, layers=["semantic"])[0].text == f"private memory {token}"
 
 
@@ -191,7 +196,7 @@ def test_writes_to_host_tmp_stay_in_the_private_tmp(athena, world, token) -> Non
 def test_data_dir_cannot_be_written_even_when_a_policy_names_it(athena, data_dir,
                                                                 token) -> None:
     athena.remember("an honest memory")
-    names = sorted(p.name for p in data_dir.iterdir())
+    names = _entries(data_dir)
     program = python("""
         d = ARGS["data_dir"]
         {
@@ -203,7 +208,7 @@ def test_data_dir_cannot_be_written_even_when_a_policy_names_it(athena, data_dir
     for policy in (None, {"write_paths": [str(data_dir)]}):
         execute(athena, program, policy=policy)
     assert not (data_dir / token).exists()
-    assert sorted(p.name for p in data_dir.iterdir()) == names
+    assert _entries(data_dir) == names
     assert all(p.stat().st_uid == os.getuid() for p in data_dir.iterdir())
     assert [h.text for h in athena.recall("honest memory", k=1)] == ["an honest memory"]
     assert_host_works(athena)

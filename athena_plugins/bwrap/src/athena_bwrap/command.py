@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from athena_core.discovery.tree import SANDBOX_API_PATH
 from athena_core.execution.policy import Policy
 
 __all__ = ["CLIENT_DIR", "WORK_DIR", "sandbox_command"]
@@ -21,8 +22,11 @@ _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nss
 
 
 def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: int | None,
-                    seccomp_fd: int | None, disk_bytes: int) -> list[str]:
+                    seccomp_fd: int | None, disk_bytes: int, api_tree: Path | None = None
+                    ) -> list[str]:
     """``bwrap ... -- python3 -I worker.py`` for ``policy``.
+
+    ``api_tree``: the API tree to mount read-only at ``SANDBOX_API_PATH``.
 
     ``uid``: run as this otherwise unused host uid (Athena runs as root; bubblewrap
     then sets up the namespaces itself and ``setpriv`` drops to ``uid``). ``None``:
@@ -51,6 +55,8 @@ def sandbox_command(policy: Policy, *, client_dir: Path, deny: list[Path], uid: 
         if not prefix.startswith("/usr/"):
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
     args += [*_parents(CLIENT_DIR), "--ro-bind", str(client_dir), CLIENT_DIR]
+    if api_tree is not None:
+        args += ["--ro-bind", str(api_tree), SANDBOX_API_PATH]
     for path in policy.resolved_paths(policy.read_paths):
         args += [*_parents(str(path)), "--ro-bind", str(path), str(path)]
     for path in policy.resolved_paths(policy.write_paths):

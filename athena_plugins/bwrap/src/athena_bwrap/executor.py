@@ -119,7 +119,8 @@ class BwrapExecutor(ExecutorBase):
         seccomp_fds = os.pipe() if seccomp.supported() else None
         command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
                                   seccomp_fd=_SECCOMP_FD if seccomp_fds else None,
-                                  disk_bytes=_DISK_BYTES)
+                                  disk_bytes=_DISK_BYTES,
+                                  api_tree=self._context.api_tree(policy))
         # The options (mount paths, passed-through environment values) go through a pipe
         # (--args), so they show neither in the host's `ps` nor in the sandbox's /proc;
         # bubblewrap wants the command itself on its command line.
