@@ -87,8 +87,8 @@ def run_demo(home: Path | None = None, *, as_json: bool = False) -> int:
         json.dump({"ok": ok, "steps": steps}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif ok:
-        print("\nDone. Agents connect with `athena serve` once the MCP server ships; "
-              "see README.md.")
+        print("\nDone. Agents connect over MCP with `athena serve` (for example "
+              "`claude mcp add athena -- athena serve`); see docs/mcp.md.")
     else:
         print("\nStore and recall work; code execution needs a sandbox (see the fix above, "
               "then `athena doctor`).")
