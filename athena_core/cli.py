@@ -333,6 +333,7 @@ def _cmd_apis_search(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from athena_core.mcp.server import build_server, serve_http, serve_stdio
 
+    chosen = os.environ.pop("ATHENA_SERVE_TOKEN", None)  # kept from child processes
     if args.http is None:
         with _open(args) as athena:
             serve_stdio(build_server(athena, classic=args.classic, scope=args.scope,
@@ -340,7 +341,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return 0
     import secrets
 
-    token = os.environ.get("ATHENA_MCP_TOKEN") or secrets.token_urlsafe(32)
+    token = chosen or secrets.token_urlsafe(32)
     host, _, port = args.http.rpartition(":")
     host = host or "127.0.0.1"
     if not port.isdigit():
@@ -349,8 +350,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         server = build_server(athena, classic=args.classic, scope=args.scope,
                               scope_from_client=args.scope_from_client)
         print(f"Athena MCP server at http://{host}:{port}/mcp", file=sys.stderr)
-        if "ATHENA_MCP_TOKEN" not in os.environ:
-            print(f"bearer token: {token}  (set ATHENA_MCP_TOKEN to choose it)",
+        if not chosen:
+            print(f"bearer token: {token}  (set ATHENA_SERVE_TOKEN to choose it)",
                   file=sys.stderr)
         serve_http(server, host=host, port=int(port), token=token)
     return 0
@@ -568,7 +569,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--http", metavar="[HOST:]PORT",
                      help="serve streamable HTTP on HOST (default 127.0.0.1) instead of stdio; "
                           "clients must send the bearer token printed at start "
-                          "(or ATHENA_MCP_TOKEN)")
+                          "(or ATHENA_SERVE_TOKEN)")
     sub.set_defaults(handler=_cmd_serve)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")

@@ -7,8 +7,9 @@ bridge, and ``search_api``, which finds the operations a program can call. In
 schema generated from the operation's type hints.
 
 A :class:`ToolSession` serves one MCP session: it binds every call to the
-session's scope, turns bad arguments and failures into error results a model
-can read (the server stays up), and records every call in episodic memory
+session's scope and every program to the server's execution policy, turns bad
+arguments and failures into error results a model can read (the server stays
+up), and records every call in episodic memory
 (``kind="tool_call"``: tool, status, timing; a ``run_code`` call points at its
 execution's own record instead of storing the program again).
 """
@@ -24,6 +25,7 @@ import attrs
 
 from athena_core import _ids
 from athena_core.errors import AthenaError
+from athena_core.execution.model import ExecutionResult
 
 if TYPE_CHECKING:
     from athena_core.api import Operation
@@ -35,6 +37,11 @@ __all__ = ["MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION", "SERVER_INSTRUCTIONS", "T
 #: Longest stdout or stderr a ``run_code`` result carries (the rest is cut, and says so).
 MAX_OUTPUT_CHARS = 20_000
 _MAX_LOGGED_ARGUMENT = 200
+#: Arguments of operations that the server sets, never the client (classic mode): a
+#: client choosing ``execute``'s policy could widen its own sandbox.
+_SERVER_BOUND = {
+    "scope": "scope is set by the session, not per call.",
+    "policy": "the policy is the server's ([execution] policy), not chosen per call."}
 
 SERVER_INSTRUCTIONS = (
     "Athena is long-term memory. Use run_code to run a short Python program in which "
@@ -166,20 +173,8 @@ class ToolSession:
         if language not in ("python", "javascript", "bash"):
             return _error("InvalidArgument", f"language must be python, javascript or bash, "
                                              f"not {language!r}.")
-        result = self.athena.execute(code, language=language,  # type: ignore[arg-type]
-                                     scope=self.scope)
-        data: dict[str, Any] = {"status": result.status, "execution_id": result.id}
-        if result.value is not None:
-            data["value"] = result.value
-        for stream in ("stdout", "stderr"):
-            text = getattr(result, stream)
-            if text:
-                data[stream] = _truncated(text)
-        if result.error is not None:
-            data["error"] = result.error.to_dict()
-        if result.violations:
-            data["violations"] = list(result.violations)
-        return ToolResult(_compact(data), data, is_error=not result.ok)
+        return _execution_result(self.athena.execute(
+            code, language=language, scope=self.scope))  # type: ignore[arg-type]
 
     def _search_api(self, arguments: dict[str, Any]) -> ToolResult:
         from athena_core.discovery import ApiIndex
@@ -207,7 +202,7 @@ class ToolSession:
     def _classic_tools(self) -> list[Tool]:
         from athena_core.api.schema import input_schema
 
-        return [Tool(tool_name(op.name), op.doc, _without_scope(input_schema(op)),
+        return [Tool(tool_name(op.name), op.doc, _without_bound(input_schema(op)),
                      self._operation_handler(op)) for op in self.athena.api]
 
     def _operation_handler(self, op: Operation) -> Callable[[dict[str, Any]], ToolResult]:
@@ -216,19 +211,39 @@ class ToolSession:
         scoped = "scope" in op.signature.parameters
 
         def handler(arguments: dict[str, Any]) -> ToolResult:
-            if "scope" in arguments:
-                return _error("InvalidArgument", "scope is set by the session, not per call.")
-            value = to_jsonable(op(**arguments, **({"scope": self.scope} if scoped else {})))
+            bound = sorted(_SERVER_BOUND.keys() & arguments.keys())
+            if bound:
+                return _error("InvalidArgument", _SERVER_BOUND[bound[0]])
+            value = op(**arguments, **({"scope": self.scope} if scoped else {}))
+            if isinstance(value, ExecutionResult):  # `execute`: reported as run_code reports
+                return _execution_result(value)
+            value = to_jsonable(value)
             data = value if isinstance(value, dict) else {"result": value}
             return ToolResult(_compact(value), data)
 
         return handler
 
 
-def _without_scope(schema: dict[str, Any]) -> dict[str, Any]:
-    """The session binds the scope: clients are not offered it."""
-    properties = {k: v for k, v in schema["properties"].items() if k != "scope"}
-    required = [name for name in schema.get("required", []) if name != "scope"]
+def _execution_result(result: ExecutionResult) -> ToolResult:
+    """What a client reads of an execution: a failed program is an error result."""
+    data: dict[str, Any] = {"status": result.status, "execution_id": result.id}
+    if result.value is not None:
+        data["value"] = result.value
+    for stream in ("stdout", "stderr"):
+        text = getattr(result, stream)
+        if text:
+            data[stream] = _truncated(text)
+    if result.error is not None:
+        data["error"] = result.error.to_dict()
+    if result.violations:
+        data["violations"] = list(result.violations)
+    return ToolResult(_compact(data), data, is_error=not result.ok)
+
+
+def _without_bound(schema: dict[str, Any]) -> dict[str, Any]:
+    """The server binds the scope and the policy: clients are not offered them."""
+    properties = {k: v for k, v in schema["properties"].items() if k not in _SERVER_BOUND}
+    required = [name for name in schema.get("required", []) if name not in _SERVER_BOUND]
     return {**schema, "properties": properties, **({"required": required} if required else {})}
 
 

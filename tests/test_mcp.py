@@ -1,0 +1,515 @@
+"""``athena serve``, run for real as a subprocess and driven by MCP clients.
+
+The SDK's own client talks to the server over stdio (and streamable HTTP with a
+bearer token); the MCP Inspector CLI, when installed, is a second, independent
+client. After a server exits, its data dir is opened directly to check what it
+recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp.types as types
+import pytest
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from athena_core import Athena
+from athena_core.config import Config
+from athena_core.mcp.tools import tool_name
+from tests.sandbox import require_sandbox
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+needs_sandbox = require_sandbox()
+
+QUICK_POLICY = """\
+[execution]
+policy = "quick"
+
+[policies.quick]
+extends = "strict"
+limits = { wall_seconds = 2 }
+"""
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- starting servers ----------------------------------------------------------------
+
+
+def serve_command(home: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "athena_core.cli", "serve", "--home", str(home), *options]
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """This environment (PATH, TMPDIR, ... for the sandbox) without the caller's ATHENA_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATHENA_")}
+    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
+
+
+@contextlib.asynccontextmanager
+async def serve(home: Path, *options: str, client: str = "athena-tests"
+                ) -> AsyncIterator[ClientSession]:
+    """An initialized client session with ``athena serve --home HOME OPTIONS`` over stdio.
+
+    The server's stderr goes to ``HOME.stderr`` beside the data dir; the server has
+    exited when the block ends.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    params = StdioServerParameters(command=sys.executable, args=serve_command(home, *options)[1:],
+                                   env=server_env(), cwd=home.parent)
+    stderr = home.with_suffix(".stderr")
+    info = types.Implementation(name=client, version="1.0")
+    with stderr.open("a", encoding="utf-8") as errlog:
+        async with (stdio_client(params, errlog=errlog) as (read, write),
+                    ClientSession(read, write, read_timeout_seconds=90,
+                                  client_info=info) as session):
+            try:
+                init = await session.initialize()
+            except MCPError as exc:
+                raise AssertionError(f"athena serve did not start ({exc.message}):\n"
+                                     f"{stderr.read_text(encoding='utf-8')}") from exc
+            assert init.server_info.name == "athena"
+            yield session
+
+
+@pytest.fixture(scope="module")
+async def code_server(tmp_path_factory) -> AsyncIterator[ClientSession]:
+    """One code-mode server shared by the tests that do not depend on its state."""
+    async with serve(tmp_path_factory.mktemp("code") / "home") as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+async def classic_server(tmp_path_factory) -> AsyncIterator[ClientSession]:
+    async with serve(tmp_path_factory.mktemp("classic") / "home", "--classic") as session:
+        yield session
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+# --- reading results -----------------------------------------------------------------
+
+
+def outcome(result: types.CallToolResult) -> dict[str, Any]:
+    """A tool result's structured data, checked to match its text (JSON, or ``Type: message``)."""
+    data = result.structured_content
+    assert data is not None
+    [content] = result.content
+    assert isinstance(content, types.TextContent)
+    if result.is_error and "status" not in data:
+        error = data["error"]
+        assert content.text == f"{error['type']}: {error['message']}"
+    else:
+        text_data = json.loads(content.text)
+        assert text_data == data or text_data == data.get("result")
+    return data
+
+
+async def value_of(session: ClientSession, code: str) -> Any:
+    """The value of a program that must succeed."""
+    data = outcome(await session.call_tool("run_code", {"code": code}))
+    assert data["status"] == "ok", data
+    return data.get("value")
+
+
+async def assert_answers(session: ClientSession) -> None:
+    """The server still serves requests."""
+    found = outcome(await session.call_tool("search_api", {"query": "remember a fact",
+                                                           "detail": "names"}))
+    assert "remember" in found["operations"]
+
+
+def open_home(home: Path) -> Athena:
+    """The data dir a server used (this process's ATHENA_* variables are not its config)."""
+    return Athena.open(config=Config.load(home, env={}))
+
+
+def tool_calls(home: Path, scope: str | None = None) -> list[Any]:
+    """The ``tool_call`` events a (stopped) server recorded in ``home``."""
+    with open_home(home) as athena:
+        return athena.episodic.timeline(kind="tool_call", scope=scope)
+
+
+# --- code mode: tools ----------------------------------------------------------------
+
+
+async def test_code_mode_offers_run_code_and_search_api(code_server) -> None:
+    tools = {tool.name: tool for tool in (await code_server.list_tools()).tools}
+    assert set(tools) == {"run_code", "search_api"}
+    run_code, search_api = tools["run_code"].input_schema, tools["search_api"].input_schema
+    assert run_code["required"] == ["code"]
+    assert run_code["properties"]["code"]["type"] == "string"
+    assert run_code["properties"]["language"]["enum"] == ["python", "javascript", "bash"]
+    assert search_api["required"] == ["query"]
+    assert set(search_api["properties"]) == {"query", "detail", "limit"}
+    assert search_api["properties"]["detail"]["enum"] == ["names", "summary", "full"]
+    assert run_code["additionalProperties"] is search_api["additionalProperties"] is False
+    assert "import athena" in tools["run_code"].description
+
+
+async def test_search_api_finds_recall_at_each_detail_level(code_server) -> None:
+    question = "find memories about a topic"
+    names = outcome(await code_server.call_tool(
+        "search_api", {"query": question, "detail": "names", "limit": 3}))["operations"]
+    assert names[0] == "recall" and len(names) == 3
+
+    summary = outcome(await code_server.call_tool("search_api", {"query": question}))
+    best = summary["operations"][0]
+    assert best["name"] == "recall"
+    assert best["signature"].startswith("recall(query: str")
+    assert "doc" not in best and best["summary"]
+
+    full = outcome(await code_server.call_tool(
+        "search_api", {"query": question, "detail": "full", "limit": 1}))["operations"]
+    assert [op["name"] for op in full] == ["recall"]
+    assert "layers" in full[0]["doc"] and len(full[0]["doc"]) > len(best["summary"])
+
+
+async def test_search_api_with_an_empty_query_is_an_error_result(code_server) -> None:
+    result = await code_server.call_tool("search_api", {"query": ""})
+    assert result.is_error
+    assert outcome(result)["error"]["type"] == "InvalidArgumentError"
+    assert "non-empty query" in result.content[0].text
+    await assert_answers(code_server)
+
+
+@pytest.mark.parametrize(("tool", "arguments", "error", "words"), [
+    pytest.param("run_code", {}, "ValueError", "missing required argument 'code'",
+                 id="missing-code"),
+    pytest.param("run_code", {"code": 42}, "TypeError", "'code' must be a string, not int",
+                 id="code-not-a-string"),
+    pytest.param("run_code", {"code": "1", "timeout": 5}, "TypeError",
+                 "unknown argument(s) 'timeout'", id="unknown-argument"),
+    pytest.param("run_code", {"code": "1", "language": "cobol"}, "InvalidArgument",
+                 "language must be python, javascript or bash", id="unknown-language"),
+    pytest.param("search_api", {"query": "x", "limit": "all"}, "TypeError",
+                 "'limit' must be an integer", id="limit-not-an-integer"),
+    pytest.param("run_python", {"code": "1"}, "UnknownTool",
+                 "the tools are run_code, search_api", id="unknown-tool"),
+])
+async def test_malformed_calls_are_error_results(code_server, tool, arguments, error,
+                                                 words) -> None:
+    result = await code_server.call_tool(tool, arguments)
+    assert result.is_error
+    assert outcome(result)["error"]["type"] == error
+    assert words in result.content[0].text
+    await assert_answers(code_server)
+
+
+# --- code mode: programs -------------------------------------------------------------
+
+
+@needs_sandbox
+async def test_run_code_remembers_then_recalls_in_a_later_call(code_server) -> None:
+    memory_id = await value_of(code_server, "import athena\n"
+                               "athena.remember('The staging database rotates its keys on "
+                               "Mondays', metadata={'source': 'runbook'})")
+    assert isinstance(memory_id, str) and memory_id
+    hit = await value_of(code_server, "import athena\n"
+                         "hit = athena.recall('when do staging keys rotate?', k=1,\n"
+                         "                    layers=['semantic'])[0]\n"
+                         "{'id': hit.id, 'text': hit.text, 'metadata': hit.metadata}")
+    assert hit == {"id": memory_id, "metadata": {"source": "runbook"},
+                   "text": "The staging database rotates its keys on Mondays"}
+
+
+@needs_sandbox
+async def test_a_failing_program_reports_its_error_and_keeps_stdout(code_server) -> None:
+    result = await code_server.call_tool("run_code", {
+        "code": "print('checked 3 files')\nx = {}\nraise LookupError('no deploy window')"})
+    data = outcome(result)
+    assert result.is_error
+    assert data["status"] == "error" and data["execution_id"]
+    assert data["error"] == {"type": "LookupError", "message": "no deploy window", "line": 3}
+    assert data["stdout"] == "checked 3 files\n"
+    assert "LookupError: no deploy window" in data["stderr"]
+    assert await value_of(code_server, "6 * 7") == 42
+
+
+@needs_sandbox
+async def test_a_program_that_runs_too_long_times_out_and_the_server_answers(home) -> None:
+    home.mkdir(parents=True)
+    (home / "athena.toml").write_text(QUICK_POLICY, encoding="utf-8")
+    async with serve(home) as session:
+        result = await session.call_tool("run_code", {
+            "code": "import time\nprint('started', flush=True)\ntime.sleep(60)"})
+        data = outcome(result)
+        assert result.is_error and data["status"] == "timeout"
+        assert data["error"] == {"type": "Timeout", "line": None,  # [policies.quick]
+                                 "message": "the program ran longer than 2 s"}
+        assert data["stdout"] == "started\n"
+        assert await value_of(session, "'still here'") == "still here"
+        await assert_answers(session)
+
+
+# --- classic mode ----------------------------------------------------------------------
+
+
+async def test_classic_mode_offers_one_tool_per_operation_without_scope(classic_server,
+                                                                        athena) -> None:
+    tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
+    assert set(tools) == {tool_name(op.name) for op in athena.api}
+    assert {"episodic_record", "semantic_update", "recall", "remember"} <= set(tools)
+    for tool in tools.values():
+        assert "scope" not in tool.input_schema["properties"], tool.name
+        assert "scope" not in tool.input_schema.get("required", []), tool.name
+    assert tools["recall"].input_schema["required"] == ["query"]
+    assert tools["recall"].input_schema["properties"]["k"]["type"] == "integer"
+
+
+async def test_classic_mode_remembers_and_recalls_as_json(classic_server) -> None:
+    stored = outcome(await classic_server.call_tool("remember", {
+        "text": "Release notes are due every second Thursday", "metadata": {"team": "docs"}}))
+    hits = outcome(await classic_server.call_tool(
+        "recall", {"query": "when are release notes due?", "k": 1,
+                   "layers": ["semantic"]}))["result"]
+    assert [(hit["id"], hit["text"], hit["metadata"]) for hit in hits] == [
+        (stored["result"], "Release notes are due every second Thursday", {"team": "docs"})]
+    assert hits[0]["layer"] == "semantic" and isinstance(hits[0]["score"], float)
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    pytest.param({"query": "release", "k": "two"}, "'k' must be an integer", id="wrong-type"),
+    pytest.param({"query": "release", "top": 2}, "unexpected keyword argument 'top'",
+                 id="unknown-argument"),
+    pytest.param({"query": "release", "scope": "elsewhere"}, "scope is set by the session",
+                 id="scope"),
+])
+async def test_classic_mode_bad_arguments_are_error_results(classic_server, arguments,
+                                                            words) -> None:
+    result = await classic_server.call_tool("recall", arguments)
+    assert result.is_error
+    assert outcome(result)["error"]["type"] in {"InvalidArgumentError", "InvalidArgument"}
+    assert words in result.content[0].text
+    assert not (await classic_server.call_tool("recall", {"query": "release"})).is_error
+
+
+async def test_classic_mode_does_not_let_a_client_choose_the_policy(classic_server) -> None:
+    tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
+    assert "policy" not in tools["execute"].input_schema["properties"]
+    result = await classic_server.call_tool("execute", {
+        "code": "import os\nos.listdir('/')", "policy": "development"})
+    assert result.is_error
+    assert "policy" in outcome(result)["error"]["message"]
+
+
+# --- resources -------------------------------------------------------------------------
+
+
+async def test_the_api_tree_is_offered_as_resources(code_server) -> None:
+    resources = {r.uri: r for r in (await code_server.list_resources()).resources}
+    assert {"athena://apis/README.md", "athena://apis/recall.py", "athena://apis/episodic/README.md",
+            "athena://apis/episodic/record.py"} <= set(resources)
+    assert resources["athena://apis/README.md"].mime_type == "text/markdown"
+    assert resources["athena://apis/recall.py"].mime_type == "text/x-python"
+    assert not any("execute" in uri for uri in resources), "programs cannot start programs"
+
+    [readme] = (await code_server.read_resource("athena://apis/README.md")).contents
+    assert isinstance(readme, types.TextResourceContents)
+    assert readme.text.startswith("# Athena API") and "recall" in readme.text
+    [stub] = (await code_server.read_resource("athena://apis/recall.py")).contents
+    assert "def recall(" in stub.text and stub.mime_type == "text/x-python"
+
+
+@pytest.mark.parametrize("uri", ["athena://apis/nothing.py", "file:///etc/passwd"])
+async def test_an_unknown_resource_is_a_protocol_error(code_server, uri) -> None:
+    with pytest.raises(MCPError, match="No resource") as raised:
+        await code_server.read_resource(uri)
+    assert raised.value.code == -32002
+    await assert_answers(code_server)
+
+
+# --- what the server records -----------------------------------------------------------
+
+
+@needs_sandbox
+async def test_every_tool_call_is_recorded_in_episodic_memory(home) -> None:
+    program = "import athena\nsecret_marker = 'do-not-log-me'\n2 + 2"
+    async with serve(home, client="recorder") as session:
+        assert await value_of(session, program) == 4
+        await session.call_tool("search_api", {"query": "forget a memory", "detail": "names"})
+        await session.call_tool("run_code", {"source": "1"})
+
+    calls = tool_calls(home)
+    assert [(e.context["tool"], e.context["status"], e.outcome) for e in calls] == [
+        ("run_code", "ok", "success"), ("search_api", "ok", "success"),
+        ("run_code", "error", "failure")]
+    assert all(e.context["client"] == "recorder" and e.context["mode"] == "code"
+               and e.context["duration_ms"] >= 0 for e in calls)
+    ran, searched, malformed = calls
+    assert ran.session == searched.session == malformed.session
+
+    assert "arguments" not in ran.context and "do-not-log-me" not in json.dumps(ran.context)
+    with open_home(home) as athena:
+        [execution] = athena.episodic.timeline(
+            kind="tool_execution", context={"execution_id": ran.context["execution_id"]})
+    assert "do-not-log-me" in execution.text, "the program is kept once, in its execution record"
+    assert searched.context["arguments"] == {"query": "forget a memory", "detail": "names"}
+    assert malformed.context["error"] == "ValueError"
+
+
+# --- sessions and scopes ---------------------------------------------------------------
+
+
+@needs_sandbox
+async def test_scope_option_puts_memories_in_that_scope(home) -> None:
+    async with serve(home, "--scope", "team-a") as session:
+        memory_id = await value_of(session, "import athena\nathena.remember('Team A owns billing')")
+        assert await value_of(session, "import athena\n"
+                              "[h.text for h in athena.recall('billing owner', k=1, "
+                              "layers=['semantic'])]"
+                              ) == ["Team A owns billing"]
+
+    with open_home(home) as athena:
+        assert athena.get(memory_id, scope="team-a").text == "Team A owns billing"
+        assert not athena.recall("billing owner", layers=["semantic"])  # default scope
+    assert [e.context["tool"] for e in tool_calls(home, scope="team-a")] == ["run_code"] * 2
+
+
+async def test_scope_from_client_uses_the_clients_name(home) -> None:
+    async with serve(home, "--classic", "--scope-from-client", client="Build Bot") as session:
+        stored = outcome(await session.call_tool("remember", {"text": "Builds run at night"}))
+
+    with open_home(home) as athena:
+        assert athena.get(stored["result"], scope="build-bot").text == "Builds run at night"
+        assert not athena.recall("builds", layers=["semantic"])  # default scope
+    [call] = tool_calls(home, scope="build-bot")
+    assert call.context["client"] == "Build Bot" and call.context["mode"] == "classic"
+
+
+# --- streamable HTTP -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(home: Path, token: str) -> Iterator[str]:
+    """``athena serve --http`` on a free port; yields its URL and always stops it."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home.with_suffix(".stderr"), "w+", encoding="utf-8") as errlog:
+        proc = subprocess.Popen(serve_command(home, "--http", f"127.0.0.1:{port}"),
+                                env=server_env(ATHENA_SERVE_TOKEN=token), cwd=home.parent,
+                                stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(
+                        ("127.0.0.1", port), timeout=1):
+                    break
+                errlog.seek(0)
+                assert proc.poll() is None, f"the server exited: {errlog.read()}"
+                assert time.monotonic() < deadline, "the server did not open its port in 60 s"
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def http_status(url: str, token: str | None) -> int:
+    """The status of a plain ``initialize`` POST, with ``Authorization: Bearer token``."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "urllib", "version": "0"}}}
+    headers = {"Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+async def test_http_needs_the_bearer_token(home) -> None:
+    token = "tok-" + os.urandom(8).hex()
+    with http_server(home, token) as url:
+        assert http_status(url, None) == 401
+        assert http_status(url, "wrong") == 401
+        assert http_status(url, token) == 200
+
+        async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+                    streamable_http_client(url, http_client=http) as (read, write),
+                    ClientSession(read, write, read_timeout_seconds=90) as session):
+            await session.initialize()
+            assert {t.name for t in (await session.list_tools()).tools} == {"run_code",
+                                                                           "search_api"}
+            await assert_answers(session)
+
+
+# --- a second client: the MCP Inspector CLI ---------------------------------------------
+
+
+def inspector() -> str:
+    found = os.environ.get("ATHENA_TEST_MCP_INSPECTOR") or shutil.which("mcp-inspector")
+    if not found:
+        # CI installs it (the README's test command) and sets ATHENA_REQUIRE_INSPECTOR=1.
+        (pytest.fail if os.environ.get("ATHENA_REQUIRE_INSPECTOR") == "1" else pytest.skip)(f"the MCP Inspector CLI is not installed: `npm install {INSPECTOR}` and "
+                    "set ATHENA_TEST_MCP_INSPECTOR=.../node_modules/.bin/mcp-inspector "
+                    "(or put mcp-inspector on PATH)")
+    return found
+
+
+def inspect(home: Path, *method: str) -> dict[str, Any]:
+    """``mcp-inspector --cli`` against ``athena serve`` over stdio; its parsed result."""
+    home.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [inspector(), "--cli", "--format", "json", "-q", *serve_command(home), *method],
+        capture_output=True, text=True, encoding="utf-8", timeout=90, cwd=home.parent,
+        env=server_env(HOME=str(home.parent)))  # anything the inspector stores stays here
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["result"]  # type: ignore[no-any-return]
+
+
+def test_inspector_lists_the_tools(home) -> None:
+    tools = inspect(home, "--method", "tools/list")["tools"]
+    assert {tool["name"] for tool in tools} == {"run_code", "search_api"}
+    assert all(tool["inputSchema"]["type"] == "object" for tool in tools)
+
+
+@needs_sandbox
+def test_inspector_runs_code(home) -> None:
+    code = "import athena\nathena.remember('inspected')\nsum(range(10))"
+    result = inspect(home, "--method", "tools/call", "--tool-name", "run_code",
+                     "--tool-args-json", json.dumps({"code": code}))
+    assert result["isError"] is False
+    assert result["structuredContent"]["value"] == 45
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+    with open_home(home) as athena:
+        assert [hit.text for hit in athena.recall("inspected", layers=["semantic"])] == [
+            "inspected"]
+    [call] = tool_calls(home)
+    assert call.context["client"] == "inspector-cli"
