@@ -26,11 +26,14 @@ if TYPE_CHECKING:
     from athena_core.plugins import PluginHost
     from athena_core.runtime import Athena
 
-__all__ = ["AUTO_ORDER", "ExecutionService"]
+__all__ = ["AUDIT_IMPORTANCE", "AUTO_ORDER", "ExecutionService"]
 
 #: Executors tried, in order, when none is configured: the best sandbox that works here.
 AUTO_ORDER = ("bwrap", "srt")
 _CODE_EXCERPT = 2_000
+#: Importance of the audit records Athena writes about itself (executions, tool calls):
+#: low, so that recall weighted by importance ranks what agents stored above them.
+AUDIT_IMPORTANCE = 0.1
 
 
 class ExecutionService:
@@ -163,7 +166,7 @@ class ExecutionService:
                          "policy": result.policy, "status": result.status,
                          "duration_s": round(result.duration_s, 4),
                          "bridge_calls": len(result.bridge_calls)},
-                scope=scope)
+                importance=AUDIT_IMPORTANCE, scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
 

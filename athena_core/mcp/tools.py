@@ -26,6 +26,7 @@ import attrs
 from athena_core import _ids
 from athena_core.errors import AthenaError
 from athena_core.execution.model import ExecutionResult
+from athena_core.execution.runner import AUDIT_IMPORTANCE
 
 if TYPE_CHECKING:
     from athena_core.api import Operation
@@ -144,7 +145,7 @@ class ToolSession:
             self.athena.episodic.record(
                 f"MCP tool call {name}: {context['status']}", kind="tool_call",
                 session=self.session_id, outcome="failure" if result.is_error else "success",
-                context=context, scope=self.scope)
+                context=context, importance=AUDIT_IMPORTANCE, scope=self.scope)
 
     # --- code mode -------------------------------------------------------------------
 
