@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick          # 10k only, fewer samples, about a minute
     python benchmarks/run.py --only core      # the core benchmarks alone
     python benchmarks/run.py --only execution # Athena.execute and the bridge, < 1 minute
+    python benchmarks/run.py --only tokens    # token economy of the MCP server, code vs classic
     python benchmarks/run.py --json out.json  # also write machine-readable results
     python benchmarks/run.py --json           # JSON on stdout instead of the table
 
@@ -26,6 +27,7 @@ from typing import Any
 
 import core
 import execution
+import tokens
 from timing import machine, note
 
 #: name -> (description, limit in ms)
@@ -56,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="10k memories only and fewer samples (about a minute)")
-    parser.add_argument("--only", choices=("core", "execution"),
+    parser.add_argument("--only", choices=("core", "execution", "tokens"),
                         help="run one part: the core benchmarks (start-up, remember, "
-                             "recall) or the execution benchmarks (Athena.execute, bridge)")
+                             "recall), the execution benchmarks (Athena.execute, bridge) "
+                             "or the token economy of the MCP server (only run when asked)")
     parser.add_argument("--sizes", type=_sizes, metavar="N,N",
                         help="store sizes to measure (default 10000,100000; --quick: 10000)")
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
@@ -81,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="bridge benchmark programs per operation (default 3; --quick: 2)")
     parser.add_argument("--settle-ms", type=float, default=100.0, metavar="MS",
                         help="pause before each warm call so the pool is full (default 100)")
+    parser.add_argument("--encoding", choices=tokens.ENCODINGS, default=tokens.ENCODINGS[0],
+                        help="tokenizer encoding of the token benchmark (default o200k_base)")
     parser.add_argument("--workdir", type=Path, metavar="DIR",
                         help="where to build the stores (default: the system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the built stores")
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     warm_runs = args.warm_runs or (30 if args.quick else 60)
     cold_runs = args.cold_runs or (15 if args.quick else 30)
     bridge_rounds = args.bridge_rounds or (2 if args.quick else 3)
-    run_core, run_execution = args.only != "execution", args.only != "core"
+    run_core, run_execution = args.only in (None, "core"), args.only in (None, "execution")
+    run_tokens = args.only == "tokens"
     workdir = Path(tempfile.mkdtemp(prefix="athena-bench-", dir=args.workdir))
     began = time.perf_counter()
     command = "python benchmarks/run.py" + "".join(
@@ -136,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 workdir / "execution", warm_runs=warm_runs, cold_runs=cold_runs,
                 bridge_calls=args.bridge_calls, bridge_rounds=bridge_rounds,
                 settle_ms=args.settle_ms)
+        if run_tokens:
+            note(f"tokens: {len(tokens.TASKS)} tasks in code and classic mode, "
+                 f"tokenizer {args.encoding}")
+            results["tokens"] = tokens.run_child(workdir / "tokens", encoding=args.encoding,
+                                                 seed=args.seed)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -152,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
             note(f"results written to {args.json}")
+    failed = results.get("tokens", {}).get("totals", {}).get("failed")
+    if failed:
+        note(f"FAILED token benchmark tasks: {', '.join(failed)}")
+        return 1
     return 0
 
 
@@ -231,7 +246,9 @@ def render(results: dict[str, Any]) -> str:
     verdicts = results["budgets"]
     title = ("Athena benchmarks" if "startup" in results and "execution" in results
              else "Athena core benchmarks" if "startup" in results
-             else "Athena execution benchmarks")
+             else "Athena execution benchmarks" if "execution" in results
+             else "Athena token economy: code mode (one run_code program per task) vs classic "
+                  "mode (one tool per operation)")
     lines = [
         title,
         f"  {results['command']}",
@@ -240,13 +257,17 @@ def render(results: dict[str, Any]) -> str:
         f"numpy {m['numpy']}, SQLAlchemy {m['sqlalchemy']}; store on {m['workdir_filesystem']}",
         f"  {s['athena']}; load average at start "
         f"{' '.join(str(x) for x in m['load_average_at_start'] or ['?'])}",
-        "  All times in ms. Ratios: Athena / the baseline printed under it, same run.",
     ]
+    if "startup" in results or "execution" in results:
+        lines.append("  All times in ms. Ratios: Athena / the baseline printed under it, same run.")
     if "startup" in results:
         lines += _render_core(results)
     if "execution" in results:
         lines += _render_execution(results)
-    lines += ["", "Budgets", "-" * (_W + 27)]
+    if "tokens" in results:
+        lines += tokens.render_lines(results["tokens"])
+    if verdicts:
+        lines += ["", "Budgets", "-" * (_W + 27)]
     for verdict in verdicts:
         label = f"  {verdict['description']}, {verdict['where']}"
         limit = f"<= {verdict['limit_ms']:g} ms"
