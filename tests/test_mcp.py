@@ -476,10 +476,13 @@ async def test_http_needs_the_bearer_token(home) -> None:
 def inspector() -> str:
     found = os.environ.get("ATHENA_TEST_MCP_INSPECTOR") or shutil.which("mcp-inspector")
     if not found:
+        why = (f"the MCP Inspector CLI is not installed: `npm install {INSPECTOR}` and set "
+               "ATHENA_TEST_MCP_INSPECTOR=.../node_modules/.bin/mcp-inspector (or put "
+               "mcp-inspector on PATH)")
         # CI installs it (the README's test command) and sets ATHENA_REQUIRE_INSPECTOR=1.
-        (pytest.fail if os.environ.get("ATHENA_REQUIRE_INSPECTOR") == "1" else pytest.skip)(f"the MCP Inspector CLI is not installed: `npm install {INSPECTOR}` and "
-                    "set ATHENA_TEST_MCP_INSPECTOR=.../node_modules/.bin/mcp-inspector "
-                    "(or put mcp-inspector on PATH)")
+        if os.environ.get("ATHENA_REQUIRE_INSPECTOR") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     return found
 
 
