@@ -15,9 +15,12 @@ import resource
 import selectors
 import signal
 import socket
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,7 +35,7 @@ from athena_core.execution.model import ErrorInfo, ExecutionRequest, ExecutionRe
 from athena_core.execution.policy import Limits
 from athena_core.sandbox_client import frames
 
-__all__ = ["Worker", "rlimit_setter", "supervise"]
+__all__ = ["Worker", "reachable_python", "rlimit_setter", "supervise"]
 
 _READ_CHUNK = 64 * 1024
 
@@ -114,6 +117,35 @@ def rlimit_setter(limits: Limits, *, processes: int | None = None) -> Callable[[
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
+
+
+def reachable_python() -> str:
+    """An interpreter a sandbox's unprivileged uid can run (the stock worker needs only the stdlib).
+
+    The base interpreter when other users can reach it; otherwise (say, a pyenv
+    build under a 0700 /root) the system's ``python3.N`` of the same or a newer
+    minor version.
+    """
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    if _reachable_by_others(base):
+        return base
+    major, minor = sys.version_info[:2]
+    for version in range(minor, minor + 10):
+        for directory in ("/usr/bin", "/usr/local/bin"):
+            candidate = os.path.realpath(f"{directory}/python{major}.{version}")
+            if os.path.isfile(candidate) and _reachable_by_others(candidate):
+                return candidate
+    return base  # the probe then reports that the sandbox cannot run it
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a user other than the owner can run ``path`` (every parent searchable)."""
+    try:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in Path(path).parents)
+    except OSError:
+        return False
 
 
 def supervise(worker: Worker, request: ExecutionRequest, bridge: BridgeHost, *,

@@ -40,7 +40,12 @@ from athena_core.execution.model import (
     ExecutorContext,
 )
 from athena_core.execution.policy import Policy
-from athena_core.execution.supervisor import rlimit_setter, start_worker, supervise
+from athena_core.execution.supervisor import (
+    reachable_python,
+    rlimit_setter,
+    start_worker,
+    supervise,
+)
 
 __all__ = ["RestrictedPythonExecutor"]
 
@@ -62,8 +67,7 @@ class RestrictedPythonExecutor(ExecutorBase):
     def __init__(self, context: ExecutorContext) -> None:
         super().__init__(context)
         self._client_dir = Path(athena_core.sandbox_client.__file__).parent
-        self._interpreter = os.path.realpath(getattr(sys, "_base_executable", None)
-                                             or sys.executable)
+        self._interpreter = reachable_python()
         self._no_new_privs = _no_new_privs()
         #: Never opened by the worker, whatever the policy (Athena's own data).
         self._deny_extra = [str(context.data_dir.resolve())]

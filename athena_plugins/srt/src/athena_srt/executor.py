@@ -27,7 +27,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -49,7 +48,13 @@ from athena_core.execution.model import (
     ExecutorContext,
 )
 from athena_core.execution.policy import Limits, Policy
-from athena_core.execution.supervisor import Worker, rlimit_setter, start_worker, supervise
+from athena_core.execution.supervisor import (
+    Worker,
+    reachable_python,
+    rlimit_setter,
+    start_worker,
+    supervise,
+)
 from athena_core.sandbox_client import frames
 from athena_srt.settings import build_settings, domain_problem, path_problem
 
@@ -88,7 +93,7 @@ class SrtExecutor(ExecutorBase):
         self._stage = _stage_worker_files()
         self._client_dir = self._stage / "client"
         self._boot = self._stage / "boot.py"
-        self._python = _sandbox_python()
+        self._python = reachable_python()
         self._deny_extra = [context.data_dir.resolve()]
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -264,35 +269,6 @@ class SrtExecutor(ExecutorBase):
     def close(self) -> None:
         """Nothing is kept between executions but the staged worker files."""
         shutil.rmtree(self._stage, ignore_errors=True)
-
-
-def _sandbox_python() -> str:
-    """An interpreter the sandbox's uid can reach: the worker needs only the stdlib.
-
-    The base interpreter when other users can reach it; otherwise (say, a pyenv
-    build under a 0700 /root) the system's ``python3.N`` of the same or a newer
-    minor version.
-    """
-    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
-    if _reachable_by_others(base):
-        return base
-    major, minor = sys.version_info[:2]
-    for version in range(minor, minor + 10):
-        for directory in ("/usr/bin", "/usr/local/bin"):
-            candidate = os.path.realpath(f"{directory}/python{major}.{version}")
-            if os.path.isfile(candidate) and _reachable_by_others(candidate):
-                return candidate
-    return base  # the probe then reports that the sandbox cannot run it
-
-
-def _reachable_by_others(path: str) -> bool:
-    """Whether a user other than the owner can run ``path`` (every parent searchable)."""
-    try:
-        if not os.stat(path).st_mode & stat.S_IXOTH:
-            return False
-        return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in Path(path).parents)
-    except OSError:
-        return False
 
 
 def _stage_worker_files() -> Path:
