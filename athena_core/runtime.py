@@ -107,7 +107,8 @@ class Athena:
             config.retrieval.vector_backend,
             VectorBackendContext(dimension=embedder.dimension,
                                  options=config.retrieval.vector_options,
-                                 data_dir=config.data_dir))
+                                 data_dir=config.data_dir,
+                                 database_url=config.database_url))
         self.storage = Storage.open(config.database_url, config.storage)
         self.index = RecallIndex(self.storage, embedder, backend, config.retrieval)
         self.index.open()

@@ -11,6 +11,8 @@ and a process that sees a new epoch it did not make rebuilds its backend.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,12 @@ from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.fusion import reciprocal_rank_fusion
 from athena_core.retrieval.lexical import DocumentFrequencies, lexical_search
-from athena_core.retrieval.vectors import VectorBackend, VectorEntry, check_vectors
+from athena_core.retrieval.vectors import (
+    PersistentVectorBackend,
+    VectorBackend,
+    VectorEntry,
+    check_vectors,
+)
 from athena_core.storage import Storage
 from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow
 
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["RecallIndex"]
+
+log = logging.getLogger("athena.retrieval")
 
 _EMBEDDER_KEY = "embedder"
 _EPOCH_KEY = "index_epoch"
@@ -129,6 +138,8 @@ class RecallIndex:
                 self._epoch = epoch
             self.backend.remove(removed)
             self.backend.add(added)
+            if epoch is not None and self._persistent and self.backend.shared:
+                self._save_checkpoint()
 
     def vector_rows(self, session: Session, keys: Sequence[int]) -> list[VectorEntry]:
         """Current backend entries for ``keys``, read back from the database."""
@@ -149,12 +160,59 @@ class RecallIndex:
                         or 0)
             last = session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0
             if epoch != self._epoch:
-                self.backend.clear()
-                self._load(session, after=0)
-                self._epoch = epoch
+                self._restore_or_rebuild(session, epoch, last)
             elif last > self._last_key:
                 self._load(session, after=self._last_key)
-            self._last_key = last
+                self._last_key = last
+                if self._persistent and self.backend.shared:
+                    self._save_checkpoint()
+
+    def _restore_or_rebuild(self, session: Session, epoch: int, last: int) -> None:
+        """Adopt a persistent backend's saved entries if they match ``epoch``, else rebuild."""
+        after = 0
+        if self._persistent:
+            problem, saved_last = self._checkpoint_problem(epoch, last)
+            if problem is None:
+                after = saved_last
+            elif last:
+                log.warning("Rebuilding the %r vector index from the database (%d memories): "
+                            "%s.", self.settings.vector_backend, last, problem)
+        if not after:
+            self.backend.clear()
+        self._load(session, after=after)
+        self._epoch, self._last_key = epoch, last
+        if self._persistent and (not after or self.backend.shared):
+            self._save_checkpoint()
+
+    @property
+    def _persistent(self) -> bool:
+        return isinstance(self.backend, PersistentVectorBackend)
+
+    def _checkpoint_problem(self, epoch: int, last: int) -> tuple[str | None, int]:
+        """Why the saved entries cannot be used (``None``: they can), and their last key."""
+        assert isinstance(self.backend, PersistentVectorBackend)
+        saved = self.backend.load_checkpoint()
+        if saved is None:
+            return "no saved index, or an unreadable one", 0
+        try:
+            checkpoint = json.loads(saved)
+            identity, saved_epoch = checkpoint["identity"], int(checkpoint["epoch"])
+            saved_last = int(checkpoint["last_key"])
+        except (ValueError, TypeError, KeyError):
+            return f"its checkpoint {saved[:80]!r} is not one Athena wrote", 0
+        if identity != self.embedder.identity:
+            return f"it holds vectors of embedder {identity!r}", 0
+        if saved_epoch != epoch:
+            return "memories changed since it was saved", 0
+        if saved_last > last:
+            return "it holds memories the database does not (a restored database?)", 0
+        return None, saved_last
+
+    def _save_checkpoint(self) -> None:
+        assert isinstance(self.backend, PersistentVectorBackend)
+        self.backend.save_checkpoint(json.dumps(
+            {"identity": self.embedder.identity, "epoch": self._epoch,
+             "last_key": self._last_key}))
 
     def _load(self, session: Session, *, after: int) -> None:
         import numpy as np
@@ -234,7 +292,14 @@ class RecallIndex:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        self.backend.close()
+        with self._lock:
+            if self._persistent and self._epoch is not None and not self.needs_reindex:
+                try:
+                    self._save_checkpoint()
+                except Exception:  # the next open rebuilds; closing must not fail
+                    log.warning("Could not save the %r vector index; the next start will "
+                                "rebuild it.", self.settings.vector_backend, exc_info=True)
+            self.backend.close()
 
 
 def _entry(row: MemoryRow, vector: Any) -> VectorEntry:

@@ -23,8 +23,8 @@ from athena_core.retrieval.filters import RecallFilter
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ExactVectorIndex", "VectorBackend", "VectorBackendContext", "VectorEntry",
-           "check_vectors"]
+__all__ = ["ExactVectorIndex", "PersistentVectorBackend", "VectorBackend",
+           "VectorBackendContext", "VectorEntry", "check_vectors"]
 
 
 @attrs.frozen
@@ -34,6 +34,8 @@ class VectorBackendContext:
     dimension: int
     options: Mapping[str, Any] = attrs.field(factory=dict)
     data_dir: Path | None = None
+    #: SQLAlchemy URL of Athena's own database (a backend may keep its entries there).
+    database_url: str | None = None
 
 
 @attrs.frozen
@@ -77,6 +79,35 @@ class VectorBackend(Protocol):
     def __contains__(self, key: object) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PersistentVectorBackend(VectorBackend, Protocol):
+    """A backend whose entries outlive the process (an index file, a database table).
+
+    Athena saves a *checkpoint* (an opaque string naming the database state the
+    entries reflect) with the entries, and asks for it back when it opens: if it
+    still names the database's state, only memories written since are loaded;
+    otherwise the backend is cleared and rebuilt from the database. A backend
+    never has to judge staleness itself, only to keep entries and checkpoint
+    together.
+    """
+
+    #: True when other processes see the entries at once (a shared database table):
+    #: Athena then saves a checkpoint after every change to existing entries too.
+    shared: bool
+
+    def load_checkpoint(self) -> str | None:
+        """Load the saved entries and return their checkpoint.
+
+        ``None`` when nothing was saved, or when what was saved is unreadable (log a
+        warning saying so); the backend is then empty.
+        """
+        ...
+
+    def save_checkpoint(self, checkpoint: str) -> None:
+        """Persist the current entries together with ``checkpoint``, atomically."""
+        ...
 
 
 def check_vectors(vectors: np.ndarray, dimension: int, *, source: str) -> np.ndarray:

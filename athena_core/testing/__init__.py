@@ -14,6 +14,9 @@ the plugin is discoverable under its name.
 """
 
 from athena_core.testing.embedders import EmbedderContract
-from athena_core.testing.vector_backends import VectorBackendContract
+from athena_core.testing.vector_backends import (
+    PersistentVectorBackendContract,
+    VectorBackendContract,
+)
 
-__all__ = ["EmbedderContract", "VectorBackendContract"]
+__all__ = ["EmbedderContract", "PersistentVectorBackendContract", "VectorBackendContract"]

@@ -12,10 +12,10 @@ import pytest
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.retrieval.vectors import VectorBackend, VectorEntry
+from athena_core.retrieval.vectors import PersistentVectorBackend, VectorBackend, VectorEntry
 from athena_core.testing._registered import registered_names
 
-__all__ = ["VectorBackendContract"]
+__all__ = ["PersistentVectorBackendContract", "VectorBackendContract"]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -175,3 +175,100 @@ class VectorBackendContract:
             assert hits == total
         else:
             assert hits / total >= self.min_recall
+
+
+class PersistentVectorBackendContract(VectorBackendContract):
+    """For a :class:`PersistentVectorBackend`: entries and checkpoint survive together.
+
+    :meth:`make_backend` must give backends that share their saved state when given
+    the same ``data_dir``; implement :meth:`damage` to spoil that saved state.
+    """
+
+    def damage(self, data_dir: Path) -> None:
+        """Corrupt what :meth:`PersistentVectorBackend.save_checkpoint` wrote."""
+        raise NotImplementedError
+
+    def reopen(self, backend: VectorBackend, data_dir: Path) -> PersistentVectorBackend:
+        backend.close()
+        again = self.make_backend(self.dimension, data_dir)
+        assert isinstance(again, PersistentVectorBackend)
+        return again
+
+    def test_is_persistent(self, backend: VectorBackend) -> None:
+        assert isinstance(backend, PersistentVectorBackend)
+        assert isinstance(backend.shared, bool)
+
+    def test_nothing_saved_yet(self, backend: PersistentVectorBackend) -> None:
+        assert backend.load_checkpoint() is None
+        assert len(backend) == 0
+
+    def test_entries_and_checkpoint_survive_reopening(self, backend: PersistentVectorBackend,
+                                                      tmp_path: Path) -> None:
+        t1 = T0 + timedelta(days=1)
+        backend.add([entry(1, self.basis(0), valid_to=t1), entry(2, self.basis(0) + self.basis(1)),
+                     entry(3, self.basis(2), scope="other", layer="episodic"),
+                     entry(4, self.basis(3))])
+        backend.remove([4])
+        before = backend.search(self.basis(0), k=5, where=self.where())
+        backend.save_checkpoint('{"any": "text"}')
+        again = self.reopen(backend, tmp_path)
+        try:
+            assert again.load_checkpoint() == '{"any": "text"}'
+            assert len(again) == 3 and 4 not in again and 3 in again
+            after = again.search(self.basis(0), k=5, where=self.where())
+            assert [k for k, _ in after] == [k for k, _ in before] == [2]
+            assert after[0][1] == pytest.approx(before[0][1], abs=1e-4)
+            old = self.where(as_of=T0 + timedelta(hours=1))
+            assert [k for k, _ in again.search(self.basis(0), k=5, where=old)] == [1, 2]
+            episodic = self.where(scope="other", layers={"episodic"})
+            assert [k for k, _ in again.search(self.basis(2), k=5, where=episodic)] == [3]
+        finally:
+            again.close()
+
+    def test_a_later_save_replaces_the_earlier(self, backend: PersistentVectorBackend,
+                                               tmp_path: Path) -> None:
+        backend.add([entry(1, self.basis(0))])
+        backend.save_checkpoint("first")
+        backend.add([entry(2, self.basis(1))])
+        backend.remove([1])
+        backend.save_checkpoint("second")
+        again = self.reopen(backend, tmp_path)
+        try:
+            assert again.load_checkpoint() == "second"
+            assert 1 not in again and 2 in again and len(again) == 1
+        finally:
+            again.close()
+
+    def test_cleared_and_saved_stays_empty(self, backend: PersistentVectorBackend,
+                                           tmp_path: Path) -> None:
+        backend.add([entry(i, self.basis(i)) for i in range(1, 4)])
+        backend.save_checkpoint("full")
+        backend.clear()
+        backend.save_checkpoint("empty")
+        again = self.reopen(backend, tmp_path)
+        try:
+            assert again.load_checkpoint() == "empty"
+            assert len(again) == 0
+            assert again.search(self.basis(1), k=3, where=self.where()) == []
+        finally:
+            again.close()
+
+    def test_damaged_state_is_refused_with_a_warning(
+            self, backend: PersistentVectorBackend, tmp_path: Path,
+            caplog: pytest.LogCaptureFixture) -> None:
+        backend.add([entry(i, self.basis(i)) for i in range(1, 4)])
+        backend.save_checkpoint("saved")
+        backend.close()
+        self.damage(tmp_path)
+        again = self.make_backend(self.dimension, tmp_path)
+        assert isinstance(again, PersistentVectorBackend)
+        try:
+            with caplog.at_level("WARNING"):
+                assert again.load_checkpoint() is None
+            assert caplog.records, "a damaged index must be reported"
+            assert len(again) == 0
+            assert again.search(self.basis(1), k=3, where=self.where()) == []
+            again.add([entry(7, self.basis(1))])  # and it is usable again
+            assert [k for k, _ in again.search(self.basis(1), k=1, where=self.where())] == [7]
+        finally:
+            again.close()
