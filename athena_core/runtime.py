@@ -103,13 +103,15 @@ class Athena:
         embedder = host.registry("embedder").create(
             config.retrieval.embedder,
             EmbedderContext(options=config.retrieval.embedder_options, data_dir=config.data_dir))
+        # Storage first: its migrations refuse a new database that already holds tables
+        # (a backend may keep its own in the same database).
+        self.storage = Storage.open(config.database_url, config.storage)
         backend = host.registry("vector backend").create(
             config.retrieval.vector_backend,
             VectorBackendContext(dimension=embedder.dimension,
                                  options=config.retrieval.vector_options,
                                  data_dir=config.data_dir,
                                  database_url=config.database_url))
-        self.storage = Storage.open(config.database_url, config.storage)
         self.index = RecallIndex(self.storage, embedder, backend, config.retrieval)
         self.index.open()
         self.store = MemoryStore(self.storage, self.index, config, on_stored=self._stored)

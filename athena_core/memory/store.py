@@ -73,6 +73,7 @@ class Transaction:
             self.epoch = self.index.bump_epoch(self.session)
         if removed:
             self.removed.extend(keys)
+            self.index.note_removed(self.session, keys)
         else:
             self.session.flush()
             self.added.extend(self.index.vector_rows(self.session, keys))

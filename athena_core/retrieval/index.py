@@ -45,6 +45,8 @@ log = logging.getLogger("athena.retrieval")
 
 _EMBEDDER_KEY = "embedder"
 _EPOCH_KEY = "index_epoch"
+#: The largest key ever removed: the database's largest key may fall below a checkpoint's.
+_HIGH_WATER_KEY = "index_high_water"
 _LOAD_BATCH = 5_000
 #: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
 _ENTRY_COLUMNS = (MemoryRow.pk, MemoryRow.scope, MemoryRow.layer, MemoryRow.valid_from,
@@ -68,7 +70,8 @@ class RecallIndex:
         self.settings = settings
         self._lock = threading.RLock()
         self._epoch: int | None = None  # None: the backend must be rebuilt before use
-        self._last_key = 0
+        self._last_key = 0  # every memory up to this key is in the backend
+        self._own: set[int] = set()  # keys above it this process added itself
         self._pool: ThreadPoolExecutor | None = None
         self._frequencies = DocumentFrequencies()
         self.stored_identity: str | None = None
@@ -127,6 +130,15 @@ class RecallIndex:
         state.value = str(int(state.value) + 1)
         return int(state.value)
 
+    def note_removed(self, session: Session, keys: Iterable[int]) -> None:
+        """Remember, in the caller's transaction, the largest key ever removed."""
+        highest = max(keys, default=0)
+        state = session.get(StateRow, _HIGH_WATER_KEY)
+        if state is None:
+            session.add(StateRow(key=_HIGH_WATER_KEY, value=str(highest)))
+        elif highest > int(state.value):
+            state.value = str(highest)
+
     def applied(self, added: Sequence[VectorEntry] = (), removed: Iterable[int] = (),
                 epoch: int | None = None) -> None:
         """Apply committed changes to the backend (``epoch``: the one the change made)."""
@@ -138,6 +150,7 @@ class RecallIndex:
                 self._epoch = epoch
             self.backend.remove(removed)
             self.backend.add(added)
+            self._own.update(entry.key for entry in added if entry.key > self._last_key)
             if epoch is not None and self._persistent and self.backend.shared:
                 self._save_checkpoint()
 
@@ -156,14 +169,18 @@ class RecallIndex:
     def sync(self) -> None:
         """Bring the backend up to date with the database."""
         with self._lock, self.storage.read() as session:
-            epoch = int(session.scalar(select(StateRow.value).where(StateRow.key == _EPOCH_KEY))
-                        or 0)
-            last = session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0
+            state = {key: value for key, value in session.execute(
+                select(StateRow.key, StateRow.value).where(
+                    StateRow.key.in_([_EPOCH_KEY, _HIGH_WATER_KEY])))}
+            epoch = int(state.get(_EPOCH_KEY, 0))
+            last = max(session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0,
+                       int(state.get(_HIGH_WATER_KEY, 0)))
             if epoch != self._epoch:
                 self._restore_or_rebuild(session, epoch, last)
             elif last > self._last_key:
-                self._load(session, after=self._last_key)
+                self._load(session, after=self._last_key, skip=self._own.__contains__)
                 self._last_key = last
+                self._own = {key for key in self._own if key > last}
                 if self._persistent and self.backend.shared:
                     self._save_checkpoint()
 
@@ -177,9 +194,12 @@ class RecallIndex:
             elif last:
                 log.warning("Rebuilding the %r vector index from the database (%d memories): "
                             "%s.", self.settings.vector_backend, last, problem)
+        self._own.clear()
         if not after:
             self.backend.clear()
-        self._load(session, after=after)
+        # Saved entries may go past their checkpoint's last key (this process's own writes).
+        self._load(session, after=after,
+                   skip=self.backend.__contains__ if after else lambda key: False)
         self._epoch, self._last_key = epoch, last
         if self._persistent and (not after or self.backend.shared):
             self._save_checkpoint()
@@ -214,7 +234,7 @@ class RecallIndex:
             {"identity": self.embedder.identity, "epoch": self._epoch,
              "last_key": self._last_key}))
 
-    def _load(self, session: Session, *, after: int) -> None:
+    def _load(self, session: Session, *, after: int, skip: Callable[[int], bool]) -> None:
         import numpy as np
 
         while True:
@@ -226,7 +246,7 @@ class RecallIndex:
                      for pk, scope, layer, start, end, blob in session.execute(stmt)]
             if not batch:
                 return
-            self.backend.add([e for e in batch if e.key not in self.backend])
+            self.backend.add([entry for entry in batch if not skip(entry.key)])
             after = batch[-1].key
 
     def search(self, query: str, *, k: int, where: RecallFilter) -> list[tuple[int, float]]:

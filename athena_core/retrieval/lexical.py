@@ -1,14 +1,22 @@
 """Full-text retrieval with the database's own index: SQLite FTS5 (BM25) or PostgreSQL.
 
-Any word of the query may match (OR). On SQLite, very common words are handled
-the way Lucene's common-terms query does: a memory must contain at least one of
-the query's *rare* words to match, and among those, common words still add to
-its BM25 score. Matching a common word on its own would make SQLite score
-nearly every row (at 100k memories, "the" costs more than everything else in
-recall) for memories that would rank last anyway. A word is common when more
-than :data:`COMMON_WORD_SHARE` of memories, and at least
-:data:`ALWAYS_RARE_BELOW` of them, contain it, so small stores match exactly; if
-every word is common, the least common one counts as rare.
+Any word of the query may match (OR). On SQLite, what a query costs is kept
+bounded however large the store grows, the way Lucene's common-terms query does
+it: a memory must contain at least one of the query's *rare* words to match,
+and the other words only add to the BM25 score of memories that do.
+
+* A word is common when more than :data:`COMMON_WORD_SHARE` of memories, and at
+  least :data:`ALWAYS_RARE_BELOW` of them, contain it, so small stores match
+  exactly; if every word is common, the least common one counts as rare.
+* The rare words a memory must contain are taken rarest first while the
+  memories containing them stay within :data:`MATCH_BUDGET` (at least one word
+  is always taken): each matching memory is scored, joined and filtered, so at
+  1M memories a 4%-word alone would cost more than the rest of recall. The
+  other rare words only score.
+* Common words score too, unless more than :data:`SCORED_BELOW` memories
+  contain them: BM25 counts, on every query, the memories that contain each
+  word of the expression, a pass over a posting list as long as a large share
+  of the store ("the" is in 94% of memories) for a word whose weight is near zero.
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ _MAX_TERMS = 64
 COMMON_WORD_SHARE = 0.05
 #: ...unless they are in fewer memories than this (cheap to match on their own).
 ALWAYS_RARE_BELOW = 2_000
+#: The rare words a memory must contain stop once their memories pass this many.
+MATCH_BUDGET = 5_000
+#: Words in more memories than this do not score (counting them costs more than they add).
+SCORED_BELOW = 20_000
 #: The tokenizer of ``memories_fts`` (migration 0001); a test checks they agree.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 #: Per-connection helpers: the query's words as the index stores them, and the index's
@@ -95,12 +107,14 @@ def lexical_search(session: Session, query: str, *, limit: int, where: RecallFil
     if not terms or limit <= 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        rare, common = _split_by_frequency(session, terms, frequencies or DocumentFrequencies())
+        frequencies = frequencies or DocumentFrequencies()
+        rare, common, frequency = _classify(session, terms, frequencies)
         if not rare:
             return []
-        match = _any_of(rare)
-        if common:  # must contain a rare word; common words only add to the score
-            match = f"({match}) AND ({_any_of(rare + common)})"
+        must, scoring = _within_budget(rare, common, frequency)
+        match = _any_of(must)
+        if scoring:  # must contain one of `must`; the others only add to the score
+            match = f"({match}) AND ({_any_of(must + scoring)})"
         rank = func.bm25(literal_column("memories_fts"))
         stmt = (select(MemoryRow.pk)
                 .select_from(_fts.join(MemoryRow, MemoryRow.pk == _fts.c.rowid))
@@ -120,9 +134,35 @@ def _any_of(words: list[str]) -> str:
     return " OR ".join(f'"{word}"' for word in words)
 
 
+def _within_budget(rare: list[str], common: list[str], frequency: dict[str, int]
+                   ) -> tuple[list[str], list[str]]:
+    """``(must, scoring)``: the rarest of ``rare`` within :data:`MATCH_BUDGET` memories,
+    and the words that only score (the other rare ones, and common ones under
+    :data:`SCORED_BELOW`), each in query order."""
+    chosen: set[str] = set()
+    total = 0
+    for word in sorted(rare, key=lambda w: frequency.get(w, 0)):
+        count = frequency.get(word, 0)
+        if chosen and total + count > MATCH_BUDGET:
+            break
+        chosen.add(word)
+        total += count
+    must = [word for word in rare if word in chosen]
+    scoring = [word for word in rare if word not in chosen]
+    scoring += [word for word in common if frequency.get(word, 0) <= SCORED_BELOW]
+    return must, scoring
+
+
 def _split_by_frequency(session: Session, terms: list[str], frequencies: DocumentFrequencies
                         ) -> tuple[list[str], list[str]]:
     """``(rare, common)`` words of ``terms`` (SQLite); words in no memory are dropped."""
+    rare, common, _ = _classify(session, terms, frequencies)
+    return rare, common
+
+
+def _classify(session: Session, terms: list[str], frequencies: DocumentFrequencies
+              ) -> tuple[list[str], list[str], dict[str, int]]:
+    """``(rare, common, memories containing each word)`` of ``terms`` (SQLite)."""
     conn = session.connection()
     for ddl in _SQLITE_TEMP_TABLES:
         conn.exec_driver_sql(ddl)
@@ -139,11 +179,12 @@ def _split_by_frequency(session: Session, terms: list[str], frequencies: Documen
     frequency = {i: max(counts.get(s, 0) for s in group) for i, group in stems.items()}
     present = sorted((f, i) for i, f in frequency.items() if f > 0)
     if not present:
-        return [], []
+        return [], [], {}
     limit = max(COMMON_WORD_SHARE * total, ALWAYS_RARE_BELOW)
     rare = {i for f, i in present if f <= limit} or {present[0][1]}
     return ([terms[i] for i in sorted(rare)],
-            [terms[i] for _, i in sorted(present, key=lambda p: p[1]) if i not in rare])
+            [terms[i] for _, i in sorted(present, key=lambda p: p[1]) if i not in rare],
+            {terms[i]: f for i, f in frequency.items()})
 
 
 def purge_deleted_text(session: Session) -> None:
