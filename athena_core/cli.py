@@ -161,12 +161,14 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from athena_core.config import Config
     from athena_core.errors import ConfigError
     from athena_core.plugins import PluginHost
+    from athena_core.retrieval.embedders import preferred_embedder
 
     config = Config.load(_home(args), path=args.config)
     host = PluginHost(config.plugins)
     host.load_entry_points()
     problems = [info.error for info in host.failures() if info.error]
-    for family, name in (("embedder", config.retrieval.embedder),
+    embedder = config.retrieval.embedder or preferred_embedder(host.registry("embedder").names())
+    for family, name in (("embedder", embedder),
                          ("vector backend", config.retrieval.vector_backend)):
         try:
             host.registry(family).factory(name)

@@ -63,8 +63,9 @@ class MemoryConfig:
 class RetrievalConfig:
     """``[retrieval]``: how recall finds memories."""
 
-    #: Registered name of the embedder plugin.
-    embedder: str = "hashing"
+    #: Registered name of the embedder plugin; empty picks the best installed one
+    #: (``minilm``, then the built-in ``hashing``).
+    embedder: str = ""
     #: Registered name of the vector backend plugin.
     vector_backend: str = "exact"
     #: Constant of reciprocal rank fusion (larger flattens the ranking).
@@ -356,8 +357,9 @@ default_scope = "default"
 max_text_bytes = 1000000
 
 [retrieval]
-# Registered names; `athena plugins list` shows what is installed.
-embedder = "hashing"
+# Registered names; `athena plugins list` shows what is installed. An empty embedder
+# picks the best installed one (minilm, then the built-in hashing).
+embedder = ""
 vector_backend = "exact"
 # Reciprocal rank fusion constant, and candidates per retriever before fusion.
 rrf_k = 60

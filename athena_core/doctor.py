@@ -102,7 +102,7 @@ def _open_checks(config: Config) -> list[Check]:
                                 f"configured is {embedder}", "Run `athena reindex`."))
         else:
             checks.append(Check("embedder", "ok",
-                                f"{config.retrieval.embedder} ({embedder}); vector backend "
+                                f"{index.settings.embedder} ({embedder}); vector backend "
                                 f"{config.retrieval.vector_backend}"))
     return checks
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
+
 from athena_core.api import ApiRegistry, Namespace, operation
 from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
@@ -94,15 +96,20 @@ class Athena:
     def _wire(self) -> None:
         from athena_core.memory import LayerContext, MemoryStore
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
+        from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
         from athena_core.storage import Storage
 
         config, host = self.config, self.plugins
         host.hook.athena_configure.call_historic(kwargs={"config": config})
         config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        embedder = host.registry("embedder").create(
-            config.retrieval.embedder,
-            EmbedderContext(options=config.retrieval.embedder_options, data_dir=config.data_dir))
+        embedders = host.registry("embedder")
+        retrieval = config.retrieval
+        if not retrieval.embedder:
+            retrieval = attrs.evolve(retrieval, embedder=preferred_embedder(embedders.names()))
+        embedder = embedders.create(
+            retrieval.embedder,
+            EmbedderContext(options=retrieval.embedder_options, data_dir=config.data_dir))
         # Storage first: its migrations refuse a new database that already holds tables
         # (a backend may keep its own in the same database).
         self.storage = Storage.open(config.database_url, config.storage)
@@ -112,7 +119,7 @@ class Athena:
                                  options=config.retrieval.vector_options,
                                  data_dir=config.data_dir,
                                  database_url=config.database_url))
-        self.index = RecallIndex(self.storage, embedder, backend, config.retrieval)
+        self.index = RecallIndex(self.storage, embedder, backend, retrieval)
         self.index.open()
         self.store = MemoryStore(self.storage, self.index, config, on_stored=self._stored)
         layers = host.registry("memory layer")

@@ -107,7 +107,7 @@ def test_config_show_reflects_environment_override(home):
     env = _env(home, ATHENA_RETRIEVAL_CANDIDATES="77")
     shown = ok_json(home, "config", "show", env=env)
     assert shown["retrieval"]["candidates"] == 77
-    assert shown["retrieval"]["embedder"] == "hashing"
+    assert shown["retrieval"]["embedder"] == ""  # chosen when opened: the best installed
     assert Path(shown["data_dir"]) == home.resolve()
     assert shown["source"] is None  # no athena.toml yet: all defaults
 

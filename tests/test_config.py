@@ -19,7 +19,7 @@ def write(data_dir, text: str) -> None:
 def test_defaults_without_a_file(data_dir) -> None:
     config = Config.load(data_dir, env={})
     assert config.source is None
-    assert config.retrieval.embedder == "hashing"
+    assert config.retrieval.embedder == ""
     assert config.database_url == f"sqlite:///{data_dir.resolve() / 'athena.db'}"
 
 
@@ -85,4 +85,4 @@ def test_default_config_text_is_the_defaults(data_dir) -> None:
     write(data_dir, default_config_text())
     loaded = Config.load(data_dir, env={})
     assert attrs.evolve(loaded, source=None) == Config(data_dir=loaded.data_dir)
-    assert tomllib.loads(default_config_text())["retrieval"]["embedder"] == "hashing"
+    assert tomllib.loads(default_config_text())["retrieval"]["embedder"] == ""

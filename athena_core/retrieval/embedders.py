@@ -20,11 +20,20 @@ from athena_core.errors import InvalidArgumentError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Embedder", "EmbedderContext", "HashingEmbedder", "Purpose"]
+__all__ = ["PREFERRED_EMBEDDERS", "Embedder", "EmbedderContext", "HashingEmbedder", "Purpose",
+           "preferred_embedder"]
 
 #: Some models embed queries and documents differently.
 Purpose = Literal["document", "query"]
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: Chosen in this order when ``[retrieval] embedder`` is empty: a trained model when its
+#: plugin is installed, else the built-in hashing embedder.
+PREFERRED_EMBEDDERS = ("minilm", "hashing")
+
+
+def preferred_embedder(registered: Sequence[str]) -> str:
+    """The first of :data:`PREFERRED_EMBEDDERS` that is registered."""
+    return next(name for name in PREFERRED_EMBEDDERS if name in registered)
 
 
 @attrs.frozen

@@ -1,0 +1,161 @@
+"""all-MiniLM-L6-v2's forward pass in numpy: a 6-layer BERT encoder, mean pooling.
+
+The weights are read from the ``model.safetensors`` file by memory-mapping it
+(read-only, shared between processes, paged in on use); only the fused
+query/key/value matrices are copied. Everything here is a pure function of
+read-only arrays, so one :class:`MiniLM` serves many threads at once.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import struct
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["MiniLM"]
+
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+_LAYER_NORM_EPS = 1e-12
+#: Added to the attention scores of padding positions: exp() of it is exactly 0.
+_MASKED = np.float32(-1e9)
+
+
+class _Layer:
+    def __init__(self, tensors: dict[str, np.ndarray], prefix: str) -> None:
+        def get(name: str) -> np.ndarray:
+            return tensors[f"{prefix}.{name}"]
+
+        attention = "attention.self"
+        # One (hidden, 3 * hidden) product instead of three.
+        self.qkv_weight = np.ascontiguousarray(np.concatenate(
+            [get(f"{attention}.{part}.weight") for part in ("query", "key", "value")]).T)
+        self.qkv_bias = np.concatenate(
+            [get(f"{attention}.{part}.bias") for part in ("query", "key", "value")])
+        self.out_weight = get("attention.output.dense.weight").T
+        self.out_bias = get("attention.output.dense.bias")
+        self.norm1 = (get("attention.output.LayerNorm.weight"),
+                      get("attention.output.LayerNorm.bias"))
+        self.up_weight = get("intermediate.dense.weight").T
+        self.up_bias = get("intermediate.dense.bias")
+        self.down_weight = get("output.dense.weight").T
+        self.down_bias = get("output.dense.bias")
+        self.norm2 = (get("output.LayerNorm.weight"), get("output.LayerNorm.bias"))
+
+
+class MiniLM:
+    """A BERT encoder with mean pooling and L2 normalisation (sentence-transformers' recipe)."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> None:
+        self.word_embeddings = tensors["embeddings.word_embeddings.weight"]
+        self.position_embeddings = tensors["embeddings.position_embeddings.weight"]
+        self.token_type_embedding = tensors["embeddings.token_type_embeddings.weight"][0]
+        self.embedding_norm = (tensors["embeddings.LayerNorm.weight"],
+                               tensors["embeddings.LayerNorm.bias"])
+        self.layers = [_Layer(tensors, f"encoder.layer.{i}") for i in range(layers)]
+        self.hidden = self.word_embeddings.shape[1]
+        self.heads = heads
+        self.max_positions = self.position_embeddings.shape[0]
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> MiniLM:
+        """Load ``model.safetensors`` with the shape given by ``config.json``."""
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        return cls(read_safetensors(directory / "model.safetensors"),
+                   heads=int(config["num_attention_heads"]),
+                   layers=int(config["num_hidden_layers"]))
+
+    def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Unit vectors for a padded ``(batch, tokens)`` id array; ``lengths`` excludes padding."""
+        batch, tokens = ids.shape
+        hidden, heads = self.hidden, self.heads
+        head_size = hidden // heads
+        mask = np.arange(tokens)[None, :] < lengths[:, None]
+        x = self.word_embeddings[ids] + self.position_embeddings[:tokens] \
+            + self.token_type_embedding
+        x = _layer_norm(x.reshape(batch * tokens, hidden), *self.embedding_norm)
+        score_bias = np.where(mask, np.float32(0), _MASKED)[:, None, None, :]
+        scale = np.float32(1 / np.sqrt(head_size))
+        for layer in self.layers:
+            qkv = x @ layer.qkv_weight
+            qkv += layer.qkv_bias
+            qkv = qkv.reshape(batch, tokens, 3, heads, head_size).transpose(2, 0, 3, 1, 4)
+            query, key, value = qkv[0], qkv[1], qkv[2]
+            scores = query @ key.transpose(0, 1, 3, 2)
+            scores *= scale
+            scores += score_bias
+            _softmax(scores)
+            context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch * tokens, hidden)
+            attended = context @ layer.out_weight
+            attended += layer.out_bias
+            attended += x
+            x = _layer_norm(attended, *layer.norm1)
+            up = x @ layer.up_weight
+            up += layer.up_bias
+            _gelu(up)
+            down = up @ layer.down_weight
+            down += layer.down_bias
+            down += x
+            x = _layer_norm(down, *layer.norm2)
+        x = x.reshape(batch, tokens, hidden)
+        pooled = (x * mask[:, :, None]).sum(axis=1) / lengths[:, None].astype(np.float32)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Tensors of a ``.safetensors`` file as read-only arrays over a memory map."""
+    with path.open("rb") as file:
+        (header_size,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(header_size))
+    with path.open("rb") as file:
+        # A plain read-only ndarray over the map (np.memmap's subclass slows every product).
+        data = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ),
+                             dtype=np.uint8)
+    start = 8 + header_size
+    tensors: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = np.dtype(_DTYPES[info["dtype"]])
+        begin, end = info["data_offsets"]
+        array = data[start + begin:start + end].view(dtype).reshape(info["shape"])
+        tensors[name] = array if dtype == np.float32 or dtype.kind != "f" \
+            else array.astype(np.float32)
+    return tensors
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = np.mean(centred * centred, axis=-1, keepdims=True)
+    centred *= 1 / np.sqrt(variance + np.float32(_LAYER_NORM_EPS))
+    centred *= weight
+    centred += bias
+    return centred
+
+
+def _softmax(scores: np.ndarray) -> None:
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+
+
+def _gelu(x: np.ndarray) -> None:
+    """In place: ``x * Φ(x)`` with the exact (erf) Gaussian CDF that BERT uses.
+
+    numpy has no erf; Abramowitz & Stegun 7.1.26 is within 1.5e-7 of it, below
+    float32 resolution at the values that matter.
+    """
+    z = np.abs(x) * np.float32(1 / np.sqrt(2))
+    t = 1 / (1 + np.float32(0.3275911) * z)
+    poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (
+        np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
+    erf_abs = 1 - poly * np.exp(-z * z)
+    # Φ(x) = (1 + erf(x / √2)) / 2, with erf odd.
+    np.copysign(erf_abs, x, out=erf_abs)
+    erf_abs += 1
+    erf_abs *= np.float32(0.5)
+    x *= erf_abs

@@ -1,0 +1,241 @@
+"""The ``minilm`` embedder: all-MiniLM-L6-v2 run with numpy, fully offline.
+
+Importing this module is cheap (no numpy, no file access). Creating an embedder
+only checks that the model files are present; the first ``embed`` verifies
+their sha256 and memory-maps the weights (about 0.1 s), once per instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from athena_core.errors import InvalidArgumentError
+
+from athena_minilm._files import MODEL_FILES, check_files, find_model_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+    from athena_core.retrieval import EmbedderContext
+
+    from athena_minilm._model import MiniLM
+    from athena_minilm._tokenizer import WordPieceTokenizer
+
+__all__ = ["MiniLMEmbedder"]
+
+logger = logging.getLogger("athena.minilm")
+
+_DIMENSION = 384
+#: sentence-transformers' max_seq_length for this model (word pieces, with [CLS] and [SEP]).
+_DEFAULT_MAX_TOKENS = 256
+_OPTIONS = ("model_dir", "max_tokens", "cache_size", "batch_size")
+#: A batch holds at most this many tokens (texts x padded length), which bounds
+#: the attention scores to about 50 MB however long the texts are.
+_BATCH_TOKENS = 4096
+_PURPOSES = ("document", "query")
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, mean pooling), thread-safe.
+
+    * Texts longer than ``max_tokens`` word pieces (256, counting ``[CLS]`` and
+      ``[SEP]``) are truncated; each call that truncated something logs a warning
+      on the ``athena.minilm`` logger, with the texts' positions in
+      ``record.truncated`` (never their content). :meth:`count_tokens` tells
+      ahead of time.
+    * A text with no word pieces (empty, or only spaces and control characters)
+      gets the zero vector: it matches nothing.
+    * Document batches are sorted by length and padded per batch.
+    * Up to ``cache_size`` vectors are kept in memory, keyed by a hash of the text,
+      so repeated texts (the same query asked again, a memory stored twice) skip
+      the model. The model is symmetric: queries and documents embed the same.
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, *,
+                 max_tokens: int = _DEFAULT_MAX_TOKENS, cache_size: int = 4096,
+                 batch_size: int = 32) -> None:
+        _check_int("max_tokens", max_tokens, 3, 512)
+        _check_int("cache_size", cache_size, 0, None)
+        _check_int("batch_size", batch_size, 1, None)
+        self._directory = find_model_dir(model_dir)
+        self._max_tokens = max_tokens
+        self._cache_size = cache_size
+        self._batch_size = batch_size
+        self._load_lock = threading.Lock()
+        self._loaded: tuple[WordPieceTokenizer, MiniLM] | None = None
+        self._cache_lock = threading.Lock()
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, bool]] = OrderedDict()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @classmethod
+    def from_context(cls, context: EmbedderContext) -> MiniLMEmbedder:
+        unknown = set(context.options) - set(_OPTIONS)
+        if unknown:
+            raise InvalidArgumentError(f"unknown minilm embedder options {sorted(unknown)}; "
+                                       f"valid: {', '.join(_OPTIONS)}.")
+        options: dict[str, Any] = dict(context.options)
+        return cls(options.pop("model_dir", None), **options)
+
+    @property
+    def identity(self) -> str:
+        weights = MODEL_FILES["model.safetensors"]
+        assert weights is not None
+        return f"all-MiniLM-L6-v2@{weights[:12]}/{_DIMENSION}/{self._max_tokens}t"
+
+    @property
+    def dimension(self) -> int:
+        return _DIMENSION
+
+    @property
+    def max_tokens(self) -> int:
+        """The model window in word pieces, ``[CLS]`` and ``[SEP]`` included."""
+        return self._max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces each text would use, ``[CLS]``/``[SEP]`` included, capped at
+        ``max_tokens + 1``: a count above :attr:`max_tokens` means it would be truncated,
+        0 means the text has none (its vector is zero)."""
+        tokenizer, _ = self._load()
+        counts = []
+        for text in _check_texts(texts):
+            ids, truncated = tokenizer.encode(text, self._max_tokens - 2)
+            counts.append(len(ids) + 2 + truncated if ids else 0)
+        return counts
+
+    def embed(self, texts: Sequence[str], *, purpose: str = "document") -> np.ndarray:
+        import numpy as np
+
+        if purpose not in _PURPOSES:
+            raise InvalidArgumentError(f"purpose must be one of {_PURPOSES}, not {purpose!r}.")
+        texts = _check_texts(texts)
+        out = np.zeros((len(texts), _DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        keys = [_key(text) for text in texts]
+        found = self._cached(keys)
+        todo: dict[bytes, int] = {}  # distinct uncached texts -> first position
+        for row, key in enumerate(keys):
+            if key not in found:
+                todo.setdefault(key, row)
+        if todo:
+            found.update(self._compute({key: texts[row] for key, row in todo.items()}))
+        truncated = []
+        for row, key in enumerate(keys):
+            vector, cut = found[key]
+            out[row] = vector
+            if cut:
+                truncated.append(row)
+        if truncated:
+            logger.warning(
+                "minilm truncated %d of %d %s text(s) to the model window of %d word "
+                "pieces; their vectors reflect only the beginning (positions %s).",
+                len(truncated), len(texts), purpose, self._max_tokens,
+                _positions(truncated), extra={"truncated": truncated,
+                                              "window": self._max_tokens})
+        return out
+
+    # --- internals -------------------------------------------------------------
+
+    def _load(self) -> tuple[WordPieceTokenizer, MiniLM]:
+        loaded = self._loaded
+        if loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    from athena_minilm._model import MiniLM
+                    from athena_minilm._tokenizer import WordPieceTokenizer
+
+                    check_files(self._directory)
+                    self._loaded = (
+                        WordPieceTokenizer.from_vocab_file(self._directory / "vocab.txt"),
+                        MiniLM.from_directory(self._directory))
+                loaded = self._loaded
+        return loaded
+
+    def _cached(self, keys: list[bytes]) -> dict[bytes, tuple[np.ndarray, bool]]:
+        found = {}
+        with self._cache_lock:
+            for key in keys:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = hit
+            self.cache_hits += sum(1 for key in keys if key in found)
+            self.cache_misses += sum(1 for key in keys if key not in found)
+        return found
+
+    def _compute(self, texts: dict[bytes, str]) -> dict[bytes, tuple[np.ndarray, bool]]:
+        import numpy as np
+
+        tokenizer, model = self._load()
+        results: dict[bytes, tuple[np.ndarray, bool]] = {}
+        pending: list[tuple[bytes, list[int], bool]] = []
+        for key, text in texts.items():
+            ids, truncated = tokenizer.encode(text, self._max_tokens - 2)
+            if ids:
+                pending.append((key, [tokenizer.cls_id, *ids, tokenizer.sep_id], truncated))
+            else:
+                results[key] = (np.zeros(_DIMENSION, dtype=np.float32), truncated)
+        # Shortest first, so that each batch pads its texts to about the same length.
+        pending.sort(key=lambda item: len(item[1]))
+        start = 0
+        while start < len(pending):
+            end = start + 1
+            while (end < len(pending) and end - start < self._batch_size
+                   and (end - start + 1) * len(pending[end][1]) <= _BATCH_TOKENS):
+                end += 1
+            batch = pending[start:end]
+            lengths = np.array([len(ids) for _, ids, _ in batch])
+            ids = np.full((len(batch), int(lengths.max())), tokenizer.pad_id, dtype=np.intp)
+            for row, (_, piece_ids, _) in enumerate(batch):
+                ids[row, :len(piece_ids)] = piece_ids
+            vectors = model.encode(ids, lengths)
+            for row, (key, _, truncated) in enumerate(batch):
+                results[key] = (vectors[row].copy(), truncated)
+            start = end
+        self._store(results)
+        return results
+
+    def _store(self, results: dict[bytes, tuple[np.ndarray, bool]]) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            for key, (vector, truncated) in results.items():
+                vector.setflags(write=False)
+                self._cache[key] = (vector, truncated)
+                self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+
+def _key(text: str) -> bytes:
+    # The hash, not the text, is kept: bounded keys, and no copy of memories' text.
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InvalidArgumentError("embed() takes a sequence of texts, not one string.")
+    texts = list(texts)
+    for text in texts:
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"texts must be strings, not {type(text).__name__}.")
+    return texts
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> None:
+    if (not isinstance(value, int) or isinstance(value, bool) or value < low
+            or (high is not None and value > high)):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidArgumentError(f"minilm option {name} must be an integer {bounds}, "
+                                   f"not {value!r}.")
+
+
+def _positions(rows: list[int], shown: int = 10) -> str:
+    listed = ", ".join(str(row) for row in rows[:shown])
+    return listed if len(rows) <= shown else f"{listed}, ... ({len(rows)} in all)"

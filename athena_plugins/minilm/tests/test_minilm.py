@@ -1,0 +1,140 @@
+"""The minilm embedder, installed: contract, fidelity to the reference model, bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from athena_core import Athena
+from athena_core.config import Config
+from athena_core.errors import InvalidArgumentError
+from athena_core.testing import EmbedderContract
+
+from athena_minilm import MiniLMEmbedder, ModelFilesError
+from athena_minilm._files import find_model_dir
+
+REFERENCE = json.loads((Path(__file__).parent / "reference.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def shared() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+class TestMiniLMContract(EmbedderContract):
+    name = "minilm"
+
+    def make_embedder(self) -> MiniLMEmbedder:
+        return MiniLMEmbedder()
+
+
+def test_vectors_match_the_reference_implementation(shared: MiniLMEmbedder) -> None:
+    # reference.json was made by make_reference.py with sentence-transformers itself.
+    texts = [case["text"] for case in REFERENCE["cases"]]
+    ours = shared.embed(texts)
+    for row, case in zip(ours, REFERENCE["cases"], strict=True):
+        expected = np.asarray(case["vector"], dtype=np.float32)
+        assert float(row @ expected) > 0.9999, case["text"][:60]
+
+
+def test_word_pieces_match_the_reference_tokenizer(shared: MiniLMEmbedder) -> None:
+    tokenizer, _ = shared._load()
+    for case in REFERENCE["cases"]:
+        ids, _ = tokenizer.encode(case["text"], shared.max_tokens - 2)
+        assert [tokenizer.cls_id, *ids, tokenizer.sep_id] == case["ids"], case["text"][:60]
+
+
+def test_meaning_not_just_words(shared: MiniLMEmbedder) -> None:
+    query, car, fruit = shared.embed(["How do I fix my automobile?",
+                                      "The car mechanic repaired the engine.",
+                                      "Bananas are rich in potassium."])
+    assert float(query @ car) > float(query @ fruit) + 0.2
+
+
+def test_long_text_is_truncated_and_says_so(shared: MiniLMEmbedder,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    long_text = "deployment " * 1000
+    with caplog.at_level(logging.WARNING, logger="athena.minilm"):
+        vectors = shared.embed(["short", long_text])
+    assert np.isfinite(vectors).all()
+    record = next(r for r in caplog.records if r.name == "athena.minilm")
+    assert record.truncated == [1] and "truncated 1 of 2" in record.getMessage()
+    assert long_text not in record.getMessage()
+    assert shared.count_tokens(["short", long_text]) == [3, shared.max_tokens + 1]
+
+
+def test_text_without_word_pieces_gets_the_zero_vector(shared: MiniLMEmbedder) -> None:
+    vectors = shared.embed(["", "   \t\n", "real words"])
+    assert not vectors[0].any() and not vectors[1].any()
+    assert np.linalg.norm(vectors[2]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_repeated_texts_come_from_the_cache() -> None:
+    embedder = MiniLMEmbedder(cache_size=8)
+    first = embedder.embed(["the same text"])
+    misses = embedder.cache_misses
+    again = embedder.embed(["the same text", "the same text"])
+    assert embedder.cache_misses == misses and embedder.cache_hits >= 2
+    assert np.array_equal(first[0], again[0]) and np.array_equal(again[0], again[1])
+
+
+@pytest.mark.parametrize("bad", [["text", 3], "one string", [b"bytes"]])
+def test_bad_texts_are_refused(shared: MiniLMEmbedder, bad: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        shared.embed(bad)  # type: ignore[arg-type]
+
+
+def test_unpaired_surrogates_do_not_crash(shared: MiniLMEmbedder) -> None:
+    assert np.isfinite(shared.embed(["broken \udc80 text"])).all()
+
+
+@pytest.mark.parametrize("options", [{"max_tokens": 2}, {"max_tokens": 10_000},
+                                     {"batch_size": 0}, {"cache_size": -1},
+                                     {"max_tokens": "256"}])
+def test_bad_options_are_refused(options: dict) -> None:
+    with pytest.raises(InvalidArgumentError):
+        MiniLMEmbedder(**options)
+
+
+def test_missing_weights_say_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ModelFilesError) as error:
+        MiniLMEmbedder(tmp_path)
+    assert "model.safetensors" in str(error.value)
+    assert "--no-deps" in error.value.hint
+
+
+def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+    for path in find_model_dir(None).iterdir():
+        if path.is_file():
+            shutil.copy(path, tmp_path / path.name)
+    with (tmp_path / "model.safetensors").open("r+b") as file:
+        file.seek(-4, 2)
+        file.write(b"\0\0\0\1")
+    embedder = MiniLMEmbedder(tmp_path)  # creation only looks; the first embed checks
+    with pytest.raises(ModelFilesError, match="sha256"):
+        embedder.embed(["anything"])
+
+
+def test_selected_by_config_and_used_by_recall(tmp_path: Path) -> None:
+    config = Config.from_mapping({"retrieval": {"embedder": "minilm"},
+                                  "plugins": {"strict": True}},
+                                 data_dir=tmp_path / "home", env={})
+    with Athena.open(config=config) as athena:
+        athena.remember("The car mechanic repaired the engine on Tuesday.")
+        athena.remember("Bananas are rich in potassium.")
+        hits = athena.recall("who fixed my automobile?", k=1)
+        assert hits and "mechanic" in hits[0].text
+        assert athena.index.embedder.identity.startswith("all-MiniLM-L6-v2@")
+
+
+def test_unknown_option_in_config_is_an_error(tmp_path: Path) -> None:
+    config = Config.from_mapping({"retrieval": {"embedder": "minilm",
+                                                "embedder_options": {"max_token": 128}},
+                                  "plugins": {"strict": True}},
+                                 data_dir=tmp_path / "home", env={})
+    with pytest.raises(InvalidArgumentError, match="max_tokens"):
+        Athena.open(config=config)
