@@ -9,6 +9,7 @@ that list the valid ones, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import types
@@ -59,6 +60,9 @@ class MemoryConfig:
     max_text_bytes: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
 
 
+_unit_interval = attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(1))
+
+
 @attrs.frozen
 class RetrievalConfig:
     """``[retrieval]``: how recall finds memories."""
@@ -68,10 +72,20 @@ class RetrievalConfig:
     embedder: str = ""
     #: Registered name of the vector backend plugin.
     vector_backend: str = "exact"
-    #: Constant of reciprocal rank fusion (larger flattens the ranking).
-    rrf_k: int = attrs.field(default=60, validator=attrs.validators.ge(1))
     #: Candidates taken from each retriever before fusion (at least ``k``).
     candidates: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    #: Share of the full-text score in the mixed score (the cosine similarity gets the rest).
+    lexical_weight: float = attrs.field(default=0.4, validator=_unit_interval)
+    #: Episodes this many places before and after a candidate in its session are its context.
+    neighbour_window: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    #: Share of its best neighbour's score a candidate gains (0 turns context off).
+    neighbour_weight: float = attrs.field(default=0.7, validator=attrs.validators.ge(0))
+    #: Added for recency: this weight times 0.5 ** (age / half-life); 0 turns it off.
+    recency_weight: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    #: Half-life of the recency term, in days.
+    recency_half_life_days: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    #: Added for importance: this weight times the memory's importance (0 to 1).
+    importance_weight: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     #: Options passed to the embedder's factory.
     embedder_options: Mapping[str, Any] = attrs.field(factory=dict)
     #: Options passed to the vector backend's factory.
@@ -282,6 +296,14 @@ def _parse_env_value(var: str, text: str, kind: Any) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{var}={text!r} is not an integer.") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"{var}={text!r} is not a finite number.")
+        return value
     if origin is tuple:
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if origin is not None and issubclass(origin, Mapping):
@@ -318,6 +340,10 @@ def _check_type(section: str, key: str, value: Any, kind: Any) -> Any:
         ok = isinstance(value, bool)
     elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:  # an integer is a float too; NaN and infinity are not numbers here
+        ok = (isinstance(value, int | float) and not isinstance(value, bool)
+              and math.isfinite(value))
+        value = float(value) if ok else value
     elif kind is str:
         ok = isinstance(value, str)
     elif origin is tuple:
@@ -361,9 +387,16 @@ max_text_bytes = 1000000
 # picks the best installed one (minilm, then the built-in hashing).
 embedder = ""
 vector_backend = "exact"
-# Reciprocal rank fusion constant, and candidates per retriever before fusion.
-rrf_k = 60
+# Candidates per retriever; the full-text share of the mixed score (cosine gets the rest).
 candidates = 50
+lexical_weight = 0.4
+# Context: episodes within this many places in the same session lend a share of their score.
+neighbour_window = 2
+neighbour_weight = 0.7
+# Optional: favour recent and important memories (0 turns each off).
+recency_weight = 0.0
+recency_half_life_days = 30.0
+importance_weight = 0.0
 
 [retrieval.embedder_options]
 

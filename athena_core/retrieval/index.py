@@ -16,17 +16,20 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from athena_core._time import utcnow
 from athena_core.config import RetrievalConfig
 from athena_core.errors import InvalidArgumentError, ReindexRequiredError
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.retrieval.fusion import reciprocal_rank_fusion
-from athena_core.retrieval.lexical import DocumentFrequencies, lexical_search
+from athena_core.retrieval.lexical import DocumentFrequencies, lexical_scores
+from athena_core.retrieval.neighbours import session_neighbours
+from athena_core.retrieval.scoring import fuse, with_neighbours, with_recency_and_importance
 from athena_core.retrieval.vectors import (
     PersistentVectorBackend,
     VectorBackend,
@@ -48,6 +51,8 @@ _EPOCH_KEY = "index_epoch"
 #: The largest key ever removed: the database's largest key may fall below a checkpoint's.
 _HIGH_WATER_KEY = "index_high_water"
 _LOAD_BATCH = 5_000
+#: The best candidates whose session neighbours join the candidates.
+_CONTEXT_OF_BEST = 20
 #: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
 _ENTRY_COLUMNS = (MemoryRow.pk, MemoryRow.scope, MemoryRow.layer, MemoryRow.valid_from,
                   MemoryRow.valid_to)
@@ -250,26 +255,57 @@ class RecallIndex:
             after = batch[-1].key
 
     def search(self, query: str, *, k: int, where: RecallFilter) -> list[tuple[int, float]]:
-        """Fused ``(key, score)`` pairs, best first."""
+        """``(key, score)`` pairs, best first (see :mod:`athena_core.retrieval.scoring`)."""
         self.require_current()
         self.sync()
-        pool = max(self.settings.candidates, k)
+        settings = self.settings
+        pool = max(settings.candidates, k)
         vector = self.embedder.embed([query], purpose="query")
         vector = check_vectors(vector, self.embedder.dimension,
                                source=f"embedder {self.embedder.identity!r}")[0]
         # The two retrievers run at once: numpy and SQLite both release the GIL.
         dense_future = self._executor().submit(self._dense, vector, pool, where)
         with self.storage.read() as session:
-            lexical = lexical_search(session, query, limit=pool, where=where,
+            lexical = lexical_scores(session, query, limit=pool, where=where,
                                      frequencies=self._frequencies)
-        return reciprocal_rank_fusion([lexical, dense_future.result()],
-                                      k=self.settings.rrf_k)[:k]
+            scores = fuse(lexical, dense_future.result(), lexical_weight=settings.lexical_weight)
+            if settings.neighbour_weight and settings.neighbour_window:
+                scores = self._with_neighbours(session, scores, vector, where)
+            if settings.recency_weight or settings.importance_weight:
+                scores = with_recency_and_importance(
+                    scores, _attributes(session, scores), now=utcnow(),
+                    recency_weight=settings.recency_weight,
+                    half_life_days=settings.recency_half_life_days,
+                    importance_weight=settings.importance_weight)
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        return [(key, score) for key, score in ranked[:k] if score > 0]
 
-    def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter) -> list[int]:
+    def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter
+               ) -> list[tuple[int, float]]:
         with self._lock:
             # A cosine of zero or less means nothing in common: not a candidate.
-            return [key for key, similarity in self.backend.search(vector, k=pool, where=where)
+            return [(key, similarity)
+                    for key, similarity in self.backend.search(vector, k=pool, where=where)
                     if similarity > 0]
+
+    def _with_neighbours(self, session: Session, scores: dict[int, float], vector: np.ndarray,
+                         where: RecallFilter) -> dict[int, float]:
+        """Scores with context: the best candidates' session neighbours join, scored by
+        meaning alone, and every candidate gains from its best neighbour."""
+        import numpy as np
+
+        settings = self.settings
+        best = sorted(scores, key=scores.__getitem__, reverse=True)[:_CONTEXT_OF_BEST]
+        links = session_neighbours(session, best, window=settings.neighbour_window,
+                                   where=where)
+        joining = [key for key in links if key not in scores]
+        if joining:
+            scores = dict(scores)
+            for key, blob in session.execute(select(EmbeddingRow.memory_pk, EmbeddingRow.vector)
+                                             .where(EmbeddingRow.memory_pk.in_(joining))):
+                similarity = float(np.frombuffer(blob, dtype=np.float32) @ vector)
+                scores[key] = (1 - settings.lexical_weight) * max(similarity, 0.0)
+        return with_neighbours(scores, links, weight=settings.neighbour_weight)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -320,6 +356,14 @@ class RecallIndex:
                     log.warning("Could not save the %r vector index; the next start will "
                                 "rebuild it.", self.settings.vector_backend, exc_info=True)
             self.backend.close()
+
+
+def _attributes(session: Session, keys: Iterable[int]) -> dict[int, tuple[datetime, float]]:
+    """``(valid_from, importance)`` of each key's memory."""
+    return {pk: (when if when.tzinfo else when.replace(tzinfo=UTC), importance)
+            for pk, when, importance in session.execute(
+                select(MemoryRow.pk, MemoryRow.valid_from, MemoryRow.importance)
+                .where(MemoryRow.pk.in_(list(keys))))}
 
 
 def _entry(row: MemoryRow, vector: Any) -> VectorEntry:

@@ -28,10 +28,11 @@ from sqlalchemy import column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.stop_words import STOP_WORDS
 from athena_core.storage.models import MemoryRow
 from athena_core.storage.queries import memory_conditions
 
-__all__ = ["DocumentFrequencies", "lexical_search", "purge_deleted_text"]
+__all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "purge_deleted_text"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
@@ -103,7 +104,15 @@ class DocumentFrequencies:
 def lexical_search(session: Session, query: str, *, limit: int, where: RecallFilter,
                    frequencies: DocumentFrequencies | None = None) -> list[int]:
     """Keys of the best full-text matches for any word of ``query``, best first."""
-    terms = query_terms(query)
+    return [key for key, _ in lexical_scores(session, query, limit=limit, where=where,
+                                             frequencies=frequencies)]
+
+
+def lexical_scores(session: Session, query: str, *, limit: int, where: RecallFilter,
+                   frequencies: DocumentFrequencies | None = None) -> list[tuple[int, float]]:
+    """``(key, score)`` of the best full-text matches, best first; higher scores are better
+    (BM25 on SQLite, ``ts_rank_cd`` on PostgreSQL). English stop words do not count."""
+    terms = [term for term in query_terms(query) if term not in STOP_WORDS]
     if not terms or limit <= 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
@@ -116,7 +125,7 @@ def lexical_search(session: Session, query: str, *, limit: int, where: RecallFil
         if scoring:  # must contain one of `must`; the others only add to the score
             match = f"({match}) AND ({_any_of(must + scoring)})"
         rank = func.bm25(literal_column("memories_fts"))
-        stmt = (select(MemoryRow.pk)
+        stmt = (select(MemoryRow.pk, -rank)
                 .select_from(_fts.join(MemoryRow, MemoryRow.pk == _fts.c.rowid))
                 .where(literal_column("memories_fts").op("MATCH")(match),
                        memory_conditions(where))
@@ -124,10 +133,11 @@ def lexical_search(session: Session, query: str, *, limit: int, where: RecallFil
     else:
         document = func.to_tsvector(_PG_CONFIG, MemoryRow.text)
         tsquery = func.to_tsquery(_PG_CONFIG, " | ".join(terms))
-        stmt = (select(MemoryRow.pk)
+        score = func.ts_rank_cd(document, tsquery)
+        stmt = (select(MemoryRow.pk, score)
                 .where(document.op("@@")(tsquery), memory_conditions(where))
-                .order_by(func.ts_rank_cd(document, tsquery).desc()).limit(limit))
-    return list(session.scalars(stmt))
+                .order_by(score.desc()).limit(limit))
+    return [(key, float(score)) for key, score in session.execute(stmt)]
 
 
 def _any_of(words: list[str]) -> str:
