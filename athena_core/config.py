@@ -75,7 +75,7 @@ class RetrievalConfig:
     #: Candidates taken from each retriever before fusion (at least ``k``).
     candidates: int = attrs.field(default=50, validator=attrs.validators.ge(1))
     #: Share of the full-text score in the mixed score (the cosine similarity gets the rest).
-    lexical_weight: float = attrs.field(default=0.4, validator=_unit_interval)
+    lexical_weight: float = attrs.field(default=0.6, validator=_unit_interval)
     #: Episodes this many places before and after a candidate in its session are its context.
     neighbour_window: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: Share of its best neighbour's score a candidate gains (0 turns context off).
@@ -389,7 +389,7 @@ embedder = ""
 vector_backend = "exact"
 # Candidates per retriever; the full-text share of the mixed score (cosine gets the rest).
 candidates = 50
-lexical_weight = 0.4
+lexical_weight = 0.6
 # Context: episodes within this many places in the same session lend a share of their score.
 neighbour_window = 2
 neighbour_weight = 0.7
