@@ -55,3 +55,17 @@ def test_a_word_stored_after_a_search_is_found(athena) -> None:
         assert len(lexical.lexical_search(session, "zebra", limit=5,
                                           where=RecallFilter("default"),
                                           frequencies=frequencies)) == 1
+
+
+def test_required_words_stop_at_the_match_budget(monkeypatch) -> None:
+    monkeypatch.setattr(lexical, "MATCH_BUDGET", 3)
+    monkeypatch.setattr(lexical, "SCORED_BELOW", 10)
+    frequency = {"alpha": 2, "beta": 2, "gamma": 1, "the": 50, "deploy": 8}
+    must, scoring = lexical._within_budget(["alpha", "beta", "gamma"], ["the", "deploy"],
+                                           frequency)
+    # Rarest first while they cover at most 3 memories; query order kept.
+    assert must == ["alpha", "gamma"]
+    # The other rare word only scores; a common word scores unless it is too common.
+    assert scoring == ["beta", "deploy"]
+    # However common, one word is always required.
+    assert lexical._within_budget(["the"], [], frequency) == (["the"], [])

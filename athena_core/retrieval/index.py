@@ -51,6 +51,7 @@ _EPOCH_KEY = "index_epoch"
 #: The largest key ever removed: the database's largest key may fall below a checkpoint's.
 _HIGH_WATER_KEY = "index_high_water"
 _LOAD_BATCH = 5_000
+_CHANGED_SINCE_SAVED = "memories changed since it was saved"
 #: The best candidates whose session neighbours join the candidates.
 _CONTEXT_OF_BEST = 20
 #: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
@@ -77,6 +78,7 @@ class RecallIndex:
         self._epoch: int | None = None  # None: the backend must be rebuilt before use
         self._last_key = 0  # every memory up to this key is in the backend
         self._own: set[int] = set()  # keys above it this process added itself
+        self._saved_before = False  # whether this store ever had a saved index of the backend
         self._pool: ThreadPoolExecutor | None = None
         self._frequencies = DocumentFrequencies()
         self.stored_identity: str | None = None
@@ -173,21 +175,37 @@ class RecallIndex:
 
     def sync(self) -> None:
         """Bring the backend up to date with the database."""
-        with self._lock, self.storage.read() as session:
-            state = {key: value for key, value in session.execute(
-                select(StateRow.key, StateRow.value).where(
-                    StateRow.key.in_([_EPOCH_KEY, _HIGH_WATER_KEY])))}
-            epoch = int(state.get(_EPOCH_KEY, 0))
-            last = max(session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0,
-                       int(state.get(_HIGH_WATER_KEY, 0)))
-            if epoch != self._epoch:
-                self._restore_or_rebuild(session, epoch, last)
-            elif last > self._last_key:
-                self._load(session, after=self._last_key, skip=self._own.__contains__)
-                self._last_key = last
-                self._own = {key for key in self._own if key > last}
-                if self._persistent and self.backend.shared:
-                    self._save_checkpoint()
+        with self._lock:
+            with self.storage.read() as session:
+                state = {key: value for key, value in session.execute(
+                    select(StateRow.key, StateRow.value).where(
+                        StateRow.key.in_([_EPOCH_KEY, _HIGH_WATER_KEY, self._saved_key])))}
+                self._saved_before = self._saved_key in state
+                epoch = int(state.get(_EPOCH_KEY, 0))
+                last = max(session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0,
+                           int(state.get(_HIGH_WATER_KEY, 0)))
+                if epoch != self._epoch:
+                    self._restore_or_rebuild(session, epoch, last)
+                else:
+                    self._catch_up(session, last)
+            if self._persistent and not self._saved_before and self._epoch is not None:
+                # Once a saved index exists, losing it is worth a warning (see below).
+                with self.storage.write() as session:
+                    session.merge(StateRow(key=self._saved_key, value="1"))
+                self._saved_before = True
+
+    @property
+    def _saved_key(self) -> str:
+        return f"index_saved:{self.settings.vector_backend}"[:64]
+
+    def _catch_up(self, session: Session, last: int) -> None:
+        """Load the memories other processes added since the last sync."""
+        if last > self._last_key:
+            self._load(session, after=self._last_key, skip=self._own.__contains__)
+            self._last_key = last
+            self._own = {key for key in self._own if key > last}
+            if self._persistent and self.backend.shared:
+                self._save_checkpoint()
 
     def _restore_or_rebuild(self, session: Session, epoch: int, last: int) -> None:
         """Adopt a persistent backend's saved entries if they match ``epoch``, else rebuild."""
@@ -197,8 +215,12 @@ class RecallIndex:
             if problem is None:
                 after = saved_last
             elif last:
-                log.warning("Rebuilding the %r vector index from the database (%d memories): "
-                            "%s.", self.settings.vector_backend, last, problem)
+                # Building an index the first time, or after other processes changed
+                # memories, is routine; losing a saved one is not.
+                routine = not self._saved_before or problem == _CHANGED_SINCE_SAVED
+                log.log(logging.INFO if routine else logging.WARNING,
+                        "Rebuilding the %r vector index from the database (%d memories): %s.",
+                        self.settings.vector_backend, last, problem)
         self._own.clear()
         if not after:
             self.backend.clear()
@@ -228,7 +250,7 @@ class RecallIndex:
         if identity != self.embedder.identity:
             return f"it holds vectors of embedder {identity!r}", 0
         if saved_epoch != epoch:
-            return "memories changed since it was saved", 0
+            return _CHANGED_SINCE_SAVED, 0
         if saved_last > last:
             return "it holds memories the database does not (a restored database?)", 0
         return None, saved_last
