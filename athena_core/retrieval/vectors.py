@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["ExactVectorIndex", "PersistentVectorBackend", "VectorBackend",
-           "VectorBackendContext", "VectorEntry", "check_vectors"]
+           "VectorBackendContext", "VectorEntry", "check_vectors", "entry_vectors"]
 
 
 @attrs.frozen
@@ -126,6 +126,19 @@ def check_vectors(vectors: np.ndarray, dimension: int, *, source: str) -> np.nda
     return array
 
 
+def entry_vectors(entries: Sequence[VectorEntry], dimension: int) -> np.ndarray:
+    """The entries' vectors as checked float32 rows, or :class:`InvalidArgumentError`."""
+    import numpy as np
+
+    try:
+        stacked = np.stack([np.asarray(entry.vector) for entry in entries])
+    except ValueError as exc:  # vectors of different shapes
+        raise InvalidArgumentError(
+            f"vector backend input holds vectors of different shapes ({exc}); expected "
+            f"(n, {dimension}).") from exc
+    return check_vectors(stacked, dimension, source="vector backend input")
+
+
 def _epoch(value: datetime | None, default: float) -> float:
     return default if value is None else value.timestamp()
 
@@ -180,8 +193,7 @@ class ExactVectorIndex:
         if not entries:
             return
         np = self._np
-        vectors = check_vectors(np.stack([e.vector for e in entries]), self._dimension,
-                                source="vector backend input")
+        vectors = entry_vectors(entries, self._dimension)
         needed = self._size + len(entries)
         if needed > len(self._keys):
             self._allocate(max(needed, 2 * len(self._keys)))

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.retrieval.vectors import VectorBackendContext, VectorEntry, check_vectors
+from athena_core.retrieval.vectors import (
+    VectorBackendContext,
+    VectorEntry,
+    check_vectors,
+    entry_vectors,
+)
 
 from athena_faiss._files import FORMAT, VERSION, DamagedIndexError, IndexDirectory, Manifest
 from athena_faiss._shard import COLUMNS, Shard
@@ -132,8 +137,7 @@ class FaissVectorIndex:
         if not entries:
             return
         np = self._np
-        vectors = check_vectors(np.stack([e.vector for e in entries]), self._dimension,
-                                source="vector backend input")
+        vectors = entry_vectors(entries, self._dimension)
         self._in_sync = None
         latest = {entry.key: i for i, entry in enumerate(entries)}
         by_scope: dict[str, list[int]] = {}

@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from athena_core.errors import ConfigError, InvalidArgumentError, StorageError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.retrieval.vectors import VectorBackendContext, VectorEntry, check_vectors
+from athena_core.retrieval.vectors import (
+    VectorBackendContext,
+    VectorEntry,
+    check_vectors,
+    entry_vectors,
+)
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -174,15 +179,7 @@ class PgVectorBackend:
     def add(self, entries: Sequence[VectorEntry]) -> None:
         if not entries:
             return
-        import numpy as np
-
-        try:
-            stacked = np.stack([np.asarray(entry.vector) for entry in entries])
-        except ValueError as exc:  # vectors of different shapes
-            raise InvalidArgumentError(
-                f"vector backend input holds vectors of different shapes ({exc}); expected "
-                f"(n, {self._dimension}).") from exc
-        vectors = check_vectors(stacked, self._dimension, source="vector backend input")
+        vectors = entry_vectors(entries, self._dimension)
         latest: dict[int, int] = {}  # with a repeated key the last entry wins
         for i, entry in enumerate(entries):
             if not isinstance(entry.scope, str) or not isinstance(entry.layer, str):
