@@ -197,7 +197,7 @@ def measure(home: Path, size: int, *, recall_samples: int, remember_samples: int
     from athena_core import Athena
     from athena_core._ids import new_id
     from athena_core.retrieval.filters import RecallFilter
-    from athena_core.retrieval.lexical import lexical_search
+    from athena_core.retrieval.lexical import DocumentFrequencies, lexical_search
     result["import_runtime_s"] = clock() - started
 
     workload = Workload(seed=seed)
@@ -210,6 +210,7 @@ def measure(home: Path, size: int, *, recall_samples: int, remember_samples: int
     index, storage = athena.index, athena.storage
     assert index is not None and storage is not None
     pool = max(index.settings.candidates, K)
+    frequencies = DocumentFrequencies()  # kept across queries, as the recall index does
 
     # First recall of a process: loads every stored vector into the index.
     query, scope = queries[0]
@@ -246,7 +247,8 @@ def measure(home: Path, size: int, *, recall_samples: int, remember_samples: int
             "embed": lambda q=query: index.embedder.embed([q], purpose="query"),
             "sync": index.sync,
             "dense": lambda v=vector, w=where: index.backend.search(v, k=pool, where=w),
-            "lexical": lambda q=query, w=where: _lexical(storage, lexical_search, q, pool, w),
+            "lexical": lambda q=query, w=where: _lexical(storage, lexical_search, q, pool, w,
+                                                         frequencies),
             "fetch": lambda r=ranked: _fetch(storage, r),
             "numpy": lambda v=vector: numpy_topk(v),
         }
@@ -277,22 +279,22 @@ def measure(home: Path, size: int, *, recall_samples: int, remember_samples: int
     return result
 
 
-def _lexical(storage: Any, lexical_search: Any, query: str, pool: int, where: Any) -> None:
+def _lexical(storage: Any, lexical_search: Any, query: str, pool: int, where: Any,
+             frequencies: Any) -> None:
     with storage.read() as session:
-        lexical_search(session, query, limit=pool, where=where)
+        lexical_search(session, query, limit=pool, where=where, frequencies=frequencies)
 
 
 def _fetch(storage: Any, ranked: list[tuple[int, float]]) -> None:
     """The end of ``hybrid_recall``: load the ranked rows and build hits."""
-    from sqlalchemy import select
-
     from athena_core.memory.values import Hit, Memory
-    from athena_core.storage.models import MemoryRow
+    from athena_core.storage.queries import MEMORIES_BY_KEY
 
-    with storage.read() as session:
-        rows = {row.pk: row for row in session.scalars(
-            select(MemoryRow).where(MemoryRow.pk.in_([key for key, _ in ranked])))}
-    [Hit.from_memory(Memory.from_row(rows[key]), score) for key, score in ranked if key in rows]
+    with storage.snapshot() as connection:
+        rows = {row.pk: row._mapping for row in connection.execute(
+            MEMORIES_BY_KEY, {"keys": [key for key, _ in ranked]})}
+    [Hit.from_memory(Memory.from_record(rows[key]), score) for key, score in ranked
+     if key in rows]
 
 
 def _remember(athena: Any, home: Path, workload: Workload, samples: int, new_id: Any
