@@ -28,7 +28,8 @@ from athena_core.config import Config
 
 
 def open_athena(data_dir: str) -> Athena:
-    raw: dict[str, dict] = {"plugins": {"strict": True}}
+    # Word-level vectors, whatever embedder plugins the environment has installed.
+    raw: dict[str, dict] = {"plugins": {"strict": True}, "retrieval": {"embedder": "hashing"}}
     url = os.environ.get("ATHENA_TEST_DATABASE_URL", "")
     if url:
         raw["storage"] = {"url": url}

@@ -30,6 +30,8 @@ def make_config(data_dir: Path, **sections: dict) -> Config:
     if DATABASE_URL:
         raw.setdefault("storage", {})["url"] = DATABASE_URL
     raw.setdefault("plugins", {}).setdefault("strict", True)
+    # Word-level vectors, whatever embedder plugins the environment has installed.
+    raw.setdefault("retrieval", {}).setdefault("embedder", "hashing")
     return Config.from_mapping(raw, data_dir=data_dir, env={})
 
 

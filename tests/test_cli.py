@@ -21,7 +21,9 @@ COMMANDS = {"init", "remember", "recall", "forget", "timeline", "plugins", "conf
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATHENA_")}
-    env.update(ATHENA_HOME=str(home), PYTHONIOENCODING="utf-8", **extra)
+    # Word-level vectors, whatever embedder plugins the environment has installed.
+    env.update(ATHENA_HOME=str(home), PYTHONIOENCODING="utf-8",
+               ATHENA_RETRIEVAL_EMBEDDER="hashing", **extra)
     return env
 
 
@@ -107,7 +109,7 @@ def test_config_show_reflects_environment_override(home):
     env = _env(home, ATHENA_RETRIEVAL_CANDIDATES="77")
     shown = ok_json(home, "config", "show", env=env)
     assert shown["retrieval"]["candidates"] == 77
-    assert shown["retrieval"]["embedder"] == ""  # chosen when opened: the best installed
+    assert shown["retrieval"]["embedder"] == "hashing"  # _env sets it too
     assert Path(shown["data_dir"]) == home.resolve()
     assert shown["source"] is None  # no athena.toml yet: all defaults
 

@@ -282,15 +282,16 @@ class RecallIndex:
         self.sync()
         settings = self.settings
         pool = max(settings.candidates, k)
+        # Full-text search needs no vector: it runs while the query is embedded and the
+        # vectors are searched (SQLite, numpy and the models release the GIL).
+        lexical_future = self._executor().submit(self._lexical, query, pool, where)
         vector = self.embedder.embed([query], purpose="query")
         vector = check_vectors(vector, self.embedder.dimension,
                                source=f"embedder {self.embedder.identity!r}")[0]
-        # The two retrievers run at once: numpy and SQLite both release the GIL.
-        dense_future = self._executor().submit(self._dense, vector, pool, where)
+        dense = self._dense(vector, pool, where)
+        lexical = lexical_future.result()
         with self.storage.read() as session:
-            lexical = lexical_scores(session, query, limit=pool, where=where,
-                                     frequencies=self._frequencies)
-            scores = fuse(lexical, dense_future.result(), lexical_weight=settings.lexical_weight)
+            scores = fuse(lexical, dense, lexical_weight=settings.lexical_weight)
             if settings.neighbour_weight and settings.neighbour_window:
                 scores = self._with_neighbours(session, scores, vector, where)
             if settings.recency_weight or settings.importance_weight:
@@ -301,6 +302,11 @@ class RecallIndex:
                     importance_weight=settings.importance_weight)
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return [(key, score) for key, score in ranked[:k] if score > 0]
+
+    def _lexical(self, query: str, pool: int, where: RecallFilter) -> list[tuple[int, float]]:
+        with self.storage.read() as session:
+            return lexical_scores(session, query, limit=pool, where=where,
+                                  frequencies=self._frequencies)
 
     def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
@@ -331,7 +337,7 @@ class RecallIndex:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="athena-dense")
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="athena-lexical")
         return self._pool
 
     # --- maintenance -----------------------------------------------------------

@@ -131,6 +131,15 @@ def test_selected_by_config_and_used_by_recall(tmp_path: Path) -> None:
         assert athena.index.embedder.identity.startswith("all-MiniLM-L6-v2@")
 
 
+def test_chosen_when_no_embedder_is_named(tmp_path: Path) -> None:
+    config = Config.from_mapping({"plugins": {"strict": True}}, data_dir=tmp_path / "home",
+                                 env={})
+    assert config.retrieval.embedder == ""
+    with Athena.open(config=config) as athena:
+        assert athena.index.settings.embedder == "minilm"
+        assert athena.index.embedder.identity.startswith("all-MiniLM-L6-v2@")
+
+
 def test_unknown_option_in_config_is_an_error(tmp_path: Path) -> None:
     config = Config.from_mapping({"retrieval": {"embedder": "minilm",
                                                 "embedder_options": {"max_token": 128}},
