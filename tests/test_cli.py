@@ -143,7 +143,8 @@ def test_unknown_embedder_fails_check_listing_available_names(home):
     home.mkdir()
     (home / "athena.toml").write_text('[retrieval]\nembedder = "no-such-embedder"\n',
                                       encoding="utf-8")
-    check = athena(home, "config", "check")
+    env = {k: v for k, v in _env(home).items() if k != "ATHENA_RETRIEVAL_EMBEDDER"}
+    check = athena(home, "config", "check", env=env)
     assert check.returncode == 1
     assert "no-such-embedder" in check.stdout
     assert "'hashing'" in check.stdout
