@@ -66,7 +66,12 @@ def athena_register_vector_backends(register: Register) -> None:
     ``factory(context: athena_core.retrieval.VectorBackendContext)`` returns an
     :class:`athena_core.retrieval.VectorBackend`. Selected by
     ``[retrieval] vector_backend``; the built-in one is ``exact``. Every backend
-    must pass :class:`athena_core.testing.VectorBackendContract`.
+    must pass :class:`athena_core.testing.VectorBackendContract`. A backend that keeps
+    its entries between processes (a file, a table) implements
+    :class:`athena_core.retrieval.PersistentVectorBackend` and passes
+    :class:`athena_core.testing.PersistentVectorBackendContract`: Athena saves a
+    checkpoint with the entries and rebuilds them from the database when it no
+    longer matches.
 
     Added in 0.1.
     """

@@ -4,10 +4,12 @@ from athena_core.retrieval.embedders import Embedder, EmbedderContext, HashingEm
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import (
     ExactVectorIndex,
+    PersistentVectorBackend,
     VectorBackend,
     VectorBackendContext,
     VectorEntry,
 )
 
-__all__ = ["Embedder", "EmbedderContext", "ExactVectorIndex", "HashingEmbedder", "RecallFilter",
-           "VectorBackend", "VectorBackendContext", "VectorEntry"]
+__all__ = ["Embedder", "EmbedderContext", "ExactVectorIndex", "HashingEmbedder",
+           "PersistentVectorBackend", "RecallFilter", "VectorBackend", "VectorBackendContext",
+           "VectorEntry"]
