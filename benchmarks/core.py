@@ -220,6 +220,8 @@ def measure(home: Path, size: int, *, recall_samples: int, remember_samples: int
     result["memory"]["after_first_recall"] = memory_mb()
     result["index_entries"] = len(index.backend)
     result["dimension"] = index.embedder.dimension
+    result["embedder"] = index.embedder.identity
+    result["vector_backend"] = index.settings.vector_backend
 
     # Baseline: plain numpy brute force over as many unit vectors as the store holds.
     import numpy as np

@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"sizes": sizes if run_core else [], "recall_samples": recall_samples,
                      "remember_samples": remember_samples, "startup_runs": startup_runs,
                      "k": core.K, "seed": args.seed, "workdir": str(workdir),
-                     "athena": "defaults: hashing embedder (256 dims), exact vector index, "
-                               "SQLite WAL, synchronous=full"},
+                     "athena": "defaults: SQLite WAL, synchronous=full"},
         "sizes": {},
     }
     try:
@@ -133,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "--recall-samples", str(recall_samples),
                                       "--remember-samples", str(remember_samples))
             results["sizes"][str(size)] = {"build": built, **measured}
+            results["settings"]["athena"] = (
+                f"defaults: embedder {measured['embedder']}, {measured['vector_backend']} "
+                "vector index, SQLite WAL, synchronous=full")
             if not args.keep:
                 shutil.rmtree(home, ignore_errors=True)
         if run_execution:
