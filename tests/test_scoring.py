@@ -85,15 +85,23 @@ def test_context_respects_the_filter(athena_factory) -> None:
 
 
 def test_recency_and_importance_weights_reorder_equal_matches(athena_factory, tmp_path) -> None:
-    for name, settings, expected in (("recent", {"recency_weight": 0.5}, "new"),
-                                     ("important", {"importance_weight": 0.5}, "old")):
-        athena = athena_factory(tmp_path / name, retrieval={"neighbour_weight": 0.0, **settings})
-        old = athena.episodic.record("deployed the billing service", occurred_at=T0,
-                                     importance=0.9)
-        new = athena.episodic.record("deployed the billing service",
-                                     occurred_at=T0 + timedelta(days=60), importance=0.1)
-        first = athena.recall("billing service deployed", k=2)[0].id
-        assert first == {"new": new, "old": old}[expected], name
+    older, newer = (T0, 0.9), (T0 + timedelta(days=60), 0.1)  # (time, importance)
+    cases = (("recent", {"recency_weight": 0.5}, newer),
+             ("important", {"importance_weight": 0.5}, older))
+    for name, settings, lifted in cases:
+        scores = {}
+        for variant, extra in (("weighted", settings), ("plain", {})):
+            athena = athena_factory(tmp_path / f"{name}-{variant}",
+                                    retrieval={"neighbour_weight": 0.0, **extra})
+            ids = {athena.episodic.record("deployed the billing service", occurred_at=when,
+                                          importance=importance): (when, importance)
+                   for when, importance in (older, newer)}
+            scores[variant] = {ids[hit.id]: hit.score
+                               for hit in athena.recall("billing service deployed", k=2)}
+        # Without the weight the two match equally; with it, the one it favours wins.
+        assert scores["plain"][older] == pytest.approx(scores["plain"][newer]), name
+        other = newer if lifted == older else older
+        assert scores["weighted"][lifted] > scores["weighted"][other] + 1e-3, name
 
 
 @pytest.mark.parametrize(("raw", "message"), [
