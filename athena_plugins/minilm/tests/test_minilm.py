@@ -14,15 +14,17 @@ from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError
 from athena_core.testing import EmbedderContract
 
-from athena_minilm import MiniLMEmbedder, ModelFilesError
+from athena_minilm import RUNTIMES, MiniLMEmbedder, ModelFilesError, RuntimeUnavailableError
 from athena_minilm._files import find_model_dir
+from athena_minilm._model import load_weights
+from athena_minilm._onnx_model import _graph
 
 REFERENCE = json.loads((Path(__file__).parent / "reference.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def shared() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+@pytest.fixture(scope="module", params=RUNTIMES)
+def shared(request: pytest.FixtureRequest) -> MiniLMEmbedder:
+    return MiniLMEmbedder(runtime=request.param)
 
 
 class TestMiniLMContract(EmbedderContract):
@@ -32,6 +34,13 @@ class TestMiniLMContract(EmbedderContract):
         return MiniLMEmbedder()
 
 
+class TestMiniLMNumpyContract(EmbedderContract):
+    name = "minilm"
+
+    def make_embedder(self) -> MiniLMEmbedder:
+        return MiniLMEmbedder(runtime="numpy")
+
+
 def test_vectors_match_the_reference_implementation(shared: MiniLMEmbedder) -> None:
     # reference.json was made by make_reference.py with sentence-transformers itself.
     texts = [case["text"] for case in REFERENCE["cases"]]
@@ -39,6 +48,37 @@ def test_vectors_match_the_reference_implementation(shared: MiniLMEmbedder) -> N
     for row, case in zip(ours, REFERENCE["cases"], strict=True):
         expected = np.asarray(case["vector"], dtype=np.float32)
         assert float(row @ expected) > 0.9999, case["text"][:60]
+
+
+def test_runtimes_agree_on_batches_of_mixed_lengths() -> None:
+    texts = [case["text"] for case in REFERENCE["cases"]] + [
+        f"note {i}: " + "the staging deploy waits for review " * (i % 7) for i in range(40)]
+    # Small batches, so that ONNX Runtime runs several at once on its worker threads.
+    onnx_vectors = MiniLMEmbedder(batch_size=4, cache_size=0).embed(texts)
+    numpy_vectors = MiniLMEmbedder(runtime="numpy", cache_size=0).embed(texts)
+    cosines = (onnx_vectors * numpy_vectors).sum(axis=1)
+    assert cosines.min() > 0.99999, texts[int(cosines.argmin())]
+
+
+def test_onnx_model_is_valid_onnx() -> None:
+    import onnx  # a test requirement only: Athena writes the model without it
+
+    tensors, heads, layers = load_weights(find_model_dir(None))
+    model = onnx.load_from_string(_graph(tensors, heads=heads, layers=layers))
+    onnx.checker.check_model(model, full_check=True)
+    assert {node.op_type for node in model.graph.node} >= {"Gelu", "LayerNormalization",
+                                                            "Softmax", "MatMul"}
+
+
+def test_missing_onnxruntime_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "athena_minilm._onnx_model")
+    with pytest.raises(RuntimeUnavailableError) as error:
+        MiniLMEmbedder().embed(["anything"])
+    assert "pip install onnxruntime" in error.value.hint
+    assert 'runtime = "numpy"' in error.value.hint
 
 
 def test_word_pieces_match_the_reference_tokenizer(shared: MiniLMEmbedder) -> None:
@@ -94,7 +134,7 @@ def test_unpaired_surrogates_do_not_crash(shared: MiniLMEmbedder) -> None:
 
 @pytest.mark.parametrize("options", [{"max_tokens": 2}, {"max_tokens": 10_000},
                                      {"batch_size": 0}, {"cache_size": -1},
-                                     {"max_tokens": "256"}])
+                                     {"max_tokens": "256"}, {"runtime": "torch"}])
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(InvalidArgumentError):
         MiniLMEmbedder(**options)

@@ -1,6 +1,7 @@
-"""Athena's offline embedder plugin: all-MiniLM-L6-v2 run with numpy, registered as ``minilm``."""
+"""Athena's offline embedder plugin ``minilm``: all-MiniLM-L6-v2 run with ONNX Runtime or numpy."""
 
 from athena_minilm._files import ModelFilesError, install_command
-from athena_minilm.embedder import MiniLMEmbedder
+from athena_minilm.embedder import RUNTIMES, MiniLMEmbedder, RuntimeUnavailableError
 
-__all__ = ["MiniLMEmbedder", "ModelFilesError", "install_command"]
+__all__ = ["RUNTIMES", "MiniLMEmbedder", "ModelFilesError", "RuntimeUnavailableError",
+           "install_command"]

@@ -2,47 +2,54 @@
 
 Importing this module is cheap (no numpy, no file access). Creating an embedder
 only checks that the model files are present; the first ``embed`` verifies
-their sha256 and memory-maps the weights (about 0.1 s), once per instance.
+their sha256, memory-maps the weights and starts the runtime (about 0.3 s with
+ONNX Runtime, 0.1 s with numpy), once per instance.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import AthenaError, InvalidArgumentError
 
 from athena_minilm._files import MODEL_FILES, check_files, find_model_dir
 
 if TYPE_CHECKING:
     import numpy as np
     from athena_core.retrieval import EmbedderContext
-    from threadpoolctl import ThreadpoolController
 
     from athena_minilm._model import MiniLM
+    from athena_minilm._onnx_model import OnnxMiniLM
     from athena_minilm._tokenizer import WordPieceTokenizer
 
-__all__ = ["MiniLMEmbedder"]
+__all__ = ["RUNTIMES", "MiniLMEmbedder", "RuntimeUnavailableError"]
 
 logger = logging.getLogger("athena.minilm")
 
 _DIMENSION = 384
 #: sentence-transformers' max_seq_length for this model (word pieces, with [CLS] and [SEP]).
 _DEFAULT_MAX_TOKENS = 256
-_OPTIONS = ("model_dir", "max_tokens", "cache_size", "batch_size")
+_OPTIONS = ("model_dir", "max_tokens", "cache_size", "batch_size", "runtime")
+#: "onnxruntime" (the default) and "numpy" compute the same vectors; numpy is slower
+#: and needs nothing beyond numpy, for platforms without ONNX Runtime wheels.
+RUNTIMES = ("onnxruntime", "numpy")
 #: A batch holds at most this many tokens (texts x padded length), which bounds
 #: the attention scores to about 50 MB however long the texts are.
 _BATCH_TOKENS = 4096
-#: Batches up to this many tokens run on one BLAS thread: for small products the
-#: threads' hand-offs cost more than they save, and on a busy machine far more
-#: (one 20-word text: 10 ms p95 on one thread, over 200 ms on two, measured here).
-_ONE_THREAD_TOKENS = 1024
 _PURPOSES = ("document", "query")
+#: A text waiting for the model: its cache key, word-piece ids, whether it was cut.
+_Pending = tuple[bytes, list[int], bool]
+
+
+class RuntimeUnavailableError(AthenaError):
+    """The runtime chosen to run the model (``runtime`` option) cannot be imported."""
 
 
 class MiniLMEmbedder:
@@ -55,7 +62,8 @@ class MiniLMEmbedder:
       ahead of time.
     * A text with no word pieces (empty, or only spaces and control characters)
       gets the zero vector: it matches nothing.
-    * Document batches are sorted by length and padded per batch.
+    * Document batches are sorted by length and padded per batch; with ONNX
+      Runtime, several batches run at once, one per CPU.
     * Up to ``cache_size`` vectors are kept in memory, keyed by a hash of the text,
       so repeated texts (the same query asked again, a memory stored twice) skip
       the model. The model is symmetric: queries and documents embed the same.
@@ -63,17 +71,20 @@ class MiniLMEmbedder:
 
     def __init__(self, model_dir: str | Path | None = None, *,
                  max_tokens: int = _DEFAULT_MAX_TOKENS, cache_size: int = 4096,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, runtime: str = "onnxruntime") -> None:
         _check_int("max_tokens", max_tokens, 3, 512)
         _check_int("cache_size", cache_size, 0, None)
         _check_int("batch_size", batch_size, 1, None)
+        if runtime not in RUNTIMES:
+            raise InvalidArgumentError(f"minilm option runtime must be one of "
+                                       f"{', '.join(RUNTIMES)}, not {runtime!r}.")
         self._directory = find_model_dir(model_dir)
         self._max_tokens = max_tokens
         self._cache_size = cache_size
         self._batch_size = batch_size
+        self._runtime = runtime
         self._load_lock = threading.Lock()
-        self._loaded: tuple[WordPieceTokenizer, MiniLM] | None = None
-        self._threads: ThreadpoolController | None = None
+        self._loaded: tuple[WordPieceTokenizer, MiniLM | OnnxMiniLM] | None = None
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[bytes, tuple[np.ndarray, bool]] = OrderedDict()
         self.cache_hits = 0
@@ -148,21 +159,17 @@ class MiniLMEmbedder:
 
     # --- internals -------------------------------------------------------------
 
-    def _load(self) -> tuple[WordPieceTokenizer, MiniLM]:
+    def _load(self) -> tuple[WordPieceTokenizer, MiniLM | OnnxMiniLM]:
         loaded = self._loaded
         if loaded is None:
             with self._load_lock:
                 if self._loaded is None:
-                    from threadpoolctl import ThreadpoolController
-
-                    from athena_minilm._model import MiniLM
                     from athena_minilm._tokenizer import WordPieceTokenizer
 
                     check_files(self._directory)
-                    self._threads = ThreadpoolController()
                     self._loaded = (
                         WordPieceTokenizer.from_vocab_file(self._directory / "vocab.txt"),
-                        MiniLM.from_directory(self._directory))
+                        _runtime_class(self._runtime).from_directory(self._directory))
                 loaded = self._loaded
         return loaded
 
@@ -183,7 +190,7 @@ class MiniLMEmbedder:
 
         tokenizer, model = self._load()
         results: dict[bytes, tuple[np.ndarray, bool]] = {}
-        pending: list[tuple[bytes, list[int], bool]] = []
+        pending: list[_Pending] = []
         for key, text in texts.items():
             ids, truncated = tokenizer.encode(text, self._max_tokens - 2)
             if ids:
@@ -192,27 +199,30 @@ class MiniLMEmbedder:
                 results[key] = (np.zeros(_DIMENSION, dtype=np.float32), truncated)
         # Shortest first, so that each batch pads its texts to about the same length.
         pending.sort(key=lambda item: len(item[1]))
+        batches = list(self._batches(pending))
+        arrays = []
+        for batch in batches:
+            lengths = np.array([len(ids) for _, ids, _ in batch])
+            ids = np.full((len(batch), int(lengths.max())), tokenizer.pad_id, dtype=np.intp)
+            for row, (_, piece_ids, _) in enumerate(batch):
+                ids[row, :len(piece_ids)] = piece_ids
+            arrays.append((ids, lengths))
+        for batch, vectors in zip(batches, model.encode_batches(arrays), strict=True):
+            for row, (key, _, truncated) in enumerate(batch):
+                results[key] = (vectors[row].copy(), truncated)
+        self._store(results)
+        return results
+
+    def _batches(self, pending: list[_Pending]) -> Iterator[list[_Pending]]:
+        """Runs of at most ``batch_size`` texts and ``_BATCH_TOKENS`` padded tokens."""
         start = 0
         while start < len(pending):
             end = start + 1
             while (end < len(pending) and end - start < self._batch_size
                    and (end - start + 1) * len(pending[end][1]) <= _BATCH_TOKENS):
                 end += 1
-            batch = pending[start:end]
-            lengths = np.array([len(ids) for _, ids, _ in batch])
-            ids = np.full((len(batch), int(lengths.max())), tokenizer.pad_id, dtype=np.intp)
-            for row, (_, piece_ids, _) in enumerate(batch):
-                ids[row, :len(piece_ids)] = piece_ids
-            if ids.size <= _ONE_THREAD_TOKENS and self._threads is not None:
-                with self._threads.limit(limits=1, user_api="blas"):
-                    vectors = model.encode(ids, lengths)
-            else:
-                vectors = model.encode(ids, lengths)
-            for row, (key, _, truncated) in enumerate(batch):
-                results[key] = (vectors[row].copy(), truncated)
+            yield pending[start:end]
             start = end
-        self._store(results)
-        return results
 
     def _store(self, results: dict[bytes, tuple[np.ndarray, bool]]) -> None:
         if not self._cache_size:
@@ -224,6 +234,23 @@ class MiniLMEmbedder:
                 self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+
+def _runtime_class(runtime: str) -> type[MiniLM | OnnxMiniLM]:
+    if runtime == "numpy":
+        from athena_minilm._model import MiniLM
+
+        return MiniLM
+    try:
+        from athena_minilm._onnx_model import OnnxMiniLM
+    except ImportError as error:
+        raise RuntimeUnavailableError(
+            f"The minilm embedder's default runtime needs ONNX Runtime, which failed to "
+            f"import ({error}).",
+            hint=f"Install it ({sys.executable} -m pip install onnxruntime), or set "
+                 f"runtime = \"numpy\" under [retrieval.embedder_options] (same vectors, "
+                 f"slower).") from error
+    return OnnxMiniLM
 
 
 def _key(text: str) -> bytes:
