@@ -16,6 +16,7 @@ __all__ = [
     "ImportFormatError",
     "InvalidArgumentError",
     "MemoryNotFoundError",
+    "OptionError",
     "PluginLoadError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
@@ -72,6 +73,16 @@ class DuplicateNameError(AthenaError):
 
 class InvalidArgumentError(AthenaError, ValueError):
     """An operation was called with an argument of the wrong type or value."""
+
+
+class OptionError(ConfigError, InvalidArgumentError):
+    """A plugin's option (``[retrieval.embedder_options]`` and the like) is unknown or invalid.
+
+    Both a :class:`ConfigError` (the options come from the configuration) and an
+    :class:`InvalidArgumentError` (the same checks guard a plugin class's constructor).
+    Raised through :class:`athena_core.options.PluginOptions`, so that every plugin words
+    it the same way.
+    """
 
 
 class MemoryNotFoundError(AthenaError, KeyError):

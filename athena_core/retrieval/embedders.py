@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from athena_core.errors import InvalidArgumentError
+from athena_core.options import PluginOptions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +26,8 @@ __all__ = ["PREFERRED_EMBEDDERS", "Embedder", "EmbedderContext", "HashingEmbedde
 #: Some models embed queries and documents differently.
 Purpose = Literal["document", "query"]
 _WORD = re.compile(r"\w+", re.UNICODE)
+_HASHING_OPTIONS = PluginOptions("hashing embedder", "[retrieval.embedder_options]",
+                                 ("dimension",))
 #: Chosen in this order when ``[retrieval] embedder`` is empty: a trained model when its
 #: plugin is installed, else the built-in hashing embedder.
 PREFERRED_EMBEDDERS = ("minilm", "hashing")
@@ -70,17 +72,11 @@ class HashingEmbedder:
     """
 
     def __init__(self, dimension: int = 256) -> None:
-        if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 8:
-            raise InvalidArgumentError(f"hashing embedder dimension must be an integer >= 8, "
-                                       f"not {dimension!r}.")
-        self._dimension = dimension
+        self._dimension = _HASHING_OPTIONS.integer("dimension", dimension, low=8)
 
     @classmethod
     def from_context(cls, context: EmbedderContext) -> HashingEmbedder:
-        unknown = set(context.options) - {"dimension"}
-        if unknown:
-            raise InvalidArgumentError(f"unknown hashing embedder options {sorted(unknown)}; "
-                                       "valid: dimension.")
+        _HASHING_OPTIONS.check_names(context.options)
         return cls(context.options.get("dimension", 256))
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import InvalidArgumentError, OptionError
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import VectorBackendContext, VectorEntry
 
@@ -413,8 +414,10 @@ def test_from_context_puts_the_index_in_the_data_dir(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"hnsw": 1}, "unknown faiss vector backend options ['hnsw']; valid: path, hnsw_threshold"),
-    ({"m": 2}, "m must be an integer between 4 and 256, not 2"),
+    ({"hnsw": 1}, "Unknown faiss vector backend option(s) 'hnsw' in "
+                  "[retrieval.vector_options]; valid: path, hnsw_threshold"),
+    ({"m": 2}, "faiss vector backend: [retrieval.vector_options] m must be an integer from "
+               "4 to 256, not 2."),
     ({"ef_search": "high"}, "ef_search must be an integer"),
     ({"hnsw_threshold": True}, "hnsw_threshold must be an integer"),
     ({"compact_fraction": 1.5}, "compact_fraction must be a number between 0 and 1"),
@@ -423,8 +426,7 @@ def test_from_context_puts_the_index_in_the_data_dir(tmp_path: Path) -> None:
 ])
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, object],
                                  message: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=message.replace("[", r"\[").replace(
-            "]", r"\]")):
+    with pytest.raises(OptionError, match=re.escape(message)):
         FaissVectorIndex.from_context(VectorBackendContext(dimension=8, data_dir=tmp_path,
                                                            options=options))
 

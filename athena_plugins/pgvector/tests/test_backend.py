@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from athena_core.errors import ConfigError, InvalidArgumentError, StorageError
+from athena_core.errors import ConfigError, InvalidArgumentError, OptionError, StorageError
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import ExactVectorIndex, VectorBackendContext, VectorEntry
 from sqlalchemy import create_engine, text
@@ -87,12 +87,13 @@ def test_sqlite_storage_without_url_says_what_to_set(tmp_path: Path) -> None:
     ({"url": "postgresql://db/x", "m": 1}, "m must be an integer from 2 to 100"),
     ({"url": "postgresql://db/x", "m": True}, "m must be an integer"),
     ({"url": "postgresql://db/x", "ef_search": "40"}, "ef_search must be an integer"),
-    ({"url": "postgresql://db/x", "m": 48}, "ef_construction .64. must be at least twice m"),
+    ({"url": "postgresql://db/x", "m": 48},
+     r"\[retrieval.vector_options\] ef_construction must be at least twice m \(48\), not 64"),
     ({"url": "postgresql://db/x", "maintenance_work_mem": "lots"}, "a PostgreSQL memory size"),
     ({"url": "postgresql://db/x", "maintenance_work_mem": 1024}, "a PostgreSQL memory size"),
 ])
 def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(OptionError, match=message):
         PgVectorOptions.from_context(context(**options))
 
 

@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-from athena_core.errors import InvalidArgumentError
+from athena_core.options import PluginOptions
 
 __all__ = ["FaissOptions"]
 
 
 def _int(low: int, high: int | None = None) -> Any:
     def check(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-        if (not isinstance(value, int) or isinstance(value, bool) or value < low
-                or (high is not None and value > high)):
-            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise InvalidArgumentError(f"faiss option {attribute.name} must be an integer "
-                                       f"{bounds}, not {value!r}.")
+        _checker().integer(attribute.name, value, low=low, high=high)
     return check
 
 
 def _fraction(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if (not isinstance(value, int | float) or isinstance(value, bool)
-            or not 0.0 < float(value) < 1.0):
-        raise InvalidArgumentError(f"faiss option {attribute.name} must be a number between "
-                                   f"0 and 1 (exclusive), not {value!r}.")
+    _checker().fraction(attribute.name, value)
 
 
 def _path(instance: object, attribute: attrs.Attribute[Path | None], value: object) -> None:
     if value is not None and not isinstance(value, Path):
-        raise InvalidArgumentError(f"faiss option path must be a non-empty string, "
-                                   f"not {value!r}.")
+        _checker().text("path", value)
+
+
+@functools.cache
+def _checker() -> PluginOptions:
+    return PluginOptions("faiss vector backend", "[retrieval.vector_options]",
+                         FaissOptions.names())
 
 
 def _to_path(value: object) -> object:
@@ -71,10 +70,7 @@ class FaissOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> FaissOptions:
         """Options from ``[retrieval] vector_options``; unknown names are an error."""
-        unknown = set(options) - set(cls.names())
-        if unknown:
-            raise InvalidArgumentError(f"unknown faiss vector backend options {sorted(unknown)}; "
-                                       f"valid: {', '.join(cls.names())}.")
+        _checker().check_names(options)
         return cls(**dict(options))
 
     def structure(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from athena_core.errors import AthenaError, InvalidArgumentError
+from athena_core.options import PluginOptions
 
 from athena_minilm._files import MODEL_FILES, check_files, find_model_dir
 
@@ -36,7 +37,8 @@ logger = logging.getLogger("athena.minilm")
 _DIMENSION = 384
 #: sentence-transformers' max_seq_length for this model (word pieces, with [CLS] and [SEP]).
 _DEFAULT_MAX_TOKENS = 256
-_OPTIONS = ("model_dir", "max_tokens", "cache_size", "batch_size", "runtime")
+_OPTIONS = PluginOptions("minilm embedder", "[retrieval.embedder_options]",
+                        ("model_dir", "max_tokens", "cache_size", "batch_size", "runtime"))
 #: "onnxruntime" (the default) and "numpy" compute the same vectors; numpy is slower
 #: and needs nothing beyond numpy, for platforms without ONNX Runtime wheels.
 RUNTIMES = ("onnxruntime", "numpy")
@@ -72,17 +74,11 @@ class MiniLMEmbedder:
     def __init__(self, model_dir: str | Path | None = None, *,
                  max_tokens: int = _DEFAULT_MAX_TOKENS, cache_size: int = 4096,
                  batch_size: int = 32, runtime: str = "onnxruntime") -> None:
-        _check_int("max_tokens", max_tokens, 3, 512)
-        _check_int("cache_size", cache_size, 0, None)
-        _check_int("batch_size", batch_size, 1, None)
-        if runtime not in RUNTIMES:
-            raise InvalidArgumentError(f"minilm option runtime must be one of "
-                                       f"{', '.join(RUNTIMES)}, not {runtime!r}.")
+        self._max_tokens = _OPTIONS.integer("max_tokens", max_tokens, low=3, high=512)
+        self._cache_size = _OPTIONS.integer("cache_size", cache_size, low=0)
+        self._batch_size = _OPTIONS.integer("batch_size", batch_size, low=1)
+        self._runtime = _OPTIONS.choice("runtime", runtime, RUNTIMES)
         self._directory = find_model_dir(model_dir)
-        self._max_tokens = max_tokens
-        self._cache_size = cache_size
-        self._batch_size = batch_size
-        self._runtime = runtime
         self._load_lock = threading.Lock()
         self._loaded: tuple[WordPieceTokenizer, MiniLM | OnnxMiniLM] | None = None
         self._cache_lock = threading.Lock()
@@ -92,10 +88,7 @@ class MiniLMEmbedder:
 
     @classmethod
     def from_context(cls, context: EmbedderContext) -> MiniLMEmbedder:
-        unknown = set(context.options) - set(_OPTIONS)
-        if unknown:
-            raise InvalidArgumentError(f"unknown minilm embedder options {sorted(unknown)}; "
-                                       f"valid: {', '.join(_OPTIONS)}.")
+        _OPTIONS.check_names(context.options)
         options: dict[str, Any] = dict(context.options)
         return cls(options.pop("model_dir", None), **options)
 
@@ -266,14 +259,6 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
         if not isinstance(text, str):
             raise InvalidArgumentError(f"texts must be strings, not {type(text).__name__}.")
     return texts
-
-
-def _check_int(name: str, value: object, low: int, high: int | None) -> None:
-    if (not isinstance(value, int) or isinstance(value, bool) or value < low
-            or (high is not None and value > high)):
-        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InvalidArgumentError(f"minilm option {name} must be an integer {bounds}, "
-                                   f"not {value!r}.")
 
 
 def _positions(rows: list[int], shown: int = 10) -> str:

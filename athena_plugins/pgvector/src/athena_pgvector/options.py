@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 from athena_core.errors import ConfigError
+from athena_core.options import PluginOptions
 from athena_core.retrieval.vectors import VectorBackendContext
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -38,6 +39,7 @@ _MEMORY = re.compile(r"[1-9][0-9]{0,6}(kB|MB|GB)\Z")
 #: (lowest, highest) of the HNSW settings, as pgvector accepts them.
 _RANGES = {"m": (2, 100), "ef_construction": (4, 1000), "ef_search": (1, 1000)}
 _WHERE = "[retrieval.vector_options]"
+_CHECK = PluginOptions("pgvector vector backend", _WHERE, OPTIONS)
 #: Defaults of the HNSW settings (pgvector's own for ``m`` and ``ef_construction``; a
 #: larger ``ef_search`` than pgvector's 40, for recall with filters).
 _DEFAULTS = {"m": 16, "ef_construction": 64, "ef_search": 100}
@@ -67,17 +69,13 @@ class PgVectorOptions:
     @classmethod
     def from_context(cls, context: VectorBackendContext) -> PgVectorOptions:
         options: dict[str, Any] = dict(context.options)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown pgvector vector backend option(s) {', '.join(map(repr, unknown))} "
-                f"in {_WHERE}; valid: {', '.join(OPTIONS)}.")
-        numbers = {name: _integer(name, options[name]) if name in options else default
-                   for name, default in _DEFAULTS.items()}
+        _CHECK.check_names(options)
+        numbers = {name: _CHECK.integer(name, options[name], low=low, high=high)
+                   if name in options else _DEFAULTS[name]
+                   for name, (low, high) in _RANGES.items()}
         m, ef_construction = numbers["m"], numbers["ef_construction"]
         if ef_construction < 2 * m:
-            raise ConfigError(f"{_WHERE} ef_construction ({ef_construction}) must be at least "
-                              f"twice m ({m}).")
+            raise _CHECK.error("ef_construction", f"at least twice m ({m})", ef_construction)
         url = _vectors_url(options.get("url"), context.database_url)
         store = _store(url, context.database_url)
         table = options.get("table")
@@ -86,28 +84,19 @@ class PgVectorOptions:
                 f"{DEFAULT_TABLE}_{hashlib.sha256(store.encode()).hexdigest()[:12]}")
         memory = options.get("maintenance_work_mem", "")
         if not isinstance(memory, str) or (memory and not _MEMORY.match(memory)):
-            raise ConfigError(f"{_WHERE} maintenance_work_mem must be a PostgreSQL memory size "
-                              f"such as \"512MB\" or \"1GB\", not {memory!r}.")
+            raise _CHECK.error("maintenance_work_mem",
+                               'a PostgreSQL memory size such as "512MB" or "1GB"', memory)
         return cls(url=url.render_as_string(hide_password=False), table=_table(table), m=m,
                    ef_construction=ef_construction, ef_search=numbers["ef_search"],
                    maintenance_work_mem=memory, store=store)
 
 
-def _integer(name: str, value: Any) -> int:
-    low, high = _RANGES[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{_WHERE} {name} must be an integer from {low} to {high}, "
-                          f"not {value!r}.")
-    return value
-
-
 def _table(value: Any) -> str:
     if (not isinstance(value, str) or not _TABLE.match(value) or len(value) > _MAX_TABLE
             or value.startswith("pg_")):
-        raise ConfigError(
-            f"{_WHERE} table must be a lower-case SQL identifier (letters, digits and "
-            f"underscores, not starting with a digit or 'pg_', at most {_MAX_TABLE} "
-            f"characters), not {value!r}.")
+        raise _CHECK.error("table", f"a lower-case SQL identifier (letters, digits and "
+                           f"underscores, not starting with a digit or 'pg_', at most "
+                           f"{_MAX_TABLE} characters)", value)
     return value
 
 
@@ -126,8 +115,8 @@ def _vectors_url(option: Any, database_url: str | None) -> URL:
     if option is not None:
         parsed = _postgres(option) if isinstance(option, str) else None
         if parsed is None:
-            raise ConfigError(f"{_WHERE} url must be a PostgreSQL URL "
-                              f"(postgresql://user:password@host/database), not {option!r}.")
+            raise _CHECK.error("url", "a PostgreSQL URL (postgresql://user:password@host/"
+                                      "database)", option)
         return parsed
     parsed = _postgres(database_url) if database_url else None
     if parsed is None:

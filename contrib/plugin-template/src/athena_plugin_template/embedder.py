@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from athena_core.errors import InvalidArgumentError
+from athena_core.options import PluginOptions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -14,21 +14,20 @@ if TYPE_CHECKING:
     from athena_core.retrieval import EmbedderContext
 
 
+# Checks option names and values with the wording every Athena plugin uses.
+_OPTIONS = PluginOptions("char-trigrams embedder", "[retrieval.embedder_options]",
+                         ("dimension",))
+
+
 class CharTrigramEmbedder:
     """Each word, padded with spaces, contributes its character trigrams."""
 
     def __init__(self, dimension: int = 512) -> None:
-        if not isinstance(dimension, int) or dimension < 16:
-            raise InvalidArgumentError(f"char-trigrams dimension must be an integer >= 16, "
-                                       f"not {dimension!r}.")
-        self._dimension = dimension
+        self._dimension = _OPTIONS.integer("dimension", dimension, low=16)
 
     @classmethod
     def from_context(cls, context: EmbedderContext) -> CharTrigramEmbedder:
-        unknown = set(context.options) - {"dimension"}
-        if unknown:
-            raise InvalidArgumentError(f"unknown char-trigrams options {sorted(unknown)}; "
-                                       "valid: dimension.")
+        _OPTIONS.check_names(context.options)
         return cls(context.options.get("dimension", 512))
 
     @property
