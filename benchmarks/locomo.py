@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from timing import Progress, note, summary
+from timing import Progress, note, publish, summary
 from tokens import Tokens
 
 from athena_core import Athena
@@ -298,9 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     result["questions"] = sum(len(c.questions) for c in chosen)
     result["tables"] = tables(result.pop("rows"))
     result["command"] = "python benchmarks/locomo.py " + " ".join(argv or sys.argv[1:])
-    print(render(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    publish(result, render(result), args.json)
     return 0
 
 

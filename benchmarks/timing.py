@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sqlite3
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Progress", "machine", "memory_mb", "summary"]
+__all__ = ["Progress", "machine", "memory_mb", "publish", "summary"]
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:
@@ -131,3 +132,10 @@ class Progress:
 def note(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+def publish(result: dict[str, Any], table: str, json_path: str | None) -> None:
+    """Print the table of a run; with ``--json FILE``, also write its results there."""
+    print(table)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
