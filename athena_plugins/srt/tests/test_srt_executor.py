@@ -308,6 +308,21 @@ def test_unavailable_says_how_to_install(tmp_path: Path) -> None:
     assert configured.unavailable() is None
 
 
+def test_staged_worker_files_are_removed_even_without_close(tmp_path: Path) -> None:
+    import gc
+
+    closed = SrtExecutor(ExecutorContext(data_dir=tmp_path))
+    stage = closed._stage
+    assert (stage / "boot.py").is_file()
+    closed.close()
+    assert not stage.exists()
+    forgotten = SrtExecutor(ExecutorContext(data_dir=tmp_path))
+    stage = forgotten._stage
+    del forgotten
+    gc.collect()
+    assert not stage.exists()
+
+
 def test_no_run_directories_or_processes_are_left(athena) -> None:
     result = athena.execute("import os\nos.getcwd(), os.getuid()")
     run_dir = Path(result.value[0]).parent

@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,9 @@ class SrtExecutor(ExecutorBase):
         # interpreter: the sandbox's unused uid may not be able to reach a virtualenv
         # (srt recreates the parents of allowed paths 0700 inside the sandbox).
         self._stage = _stage_worker_files()
+        # Removed by close(), or when the executor is collected or the interpreter exits
+        # without it (an executor never closed must not leave its copies in /tmp).
+        self._remove_stage = weakref.finalize(self, shutil.rmtree, self._stage, True)
         self._client_dir = self._stage / "client"
         self._boot = self._stage / "boot.py"
         self._python = reachable_python()
@@ -268,7 +272,7 @@ class SrtExecutor(ExecutorBase):
 
     def close(self) -> None:
         """Nothing is kept between executions but the staged worker files."""
-        shutil.rmtree(self._stage, ignore_errors=True)
+        self._remove_stage()
 
 
 def _stage_worker_files() -> Path:
