@@ -7,6 +7,7 @@
     python benchmarks/scale.py --home D/store-N --recall-only   # recall latency only
     python benchmarks/scale.py --json out.json      # also write the results as JSON
     python benchmarks/scale.py --sweep --size 350000  # faiss index settings compared
+    python benchmarks/scale.py --query-model minilm  # recall pays MiniLM's query embedding
 
 Memories go in through Athena's real write path (``athena import``'s code, batches
 of 256, SQLite WAL, ``synchronous=full``) into a data dir that uses the faiss
@@ -24,6 +25,10 @@ text, where the minilm model would need about 12 hours for 1M texts here (24
 texts/s, decision 7), and it gives clustered vectors of a model's dimension; it
 does not model meaning, so no retrieval quality is claimed from it beyond the
 agreement of faiss with exact search on the same vectors.
+
+With ``--query-model minilm``, recall also embeds each query with that installed
+model and throws the vector away, so the latency includes a real model's query
+embedding (stored texts still get topic vectors).
 
 Progress goes to stderr; figures and ratios to stdout.
 """
@@ -154,19 +159,51 @@ class TopicEmbedder:
         return out
 
 
+class QueryCostEmbedder:
+    """The topic embedder's vectors at a real model's cost: a query is embedded by the model
+    too (its vector thrown away), so recall pays for it exactly where it would. Stored
+    texts are not: 1M of them through the model would take hours here."""
+
+    def __init__(self, topics: TopicEmbedder, model: Any) -> None:
+        self._topics, self._model = topics, model
+        self.identity, self.dimension = topics.identity, topics.dimension
+
+    def embed(self, texts: Sequence[str], *, purpose: str = "document") -> Any:
+        if purpose == "query":
+            self._model.embed(texts, purpose="query")
+        return self._topics.embed(texts, purpose=purpose)
+
+
 class TopicPlugin:
     """Registers the topic embedder as ``bench-topics`` (in the benchmark's processes only)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, query_model: str = "",
+                 query_model_options: dict[str, Any] | None = None) -> None:
         self.seed = seed
+        self.query_model = query_model
+        self.query_model_options = query_model_options or {}
 
     @hookimpl
     def athena_register_embedders(self, register: Any) -> None:
-        embedder = TopicEmbedder(TopicWorkload(seed=self.seed))
+        embedder: Any = TopicEmbedder(TopicWorkload(seed=self.seed))
+        if self.query_model:
+            embedder = QueryCostEmbedder(embedder, _installed_embedder(
+                self.query_model, self.query_model_options))
         register("bench-topics", lambda context: embedder)
 
 
-def open_athena(home: Path, backend: str, seed: int, options: dict[str, Any]) -> Any:
+def _installed_embedder(name: str, options: dict[str, Any]) -> Any:
+    from athena_core.plugins import PluginHost
+    from athena_core.retrieval import EmbedderContext
+
+    host = PluginHost()
+    host.load_entry_points()
+    return host.registry("embedder").create(name, EmbedderContext(options=options))
+
+
+def open_athena(home: Path, backend: str, seed: int, options: dict[str, Any],
+                query_model: str = "", query_model_options: dict[str, Any] | None = None
+                ) -> Any:
     from athena_core import Athena
     from athena_core.config import Config
 
@@ -175,7 +212,8 @@ def open_athena(home: Path, backend: str, seed: int, options: dict[str, Any]) ->
         retrieval["vector_options"] = options
     config = Config.from_mapping({"retrieval": retrieval, "plugins": {"strict": True}},
                                  data_dir=home, env={})
-    return Athena.open(config=config, plugins=[TopicPlugin(seed)])
+    return Athena.open(config=config,
+                       plugins=[TopicPlugin(seed, query_model, query_model_options)])
 
 
 def _index_dir(home: Path) -> Path:
@@ -262,7 +300,8 @@ def step_load(home: Path, backend: str, seed: int, options: dict[str, Any]) -> d
     return result
 
 
-def step_measure(home: Path, seed: int, options: dict[str, Any], samples: int
+def step_measure(home: Path, seed: int, options: dict[str, Any], samples: int,
+                 query_model: str = "", query_model_options: dict[str, Any] | None = None
                  ) -> dict[str, Any]:
     """Both backends open on the store; recall and its halves timed query by query."""
     from athena_core.retrieval.filters import RecallFilter
@@ -272,8 +311,9 @@ def step_measure(home: Path, seed: int, options: dict[str, Any], samples: int
     workload = TopicWorkload(seed=seed)
     warmup = max(3, min(10, samples // 10))
     queries = workload.queries(samples + warmup)
-    faiss_athena = open_athena(home, "faiss", seed, options)
-    exact_athena = open_athena(home, "exact", seed, options)
+    faiss_athena, exact_athena = (
+        open_athena(home, backend, seed, options, query_model, query_model_options)
+        for backend in ("faiss", "exact"))
     for athena in (faiss_athena, exact_athena):
         athena.recall(queries[0][0], k=K, scope=queries[0][1])  # load the indexes
     faiss_index, exact_index = faiss_athena.index, exact_athena.index
@@ -452,6 +492,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --home: measure recall only (no rebuild or load timings)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--seed", type=int, default=20261101, help="workload seed")
+    parser.add_argument("--query-model", default="", metavar="EMBEDDER",
+                        help="an installed embedder (e.g. minilm) that also embeds each "
+                             "query, so recall pays a real model's cost; the vectors stay "
+                             "the topic embedder's")
+    parser.add_argument("--query-model-options", default='{"cache_size": 0}', metavar="JSON",
+                        help="its options (default: minilm's cache off, so that every "
+                             "recall embeds its query, as a new question would)")
     parser.add_argument("--sweep", action="store_true",
                         help="instead: compare faiss index configurations on --size vectors "
                              "(no Athena, no database; what chose the defaults)")
@@ -479,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "machine": machine(workdir), "size": args.size, "k": K, "faiss_options": options,
         "embedder": f"bench-topics ({DIMENSION} dims; {TOPICS} topics, defined in "
-                    f"benchmarks/scale.py)"}
+                    f"benchmarks/scale.py)",
+        "query_model": args.query_model or None}
     try:
         import faiss
 
@@ -495,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
             note("loading the exact backend (fresh process)")
             results["load_exact"] = _child("load", *common, "--backend", "exact")
         note(f"recall: {args.recall_samples} queries, both backends, interleaved")
-        results["recall"] = _child("measure", *common, "--samples", str(args.recall_samples))
+        results["recall"] = _child("measure", *common, "--samples", str(args.recall_samples),
+                                   "--query-model", args.query_model,
+                                   "--query-model-options", args.query_model_options)
     finally:
         if args.keep or args.home:
             note(f"store kept in {home}")
@@ -518,6 +568,8 @@ def _step(argv: list[str]) -> int:
     parser.add_argument("--size", type=int)
     parser.add_argument("--backend", choices=("faiss", "exact"))
     parser.add_argument("--samples", type=int)
+    parser.add_argument("--query-model", default="")
+    parser.add_argument("--query-model-options", default="{}")
     args = parser.parse_args(argv)
     options = json.loads(args.options)
     if args.step == "build":
@@ -527,7 +579,8 @@ def _step(argv: list[str]) -> int:
     elif args.step == "load":
         result = step_load(args.home, args.backend, args.seed, options)
     else:
-        result = step_measure(args.home, args.seed, options, args.samples)
+        result = step_measure(args.home, args.seed, options, args.samples, args.query_model,
+                              json.loads(args.query_model_options))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
@@ -552,6 +605,9 @@ def render(results: dict[str, Any]) -> str:
         f"load average at start {' '.join(str(x) for x in m['load_average_at_start'] or ['?'])}",
         f"  vectors: {results['embedder']}; faiss options: "
         f"{results['faiss_options'] or 'defaults'}",
+        *([f"  queries also embedded by {results['query_model']} (its cost is paid; the "
+           f"vectors searched are the topic embedder's)"] if results.get("query_model")
+          else []),
         "  All times in ms. Ratios: faiss / exact, measured in the same run, interleaved.",
     ]
     lines += run._header(f"recall k={results['k']} at {size:,} memories "
