@@ -48,6 +48,8 @@ class Transaction:
     removed: list[int] = attrs.field(factory=list)
     stored: list[Memory] = attrs.field(factory=list)
     epoch: int | None = None
+    #: Existing memories this transaction changed, recorded for other processes.
+    changed: set[int] = attrs.field(factory=set)
 
     def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
                metadata: Mapping[str, Any] | None = None, importance: float = 0.5,
@@ -71,6 +73,9 @@ class Transaction:
         """Record that existing memories changed (``removed``: were deleted)."""
         if self.epoch is None:
             self.epoch = self.index.bump_epoch(self.session)
+        new = [key for key in dict.fromkeys(keys) if key not in self.changed]
+        self.changed.update(new)
+        self.index.note_changed(self.session, self.epoch, new)
         if removed:
             self.removed.extend(keys)
             self.index.note_removed(self.session, keys)

@@ -5,8 +5,11 @@ the same transaction as their memory, and the configured vector backend is
 kept in step with it: entries this process writes are applied after commit;
 entries other processes write are picked up before each search (memory keys
 only grow, so new rows are those above the last key seen); any change to
-existing rows (forget, supersede, reindex) bumps an epoch in ``athena_state``
-and a process that sees a new epoch it did not make rebuilds its backend.
+existing rows (forget, supersede, reindex) bumps an epoch in ``athena_state``,
+and the keys each epoch changed are written to ``vector_changes`` in the same
+transaction. A process that sees epochs it did not make applies just those keys
+(their current rows, or their removal); it rebuilds its backend only when an
+epoch left no keys (a reindex) or is older than the changes kept.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from athena_core.retrieval.vectors import (
     check_vectors,
 )
 from athena_core.storage import Storage
-from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow
+from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow, VectorChangeRow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +54,8 @@ _EPOCH_KEY = "index_epoch"
 #: The largest key ever removed: the database's largest key may fall below a checkpoint's.
 _HIGH_WATER_KEY = "index_high_water"
 _LOAD_BATCH = 5_000
+#: Epochs whose changed keys are kept; a backend further behind is rebuilt.
+_CHANGES_KEPT = 1_000
 _CHANGED_SINCE_SAVED = "memories changed since it was saved"
 #: The best candidates whose session neighbours join the candidates.
 _CONTEXT_OF_BEST = 20
@@ -135,7 +140,16 @@ class RecallIndex:
             state = StateRow(key=_EPOCH_KEY, value="0")
             session.add(state)
         state.value = str(int(state.value) + 1)
-        return int(state.value)
+        epoch = int(state.value)
+        session.execute(delete(VectorChangeRow).where(
+            VectorChangeRow.epoch <= epoch - _CHANGES_KEPT))
+        return epoch
+
+    def note_changed(self, session: Session, epoch: int, keys: Iterable[int]) -> None:
+        """Record, in the caller's transaction, the keys that ``epoch`` changed (once each)."""
+        rows = [{"epoch": epoch, "memory_pk": key} for key in keys]
+        if rows:
+            session.execute(insert(VectorChangeRow), rows)
 
     def note_removed(self, session: Session, keys: Iterable[int]) -> None:
         """Remember, in the caller's transaction, the largest key ever removed."""
@@ -152,7 +166,8 @@ class RecallIndex:
         with self._lock:
             if epoch is not None:
                 if self._epoch is None or epoch != self._epoch + 1:
-                    self._epoch = None  # someone else changed rows too: rebuild on next use
+                    # Others changed rows too: the next sync applies every epoch since
+                    # the last one seen (this one included) from vector_changes.
                     return
                 self._epoch = epoch
             self.backend.remove(removed)
@@ -184,10 +199,11 @@ class RecallIndex:
                 epoch = int(state.get(_EPOCH_KEY, 0))
                 last = max(session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0,
                            int(state.get(_HIGH_WATER_KEY, 0)))
-                if epoch != self._epoch:
+                changed = self._changes(session, since=self._epoch, until=epoch)
+                if changed is None:
                     self._restore_or_rebuild(session, epoch, last)
                 else:
-                    self._catch_up(session, last)
+                    self._catch_up(session, last, changed, epoch)
             if self._persistent and not self._saved_before and self._epoch is not None:
                 # Once a saved index exists, losing it is worth a warning (see below).
                 with self.storage.write() as session:
@@ -198,20 +214,48 @@ class RecallIndex:
     def _saved_key(self) -> str:
         return f"index_saved:{self.settings.vector_backend}"[:64]
 
-    def _catch_up(self, session: Session, last: int) -> None:
-        """Load the memories other processes added since the last sync."""
+    def _catch_up(self, session: Session, last: int, changed: set[int], epoch: int) -> None:
+        """Load the memories other processes added since the last sync, and apply the
+        existing ones they changed."""
+        if last <= self._last_key and not changed:
+            return
         if last > self._last_key:
             self._load(session, after=self._last_key, skip=self._own.__contains__)
-            self._last_key = last
-            self._own = {key for key in self._own if key > last}
-            if self._persistent and self.backend.shared:
-                self._save_checkpoint()
+        self._apply_changes(session, changed)
+        self._epoch, self._last_key = epoch, max(last, self._last_key)
+        self._own = {key for key in self._own if key > self._last_key}
+        if self._persistent and self.backend.shared:
+            self._save_checkpoint()
+
+    def _changes(self, session: Session, *, since: int | None, until: int) -> set[int] | None:
+        """Keys changed by epochs ``since + 1`` to ``until``; ``None`` when some epoch in
+        between recorded none (a reindex) or is no longer kept: then only a rebuild will do."""
+        if since is None or since > until:
+            return None
+        if since == until:
+            return set()
+        rows = session.execute(select(VectorChangeRow.epoch, VectorChangeRow.memory_pk).where(
+            VectorChangeRow.epoch > since, VectorChangeRow.epoch <= until)).all()
+        if len({epoch for epoch, _ in rows}) != until - since:
+            return None
+        return {key for _, key in rows}
+
+    def _apply_changes(self, session: Session, keys: set[int]) -> None:
+        """Replace the entries of ``keys`` by their current rows (none if they were removed)."""
+        if not keys:
+            return
+        ordered = sorted(keys)
+        log.debug("Applying %d changed memories to the %r vector index.", len(ordered),
+                  self.settings.vector_backend)
+        self.backend.remove(ordered)
+        for start in range(0, len(ordered), _LOAD_BATCH):
+            self.backend.add(self.vector_rows(session, ordered[start:start + _LOAD_BATCH]))
 
     def _restore_or_rebuild(self, session: Session, epoch: int, last: int) -> None:
         """Adopt a persistent backend's saved entries if they match ``epoch``, else rebuild."""
-        after = 0
+        after, changed = 0, set()
         if self._persistent:
-            problem, saved_last = self._checkpoint_problem(epoch, last)
+            problem, saved_last, changed = self._checkpoint_problem(session, epoch, last)
             if problem is None:
                 after = saved_last
             elif last:
@@ -227,6 +271,7 @@ class RecallIndex:
         # Saved entries may go past their checkpoint's last key (this process's own writes).
         self._load(session, after=after,
                    skip=self.backend.__contains__ if after else lambda key: False)
+        self._apply_changes(session, changed)
         self._epoch, self._last_key = epoch, last
         if self._persistent and (not after or self.backend.shared):
             self._save_checkpoint()
@@ -235,25 +280,28 @@ class RecallIndex:
     def _persistent(self) -> bool:
         return isinstance(self.backend, PersistentVectorBackend)
 
-    def _checkpoint_problem(self, epoch: int, last: int) -> tuple[str | None, int]:
-        """Why the saved entries cannot be used (``None``: they can), and their last key."""
+    def _checkpoint_problem(self, session: Session, epoch: int, last: int
+                            ) -> tuple[str | None, int, set[int]]:
+        """Why the saved entries cannot be used (``None``: they can), their last key, and
+        the keys changed since they were saved."""
         assert isinstance(self.backend, PersistentVectorBackend)
         saved = self.backend.load_checkpoint()
         if saved is None:
-            return "no saved index, or an unreadable one", 0
+            return "no saved index, or an unreadable one", 0, set()
         try:
             checkpoint = json.loads(saved)
             identity, saved_epoch = checkpoint["identity"], int(checkpoint["epoch"])
             saved_last = int(checkpoint["last_key"])
         except (ValueError, TypeError, KeyError):
-            return f"its checkpoint {saved[:80]!r} is not one Athena wrote", 0
+            return f"its checkpoint {saved[:80]!r} is not one Athena wrote", 0, set()
         if identity != self.embedder.identity:
-            return f"it holds vectors of embedder {identity!r}", 0
-        if saved_epoch != epoch:
-            return _CHANGED_SINCE_SAVED, 0
+            return f"it holds vectors of embedder {identity!r}", 0, set()
         if saved_last > last:
-            return "it holds memories the database does not (a restored database?)", 0
-        return None, saved_last
+            return "it holds memories the database does not (a restored database?)", 0, set()
+        changed = self._changes(session, since=saved_epoch, until=epoch)
+        if changed is None:
+            return _CHANGED_SINCE_SAVED, 0, set()
+        return None, saved_last, changed
 
     def _save_checkpoint(self) -> None:
         assert isinstance(self.backend, PersistentVectorBackend)

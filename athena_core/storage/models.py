@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow", "UTCDateTime"]
+__all__ = ["Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow", "UTCDateTime",
+           "VectorChangeRow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -131,3 +132,17 @@ class StateRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class VectorChangeRow(Base):
+    """Existing memories changed in an index epoch (forgotten, superseded, re-validated).
+
+    Written in the transaction that bumps the epoch, so that another process whose
+    vector index is a few epochs behind applies just these memories instead of
+    rebuilding its index; only the latest epochs are kept.
+    """
+
+    __tablename__ = "vector_changes"
+
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    memory_pk: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -103,6 +103,27 @@ def test_memories_stored_while_closed_are_found(open_athena: Callable[[], Athena
     assert warnings(caplog) == []
 
 
+def test_changes_made_while_closed_are_applied_to_the_saved_index(
+        open_athena: Callable[[], Athena], caplog: pytest.LogCaptureFixture) -> None:
+    first = open_athena()
+    ids = seed(first)
+    first.recall("anything")
+    first.close()  # saved at this epoch
+    writer = open_athena()
+    writer.forget(ids["car"])  # two later epochs, recorded key by key
+    updated = writer.semantic.update(ids["cat"], "The office cat is now called Tofu")
+    writer.close()
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        reader = open_athena()
+        assert texts(reader.recall("kitten", k=1)) == ["The office cat is now called Tofu"]
+        assert ids["car"] not in [hit.id for hit in reader.recall("automobile", k=5)]
+    assert [r.getMessage() for r in caplog.records if "Rebuilding" in r.getMessage()] == []
+    assert reader.recall("kitten", k=1)[0].id == updated
+    assert len(reader.index.backend) == 5  # 5 seeded - 1 forgotten + 1 new version
+
+
 @pytest.mark.parametrize("how", ["delete", "truncate", "garble manifest"])
 def test_a_lost_or_damaged_index_is_rebuilt_with_a_warning(
         open_athena: Callable[[], Athena], data_dir: Path, caplog: pytest.LogCaptureFixture,
