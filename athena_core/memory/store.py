@@ -71,6 +71,7 @@ class Transaction:
 
     def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
         """Record that existing memories changed (``removed``: were deleted)."""
+        keys = list(keys)
         if self.epoch is None:
             self.epoch = self.index.bump_epoch(self.session)
         new = [key for key in dict.fromkeys(keys) if key not in self.changed]
