@@ -49,7 +49,7 @@ class OnnxMiniLM:
 
     def encode_batches(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """:meth:`encode` of each ``(ids, lengths)`` pair, as many at once as there are CPUs."""
-        workers = min(len(batches), len(os.sched_getaffinity(0)))
+        workers = min(len(batches), _usable_cpus())
         if workers < 2:
             return [self.encode(ids, lengths) for ids, lengths in batches]
         with ThreadPoolExecutor(workers, thread_name_prefix="athena-minilm") as pool:
@@ -66,6 +66,14 @@ class OnnxMiniLM:
             "pool_weights": (mask / lengths[:, None]).astype(np.float32)[:, :, None],
         })
         return unit_rows(pooled)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (all of them where the OS cannot say)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _graph(tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> bytes:
