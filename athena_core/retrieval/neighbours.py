@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
@@ -12,6 +14,10 @@ from athena_core.storage.models import EpisodeRow, MemoryRow
 from athena_core.storage.queries import memory_conditions
 
 __all__ = ["session_neighbours"]
+
+#: Sessions holding up to this many episodes (together) are read whole, in one query;
+#: beyond, each episode's neighbours are looked up on their own (index range scans).
+WHOLE_SESSIONS_LIMIT = 5_000
 
 
 def session_neighbours(session: Session, keys: Iterable[int], *, window: int,
@@ -25,18 +31,48 @@ def session_neighbours(session: Session, keys: Iterable[int], *, window: int,
     sessions = {key: name for key, name in session.execute(
         select(EpisodeRow.memory_pk, EpisodeRow.session)
         .where(EpisodeRow.memory_pk.in_(keys), EpisodeRow.session.is_not(None)))}
-    base = (select(EpisodeRow.memory_pk)
-            .join(MemoryRow, MemoryRow.pk == EpisodeRow.memory_pk)
-            .where(memory_conditions(where)))
+    if not sessions:
+        return {}
+    allowed = (select(EpisodeRow.session, EpisodeRow.memory_pk)
+               .join(MemoryRow, MemoryRow.pk == EpisodeRow.memory_pk)
+               .where(memory_conditions(where)))
+    connection = session.connection()
+    rows = connection.execute(
+        allowed.where(EpisodeRow.session.in_(sorted(set(sessions.values()))))
+        .order_by(EpisodeRow.session, EpisodeRow.memory_pk)
+        .limit(WHOLE_SESSIONS_LIMIT + 1)).all()
+    found = (_nearby_in_sessions(rows, sessions, window) if len(rows) <= WHOLE_SESSIONS_LIMIT
+             else _nearby_by_query(connection, allowed, sessions, window))
     links: dict[int, set[int]] = {}
-    for key, name in sessions.items():
-        same = base.where(EpisodeRow.session == name)
-        before = same.where(EpisodeRow.memory_pk < key).order_by(
-            EpisodeRow.memory_pk.desc()).limit(window)
-        after = same.where(EpisodeRow.memory_pk > key).order_by(
-            EpisodeRow.memory_pk).limit(window)
-        for statement in (before, after):
-            for other in session.scalars(statement):
-                links.setdefault(key, set()).add(other)
-                links.setdefault(other, set()).add(key)
+    for key, other in found:
+        links.setdefault(key, set()).add(other)
+        links.setdefault(other, set()).add(key)
     return {key: sorted(others) for key, others in links.items()}
+
+
+def _nearby_in_sessions(rows: Sequence[Row[Any]], sessions: dict[int, str], window: int
+                        ) -> Iterator[tuple[int, int]]:
+    """``(key, neighbour)`` pairs from whole sessions' episodes, ordered by key."""
+    ordered: dict[str, list[int]] = {}
+    for name, key in rows:
+        ordered.setdefault(name, []).append(key)
+    for key, name in sessions.items():
+        episodes = ordered.get(name, [])
+        start = bisect.bisect_left(episodes, key)
+        end = start + 1 if start < len(episodes) and episodes[start] == key else start
+        for other in (*episodes[max(0, start - window):start], *episodes[end:end + window]):
+            yield key, other
+
+
+def _nearby_by_query(connection: Connection, allowed: Select[Any], sessions: dict[int, str],
+                     window: int) -> Iterator[tuple[int, int]]:
+    """``(key, neighbour)`` pairs, two small queries per key (compiled once, reused)."""
+    same = allowed.where(EpisodeRow.session == bindparam("session"))
+    before = same.where(EpisodeRow.memory_pk < bindparam("key")).order_by(
+        EpisodeRow.memory_pk.desc()).limit(window)
+    after = same.where(EpisodeRow.memory_pk > bindparam("key")).order_by(
+        EpisodeRow.memory_pk).limit(window)
+    for key, name in sessions.items():
+        for statement in (before, after):
+            for _, other in connection.execute(statement, {"session": name, "key": key}):
+                yield key, other
