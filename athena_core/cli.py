@@ -332,12 +332,27 @@ def _cmd_apis_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_up_in_background(athena: Any) -> None:
+    """Load the model and the vectors while the server waits for its first call."""
+    import logging
+    import threading
+
+    def warm_up() -> None:
+        try:
+            athena.index.warm_up()
+        except Exception:  # the first recall meets the same problem and reports it
+            logging.getLogger("athena.cli").debug("warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm_up, name="athena-warm-up", daemon=True).start()
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from athena_core.mcp.server import build_server, serve_http, serve_stdio
 
     chosen = os.environ.pop("ATHENA_SERVE_TOKEN", None)  # kept from child processes
     if args.http is None:
         with _open(args) as athena:
+            _warm_up_in_background(athena)
             serve_stdio(build_server(athena, classic=args.classic, scope=args.scope,
                                      scope_from_client=args.scope_from_client))
         return 0
@@ -349,6 +364,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not port.isdigit():
         _fail_usage(f"--http wants [HOST:]PORT, not {args.http!r}")
     with _open(args) as athena:
+        _warm_up_in_background(athena)
         server = build_server(athena, classic=args.classic, scope=args.scope,
                               scope_from_client=args.scope_from_client)
         print(f"Athena MCP server at http://{host}:{port}/mcp", file=sys.stderr)

@@ -104,6 +104,13 @@ class RecallIndex:
             else:
                 self.stored_identity = stored.value
 
+    def warm_up(self) -> None:
+        """Do now what the first recall of a process would: load the model and bring the
+        vector backend up to date (a long-lived server calls this before its first call)."""
+        self.require_current()
+        self.sync()
+        self.embedder.embed(["warm up"], purpose="query")
+
     @property
     def needs_reindex(self) -> bool:
         return self.stored_identity != self.embedder.identity
