@@ -55,7 +55,7 @@ from typing import Any
 
 import run
 from core import CLEAN_ENV, K
-from timing import Progress, machine, memory_mb, note, summary
+from timing import Progress, machine, memory_mb, note, publish, summary
 from workload import Workload, _vocabulary
 
 from athena_core.hookspecs import hookimpl
@@ -520,9 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.sweep:
         swept = sweep(args.size, args.seed)
-        print(render_sweep(swept))
-        if args.json:
-            Path(args.json).write_text(json.dumps(swept, indent=2) + "\n", encoding="utf-8")
+        publish(swept, render_sweep(swept), args.json)
         return 0
     options = json.loads(args.faiss_options)
     began = time.perf_counter()
@@ -560,9 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     results["total_s"] = time.perf_counter() - began
-    print(render(results))
+    publish(results, render(results), args.json)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         note(f"results written to {args.json}")
     return 0
 
