@@ -144,18 +144,20 @@ def _epoch(value: datetime | None, default: float) -> float:
 
 
 class ExactVectorIndex:
-    """Brute-force cosine search over numpy arrays: exact, and fast to ~1M vectors."""
+    """Brute-force cosine search over numpy arrays: exact, and fast to ~1M vectors.
+
+    Entries are kept per scope, each scope's vectors in one contiguous array, so a
+    search reads only the vectors of the scope it is asked about.
+    """
 
     def __init__(self, dimension: int) -> None:
         import numpy as np
 
         self._np = np
         self._dimension = dimension
-        self._size = 0
-        self._rows: dict[int, int] = {}
-        self._scopes: dict[str, int] = {}
+        self._blocks: dict[str, _ScopeBlock] = {}
+        self._scope_of: dict[int, str] = {}
         self._layers: dict[str, int] = {}
-        self._allocate(1024)
 
     @classmethod
     def from_context(cls, context: VectorBackendContext) -> ExactVectorIndex:
@@ -168,12 +170,71 @@ class ExactVectorIndex:
     def dimension(self) -> int:
         return self._dimension
 
+    def add(self, entries: Sequence[VectorEntry]) -> None:
+        if not entries:
+            return
+        vectors = entry_vectors(entries, self._dimension)
+        # With a repeated key the last entry wins; an entry of another scope moves.
+        latest = {entry.key: i for i, entry in enumerate(entries)}
+        self.remove([key for key, i in latest.items()
+                     if self._scope_of.get(key, entries[i].scope) != entries[i].scope])
+        by_scope: dict[str, list[int]] = {}
+        for key, i in latest.items():
+            by_scope.setdefault(entries[i].scope, []).append(i)
+            self._scope_of[key] = entries[i].scope
+        for scope, positions in by_scope.items():
+            block = self._blocks.get(scope)
+            if block is None:
+                block = self._blocks[scope] = _ScopeBlock(self._np, self._dimension)
+            block.add([entries[i] for i in positions], vectors[positions],
+                      [self._layers.setdefault(entries[i].layer, len(self._layers))
+                       for i in positions])
+
+    def remove(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            scope = self._scope_of.pop(key, None)
+            if scope is not None:
+                self._blocks[scope].remove(key)
+
+    def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
+               ) -> list[tuple[int, float]]:
+        query = check_vectors(vector, self._dimension, source="query embedding")[0]
+        block = self._blocks.get(where.scope)
+        if block is None or k <= 0:
+            return []
+        layers = None if where.layers is None else [
+            self._layers[name] for name in where.layers if name in self._layers]
+        return block.search(query, k=k, where=where, layers=layers)
+
+    def clear(self) -> None:
+        self._blocks.clear()
+        self._scope_of.clear()
+
+    def __len__(self) -> int:
+        return len(self._scope_of)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._scope_of
+
+    def close(self) -> None:
+        self.clear()
+
+
+class _ScopeBlock:
+    """The entries of one scope: vectors and filter columns in parallel arrays."""
+
+    def __init__(self, np: Any, dimension: int) -> None:
+        self._np = np
+        self._dimension = dimension
+        self._size = 0
+        self._rows: dict[int, int] = {}
+        self._allocate(64)
+
     def _allocate(self, capacity: int) -> None:
         np = self._np
         old = getattr(self, "_vectors", None)
         vectors = np.zeros((capacity, self._dimension), dtype=np.float32)
         keys = np.zeros(capacity, dtype=np.int64)
-        scopes = np.zeros(capacity, dtype=np.int32)
         layers = np.zeros(capacity, dtype=np.int16)
         starts = np.zeros(capacity, dtype=np.float64)
         ends = np.full(capacity, math.inf, dtype=np.float64)
@@ -181,19 +242,15 @@ class ExactVectorIndex:
             n = self._size
             vectors[:n] = self._vectors[:n]
             keys[:n] = self._keys[:n]
-            scopes[:n] = self._scope_codes[:n]
-            layers[:n] = self._layer_codes[:n]
+            layers[:n] = self._layers[:n]
             starts[:n] = self._starts[:n]
             ends[:n] = self._ends[:n]
-        self._vectors, self._keys = vectors, keys
-        self._scope_codes, self._layer_codes = scopes, layers
+        self._vectors, self._keys, self._layers = vectors, keys, layers
         self._starts, self._ends = starts, ends
 
-    def add(self, entries: Sequence[VectorEntry]) -> None:
-        if not entries:
-            return
+    def add(self, entries: Sequence[VectorEntry], vectors: np.ndarray,
+            layer_codes: list[int]) -> None:
         np = self._np
-        vectors = entry_vectors(entries, self._dimension)
         needed = self._size + len(entries)
         if needed > len(self._keys):
             self._allocate(max(needed, 2 * len(self._keys)))
@@ -204,46 +261,34 @@ class ExactVectorIndex:
                 row = self._rows[entry.key] = self._size
                 self._size += 1
             rows[i] = row
-        # Assigned column by column; with a repeated key the last entry wins.
         self._vectors[rows] = vectors
         self._keys[rows] = [e.key for e in entries]
-        self._scope_codes[rows] = [self._scopes.setdefault(e.scope, len(self._scopes))
-                                   for e in entries]
-        self._layer_codes[rows] = [self._layers.setdefault(e.layer, len(self._layers))
-                                   for e in entries]
+        self._layers[rows] = layer_codes
         self._starts[rows] = [_epoch(e.valid_from, -math.inf) for e in entries]
         self._ends[rows] = [_epoch(e.valid_to, math.inf) for e in entries]
 
-    def remove(self, keys: Iterable[int]) -> None:
-        for key in keys:
-            row = self._rows.pop(key, None)
-            if row is None:
-                continue
-            last = self._size - 1
-            if row != last:  # move the last entry into the hole
-                for array in (self._vectors, self._keys, self._scope_codes, self._layer_codes,
-                              self._starts, self._ends):
-                    array[row] = array[last]
-                self._rows[int(self._keys[row])] = row
-            self._size = last
+    def remove(self, key: int) -> None:
+        row = self._rows.pop(key)
+        last = self._size - 1
+        if row != last:  # move the last entry into the hole
+            for array in (self._vectors, self._keys, self._layers, self._starts, self._ends):
+                array[row] = array[last]
+            self._rows[int(self._keys[row])] = row
+        self._size = last
 
-    def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
-               ) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, *, k: int, where: RecallFilter,
+               layers: list[int] | None) -> list[tuple[int, float]]:
         np = self._np
-        query = check_vectors(vector, self._dimension, source="query embedding")[0]
         n = self._size
-        scope = self._scopes.get(where.scope)
-        if n == 0 or k <= 0 or scope is None:
+        if n == 0:
             return []
-        mask = self._scope_codes[:n] == scope
-        if where.layers is not None:
-            codes = [self._layers[name] for name in where.layers if name in self._layers]
-            mask &= np.isin(self._layer_codes[:n], codes)
         if where.as_of is None:
-            mask &= self._ends[:n] == math.inf
+            mask = self._ends[:n] == math.inf
         else:
             t = where.as_of.timestamp()
-            mask &= (self._starts[:n] <= t) & (self._ends[:n] > t)
+            mask = (self._starts[:n] <= t) & (self._ends[:n] > t)
+        if layers is not None:
+            mask &= np.isin(self._layers[:n], layers)
         if where.since is not None:
             mask &= self._starts[:n] >= where.since.timestamp()
         if where.until is not None:
@@ -259,16 +304,3 @@ class ExactVectorIndex:
         top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")][:k]
         return [(int(self._keys[i]), float(scores[i])) for i in top]
-
-    def clear(self) -> None:
-        self._size = 0
-        self._rows.clear()
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._rows
-
-    def close(self) -> None:
-        self.clear()

@@ -98,6 +98,14 @@ class VectorBackendContract:
         key, score = backend.search(self.basis(1), k=1, where=self.where())[0]
         assert key == 1 and score == pytest.approx(1.0, abs=1e-4)
 
+    def test_add_moves_a_key_to_its_new_scope(self, backend: VectorBackend) -> None:
+        backend.add([entry(1, self.basis(0), scope="old"), entry(2, self.basis(0), scope="old")])
+        backend.add([entry(1, self.basis(0), scope="new")])
+        assert len(backend) == 2
+        for scope, expected in (("old", [2]), ("new", [1])):
+            found = backend.search(self.basis(0), k=5, where=self.where(scope=scope))
+            assert [key for key, _ in found] == expected
+
     def test_remove(self, backend: VectorBackend) -> None:
         backend.add([entry(i, self.basis(i)) for i in range(1, 4)])
         backend.remove([2, 999])
