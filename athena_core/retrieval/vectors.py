@@ -228,7 +228,7 @@ class _ScopeBlock:
         self._dimension = dimension
         self._size = 0
         self._rows: dict[int, int] = {}
-        self._allocate(64)
+        self._allocate(4)  # grows by doubling; a store may hold many small scopes
 
     def _allocate(self, capacity: int) -> None:
         np = self._np
