@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["ExactVectorIndex", "PersistentVectorBackend", "VectorBackend",
-           "VectorBackendContext", "VectorEntry", "check_vectors", "entry_vectors"]
+           "VectorBackendContext", "VectorEntry", "best_first", "check_vectors", "entry_vectors",
+           "time_mask"]
 
 
 @attrs.frozen
@@ -137,6 +138,30 @@ def entry_vectors(entries: Sequence[VectorEntry], dimension: int) -> np.ndarray:
             f"vector backend input holds vectors of different shapes ({exc}); expected "
             f"(n, {dimension}).") from exc
     return check_vectors(stacked, dimension, source="vector backend input")
+
+
+def time_mask(starts: np.ndarray, ends: np.ndarray, where: RecallFilter) -> np.ndarray:
+    """Which rows ``where``'s time conditions keep, given each row's validity window as
+    epoch seconds (``starts``; ``ends``, infinite while valid): current or valid at
+    ``as_of``, and started within ``since``/``until``. Shared by array backends."""
+    if where.as_of is None:
+        mask = ends == math.inf
+    else:
+        t = where.as_of.timestamp()
+        mask = (starts <= t) & (ends > t)
+    if where.since is not None:
+        mask &= starts >= where.since.timestamp()
+    if where.until is not None:
+        mask &= starts < where.until.timestamp()
+    return mask
+
+
+def best_first(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest ``scores``, highest first (ties: lower position first)."""
+    import numpy as np
+
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def _epoch(value: datetime | None, default: float) -> float:
@@ -282,17 +307,9 @@ class _ScopeBlock:
         n = self._size
         if n == 0:
             return []
-        if where.as_of is None:
-            mask = self._ends[:n] == math.inf
-        else:
-            t = where.as_of.timestamp()
-            mask = (self._starts[:n] <= t) & (self._ends[:n] > t)
+        mask = time_mask(self._starts[:n], self._ends[:n], where)
         if layers is not None:
             mask &= np.isin(self._layers[:n], layers)
-        if where.since is not None:
-            mask &= self._starts[:n] >= where.since.timestamp()
-        if where.until is not None:
-            mask &= self._starts[:n] < where.until.timestamp()
         if where.keys is not None:
             mask &= np.isin(self._keys[:n], np.fromiter(where.keys, dtype=np.int64))
         candidates = int(mask.sum())
@@ -300,7 +317,5 @@ class _ScopeBlock:
             return []
         scores = self._vectors[:n] @ query
         scores[~mask] = -np.inf
-        k = min(k, candidates)
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        top = best_first(scores, min(k, candidates))
         return [(int(self._keys[i]), float(scores[i])) for i in top]

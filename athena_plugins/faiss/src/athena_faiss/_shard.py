@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.vectors import best_first, time_mask
 
 from athena_faiss.options import FaissOptions
 
@@ -230,16 +231,7 @@ class Shard:
                 mask &= layers == layer_codes[0]
             else:
                 mask &= np.isin(layers, layer_codes)
-        starts, ends = columns["starts"][:n], columns["ends"][:n]
-        if where.as_of is None:
-            mask &= ends == math.inf
-        else:
-            t = where.as_of.timestamp()
-            mask &= (starts <= t) & (ends > t)
-        if where.since is not None:
-            mask &= starts >= where.since.timestamp()
-        if where.until is not None:
-            mask &= starts < where.until.timestamp()
+        mask &= time_mask(columns["starts"][:n], columns["ends"][:n], where)
         return mask  # type: ignore[no-any-return]
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[int, float]]:
@@ -275,9 +267,7 @@ class Shard:
             for start in range(0, len(rows), _EXACT_BATCH):
                 np.matmul(vectors[rows[start:start + _EXACT_BATCH]], query,
                           out=scores[start:start + _EXACT_BATCH])
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(rows[i]), float(scores[i])) for i in top]
+        return [(int(rows[i]), float(scores[i])) for i in best_first(scores, k)]
 
     def _graph_search(self, query: np.ndarray, k: int, mask: np.ndarray, candidates: int
                       ) -> list[tuple[int, float]]:
