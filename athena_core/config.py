@@ -80,6 +80,17 @@ class RetrievalConfig:
     neighbour_window: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: Share of its best neighbour's score a candidate gains (0 turns context off).
     neighbour_weight: float = attrs.field(default=0.7, validator=attrs.validators.ge(0))
+    #: An episode whose actor the query names scores this much more (0.5: x1.5; 0 turns it off).
+    actor_weight: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    #: A memory from the time a query names ("in March 2024") scores this much more.
+    period_weight: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
+    #: Query expansion: the full-text search is run again with the most telling words of the
+    #: best matches, adding at most this share of the best direct full-text score. Off (0)
+    #: by default: 0.4 finds more (LoCoMo recall@10 +0.8 points) for ~5 ms more per recall.
+    expansion_weight: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    #: The best matches the expansion words are taken from, and how many words are taken.
+    expansion_sources: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    expansion_words: int = attrs.field(default=10, validator=attrs.validators.ge(1))
     #: Added for recency: this weight times 0.5 ** (age / half-life); 0 turns it off.
     recency_weight: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     #: Half-life of the recency term, in days.
@@ -393,6 +404,16 @@ lexical_weight = 0.6
 # Context: episodes within this many places in the same session lend a share of their score.
 neighbour_window = 2
 neighbour_weight = 0.7
+# Boosts: an episode whose actor the query names (x1.5), a memory from the time a query
+# names, such as "on 3 May 2024" or "in 2023" (x1.2); 0 turns each off.
+actor_weight = 0.5
+period_weight = 0.2
+# Query expansion: search again with the 10 most telling words of the best 2 matches,
+# adding at most this share of the best direct full-text score. Off by default: 0.4
+# finds more (LoCoMo recall@10 +0.8 points) for about 5 ms more per recall.
+expansion_weight = 0.0
+expansion_sources = 2
+expansion_words = 10
 # Optional: favour recent and important memories (0 turns each off).
 recency_weight = 0.0
 recency_half_life_days = 30.0

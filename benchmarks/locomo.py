@@ -3,15 +3,17 @@
     python benchmarks/locomo.py                          # all ten conversations
     python benchmarks/locomo.py --conversations 1-5      # a subset (1-based, file order)
     python benchmarks/locomo.py --embedder hashing       # another registered embedder
+    python benchmarks/locomo.py --set expansion_weight=0.4   # a [retrieval] setting
     python benchmarks/locomo.py --json out.json          # also machine-readable results
 
 The data is read from ``../shared/data/locomo/`` beside the project (``--data``);
 its README defines the metric. Every turn of a conversation is recorded as one
 episodic memory, ``[<session date>] <speaker>: <text>`` plus the image caption,
-with the session's date as its time; each question outside category 5 is asked
-with ``athena.recall`` and scored by evidence-recall@k = |evidence ∩ top-k| /
-|evidence|. The baselines see exactly the same texts: BM25 (k1 = 1.2, b = 0.75,
-lower-cased words) and cosine similarity of the same embedder's vectors.
+with the session's date as its time and the speaker as its actor; each question
+outside category 5 is asked with ``athena.recall`` and scored by
+evidence-recall@k = |evidence ∩ top-k| / |evidence|. The baselines see exactly
+the same texts: BM25 (k1 = 1.2, b = 0.75, lower-cased words) and cosine
+similarity of the same embedder's vectors.
 Figures are reported on conversations 1-5 (where Athena's settings were
 tuned), on 6-10 (held out) and on all. Tokens returned are counted with
 ``quicktok`` (o200k_base) over the text of the top 10 memories.
@@ -57,6 +59,7 @@ class Turn:
     dia_id: str
     session: int
     when: datetime
+    speaker: str
     text: str  # as the metric defines it
 
 
@@ -94,7 +97,7 @@ def _conversation(number: int, path: Path) -> Conversation:
             text = f"[{date}] {turn['speaker']}: {turn['text']}"
             if turn.get("blip_caption"):
                 text += f" [image: {turn['blip_caption']}]"
-            turns.append(Turn(turn["dia_id"], session, when, text))
+            turns.append(Turn(turn["dia_id"], session, when, turn["speaker"], text))
         session += 1
     known = {turn.dia_id for turn in turns}
     questions, fixed = [], 0
@@ -172,8 +175,8 @@ def ingest(athena: Athena, conversation: Conversation, scope: str,
     started = time.perf_counter()
     for index, turn in enumerate(conversation.turns):
         athena.episodic.record(turn.text, occurred_at=turn.when, session=f"S{turn.session}",
-                               kind="conversation", context={"dia_id": turn.dia_id},
-                               scope=scope)
+                               kind="conversation", actor=turn.speaker,
+                               context={"dia_id": turn.dia_id}, scope=scope)
         progress(index + 1, len(conversation.turns))
     return time.perf_counter() - started
 
@@ -182,8 +185,8 @@ def score(ranking: Sequence[str], evidence: frozenset[str]) -> dict[int, float]:
     return {k: len(evidence & set(ranking[:k])) / len(evidence) for k in KS}
 
 
-def run(conversations: list[Conversation], *, embedder: str, workdir: Path,
-        count_tokens: Tokens) -> dict[str, Any]:
+def run(conversations: list[Conversation], *, embedder: str, settings: dict[str, Any],
+        workdir: Path, count_tokens: Tokens) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []  # one per (question, method)
     ingest_seconds, turns_total = 0.0, 0
     latencies: list[float] = []
@@ -191,7 +194,7 @@ def run(conversations: list[Conversation], *, embedder: str, workdir: Path,
     identity = ""
     for conversation in conversations:
         scope = f"locomo-{conversation.name}"
-        config = Config.from_mapping({"retrieval": {"embedder": embedder}},
+        config = Config.from_mapping({"retrieval": {**settings, "embedder": embedder}},
                                      data_dir=workdir / scope, env={})
         with Athena.open(config=config) as athena:
             identity = athena.index.embedder.identity
@@ -246,8 +249,9 @@ def tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def render(result: dict[str, Any]) -> str:
+    settings = "".join(f", {name} = {value}" for name, value in result["settings"].items())
     lines = [f"LoCoMo evidence recall ({result['questions']} questions, "
-             f"{result['ingest']['turns']:,} turns; embedder {result['embedder']})", ""]
+             f"{result['ingest']['turns']:,} turns; embedder {result['embedder']}{settings})", ""]
     for split, methods in result["tables"].items():
         lines.append(f"{split:<24}" + "".join(f"{'@' + str(k):>8}" for k in KS)
                      + "".join(f"{name[:11]:>12}" for name in CATEGORIES.values()))
@@ -278,6 +282,16 @@ def _selection(text: str, available: int) -> list[int]:
     return sorted(chosen)
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -286,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", default="1-10", help="e.g. 1-5 or 1,3,7")
     parser.add_argument("--embedder", default="minilm",
                         help="registered embedder for Athena and the dense baseline")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        type=_setting, help="a [retrieval] setting for Athena, e.g. "
+                        "expansion_weight=0.4 (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     conversations = load(args.data)
@@ -296,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
              "or dropped (not in the conversation)")
     count_tokens = Tokens("o200k_base")
     with tempfile.TemporaryDirectory(prefix="athena-locomo-") as workdir:
-        result = run(chosen, embedder=args.embedder, workdir=Path(workdir),
-                     count_tokens=count_tokens)
+        result = run(chosen, embedder=args.embedder, settings=dict(args.set),
+                     workdir=Path(workdir), count_tokens=count_tokens)
     result["questions"] = sum(len(c.questions) for c in chosen)
+    result["settings"] = dict(args.set)
     result["tables"] = tables(result.pop("rows"))
     result["command"] = "python benchmarks/locomo.py " + " ".join(argv or sys.argv[1:])
     publish(result, render(result), args.json)

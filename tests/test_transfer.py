@@ -57,7 +57,7 @@ def populate(athena: Athena) -> dict[str, str]:
     ids["ep2"] = athena.episodic.record(
         "Fixed the tokenizer bug", occurred_at=T0 + timedelta(minutes=7), session="s-1",
         kind="debugging", outcome="success", context={"branch": "main"}, importance=0.9,
-        scope="team:web")
+        actor="Carol", scope="team:web")
     ids["ep3"] = athena.episodic.record("Deployed 2.1 to staging",
                                         occurred_at=T0 + timedelta(hours=1), kind="deployment",
                                         scope="ops")
@@ -106,6 +106,7 @@ def test_export_import_export_gives_identical_files(source, athena, tmp_path):
     assert old["fields"]["superseded_by"] == ids["new"]
     assert old["fields"]["supersede_reason"] == "team change"
     assert by_id[ids["new"]]["fields"]["version"] == 2
+    assert by_id[ids["ep2"]]["fields"]["actor"] == "Carol"
     assert by_id[ids["ep1"]]["fields"] == {"session": "s-1", "kind": "test_run",
                                            "outcome": "failure"}
     assert by_id[ids["ep1"]]["metadata"] == {"branch": "main", "files": ["search.py"]}
@@ -139,8 +140,8 @@ def test_imported_memories_are_recallable_with_history(source, athena):
     assert history[0].valid_to is not None and history[1].valid_to is None
 
     events = athena.episodic.timeline(session="s-1", scope="team:web")
-    assert [(e.id, e.kind, e.outcome) for e in events] == [
-        (ids["ep1"], "test_run", "failure"), (ids["ep2"], "debugging", "success")]
+    assert [(e.id, e.kind, e.outcome, e.actor) for e in events] == [
+        (ids["ep1"], "test_run", "failure", None), (ids["ep2"], "debugging", "success", "Carol")]
     assert events[0].occurred_at == T0
     assert events[0].context == {"branch": "main", "files": ["search.py"]}
     assert [e.id for e in athena.episodic.timeline(scope="ops")] == [ids["ep3"]]

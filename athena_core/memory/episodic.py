@@ -32,6 +32,8 @@ EPISODE_KINDS = ("conversation", "action", "decision", "error", "success", "file
                  "test_run", "deployment", "refactoring", "debugging", "tool_execution",
                  "observation", "reflection")
 _MAX_TIMELINE = 10_000
+#: The ``episodes.actor`` column's width.
+_MAX_ACTOR = 255
 _memories, _episodes = MemoryRow.__table__, EpisodeRow.__table__
 #: The id of an event with the same content hash (a Core statement: it runs on every record).
 _EXISTING_EVENT = (select(_memories.c.id)
@@ -52,12 +54,15 @@ class EpisodicLayer:
     def record(self, content: str, *, occurred_at: datetime | None = None,
                session: str | None = None, kind: str = "observation",
                outcome: str | None = None, context: Mapping[str, Any] | None = None,
-               importance: float = 0.5, scope: str | None = None) -> str:
+               actor: str | None = None, importance: float = 0.5,
+               scope: str | None = None) -> str:
         """Record an event and return its id.
 
-        ``occurred_at`` defaults to now; ``context`` is free metadata (cwd, files,
-        task, branch, ...). Recording exactly the same event again (same content,
-        time, session, kind, outcome, context and scope) returns the first id.
+        ``occurred_at`` defaults to now; ``actor`` is who said or did it (recall
+        favours events whose actor the query names); ``context`` is free metadata
+        (cwd, files, task, branch, ...). Recording exactly the same event again
+        (same content, time, session, kind, outcome, actor, context and scope)
+        returns the first id.
         """
         store = self._store
         content = store.text(content, name="content")
@@ -66,8 +71,9 @@ class EpisodicLayer:
         importance = store.importance(importance)
         if not kind.strip():
             raise InvalidArgumentError("kind must not be empty.")
+        actor = _actor(actor)
         occurred_at = occurred_at or utcnow()
-        digest = _event_hash(scope, content, occurred_at, session, kind, outcome, context)
+        digest = _event_hash(scope, content, occurred_at, session, kind, outcome, context, actor)
         vector = store.embed([content])[0]
         with store.transaction() as tx:
             existing = tx.session.connection().scalar(_EXISTING_EVENT, {"digest": digest})
@@ -76,7 +82,7 @@ class EpisodicLayer:
             row = tx.insert(layer=self.name, text=content, scope=scope, vector=vector,
                             metadata=context, importance=importance, valid_from=occurred_at)
             episode = {"memory_pk": row.pk, "session": session, "kind": kind,
-                       "outcome": outcome, "content_hash": digest}
+                       "outcome": outcome, "actor": actor, "content_hash": digest}
             insert_row(tx.session, EpisodeRow, episode)
             tx.stored.append(Episode.from_rows(row, EpisodeRow(**episode)))
         return row.id
@@ -84,10 +90,11 @@ class EpisodicLayer:
     @operation()
     def timeline(self, *, start: datetime | None = None, end: datetime | None = None,
                  session: str | None = None, kind: str | None = None,
-                 context: Mapping[str, Any] | None = None, limit: int = 100,
-                 order: Literal["asc", "desc"] = "asc", scope: str | None = None
-                 ) -> list[Episode]:
-        """Events in [start, end), optionally of one session, kind and context, in time order.
+                 actor: str | None = None, context: Mapping[str, Any] | None = None,
+                 limit: int = 100, order: Literal["asc", "desc"] = "asc",
+                 scope: str | None = None) -> list[Episode]:
+        """Events in [start, end), optionally of one session, kind, actor and context, in
+        time order.
 
         ``context`` matches top-level keys exactly, e.g. ``{"branch": "main"}``;
         ``order="desc"`` gives the most recent first.
@@ -103,6 +110,8 @@ class EpisodicLayer:
             stmt = stmt.where(EpisodeRow.session == session)
         if kind is not None:
             stmt = stmt.where(EpisodeRow.kind == kind)
+        if actor is not None:
+            stmt = stmt.where(EpisodeRow.actor == actor)
         ordering = MemoryRow.valid_from.asc() if order == "asc" else MemoryRow.valid_from.desc()
         stmt = stmt.order_by(ordering, MemoryRow.pk).limit(limit)
         with self._store.storage.read() as db:
@@ -111,40 +120,45 @@ class EpisodicLayer:
     @operation()
     def search(self, query: str, *, k: int = 10, start: datetime | None = None,
                end: datetime | None = None, session: str | None = None,
-               context: Mapping[str, Any] | None = None, scope: str | None = None
-               ) -> list[Hit]:
+               actor: str | None = None, context: Mapping[str, Any] | None = None,
+               scope: str | None = None) -> list[Hit]:
         """Events most relevant to ``query`` (full-text and semantic), optionally in a time range.
 
-        ``session`` and ``context`` restrict the search before ranking.
+        ``session``, ``actor`` and ``context`` restrict the search before ranking.
         """
         from athena_core.memory.recall import hybrid_recall
 
         where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
                              until=end)
         keys = None
-        if session is not None or context:
+        episode_conditions = [column == value for column, value in
+                              ((EpisodeRow.session, session), (EpisodeRow.actor, actor))
+                              if value is not None]
+        if episode_conditions or context:
             with self._store.storage.read() as db:
                 keys = matching_keys(db, where, context or {})
-                if session is not None:
+                if episode_conditions:
                     keys &= set(db.scalars(select(EpisodeRow.memory_pk)
-                                           .where(EpisodeRow.session == session)))
+                                           .where(*episode_conditions)))
         return hybrid_recall(self._store, query, k=k, where=where, keys=keys)
 
     # --- export / import -------------------------------------------------------
 
     def export_fields(self, session: Session, keys: list[int]) -> dict[int, dict[str, Any]]:
         rows = session.scalars(select(EpisodeRow).where(EpisodeRow.memory_pk.in_(keys)))
-        return {r.memory_pk: {"session": r.session, "kind": r.kind, "outcome": r.outcome}
+        return {r.memory_pk: {"session": r.session, "kind": r.kind, "outcome": r.outcome,
+                              **({"actor": r.actor} if r.actor is not None else {})}
                 for r in rows}
 
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
         kind = fields.get("kind") or "observation"
+        actor = _actor(fields.get("actor"))
         digest = _event_hash(row.scope, row.text, row.valid_from, fields.get("session"), kind,
-                             fields.get("outcome"), row.meta)
+                             fields.get("outcome"), row.meta, actor)
         insert_row(session, EpisodeRow, {"memory_pk": row.pk, "session": fields.get("session"),
                                          "kind": kind, "outcome": fields.get("outcome"),
-                                         "content_hash": digest})
+                                         "actor": actor, "content_hash": digest})
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         return keys
@@ -155,8 +169,20 @@ class EpisodicLayer:
         return self.record(text, context=metadata, importance=importance, scope=scope)
 
 
+def _actor(actor: str | None) -> str | None:
+    if actor is None:
+        return None
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > _MAX_ACTOR:
+        raise InvalidArgumentError(
+            f"actor must be a non-empty string of at most {_MAX_ACTOR} characters, or None.")
+    return actor.strip()
+
+
 def _event_hash(scope: str, content: str, occurred_at: datetime, session: str | None,
-                kind: str, outcome: str | None, context: Mapping[str, Any]) -> str:
-    canonical = json.dumps([scope, content, isoformat(occurred_at), session, kind, outcome,
-                            context], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                kind: str, outcome: str | None, context: Mapping[str, Any],
+                actor: str | None) -> str:
+    fields = [scope, content, isoformat(occurred_at), session, kind, outcome, context]
+    if actor is not None:  # events recorded before actors existed keep their hashes
+        fields.append(actor)
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

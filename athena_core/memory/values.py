@@ -77,6 +77,8 @@ class Episode(Memory):
     session: str | None = None
     kind: str = "observation"
     outcome: str | None = None
+    #: Who said or did it.
+    actor: str | None = None
 
     @property
     def content(self) -> str:
@@ -93,7 +95,7 @@ class Episode(Memory):
     @classmethod
     def from_rows(cls, row: MemoryRow, episode: EpisodeRow) -> Episode:
         return cls(**Memory._fields_from_row(row), session=episode.session, kind=episode.kind,
-                   outcome=episode.outcome)
+                   outcome=episode.outcome, actor=episode.actor)
 
 
 @attrs.frozen

@@ -19,20 +19,17 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from athena_core._time import utcnow
 from athena_core.config import RetrievalConfig
 from athena_core.errors import InvalidArgumentError, ReindexRequiredError
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.lexical import DocumentFrequencies, lexical_scores
-from athena_core.retrieval.neighbours import session_neighbours
-from athena_core.retrieval.scoring import fuse, with_neighbours, with_recency_and_importance
+from athena_core.retrieval.ranking import Ranking, ranked
 from athena_core.retrieval.vectors import (
     PersistentVectorBackend,
     VectorBackend,
@@ -57,8 +54,6 @@ _LOAD_BATCH = 5_000
 #: Epochs whose changed keys are kept; a backend further behind is rebuilt.
 _CHANGES_KEPT = 1_000
 _CHANGED_SINCE_SAVED = "memories changed since it was saved"
-#: The best candidates whose session neighbours join the candidates.
-_CONTEXT_OF_BEST = 20
 #: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
 _ENTRY_COLUMNS = (MemoryRow.pk, MemoryRow.scope, MemoryRow.layer, MemoryRow.valid_from,
                   MemoryRow.valid_to)
@@ -332,7 +327,7 @@ class RecallIndex:
             after = batch[-1].key
 
     def search(self, query: str, *, k: int, where: RecallFilter) -> list[tuple[int, float]]:
-        """``(key, score)`` pairs, best first (see :mod:`athena_core.retrieval.scoring`)."""
+        """``(key, score)`` pairs, best first (see :mod:`athena_core.retrieval.ranking`)."""
         self.require_current()
         self.sync()
         settings = self.settings
@@ -346,17 +341,12 @@ class RecallIndex:
         dense = self._dense(vector, pool, where)
         lexical = lexical_future.result()
         with self.storage.read() as session:
-            scores = fuse(lexical, dense, lexical_weight=settings.lexical_weight)
-            if settings.neighbour_weight and settings.neighbour_window:
-                scores = self._with_neighbours(session, scores, vector, where)
-            if settings.recency_weight or settings.importance_weight:
-                scores = with_recency_and_importance(
-                    scores, _attributes(session, scores), now=utcnow(),
-                    recency_weight=settings.recency_weight,
-                    half_life_days=settings.recency_half_life_days,
-                    importance_weight=settings.importance_weight)
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-        return [(key, score) for key, score in ranked[:k] if score > 0]
+            ranking = Ranking(
+                session=session, settings=settings, query=query, vector=vector, where=where,
+                search_text=lambda text: lexical_scores(session, text, limit=pool, where=where,
+                                                        frequencies=self._frequencies),
+                frequencies=self._frequencies)
+            return ranked(ranking.scores(lexical, dense), k)
 
     def _lexical(self, query: str, pool: int, where: RecallFilter) -> list[tuple[int, float]]:
         with self.storage.read() as session:
@@ -370,25 +360,6 @@ class RecallIndex:
             return [(key, similarity)
                     for key, similarity in self.backend.search(vector, k=pool, where=where)
                     if similarity > 0]
-
-    def _with_neighbours(self, session: Session, scores: dict[int, float], vector: np.ndarray,
-                         where: RecallFilter) -> dict[int, float]:
-        """Scores with context: the best candidates' session neighbours join, scored by
-        meaning alone, and every candidate gains from its best neighbour."""
-        import numpy as np
-
-        settings = self.settings
-        best = sorted(scores, key=scores.__getitem__, reverse=True)[:_CONTEXT_OF_BEST]
-        links = session_neighbours(session, best, window=settings.neighbour_window,
-                                   where=where)
-        joining = [key for key in links if key not in scores]
-        if joining:
-            scores = dict(scores)
-            for key, blob in session.execute(select(EmbeddingRow.memory_pk, EmbeddingRow.vector)
-                                             .where(EmbeddingRow.memory_pk.in_(joining))):
-                similarity = float(np.frombuffer(blob, dtype=np.float32) @ vector)
-                scores[key] = (1 - settings.lexical_weight) * max(similarity, 0.0)
-        return with_neighbours(scores, links, weight=settings.neighbour_weight)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -439,14 +410,6 @@ class RecallIndex:
                     log.warning("Could not save the %r vector index; the next start will "
                                 "rebuild it.", self.settings.vector_backend, exc_info=True)
             self.backend.close()
-
-
-def _attributes(session: Session, keys: Iterable[int]) -> dict[int, tuple[datetime, float]]:
-    """``(valid_from, importance)`` of each key's memory."""
-    return {pk: (when if when.tzinfo else when.replace(tzinfo=UTC), importance)
-            for pk, when, importance in session.execute(
-                select(MemoryRow.pk, MemoryRow.valid_from, MemoryRow.importance)
-                .where(MemoryRow.pk.in_(list(keys))))}
 
 
 def _entry(row: MemoryRow, vector: Any) -> VectorEntry:

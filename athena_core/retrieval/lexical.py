@@ -32,7 +32,8 @@ from athena_core.retrieval.stop_words import STOP_WORDS
 from athena_core.storage.models import MemoryRow
 from athena_core.storage.queries import memory_conditions
 
-__all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "purge_deleted_text"]
+__all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "purge_deleted_text",
+           "word_counts"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
@@ -44,6 +45,8 @@ ALWAYS_RARE_BELOW = 2_000
 MATCH_BUDGET = 5_000
 #: Words in more memories than this do not score (counting them costs more than they add).
 SCORED_BELOW = 20_000
+#: On PostgreSQL a word's memories are counted up to this many (enough to tell its rarity).
+PG_COUNT_CAP = 10_000
 #: The tokenizer of ``memories_fts`` (migration 0001); a test checks they agree.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 #: Per-connection helpers: the query's words as the index stores them, and the index's
@@ -138,6 +141,26 @@ def lexical_scores(session: Session, query: str, *, limit: int, where: RecallFil
                 .where(document.op("@@")(tsquery), memory_conditions(where))
                 .order_by(score.desc()).limit(limit))
     return [(key, float(score)) for key, score in session.execute(stmt)]
+
+
+def word_counts(session: Session, words: list[str],
+                frequencies: DocumentFrequencies | None = None) -> tuple[dict[str, int], int]:
+    """How many memories contain each of ``words`` (as full-text search matches them: by
+    stem), and about how many memories there are."""
+    frequencies = frequencies or DocumentFrequencies()
+    if not words:
+        return {}, frequencies.total(session)
+    if session.get_bind().dialect.name == "sqlite":
+        _, _, frequency = _classify(session, words, frequencies)
+        return {word: frequency.get(word, 0) for word in words}, frequencies.total(session)
+    document = func.to_tsvector(_PG_CONFIG, MemoryRow.text)
+    counts = {}
+    for word in words:
+        matching = (select(MemoryRow.pk)
+                    .where(document.op("@@")(func.plainto_tsquery(_PG_CONFIG, word)))
+                    .limit(PG_COUNT_CAP).subquery())
+        counts[word] = session.scalar(select(func.count()).select_from(matching)) or 0
+    return counts, frequencies.total(session)
 
 
 def _any_of(words: list[str]) -> str:

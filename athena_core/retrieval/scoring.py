@@ -11,17 +11,19 @@ session is often found through the one before or after it (the question that
 the answer follows, the error that the fix follows), so each candidate gains
 ``neighbour_weight`` times the best score among the episodes recorded within
 ``neighbour_window`` places of it in the same session; neighbours of the best
-candidates become candidates themselves. Last, optional recency and importance
-terms (:func:`with_recency_and_importance`).
+candidates become candidates themselves. Then boosts for what the query
+names (:func:`with_boosts`), and last, optional recency and importance terms
+(:func:`with_recency_and_importance`). :mod:`athena_core.retrieval.ranking`
+puts the steps together.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-__all__ = ["fuse", "with_neighbours", "with_recency_and_importance"]
+__all__ = ["fuse", "with_boosts", "with_neighbours", "with_recency_and_importance"]
 
 
 def fuse(lexical: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], *,
@@ -41,6 +43,18 @@ def with_neighbours(scores: Mapping[int, float], neighbours: Mapping[int, Sequen
     return {key: score + weight * max((scores.get(n, 0.0) for n in neighbours.get(key, ())),
                                       default=0.0)
             for key, score in scores.items()}
+
+
+def with_boosts(scores: Mapping[int, float],
+                boosts: Sequence[tuple[Collection[int], float]]) -> dict[int, float]:
+    """Each score times ``1 + weight`` for every ``(keys, weight)`` of ``boosts`` whose keys
+    include it (boosts compound)."""
+    out = dict(scores)
+    for keys, weight in boosts:
+        for key in keys:
+            if key in out:
+                out[key] *= 1 + weight
+    return out
 
 
 def with_recency_and_importance(scores: Mapping[int, float],

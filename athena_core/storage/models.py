@@ -108,6 +108,8 @@ class EpisodeRow(Base):
     session: Mapped[str | None] = mapped_column(String(255), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(String(64))
+    #: Who said or did it (a person, an agent, a tool); recall favours the actors a query names.
+    actor: Mapped[str | None] = mapped_column(String(255))
     #: SHA-256 of the canonical event (scope included), for exact-repeat dedup.
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
