@@ -110,13 +110,15 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     with _open(args) as athena:
         events = athena.episodic.timeline(
             start=args.since, end=args.until, session=args.session, kind=args.kind,
-            context=_json_arg(args.context), limit=args.limit,
+            actor=args.actor, context=_json_arg(args.context), limit=args.limit,
             order="desc" if args.desc else "asc", scope=args.scope)
     if args.json:
         _print_json([event.to_dict() for event in events])
     for event in events if not args.json else []:
         session = f" ({event.session})" if event.session else ""
-        print(f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.kind}{session}: {event.content}")
+        actor = f" {event.actor}:" if event.actor else ""
+        print(f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.kind}{session}:{actor} "
+              f"{event.content}")
     return 0
 
 
@@ -498,6 +500,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--until", metavar="TIME", help="before this time (ISO-8601)")
     sub.add_argument("--session")
     sub.add_argument("--kind")
+    sub.add_argument("--actor", help="only events said or done by this actor")
     sub.add_argument("--context", metavar="JSON", help="only events with these context values")
     sub.add_argument("--limit", type=int, default=100)
     sub.add_argument("--desc", action="store_true", help="most recent first")

@@ -194,7 +194,9 @@ def test_episodic_memory_shows_in_timeline(home):
     assert event["session"] is None
     assert event["metadata"] == {"branch": "main"}
 
+    assert event["actor"] is None
     assert ok_json(home, "timeline", "--kind", "deployment") == []
+    assert ok_json(home, "timeline", "--actor", "Dana") == []
 
 
 def test_scopes_are_isolated(home):
