@@ -1,6 +1,7 @@
 """How one recall ranks its candidates, from the retrievers' lists to the final scores.
 
-1. Full-text and dense scores are mixed (:func:`~athena_core.retrieval.scoring.fuse`).
+1. Full-text and dense scores are mixed (:func:`~athena_core.retrieval.scoring.fuse`);
+   a full-text candidate outside the dense list is scored by its cosine too.
 2. Context: the best candidates' session neighbours join, and every candidate
    gains from its best neighbour (:func:`~athena_core.retrieval.scoring.with_neighbours`).
 3. Cues in the query: episodes whose actor it names, and memories from a time it
