@@ -112,9 +112,11 @@ def test_query_expansion_finds_what_shares_words_only_with_the_best_match(
              "lunch order for the offsite: sandwiches and salads"]
 
     def scores(retrieval) -> list[float]:
-        athena = athena_factory(tmp_path / str(len(retrieval)), retrieval=retrieval)
-        ids = [athena.remember(text) for text in texts]
-        found = {hit.id: hit.score for hit in athena.recall("payments outage", k=3)}
+        # A scope of its own: on PostgreSQL both instances share one database.
+        scope = f"expansion-{retrieval.get('expansion_weight', 0)}"
+        athena = athena_factory(tmp_path / scope, retrieval=retrieval)
+        ids = [athena.remember(text, scope=scope) for text in texts]
+        found = {hit.id: hit.score for hit in athena.recall("payments outage", k=3, scope=scope)}
         return [found.get(memory_id, 0.0) for memory_id in ids]
 
     plain = scores(WORDS_ONLY)
