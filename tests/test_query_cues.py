@@ -123,3 +123,22 @@ def test_query_expansion_finds_what_shares_words_only_with_the_best_match(
     expanded = scores({**WORDS_ONLY, "expansion_weight": 0.4})
     assert expanded[0] == max(expanded)
     assert expanded[1] > plain[1] and expanded[1] > 2 * expanded[2]
+
+
+def test_expansion_from_a_huge_memory_counts_a_bounded_shortlist(athena_factory,
+                                                                 monkeypatch) -> None:
+    from athena_core.retrieval import ranking
+
+    counted: list[int] = []
+
+    def word_counts(session, words, frequencies):
+        counted.append(len(words))
+        return real_word_counts(session, words, frequencies)
+
+    real_word_counts = ranking.word_counts
+    monkeypatch.setattr(ranking, "word_counts", word_counts)
+    athena = athena_factory(retrieval={**WORDS_ONLY, "expansion_weight": 0.4})
+    words = " ".join(f"term{n}" for n in range(40_000))
+    huge = athena.remember(f"payments outage notes: {words}")
+    assert [hit.id for hit in athena.recall("payments outage", k=1)] == [huge]
+    assert counted and max(counted) <= 4 * 10  # a shortlist, not 40,000 words

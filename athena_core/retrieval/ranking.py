@@ -46,6 +46,8 @@ __all__ = ["Ranking", "ranked"]
 
 #: The best candidates whose session neighbours join the candidates.
 _CONTEXT_OF_BEST = 20
+#: Expansion counts the rarity of at most this many words per word it takes.
+_SHORTLIST_PER_WORD = 4
 
 Scored = list[tuple[int, float]]
 _KEYS = bindparam("keys", expanding=True)
@@ -167,6 +169,11 @@ class Ranking:
         best = sorted(scores, key=scores.__getitem__, reverse=True)[:settings.expansion_sources]
         texts = list(self.session.connection().scalars(_TEXTS, {"keys": best}))
         weights = word_weights(texts, self.query)
+        # Only the words most present in the best matches are looked up in the index: what
+        # it costs to count them is bounded however long those memories are.
+        shortlist = sorted(weights, key=lambda word: (-weights[word], word))[
+            :_SHORTLIST_PER_WORD * settings.expansion_words]
+        weights = {word: weights[word] for word in shortlist}
         counts, total = word_counts(self.session, sorted(weights), self.frequencies)
         return expansion_words(weights, counts, total, limit=settings.expansion_words)
 
