@@ -1,7 +1,6 @@
 """How one recall ranks its candidates, from the retrievers' lists to the final scores.
 
-1. Full-text and dense scores are mixed (:func:`~athena_core.retrieval.scoring.fuse`);
-   a full-text candidate outside the dense list is scored by its cosine too.
+1. Full-text and dense scores are mixed (:func:`~athena_core.retrieval.scoring.fuse`).
 2. Context: the best candidates' session neighbours join, and every candidate
    gains from its best neighbour (:func:`~athena_core.retrieval.scoring.with_neighbours`).
 3. Cues in the query: episodes whose actor it names, and memories from a time it
@@ -10,7 +9,8 @@
 
 Then query expansion (:mod:`athena_core.retrieval.expansion`): the telling
 words of the best few candidates are searched for too, their full-text scores
-are added to the query's, and the steps above run again on the wider list.
+are added to the query's, the full-text candidates get their cosine, and the
+steps above run again on the wider list.
 """
 
 from __future__ import annotations
@@ -87,15 +87,16 @@ class Ranking:
         if words:
             lexical = expanded_scores(lexical, self.search_text(" ".join(words)),
                                       weight=self.settings.expansion_weight)
+            # The words found memories far from the query's own: they are scored by
+            # meaning too, not on their full-text score alone.
+            found = {key for key, _ in dense}
+            dense = [*dense, *self._similarities(
+                [key for key, _ in lexical if key not in found]).items()]
             scores = self._scores(lexical, dense)
         return scores
 
     def _scores(self, lexical: Scored, dense: Scored) -> dict[int, float]:
         settings = self.settings
-        # A full-text candidate beyond the dense list's reach is still scored by meaning.
-        found = {key for key, _ in dense}
-        extra = [key for key, _ in lexical if key not in found]
-        dense = [*dense, *self._similarities(extra).items()]
         scores = fuse(lexical, dense, lexical_weight=settings.lexical_weight)
         if settings.neighbour_weight and settings.neighbour_window:
             scores = self._with_neighbours(scores)
