@@ -15,7 +15,7 @@ steps above run again on the wider list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -186,7 +186,7 @@ def _attributes(session: Session, keys: list[int]) -> dict[int, tuple[datetime, 
                                                                      {"keys": keys})}
 
 
-def ranked(scores: dict[int, float], k: int) -> Sequence[tuple[int, float]]:
+def ranked(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     """The ``k`` best ``(key, score)`` pairs with a positive score, best first."""
     order = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     return [(key, score) for key, score in order[:k] if score > 0]
