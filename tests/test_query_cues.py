@@ -142,3 +142,13 @@ def test_expansion_from_a_huge_memory_counts_a_bounded_shortlist(athena_factory,
     huge = athena.remember(f"payments outage notes: {words}")
     assert [hit.id for hit in athena.recall("payments outage", k=1)] == [huge]
     assert counted and max(counted) <= 4 * 10  # a shortlist, not 40,000 words
+
+
+def test_a_long_first_match_does_not_overtake_a_short_exact_one_through_expansion(
+        athena_factory) -> None:
+    athena = athena_factory(retrieval={**WORDS_ONLY, "expansion_weight": 0.4})
+    exact = athena.remember("stored from node")
+    athena.remember("a program: const hits = await athena.recall('deploy'); await "
+                    "athena.remember('stored from node', {metadata: {via: 'js'}}); "
+                    "console.log(hits[0].text)")
+    assert [hit.id for hit in athena.recall("stored from node", k=1)] == [exact]
