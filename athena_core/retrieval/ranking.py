@@ -107,8 +107,9 @@ class Ranking:
         if settings.actor_weight:
             boosts.append((self._named_actors(scores), settings.actor_weight))
         if periods:
-            boosts.append(({key for key in scores if within(periods, self._attributes[key][0])},
-                           settings.period_weight))
+            # A memory forgotten since the search has no attributes left: no boost.
+            boosts.append(({key for key, (when, _) in self._attributes.items()
+                            if key in scores and within(periods, when)}, settings.period_weight))
         scores = with_boosts(scores, boosts)
         if settings.recency_weight or settings.importance_weight:
             scores = with_recency_and_importance(
