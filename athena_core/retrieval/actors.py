@@ -3,17 +3,16 @@ Caroline said or did over what others said about the same thing."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from athena_core.retrieval.lexical import words
 from athena_core.storage.models import EpisodeRow
 
 __all__ = ["named_actor_keys"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _episodes = EpisodeRow.__table__
 _ACTORS = select(_episodes.c.memory_pk, _episodes.c.actor).where(
     _episodes.c.memory_pk.in_(bindparam("keys", expanding=True)),
@@ -23,15 +22,15 @@ _ACTORS = select(_episodes.c.memory_pk, _episodes.c.actor).where(
 def named_actor_keys(session: Session, keys: Collection[int], query: str) -> set[int]:
     """The ``keys`` of episodes whose actor is named in ``query``: every word of the actor's
     name appears among the query's words (case-insensitively)."""
-    asked = set(_WORD.findall(query.lower()))
+    asked = set(words(query))
     if not keys or not asked:
         return set()
     named: dict[str, bool] = {}
     found = set()
     for key, actor in session.connection().execute(_ACTORS, {"keys": list(keys)}):
         if actor not in named:
-            words = _WORD.findall(actor.lower())
-            named[actor] = bool(words) and asked.issuperset(words)
+            name = words(actor)
+            named[actor] = bool(name) and asked.issuperset(name)
         if named[actor]:
             found.add(key)
     return found

@@ -13,15 +13,14 @@ the query's own, scaled to a share of the best direct match (:func:`expanded_sco
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from athena_core.retrieval.lexical import words
 from athena_core.retrieval.stop_words import STOP_WORDS
 
 __all__ = ["expanded_scores", "expansion_words", "word_weights"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 #: Shorter words say too little to expand a query with.
 _MIN_LETTERS = 3
 
@@ -29,13 +28,13 @@ _MIN_LETTERS = 3
 def word_weights(texts: Sequence[str], query: str) -> dict[str, float]:
     """Each candidate word's share of each text (count / words in the text), summed over
     ``texts``; stop words, short words and the query's own words are left out."""
-    asked = set(_WORD.findall(query.lower()))
+    asked = set(words(query))
     weights: Counter[str] = Counter()
     for text in texts:
-        words = _WORD.findall(text.lower())
-        for word, count in Counter(words).items():
+        found = words(text)
+        for word, count in Counter(found).items():
             if len(word) >= _MIN_LETTERS and word not in STOP_WORDS and word not in asked:
-                weights[word] += count / len(words)
+                weights[word] += count / len(found)
     return dict(weights)
 
 

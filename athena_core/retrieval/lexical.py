@@ -33,7 +33,7 @@ from athena_core.storage.models import MemoryRow
 from athena_core.storage.queries import memory_conditions
 
 __all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "purge_deleted_text",
-           "word_counts"]
+           "word_counts", "words"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
@@ -66,12 +66,14 @@ _fts = table("memories_fts", column("rowid"))
 _PG_CONFIG = literal_column("'english'::regconfig")
 
 
+def words(text: str) -> list[str]:
+    """The lower-cased words of ``text``, in order, as full-text queries split it."""
+    return _TOKEN.findall(text.lower())
+
+
 def query_terms(query: str) -> list[str]:
     """Words of ``query``, deduplicated, in order (operators and punctuation dropped)."""
-    seen: dict[str, None] = {}
-    for token in _TOKEN.findall(query.lower()):
-        seen.setdefault(token, None)
-    return list(seen)[:_MAX_TERMS]
+    return list(dict.fromkeys(words(query)))[:_MAX_TERMS]
 
 
 @attrs.define

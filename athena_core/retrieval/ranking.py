@@ -30,7 +30,7 @@ from athena_core.retrieval.expansion import expanded_scores, expansion_words, wo
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.lexical import DocumentFrequencies, word_counts
 from athena_core.retrieval.neighbours import session_neighbours
-from athena_core.retrieval.periods import named_periods, within
+from athena_core.retrieval.periods import Period, named_periods, within
 from athena_core.retrieval.scoring import (
     fuse,
     with_boosts,
@@ -78,6 +78,10 @@ class Ranking:
     _linked: set[int] = attrs.field(factory=set, init=False)
     _named: dict[int, bool] = attrs.field(factory=dict, init=False)
     _attributes: dict[int, tuple[datetime, float]] = attrs.field(factory=dict, init=False)
+    _periods: list[Period] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._periods = named_periods(self.query) if self.settings.period_weight else []
 
     def scores(self, lexical: Scored, dense: Scored) -> dict[int, float]:
         """The final score of every candidate (see the module's documentation)."""
@@ -100,7 +104,7 @@ class Ranking:
         scores = fuse(lexical, dense, lexical_weight=settings.lexical_weight)
         if settings.neighbour_weight and settings.neighbour_window:
             scores = self._with_neighbours(scores)
-        periods = named_periods(self.query) if settings.period_weight else []
+        periods = self._periods
         if periods or settings.recency_weight or settings.importance_weight:
             self._read_attributes(scores)
         boosts = []
