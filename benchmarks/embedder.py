@@ -1,12 +1,14 @@
-"""The minilm embedder's runtimes: ONNX Runtime (the default) against numpy, same run.
+"""An embedder's runtimes (minilm by default, or mpnet): ONNX Runtime (the default) against
+numpy, same run.
 
 Texts are LoCoMo's: its questions embedded one at a time (what recall does) and its
 turns embedded in bulk (what import and ``athena reindex`` do). The runtimes take turns
 sample by sample, so a busy machine slows both alike; the ratio is the figure to
 compare. Also checks that both give the same vectors.
 
-    python benchmarks/embedder.py              # 300 questions, 1,000 turns
-    python benchmarks/embedder.py --json FILE  # also the results as JSON
+    python benchmarks/embedder.py                # 300 questions, 1,000 turns
+    python benchmarks/embedder.py --model mpnet  # all-mpnet-base-v2 instead of MiniLM
+    python benchmarks/embedder.py --json FILE    # also the results as JSON
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import sys
 import time
 from pathlib import Path
 
-from athena_minilm import RUNTIMES, MiniLMEmbedder
+from athena_minilm import RUNTIMES, MiniLMEmbedder, MPNetEmbedder, SentenceEmbedder
 from locomo import DEFAULT_DATA, load
 from timing import machine, publish, summary
 
 BASELINE = "numpy"
+MODELS: dict[str, type[SentenceEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder}
 
 
-def measure(questions: list[str], turns: list[str]) -> dict:
-    embedders = {runtime: MiniLMEmbedder(runtime=runtime, cache_size=0) for runtime in RUNTIMES}
-    result: dict = {"first_embed_ms": {}, "query": {}, "bulk_texts_per_s": {}}
+def measure(model: str, questions: list[str], turns: list[str]) -> dict:
+    embedders = {runtime: MODELS[model](runtime=runtime, cache_size=0) for runtime in RUNTIMES}
+    result: dict = {"model": embedders[BASELINE].identity, "first_embed_ms": {}, "query": {},
+                    "bulk_texts_per_s": {}}
     for runtime, embedder in embedders.items():
         start = time.perf_counter()
         embedder.embed(["load the model"])
@@ -49,7 +53,7 @@ def measure(questions: list[str], turns: list[str]) -> dict:
 
 def render(result: dict) -> str:
     query, bulk = result["query"], result["bulk_texts_per_s"]
-    lines = [f"{'minilm runtime':<28}{'first embed':>12}{'query p50':>11}{'p95':>8}"
+    lines = [result["model"], "", f"{'runtime':<28}{'first embed':>12}{'query p50':>11}{'p95':>8}"
              f"{'bulk texts/s':>14}", "-" * 73]
     for runtime in RUNTIMES:
         label = runtime + (" (baseline)" if runtime == BASELINE else "")
@@ -68,6 +72,7 @@ def render(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="minilm")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--turns", type=int, default=1000)
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     conversations = load(args.data)
     questions = [q.text for c in conversations for q in c.questions][:args.questions]
     turns = [t.text for c in conversations for t in c.turns][:args.turns]
-    result = measure(questions, turns)
+    result = measure(args.model, questions, turns)
     result["machine"] = machine(Path.cwd())
     result["command"] = "python benchmarks/embedder.py " + " ".join(argv or sys.argv[1:])
     publish(result, render(result), args.json)

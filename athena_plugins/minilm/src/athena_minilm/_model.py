@@ -1,4 +1,9 @@
-"""all-MiniLM-L6-v2's forward pass in numpy: a 6-layer BERT encoder, mean pooling.
+"""The encoders' forward pass in numpy: a BERT or MPNet encoder, mean pooling.
+
+all-MiniLM-L6-v2 is a 6-layer BERT; all-mpnet-base-v2 a 12-layer MPNet, which is
+the same but for three things (:class:`Architecture`): its positions start after
+the padding id, it has no token types, and every attention score gets a learnt
+bias for how far apart the two tokens are (T5's relative position buckets).
 
 The ``numpy`` runtime, and the reference for the default ONNX Runtime one
 (:mod:`athena_minilm._onnx_model`), which reads its weights with :func:`load_weights`.
@@ -6,28 +11,51 @@ The ``numpy`` runtime, and the reference for the default ONNX Runtime one
 The weights are read from the ``model.safetensors`` file by memory-mapping it
 (read-only, shared between processes, paged in on use); only the fused
 query/key/value matrices are copied. Everything here is a pure function of
-read-only arrays, so one :class:`MiniLM` serves many threads at once.
+read-only arrays, so one :class:`NumpyEncoder` serves many threads at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MiniLM", "load_weights", "read_safetensors", "unit_rows"]
+__all__ = ["Architecture", "NumpyEncoder", "load_weights", "read_safetensors",
+           "relative_position_bias", "unit_rows"]
 
 #: Batches up to this many tokens run on one BLAS thread: for small products the
 #: threads' hand-offs cost more than they save, and on a busy machine far more
 #: (one 20-word text: 10 ms p95 on one thread, over 200 ms on two, measured here).
 _ONE_THREAD_TOKENS = 1024
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-_LAYER_NORM_EPS = 1e-12
 #: Added to the attention scores of padding positions: exp() of it is exactly 0.
 _MASKED = np.float32(-1e9)
+#: MPNet's tensor names (per layer) -> BERT's, so that one encoder reads both.
+_MPNET_NAMES = (("attention.attn.q.", "attention.self.query."),
+                ("attention.attn.k.", "attention.self.key."),
+                ("attention.attn.v.", "attention.self.value."),
+                ("attention.attn.o.", "attention.output.dense."),
+                ("attention.LayerNorm.", "attention.output.LayerNorm."))
+#: Relative distances from this on share MPNet's last bucket (as in its reference code).
+_RELATIVE_MAX_DISTANCE = 128
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What ``config.json`` says about the encoder, beyond its weights."""
+
+    heads: int
+    layers: int
+    layer_norm_eps: float
+    #: Position id of the first token: 0 for BERT; MPNet counts from ``pad_token_id + 1``.
+    position_offset: int = 0
+    #: Relative position buckets of MPNet's attention bias; 0 for none (BERT).
+    relative_buckets: int = 0
 
 
 class _Layer:
@@ -52,28 +80,30 @@ class _Layer:
         self.norm2 = (get("output.LayerNorm.weight"), get("output.LayerNorm.bias"))
 
 
-class MiniLM:
-    """A BERT encoder with mean pooling and L2 normalisation (sentence-transformers' recipe)."""
+class NumpyEncoder:
+    """A BERT or MPNet encoder with mean pooling and L2 normalisation (sentence-transformers'
+    recipe)."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture) -> None:
         self.word_embeddings = tensors["embeddings.word_embeddings.weight"]
         self.position_embeddings = tensors["embeddings.position_embeddings.weight"]
-        self.token_type_embedding = tensors["embeddings.token_type_embeddings.weight"][0]
+        token_types = tensors.get("embeddings.token_type_embeddings.weight")
+        self.token_type_embedding = np.float32(0) if token_types is None else token_types[0]
         self.embedding_norm = (tensors["embeddings.LayerNorm.weight"],
                                tensors["embeddings.LayerNorm.bias"])
-        self.layers = [_Layer(tensors, f"encoder.layer.{i}") for i in range(layers)]
+        self.layers = [_Layer(tensors, f"encoder.layer.{i}")
+                       for i in range(architecture.layers)]
+        self.relative_bias = tensors.get("encoder.relative_attention_bias.weight")
         self.hidden = self.word_embeddings.shape[1]
-        self.heads = heads
-        self.max_positions = self.position_embeddings.shape[0]
+        self.architecture = architecture
         from threadpoolctl import ThreadpoolController
 
         self._threads = ThreadpoolController()
 
     @classmethod
-    def from_directory(cls, directory: Path) -> MiniLM:
+    def from_directory(cls, directory: Path) -> NumpyEncoder:
         """Load ``model.safetensors`` with the shape given by ``config.json``."""
-        tensors, heads, layers = load_weights(directory)
-        return cls(tensors, heads=heads, layers=layers)
+        return cls(*load_weights(directory))
 
     def encode_batches(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """:meth:`encode` of each ``(ids, lengths)`` pair, one after another; small
@@ -90,13 +120,17 @@ class MiniLM:
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Unit vectors for a padded ``(batch, tokens)`` id array; ``lengths`` excludes padding."""
         batch, tokens = ids.shape
-        hidden, heads = self.hidden, self.heads
+        architecture = self.architecture
+        hidden, heads, eps = self.hidden, architecture.heads, architecture.layer_norm_eps
         head_size = hidden // heads
         mask = np.arange(tokens)[None, :] < lengths[:, None]
-        x = self.word_embeddings[ids] + self.position_embeddings[:tokens] \
+        offset = architecture.position_offset
+        x = self.word_embeddings[ids] + self.position_embeddings[offset:offset + tokens] \
             + self.token_type_embedding
-        x = _layer_norm(x.reshape(batch * tokens, hidden), *self.embedding_norm)
+        x = _layer_norm(x.reshape(batch * tokens, hidden), *self.embedding_norm, eps)
         score_bias = np.where(mask, np.float32(0), _MASKED)[:, None, None, :]
+        if self.relative_bias is not None:
+            score_bias = score_bias + relative_position_bias(self.relative_bias, tokens)
         scale = np.float32(1 / np.sqrt(head_size))
         for layer in self.layers:
             qkv = x @ layer.qkv_weight
@@ -111,14 +145,14 @@ class MiniLM:
             attended = context @ layer.out_weight
             attended += layer.out_bias
             attended += x
-            x = _layer_norm(attended, *layer.norm1)
+            x = _layer_norm(attended, *layer.norm1, eps)
             up = x @ layer.up_weight
             up += layer.up_bias
             _gelu(up)
             down = up @ layer.down_weight
             down += layer.down_bias
             down += x
-            x = _layer_norm(down, *layer.norm2)
+            x = _layer_norm(down, *layer.norm2, eps)
         x = x.reshape(batch, tokens, hidden)
         pooled = (x * mask[:, :, None]).sum(axis=1) / lengths[:, None].astype(np.float32)
         return unit_rows(pooled)
@@ -130,11 +164,36 @@ def unit_rows(pooled: np.ndarray) -> np.ndarray:
     return (pooled / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
 
 
-def load_weights(directory: Path) -> tuple[dict[str, np.ndarray], int, int]:
-    """The tensors of ``model.safetensors``, and the head and layer counts of ``config.json``."""
+def load_weights(directory: Path) -> tuple[dict[str, np.ndarray], Architecture]:
+    """The tensors of ``model.safetensors`` (with BERT's names) and the architecture that
+    ``config.json`` describes."""
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    return (read_safetensors(directory / "model.safetensors"),
-            int(config["num_attention_heads"]), int(config["num_hidden_layers"]))
+    tensors = read_safetensors(directory / "model.safetensors")
+    heads, layers = int(config["num_attention_heads"]), int(config["num_hidden_layers"])
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    if config.get("model_type") != "mpnet":
+        return tensors, Architecture(heads, layers, eps)
+    for old, new in _MPNET_NAMES:
+        tensors = {name.replace(old, new): tensor for name, tensor in tensors.items()}
+    return tensors, Architecture(heads, layers, eps,
+                                 position_offset=int(config["pad_token_id"]) + 1,
+                                 relative_buckets=int(config["relative_attention_num_buckets"]))
+
+
+def relative_position_bias(table: np.ndarray, tokens: int) -> np.ndarray:
+    """MPNet's attention bias, ``(1, heads, tokens, tokens)``, from its ``(buckets, heads)``
+    table: half the buckets for keys before the query, half for after; within each half,
+    one bucket per distance up to a quarter of them, then logarithmically wider ones."""
+    half = table.shape[0] // 2
+    exact = half // 2
+    places = np.arange(tokens)
+    distance = places[:, None] - places[None, :]  # query position - key position
+    bucket = np.where(distance < 0, half, 0)
+    distance = np.abs(distance)
+    wide = exact + (np.log(np.maximum(distance, 1) / exact)
+                    / math.log(_RELATIVE_MAX_DISTANCE / exact) * (half - exact)).astype(np.intp)
+    bucket += np.where(distance < exact, distance, np.minimum(wide, half - 1))
+    return np.ascontiguousarray(table[bucket].transpose(2, 0, 1)[None])
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -159,11 +218,12 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
+                ) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
     variance = np.mean(centred * centred, axis=-1, keepdims=True)
-    centred *= 1 / np.sqrt(variance + np.float32(_LAYER_NORM_EPS))
+    centred *= 1 / np.sqrt(variance + np.float32(eps))
     centred *= weight
     centred += bias
     return centred

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2's forward pass run by ONNX Runtime, the default runtime.
+"""The encoders' forward pass run by ONNX Runtime, the default runtime.
 
 The graph is the one :mod:`athena_minilm._model` computes with numpy, written as
 ONNX operators with the same weights (read from the same ``model.safetensors``),
@@ -21,31 +21,35 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from athena_minilm._model import load_weights, unit_rows
+from athena_minilm._model import (
+    Architecture,
+    load_weights,
+    relative_position_bias,
+    unit_rows,
+)
 from athena_minilm._onnx_format import Node, model_bytes
 
-__all__ = ["OnnxMiniLM"]
+__all__ = ["OnnxEncoder"]
 
-_LAYER_NORM_EPS = 1e-12
 _MASKED = np.float32(-1e9)
 
 
-class OnnxMiniLM:
-    """The same encoder as :class:`~athena_minilm._model.MiniLM`, run by ONNX Runtime."""
+class OnnxEncoder:
+    """The same encoder as :class:`~athena_minilm._model.NumpyEncoder`, run by ONNX Runtime."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture) -> None:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: nothing on stderr in normal use
         self._session = onnxruntime.InferenceSession(
-            _graph(tensors, heads=heads, layers=layers), options,
-            providers=["CPUExecutionProvider"])
+            _graph(tensors, architecture), options, providers=["CPUExecutionProvider"])
+        self._architecture = architecture
+        self._relative_bias = tensors.get("encoder.relative_attention_bias.weight")
 
     @classmethod
-    def from_directory(cls, directory: Path) -> OnnxMiniLM:
-        tensors, heads, layers = load_weights(directory)
-        return cls(tensors, heads=heads, layers=layers)
+    def from_directory(cls, directory: Path) -> OnnxEncoder:
+        return cls(*load_weights(directory))
 
     def encode_batches(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """:meth:`encode` of each ``(ids, lengths)`` pair, as many at once as there are CPUs."""
@@ -59,12 +63,16 @@ class OnnxMiniLM:
         """Unit vectors for a padded ``(batch, tokens)`` id array; ``lengths`` excludes padding."""
         tokens = ids.shape[1]
         mask = np.arange(tokens)[None, :] < lengths[:, None]
-        (pooled,) = self._session.run(None, {
+        offset = self._architecture.position_offset
+        inputs = {
             "ids": ids.astype(np.int64, copy=False),
-            "positions": np.arange(tokens, dtype=np.int64),
+            "positions": np.arange(offset, offset + tokens, dtype=np.int64),
             "score_bias": np.where(mask, np.float32(0), _MASKED)[:, None, None, :],
             "pool_weights": (mask / lengths[:, None]).astype(np.float32)[:, :, None],
-        })
+        }
+        if self._relative_bias is not None:
+            inputs["position_bias"] = relative_position_bias(self._relative_bias, tokens)
+        (pooled,) = self._session.run(None, inputs)
         return unit_rows(pooled)
 
 
@@ -76,9 +84,14 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _graph(tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> bytes:
-    """The encoder as a serialized ONNX model; activations are ``(batch, tokens, hidden)``."""
-    builder = _Builder(tensors)
+def _graph(tensors: dict[str, np.ndarray], architecture: Architecture) -> bytes:
+    """The encoder as a serialized ONNX model; activations are ``(batch, tokens, hidden)``.
+
+    MPNet's relative position bias is an input (``position_bias``), computed by
+    :func:`~athena_minilm._model.relative_position_bias` for each padded length.
+    """
+    heads = architecture.heads
+    builder = _Builder(tensors, eps=architecture.layer_norm_eps)
     hidden = tensors["embeddings.word_embeddings.weight"].shape[1]
     head_size = hidden // heads
     split_heads = builder.constant("split_heads", np.array([0, 0, heads, head_size]))
@@ -87,10 +100,19 @@ def _graph(tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> bytes:
 
     x = builder.op("Add", builder.op("Gather", "embeddings.word_embeddings.weight", "ids"),
                    builder.op("Gather", "embeddings.position_embeddings.weight", "positions"))
-    x = builder.op("Add", x, builder.constant(
-        "token_type", tensors["embeddings.token_type_embeddings.weight"][0]))
+    if "embeddings.token_type_embeddings.weight" in tensors:
+        x = builder.op("Add", x, builder.constant(
+            "token_type", tensors["embeddings.token_type_embeddings.weight"][0]))
     x = builder.layer_norm(x, "embeddings.LayerNorm")
-    for index in range(layers):
+    score_bias = "score_bias"
+    inputs = {"ids": (np.dtype(np.int64), ["batch", "tokens"]),
+              "positions": (np.dtype(np.int64), ["tokens"]),
+              "score_bias": (np.dtype(np.float32), ["batch", 1, 1, "tokens"]),
+              "pool_weights": (np.dtype(np.float32), ["batch", "tokens", 1])}
+    if architecture.relative_buckets:
+        inputs["position_bias"] = (np.dtype(np.float32), [1, heads, "tokens", "tokens"])
+        score_bias = builder.op("Add", "score_bias", "position_bias")
+    for index in range(architecture.layers):
         prefix = f"encoder.layer.{index}"
         attention = f"{prefix}.attention.self"
         query, key, value = (
@@ -99,7 +121,7 @@ def _graph(tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> bytes:
             for part, order in (("query", [0, 2, 1, 3]), ("key", [0, 2, 3, 1]),
                                 ("value", [0, 2, 1, 3])))
         scores = builder.op("Add", builder.op("Mul", builder.op("MatMul", query, key), scale),
-                            "score_bias")
+                            score_bias)
         weights = builder.op("Softmax", scores, axis=-1)
         context = builder.op("Reshape", builder.op(
             "Transpose", builder.op("MatMul", weights, value), perm=[0, 2, 1, 3]), join_heads)
@@ -114,19 +136,16 @@ def _graph(tensors: dict[str, np.ndarray], *, heads: int, layers: int) -> bytes:
                                             builder.constant("token_axis", np.array([1]))],
                               ["pooled"], {"keepdims": 0}))
     return model_bytes(
-        nodes=builder.nodes, initializers=builder.initializers, name="all-MiniLM-L6-v2",
-        inputs={"ids": (np.dtype(np.int64), ["batch", "tokens"]),
-                "positions": (np.dtype(np.int64), ["tokens"]),
-                "score_bias": (np.dtype(np.float32), ["batch", 1, 1, "tokens"]),
-                "pool_weights": (np.dtype(np.float32), ["batch", "tokens", 1])},
-        outputs={"pooled": (np.dtype(np.float32), ["batch", hidden])})
+        nodes=builder.nodes, initializers=builder.initializers, name="athena-encoder",
+        inputs=inputs, outputs={"pooled": (np.dtype(np.float32), ["batch", hidden])})
 
 
 class _Builder:
     """Collects nodes and the initializers they use, naming intermediate values."""
 
-    def __init__(self, tensors: dict[str, np.ndarray]) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], *, eps: float) -> None:
         self._tensors = tensors
+        self._eps = eps
         self.nodes: list[Node] = []
         self.initializers: dict[str, np.ndarray] = {}
 
@@ -155,4 +174,4 @@ class _Builder:
 
     def layer_norm(self, x: str, prefix: str) -> str:
         return self.op("LayerNormalization", x, self.weight(f"{prefix}.weight"),
-                       self.weight(f"{prefix}.bias"), axis=-1, epsilon=_LAYER_NORM_EPS)
+                       self.weight(f"{prefix}.bias"), axis=-1, epsilon=self._eps)

@@ -3,8 +3,10 @@
 It reproduces the ``tokenizer.json`` that ships with all-MiniLM-L6-v2 (a
 ``BertNormalizer`` with lowercasing and accent stripping, a ``BertPreTokenizer``
 and ``WordPiece`` with ``[UNK]`` for unknown words), so no tokenizer library is
-needed. Only the first ``max_pieces`` word pieces of a text are ever produced,
-and the work done for a long text is proportional to the part that is kept.
+needed. all-mpnet-base-v2's is the same but for the names of its special tokens
+(``<s>``, ``</s>``, ``<pad>``), which the constructor takes. Only the first
+``max_pieces`` word pieces of a text are ever produced, and the work done for a
+long text is proportional to the part that is kept.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ class WordPieceTokenizer:
         self.word_ids = functools.lru_cache(maxsize=65_536)(self._word_ids)
 
     @classmethod
-    def from_vocab_file(cls, path: Path) -> WordPieceTokenizer:
-        """One token per line; the line number is the id (BERT's ``vocab.txt``)."""
+    def from_vocab_file(cls, path: Path, special_tokens: Mapping[str, str] | None = None
+                        ) -> WordPieceTokenizer:
+        """One token per line; the line number is the id (BERT's ``vocab.txt``).
+        ``special_tokens``: the constructor's arguments naming ``[UNK]`` and the others,
+        if the model's differ."""
         with path.open(encoding="utf-8") as lines:
             vocab = {line.rstrip("\n"): index for index, line in enumerate(lines)}
-        return cls(vocab)
+        return cls(vocab, **(special_tokens or {}))
 
     def encode(self, text: str, max_pieces: int) -> tuple[list[int], bool]:
         """The first ``max_pieces`` piece ids of ``text``, and whether any were cut off."""
