@@ -84,7 +84,8 @@ class SentenceEmbedder:
         self._batch_size = options.integer("batch_size", batch_size, low=1)
         self._runtime = options.choice("runtime", runtime, RUNTIMES)
         source = spec.source
-        self._unpacked = model_dir is not None
+        # The installed wheels' files may need unpacking first; a model_dir is used as it is.
+        self._from_wheels = model_dir is None
         self._directory = (source.locate() if model_dir is None else find_model_dir(
             model_dir, source.sha256, model=spec.model, install=source.install))
         self._logger = logging.getLogger(f"athena.{spec.embedder}")
@@ -169,7 +170,7 @@ class SentenceEmbedder:
                     from athena_minilm._tokenizer import WordPieceTokenizer
 
                     spec, directory = self.spec, self._directory
-                    if not self._unpacked:
+                    if self._from_wheels:
                         directory = spec.source.prepare(directory)
                     check_files(directory, spec.source.sha256, model=spec.model,
                                 install=spec.source.install)
