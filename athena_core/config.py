@@ -396,7 +396,7 @@ max_text_bytes = 1000000
 [retrieval]
 # Registered names; `athena plugins list` shows what is installed. An empty embedder
 # picks the best installed one (minilm, then the built-in hashing). For more recall at
-# about ten times the cost: "mpnet" with lexical_weight 0.3, neighbour_weight 0.45,
+# about seven times the cost: "mpnet" with lexical_weight 0.3, neighbour_weight 0.45,
 # actor_weight 0.3 and expansion_weight 0.5 (README, "Tune recall for quality").
 embedder = ""
 vector_backend = "exact"

@@ -1,7 +1,8 @@
 """The encoders' forward pass in numpy: a BERT or MPNet encoder, mean pooling.
 
 all-MiniLM-L6-v2 is a 6-layer BERT; all-mpnet-base-v2 a 12-layer MPNet, which is
-the same but for three things (:class:`Architecture`): its positions start after
+the same but for its tensor names (renamed to BERT's on loading), its layer-norm
+epsilon and three things :class:`Architecture` records: its positions start after
 the padding id, it has no token types, and every attention score gets a learnt
 bias for how far apart the two tokens are (T5's relative position buckets).
 
