@@ -130,14 +130,18 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
     host = PluginHost(config.plugins)
     host.load_entry_points()
     infos = host.plugins()
+    provided = host.provided()
     if args.json:
-        _print_json([info.to_dict() for info in infos])
+        _print_json([{**info.to_dict(), "provides": provided.get(info.name, {})}
+                     for info in infos])
         return 0
     for info in infos:
         where = f"{info.distribution} {info.version}" if info.distribution else "(no distribution)"
         print(f"{info.name}  [{info.status}]  {where}")
         if info.hooks:
             print(f"    hooks: {', '.join(info.hooks)}")
+        for family, names in provided.get(info.name, {}).items():
+            print(f"    {family}: {', '.join(names)}")
         if info.error:
             print(f"    error: {info.error}")
     return 1 if host.failures() else 0
@@ -507,8 +511,9 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list installed plugins")
     plugin_commands = plugins.add_subparsers(title="commands", metavar="COMMAND")
-    sub = plugin_commands.add_parser("list", parents=[common],
-                                     help="name, distribution, version and hooks of each plugin")
+    sub = plugin_commands.add_parser(
+        "list", parents=[common],
+        help="name, distribution, version and hooks of each plugin, and the names it registers")
     sub.set_defaults(handler=_cmd_plugins_list)
 
     config = commands.add_parser("config", help="show or check the configuration")

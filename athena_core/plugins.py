@@ -145,6 +145,15 @@ class PluginHost:
         """Every plugin seen: loaded, failed, blocked or not allowed."""
         return sorted(self._infos.values(), key=lambda info: info.name)
 
+    def provided(self) -> dict[str, dict[str, list[str]]]:
+        """What each loaded plugin registered: plugin name -> family -> names, sorted."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for family in FAMILIES:
+            registry = self.registry(family)
+            for name in registry.names():
+                out.setdefault(registry.provider(name), {}).setdefault(family, []).append(name)
+        return out
+
     def failures(self) -> list[PluginInfo]:
         return [info for info in self._infos.values() if info.status == "failed"]
 

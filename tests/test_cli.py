@@ -251,6 +251,11 @@ def test_plugins_list_shows_builtin_plugins(home):
         assert hooks <= set(info["hooks"])
         assert info["status"] == "loaded"
         assert info["error"] is None
+    assert "hashing" in plugins["athena.retrieval"]["provides"]["embedder"]
+    assert "exact" in plugins["athena.retrieval"]["provides"]["vector backend"]
+    assert "episodic" in plugins["athena.memory"]["provides"]["memory layer"]
+    text = athena(home, "plugins", "list").stdout
+    assert "    embedder: hashing" in text
 
 
 def test_doctor_on_fresh_home_then_after_first_memory(home):

@@ -33,6 +33,7 @@ def test_plugins_list_shows_the_installed_plugin(tmp_path) -> None:
     assert template["distribution"] == "athena-plugin-template"
     assert template["version"] == "0.1.0"
     assert template["hooks"] == ["athena_register_api", "athena_register_embedders"]
+    assert template["provides"]["embedder"] == ["char-trigrams"]
 
 
 def test_selected_through_config_file(tmp_path) -> None:
