@@ -8,6 +8,7 @@ compare. Also checks that both give the same vectors.
 
     python benchmarks/embedder.py                # 300 questions, 1,000 turns
     python benchmarks/embedder.py --model mpnet  # all-mpnet-base-v2 instead of MiniLM
+    python benchmarks/embedder.py --threads 2    # two threads per forward pass
     python benchmarks/embedder.py --json FILE    # also the results as JSON
 """
 
@@ -26,10 +27,11 @@ BASELINE = "numpy"
 MODELS: dict[str, type[SentenceEmbedder]] = {"minilm": MiniLMEmbedder, "mpnet": MPNetEmbedder}
 
 
-def measure(model: str, questions: list[str], turns: list[str]) -> dict:
-    embedders = {runtime: MODELS[model](runtime=runtime, cache_size=0) for runtime in RUNTIMES}
-    result: dict = {"model": embedders[BASELINE].identity, "first_embed_ms": {}, "query": {},
-                    "bulk_texts_per_s": {}}
+def measure(model: str, questions: list[str], turns: list[str], *, threads: int = 1) -> dict:
+    embedders = {runtime: MODELS[model](runtime=runtime, cache_size=0, threads=threads)
+                 for runtime in RUNTIMES}
+    result: dict = {"model": embedders[BASELINE].identity, "threads": threads,
+                    "first_embed_ms": {}, "query": {}, "bulk_texts_per_s": {}}
     for runtime, embedder in embedders.items():
         start = time.perf_counter()
         embedder.embed(["load the model"])
@@ -53,7 +55,8 @@ def measure(model: str, questions: list[str], turns: list[str]) -> dict:
 
 def render(result: dict) -> str:
     query, bulk = result["query"], result["bulk_texts_per_s"]
-    lines = [result["model"], "", f"{'runtime':<28}{'first embed':>12}{'query p50':>11}{'p95':>8}"
+    lines = [f"{result['model']}, {result['threads']} thread(s) per forward pass", "",
+             f"{'runtime':<28}{'first embed':>12}{'query p50':>11}{'p95':>8}"
              f"{'bulk texts/s':>14}", "-" * 73]
     for runtime in RUNTIMES:
         label = runtime + (" (baseline)" if runtime == BASELINE else "")
@@ -73,6 +76,8 @@ def render(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="minilm")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per forward pass (the embedders' `threads` option)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--turns", type=int, default=1000)
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     conversations = load(args.data)
     questions = [q.text for c in conversations for q in c.questions][:args.questions]
     turns = [t.text for c in conversations for t in c.turns][:args.turns]
-    result = measure(args.model, questions, turns)
+    result = measure(args.model, questions, turns, threads=args.threads)
     result["machine"] = machine(Path.cwd())
     result["command"] = "python benchmarks/embedder.py " + " ".join(argv or sys.argv[1:])
     publish(result, render(result), args.json)

@@ -161,9 +161,18 @@ def test_unpaired_surrogates_do_not_crash(shared: SentenceEmbedder) -> None:
     assert np.isfinite(shared.embed(["broken \udc80 text"])).all()
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_more_threads_give_the_same_vectors(runtime: str) -> None:
+    texts = [case["text"] for case in reference("minilm")]
+    one = MiniLMEmbedder(runtime=runtime, cache_size=0).embed(texts)
+    two = MiniLMEmbedder(runtime=runtime, cache_size=0, threads=2, batch_size=2).embed(texts)
+    assert ((one * two).sum(axis=1)).min() > 0.99999
+
+
 @pytest.mark.parametrize("options", [{"max_tokens": 2}, {"max_tokens": 10_000},
                                      {"batch_size": 0}, {"cache_size": -1},
-                                     {"max_tokens": "256"}, {"runtime": "torch"}])
+                                     {"max_tokens": "256"}, {"runtime": "torch"},
+                                     {"threads": 0}, {"threads": "2"}])
 def test_bad_options_are_refused(options: dict) -> None:
     with pytest.raises(InvalidArgumentError):
         MiniLMEmbedder(**options)

@@ -85,7 +85,8 @@ class NumpyEncoder:
     """A BERT or MPNet encoder with mean pooling and L2 normalisation (sentence-transformers'
     recipe)."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture, *,
+                 threads: int = 1) -> None:
         self.word_embeddings = tensors["embeddings.word_embeddings.weight"]
         self.position_embeddings = tensors["embeddings.position_embeddings.weight"]
         token_types = tensors.get("embeddings.token_type_embeddings.weight")
@@ -97,22 +98,23 @@ class NumpyEncoder:
         self.relative_bias = tensors.get("encoder.relative_attention_bias.weight")
         self.hidden = self.word_embeddings.shape[1]
         self.architecture = architecture
+        self.small_batch_threads = threads
         from threadpoolctl import ThreadpoolController
 
         self._threads = ThreadpoolController()
 
     @classmethod
-    def from_directory(cls, directory: Path) -> NumpyEncoder:
+    def from_directory(cls, directory: Path, *, threads: int = 1) -> NumpyEncoder:
         """Load ``model.safetensors`` with the shape given by ``config.json``."""
-        return cls(*load_weights(directory))
+        return cls(*load_weights(directory), threads=threads)
 
     def encode_batches(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """:meth:`encode` of each ``(ids, lengths)`` pair, one after another; small
-        batches on one BLAS thread, larger ones on all of them."""
+        batches on ``threads`` BLAS threads (one by default), larger ones on all of them."""
         out = []
         for ids, lengths in batches:
             if ids.size <= _ONE_THREAD_TOKENS:
-                with self._threads.limit(limits=1, user_api="blas"):
+                with self._threads.limit(limits=self.small_batch_threads, user_api="blas"):
                     out.append(self.encode(ids, lengths))
             else:
                 out.append(self.encode(ids, lengths))

@@ -7,9 +7,10 @@ Runtime fuses the operators and runs small products with kernels that suit them:
 a short query embeds about 2.7x faster than with numpy on one core, and texts
 stored in bulk about 1.2x faster per core.
 
-The session runs each forward pass on one thread (no hand-offs between threads
-on a busy machine); :class:`~athena_minilm.embedder.MiniLMEmbedder` runs several
-batches at once instead. ``InferenceSession.run`` is thread-safe.
+The session runs each forward pass on one thread by default (no hand-offs between
+threads on a busy machine; the ``threads`` option raises it, for machines with idle
+cores); bulk embedding runs several batches at once instead.
+``InferenceSession.run`` is thread-safe.
 """
 
 from __future__ import annotations
@@ -37,23 +38,26 @@ _MASKED = np.float32(-1e9)
 class OnnxEncoder:
     """The same encoder as :class:`~athena_minilm._model.NumpyEncoder`, run by ONNX Runtime."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], architecture: Architecture, *,
+                 threads: int = 1) -> None:
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: nothing on stderr in normal use
         self._session = onnxruntime.InferenceSession(
             _graph(tensors, architecture), options, providers=["CPUExecutionProvider"])
         self._architecture = architecture
         self._relative_bias = tensors.get("encoder.relative_attention_bias.weight")
+        self._threads = threads
 
     @classmethod
-    def from_directory(cls, directory: Path) -> OnnxEncoder:
-        return cls(*load_weights(directory))
+    def from_directory(cls, directory: Path, *, threads: int = 1) -> OnnxEncoder:
+        return cls(*load_weights(directory), threads=threads)
 
     def encode_batches(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """:meth:`encode` of each ``(ids, lengths)`` pair, as many at once as there are CPUs."""
-        workers = min(len(batches), _usable_cpus())
+        """:meth:`encode` of each ``(ids, lengths)`` pair, as many at once as the CPUs allow
+        (one per ``threads`` of them)."""
+        workers = min(len(batches), max(_usable_cpus() // self._threads, 1))
         if workers < 2:
             return [self.encode(ids, lengths) for ids, lengths in batches]
         with ThreadPoolExecutor(workers, thread_name_prefix="athena-minilm") as pool:

