@@ -84,6 +84,9 @@ class RetrievalConfig:
     actor_weight: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     #: A memory from the time a query names ("in March 2024") scores this much more.
     period_weight: float = attrs.field(default=0.2, validator=attrs.validators.ge(0))
+    #: A memory that is itself a question (its text ends with "?") scores this share less:
+    #: it rarely holds the answer a recall looks for (0 turns it off).
+    question_penalty: float = attrs.field(default=0.2, validator=_unit_interval)
     #: Query expansion: the full-text search is run again with the most telling words of the
     #: best matches, adding at most this share of the best direct full-text score. Off (0)
     #: by default: 0.4 finds more (LoCoMo recall@10 +1 point) for ~5 ms more per recall.
@@ -410,6 +413,9 @@ neighbour_weight = 0.7
 # names, such as "on 3 May 2024" or "in 2023" (x1.2); 0 turns each off.
 actor_weight = 0.5
 period_weight = 0.2
+# A memory that is itself a question (its text ends with "?") scores 20% less: it rarely
+# holds the answer a recall looks for. 0 turns it off.
+question_penalty = 0.2
 # Query expansion: search again with the 10 most telling words of the best 2 matches,
 # adding at most this share of the best direct full-text score. Off by default: 0.4
 # finds more (LoCoMo recall@10 +1 point) for about 5 ms more per recall.

@@ -4,7 +4,8 @@
 2. Context: the best candidates' session neighbours join, and every candidate
    gains from its best neighbour (:func:`~athena_core.retrieval.scoring.with_neighbours`).
 3. Cues in the query: episodes whose actor it names, and memories from a time it
-   names ("in March 2024"), score more (``actor_weight``, ``period_weight``).
+   names ("in March 2024"), score more (``actor_weight``, ``period_weight``);
+   memories that are questions themselves score less (``question_penalty``).
 4. Optional recency and importance terms.
 
 Then query expansion (:mod:`athena_core.retrieval.expansion`): the telling
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
@@ -58,6 +59,8 @@ _VECTORS = select(_embeddings.c.memory_pk, _embeddings.c.vector).where(
 _ATTRIBUTES = select(_memories.c.pk, _memories.c.valid_from, _memories.c.importance).where(
     _memories.c.pk.in_(_KEYS))
 _TEXTS = select(_memories.c.text).where(_memories.c.pk.in_(_KEYS))
+_QUESTIONS = select(_memories.c.pk).where(_memories.c.pk.in_(_KEYS),
+                                          func.rtrim(_memories.c.text).like("%?"))
 
 
 @attrs.define(eq=False)
@@ -77,6 +80,7 @@ class Ranking:
     _links: dict[int, set[int]] = attrs.field(factory=dict, init=False)
     _linked: set[int] = attrs.field(factory=set, init=False)
     _named: dict[int, bool] = attrs.field(factory=dict, init=False)
+    _questions: dict[int, bool] = attrs.field(factory=dict, init=False)
     _attributes: dict[int, tuple[datetime, float]] = attrs.field(factory=dict, init=False)
     _periods: list[Period] = attrs.field(init=False)
 
@@ -114,6 +118,8 @@ class Ranking:
             # A memory forgotten since the search has no attributes left: no boost.
             boosts.append(({key for key, (when, _) in self._attributes.items()
                             if key in scores and within(periods, when)}, settings.period_weight))
+        if settings.question_penalty:
+            boosts.append((self._questions_among(scores), -settings.question_penalty))
         scores = with_boosts(scores, boosts)
         if settings.recency_weight or settings.importance_weight:
             scores = with_recency_and_importance(
@@ -156,12 +162,13 @@ class Ranking:
         return {key: self._similarity[key] for key in keys if key in self._similarity}
 
     def _named_actors(self, keys: Iterable[int]) -> set[int]:
-        keys = list(keys)
-        missing = [key for key in keys if key not in self._named]
-        if missing:
-            named = named_actor_keys(self.session, missing, self.query)
-            self._named.update((key, key in named) for key in missing)
-        return {key for key in keys if self._named[key]}
+        return _flagged(self._named, keys,
+                        lambda missing: named_actor_keys(self.session, missing, self.query))
+
+    def _questions_among(self, keys: Iterable[int]) -> set[int]:
+        """The memories among ``keys`` whose text ends with a question mark."""
+        return _flagged(self._questions, keys, lambda missing: set(
+            self.session.connection().scalars(_QUESTIONS, {"keys": missing})))
 
     def _read_attributes(self, keys: Iterable[int]) -> None:
         missing = [key for key in keys if key not in self._attributes]
@@ -182,6 +189,17 @@ class Ranking:
         weights = {word: weights[word] for word in shortlist}
         counts, total = word_counts(self.session, sorted(weights), self.frequencies)
         return expansion_words(weights, counts, total, limit=settings.expansion_words)
+
+
+def _flagged(cache: dict[int, bool], keys: Iterable[int],
+             look_up: Callable[[list[int]], set[int]]) -> set[int]:
+    """The ``keys`` flagged in ``cache``; those not in it yet are looked up, all at once."""
+    keys = list(keys)
+    missing = [key for key in keys if key not in cache]
+    if missing:
+        found = look_up(missing)
+        cache.update((key, key in found) for key in missing)
+    return {key for key in keys if cache[key]}
 
 
 def _attributes(session: Session, keys: list[int]) -> dict[int, tuple[datetime, float]]:

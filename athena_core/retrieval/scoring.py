@@ -48,7 +48,7 @@ def with_neighbours(scores: Mapping[int, float], neighbours: Mapping[int, Sequen
 def with_boosts(scores: Mapping[int, float],
                 boosts: Sequence[tuple[Collection[int], float]]) -> dict[int, float]:
     """Each score times ``1 + weight`` for every ``(keys, weight)`` of ``boosts`` whose keys
-    include it (boosts compound)."""
+    include it (boosts compound; a negative weight lowers the score)."""
     out = dict(scores)
     for keys, weight in boosts:
         for key in keys:
