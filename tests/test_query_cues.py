@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import ConfigError, InvalidArgumentError
 from athena_core.retrieval.expansion import expanded_scores, expansion_words, word_weights
 from athena_core.retrieval.periods import RECORDED_AFTER, named_periods
 
@@ -84,6 +84,28 @@ def test_a_memory_from_the_named_month_comes_first(athena_factory, tmp_path) -> 
     plain = scores(athena_factory(tmp_path / "plain",
                                   retrieval={**WORDS_ONLY, "period_weight": 0.0}))
     assert plain[_day(2024, 3, 20)] == pytest.approx(plain[_day(2024, 1, 10)])
+
+
+def test_a_memory_that_asks_scores_less_than_one_that_tells(athena_factory, tmp_path) -> None:
+    def scores(athena) -> dict[str, float]:
+        texts = ["where did the team move the staging database?",
+                 "the team moved the staging database to the new cluster",
+                 "Did the team move the staging database?  "]  # trailing spaces still ask
+        ids = {athena.remember(text): text[:5] for text in texts}
+        return {ids[hit.id]: hit.score for hit in athena.recall("staging database move")}
+
+    penalised = scores(athena_factory(retrieval=WORDS_ONLY))
+    plain = scores(athena_factory(tmp_path / "plain",
+                                  retrieval={**WORDS_ONLY, "question_penalty": 0.0}))
+    for asked in ("where", "Did t"):
+        assert penalised[asked] == pytest.approx(0.8 * plain[asked])
+    assert penalised["the t"] == pytest.approx(plain["the t"])
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.2"])
+def test_question_penalty_is_a_share(athena_factory, bad) -> None:
+    with pytest.raises(ConfigError, match="question_penalty"):
+        athena_factory(retrieval={"question_penalty": bad})
 
 
 def test_expansion_words_are_telling_words_of_the_best_matches() -> None:
