@@ -92,7 +92,9 @@ def test_a_memory_that_asks_scores_less_than_one_that_tells(athena_factory, tmp_
                  "the team moved the staging database to the new cluster",
                  "Did the team move the staging database?  "]  # trailing spaces still ask
         ids = {athena.remember(text): text[:5] for text in texts}
-        return {ids[hit.id]: hit.score for hit in athena.recall("staging database move")}
+        # On PostgreSQL both instances share one database: only this one's memories count.
+        return {ids[hit.id]: hit.score for hit in athena.recall("staging database move")
+                if hit.id in ids}
 
     penalised = scores(athena_factory(retrieval=WORDS_ONLY))
     plain = scores(athena_factory(tmp_path / "plain",
