@@ -266,7 +266,7 @@ def render(result: dict[str, Any]) -> str:
         lines.append("")
     ingest, latency, tok = result["ingest"], result["recall_latency"], result["tokens_top10"]
     overall = result["tables"].get("all", {}).get("athena")
-    if overall and len(result["tables"]) == 3:  # every conversation was run
+    if overall and result["all_conversations"]:
         met = overall["@10"] >= TARGET_AT_10 and tok["mean"] <= TARGET_TOKENS
         lines += [f"target: recall@10 >= {TARGET_AT_10} over all questions with <= "
                   f"{TARGET_TOKENS:,} tokens returned: {overall['@10']:.4f} with "
@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run(chosen, embedder=args.embedder, settings=dict(args.set),
                      workdir=Path(workdir), count_tokens=count_tokens)
     result["questions"] = sum(len(c.questions) for c in chosen)
+    # The target is judged on the whole data set only.
+    result["all_conversations"] = len(chosen) == len(conversations)
     result["settings"] = dict(args.set)
     result["tables"] = tables(result.pop("rows"))
     result["command"] = "python benchmarks/locomo.py " + " ".join(argv or sys.argv[1:])
