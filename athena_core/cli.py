@@ -39,10 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    from athena_core import calls
     from athena_core.errors import AthenaError
 
+    # The CLI is an entry point: what a command runs stays in its --scope.
+    context = calls.CallContext(scope=getattr(args, "scope", None), caller="cli")
     try:
-        return int(args.handler(args) or 0)
+        with calls.bind(context):
+            return int(args.handler(args) or 0)
     except AthenaError as exc:
         if args.json:
             _print_json({"error": {"type": type(exc).__name__, "message": exc.message,

@@ -17,10 +17,12 @@ __all__ = [
     "InvalidArgumentError",
     "MemoryNotFoundError",
     "OptionError",
+    "PermissionDeniedError",
     "PluginLoadError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
     "SchemaVersionError",
+    "ScopeViolationError",
     "StorageError",
     "UnknownNameError",
 ]
@@ -83,6 +85,25 @@ class OptionError(ConfigError, InvalidArgumentError):
     Raised through :class:`athena_core.options.PluginOptions`, so that every plugin words
     it the same way.
     """
+
+
+class PermissionDeniedError(AthenaError):
+    """The caller's policy does not allow an operation.
+
+    ``operation`` is the operation's dotted name; ``missing`` the permissions it
+    needs that the policy does not grant (empty when the policy's operation
+    patterns leave it out).
+    """
+
+    def __init__(self, message: str, *, operation: str = "",
+                 missing: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.operation = operation
+        self.missing = missing
+
+
+class ScopeViolationError(PermissionDeniedError):
+    """A call asked for a scope other than the one its entry point bound."""
 
 
 class MemoryNotFoundError(AthenaError, KeyError):

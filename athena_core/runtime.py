@@ -220,6 +220,7 @@ class Athena:
 
         from athena_core.retrieval.lexical import purge_deleted_text
         from athena_core.storage.models import MemoryRow
+        from athena_core.storage.queries import scoped_keys
 
         store = self._require_store()
         wanted = {ids} if isinstance(ids, str) else set(ids)
@@ -238,6 +239,7 @@ class Athena:
             for layer in {row.layer for row in found}:
                 if layer in self.layers:
                     keys = self.layers[layer].related_for_forget(tx.session, keys)
+            keys = scoped_keys(tx.session, scope, keys)  # no expansion crosses the scope
             gone = list(tx.session.scalars(select(MemoryRow.id).where(MemoryRow.pk.in_(keys))))
             tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(keys)))
             purge_deleted_text(tx.session)

@@ -83,7 +83,9 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
 def import_jsonl(athena: Athena, source: IO[bytes], *, progress: Progress | None = None
                  ) -> ImportReport:
     """Import an export file (opened in binary mode). Raises :class:`ImportFormatError`."""
-    records = list(_parse(athena, source))
+    numbered = list(_parse(athena, source))
+    _check_references(athena, numbered)
+    records = [record for _, record in numbered]
     store = athena._require_store()
     imported = skipped = 0
     for start in range(0, len(records), _BATCH):
@@ -118,7 +120,7 @@ def import_jsonl(athena: Athena, source: IO[bytes], *, progress: Progress | None
     return ImportReport(imported=imported, skipped=skipped)
 
 
-def _parse(athena: Athena, source: IO[bytes]) -> Iterator[dict[str, Any]]:
+def _parse(athena: Athena, source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     store = athena._require_store()
     lines = _numbered_lines(source)
     try:
@@ -155,7 +157,41 @@ def _parse(athena: Athena, source: IO[bytes]) -> Iterator[dict[str, Any]]:
                     record[key] = as_utc(record[key], name=key)
         except AthenaError as exc:
             raise ImportFormatError(exc.message, line=number) from None
-        yield record
+        yield number, record
+
+
+def _check_references(athena: Athena, records: list[tuple[int, dict[str, Any]]]) -> None:
+    """Refuse a file whose layer fields point at a memory of another scope or layer.
+
+    A reference (a fact's ``lineage_id``, ``superseded_by``) must name the record
+    itself, another record of the file, or a stored memory - of the same scope and
+    layer: one forged line must never link a memory to another tenant's.
+    """
+    in_file = {record["id"]: (record["scope"], record["layer"]) for _, record in records}
+    wanted: list[tuple[int, dict[str, Any], str, str]] = []
+    for number, record in records:
+        layer = athena.layers[record["layer"]]
+        references = getattr(layer, "import_references", lambda fields: {})(record["fields"])
+        for field, target in references.items():
+            if not isinstance(target, str):
+                raise ImportFormatError(f"fields.{field} must be a memory id (a string).",
+                                        line=number)
+            wanted.append((number, record, field, target))
+    stored: dict[str, tuple[str, str]] = {}
+    outside = sorted({target for *_, target in wanted if target not in in_file})
+    if outside:
+        with athena._require_store().storage.read() as session:
+            for start in range(0, len(outside), _BATCH):
+                stored.update((row.id, (row.scope, row.layer)) for row in session.execute(
+                    select(MemoryRow.id, MemoryRow.scope, MemoryRow.layer)
+                    .where(MemoryRow.id.in_(outside[start:start + _BATCH]))))
+    for number, record, field, target in wanted:
+        owner = in_file.get(target) or stored.get(target)
+        if owner != (record["scope"], record["layer"]):
+            raise ImportFormatError(
+                f"fields.{field} {target!r} is not a {record['layer']} memory of scope "
+                f"{record['scope']!r}, in this file or stored; a memory can only be linked "
+                "to memories of its own scope.", line=number)
 
 
 def _numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:

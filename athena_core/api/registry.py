@@ -17,13 +17,12 @@ from typing import Any, TypeVar
 
 import attrs
 
+from athena_core import calls
 from athena_core.api.validation import check_value
+from athena_core.calls import ALL_PERMISSIONS as PERMISSIONS
 from athena_core.errors import DuplicateNameError, InvalidArgumentError
 
 __all__ = ["PERMISSIONS", "ApiRegistry", "Namespace", "Operation", "OperationSpec", "operation"]
-
-#: Every permission an operation may require.
-PERMISSIONS = frozenset({"read", "write", "delete", "execute"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__athena_operation__"
@@ -76,6 +75,35 @@ class OperationSpec:
                 bound.arguments[name] = check_value(qualified, name, value, hints[name])
         return bound
 
+    @property
+    def scoped(self) -> bool:
+        """Whether the operation takes a ``scope`` (the dispatcher sets it)."""
+        return "scope" in self.signature.parameters
+
+    def invoke(self, owner: Any, qualified: str, /, *args: Any, **kwargs: Any) -> Any:
+        """The dispatcher: check the arguments, then the call context, then run.
+
+        Inside a bound :class:`~athena_core.calls.CallContext` the operation's declared
+        permissions are checked against it and its ``scope`` is the bound one (another
+        is refused). With none bound, the caller is the host application: a host
+        context is bound for the call, in the call's own ``scope``, so that everything
+        the operation calls in turn stays there.
+        """
+        context = calls.current()
+        if context is None:
+            bound = self.check(qualified, args, kwargs)
+            scope = bound.arguments.get("scope") if self.scoped else None
+            with calls.bind(calls.CallContext(scope=scope)):
+                return self.function(owner, *bound.args, **bound.kwargs)
+        # The context first: a refused call learns nothing from argument checks.
+        context.check(qualified, self.permissions)
+        if self.scoped and kwargs.get("scope") is not None:
+            context.resolve(kwargs["scope"])
+        bound = self.check(qualified, args, kwargs)
+        if self.scoped:
+            bound.arguments["scope"] = context.resolve(bound.arguments.get("scope"))
+        return self.function(owner, *bound.args, **bound.kwargs)
+
 
 def operation(*, permissions: str | Iterable[str] = "read", name: str | None = None
               ) -> Callable[[F], F]:
@@ -95,8 +123,7 @@ def operation(*, permissions: str | Iterable[str] = "read", name: str | None = N
 
         @functools.wraps(function)
         def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
-            bound = spec.check(_qualified(owner, spec.name), args, kwargs)
-            return function(owner, *bound.args, **bound.kwargs)
+            return spec.invoke(owner, _qualified(owner, spec.name), *args, **kwargs)
 
         setattr(checked, _MARK, spec)
         return typing.cast(F, checked)
@@ -164,7 +191,8 @@ class ApiRegistry:
             raise TypeError(
                 f"{name}: {function!r} is not decorated with @athena_core.api.operation")
         namespace, _, _ = name.rpartition(".")
-        self._add(Operation(name, namespace, spec, functools.partial(function, owner), provider))
+        self._add(Operation(name, namespace, spec, functools.partial(spec.invoke, owner, name),
+                            provider))
 
     def _add(self, op: Operation) -> None:
         if op.name in self._operations:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from athena_core import calls
 from athena_core.api.reference import signature_text
-from athena_core.errors import AthenaError
+from athena_core.calls import CallContext
+from athena_core.errors import AthenaError, PermissionDeniedError
 from athena_core.execution.model import BridgeCall, ExecutionRequest
 from athena_core.sandbox_client import frames
 
@@ -32,22 +34,38 @@ MAX_CALL_BYTES = 1 << 20
 MAX_REPLY_BYTES = 16 << 20
 #: Bytes a program may exchange over the bridge in one execution, both ways.
 MAX_TOTAL_BYTES = 64 << 20
-_FORBIDDEN_PERMISSIONS = frozenset({"execute"})  # no programs starting programs
+#: Withheld from every program, whatever its policy: programs do not start programs.
+WITHHELD_PERMISSIONS = frozenset({"execute"})
 
 
 class BridgeViolation(Exception):
     """The worker broke the protocol; the execution is ended."""
 
 
+def program_context(policy: Policy, *, scope: str, caller: str = "program") -> CallContext:
+    """The call context of a sandboxed program running under ``policy``."""
+    return CallContext.for_policy(policy, scope=scope, caller=caller,
+                                  without=WITHHELD_PERMISSIONS)
+
+
+def allowed_operations(registry: ApiRegistry, context: CallContext) -> list[Operation]:
+    """The operations ``context`` may call: what discovery and tool lists show it."""
+    return [op for op in registry if context.allows(op.name, op.permissions)]
+
+
 def callable_operations(registry: ApiRegistry, policy: Policy) -> list[Operation]:
     """The operations a sandboxed program may call under ``policy``."""
-    return [op for op in registry if not op.permissions & _FORBIDDEN_PERMISSIONS
-            and policy.allows_operation(op.name)]
+    return allowed_operations(registry, program_context(policy, scope="-"))
+
+
+def policy_key(policy: Policy) -> tuple[object, ...]:
+    """What, of ``policy``, decides which operations it allows (a cache key)."""
+    return (policy.api, policy.permissions)
 
 
 def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[dict[str, Any]]:
     """What the sandbox's ``athena`` module is generated from (names, signatures, docs)."""
-    key = ("bridge-specs", request.policy.api)
+    key = ("bridge-specs", policy_key(request.policy))
     specs = registry.cache.get(key)
     if specs is None:
         specs = registry.cache[key] = [
@@ -76,8 +94,8 @@ class BridgeHost:
 
     def __init__(self, registry: ApiRegistry, request: ExecutionRequest) -> None:
         self.request = request
-        self._operations = {op.name: op for op in callable_operations(registry,
-                                                                              request.policy)}
+        self.context = program_context(request.policy, scope=request.scope,
+                                       caller=f"program:{request.id}")
         self._registry = registry
         self.calls: list[BridgeCall] = []
         self.violations: list[str] = []
@@ -126,23 +144,16 @@ class BridgeHost:
 
     def _dispatch(self, name: str, args: list[Any], kwargs: dict[str, Any]
                   ) -> tuple[bool, Any, dict[str, str] | None]:
-        op = self._operations.get(name)
-        if op is None:
-            known = name in self._registry
-            why = "is not allowed by this execution's policy" if known else "does not exist"
-            self.violations.append(f"call to {name!r} refused: it {why}")
-            return False, None, {"type": "PermissionDenied" if known else "UnknownOperation",
-                                 "message": f"operation {name!r} {why}"}
-        if "scope" in op.signature.parameters:
-            asked = kwargs.get("scope")
-            if asked is not None and asked != self.request.scope:
-                self.violations.append(f"call to {name!r} asked for scope {asked!r}")
-                return False, None, {"type": "PermissionDenied", "message":
-                                     f"this execution is bound to scope "
-                                     f"{self.request.scope!r}"}
-            kwargs = {**kwargs, "scope": self.request.scope}
+        if name not in self._registry:
+            self.violations.append(f"call to {name!r} refused: it does not exist")
+            return False, None, {"type": "UnknownOperation",
+                                 "message": f"operation {name!r} does not exist"}
         try:
-            return True, to_jsonable(op(*args, **kwargs)), None
+            with calls.bind(self.context):
+                return True, to_jsonable(self._registry.get(name)(*args, **kwargs)), None
+        except PermissionDeniedError as exc:
+            self.violations.append(f"call to {name!r} refused: {exc.message}")
+            return False, None, {"type": type(exc).__name__, "message": str(exc)}
         except AthenaError as exc:
             return False, None, {"type": type(exc).__name__, "message": str(exc)}
         except (TypeError, ValueError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from athena_core.calls import ALL_PERMISSIONS
 from athena_core.errors import ConfigError
 
 __all__ = ["DEFAULT_DENY", "PRESETS", "Limits", "Policy", "path_refusals", "policy_from_mapping",
@@ -71,18 +72,15 @@ class Policy:
     env: tuple[str, ...] = ()
     #: Operations the program may call (``recall``, ``semantic.*``); ``("*",)`` is all.
     api: tuple[str, ...] = ("*",)
+    #: Permissions granted to the operations it calls (``read``, ``write``, ``delete``,
+    #: ``execute``). A sandboxed program never gets ``execute``: programs do not start
+    #: programs. In MCP classic mode, ``execute`` offers the ``execute`` tool.
+    permissions: tuple[str, ...] = ("read", "write", "delete")
     limits: Limits = Limits()
 
     @property
     def needs_network(self) -> bool:
         return bool(self.network_domains)
-
-    def allows_operation(self, name: str) -> bool:
-        for pattern in self.api:
-            if pattern == "*" or pattern == name or (
-                    pattern.endswith(".*") and name.startswith(pattern[:-1])):
-                return True
-        return False
 
     def resolved_paths(self, paths: tuple[str, ...]) -> list[Path]:
         return [Path(p).expanduser().resolve() for p in paths]
@@ -141,6 +139,10 @@ def policy_from_mapping(name: str, data: Mapping[str, Any], *, base: Policy | No
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"policy {name!r}: {key} must be a list of strings.")
         values[key] = tuple(value)
+    unknown = sorted(set(values.get("permissions", ())) - ALL_PERMISSIONS)
+    if unknown:
+        raise ConfigError(f"policy {name!r}: unknown permission {unknown[0]!r}; valid: "
+                          f"{', '.join(sorted(ALL_PERMISSIONS))}.")
     if not isinstance(limits_data, Mapping):
         raise ConfigError(f"policy {name!r}: limits must be a table.")
     unknown = sorted(set(limits_data) - set(_LIMITS))

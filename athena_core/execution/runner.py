@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from athena_core import _ids
 from athena_core.errors import ConfigError, SandboxUnavailableError, UnknownNameError
-from athena_core.execution.bridge import BridgeHost, callable_operations
+from athena_core.execution.bridge import BridgeHost, callable_operations, policy_key
 from athena_core.execution.model import (
     LANGUAGES,
     ExecutionRequest,
@@ -175,7 +175,7 @@ class ExecutionService:
         if self._athena is None:
             return None
         registry = self._athena.api
-        key = ("api-tree", policy.api)
+        key = ("api-tree", policy_key(policy))
         tree: Path | None = registry.cache.get(key)
         if tree is None or not tree.is_dir():
             from athena_core.discovery import tree_for

@@ -103,7 +103,8 @@ class SemanticLayer:
                 raise MemoryNotFoundError(f"No fact {id!r} in scope {scope!r}.")
             rows = session.execute(
                 select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
-                .where(FactRow.lineage_id == lineage).order_by(FactRow.version))
+                .where(FactRow.lineage_id == lineage, MemoryRow.scope == scope)
+                .order_by(FactRow.version))
             return [Fact.from_rows(row, fact) for row, fact in rows]
 
     @operation()
@@ -136,8 +137,14 @@ class SemanticLayer:
                                       "superseded_by": fields.get("superseded_by"),
                                       "supersede_reason": fields.get("supersede_reason")})
 
+    def import_references(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Ids of other memories that imported ``fields`` point at (same scope only)."""
+        return {name: fields.get(name) for name in ("lineage_id", "superseded_by")
+                if fields.get(name) is not None}
+
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
-        """Forgetting a fact forgets every version of it."""
+        """Forgetting a fact forgets every version of it (the caller keeps only the
+        versions in the forget's scope)."""
         lineages = select(FactRow.lineage_id).where(FactRow.memory_pk.in_(keys))
         return keys | set(session.scalars(
             select(FactRow.memory_pk).where(FactRow.lineage_id.in_(lineages))))

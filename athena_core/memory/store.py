@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 from sqlalchemy.orm import Session
 
-from athena_core import _ids
+from athena_core import _ids, calls
 from athena_core._time import utcnow
 from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError
@@ -112,6 +112,12 @@ class MemoryStore:
     # --- argument checks shared by the layers ---------------------------------
 
     def scope(self, scope: str | None) -> str:
+        """The scope a call runs in: the one its entry point bound (see
+        :mod:`athena_core.calls`), else ``scope``, else ``[memory] default_scope``.
+        Asking for another scope than the bound one raises ``ScopeViolationError``."""
+        context = calls.current()
+        if context is not None:
+            scope = context.resolve(scope)
         if scope is None:
             return self.config.memory.default_scope
         if not scope.strip() or len(scope) > _MAX_SCOPE:
@@ -199,5 +205,12 @@ class MemoryLayer(Protocol):
         ...
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
-        """Keys to delete when ``keys`` are forgotten (e.g. every version of a fact)."""
+        """Keys to delete when ``keys`` are forgotten (e.g. every version of a fact).
+
+        Athena deletes only those of them in the forget's scope."""
         ...
+
+    # Optional: ``import_references(fields) -> dict[str, Any]`` names, by field, the ids
+    # of other memories an imported record's ``fields`` point at (a fact's
+    # ``lineage_id``). An import refuses a file where one is not a memory of the same
+    # scope and layer, in the file or already stored.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -27,14 +27,30 @@ from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import Base, MemoryRow
 
 __all__ = ["MEMORIES_BY_KEY", "MEMORY_BY_ID", "insert_row", "matching_keys",
-           "memory_conditions", "metadata_conditions"]
+           "memory_conditions", "metadata_conditions", "scoped_keys"]
 
 _memories = MemoryRow.__table__
+#: Keys per ``IN`` list (PostgreSQL and SQLite cap bound parameters per statement).
+_KEY_BATCH = 10_000
 #: One memory by public id within a scope (parameters ``id``, ``scope``).
 MEMORY_BY_ID = select(_memories).where(_memories.c.id == bindparam("id"),
                                         _memories.c.scope == bindparam("scope"))
 #: Memories by internal key (parameter ``keys``, a list).
 MEMORIES_BY_KEY = select(_memories).where(_memories.c.pk.in_(bindparam("keys", expanding=True)))
+
+
+def scoped_keys(session: Any, scope: str, keys: Iterable[int]) -> set[int]:
+    """Of the internal ``keys``, those of memories in ``scope``.
+
+    The one primitive every lineage walk and delete passes its keys through, so that
+    no expansion (a fact's versions, a layer's related rows) crosses a scope.
+    """
+    wanted = sorted(set(keys))
+    found: set[int] = set()
+    for start in range(0, len(wanted), _KEY_BATCH):
+        found.update(session.scalars(select(MemoryRow.pk).where(
+            MemoryRow.scope == scope, MemoryRow.pk.in_(wanted[start:start + _KEY_BATCH]))))
+    return found
 
 
 def insert_row(session: Any, model: type[Base], values: Mapping[str, Any]) -> Any:

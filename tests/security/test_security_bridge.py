@@ -308,8 +308,8 @@ def test_another_scope_cannot_be_named(athena, token) -> None:
     """, token=token)
     result = execute(athena, program, scope="tenant-a")
     value = assert_ran(result)
-    assert all(refused(v) and "PermissionDenied" in v for v in value.values()), value
-    assert sum("asked for scope" in v for v in result.violations) == 4, result.violations
+    assert all(refused(v) and "ScopeViolationError" in v for v in value.values()), value
+    assert sum("cannot reach scope" in v for v in result.violations) == 4, result.violations
     assert athena.episodic.timeline(kind="observation", scope="tenant-b") == []
 
 
@@ -361,9 +361,10 @@ def test_a_tampered_athena_module_cannot_widen_its_reach(athena, token) -> None:
         athena.episodic.search(ARGS["token"])
     """, token=token)
     result = execute(athena, program, scope="tenant-a")
-    assert result.status == "error" and "PermissionDenied" in result.error.message, result
+    assert result.status == "error" and "ScopeViolationError" in (
+        result.error.type + result.error.message), result
     assert token not in json.dumps(result.to_dict())
-    assert any("asked for scope 'tenant-b'" in v for v in result.violations)
+    assert any("cannot reach scope 'tenant-b'" in v for v in result.violations)
     # The next execution gets a fresh, working module.
     after = python("""
         import athena

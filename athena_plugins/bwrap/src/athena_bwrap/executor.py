@@ -18,7 +18,7 @@ import attrs
 import athena_core.sandbox_client
 from athena_bwrap import seccomp
 from athena_bwrap.command import sandbox_command
-from athena_core.execution.bridge import BridgeHost, operation_specs
+from athena_core.execution.bridge import BridgeHost, operation_specs, policy_key
 from athena_core.execution.model import (
     LANGUAGES,
     ExecutionRequest,
@@ -40,9 +40,11 @@ log = logging.getLogger("athena.bwrap")
 
 
 def _fingerprint(policy: Policy) -> tuple[Any, ...]:
-    """What a pre-started worker was set up with (host-side limits excluded)."""
+    """What a pre-started worker was set up with (host-side limits excluded), including
+    which operations its ``/athena/apis`` tree lists."""
     limits = attrs.evolve(policy.limits, wall_seconds=1, output_bytes=1, api_calls=1)
-    return (policy.read_paths, policy.write_paths, policy.deny_paths, policy.env, limits)
+    return (policy.read_paths, policy.write_paths, policy.deny_paths, policy.env, limits,
+            *policy_key(policy))
 
 
 class BwrapExecutor(ExecutorBase):
