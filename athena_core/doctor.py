@@ -6,12 +6,16 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from athena_core.config import Config
 from athena_core.errors import AthenaError
+
+if TYPE_CHECKING:
+    from athena_core.execution.isolation import ExecutorIsolation
+    from athena_core.plugins import PluginHost
 
 __all__ = ["Check", "run_checks"]
 
@@ -23,9 +27,16 @@ class Check:
     status: str
     detail: str
     fix: str | None = None
+    #: For an executor: where it can run and the isolation it puts in force.
+    isolation: ExecutorIsolation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        out = attrs.asdict(self, recurse=False)
+        if self.isolation is None:
+            del out["isolation"]
+        else:
+            out["isolation"] = self.isolation.to_dict()
+        return out
 
 
 def run_checks(data_dir: str | os.PathLike[str] | None = None,
@@ -40,7 +51,12 @@ def run_checks(data_dir: str | os.PathLike[str] | None = None,
     checks.append(Check("config", "ok", f"{source}; data dir {config.data_dir}"))
     checks.append(_data_dir(config.data_dir))
     checks.extend(_open_checks(config))
-    checks.append(_executor(config))
+    from athena_core.plugins import PluginHost
+
+    host = PluginHost(config.plugins)
+    host.load_entry_points()
+    checks.append(_executor(config, host))
+    checks.extend(_isolation(config, host))
     return checks
 
 
@@ -107,12 +123,9 @@ def _open_checks(config: Config) -> list[Check]:
     return checks
 
 
-def _executor(config: Config) -> Check:
+def _executor(config: Config, host: PluginHost) -> Check:
     from athena_core.execution.runner import ExecutionService
-    from athena_core.plugins import PluginHost
 
-    host = PluginHost(config.plugins)
-    host.load_entry_points()
     service = ExecutionService(config, host)
     try:
         executor = service.executor()
@@ -124,3 +137,26 @@ def _executor(config: Config) -> Check:
         service.close()
     return Check("sandbox", "ok", f"executor {executor.name!r} runs programs here")
 
+
+def _isolation(config: Config, host: PluginHost) -> list[Check]:
+    """One check per installed executor: where it can run, and what isolation it puts in
+    force here; an executor that runs with a feature off, or reports none, is a warning."""
+    from athena_core.execution.isolation import executor_isolation
+
+    return [_isolation_check(report) for report in executor_isolation(config, host)]
+
+
+def _isolation_check(report: ExecutorIsolation) -> Check:
+    from athena_core.execution.isolation import NOT_REPORTED
+
+    name = f"isolation {report.executor}"
+    if report.unavailable is not None:
+        return Check(name, "warn", f"cannot run here: {report.unavailable}",
+                     isolation=report)
+    if report.features is None:
+        return Check(name, "warn", NOT_REPORTED, isolation=report)
+    off = report.reduced
+    if off:  # the reasons are on the features' own lines
+        return Check(name, "warn", f"runs here with {', '.join(off)} off", isolation=report)
+    return Check(name, "ok", "runs here with every isolation feature it reports in force",
+                 isolation=report)

@@ -14,12 +14,29 @@ from athena_core.execution.policy import Policy
 if TYPE_CHECKING:
     from athena_core.execution.bridge import BridgeHost
 
-__all__ = ["LANGUAGES", "BridgeCall", "ErrorInfo", "ExecutionRequest", "ExecutionResult",
-           "Executor", "ExecutorBase", "ExecutorContext", "Status"]
+__all__ = ["ISOLATION_FEATURES", "LANGUAGES", "BridgeCall", "ErrorInfo", "ExecutionRequest",
+           "ExecutionResult", "Executor", "ExecutorBase", "ExecutorContext", "IsolationFeature",
+           "Status"]
 
 #: Languages an executor may support.
 LANGUAGES = ("python", "javascript", "bash")
 Status = Literal["ok", "error", "timeout", "killed", "denied"]
+#: The isolation features every executor's ``isolation()`` reports, in this order (an
+#: executor may add others after them). See ``Executor`` and docs/execution.md.
+ISOLATION_FEATURES = ("os_sandbox", "namespaces", "seccomp", "uid", "no_new_privs",
+                      "rlimits", "network", "filesystem")
+
+
+@attrs.frozen
+class IsolationFeature:
+    """One isolation feature of an executor on this host: in force or not, and what holds
+    (when on) or why not (when off)."""
+
+    on: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"on": self.on, "detail": self.detail}
 
 
 @attrs.frozen
@@ -73,6 +90,9 @@ class ExecutionResult:
     stderr: str = ""
     #: The program's returned value (its last expression), as JSON-ready data.
     value: Any = None
+    #: Non-zero when the value was larger than the output limit allows: its size as JSON,
+    #: in bytes; ``value`` then holds only the start of that JSON text (a string).
+    value_truncated: int = 0
     error: ErrorInfo | None = None
     duration_s: float = 0.0
     cpu_s: float = 0.0
@@ -130,6 +150,14 @@ class Executor(Protocol):
     # Optional: ``prewarm(policy)`` starts, in the background, what the next execution
     # under ``policy`` needs (a warm pool). Athena calls it after each execution is
     # recorded, when the executor has it.
+
+    # Optional: ``isolation() -> Mapping[str, IsolationFeature]`` says which isolation
+    # features are in force when this executor runs a program on this host: a key of
+    # ``ISOLATION_FEATURES`` (``os_sandbox``, ``namespaces``, ``seccomp``, ``uid``,
+    # ``no_new_privs``, ``rlimits``, ``network``, ``filesystem``; others may follow) ->
+    # ``IsolationFeature(on, detail)``; a feature that is off says why. Cheap and
+    # side-effect free (no probe). ``athena doctor`` and ``athena plugins list`` show it;
+    # an executor without it is shown as "isolation not reported by this executor".
 
     def close(self) -> None: ...
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import queue
 import secrets
 import shutil
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import attrs
 import athena_core.sandbox_client
 from athena_bwrap import seccomp
 from athena_bwrap.command import sandbox_command
+from athena_core.errors import SandboxUnavailableError
 from athena_core.execution.bridge import BridgeHost, operation_specs, policy_key
 from athena_core.execution.model import (
     LANGUAGES,
@@ -25,9 +28,11 @@ from athena_core.execution.model import (
     ExecutionResult,
     ExecutorBase,
     ExecutorContext,
+    IsolationFeature,
 )
 from athena_core.execution.policy import Policy, path_refusals, protected_paths
 from athena_core.execution.supervisor import Worker, rlimit_setter, start_worker, supervise
+from athena_core.options import PluginOptions
 
 __all__ = ["BwrapExecutor"]
 
@@ -36,6 +41,9 @@ _ARGS_FD = 5
 #: Host uids handed to sandboxes when Athena runs as root (unused by real accounts).
 _UID_RANGE = (1_000_000_000, 1_100_000_000)
 _DISK_BYTES = 64 << 20
+#: Read from the executor options table, which every executor shares (no name check).
+_OPTIONS = PluginOptions("bwrap executor", "[execution.executor_options]", ("seccomp",))
+_SECCOMP_OFF = '[execution.executor_options] seccomp = "off"'
 log = logging.getLogger("athena.bwrap")
 
 
@@ -64,10 +72,20 @@ class BwrapExecutor(ExecutorBase):
         # --die-with-parent kills the sandbox when the *thread* that forked it exits.
         self._refills: queue.SimpleQueue[Policy | None] = queue.SimpleQueue()
         self._refiller: threading.Thread | None = None
+        seccomp_option = context.options.get("seccomp", "on")
+        self._seccomp_off = _OPTIONS.choice("seccomp", seccomp_option, ("on", "off")) == "off"
+        if self._seccomp_off:
+            log.warning("the bwrap executor runs programs without its seccomp filter (%s)",
+                        _SECCOMP_OFF)
 
     # --- capability ------------------------------------------------------------------
 
     def _probe(self) -> str | None:
+        if not self._seccomp_off and seccomp.architecture() is None:
+            return (f"bwrap has no seccomp filter for architecture {platform.machine()} "
+                    f"(it has one for {', '.join(seccomp.ARCHITECTURES)}); Athena does not "
+                    "run code with less isolation than it reports — use the srt executor, "
+                    f"or run without the filter by setting {_SECCOMP_OFF}")
         if self._bwrap is None:
             return "bubblewrap is not installed; install it (sudo apt-get install bubblewrap)"
         if os.geteuid() == 0 and self._setpriv is None:
@@ -84,6 +102,48 @@ class BwrapExecutor(ExecutorBase):
                     "user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run "
                     "Athena where they are allowed")
         return None
+
+    def isolation(self) -> Mapping[str, IsolationFeature]:
+        """What holds when this executor runs a program here (see the package README)."""
+        feature = IsolationFeature
+        namespaces = "mount, pid, net, ipc, uts, and cgroup where the kernel has it"
+        if os.geteuid() == 0:
+            namespaces += "; no user namespace: the program runs as an unused host uid"
+            uid = (f"a fresh, otherwise unused host uid per sandbox ({_UID_RANGE[0]}-"
+                   f"{_UID_RANGE[1] - 1}, through setpriv); no capabilities")
+        else:
+            namespaces = f"user, {namespaces}"
+            uid = (f"nobody (65534) in a user namespace, the calling user (uid {os.getuid()}) "
+                   "outside; no capabilities")
+        return {
+            "os_sandbox": feature(True, "bubblewrap"),
+            "namespaces": feature(True, namespaces),
+            "seccomp": self._seccomp_feature(),
+            "uid": feature(True, uid),
+            "no_new_privs": feature(True, "set by bubblewrap"),
+            "rlimits": feature(True, "CPU time, memory, processes, file size, open files; "
+                                     "the host enforces wall time, output and the process "
+                                     "tree's CPU and memory"),
+            "network": feature(True, "none: an empty network namespace (policies allowing "
+                                     "network domains are refused; use srt)"),
+            "filesystem": feature(True, "system directories and Python read-only, /proc/sys "
+                                        "read-only, private /work and /tmp (tmpfs, "
+                                        f"{_DISK_BYTES >> 20} MiB each), only the policy's "
+                                        "paths mounted, protected paths masked"),
+        }
+
+    def _seccomp_feature(self) -> IsolationFeature:
+        arch = seccomp.architecture()
+        if self._seccomp_off:
+            return IsolationFeature(False, f"turned off by {_SECCOMP_OFF}")
+        if arch is None:
+            return IsolationFeature(False, f"no filter for architecture {platform.machine()} "
+                                           "(bwrap refuses to run)")
+        abis = "another architecture's or x32 calls" if arch.x32 else "another architecture's calls"
+        return IsolationFeature(True, (
+            f"{arch.name} filter: {len(arch.denied())} kernel-attack-surface calls "
+            "(ptrace, mount, bpf, keyctl, io_uring, ...), new namespaces and new unix-domain "
+            f"sockets refused; {abis} kill the program"))
 
     def refusals(self, policy: Policy, language: str) -> list[str]:
         reasons = []
@@ -118,7 +178,15 @@ class BwrapExecutor(ExecutorBase):
         as_root = os.geteuid() == 0
         uid = secrets.SystemRandom().randrange(*_UID_RANGE) if as_root else None
         deny = protected_paths(policy, self._context.data_dir)
-        seccomp_fds = os.pipe() if seccomp.supported() else None
+        bpf = None
+        if not self._seccomp_off:
+            arch = seccomp.architecture()
+            if arch is None:  # unavailable() says so; never start without the filter
+                raise SandboxUnavailableError(
+                    f"bwrap has no seccomp filter for architecture {platform.machine()}.",
+                    hint=f"Use the srt executor, or set {_SECCOMP_OFF}.")
+            bpf = seccomp.filter_program(arch)
+        seccomp_fds = os.pipe() if bpf is not None else None
         command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
                                   seccomp_fd=_SECCOMP_FD if seccomp_fds else None,
                                   disk_bytes=_DISK_BYTES,
@@ -140,8 +208,8 @@ class BwrapExecutor(ExecutorBase):
                                   preexec=preexec, env={"PATH": "/usr/bin:/bin"},
                                   extra_fds=pipes)
             os.write(args_fds[1], b"".join(a.encode() + b"\0" for a in options))
-            if seccomp_fds:
-                os.write(seccomp_fds[1], seccomp.filter_program())
+            if seccomp_fds and bpf is not None:
+                os.write(seccomp_fds[1], bpf)
         finally:
             # Each fd closed exactly once: the pool thread starts workers concurrently, so
             # a second close could hit a number another thread has just been given.

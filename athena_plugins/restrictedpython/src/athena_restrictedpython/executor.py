@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from athena_core.execution.model import (
     ExecutionResult,
     ExecutorBase,
     ExecutorContext,
+    IsolationFeature,
 )
 from athena_core.execution.policy import Policy
 from athena_core.execution.supervisor import (
@@ -120,6 +121,37 @@ class RestrictedPythonExecutor(ExecutorBase):
                     f"({why[-1] if why else f'exit status {probe.returncode}'}); make the "
                     "Python installation world-readable or run Athena as an ordinary user")
         return None
+
+    def isolation(self) -> Mapping[str, IsolationFeature]:
+        """What holds here: rlimits and, under root, a fresh uid; no OS sandbox."""
+        feature = IsolationFeature
+        if os.geteuid() == 0:
+            uid = feature(True, f"a fresh, otherwise unused host uid per run ({_UID_RANGE[0]}-"
+                                f"{_UID_RANGE[1] - 1}), no supplementary groups")
+        else:
+            uid = feature(False, f"the worker runs as the calling user (uid {os.getuid()}), "
+                                 "with that user's rights")
+        return {
+            "os_sandbox": feature(False, "not an OS sandbox: RestrictedPython guards the "
+                                         "program inside an ordinary host process (defence in "
+                                         "depth; code that gets past it runs unconfined)"),
+            "namespaces": feature(False, "none: the worker shares the host's mount, pid, "
+                                         "network, ipc and uts namespaces"),
+            "seccomp": feature(False, "no seccomp filter"),
+            "uid": uid,
+            "no_new_privs": (feature(True, "set on the worker") if self._no_new_privs
+                             else feature(False, "prctl is not available here")),
+            "rlimits": feature(True, "CPU time, memory, processes (RLIMIT_NPROC only), file "
+                                     "size, open files; the host enforces wall time and "
+                                     "output"),
+            "network": feature(False, "no network isolation: programs are given no network "
+                                      "module, which holds only as long as RestrictedPython "
+                                      "does; policies allowing network domains are refused"),
+            "filesystem": feature(False, "no filesystem isolation: programs get no open() "
+                                         "and an audit hook (not a boundary) refuses most "
+                                         "files; policies with read or write paths are "
+                                         "refused"),
+        }
 
     def refusals(self, policy: Policy, language: str) -> list[str]:
         reasons = []

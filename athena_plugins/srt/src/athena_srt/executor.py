@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from athena_core.execution.model import (
     ExecutionResult,
     ExecutorBase,
     ExecutorContext,
+    IsolationFeature,
 )
 from athena_core.execution.policy import Limits, Policy
 from athena_core.execution.supervisor import (
@@ -143,6 +144,42 @@ class SrtExecutor(ExecutorBase):
                     "Python and Athena's files are readable by other users: the sandbox runs "
                     "as an unprivileged uid")
         return None
+
+    def isolation(self) -> Mapping[str, IsolationFeature]:
+        """What holds when srt runs a program here (see the package README)."""
+        feature = IsolationFeature
+        machine = platform.machine()
+        shipped = machine.lower() in ("x86_64", "amd64", "aarch64", "arm64")
+        if os.geteuid() == 0:
+            uid = feature(True, f"a fresh, otherwise unused host uid per run ({_UID_RANGE[0]}-"
+                                f"{_UID_RANGE[1] - 1}), for srt and the program; no "
+                                "capabilities")
+        else:
+            uid = feature(False, f"the program runs as the calling user (uid {os.getuid()}); "
+                                 "only srt's mount rules keep that user's files out")
+        return {
+            "os_sandbox": feature(True, "Sandbox Runtime (srt), on bubblewrap"),
+            "namespaces": feature(True, "mount, pid, net, and user (bubblewrap's, as srt runs "
+                                        "unprivileged); srt leaves ipc and uts shared"),
+            "seccomp": feature(True, (
+                f"srt's filter ({machine}): refuses creating unix-domain sockets only, no "
+                "kernel-attack-surface filter" + ("" if shipped else
+                "; srt ships it for x86_64 and aarch64 and must build it here with a C "
+                "compiler and libseccomp, or it does not start"))),
+            "uid": uid,
+            "no_new_privs": feature(True, "set by bubblewrap"),
+            "rlimits": feature(True, "the policy's CPU time, memory (RLIMIT_DATA), file size, "
+                                     "open files and processes, set inside by boot.py; the "
+                                     "host enforces wall time, output and the process tree's "
+                                     "CPU and memory"),
+            "network": feature(True, "an empty network namespace; HTTP(S) and SOCKS only "
+                                     "through srt's proxy, which allows the policy's "
+                                     "network_domains and refuses every other host"),
+            "filesystem": feature(True, "reading / denied; system directories, Python, the "
+                                        "worker's files and the policy's paths allowed back, "
+                                        "read-only; writes only to the private work directory "
+                                        "and write_paths; protected paths hidden"),
+        }
 
     def refusals(self, policy: Policy, language: str) -> list[str]:
         reasons = []
