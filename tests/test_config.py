@@ -56,7 +56,7 @@ def test_explicit_config_path(tmp_path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("[storage]\nurl_typo = 'x'\n", "Valid keys: busy_timeout_ms, synchronous, url"),
     ("[stroage]\n",
-     "Valid sections: execution, mcp, memory, plugins, policies, retrieval, storage"),
+     "Valid sections: audit, execution, mcp, memory, plugins, policies, retrieval, storage"),
     ("[retrieval]\ncandidates = 'many'\n", "wrong type"),
     ("[retrieval]\ncandidates = 0\n", "Invalid value"),
     ("[storage]\nsynchronous = 'sometimes'\n", "Invalid value"),

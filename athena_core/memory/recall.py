@@ -8,7 +8,7 @@ import attrs
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.memory.store import MemoryStore
-from athena_core.memory.values import Hit, Memory
+from athena_core.memory.values import Hit
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.queries import MEMORIES_BY_KEY
 
@@ -34,5 +34,4 @@ def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter
         rows = {row.pk: row._mapping for row in connection.execute(
             MEMORIES_BY_KEY, {"keys": [key for key, _ in ranked]})}
     # A row deleted between search and fetch is simply skipped.
-    return [Hit.from_memory(Memory.from_record(rows[key]), score)
-            for key, score in ranked if key in rows]
+    return [Hit.from_record(rows[key], score) for key, score in ranked if key in rows]

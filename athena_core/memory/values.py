@@ -41,7 +41,7 @@ class Memory:
                 "valid_from": row.valid_from, "valid_to": row.valid_to}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Memory:
+    def from_record(cls, record: Mapping[Any, Any]) -> Memory:
         """From a Core row of ``memories`` (``row._mapping``), as the hot read paths fetch."""
         return Memory(id=record["id"], text=record["text"], layer=record["layer"],
                       scope=record["scope"], metadata=dict(record["metadata"] or {}),
@@ -61,13 +61,28 @@ class Memory:
 
 @attrs.frozen
 class Hit(Memory):
-    """A memory returned by a search, with its fused relevance score (higher is better)."""
+    """A memory returned by a search, with its fused relevance score (higher is better).
+
+    Hits of episodes also carry the episode's ``kind``, ``actor``, ``session`` and
+    ``outcome`` (``None`` for memories of other layers), so they can be filtered.
+    """
 
     score: float = 0.0
+    kind: str | None = None
+    actor: str | None = None
+    session: str | None = None
+    outcome: str | None = None
 
     @classmethod
     def from_memory(cls, memory: Memory, score: float) -> Hit:
         return cls(**attrs.asdict(memory, recurse=False), score=score)
+
+    @classmethod
+    def from_record(cls, record: Mapping[Any, Any], score: float = 0.0) -> Hit:
+        """From a row of :data:`~athena_core.storage.queries.MEMORIES_BY_KEY` (with the
+        episode columns, ``None`` for other layers)."""
+        return cls(**attrs.asdict(Memory.from_record(record), recurse=False), score=score,
+                   **_episode_fields(record))
 
 
 @attrs.frozen
@@ -96,6 +111,17 @@ class Episode(Memory):
     def from_rows(cls, row: MemoryRow, episode: EpisodeRow) -> Episode:
         return cls(**Memory._fields_from_row(row), session=episode.session, kind=episode.kind,
                    outcome=episode.outcome, actor=episode.actor)
+
+    @classmethod
+    def from_record(cls, record: Mapping[Any, Any]) -> Episode:
+        """From a row of :data:`~athena_core.storage.queries.MEMORY_BY_ID` (with the
+        episode columns)."""
+        return cls(**attrs.asdict(Memory.from_record(record), recurse=False),
+                   **_episode_fields(record))
+
+
+def _episode_fields(record: Mapping[Any, Any]) -> dict[str, Any]:
+    return {name: record.get(name) for name in ("kind", "actor", "session", "outcome")}
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -27,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow", "UTCDateTime",
-           "VectorChangeRow"]
+__all__ = ["AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow",
+           "UTCDateTime", "VectorChangeRow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -148,3 +149,45 @@ class VectorChangeRow(Base):
 
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
     memory_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class AuditRow(Base):
+    """One record of the audit log (:mod:`athena_core.audit`): not a memory.
+
+    Records are only appended. ``seq`` orders the hash chain: ``prev_hash`` is the
+    hash of the record before, ``hash`` this record's own over its accountable
+    fields (:func:`athena_core.audit.chain.record_hash`). Of a stored record only
+    ``payload`` (a program's text, a tool call's argument values) may change later:
+    scrubbed when a forget removes text it quotes; its sha256 stays in the hash.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_scope_seq", "scope", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(26), unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    #: Who: ``host``, ``cli``, ``program:<execution id>``, ``mcp:<client>``.
+    caller: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(255))
+    policy: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str | None] = mapped_column(String(32))
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    executor: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(32))
+    #: Names of the operations called (a program's bridge calls), in order.
+    calls: Mapped[list[str]] = mapped_column(JSON)
+    call_count: Mapped[int] = mapped_column(Integer)
+    request_bytes: Mapped[int | None] = mapped_column(Integer)
+    response_bytes: Mapped[int | None] = mapped_column(Integer)
+    #: Further accountable fields of the record's kind (never memory text).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The program text or argument values, kept while ``[audit] keep_programs`` is on.
+    payload: Mapped[str | None] = mapped_column(Text)
+    scrubbed: Mapped[bool] = mapped_column(Boolean)
+    #: Moved here from episodic memory by the migration to schema 0004.
+    migrated: Mapped[bool] = mapped_column(Boolean)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

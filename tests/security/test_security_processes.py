@@ -253,8 +253,8 @@ def test_binary_output_still_decodes(athena) -> None:
     assert assert_ran(result) == "done"
     assert isinstance(result.stdout, str) and "\ufffd" in result.stdout
     assert json.loads(json.dumps(result.to_dict()))["value"] == "done"
-    [event] = athena.episodic.timeline(kind="tool_execution")
-    assert event.context["execution_id"] == result.id
+    [record] = athena.audit.records(kind="execution")
+    assert record.id == result.id
 
 
 # --- descriptors, files and the environment ------------------------------------------------

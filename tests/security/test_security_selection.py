@@ -42,7 +42,7 @@ def test_blocked_executors_raise_and_nothing_runs(athena_factory, world, token) 
             athena.execute(code, language=language)
     assert not marker.exists()
     assert athena.recall("the program ran", layers=["semantic"]) == []
-    assert athena.episodic.timeline(kind="tool_execution") == []
+    assert athena.audit.records(kind="execution") == []
 
 
 def test_a_policy_bwrap_cannot_enforce_is_denied_without_running(athena_factory,
