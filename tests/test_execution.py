@@ -82,7 +82,7 @@ channel = next(c.cell_contents for c in athena.recall.__closure__
 channel.call("remember", ("not allowed",), {})
 """
     result = athena.execute(forged, policy=policy)
-    assert result.status == "error" and "PermissionDenied" in result.error.message
+    assert result.status == "error" and result.error.type == "PermissionDeniedError"
     assert any("remember" in v for v in result.violations)
     assert athena.recall("allowed", layers=["semantic"]) == []
 
@@ -92,12 +92,12 @@ def test_operations_that_execute_are_never_exposed(athena) -> None:
     assert result.value is False
 
 
-def test_every_execution_is_recorded_in_episodic_memory(athena) -> None:
+def test_every_execution_is_recorded_in_the_audit_log(athena) -> None:
     result = athena.execute("1 + 1", scope="audit")
-    [event] = athena.episodic.timeline(kind="tool_execution", scope="audit")
-    assert event.context["execution_id"] == result.id
-    assert event.context["status"] == "ok" and event.outcome == "success"
-    assert "1 + 1" in event.content
+    [record] = athena.audit.records(kind="execution", scope="audit")
+    assert record.id == result.id and record.status == "ok"
+    assert record.payload == "1 + 1"
+    assert athena.episodic.timeline(scope="audit") == []  # not a memory
 
 
 def test_wall_time_limit(athena) -> None:
@@ -277,9 +277,8 @@ def test_execution_records_are_kept_with_either_setting(athena_factory, tmp_path
                                 execution={"durable_records": durable, "pool_size": 0})
         result = athena.execute("print('hi')")
         assert result.ok, result
-        records = athena.episodic.timeline(kind="tool_execution", context={
-            "execution_id": result.id})
-        assert [r.context["status"] for r in records] == ["ok"]
+        records = athena.audit.records(kind="execution")
+        assert [(r.id, r.status) for r in records] == [(result.id, "ok")]
         with athena.storage.write() as session:  # the record's level did not stick
             assert session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
@@ -303,3 +302,119 @@ except OSError:
     assert "execute.py" not in names  # programs cannot start programs: not in their API
     assert "def timeline(" in stub and "Permissions: read." in stub
     assert not wrote
+
+
+# --- what a program sees of errors and of large values ------------------------------------
+
+def test_sandbox_errors_mirror_the_host_error_classes(athena) -> None:
+    """``athena.errors`` has every class of ``athena_core.errors``, with the same bases."""
+    from athena_core import errors
+
+    program = """
+import athena
+{name: [c.__name__ for c in getattr(athena.errors, name).__mro__]
+ for name in athena.errors.__all__}
+"""
+    result = athena.execute(program)
+    assert result.status == "ok", result.stderr
+    host = {name: [c.__name__ for c in getattr(errors, name).__mro__] for name in errors.__all__}
+    assert result.value == host
+
+
+def test_a_program_catches_host_errors_by_their_class(athena) -> None:
+    program = """
+import athena
+from athena.errors import InvalidArgumentError
+out = []
+try:
+    athena.get("no-such-memory")
+except athena.errors.MemoryNotFoundError as exc:
+    out.append([type(exc).__name__, exc.type, isinstance(exc, KeyError),
+                isinstance(exc, athena.AthenaError), str(exc)])
+try:
+    athena.recall("")
+except InvalidArgumentError as exc:
+    out.append([type(exc).__name__, isinstance(exc, ValueError)])
+out
+"""
+    result = athena.execute(program, scope="s")
+    assert result.status == "ok", result.stderr
+    (name, kind, is_key_error, is_athena_error, message), invalid = result.value
+    assert (name, kind, is_key_error, is_athena_error) == ("MemoryNotFoundError",) * 2 + (
+        True, True)
+    assert message.startswith("No memory 'no-such-memory'"), message
+    assert invalid == ["InvalidArgumentError", True]
+
+
+def test_an_uncaught_host_error_is_reported_once_at_the_programs_line(athena) -> None:
+    result = athena.execute("import athena\n\ndef fetch(i):\n    return athena.get(i)\n\n"
+                            "fetch('no-such-memory')\n", scope="s")
+    assert result.status == "error"
+    error = result.error
+    assert (error.type, error.line) == ("MemoryNotFoundError", 4)  # the innermost line
+    assert error.message.startswith("No memory 'no-such-memory'"), error.message
+    assert "MemoryNotFoundError" not in error.message
+    # The traceback shows the program's two frames and nothing of the worker or the module.
+    assert result.stderr.count('File "<program>"') == 2, result.stderr
+    assert "athena_module" not in result.stderr and "worker.py" not in result.stderr
+    assert result.stderr.count("No memory") == 1, result.stderr
+
+
+def test_a_misspelt_operation_or_field_lists_the_valid_names(athena) -> None:
+    program = """
+import athena
+out = {}
+for name, get in [("op", lambda: athena.forgett), ("ns", lambda: athena.episodic.recrod)]:
+    try:
+        get()
+    except AttributeError as exc:
+        out[name] = str(exc)
+athena.remember("hello there")
+try:
+    athena.recall("hello")[0].txt
+except AttributeError as exc:
+    out["field"] = str(exc)
+out["hasattr"] = hasattr(athena, "delete") or hasattr(athena.episodic, "delete")
+out
+"""
+    result = athena.execute(program)
+    assert result.status == "ok", result.stderr
+    value = result.value
+    assert value["hasattr"] is False
+    assert "Did you mean 'forget'?" in value["op"], value["op"]
+    assert "remember" in value["op"] and "episodic.record" in value["op"]
+    assert "Did you mean 'record'?" in value["ns"] and "timeline" in value["ns"], value["ns"]
+    assert "Did you mean 'text'?" in value["field"] and "score" in value["field"], value["field"]
+
+
+def test_javascript_gets_the_same_error_classes_and_names(athena) -> None:
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    program = """
+const out = [];
+try { await athena.get("no-such-memory"); } catch (e) {
+  out.push(e instanceof athena.errors.MemoryNotFoundError, e instanceof athena.AthenaError,
+           e.type, e.message);
+}
+try { athena.forgett("x"); } catch (e) { out.push(e.name, e.message); }
+console.log(JSON.stringify(out));
+"""
+    result = athena.execute(program, language="javascript", scope="s")
+    assert result.status == "ok", result.stderr
+    is_class, is_base, kind, message, name, unknown = json.loads(result.stdout)
+    assert (is_class, is_base, kind) == (True, True, "MemoryNotFoundError")
+    assert message.startswith("No memory 'no-such-memory'"), message
+    assert name == "TypeError" and "Did you mean 'forget'?" in unknown, unknown
+
+
+def test_a_value_larger_than_the_output_limit_is_cut(athena) -> None:
+    result = athena.execute('"z" * 10_000_000')
+    assert result.status == "ok", (result.error, result.stderr[-500:])
+    assert result.value_truncated == 10_000_002  # the JSON text, with its quotes
+    assert isinstance(result.value, str) and result.value.startswith('"zzz')
+    assert len(result.value) < 1 << 20
+    assert any("cut" in v for v in result.violations), result.violations
+    small = athena.execute("list(range(10))")
+    assert (small.value, small.value_truncated) == (list(range(10)), 0)

@@ -26,18 +26,27 @@ from typing import Any
 import attrs
 
 from athena_core.execution.bridge import (
+    MAX_CALL_BYTES,
     MAX_REPLY_BYTES,
     BridgeHost,
     BridgeViolation,
+    error_classes,
     operation_specs,
 )
 from athena_core.execution.model import ErrorInfo, ExecutionRequest, ExecutionResult, Status
 from athena_core.execution.policy import Limits
 from athena_core.sandbox_client import frames
 
-__all__ = ["Worker", "reachable_python", "rlimit_setter", "supervise"]
+__all__ = ["Worker", "max_result_bytes", "reachable_python", "rlimit_setter", "supervise"]
 
 _READ_CHUNK = 64 * 1024
+#: What a result frame may carry beyond the output limit (the error, the frame itself).
+_RESULT_SLACK = 64 * 1024
+
+
+def max_result_bytes(limits: Limits) -> int:
+    """Largest result frame a program may send: its value may be as large as its output."""
+    return limits.output_bytes + _RESULT_SLACK
 
 
 @attrs.define
@@ -173,8 +182,11 @@ class _Supervision:
         self.stdout, self.stderr = bytearray(), bytearray()
         self.result: dict[str, Any] | None = None
         self.status: Status | None = None
-        # Calls are capped at MAX_CALL_BYTES by the bridge; the final result may be larger.
-        self.reader = frames.FrameReader(MAX_REPLY_BYTES)
+        # Each frame's length is checked against its kind's limit before its body is read:
+        # calls MAX_CALL_BYTES, the final result what the output limit allows.
+        self.max_result = max_result_bytes(self.limits)
+        self.reader = frames.FrameReader(MAX_CALL_BYTES, larger={"result": self.max_result},
+                                         max_values=frames.MAX_VALUES)
         self.outgoing = bytearray()
         self.cpu = 0.0
         self.peak = 0
@@ -185,7 +197,8 @@ class _Supervision:
         try:
             self.outgoing += frames.encode({
                 "type": "run", "code": self.request.code, "language": self.request.language,
-                "operations": operations, "max_reply_bytes": MAX_REPLY_BYTES})
+                "operations": operations, "max_reply_bytes": MAX_REPLY_BYTES,
+                "max_result_bytes": self.max_result, "errors": error_classes()})
             self._loop(selector, started + self.limits.wall_seconds)
         except (BridgeViolation, frames.FrameError) as exc:
             self._violation(str(exc))
@@ -342,11 +355,16 @@ class _Supervision:
             error = ErrorInfo("Killed", notes[-1])
         cap = limits.output_bytes
         stdout = _text(self.stdout, cap)
+        value = (result or {}).get("value") if status == "ok" else None
+        truncated = (result or {}).get("value_truncated") if status == "ok" else None
+        if truncated:
+            notes.append(f"the value is {truncated:,} bytes as JSON, more than the output "
+                         f"limit allows; it was cut to its first {len(str(value)):,} characters")
         return ExecutionResult(
             id=self.request.id, status=status, executor=self.executor,
             language=self.request.language, policy=self.request.policy.name,
             stdout=stdout, stderr=_text(self.stderr, max(0, cap - len(self.stdout))),
-            value=(result or {}).get("value") if status == "ok" else None, error=error,
+            value=value, error=error, value_truncated=truncated or 0,
             duration_s=duration, cpu_s=cpu, peak_memory_bytes=peak,
             bridge_calls=tuple(self.bridge.calls),
             violations=tuple(notes + self.bridge.violations))
@@ -359,6 +377,11 @@ def _checked_result(frame: dict[str, Any]) -> dict[str, Any]:
                                   and isinstance(error.get("message", ""), str)):
         raise BridgeViolation("malformed result frame (error must be an object with a string "
                               "type and message)")
+    cut = frame.get("value_truncated")
+    if cut is not None and not (isinstance(cut, int) and not isinstance(cut, bool)
+                                and isinstance(frame.get("value"), str)):
+        raise BridgeViolation("malformed result frame (value_truncated must be an integer, "
+                              "with the start of the value's JSON text as its value)")
     return frame
 
 

@@ -1,16 +1,70 @@
 // The `athena` module for JavaScript programs: the same operations as in Python,
 // each returning a Promise. Loaded with `node --import` before the program, it
 // sets `globalThis.athena`; frames go over the bridge socket on file descriptor 3.
+// A failed operation rejects with the class of the host's error (`athena.errors`,
+// generated from the classes the host sends); a misspelt operation throws a
+// TypeError that lists the valid names.
 import net from "node:net";
 
 const names = JSON.parse(process.env.ATHENA_OPERATIONS || "[]");
+const errorSpecs = JSON.parse(process.env.ATHENA_ERRORS || "[]");
 delete process.env.ATHENA_OPERATIONS;
+delete process.env.ATHENA_ERRORS;
 
 class AthenaError extends Error {
-  constructor(type, message) {
-    super(`${type}: ${message}`);
-    this.type = type;
+  get name() { return this.constructor.name; }
+  get type() { return this.constructor.name; }
+}
+
+const errors = { AthenaError };
+function subclass(name, parent) {
+  return { [name]: class extends parent {} }[name];
+}
+for (const spec of errorSpecs) {  // parents first; JavaScript keeps the first Athena base
+  if (spec.name === "AthenaError" || !/^[A-Za-z_]\w*$/.test(spec.name)) continue;
+  const parent = spec.bases.map((base) => errors[base]).find(Boolean) ?? AthenaError;
+  errors[spec.name] = subclass(spec.name, parent);
+}
+
+function hostError(type, message) {
+  if (type === "TypeError") return new TypeError(message);
+  if (!Object.hasOwn(errors, type)) {  // not in the hierarchy: still its own name
+    if (!/^[A-Za-z_]\w*$/.test(type)) return new AthenaError(message);
+    errors[type] = subclass(type, AthenaError);
   }
+  return new errors[type](message);
+}
+
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+// Properties JavaScript itself looks up on any object (await, JSON, inspection).
+const PROBES = new Set(["then", "toJSON", "inspect", "constructor", "prototype", "$$typeof",
+                        "nodeType", "asymmetricMatch"]);
+
+function guarded(target, path, valid) {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      if (typeof property !== "string" || property in object || PROBES.has(property)) {
+        return Reflect.get(object, property, receiver);
+      }
+      const byDistance = [...valid].sort((a, b) => distance(property, a) - distance(property, b));
+      const close = byDistance.filter((n) => distance(property, n) <= Math.max(1, n.length / 3));
+      const guess = close.length ? ` Did you mean ${close.slice(0, 3).map((n) => `'${n}'`).join(" or ")}?` : "";
+      const listed = [...close.slice(0, 3), ...valid.filter((n) => !close.slice(0, 3).includes(n))];
+      throw new TypeError(`${path} has no operation '${property}'.${guess} `
+                          + `Valid names: ${listed.join(", ") || "(none)"}.`);
+    },
+  });
 }
 
 let socket = null;
@@ -33,7 +87,7 @@ function channel() {
         if (pending.size === 0) socket.unref();
         if (!waiter) continue;
         if (reply.ok) waiter.resolve(reply.value);
-        else waiter.reject(new AthenaError(reply.error?.type ?? "Error", reply.error?.message ?? ""));
+        else waiter.reject(hostError(reply.error?.type ?? "AthenaError", reply.error?.message ?? ""));
       }
     });
   }
@@ -55,12 +109,22 @@ function call(op, args) {
   });
 }
 
-const athena = { AthenaError, operations: [...names].sort() };
+const athena = { AthenaError, errors, operations: [...names].sort() };
+const groups = [];
 for (const name of names) {
   const path = name.split(".");
   let owner = athena;
-  for (const part of path.slice(0, -1)) owner = owner[part] ??= {};
+  path.slice(0, -1).forEach((part, depth) => {
+    if (!Object.hasOwn(owner, part)) {
+      owner[part] = {};
+      groups.push([owner, part, ["athena", ...path.slice(0, depth + 1)].join(".")]);
+    }
+    owner = owner[part];
+  });
   // The last argument, if a plain object, holds the keyword arguments: recall("q", {k: 5}).
   owner[path[path.length - 1]] = (...args) => call(name, args);
 }
-globalThis.athena = athena;
+for (const [owner, part, path] of groups.reverse()) {
+  owner[part] = guarded(owner[part], path, Object.keys(owner[part]).sort());
+}
+globalThis.athena = guarded(athena, "athena", [...names].sort());

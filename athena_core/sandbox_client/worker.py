@@ -50,13 +50,16 @@ def main() -> int:
               else _run_external(run, language, sock))
     sys.stdout.flush()
     sys.stderr.flush()
-    frames.send(sock, {"type": "result", **result})
+    # Cut to what the host accepts (a value larger than the output limit: its start).
+    sock.sendall(frames.encode_result(result, run.get("max_result_bytes", 64 << 20)))
     return 0
 
 
 def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     channel = athena_module.Channel(sock, run.get("max_reply_bytes", 16 << 20))
-    sys.modules["athena"] = athena_module.build(run.get("operations", []), channel)
+    athena = athena_module.build(run.get("operations", []), channel, run.get("errors", []))
+    sys.modules["athena"] = athena
+    sys.modules["athena.errors"] = athena.errors
     code = run["code"]
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
@@ -72,16 +75,37 @@ def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
         return {"value": None, "error": {"type": "SystemExit",
                                          "message": f"exit status {exc.code}", "line": None}}
     except BaseException as exc:  # the program's failure is a result, not a worker crash
-        # The traceback starts at the program (the worker's frames say nothing to its
-        # author) and shows its lines.
         linecache.cache[PROGRAM] = (len(code), None, code.splitlines(True), PROGRAM)
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != PROGRAM:
-            tb = tb.tb_next
-        traceback.print_exception(type(exc), exc, tb or exc.__traceback__, file=sys.stderr)
-        return {"value": None, "error": {"type": type(exc).__name__, "message": str(exc),
+        _print_traceback(exc)
+        return {"value": None, "error": {"type": type(exc).__name__, "message": _text(exc),
                                          "line": _program_line(exc)}}
     return {"value": _jsonable(value), "error": None}
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback, showing only the program's own frames: the worker's and the
+    ``athena`` module's say nothing to its author."""
+    try:
+        report = traceback.TracebackException.from_exception(exc)
+        pending, seen = [report], set()
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            current.stack = traceback.StackSummary.from_list(
+                [frame for frame in current.stack if frame.filename == PROGRAM])
+            pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+        sys.stderr.write("".join(report.format()))
+    except Exception:  # a program's exception may break formatting; the result still goes
+        print(f"{type(exc).__name__} (its traceback cannot be shown)", file=sys.stderr)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a program's exception class may break str()
+        return f"<{type(exc).__name__} that cannot be shown>"
 
 
 def _run_external(run: dict[str, Any], language: str, sock: socket.socket) -> dict[str, Any]:
@@ -92,7 +116,9 @@ def _run_external(run: dict[str, Any], language: str, sock: socket.socket) -> di
     env = dict(os.environ)
     bridge: tuple[int, ...] = ()
     if language == "javascript":  # node speaks the bridge itself while it runs
-        env["ATHENA_OPERATIONS"] = json.dumps([op["name"] for op in run.get("operations", [])])
+        env["ATHENA_OPERATIONS"] = json.dumps([op["name"] for op in run.get("operations", [])
+                                               if not op.get("refused")])
+        env["ATHENA_ERRORS"] = json.dumps(run.get("errors", []))
         bridge = (sock.fileno(),)
     status = subprocess.call(command, stdin=subprocess.DEVNULL, env=env, pass_fds=bridge)
     if status == 0:
@@ -115,7 +141,7 @@ def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value, allow_nan=False)
         return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {"repr": repr(value)[:10_000]}
 
 

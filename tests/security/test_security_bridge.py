@@ -48,7 +48,7 @@ def _raw(code: str, **args) -> str:
 
 
 def _executions(athena) -> int:
-    return len(athena.episodic.timeline(kind="tool_execution", limit=1000))
+    return len(athena.audit.records(kind="execution", limit=1000))
 
 
 def _assert_violation(athena, program: str, *, language: str = "python") -> None:
@@ -264,7 +264,7 @@ def test_calls_outside_the_allow_list_are_refused_and_recorded(athena, token) ->
                        if hasattr(c.cell_contents, "call"))
         {
             "operations": athena.operations,
-            "module_remember": hasattr(athena, "remember"),
+            "module_remember": attempt(athena.remember, ARGS["token"]),
             "forged_remember": attempt(channel.call, "remember", (ARGS["token"],), {}),
             "forged_forget": attempt(channel.call, "forget", (["x"],), {}),
             "forged_update": attempt(channel.call, "semantic.update", ("x", "y"), {}),
@@ -273,11 +273,15 @@ def test_calls_outside_the_allow_list_are_refused_and_recorded(athena, token) ->
     """, token=token)
     result = execute(athena, program, policy={"api": ["recall"]})
     value = assert_ran(result)
-    assert value["operations"] == ["recall"] and value["module_remember"] is False
+    assert value["operations"] == ["recall"]  # what the program may call, and only that
+    # A refused operation called through the module reaches the host, which refuses it by
+    # name and permission (the same check as a forged frame) and records the attempt.
+    assert refused(value["module_remember"]) and "PermissionDenied" in value["module_remember"]
+    assert "remember" in value["module_remember"], value["module_remember"]
     assert value["recall"] == 0  # control: the allowed operation works
     for key in ("forged_remember", "forged_forget", "forged_update"):
         assert refused(value[key]) and "PermissionDenied" in value[key], value[key]
-    assert sum("refused" in v for v in result.violations) == 3, result.violations
+    assert sum("refused" in v for v in result.violations) == 4, result.violations
     assert athena.recall(token, k=5, layers=["semantic"]) == []
 
 
@@ -423,3 +427,87 @@ header.writeUInt32BE(50 << 20, 0);
 fs.writeSync(3, Buffer.concat([header, Buffer.from("garbage")]));
 await new Promise((resolve) => setTimeout(resolve, 30000));
 """, language="javascript")
+
+
+# --- the host's cost ------------------------------------------------------------------------
+
+def _host_peak_growth(run) -> tuple[int, object]:
+    """How far the host's peak resident memory rose while ``run()`` ran, and its result.
+
+    The peak is reset first (``/proc/self/clear_refs``), so earlier tests' peaks do not
+    hide this one's.
+    """
+    def peak() -> int:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh
+                        if line.startswith("VmHWM:"))
+
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass  # without a reset the growth is measured from the earlier peak (stricter)
+    before = peak()
+    result = run()
+    return peak() - before, result
+
+
+def test_forged_16_mib_frames_leave_the_host_memory_flat(athena) -> None:
+    """Frames announcing nearly 16 MiB of ``[{},{},...]``: the host refuses each one from
+    its length, before buffering its body (decoding one would take hundreds of MiB)."""
+    program = _raw("""
+        import os
+        body = b"[" + b"{}," * ((16 << 20) // 3 - 2) + b"{}]"
+        for _ in range(4):
+            try:
+                bridge.sendall(struct.pack(">I", len(body)) + body)
+            except OSError:
+                break
+        time.sleep(30)
+    """)
+    athena.execute("1")  # a warm worker pool and imports: not counted as growth
+    growth, result = _host_peak_growth(
+        lambda: execute(athena, program, policy=limits()))
+    assert growth < 64 << 20, f"the host's peak memory grew by {growth / (1 << 20):.0f} MiB"
+    assert result.status == "error", (result.status, result.error)
+    assert any(v.startswith("bridge protocol violation") and "limit" in v
+               for v in result.violations), result.violations
+    assert_host_works(athena)
+
+
+@pytest.mark.parametrize("length", [(16 << 20) - 1, 0xFFFF_FFFF], ids=["16MiB", "4GiB"])
+def test_a_huge_length_prefix_without_a_body_is_refused_at_once(athena, length: int) -> None:
+    _assert_violation(athena, _raw("""
+        bridge.sendall(struct.pack(">I", ARGS["length"]))
+        time.sleep(30)
+    """, length=length))
+
+
+def test_a_call_frame_of_many_small_values_is_refused_before_decoding(athena) -> None:
+    """Under the 1 MiB call limit, 300,000 empty objects would still cost the host ~30 MiB."""
+    program = _raw("""
+        args = "[" + ",".join(["{}"] * 300_000) + "]"
+        frame('{"type":"call","id":1,"op":"recall","args":' + args + ',"kwargs":{}}')
+        time.sleep(30)
+    """)
+    result = execute(athena, program, policy=limits())
+    assert result.status == "error" and result.error.type == "BridgeViolation"
+    assert any("values" in v for v in result.violations), result.violations
+    assert_host_works(athena)
+
+
+def test_a_frame_claiming_to_be_the_result_gets_no_larger_limit_as_a_call(athena) -> None:
+    """The result frame may be as large as the output limit; a call that starts like a
+    result frame (then names another type) is still refused."""
+    _assert_violation(athena, _raw("""
+        frame('{"type":"result","type":"call","id":1,"op":"recall","args":["'
+              + "x" * (1 << 20) + '"],"kwargs":{}}')
+        time.sleep(30)
+    """))
+
+
+def test_a_result_frame_over_the_output_limit_is_refused(athena) -> None:
+    _assert_violation(athena, _raw("""
+        frame('{"type":"result","value":"' + "x" * (3 << 20) + '","error":null}')
+        time.sleep(30)
+    """))

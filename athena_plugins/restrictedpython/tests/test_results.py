@@ -147,11 +147,11 @@ def test_policy_allow_list_limits_operations(athena) -> None:
     assert result.value == ["recall", "semantic.facts", "semantic.history", "semantic.update"]
 
 
-def test_executions_are_recorded_in_episodic_memory(athena) -> None:
+def test_executions_are_recorded_in_the_audit_log(athena) -> None:
     result = athena.execute("1 + 1", scope="audit")
-    [event] = athena.episodic.timeline(kind="tool_execution", scope="audit")
-    assert event.context["execution_id"] == result.id
-    assert event.context["executor"] == "restrictedpython" and event.outcome == "success"
+    [record] = athena.audit.records(kind="execution", scope="audit")
+    assert record.id == result.id
+    assert record.executor == "restrictedpython" and record.status == "ok"
 
 
 @pytest.mark.parametrize("code", ["import math\nmath.floor(2.5)",
@@ -159,3 +159,35 @@ def test_executions_are_recorded_in_episodic_memory(athena) -> None:
 def test_allowed_modules_import_both_ways(athena, code: str) -> None:
     result = athena.execute(code)
     assert (result.status, result.value) == ("ok", 2)
+
+
+def test_host_errors_arrive_as_the_classes_of_athena_errors(athena) -> None:
+    program = """
+import athena
+from athena.errors import MemoryNotFoundError
+out = []
+try:
+    athena.get("no-such-memory")
+except MemoryNotFoundError as exc:
+    out.append([exc.type, isinstance(exc, athena.errors.AthenaError), str(exc)])
+try:
+    athena.forgett
+except AttributeError as exc:
+    out.append(str(exc))
+out
+"""
+    result = athena.execute(program)
+    assert result.status == "ok", result.stderr
+    (name, is_base, message), unknown = result.value
+    assert (name, is_base) == ("MemoryNotFoundError", True)
+    assert message.startswith("No memory 'no-such-memory'"), message
+    assert "Did you mean 'forget'?" in unknown, unknown
+    uncaught = athena.execute("import athena\nathena.get('no-such-memory')")
+    assert (uncaught.error.type, uncaught.error.line) == ("MemoryNotFoundError", 2)
+    assert "athena_module" not in uncaught.stderr
+
+
+def test_a_value_larger_than_the_output_limit_is_cut(athena) -> None:
+    result = athena.execute('"z" * 10_000_000')
+    assert result.status == "ok" and result.value_truncated == 10_000_002
+    assert isinstance(result.value, str) and len(result.value) < 1 << 20

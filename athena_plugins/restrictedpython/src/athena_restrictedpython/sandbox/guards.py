@@ -254,6 +254,8 @@ def make_import(athena: types.ModuleType) -> Any:
             raise ImportError("relative imports are not allowed")
         if name == "athena":
             return athena
+        if name == "athena.errors":  # `import athena.errors`, `from athena.errors import X`
+            return athena.errors if fromlist else athena
         if name in _INTERNAL_IMPORTS:
             return sys.modules[name]
         if name not in ALLOWED_MODULES:

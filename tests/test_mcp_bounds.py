@@ -1,0 +1,103 @@
+"""What an MCP client receives is bounded: run_code's value and output, whole responses
+in code and classic mode ([mcp] max_response_chars), and errors from inside programs.
+
+These drive :class:`~athena_core.mcp.tools.ToolSession` directly: the sizes are decided
+there, whichever transport then carries the result.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from athena_core.mcp.tools import MAX_OUTPUT_CHARS, ToolResult, ToolSession
+from tests.sandbox import require_sandbox
+
+sandboxed = require_sandbox()
+
+
+def _size(result: ToolResult) -> int:
+    """Characters sent: the text and the structured content together."""
+    return len(result.text) + len(json.dumps(result.data, ensure_ascii=False,
+                                             separators=(",", ":")))
+
+
+def _consistent(result: ToolResult) -> dict:
+    """The structured data, checked to say the same as the text."""
+    assert result.data is not None
+    if not (result.is_error and "status" not in result.data):
+        assert json.loads(result.text) in (result.data, result.data.get("result"))
+    return result.data
+
+
+@sandboxed
+def test_a_huge_value_comes_back_as_a_preview_with_a_hint(athena) -> None:
+    session = ToolSession(athena, scope="s")
+    result = session.call("run_code", {"code": '"z" * 10_000_000'})
+    data = _consistent(result)
+    assert not result.is_error and data["status"] == "ok"
+    assert "value" not in data and data["truncated"] is True
+    assert data["value_preview"].startswith('"zzz')
+    assert len(data["value_preview"]) <= MAX_OUTPUT_CHARS
+    assert any(c.startswith("value:") and "10,000,002" in c for c in data["cut"]), data["cut"]
+    assert "inside the program" in data["hint"]
+    assert _size(result) <= athena.config.mcp.max_response_chars
+
+
+@sandboxed
+def test_a_value_under_the_cap_is_returned_whole(athena) -> None:
+    session = ToolSession(athena, scope="s")
+    data = _consistent(session.call("run_code", {"code": "list(range(1000))"}))
+    assert data["value"] == list(range(1000)) and "truncated" not in data
+
+
+@sandboxed
+def test_run_code_stays_under_max_response_chars(athena_factory) -> None:
+    athena = athena_factory(mcp={"max_response_chars": 30_000})
+    session = ToolSession(athena, scope="s")
+    program = "import sys\nprint('o' * 50_000)\nprint('e' * 50_000, file=sys.stderr)\n" \
+              "['v' * 100 for _ in range(1000)]"
+    result = session.call("run_code", {"code": program})
+    data = _consistent(result)
+    assert _size(result) <= 30_000, _size(result)
+    assert data["status"] == "ok" and data["truncated"] is True
+    assert data["cut"] and data["hint"]
+
+
+@sandboxed
+def test_an_error_inside_a_program_is_short_and_said_once(athena) -> None:
+    session = ToolSession(athena, scope="s")
+    message = "m" * 120
+    result = session.call("run_code", {"code": 'x = 1\nraise ValueError("m" * 120)'})
+    data = _consistent(result)
+    assert data["error"] == {"type": "ValueError", "message": message, "line": 2}
+    assert result.text.count(message) == 1, result.text
+    assert len(result.text) < 400, result.text
+    missing = _consistent(session.call("run_code", {
+        "code": "import athena\nathena.get('no-such-memory')"}))
+    assert missing["error"]["type"] == "MemoryNotFoundError"
+    assert "athena_module" not in json.dumps(missing)
+
+
+def test_classic_mode_cuts_a_long_list_and_says_so(athena_factory) -> None:
+    athena = athena_factory(mcp={"max_response_chars": 20_000})
+    for i in range(300):
+        athena.episodic.record(f"event number {i} " + "x" * 100, scope="s")
+    session = ToolSession(athena, scope="s", classic=True)
+    result = session.call("episodic_timeline", {"limit": 10_000})
+    data = _consistent(result)
+    assert not result.is_error and _size(result) <= 20_000, _size(result)
+    assert data["truncated"] is True and 0 < len(data["result"]) < 300
+    assert any("of 300 items" in c for c in data["cut"]), data["cut"]
+    assert "limit" in data["hint"]
+    whole = _consistent(session.call("episodic_timeline", {"limit": 5}))
+    assert "truncated" not in whole
+
+
+@pytest.mark.parametrize("chars", [1_999, 0])
+def test_max_response_chars_has_a_floor(athena_factory, chars: int) -> None:
+    from athena_core.errors import ConfigError
+
+    with pytest.raises((ConfigError, ValueError)):
+        athena_factory(mcp={"max_response_chars": chars})
