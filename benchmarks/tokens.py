@@ -96,13 +96,13 @@ def surface(session: Any, count: Tokens) -> dict[str, Any]:
     """
     import mcp.types as types
 
-    from athena_core.mcp.tools import SERVER_INSTRUCTIONS
+    from athena_core.mcp.tools import CLASSIC_INSTRUCTIONS, SERVER_INSTRUCTIONS
 
     tools = {name: count(types.Tool(name=tool.name, description=tool.description,
                                     input_schema=tool.input_schema)
                          .model_dump_json(by_alias=True, exclude_none=True))
              for name, tool in session.tools.items()}
-    instructions = count(SERVER_INSTRUCTIONS)
+    instructions = count(CLASSIC_INSTRUCTIONS if session.classic else SERVER_INSTRUCTIONS)
     return {"instructions": instructions, "tools": tools,
             "total": instructions + sum(tools.values())}
 
