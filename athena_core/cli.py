@@ -27,6 +27,7 @@ examples:
   athena timeline --since 2026-11-01 --json
   athena export backup.jsonl && athena import backup.jsonl
   echo 'import athena; print(athena.recall("deploy")[0].text)' | athena run -
+  athena audit list --kind execution --limit 5 && athena audit verify
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -105,7 +106,9 @@ def _cmd_recall(args: argparse.Namespace) -> int:
 
 def _cmd_forget(args: argparse.Namespace) -> int:
     with _open(args) as athena:
-        count = athena.forget(args.ids, scope=args.scope)
+        count = athena.forget(args.ids or None, session=args.session, start=args.since,
+                              end=args.until, metadata=_json_arg(args.metadata),
+                              everything=args.all, scope=args.scope)
     _out(args, {"deleted": count}, f"deleted {count} memor{'y' if count == 1 else 'ies'}")
     return 0
 
@@ -126,8 +129,77 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_list(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        records = athena.audit.records(scope=args.scope, kind=args.kind, status=args.status,
+                                       since=args.since, until=args.until, limit=args.limit)
+    if args.json:
+        _print_json([record.to_dict() for record in records])
+        return 0
+    if not records:
+        print("no audit records", file=sys.stderr)
+    for record in records:
+        print(f"{record.seq:>6}  {record.at:%Y-%m-%d %H:%M:%S}  {record.kind}  "
+              f"{record.status or '-'}  scope {record.scope}  by {record.caller}"
+              f"{'  [scrubbed]' if record.scrubbed else ''}"
+              f"{'  [migrated]' if record.migrated else ''}\n"
+              f"        {_audit_summary(record)}  id {record.id}")
+    return 0
+
+
+def _audit_summary(record: Any) -> str:
+    """One line on what a record is about (never its payload)."""
+    details = record.details
+    if record.kind == "execution":
+        names = ", ".join(dict.fromkeys(record.calls))
+        return (f"{record.language or '?'} on {record.executor or '?'} under policy "
+                f"{record.policy or '?'}, {record.call_count} athena call(s)"
+                f"{f' ({names})' if names else ''}, {record.duration_ms or 0:.0f} ms")
+    if record.kind == "tool_call":
+        arguments = ", ".join(details.get("arguments", {}))
+        return (f"tool {details.get('tool', '?')}({arguments}), "
+                f"{record.duration_ms or 0:.0f} ms")
+    if record.kind == "forget":
+        return f"{details.get('rows', '?')} row(s) by {details.get('selector', '?')}"
+    return ", ".join(f"{key}={value}" for key, value in details.items()) or "-"
+
+
+def _cmd_audit_show(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        record = athena.audit.get(args.id)
+    if args.json:
+        _print_json(record.to_dict())
+        return 0
+    data = record.to_dict()
+    payload = data.pop("payload")
+    for key, value in data.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) \
+            else value
+        print(f"{key}: {'-' if value is None else shown}")
+    if payload is not None:
+        print(f"payload:\n{payload}")
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        check = athena.audit.verify()
+    if args.json:
+        _print_json(check.to_dict())
+    elif check.ok:
+        print(f"audit log intact: {check.records} records"
+              + (f", head {check.head}" if check.head else ""))
+    else:
+        where = (f"record {check.broken_seq} (id {check.broken_id})" if check.broken_id
+                 else "its end")
+        print(f"error: the audit log is broken at {where}: {check.reason}.\n"
+              f"{check.records} records before it are intact.", file=sys.stderr)
+    return 0 if check.ok else 1
+
+
 def _cmd_plugins_list(args: argparse.Namespace) -> int:
     from athena_core.config import Config
+    from athena_core.execution.isolation import ExecutorIsolation, describe, executor_isolation
     from athena_core.plugins import PluginHost
 
     config = Config.load(_home(args), path=args.config)
@@ -135,8 +207,13 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
     host.load_entry_points()
     infos = host.plugins()
     provided = host.provided()
+    isolation: dict[str, list[ExecutorIsolation]] = {}
+    for report in executor_isolation(config, host):
+        isolation.setdefault(report.plugin, []).append(report)
     if args.json:
-        _print_json([{**info.to_dict(), "provides": provided.get(info.name, {})}
+        _print_json([{**info.to_dict(), "provides": provided.get(info.name, {}),
+                      "isolation": {r.executor: r.to_dict()
+                                    for r in isolation.get(info.name, [])}}
                      for info in infos])
         return 0
     for info in infos:
@@ -146,6 +223,8 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
             print(f"    hooks: {', '.join(info.hooks)}")
         for family, names in provided.get(info.name, {}).items():
             print(f"    {family}: {', '.join(names)}")
+        for report in isolation.get(info.name, []):
+            print("\n".join(describe(report)))
         if info.error:
             print(f"    error: {info.error}")
     return 1 if host.failures() else 0
@@ -230,6 +309,7 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from athena_core.doctor import run_checks
+    from athena_core.execution.isolation import describe
 
     checks = run_checks(_home(args), args.config)
     failed = any(c.status == "fail" for c in checks)
@@ -240,6 +320,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print(f"[{check.status:>4}] {check.name}: {check.detail}")
         if check.fix and check.status != "ok":
             print(f"       fix: {check.fix}")
+        if check.isolation is not None:
+            print("\n".join(describe(check.isolation, indent="       ")[1:]))
     return 1 if failed else 0
 
 
@@ -357,31 +439,94 @@ def _warm_up_in_background(athena: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.scope_from_client:
+        _fail_usage("--scope-from-client was removed: the name a client gives itself must not "
+                    "choose its scope. Give each HTTP client its own token, which decides its "
+                    "scope and policy: `athena mcp token add NAME --scope SCOPE` (docs/mcp.md). "
+                    "Over stdio, use --scope.")
     from athena_core.mcp.server import build_server, serve_http, serve_stdio
 
     chosen = os.environ.pop("ATHENA_SERVE_TOKEN", None)  # kept from child processes
     if args.http is None:
         with _open(args) as athena:
             _warm_up_in_background(athena)
-            serve_stdio(build_server(athena, classic=args.classic, scope=args.scope,
-                                     scope_from_client=args.scope_from_client))
+            serve_stdio(build_server(athena, classic=args.classic, scope=args.scope))
         return 0
     import secrets
 
-    token = chosen or secrets.token_urlsafe(32)
     host, _, port = args.http.rpartition(":")
     host = host or "127.0.0.1"
     if not port.isdigit():
         _fail_usage(f"--http wants [HOST:]PORT, not {args.http!r}")
     with _open(args) as athena:
+        clients = athena.config.mcp.clients
+        # With clients configured, the server has a token of its own only if one is chosen.
+        token = chosen or (None if clients else secrets.token_urlsafe(32))
         _warm_up_in_background(athena)
-        server = build_server(athena, classic=args.classic, scope=args.scope,
-                              scope_from_client=args.scope_from_client)
+        server = build_server(athena, classic=args.classic, scope=args.scope)
         print(f"Athena MCP server at http://{host}:{port}/mcp", file=sys.stderr)
-        if not chosen:
+        if clients:
+            print(f"clients: {', '.join(sorted(clients))}  ([mcp.clients] in athena.toml)",
+                  file=sys.stderr)
+        if token and not chosen:
             print(f"bearer token: {token}  (set ATHENA_SERVE_TOKEN to choose it)",
                   file=sys.stderr)
-        serve_http(server, host=host, port=int(port), token=token)
+        serve_http(server, athena, host=host, port=int(port), token=token, scope=args.scope)
+    return 0
+
+
+def _config_path(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from athena_core.config import CONFIG_FILENAME, default_data_dir
+
+    if args.config:
+        return Path(args.config).expanduser()
+    return (_home(args) or default_data_dir()) / CONFIG_FILENAME
+
+
+def _cmd_mcp_token_add(args: argparse.Namespace) -> int:
+    from athena_core.mcp.clients import add_client
+
+    path = _config_path(args)
+    token = add_client(path, args.name, scope=args.scope, policy=args.policy or "")
+    if args.json:
+        _print_json({"client": args.name, "token": token, "scope": args.scope,
+                     "policy": args.policy, "config": str(path)})
+        return 0
+    print(token)  # alone on stdout: TOKEN=$(athena mcp token add ...)
+    print(f"The bearer token of client {args.name!r}: scope {args.scope!r}, "
+          f"{f'policy {args.policy!r}' if args.policy else 'the [execution] policy'}.\n"
+          f"Copy it now: it is not shown again, {path} keeps only its SHA-256.\n"
+          "A running server knows it once restarted.", file=sys.stderr)
+    return 0
+
+
+def _cmd_mcp_token_list(args: argparse.Namespace) -> int:
+    from athena_core.mcp.clients import list_clients
+
+    clients = list_clients(_config_path(args))
+    rows = [{"client": c.name, "scope": c.scope, "policy": c.policy or None} for c in clients]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no MCP clients; add one with `athena mcp token add NAME --scope SCOPE`",
+              file=sys.stderr)
+    for row in rows:
+        print(f"{row['client']}  scope {row['scope']}  policy "
+              f"{row['policy'] or '(the [execution] policy)'}")
+    return 0
+
+
+def _cmd_mcp_token_remove(args: argparse.Namespace) -> int:
+    from athena_core.mcp.clients import remove_client
+
+    path = _config_path(args)
+    remove_client(path, args.name)
+    _out(args, {"removed": args.name, "config": str(path)},
+         f"Removed client {args.name!r} from {path}; its token stops working when the "
+         "server restarts.")
     return 0
 
 
@@ -500,8 +645,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--as-of", metavar="TIME", help="what was valid then (ISO-8601)")
     sub.add_argument("--metadata", metavar="JSON", help="only memories with these metadata values")
 
-    sub = command("forget", _cmd_forget, "delete memories for good", scoped)
-    sub.add_argument("ids", nargs="+", metavar="ID")
+    sub = command("forget", _cmd_forget, "delete memories for good: by id, or in bulk", scoped)
+    sub.add_argument("ids", nargs="*", metavar="ID")
+    sub.add_argument("--session", help="every event of this session")
+    sub.add_argument("--since", metavar="TIME", help="memories from this time (ISO-8601)")
+    sub.add_argument("--until", metavar="TIME", help="memories before this time (ISO-8601)")
+    sub.add_argument("--metadata", metavar="JSON", help="memories with these metadata values")
+    sub.add_argument("--all", action="store_true", help="every memory of the scope")
 
     sub = command("timeline", _cmd_timeline, "list episodic events in time order", scoped)
     sub.add_argument("--since", metavar="TIME", help="from this time (ISO-8601)")
@@ -513,11 +663,39 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--limit", type=int, default=100)
     sub.add_argument("--desc", action="store_true", help="most recent first")
 
+    audit = commands.add_parser(
+        "audit", help="list, show and verify the audit log (executions, tool calls, forgets)",
+        description="The audit log records every execution, MCP tool call and forget. It is "
+                    "not memory: recall never returns it, and programs cannot change it.")
+    audit_commands = audit.add_subparsers(title="commands", metavar="COMMAND")
+    sub = audit_commands.add_parser(
+        "list", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="list audit records, the latest first",
+        epilog="examples:\n  athena audit list --kind execution --status error --limit 20\n"
+               "  athena audit list --scope agent-7 --since 2026-12-01 --json")
+    sub.add_argument("--scope", help="only this scope (default: all scopes)")
+    sub.add_argument("--kind", help="only this kind: execution, tool_call, forget")
+    sub.add_argument("--status", help="only this status: ok, error, timeout, killed, denied")
+    sub.add_argument("--since", metavar="TIME", help="from this time (ISO-8601)")
+    sub.add_argument("--until", metavar="TIME", help="before this time (ISO-8601)")
+    sub.add_argument("--limit", type=int, default=100, metavar="N",
+                     help="at most N records (default 100)")
+    sub.set_defaults(handler=_cmd_audit_list)
+    sub = audit_commands.add_parser("show", parents=[common],
+                                    help="every field of one record, its program included")
+    sub.add_argument("id", metavar="ID", help="record id (an execution's is its execution id)")
+    sub.set_defaults(handler=_cmd_audit_show)
+    sub = audit_commands.add_parser(
+        "verify", parents=[common],
+        help="check the hash chain; exit status 1 names the first broken record")
+    sub.set_defaults(handler=_cmd_audit_verify)
+
     plugins = commands.add_parser("plugins", help="list installed plugins")
     plugin_commands = plugins.add_subparsers(title="commands", metavar="COMMAND")
     sub = plugin_commands.add_parser(
         "list", parents=[common],
-        help="name, distribution, version and hooks of each plugin, and the names it registers")
+        help="name, distribution, version and hooks of each plugin, the names it registers, "
+             "and the isolation each executor puts in force here")
     sub.set_defaults(handler=_cmd_plugins_list)
 
     config = commands.add_parser("config", help="show or check the configuration")
@@ -534,6 +712,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("import", _cmd_import, "read memories from an export file")
     sub.add_argument("file", help="export file ('-' reads stdin)")
+    sub.add_argument("--scope", help="only into this scope: a record of another scope "
+                     "refuses the whole file (default: the scopes the file names)")
 
     sub = command("run", _cmd_run, "run a program in the sandbox (it can `import athena`)",
                   scoped)
@@ -589,18 +769,44 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  athena serve                    # stdio, for a client that starts it\n"
                "  claude mcp add athena -- athena serve\n"
                "  athena serve --http 8765        # http://127.0.0.1:8765/mcp, bearer token\n"
+               "  athena mcp token add alice --scope team:alice   # a client of its own\n"
                "  athena serve --classic          # one tool per operation")
     sub.add_argument("--classic", action="store_true",
                      help="one MCP tool per operation instead of run_code and search_api")
     sub.add_argument("--scope", help="scope of every session (default: [mcp] scope, else "
                      "[memory] default_scope)")
     sub.add_argument("--scope-from-client", action="store_true",
-                     help="give each client its own scope, named after it")
+                     help=argparse.SUPPRESS)  # removed: says what replaces it
     sub.add_argument("--http", metavar="[HOST:]PORT",
                      help="serve streamable HTTP on HOST (default 127.0.0.1) instead of stdio; "
-                          "clients must send the bearer token printed at start "
-                          "(or ATHENA_SERVE_TOKEN)")
+                          "clients send a bearer token: one of [mcp.clients] (`athena mcp "
+                          "token add`), or ATHENA_SERVE_TOKEN, or the one printed at start")
     sub.set_defaults(handler=_cmd_serve)
+
+    mcp = commands.add_parser("mcp", help="manage the HTTP clients of `athena serve`")
+    mcp_commands = mcp.add_subparsers(title="commands", metavar="COMMAND")
+    token = mcp_commands.add_parser("token", help="add, list or remove client tokens")
+    token_commands = token.add_subparsers(title="commands", metavar="COMMAND")
+    sub = token_commands.add_parser(
+        "add", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="give a client a new token, tied to a scope and a policy",
+        description="Make a bearer token for client NAME and print it once. athena.toml\n"
+                    "keeps only its SHA-256, in a [mcp.clients.NAME] table: requests with the\n"
+                    "token work in SCOPE under POLICY, whatever the client calls itself.",
+        epilog="examples:\n  athena mcp token add alice --scope team:alice\n"
+               "  athena mcp token add ci --scope ci --policy research --json")
+    sub.add_argument("name", metavar="NAME", help="the client's name: letters, digits, _ or -")
+    sub.add_argument("--scope", required=True, help="the scope of the client's sessions")
+    sub.add_argument("--policy", help="strict, research, development or a [policies.NAME] "
+                     "(default: [execution] policy)")
+    sub.set_defaults(handler=_cmd_mcp_token_add)
+    sub = token_commands.add_parser("list", parents=[common],
+                                    help="the clients, with their scopes and policies")
+    sub.set_defaults(handler=_cmd_mcp_token_list)
+    sub = token_commands.add_parser("remove", parents=[common],
+                                    help="remove a client and so its token")
+    sub.add_argument("name", metavar="NAME")
+    sub.set_defaults(handler=_cmd_mcp_token_remove)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -24,7 +25,9 @@ from athena_core.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILENAME",
+    "AuditConfig",
     "Config",
+    "McpClient",
     "McpConfig",
     "MemoryConfig",
     "PluginsConfig",
@@ -118,19 +121,114 @@ class ExecutionConfig:
     pool_size: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: Options passed to the executor's factory.
     executor_options: Mapping[str, Any] = attrs.field(factory=dict)
-    #: Wait for the disk flush when recording an execution in episodic memory. Off: the
-    #: record survives a killed process but a power cut may lose the last ones.
+    #: Wait for the disk flush when writing an execution's or tool call's audit record.
+    #: Off: the record survives a killed process but a power cut may lose the last ones.
     durable_records: bool = False
+
+
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@attrs.frozen
+class McpClient:
+    """``[mcp.clients.NAME]``: one HTTP client of ``athena serve``, known by its token.
+
+    Only the token's SHA-256 is stored (``athena mcp token add`` prints the token
+    once and writes the table).
+    """
+
+    #: The client's name (the table's): its tool calls are recorded under it.
+    name: str
+    #: Lower-case hex SHA-256 of the client's bearer token.
+    token_sha256: str
+    #: The scope of every session of this client.
+    scope: str
+    #: The policy of its programs and tool calls; empty: ``[execution] policy``.
+    policy: str = ""
+
+
+def _mcp_clients(raw: Any) -> Mapping[str, McpClient]:
+    """``[mcp.clients.NAME]`` tables, checked, as :class:`McpClient` values by name."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[mcp] clients must be tables [mcp.clients.NAME], not {raw!r}.")
+    clients: dict[str, McpClient] = {}
+    owners: dict[str, str] = {}
+    for name, table in raw.items():
+        where = f"[mcp.clients.{name}]"
+        if isinstance(table, McpClient):
+            client = table
+        elif not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table with token_sha256 and scope.")
+        else:
+            unknown = sorted(set(table) - {"token_sha256", "scope", "policy"})
+            if unknown:
+                raise ConfigError(f"Unknown key {unknown[0]!r} in {where}. "
+                                  "Valid keys: policy, scope, token_sha256.")
+            missing = [key for key in ("token_sha256", "scope") if not table.get(key)]
+            if missing:
+                raise ConfigError(f"{where} needs {' and '.join(missing)}.",
+                                  hint="`athena mcp token add NAME --scope SCOPE` writes it.")
+            if not all(isinstance(table.get(key, ""), str)
+                       for key in ("token_sha256", "scope", "policy")):
+                raise ConfigError(f"{where}: token_sha256, scope and policy must be strings.")
+            client = McpClient(name=name, token_sha256=table["token_sha256"].lower(),
+                               scope=table["scope"], policy=table.get("policy", ""))
+        if not _CLIENT_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: a client's name is 1-64 letters, digits, _ or -.")
+        if not _SHA256.fullmatch(client.token_sha256):
+            raise ConfigError(f"{where} token_sha256 must be 64 hexadecimal digits (the "
+                              "SHA-256 of the token), not the token itself.",
+                              hint="`athena mcp token add NAME --scope SCOPE` writes it.")
+        if client.token_sha256 in owners:
+            raise ConfigError(f"[mcp.clients.{owners[client.token_sha256]}] and {where} have "
+                              "the same token; give each client its own.")
+        owners[client.token_sha256] = name
+        clients[name] = client
+    return types.MappingProxyType(clients)
+
+
+#: Keys that were removed, with what replaces them: an old file fails with the way out
+#: instead of silently doing something else.
+_REMOVED_KEYS = {
+    ("mcp", "scope_from_client"): (
+        "[mcp] scope_from_client was removed: it let a client choose its scope by the name "
+        "it gives itself. Over HTTP, give each client its own token, which decides its scope "
+        "and policy: `athena mcp token add NAME --scope SCOPE` writes a [mcp.clients.NAME] "
+        "table (docs/mcp.md, \"HTTP, clients and tokens\"). Over stdio, set [mcp] scope or pass "
+        "--scope. Then delete scope_from_client from the file."),
+}
 
 
 @attrs.frozen
 class McpConfig:
     """``[mcp]``: what ``athena serve`` gives MCP clients."""
 
-    #: Scope of every MCP session; empty: ``[memory] default_scope``.
+    #: Scope of every MCP session; empty: ``[memory] default_scope``. Over HTTP, the
+    #: scope of clients with the server's own token (``ATHENA_SERVE_TOKEN``).
     scope: str = ""
-    #: Give each client its own scope, named after it (``Claude Code`` -> ``claude-code``).
-    scope_from_client: bool = False
+    #: Calls served at the same time, across sessions (one session's calls run in order).
+    max_concurrent_calls: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    #: An HTTP session with no request in flight for this long is ended.
+    session_idle_seconds: float = attrs.field(default=1800.0, validator=attrs.validators.gt(0))
+    #: HTTP sessions open at once; one more ends the least recently used idle one.
+    max_sessions: int = attrs.field(default=1000, validator=attrs.validators.ge(1))
+    #: Longest tool result sent to a client, in characters (its text and its structured
+    #: content together); a longer one is cut, and says what was cut.
+    max_response_chars: int = attrs.field(default=100_000, validator=attrs.validators.ge(2_000))
+    #: HTTP clients, from ``[mcp.clients.NAME]`` tables: each client's token decides
+    #: the scope and policy of its sessions.
+    clients: Mapping[str, McpClient] = attrs.field(factory=dict, converter=_mcp_clients)
+
+
+@attrs.frozen
+class AuditConfig:
+    """``[audit]``: what the audit log keeps (see ``docs/audit.md``)."""
+
+    #: Keep the text of each program and the argument values of each tool call in its
+    #: record (their sha256 is kept either way). Forget scrubs the text that quotes what
+    #: it forgot; learning procedures from successful programs needs the text.
+    keep_programs: bool = True
 
 
 @attrs.frozen
@@ -151,6 +249,7 @@ _SECTIONS: dict[str, type] = {
     "retrieval": RetrievalConfig,
     "execution": ExecutionConfig,
     "mcp": McpConfig,
+    "audit": AuditConfig,
     "plugins": PluginsConfig,
 }
 
@@ -165,6 +264,7 @@ class Config:
     retrieval: RetrievalConfig = RetrievalConfig()
     execution: ExecutionConfig = ExecutionConfig()
     mcp: McpConfig = McpConfig()
+    audit: AuditConfig = AuditConfig()
     plugins: PluginsConfig = PluginsConfig()
     #: Custom execution policies from ``[policies.NAME]`` tables, by name.
     policies: Mapping[str, Any] = attrs.field(factory=dict)
@@ -226,7 +326,9 @@ class Config:
                 raise ConfigError(f"[{name}] in {where} must be a table, not {values!r}.")
             values = {**values, **_env_overrides(name, section_cls, env or {})}
             sections[name] = _build_section(name, section_cls, values, where)
-        return cls(data_dir=data_dir, source=source, policies=_policies(raw, where), **sections)
+        policies = _policies(raw, where)
+        _check_client_policies(sections["mcp"], policies, where)
+        return cls(data_dir=data_dir, source=source, policies=policies, **sections)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain data (what ``athena config show`` prints)."""
@@ -234,7 +336,7 @@ class Config:
                                "source": str(self.source) if self.source else None}
         for name in _SECTIONS:
             section = attrs.asdict(getattr(self, name), recurse=False)
-            out[name] = {k: list(v) if isinstance(v, tuple) else dict(v)
+            out[name] = {k: list(v) if isinstance(v, tuple) else _plain(v)
                          if isinstance(v, Mapping) else v for k, v in section.items()}
         out["policies"] = {name: policy.to_dict() for name, policy in self.policies.items()}
         return out
@@ -255,6 +357,21 @@ def _policies(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
             raise ConfigError(f"[policies.{name}] in {where} must be a table.")
         policies[name] = policy_from_mapping(name, table)
     return types.MappingProxyType(policies)
+
+
+def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: attrs.asdict(v) if attrs.has(type(v)) else v for k, v in mapping.items()}
+
+
+def _check_client_policies(mcp: McpConfig, policies: Mapping[str, Any], where: str) -> None:
+    from athena_core.execution.policy import PRESETS
+
+    for client in mcp.clients.values():
+        if client.policy and client.policy not in PRESETS and client.policy not in policies:
+            raise ConfigError(
+                f"[mcp.clients.{client.name}] in {where} names policy {client.policy!r}, "
+                f"which is neither a preset nor a [policies.NAME] table; policies: "
+                f"{', '.join(sorted([*PRESETS, *policies]))}.")
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -283,6 +400,8 @@ def _env_overrides(section: str, section_cls: type, env: Mapping[str, str]) -> d
         if not var.startswith(prefix):
             continue
         key = var[len(prefix):].lower()
+        if (section, key) in _REMOVED_KEYS:
+            raise ConfigError(f"{_REMOVED_KEYS[section, key]} (set by {var})")
         if key not in fields:
             raise ConfigError(
                 f"Unknown environment variable {var}. Valid ones for [{section}]: "
@@ -334,6 +453,9 @@ def _parse_env_value(var: str, text: str, kind: Any) -> Any:
 def _build_section(name: str, section_cls: type, values: Mapping[str, Any], where: str) -> Any:
     fields = {f.name for f in attrs.fields(section_cls)}
     unknown = sorted(set(values) - fields)
+    for key in unknown:
+        if (name, key) in _REMOVED_KEYS:
+            raise ConfigError(f"{_REMOVED_KEYS[name, key]} (in {where})")
     if unknown:
         raise ConfigError(
             f"Unknown key {unknown[0]!r} in [{name}] of {where}. "
@@ -438,8 +560,8 @@ executor = ""
 policy = "strict"
 # Pre-started sandboxed workers kept ready (0 disables the warm pool).
 pool_size = 2
-# Wait for the disk flush when recording each execution; false: a killed process loses
-# no record, a power cut may lose the last ones.
+# Wait for the disk flush when writing each execution's and tool call's audit record;
+# false: a killed process loses no record, a power cut may lose the last ones.
 durable_records = false
 
 [execution.executor_options]
@@ -452,10 +574,31 @@ durable_records = false
 # limits = { wall_seconds = 60, memory_bytes = 1073741824 }
 
 [mcp]
-# Scope of every MCP session of `athena serve`; empty: [memory] default_scope.
+# Scope of every MCP session of `athena serve`; empty: [memory] default_scope. Over
+# HTTP, the scope of clients that use the server's own token (ATHENA_SERVE_TOKEN).
 scope = ""
-# Give each MCP client its own scope, named after the client.
-scope_from_client = false
+# Calls served at the same time, across sessions; one session's calls run in order.
+max_concurrent_calls = 4
+# An HTTP session with no request in flight for this long (seconds) is ended.
+session_idle_seconds = 1800.0
+# HTTP sessions open at once; one more ends the least recently used idle one.
+max_sessions = 1000
+# Longest tool result sent to a client, in characters (its text and its structured
+# content together); a longer one is cut, and says what was cut.
+max_response_chars = 100000
+
+# HTTP clients, each with its own token, scope and policy. Written by
+# `athena mcp token add NAME --scope SCOPE [--policy POLICY]`, which prints the token
+# once and keeps only its SHA-256 here.
+# [mcp.clients.alice]
+# token_sha256 = "..."
+# scope = "team:alice"
+# policy = "strict"
+
+[audit]
+# Keep each program's text and each tool call's argument values in the audit log (their
+# sha256 is kept either way). Forget scrubs the text that quotes what it forgot.
+keep_programs = true
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -15,10 +16,12 @@ from athena_core.api import ApiRegistry, Namespace, operation
 from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
 from athena_core.execution.model import ExecutionResult
-from athena_core.memory.values import Hit, Memory
+from athena_core.memory.values import Episode, Hit, Memory
 from athena_core.plugins import PluginHost
 
 if TYPE_CHECKING:
+    from athena_core.audit import AuditLog
+    from athena_core.calls import CallContext
     from athena_core.execution.runner import ExecutionService
     from athena_core.memory import MemoryStore
     from athena_core.retrieval.index import RecallIndex
@@ -55,6 +58,7 @@ class Athena:
         self.index: RecallIndex | None = None
         self.store: MemoryStore | None = None
         self._execution: ExecutionService | None = None
+        self._audit: AuditLog | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -94,6 +98,7 @@ class Athena:
         return athena
 
     def _wire(self) -> None:
+        from athena_core.audit import AuditLog
         from athena_core.memory import LayerContext, MemoryStore
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
         from athena_core.retrieval.embedders import preferred_embedder
@@ -113,6 +118,7 @@ class Athena:
         # Storage first: its migrations refuse a new database that already holds tables
         # (a backend may keep its own in the same database).
         self.storage = Storage.open(config.database_url, config.storage)
+        self._audit = AuditLog(self.storage, config.audit)
         backend = host.registry("vector backend").create(
             config.retrieval.vector_backend,
             VectorBackendContext(dimension=embedder.dimension,
@@ -209,39 +215,50 @@ class Athena:
         return hits
 
     @operation(permissions="delete")
-    def forget(self, ids: str | Sequence[str], *, scope: str | None = None) -> int:
+    def forget(self, ids: str | Sequence[str] | None = None, *, session: str | None = None,
+               start: datetime | None = None, end: datetime | None = None,
+               metadata: Mapping[str, Any] | None = None, everything: bool = False,
+               scope: str | None = None) -> int:
         """Delete memories for good and return how many rows went.
 
-        Nothing is left behind in tables, the full-text index or the vector
-        index; forgetting a fact forgets all its versions. Unknown ids raise an
-        error and delete nothing.
+        Select by ``ids``, or in bulk: the events of a ``session``, memories from
+        [``start``, ``end``), those whose metadata has the ``metadata`` values, or
+        ``everything=True`` (the whole scope). Several selectors keep what matches all
+        of them; at least one is needed. Nothing is left behind in tables, the
+        full-text index or the vector index; forgetting a fact forgets all its
+        versions. Unknown ids raise an error and delete nothing. The audit log
+        records that a forget happened (not what was forgotten) and drops the
+        program text that quoted it.
         """
         from sqlalchemy import delete, select
 
+        from athena_core.memory.forgetting import ForgetSelection
         from athena_core.retrieval.lexical import purge_deleted_text
         from athena_core.storage.models import MemoryRow
-        from athena_core.storage.queries import scoped_keys
+        from athena_core.storage.queries import key_batches, scoped_keys
 
         store = self._require_store()
-        wanted = {ids} if isinstance(ids, str) else set(ids)
-        if not wanted:
-            raise InvalidArgumentError("forget() needs at least one id.")
+        selection = ForgetSelection.of(ids, session=session, start=start, end=end,
+                                       metadata=metadata, everything=everything)
         scope = store.scope(scope)
         with store.transaction() as tx:
-            found = tx.session.execute(select(MemoryRow.pk, MemoryRow.id, MemoryRow.layer)
-                                       .where(MemoryRow.id.in_(wanted),
-                                              MemoryRow.scope == scope)).all()
-            missing = wanted - {row.id for row in found}
-            if missing:
-                raise MemoryNotFoundError(
-                    f"No memory {sorted(missing)[0]!r} in scope {scope!r}; nothing was deleted.")
+            found = selection.rows(tx.session, scope)
             keys = {row.pk for row in found}
             for layer in {row.layer for row in found}:
                 if layer in self.layers:
                     keys = self.layers[layer].related_for_forget(tx.session, keys)
             keys = scoped_keys(tx.session, scope, keys)  # no expansion crosses the scope
-            gone = list(tx.session.scalars(select(MemoryRow.id).where(MemoryRow.pk.in_(keys))))
-            tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(keys)))
+            rows: list[Any] = []
+            for batch in key_batches(keys):
+                rows += tx.session.execute(select(MemoryRow.id, MemoryRow.layer, MemoryRow.text,
+                                                  MemoryRow.meta)
+                                           .where(MemoryRow.pk.in_(batch))).all()
+                tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
+            gone = [row.id for row in rows]
+            audit = self.audit
+            audit.scrub(scope, _forgotten_texts(rows), session=tx.session)
+            audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
+                                layers={row.layer for row in rows}, session=tx.session)
             purge_deleted_text(tx.session)
             tx.changed_existing_rows(sorted(keys), removed=True)
         self.plugins.hook.athena_after_forget(athena=self, ids=gone)
@@ -249,7 +266,8 @@ class Athena:
 
     @operation()
     def get(self, id: str, *, scope: str | None = None) -> Memory:
-        """The memory with ``id`` (any layer)."""
+        """The memory with ``id`` (any layer); an episode also has its ``kind``,
+        ``actor``, ``session`` and ``outcome``."""
         from athena_core.storage.queries import MEMORY_BY_ID
 
         store = self._require_store()
@@ -258,6 +276,8 @@ class Athena:
             row = connection.execute(MEMORY_BY_ID, {"id": id, "scope": scope}).first()
         if row is None:
             raise MemoryNotFoundError(f"No memory {id!r} in scope {scope!r}.")
+        if row.kind is not None:  # an episode: with its kind, actor, session and outcome
+            return Episode.from_record(row._mapping)
         return Memory.from_record(row._mapping)
 
     @operation(permissions="execute")
@@ -270,8 +290,8 @@ class Athena:
         bridge, bound to ``scope``. ``policy`` is a preset (``strict``, ``research``,
         ``development``), a ``[policies.NAME]`` from athena.toml, or a policy as a
         dict; the default comes from ``[execution] policy``. Every execution is
-        recorded in episodic memory. Raises ``SandboxUnavailableError`` when no
-        sandbox can run here; code never runs unsandboxed.
+        recorded in the audit log, not in memory. Raises ``SandboxUnavailableError``
+        when no sandbox can run here; code never runs unsandboxed.
         """
         store = self._require_store()
         return self.execution.run(code, language=language, policy=policy,
@@ -285,6 +305,42 @@ class Athena:
 
             self._execution = ExecutionService(self.config, self.plugins, self)
         return self._execution
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log: executions, tool calls and forgets (host side only; see
+        :mod:`athena_core.audit`)."""
+        if self._closed or self._audit is None:
+            raise InvalidArgumentError("This Athena instance is closed.",
+                                       hint="Open a new one with Athena.open().")
+        return self._audit
+
+    # --- call contexts ---------------------------------------------------------------
+
+    def bound(self, *, scope: str | None = None,
+              policy: str | Mapping[str, Any] | None = None,
+              caller: str = "host") -> contextlib.AbstractContextManager[CallContext]:
+        """Bind a scope (and a policy's permissions) for the calls made in a ``with`` block.
+
+        For host applications that serve several tenants: every operation called in the
+        block - a plugin's included, with or without a ``scope`` parameter - runs in
+        ``scope``, and naming another raises ``ScopeViolationError``. With ``policy``
+        (a name or a dict, as for :meth:`execute`), only what it grants may be called::
+
+            with athena.bound(scope="team:b", policy="strict"):
+                athena.recall("deploys")          # team:b's memories only
+        """
+        from athena_core import calls
+
+        if scope is not None:
+            scope = self._require_store().scope(scope)
+        if policy is None:
+            context = calls.CallContext(scope=scope, caller=caller)
+        else:
+            context = calls.CallContext.for_policy(
+                self.execution.policy(policy), scope=scope or self._require_store().scope(None),
+                caller=caller)
+        return calls.bind(context)
 
     # --- maintenance ---------------------------------------------------------------
 
@@ -310,3 +366,24 @@ class Athena:
 
     def _stored(self, memory: Memory) -> None:
         self.plugins.hook.athena_after_remember(athena=self, memory=memory)
+
+
+def _forgotten_texts(rows: Sequence[Any]) -> list[str]:
+    """What forgotten ``rows`` held (texts and metadata strings): the audit log scrubs
+    the programs and arguments that quote any of it."""
+    texts: list[str] = []
+
+    def strings(value: Any) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                strings(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                strings(item)
+
+    for row in rows:
+        texts.append(row.text)
+        strings(row.meta)
+    return texts

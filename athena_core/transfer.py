@@ -7,7 +7,9 @@ data dir and exported again gives the same file. Vectors are not exported (they
 belong to an embedder); they are recomputed on import.
 
 An import validates the whole file before writing anything, so a malformed file
-imports nothing; memories whose id already exists are skipped, so an interrupted
+imports nothing - nor one whose records leave the scope the import is bound to
+(``athena.bound(scope=...)``, ``athena import --scope``), or link a memory to one of
+another scope; memories whose id already exists are skipped, so an interrupted
 import can simply be run again.
 """
 
@@ -171,7 +173,11 @@ def _check_references(athena: Athena, records: list[tuple[int, dict[str, Any]]])
     wanted: list[tuple[int, dict[str, Any], str, str]] = []
     for number, record in records:
         layer = athena.layers[record["layer"]]
-        references = getattr(layer, "import_references", lambda fields: {})(record["fields"])
+        try:
+            references = getattr(layer, "import_references", lambda fields: {})(
+                record["fields"])
+        except AthenaError as exc:
+            raise ImportFormatError(exc.message, line=number) from None
         for field, target in references.items():
             if not isinstance(target, str):
                 raise ImportFormatError(f"fields.{field} must be a memory id (a string).",

@@ -16,7 +16,7 @@ import pytest
 import athena_core
 
 COMMANDS = {"init", "remember", "recall", "forget", "timeline", "plugins", "config", "export",
-            "import", "run", "reindex", "doctor", "demo", "apis", "serve"}
+            "import", "run", "reindex", "doctor", "demo", "apis", "serve", "audit", "mcp"}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -275,6 +275,62 @@ def test_doctor_on_fresh_home_then_after_first_memory(home):
     assert checks["database"]["status"] == "ok"
     assert "athena.db" in checks["database"]["detail"]
     assert checks["embedder"]["status"] == "ok"
+
+
+def _bwrap_installed() -> bool:
+    from athena_core.plugins import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    return "bwrap" in host.registry("executor")
+
+
+@pytest.mark.skipif(not _bwrap_installed(), reason="needs the athena-bwrap plugin")
+def test_doctor_and_plugins_list_show_the_isolation_in_force(home):
+    import platform
+
+    from athena_core.execution.model import ISOLATION_FEATURES
+
+    assert athena(home, "init").returncode == 0
+    checks = {c["name"]: c for c in ok_json(home, "doctor")["checks"]}
+    report = checks["isolation bwrap"]["isolation"]
+    assert report["executor"] == "bwrap" and report["reported"] is True
+    assert list(report["features"]) == list(ISOLATION_FEATURES)
+    seccomp = report["features"]["seccomp"]
+    if platform.machine() in ("x86_64", "aarch64"):
+        assert seccomp["on"] is True and seccomp["detail"].startswith(platform.machine())
+    else:
+        assert seccomp["on"] is False and report["available"] is False
+    text = athena(home, "doctor").stdout
+    assert "isolation bwrap:" in text
+    assert re.search(r"^\s+seccomp\s+(on |OFF)\s+\S", text, re.MULTILINE), text
+
+    plugins = {p["name"]: p for p in ok_json(home, "plugins", "list")}
+    assert plugins["bwrap"]["isolation"]["bwrap"]["features"] == report["features"]
+    assert plugins["athena.memory"]["isolation"] == {}
+    listed = athena(home, "plugins", "list").stdout
+    assert "    executor bwrap: " in listed
+    assert re.search(r"^\s+namespaces\s+on \s+\S", listed, re.MULTILINE), listed
+
+
+@pytest.mark.skipif(not _bwrap_installed(), reason="needs the athena-bwrap plugin")
+def test_seccomp_turned_off_is_shown_as_off_with_the_reason(home):
+    assert athena(home, "init").returncode == 0
+    config = home / "athena.toml"
+    text = config.read_text(encoding="utf-8")
+    assert text.count("[execution.executor_options]\n") == 1
+    config.write_text(text.replace("[execution.executor_options]\n",
+                                   '[execution.executor_options]\nseccomp = "off"\n'),
+                      encoding="utf-8")
+    doctor = json.loads(athena(home, "doctor", "--json").stdout)
+    check = {c["name"]: c for c in doctor["checks"]}["isolation bwrap"]
+    assert check["status"] == "warn"
+    assert check["isolation"]["features"]["seccomp"] == {
+        "on": False, "detail": 'turned off by [execution.executor_options] seccomp = "off"'}
+    assert re.search(r"^\s+seccomp\s+OFF\s+turned off by", athena(home, "doctor").stdout,
+                     re.MULTILINE)
+    listed = athena(home, "plugins", "list").stdout
+    assert re.search(r"^\s+seccomp\s+OFF\s+turned off by", listed, re.MULTILINE), listed
 
 
 def _sandbox_available() -> bool:

@@ -147,9 +147,9 @@ def open_home(home: Path) -> Athena:
 
 
 def tool_calls(home: Path, scope: str | None = None) -> list[Any]:
-    """The ``tool_call`` events a (stopped) server recorded in ``home``."""
+    """The ``tool_call`` audit records a (stopped) server wrote in ``home``, oldest first."""
     with open_home(home) as athena:
-        return athena.episodic.timeline(kind="tool_call", scope=scope)
+        return athena.audit.records(kind="tool_call", scope=scope, order="asc")
 
 
 # --- code mode: tools ----------------------------------------------------------------
@@ -244,7 +244,9 @@ async def test_a_failing_program_reports_its_error_and_keeps_stdout(code_server)
     assert data["status"] == "error" and data["execution_id"]
     assert data["error"] == {"type": "LookupError", "message": "no deploy window", "line": 3}
     assert data["stdout"] == "checked 3 files\n"
-    assert "LookupError: no deploy window" in data["stderr"]
+    # The traceback shows the program's line; its last line would repeat `error`.
+    assert 'File "<program>", line 3' in data["stderr"]
+    assert "no deploy window'" in data["stderr"] and "LookupError: no" not in data["stderr"]
     assert await value_of(code_server, "6 * 7") == 42
 
 
@@ -270,7 +272,8 @@ async def test_a_program_that_runs_too_long_times_out_and_the_server_answers(hom
 async def test_classic_mode_offers_one_tool_per_operation_without_scope(classic_server,
                                                                         athena) -> None:
     tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
-    assert set(tools) == {tool_name(op.name) for op in athena.api}
+    # Every operation the server's policy (strict) allows: it does not grant `execute`.
+    assert set(tools) == {tool_name(op.name) for op in athena.api} - {"execute"}
     assert {"episodic_record", "semantic_update", "recall", "remember"} <= set(tools)
     for tool in tools.values():
         assert "scope" not in tool.input_schema["properties"], tool.name
@@ -306,13 +309,31 @@ async def test_classic_mode_bad_arguments_are_error_results(classic_server, argu
     assert not (await classic_server.call_tool("recall", {"query": "release"})).is_error
 
 
-async def test_classic_mode_does_not_let_a_client_choose_the_policy(classic_server) -> None:
-    tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
-    assert "policy" not in tools["execute"].input_schema["properties"]
-    result = await classic_server.call_tool("execute", {
-        "code": "import os\nos.listdir('/')", "policy": "development"})
-    assert result.is_error
-    assert "policy" in outcome(result)["error"]["message"]
+RUNNER_POLICY = """\
+[execution]
+policy = "runner"
+
+[policies.runner]
+extends = "strict"
+permissions = ["read", "write", "delete", "execute"]
+"""
+
+
+@needs_sandbox
+async def test_classic_mode_offers_execute_only_under_a_policy_that_grants_it(home) -> None:
+    home.mkdir(parents=True)
+    (home / "athena.toml").write_text(RUNNER_POLICY, encoding="utf-8")
+    async with serve(home, "--classic") as session:
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        assert "policy" not in tools["execute"].input_schema["properties"]
+        result = await session.call_tool("execute", {
+            "code": "import os\nos.listdir('/')", "policy": "development"})
+        assert result.is_error
+        assert "policy" in outcome(result)["error"]["message"]
+        # The program runs under the session's policy, which never lets it execute.
+        ran = outcome(await session.call_tool("execute", {
+            "code": "import athena\n[hasattr(athena, 'execute'), athena.remember('x')]"}))
+        assert ran["status"] == "ok" and ran["value"][0] is False, ran
 
 
 # --- resources -------------------------------------------------------------------------
@@ -345,7 +366,7 @@ async def test_an_unknown_resource_is_a_protocol_error(code_server, uri) -> None
 
 
 @needs_sandbox
-async def test_every_tool_call_is_recorded_in_episodic_memory(home) -> None:
+async def test_every_tool_call_is_recorded_in_the_audit_log(home) -> None:
     program = "import athena\nsecret_marker = 'do-not-log-me'\n2 + 2"
     async with serve(home, client="recorder") as session:
         assert await value_of(session, program) == 4
@@ -353,21 +374,22 @@ async def test_every_tool_call_is_recorded_in_episodic_memory(home) -> None:
         await session.call_tool("run_code", {"source": "1"})
 
     calls = tool_calls(home)
-    assert [(e.context["tool"], e.context["status"], e.outcome) for e in calls] == [
-        ("run_code", "ok", "success"), ("search_api", "ok", "success"),
-        ("run_code", "error", "failure")]
-    assert all(e.context["client"] == "recorder" and e.context["mode"] == "code"
-               and e.context["duration_ms"] >= 0 for e in calls)
+    assert [(r.details["tool"], r.status) for r in calls] == [
+        ("run_code", "ok"), ("search_api", "ok"), ("run_code", "error")]
+    assert all(r.details["client"] == "recorder" and r.details["mode"] == "code"
+               and r.duration_ms >= 0 for r in calls)
     ran, searched, malformed = calls
-    assert ran.session == searched.session == malformed.session
+    assert ran.details["session"] == searched.details["session"] == malformed.details["session"]
 
-    assert "arguments" not in ran.context and "do-not-log-me" not in json.dumps(ran.context)
+    assert ran.payload is None and "do-not-log-me" not in json.dumps(ran.to_dict())
     with open_home(home) as athena:
-        [execution] = athena.episodic.timeline(
-            kind="tool_execution", context={"execution_id": ran.context["execution_id"]})
-    assert "do-not-log-me" in execution.text, "the program is kept once, in its execution record"
-    assert searched.context["arguments"] == {"query": "forget a memory", "detail": "names"}
-    assert malformed.context["error"] == "ValueError"
+        execution = athena.audit.get(ran.details["execution_id"])
+        assert not athena.episodic.timeline()  # none of it is memory
+    assert "do-not-log-me" in execution.payload, "the program is kept once, in its execution record"
+    assert execution.kind == "execution" and execution.scope == ran.scope
+    assert json.loads(searched.payload) == {"query": "forget a memory", "detail": "names"}
+    assert searched.details["arguments"] == {"query": 17, "detail": 7}
+    assert malformed.details["error"] == "ValueError"
 
 
 # --- sessions and scopes ---------------------------------------------------------------
@@ -385,18 +407,7 @@ async def test_scope_option_puts_memories_in_that_scope(home) -> None:
     with open_home(home) as athena:
         assert athena.get(memory_id, scope="team-a").text == "Team A owns billing"
         assert not athena.recall("billing owner", layers=["semantic"])  # default scope
-    assert [e.context["tool"] for e in tool_calls(home, scope="team-a")] == ["run_code"] * 2
-
-
-async def test_scope_from_client_uses_the_clients_name(home) -> None:
-    async with serve(home, "--classic", "--scope-from-client", client="Build Bot") as session:
-        stored = outcome(await session.call_tool("remember", {"text": "Builds run at night"}))
-
-    with open_home(home) as athena:
-        assert athena.get(stored["result"], scope="build-bot").text == "Builds run at night"
-        assert not athena.recall("builds", layers=["semantic"])  # default scope
-    [call] = tool_calls(home, scope="build-bot")
-    assert call.context["client"] == "Build Bot" and call.context["mode"] == "classic"
+    assert [r.details["tool"] for r in tool_calls(home, scope="team-a")] == ["run_code"] * 2
 
 
 # --- streamable HTTP -------------------------------------------------------------------
@@ -515,4 +526,4 @@ def test_inspector_runs_code(home) -> None:
         assert [hit.text for hit in athena.recall("inspected", layers=["semantic"])] == [
             "inspected"]
     [call] = tool_calls(home)
-    assert call.context["client"] == "inspector-cli"
+    assert call.details["client"] == "inspector-cli"

@@ -177,3 +177,17 @@ def test_program_permissions_come_from_its_policy(plugged) -> None:
     result = plugged.execute("import athena\nathena.scopeless.note('x')", scope="A",
                              policy=readonly)
     assert not result.ok and "write" in result.error.message, result
+
+
+def test_a_host_binds_a_tenant_with_bound(plugged) -> None:
+    a, _ = _two_tenants(plugged)
+    with plugged.bound(scope="B"):
+        assert plugged.api.get("scopeless.find")("launch") == ["tenant B launch plan"]
+        with pytest.raises(ScopeViolationError):
+            plugged.get(a, scope="A")
+        with pytest.raises(ScopeViolationError), plugged.bound(scope="A"):
+            pass  # an inner block cannot escape the outer one
+    with plugged.bound(scope="B", policy={"permissions": ["read"]}), \
+            pytest.raises(PermissionDeniedError, match="delete"):
+        plugged.forget(a)
+    assert plugged.get(a, scope="A")

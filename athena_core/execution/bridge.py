@@ -9,12 +9,13 @@ forged frame raises :class:`BridgeViolation`, which ends the execution.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from athena_core import calls
+from athena_core import calls, errors
 from athena_core.api.reference import signature_text
 from athena_core.calls import CallContext
 from athena_core.errors import AthenaError, PermissionDeniedError
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from athena_core.execution.policy import Policy
 
 __all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "BridgeHost", "BridgeViolation",
-           "callable_operations", "operation_specs", "to_jsonable"]
+           "callable_operations", "error_classes", "operation_specs", "to_jsonable"]
 
 #: Largest call frame a program may send.
 MAX_CALL_BYTES = 1 << 20
@@ -64,14 +65,33 @@ def policy_key(policy: Policy) -> tuple[object, ...]:
 
 
 def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[dict[str, Any]]:
-    """What the sandbox's ``athena`` module is generated from (names, signatures, docs)."""
+    """What the sandbox's ``athena`` module is generated from (names, signatures, docs).
+
+    Operations the policy refuses come as ``{"name": ..., "refused": True}`` - no
+    signature, no documentation, not listed - so that calling one reaches the host, which
+    refuses it with a ``PermissionDeniedError`` naming the missing permission (and records
+    the attempt), instead of an ``AttributeError``. Operations no program may ever call
+    (``execute``) are left out.
+    """
     key = ("bridge-specs", policy_key(request.policy))
     specs = registry.cache.get(key)
     if specs is None:
+        context = program_context(request.policy, scope="-")
         specs = registry.cache[key] = [
             {"name": op.name, "signature": signature_text(op), "doc": op.doc}
-            for op in callable_operations(registry, request.policy)]
+            if context.allows(op.name, op.permissions) else {"name": op.name, "refused": True}
+            for op in registry if not op.permissions & WITHHELD_PERMISSIONS]
     return specs
+
+
+@functools.cache
+def error_classes() -> list[dict[str, Any]]:
+    """The error classes of :mod:`athena_core.errors`, parents first: what the sandbox's
+    ``athena.errors`` is generated from, so that the two cannot drift apart."""
+    classes = [getattr(errors, name) for name in errors.__all__]
+    return [{"name": cls.__name__, "bases": [base.__name__ for base in cls.__bases__],
+             "doc": (cls.__doc__ or "").strip().split("\n", 1)[0]}
+            for cls in sorted(classes, key=lambda cls: len(cls.__mro__))]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -120,7 +140,7 @@ class BridgeHost:
         self._bytes += frame_bytes
         started = time.perf_counter()
         ok, value, error = self._dispatch(name, args, kwargs)
-        reply = {"type": "reply", "id": call_id, "ok": ok}
+        reply: dict[str, Any] = {"type": "reply", "id": call_id, "ok": ok}
         if ok:
             reply["value"] = value
         else:

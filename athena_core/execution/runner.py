@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +27,10 @@ if TYPE_CHECKING:
     from athena_core.plugins import PluginHost
     from athena_core.runtime import Athena
 
-__all__ = ["AUDIT_IMPORTANCE", "AUTO_ORDER", "ExecutionService"]
+__all__ = ["AUTO_ORDER", "ExecutionService"]
 
 #: Executors tried, in order, when none is configured: the best sandbox that works here.
 AUTO_ORDER = ("bwrap", "srt")
-_CODE_EXCERPT = 2_000
-#: Importance of the audit records Athena writes about itself (executions, tool calls):
-#: low, so that recall weighted by importance ranks what agents stored above them.
-AUDIT_IMPORTANCE = 0.1
 
 
 class ExecutionService:
@@ -44,6 +41,8 @@ class ExecutionService:
         self._plugins = plugins
         self._athena = athena
         self._executors: dict[str, Executor] = {}
+        #: Executors are made once, even when two threads (MCP sessions) first run at once.
+        self._creating = threading.Lock()
 
     # --- choosing ----------------------------------------------------------------------
 
@@ -88,6 +87,10 @@ class ExecutionService:
                  "bubblewrap && pip install athena-bwrap; then check with `athena doctor`.")
 
     def _create(self, name: str) -> Executor:
+        with self._creating:
+            return self._create_once(name)
+
+    def _create_once(self, name: str) -> Executor:
         if name not in self._executors:
             config = self._config
             context = ExecutorContext(data_dir=config.data_dir,
@@ -152,21 +155,10 @@ class ExecutionService:
                 prewarm(chosen)
 
     def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
-        """Record the execution in episodic memory and tell observers."""
+        """Record the execution in the audit log (not in memory) and tell observers."""
         assert self._athena is not None
-        excerpt = code if len(code) <= _CODE_EXCERPT else code[:_CODE_EXCERPT] + "\n[...]"
-        summary = (f"Ran a {result.language} program: {result.status}"
-                   + (f" ({result.error.type}: {result.error.message})" if result.error else "")
-                   + f"\n{excerpt}")
         with self.recording():
-            self._athena.layers["episodic"].record(
-                summary, kind="tool_execution",
-                outcome="success" if result.ok else "failure",
-                context={"execution_id": result.id, "executor": result.executor,
-                         "policy": result.policy, "status": result.status,
-                         "duration_s": round(result.duration_s, 4),
-                         "bridge_calls": len(result.bridge_calls)},
-                importance=AUDIT_IMPORTANCE, scope=scope)
+            self._athena.audit.record_execution(result, code=code, scope=scope)
         self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
         return result
 

@@ -9,9 +9,10 @@ schema generated from the operation's type hints.
 A :class:`ToolSession` serves one MCP session: it binds every call to the
 session's scope and every program to the server's execution policy, turns bad
 arguments and failures into error results a model can read (the server stays
-up), and records every call in episodic memory
-(``kind="tool_call"``: tool, status, timing; a ``run_code`` call points at its
-execution's own record instead of storing the program again).
+up), and records every call in the audit log, not in memory
+(``kind="tool_call"``: tool, status, timing, argument names and sizes; a
+``run_code`` call points at its execution's own record instead of storing the
+program again).
 """
 
 from __future__ import annotations
@@ -23,32 +24,47 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from athena_core import _ids
+from athena_core import _ids, calls
+from athena_core.calls import CallContext
 from athena_core.errors import AthenaError
+from athena_core.execution.bridge import allowed_operations, callable_operations, policy_key
 from athena_core.execution.model import ExecutionResult
-from athena_core.execution.runner import AUDIT_IMPORTANCE
 
 if TYPE_CHECKING:
     from athena_core.api import Operation
+    from athena_core.execution.policy import Policy
     from athena_core.runtime import Athena
 
-__all__ = ["MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION", "SERVER_INSTRUCTIONS", "Tool",
-           "ToolResult", "ToolSession", "tool_name"]
+__all__ = ["CLASSIC_INSTRUCTIONS", "MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION",
+           "SERVER_INSTRUCTIONS", "Tool", "ToolResult", "ToolSession", "tool_name"]
 
-#: Longest stdout or stderr a ``run_code`` result carries (the rest is cut, and says so).
+#: Longest value (as JSON), stdout or stderr a ``run_code`` result carries (the rest is
+#: cut, and the result says so). Whole responses are bounded by ``[mcp] max_response_chars``.
 MAX_OUTPUT_CHARS = 20_000
-_MAX_LOGGED_ARGUMENT = 200
+_RETURN_LESS = ("Return less: filter and aggregate inside the program (counts, the few "
+                "items you need) and return only the answer, or print a summary.")
+_ASK_FOR_LESS = ("Ask for less: a smaller limit or k, or narrower arguments; or use code "
+                 "mode to filter and aggregate before anything is returned.")
 #: Arguments of operations that the server sets, never the client (classic mode): a
 #: client choosing ``execute``'s policy could widen its own sandbox.
 _SERVER_BOUND = {
     "scope": "scope is set by the session, not per call.",
-    "policy": "the policy is the server's ([execution] policy), not chosen per call."}
+    "policy": "the policy is the session's (set by how the client connected), not chosen "
+              "per call."}
 
 SERVER_INSTRUCTIONS = (
     "Athena is long-term memory. Use run_code to run a short Python program in which "
     "`import athena` reaches memory (athena.remember, athena.recall, athena.episodic.*, "
     "athena.semantic.*); filter and aggregate inside the program and return only the "
     "answer. Use search_api to find operations and their signatures.")
+
+#: What a client of classic mode is told: its tools are the operations themselves.
+CLASSIC_INSTRUCTIONS = (
+    "Athena is long-term memory, offered as one tool per operation: remember stores a fact, "
+    "recall finds the memories that answer a question, get and forget read and delete one "
+    "by id, episodic_record and episodic_timeline keep and list events, semantic_update and "
+    "semantic_facts keep facts that change over time. Each tool's description says what it "
+    "takes; the scope is set by how you connected, never per call.")
 
 RUN_CODE_DESCRIPTION = (
     "Run a program in Athena's sandbox and return its result: status, the value of its "
@@ -95,12 +111,19 @@ class ToolSession:
     """The tools of one MCP session, bound to its scope."""
 
     def __init__(self, athena: Athena, *, scope: str, classic: bool = False,
-                 client: str | None = None, session_id: str | None = None) -> None:
+                 client: str | None = None, session_id: str | None = None,
+                 policy: Policy | str | None = None) -> None:
         self.athena = athena
         self.scope = scope
         self.classic = classic
         self.client = client
         self.session_id = session_id or _ids.new_id()
+        #: The session's policy (``None``: the server's ``[execution] policy``): what its
+        #: programs may do, and in classic mode which operations it is offered.
+        self.policy = athena.execution.policy(policy)
+        #: Bound around every call of this session (see :mod:`athena_core.calls`).
+        self.context = CallContext.for_policy(
+            self.policy, scope=scope, caller=f"mcp:{client}" if client else "mcp")
         tools = self._classic_tools() if classic else self._code_tools()
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
 
@@ -117,35 +140,36 @@ class ToolSession:
             result = _error("InvalidArgument", "Tool arguments must be a JSON object.")
         else:
             try:
-                result = tool.handler(dict(arguments or {}))
+                with calls.bind(self.context):
+                    result = tool.handler(dict(arguments or {}))
             except AthenaError as exc:
                 result = _error(type(exc).__name__, str(exc))
             except (TypeError, ValueError) as exc:  # from argument checks of the operation
                 result = _error(type(exc).__name__, str(exc))
+        result = _bounded(result, self.athena.config.mcp.max_response_chars,
+                          _ASK_FOR_LESS if self.classic else _RETURN_LESS)
         self._record(name, dict(arguments or {}) if isinstance(arguments, Mapping) else {},
                      result, time.perf_counter() - started)
         return result
 
     def _record(self, name: str, arguments: dict[str, Any], result: ToolResult,
                 seconds: float) -> None:
-        """One ``tool_call`` event: what ran, its status and timing, not its output."""
+        """One ``tool_call`` audit record: what ran, its status and timing, not its output."""
+        from athena_core.audit.log import current_caller
+
         data = result.data or {}
-        context: dict[str, Any] = {"tool": name, "mode": "classic" if self.classic else "code",
-                                   "status": "error" if result.is_error else "ok",
-                                   "duration_ms": round(seconds * 1000, 2)}
-        if self.client:
-            context["client"] = self.client
-        if "execution_id" in data:  # the program and its outcome are in that record
-            context["execution_id"] = data["execution_id"]
-        else:
-            context["arguments"] = {key: _short(value) for key, value in arguments.items()}
-        if result.is_error and "error" in data:
-            context["error"] = data["error"].get("type")
+        error = data.get("error") if result.is_error else None
         with self.athena.execution.recording():
-            self.athena.episodic.record(
-                f"MCP tool call {name}: {context['status']}", kind="tool_call",
-                session=self.session_id, outcome="failure" if result.is_error else "success",
-                context=context, importance=AUDIT_IMPORTANCE, scope=self.scope)
+            self.athena.audit.record_tool_call(
+                name, arguments, scope=self.scope,
+                caller=current_caller(f"mcp:{self.client}" if self.client else "mcp"),
+                status="error" if result.is_error else "ok", duration_ms=seconds * 1000,
+                mode="classic" if self.classic else "code", client=self.client,
+                session_id=self.session_id,
+                # a program and its outcome are in its execution's own record
+                execution_id=data.get("execution_id"),
+                error=error.get("type") if isinstance(error, Mapping) else None,
+                response_bytes=len(result.text.encode("utf-8", "replace")))
 
     # --- code mode -------------------------------------------------------------------
 
@@ -174,8 +198,12 @@ class ToolSession:
         if language not in ("python", "javascript", "bash"):
             return _error("InvalidArgument", f"language must be python, javascript or bash, "
                                              f"not {language!r}.")
-        return _execution_result(self.athena.execute(
-            code, language=language, scope=self.scope))  # type: ignore[arg-type]
+        # The session runs programs (that is code mode); what they may do is its policy's.
+        running = attrs.evolve(self.context, permissions=self.context.permissions | {"execute"},
+                               operations=("execute",))
+        with calls.bind(running):
+            return _execution_result(self.athena.execute(
+                code, language=language, policy=self.policy.to_dict()))  # type: ignore[arg-type]
 
     def _search_api(self, arguments: dict[str, Any]) -> ToolResult:
         from athena_core.discovery import ApiIndex
@@ -184,15 +212,13 @@ class ToolSession:
         detail = _argument(arguments, "detail", str, "summary")
         limit = _argument(arguments, "limit", int, 10)
         _no_others(arguments, {"query", "detail", "limit"})
-        key = ("mcp-api-index", self.athena.config.execution.policy)
+        # What this session's programs may call, and nothing else.
+        key = ("mcp-api-index", policy_key(self.policy))
         index = self.athena.api.cache.get(key)
         if index is None:
-            from athena_core.execution.bridge import callable_operations
-
-            policy = self.athena.execution.policy(None)
             embed = self.athena.index.embedder.embed  # type: ignore[union-attr]
             index = self.athena.api.cache[key] = ApiIndex(
-                callable_operations(self.athena.api, policy), embed=embed)
+                callable_operations(self.athena.api, self.policy), embed=embed)
         found = index.search(query, detail=detail, limit=limit)  # type: ignore[arg-type]
         data = {"operations": found}
         return ToolResult(_compact(data) if found else "No operation matches; try other "
@@ -204,18 +230,21 @@ class ToolSession:
         from athena_core.api.schema import input_schema
 
         return [Tool(tool_name(op.name), op.doc, _without_bound(input_schema(op)),
-                     self._operation_handler(op)) for op in self.athena.api]
+                     self._operation_handler(op))
+                for op in allowed_operations(self.athena.api, self.context)]
 
     def _operation_handler(self, op: Operation) -> Callable[[dict[str, Any]], ToolResult]:
         from athena_core.execution.bridge import to_jsonable
 
-        scoped = "scope" in op.signature.parameters
+        # The session's policy, not the server's default, for an operation taking one.
+        server_set = ({"policy": self.policy.to_dict()} if "policy" in op.signature.parameters
+                      else {})
 
         def handler(arguments: dict[str, Any]) -> ToolResult:
             bound = sorted(_SERVER_BOUND.keys() & arguments.keys())
             if bound:
                 return _error("InvalidArgument", _SERVER_BOUND[bound[0]])
-            value = op(**arguments, **({"scope": self.scope} if scoped else {}))
+            value = op(**arguments, **server_set)
             if isinstance(value, ExecutionResult):  # `execute`: reported as run_code reports
                 return _execution_result(value)
             value = to_jsonable(value)
@@ -228,17 +257,128 @@ class ToolSession:
 def _execution_result(result: ExecutionResult) -> ToolResult:
     """What a client reads of an execution: a failed program is an error result."""
     data: dict[str, Any] = {"status": result.status, "execution_id": result.id}
+    cut: list[str] = []
     if result.value is not None:
-        data["value"] = result.value
+        _put_value(data, result, cut)
     for stream in ("stdout", "stderr"):
         text = getattr(result, stream)
+        if stream == "stderr" and result.error is not None:
+            text = _without_error_line(text, result.error.type, result.error.message)
         if text:
             data[stream] = _truncated(text)
+            if len(text) > MAX_OUTPUT_CHARS:
+                cut.append(f"{stream}: the first {MAX_OUTPUT_CHARS:,} of {len(text):,} "
+                           "characters are shown")
     if result.error is not None:
         data["error"] = result.error.to_dict()
     if result.violations:
         data["violations"] = list(result.violations)
+    if cut:
+        data.update(truncated=True, cut=cut, hint=_RETURN_LESS)
     return ToolResult(_compact(data), data, is_error=not result.ok)
+
+
+def _put_value(data: dict[str, Any], result: ExecutionResult, cut: list[str]) -> None:
+    """The value, or past MAX_OUTPUT_CHARS the start of its JSON text as ``value_preview``."""
+    if result.value_truncated:  # the sandbox already cut it to the output limit
+        text, size = str(result.value), f"{result.value_truncated:,} bytes"
+    else:
+        text = _compact(result.value)
+        if len(text) <= MAX_OUTPUT_CHARS:
+            data["value"] = result.value
+            return
+        size = f"{len(text):,} characters"
+    data["value_preview"] = text[:MAX_OUTPUT_CHARS]
+    cut.append(f"value: it is {size} as JSON; value_preview holds its first "
+               f"{min(len(text), MAX_OUTPUT_CHARS):,} characters")
+
+
+def _without_error_line(stderr: str, kind: str, message: str) -> str:
+    """stderr without the traceback's last line, which repeats ``error`` (type: message)."""
+    tail = f"{kind}: {message}" if message else kind
+    trimmed = stderr.rstrip("\n")
+    if not trimmed.endswith(tail):
+        return stderr
+    start = trimmed.rfind("\n", 0, len(trimmed) - len(tail)) + 1
+    line = trimmed[start:len(trimmed) - len(tail)]
+    if line and not line.endswith("."):  # what precedes the type is its module: athena.errors.
+        return stderr
+    return trimmed[:start]
+
+
+def _bounded(result: ToolResult, max_chars: int, hint: str) -> ToolResult:
+    """``result`` with its text and structured content together under ``max_chars``.
+
+    Both carry the same data, so each gets half. Fields share that room: the small ones
+    are kept whole and the large ones cut to an equal share (a list keeps its first
+    items, a string its start); ``cut`` says what was cut.
+    """
+    data = result.data if result.data is not None else {"text": result.text}
+    if len(result.text) + len(_compact(data)) <= max_chars:
+        return result
+    half = max_chars // 2
+    notes = [*data.get("cut", ())]
+    fitted, cut = _fit({k: v for k, v in data.items() if k not in _NOTES},
+                       half - len(_compact(notes)) - len(hint) - 800)  # room for the notes
+    fitted = {**fitted, "truncated": True, "cut": notes + cut, "hint": hint}
+    text = _compact(fitted)
+    if len(text) > half:  # the notes themselves are too long
+        keep = half // 2
+        fitted = {"truncated": True, "preview": text[:keep], "cut": [
+            f"the whole result: {len(text):,} characters as JSON, of which preview holds the "
+            f"first {keep:,}"], "hint": hint}
+        text = _compact(fitted)
+    return ToolResult(text, fitted, is_error=result.is_error)
+
+
+_NOTES = ("truncated", "cut", "hint")
+
+
+def _fit(data: dict[str, Any], budget: int, path: str = "") -> tuple[dict[str, Any], list[str]]:
+    """``data`` with its large fields cut to equal shares of ``budget`` characters of JSON."""
+    data, cut = dict(data), []
+    for _ in range(3):  # escapes and the cut markers can overshoot a little: again
+        sizes = {key: len(_compact(value)) for key, value in data.items()}
+        room = budget - sum(len(_compact(key)) + 2 for key in data)
+        if sum(sizes.values()) <= room or not sizes:
+            break
+        share, left = max(0, room), len(sizes)
+        for size in sorted(sizes.values()):  # small fields whole; the rest share what is left
+            if size > share // left:
+                break
+            share, left = share - size, left - 1
+        share //= max(1, left)
+        for key, size in sizes.items():
+            if size > share:
+                data[key], note = _shrink(data[key], size, share, f"{path}{key}")
+                cut += note
+    return data, cut
+
+
+def _shrink(value: Any, size: int, chars: int, where: str) -> tuple[Any, list[str]]:
+    """``value`` (``size`` characters as JSON) cut to about ``chars``, and what was cut."""
+    if isinstance(value, list) and value:
+        shown = _fitting_items(value, chars)
+        return value[:shown], [f"{where}: the first {shown:,} of {len(value):,} items are shown"]
+    if isinstance(value, str) and value:
+        kept = max(0, len(value) * (chars - 40) // size)  # escapes make JSON longer
+        return (value[:kept] + f"[... {len(value) - kept:,} more characters]",
+                [f"{where}: the first {kept:,} of {len(value):,} characters are shown"])
+    if isinstance(value, dict) and value:
+        return _fit(value, chars, f"{where}.")
+    return None, [f"{where}: left out ({size:,} characters as JSON)"]
+
+
+def _fitting_items(items: list[Any], chars: int) -> int:
+    """How many of the first ``items`` fit ``chars`` characters as JSON (binary search)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_compact(items[:middle])) <= chars:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _without_bound(schema: dict[str, Any]) -> dict[str, Any]:
@@ -281,12 +421,3 @@ def _truncated(text: str) -> str:
         return text
     return text[:MAX_OUTPUT_CHARS] + f"\n[... {len(text) - MAX_OUTPUT_CHARS:,} more characters]"
 
-
-def _short(value: Any) -> Any:
-    """An argument as logged: long strings and large values are cut."""
-    if isinstance(value, str):
-        return value if len(value) <= _MAX_LOGGED_ARGUMENT else value[:_MAX_LOGGED_ARGUMENT] + "..."
-    if value is None or isinstance(value, int | float | bool):
-        return value
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return value if len(text) <= _MAX_LOGGED_ARGUMENT else text[:_MAX_LOGGED_ARGUMENT] + "..."

@@ -16,7 +16,7 @@ from athena_core.memory.store import LayerContext
 from athena_core.memory.values import Fact
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import FactRow, MemoryRow
-from athena_core.storage.queries import insert_row, memory_conditions
+from athena_core.storage.queries import insert_row, key_batches, memory_conditions
 
 __all__ = ["SemanticLayer"]
 
@@ -138,13 +138,21 @@ class SemanticLayer:
                                       "supersede_reason": fields.get("supersede_reason")})
 
     def import_references(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Ids of other memories that imported ``fields`` point at (same scope only)."""
+        """Ids of other memories that imported ``fields`` point at (same scope only);
+        raises ``InvalidArgumentError`` if the fields are malformed."""
+        version = fields.get("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InvalidArgumentError(f"fields.version must be a positive integer, not "
+                                       f"{version!r}.")
         return {name: fields.get(name) for name in ("lineage_id", "superseded_by")
                 if fields.get(name) is not None}
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         """Forgetting a fact forgets every version of it (the caller keeps only the
         versions in the forget's scope)."""
-        lineages = select(FactRow.lineage_id).where(FactRow.memory_pk.in_(keys))
-        return keys | set(session.scalars(
-            select(FactRow.memory_pk).where(FactRow.lineage_id.in_(lineages))))
+        related = set(keys)
+        for batch in key_batches(keys):
+            lineages = select(FactRow.lineage_id).where(FactRow.memory_pk.in_(batch))
+            related.update(session.scalars(
+                select(FactRow.memory_pk).where(FactRow.lineage_id.in_(lineages))))
+        return related

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -24,19 +24,36 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.storage.models import Base, MemoryRow
+from athena_core.storage.models import Base, EpisodeRow, MemoryRow
 
-__all__ = ["MEMORIES_BY_KEY", "MEMORY_BY_ID", "insert_row", "matching_keys",
-           "memory_conditions", "metadata_conditions", "scoped_keys"]
+__all__ = [
+    "MEMORIES_BY_KEY",
+    "MEMORY_BY_ID",
+    "insert_row",
+    "key_batches",
+    "matching_keys",
+    "memory_conditions",
+    "metadata_conditions",
+    "scoped_keys",
+]
 
 _memories = MemoryRow.__table__
+_episodes = EpisodeRow.__table__
+#: ``memories`` with the episode columns of episodes (``NULL`` for other layers): hits and
+#: ``get`` carry an episode's kind, actor, session and outcome (a primary-key lookup).
+_WITH_EPISODE = _memories.outerjoin(_episodes, _episodes.c.memory_pk == _memories.c.pk)
+_EPISODE_COLUMNS = (_episodes.c.kind, _episodes.c.actor, _episodes.c.session,
+                    _episodes.c.outcome)
 #: Keys per ``IN`` list (PostgreSQL and SQLite cap bound parameters per statement).
 _KEY_BATCH = 10_000
-#: One memory by public id within a scope (parameters ``id``, ``scope``).
-MEMORY_BY_ID = select(_memories).where(_memories.c.id == bindparam("id"),
-                                        _memories.c.scope == bindparam("scope"))
-#: Memories by internal key (parameter ``keys``, a list).
-MEMORIES_BY_KEY = select(_memories).where(_memories.c.pk.in_(bindparam("keys", expanding=True)))
+#: One memory by public id within a scope (parameters ``id``, ``scope``), with the
+#: episode columns.
+MEMORY_BY_ID = (select(_memories, *_EPISODE_COLUMNS).select_from(_WITH_EPISODE)
+                .where(_memories.c.id == bindparam("id"),
+                       _memories.c.scope == bindparam("scope")))
+#: Memories by internal key (parameter ``keys``, a list), with the episode columns.
+MEMORIES_BY_KEY = (select(_memories, *_EPISODE_COLUMNS).select_from(_WITH_EPISODE)
+                   .where(_memories.c.pk.in_(bindparam("keys", expanding=True))))
 
 
 def scoped_keys(session: Any, scope: str, keys: Iterable[int]) -> set[int]:
@@ -45,12 +62,18 @@ def scoped_keys(session: Any, scope: str, keys: Iterable[int]) -> set[int]:
     The one primitive every lineage walk and delete passes its keys through, so that
     no expansion (a fact's versions, a layer's related rows) crosses a scope.
     """
-    wanted = sorted(set(keys))
     found: set[int] = set()
-    for start in range(0, len(wanted), _KEY_BATCH):
+    for batch in key_batches(keys):
         found.update(session.scalars(select(MemoryRow.pk).where(
-            MemoryRow.scope == scope, MemoryRow.pk.in_(wanted[start:start + _KEY_BATCH]))))
+            MemoryRow.scope == scope, MemoryRow.pk.in_(batch))))
     return found
+
+
+def key_batches(keys: Iterable[int]) -> Iterator[list[int]]:
+    """``keys``, sorted, in lists short enough for one ``IN`` (bound-parameter caps)."""
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), _KEY_BATCH):
+        yield wanted[start:start + _KEY_BATCH]
 
 
 def insert_row(session: Any, model: type[Base], values: Mapping[str, Any]) -> Any:

@@ -1,0 +1,94 @@
+"""What one ``forget`` call selects: ids, or memories in bulk, always within one scope."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.storage.models import EpisodeRow, MemoryRow
+from athena_core.storage.queries import metadata_conditions
+
+__all__ = ["ForgetSelection"]
+
+_ID_BATCH = 10_000
+
+
+@attrs.frozen
+class ForgetSelection:
+    """The selectors of one forget; several keep what matches all of them."""
+
+    ids: frozenset[str] | None = None
+    session: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    metadata: Mapping[str, Any] | None = None
+    everything: bool = False
+
+    @classmethod
+    def of(cls, ids: str | Sequence[str] | None, *, session: str | None,
+           start: datetime | None, end: datetime | None,
+           metadata: Mapping[str, Any] | None, everything: bool) -> ForgetSelection:
+        """Check the selectors of ``forget()``; raise ``InvalidArgumentError`` if they
+        select nothing or contradict each other."""
+        wanted = None if ids is None else frozenset([ids] if isinstance(ids, str) else ids)
+        if wanted is not None and not wanted:
+            raise InvalidArgumentError("forget() was given an empty list of ids.")
+        selection = cls(wanted, session, start, end, metadata or None, everything)
+        if not selection.kind:
+            raise InvalidArgumentError(
+                "forget() needs ids, or a bulk selector: session=, start=/end=, metadata=, "
+                "or everything=True for the whole scope.")
+        if everything and selection.kind != "everything":
+            raise InvalidArgumentError(
+                "forget(everything=True) forgets the whole scope; give it no other selector.")
+        if start is not None and end is not None and start >= end:
+            raise InvalidArgumentError("forget(): start must be before end.")
+        if metadata is not None:
+            metadata_conditions(metadata)  # checks the filter's shape
+        return selection
+
+    @property
+    def kind(self) -> str:
+        """The selectors used, for the audit log (``ids``, ``session+time``, ...)."""
+        used = [name for name, on in (
+            ("ids", self.ids is not None), ("session", self.session is not None),
+            ("time", self.start is not None or self.end is not None),
+            ("metadata", bool(self.metadata)), ("everything", self.everything)) if on]
+        return "+".join(used)
+
+    def rows(self, db: Session, scope: str) -> list[Row[Any]]:
+        """``(pk, id, layer)`` of the selected memories of ``scope``.
+
+        Raises ``MemoryNotFoundError`` (deleting nothing) if an id is not in ``scope``.
+        """
+        columns = (MemoryRow.pk, MemoryRow.id, MemoryRow.layer)
+        conditions: list[Any] = [MemoryRow.scope == scope]
+        if self.start is not None:
+            conditions.append(MemoryRow.valid_from >= self.start)
+        if self.end is not None:
+            conditions.append(MemoryRow.valid_from < self.end)
+        conditions += metadata_conditions(self.metadata or {})
+        if self.session is not None:
+            conditions.append(MemoryRow.pk.in_(
+                select(EpisodeRow.memory_pk).where(EpisodeRow.session == self.session)))
+        if self.ids is None:
+            return list(db.execute(select(*columns).where(*conditions)).all())
+        wanted = sorted(self.ids)
+        found: list[Row[Any]] = []
+        for start in range(0, len(wanted), _ID_BATCH):
+            batch = wanted[start:start + _ID_BATCH]
+            found += db.execute(select(*columns).where(MemoryRow.id.in_(batch),
+                                                       *conditions)).all()
+        missing = self.ids - {row.id for row in found}
+        if missing:
+            raise MemoryNotFoundError(
+                f"No memory {sorted(missing)[0]!r} in scope {scope!r}"
+                f"{' matching the other selectors' if self.kind != 'ids' else ''}; "
+                "nothing was deleted.")
+        return found
