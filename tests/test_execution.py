@@ -54,6 +54,25 @@ event = athena.episodic.record("sandbox event", kind="action")
     assert all(c.ok and c.request_bytes > 0 for c in result.bridge_calls)
 
 
+_API_FILES = """import os
+sorted(os.path.join(root, name)[len("/athena/apis/"):]
+       for root, _, names in os.walk("/athena/apis") for name in names if name.endswith(".py"))
+"""
+
+
+def test_a_warm_worker_shows_only_what_the_next_policy_allows(athena) -> None:
+    """The warm pool's workers are set up per policy, allow-list and permissions included:
+    a worker started for a policy allowing everything is not handed to one that does not."""
+    everything = athena.execute(_API_FILES)  # leaves a warm worker for `strict` behind
+    assert "forget.py" in everything.value and "remember.py" in everything.value
+    recall_only = athena.execute(_API_FILES, policy={"name": "strict", "api": ["recall"]})
+    assert recall_only.value == ["_types.py", "recall.py"], recall_only
+    read_only = athena.execute(_API_FILES, policy={"name": "strict", "permissions": ["read"]})
+    assert "recall.py" in read_only.value, read_only
+    assert not {"forget.py", "remember.py", "episodic/record.py",
+                "semantic/update.py"} & set(read_only.value), read_only
+
+
 def test_bridge_errors_are_exceptions_inside_the_program(athena) -> None:
     program = """
 import athena
