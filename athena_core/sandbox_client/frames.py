@@ -66,7 +66,9 @@ def decode(body: bytes, object_hook: Callable[[dict[str, Any]], Any] | None = No
     return message
 
 
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+#: A JSON string; an unterminated one runs to the end, so that no match can fail and be
+#: retried from every later quote (which would take time quadratic in the frame's size).
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 

@@ -511,3 +511,14 @@ def test_a_result_frame_over_the_output_limit_is_refused(athena) -> None:
         frame('{"type":"result","value":"' + "x" * (3 << 20) + '","error":null}')
         time.sleep(30)
     """))
+
+
+@pytest.mark.timeout(60)  # the quadratic scan took about an hour on such a frame
+def test_the_shape_scan_is_linear_on_unterminated_strings() -> None:
+    """A call frame of commas, then one quote and escaped quotes to its end: each quote
+    used to restart the string scan, so 1 MiB held the host for an hour."""
+    from athena_core.sandbox_client.frames import FrameError, check_shape
+
+    body = b"," * 100_001 + b'"' + b'\\"' * ((1 << 20) // 2 - 60_000)
+    with pytest.raises(FrameError, match="more than 100,000 values"):
+        check_shape(body)
