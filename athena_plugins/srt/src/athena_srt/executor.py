@@ -39,7 +39,7 @@ import attrs
 
 import athena_core.sandbox_client
 import athena_srt
-from athena_core.execution.bridge import BridgeHost, operation_specs
+from athena_core.execution.bridge import BridgeHost
 from athena_core.execution.model import (
     LANGUAGES,
     ErrorInfo,
@@ -161,9 +161,10 @@ class SrtExecutor(ExecutorBase):
             "os_sandbox": feature(True, "Sandbox Runtime (srt), on bubblewrap"),
             "namespaces": feature(True, "mount, pid, net, and user (bubblewrap's, as srt runs "
                                         "unprivileged); srt leaves ipc and uts shared"),
-            "seccomp": feature(True, (
-                f"srt's filter ({machine}): refuses creating unix-domain sockets only, no "
-                "kernel-attack-surface filter" + ("" if shipped else
+            # Off: what srt installs is not a system-call filter in bwrap's sense.
+            "seccomp": feature(False, (
+                f"no kernel-attack-surface filter; srt's own filter ({machine}) only refuses "
+                "creating unix-domain sockets" + ("" if shipped else
                 "; srt ships it for x86_64 and aarch64 and must build it here with a C "
                 "compiler and libseccomp, or it does not start"))),
             "uid": uid,
@@ -221,7 +222,7 @@ class SrtExecutor(ExecutorBase):
             with contextlib.suppress(OSError):  # srt died at once: supervise reports it
                 worker.sock.sendall(frames.encode(self._boot_frame(policy, run)))
             result = supervise(worker, request, bridge, executor=self.name,
-                               operations=operation_specs(bridge._registry, request))
+                               operations=bridge.operation_specs())
             return _explain_death(result, worker)
         finally:
             with self._lock:
