@@ -57,22 +57,33 @@ class CallContext:
     operations: tuple[str, ...] = ("*",)
     #: The policy this context came from, by name (for the audit log).
     policy: str | None = None
+    #: The context this one was bound inside, whose limits hold too: a nested context
+    #: (a program started by a bound caller, ``athena.bound`` inside another) only narrows.
+    outer: CallContext | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def for_policy(cls, policy: Policy, *, scope: str, caller: str,
-                   without: Iterable[str] = ()) -> CallContext:
+                   without: Iterable[str] = (), outer: CallContext | None = None
+                   ) -> CallContext:
         """The context of a caller bound by ``policy`` (``without``: permissions withheld
-        whatever the policy says, e.g. ``execute`` inside the sandbox)."""
+        whatever the policy says, e.g. ``execute`` inside the sandbox; ``outer``: the
+        context it is bound inside, whose limits hold too)."""
         return cls(scope=scope, caller=caller,
                    permissions=frozenset(policy.permissions) - frozenset(without),
-                   operations=policy.api, policy=policy.name)
+                   operations=policy.api, policy=policy.name, outer=outer)
 
     def allows(self, name: str, needs: frozenset[str]) -> bool:
-        """Whether operation ``name``, needing ``needs``, may be called."""
-        return needs <= self.permissions and _allows(self.operations, name)
+        """Whether operation ``name``, needing ``needs``, may be called (here and in every
+        outer context)."""
+        return (needs <= self.permissions and _allows(self.operations, name)
+                and (self.outer is None or self.outer.allows(name, needs)))
 
     def check(self, name: str, needs: frozenset[str]) -> None:
         """Raise :class:`PermissionDeniedError` unless operation ``name`` may be called."""
+        if self.allows(name, needs):
+            return
+        if self.outer is not None and not self.outer.allows(name, needs):
+            self.outer.check(name, needs)
         missing = tuple(sorted(needs - self.permissions))
         if missing:
             granted = ", ".join(sorted(self.permissions)) or "none"
@@ -89,6 +100,8 @@ class CallContext:
 
     def resolve(self, scope: str | None) -> str | None:
         """The scope a call asking for ``scope`` runs in (``None``: the default)."""
+        if self.scope is None and self.outer is not None:
+            return self.outer.resolve(scope)
         if scope is None or self.scope is None or scope == self.scope:
             return self.scope if scope is None else scope
         raise ScopeViolationError(

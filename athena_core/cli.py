@@ -9,6 +9,7 @@ Exit codes: 0 success, 1 an Athena error (message on stderr, or a JSON
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -43,10 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from athena_core import calls
     from athena_core.errors import AthenaError
 
-    # The CLI is an entry point: what a command runs stays in its --scope.
-    context = calls.CallContext(scope=getattr(args, "scope", None), caller="cli")
+    # The CLI is an entry point: what a command runs stays in its --scope. A server is not
+    # a command's call: each of its sessions binds its own context.
+    context = (contextlib.nullcontext() if args.handler is _cmd_serve else
+               calls.bind(calls.CallContext(scope=getattr(args, "scope", None), caller="cli")))
     try:
-        with calls.bind(context):
+        with context:
             return int(args.handler(args) or 0)
     except AthenaError as exc:
         if args.json:

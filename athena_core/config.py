@@ -176,6 +176,9 @@ def _mcp_clients(raw: Any) -> Mapping[str, McpClient]:
                                scope=table["scope"], policy=table.get("policy", ""))
         if not _CLIENT_NAME.fullmatch(name):
             raise ConfigError(f"{where}: a client's name is 1-64 letters, digits, _ or -.")
+        if not client.scope.strip() or len(client.scope) > 255:
+            raise ConfigError(f"{where}: scope must be a non-empty string of at most 255 "
+                              "characters.")
         if not _SHA256.fullmatch(client.token_sha256):
             raise ConfigError(f"{where} token_sha256 must be 64 hexadecimal digits (the "
                               "SHA-256 of the token), not the token itself.",

@@ -256,8 +256,10 @@ class Athena:
                 tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
             gone = [row.id for row in rows]
             audit = self.audit
-            audit.scrub(scope, _forgotten_texts(rows), session=tx.session)
+            scrubbed = audit.scrub(scope, None if selection.everything
+                                   else _forgotten_texts(rows), session=tx.session)
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
+                                scrubbed=scrubbed,
                                 layers={row.layer for row in rows}, session=tx.session)
             purge_deleted_text(tx.session)
             tx.changed_existing_rows(sorted(keys), removed=True)
@@ -332,14 +334,15 @@ class Athena:
         """
         from athena_core import calls
 
-        if scope is not None:
-            scope = self._require_store().scope(scope)
+        outer = calls.current()  # a block inside another only narrows it
+        store = self._require_store()
+        scope = store.scope(scope) if scope is not None or outer is not None else None
         if policy is None:
-            context = calls.CallContext(scope=scope, caller=caller)
+            context = calls.CallContext(scope=scope, caller=caller, outer=outer)
         else:
             context = calls.CallContext.for_policy(
-                self.execution.policy(policy), scope=scope or self._require_store().scope(None),
-                caller=caller)
+                self.execution.policy(policy), scope=scope or store.scope(None), caller=caller,
+                outer=outer)
         return calls.bind(context)
 
     # --- maintenance ---------------------------------------------------------------

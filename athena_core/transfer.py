@@ -183,16 +183,18 @@ def _check_references(athena: Athena, records: list[tuple[int, dict[str, Any]]])
                 raise ImportFormatError(f"fields.{field} must be a memory id (a string).",
                                         line=number)
             wanted.append((number, record, field, target))
+    # Stored memories first: a record of the file whose id is already stored is skipped
+    # on import, so what it says of its own scope must not count.
     stored: dict[str, tuple[str, str]] = {}
-    outside = sorted({target for *_, target in wanted if target not in in_file})
-    if outside:
+    targets = sorted({target for *_, target in wanted})
+    if targets:
         with athena._require_store().storage.read() as session:
-            for start in range(0, len(outside), _BATCH):
+            for start in range(0, len(targets), _BATCH):
                 stored.update((row.id, (row.scope, row.layer)) for row in session.execute(
                     select(MemoryRow.id, MemoryRow.scope, MemoryRow.layer)
-                    .where(MemoryRow.id.in_(outside[start:start + _BATCH]))))
+                    .where(MemoryRow.id.in_(targets[start:start + _BATCH]))))
     for number, record, field, target in wanted:
-        owner = in_file.get(target) or stored.get(target)
+        owner = stored.get(target) or in_file.get(target)
         if owner != (record["scope"], record["layer"]):
             raise ImportFormatError(
                 f"fields.{field} {target!r} is not a {record['layer']} memory of scope "

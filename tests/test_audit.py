@@ -256,12 +256,18 @@ def test_tool_calls_keep_argument_names_and_sizes(athena_factory) -> None:
     from athena_core.mcp.tools import ToolSession
 
     athena = athena_factory(audit={"keep_programs": True})
-    session = ToolSession(athena, scope="team", classic=True, client="tester")
+    session = ToolSession(athena, scope="team", classic=True, client="tester",
+                          authenticated=True)
     secret = canary()
     assert not session.call("remember", {"text": f"the code is {secret}"}).is_error
     assert session.call("forget", {"ids": ["nope"]}).is_error
     first, second = athena.audit.records(kind="tool_call", order="asc")
     assert (first.caller, first.scope, first.status) == ("mcp:tester", "team", "ok")
+    # A name a client gave itself is recorded as such, never as the caller.
+    ToolSession(athena, scope="team", client="mallory").call("search_api", {"query": "x"})
+    [declared] = athena.audit.records(kind="tool_call", limit=1)
+    assert declared.caller == "mcp" and declared.details["client"] == "mallory"
+    assert declared.details["client_declared"] is True
     assert first.details["tool"] == "remember" and first.details["mode"] == "classic"
     assert first.details["arguments"] == {"text": len(json.dumps(f"the code is {secret}"))}
     assert secret in first.payload
@@ -292,7 +298,8 @@ def test_forget_is_recorded_without_what_was_forgotten(athena) -> None:
     athena.semantic.update(fact, "door code 2")
     athena.forget([note, fact])
     [record] = athena.audit.records(kind="forget")
-    assert record.details == {"rows": 3, "selector": "ids", "layers": ["semantic"]}
+    assert record.details == {"rows": 3, "selector": "ids", "layers": ["semantic"],
+                              "scrubbed": 0}
     assert record.caller == "host" and record.scope == "default"
     dumped = json.dumps(record.to_dict())
     assert secret not in dumped and note not in dumped and fact not in dumped
@@ -508,3 +515,19 @@ def test_cli_lists_shows_and_verifies(athena_factory, data_dir, capsys) -> None:
     assert ids[1] in captured.err and "edited" in captured.err
     assert main(["audit", "verify", *home, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["broken_id"] == ids[1]
+
+
+def test_scrub_finds_the_text_however_a_program_or_tool_call_quoted_it(athena) -> None:
+    """Programs hold a forgotten text as a literal with escapes of their own, tool calls
+    as JSON; a very short text is not looked for unquoted (it would match anything)."""
+    from athena_core.audit.log import quoted_forms
+
+    text = 'my "secret" pin\nis 4711 — Zoë'
+    payloads = {"python": f"athena.remember({text!r})",
+                "json": json.dumps({"text": text}, ensure_ascii=False),
+                "json-ascii": json.dumps({"text": text}),
+                "other": "athena.remember('e')  # and much more 'e'-ish text"}
+    assert all(any(form in payloads[kind] for form in quoted_forms(text))
+               for kind in ("python", "json", "json-ascii"))
+    assert not any(form in payloads["other"] for form in quoted_forms("e"))
+    assert quoted_forms("e") == []

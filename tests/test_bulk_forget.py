@@ -98,13 +98,13 @@ def test_bulk_forget_leaves_no_trace(athena, data_dir) -> None:
         assert files_containing(data_dir, token) == [], token
 
 
-def test_cli_forget_in_bulk(athena_factory, data_dir, capsys) -> None:
+def test_cli_forget_in_bulk(data_dir, capsys) -> None:
+    from athena_core import Athena
     from athena_core.cli import main
 
-    athena = athena_factory()
-    athena.episodic.record("cli s1 event", session="s1")
-    athena.remember("stays")
-    athena.close()
+    with Athena.open(data_dir) as athena:  # the data dir the CLI opens (its own database)
+        athena.episodic.record("cli s1 event", session="s1")
+        athena.remember("stays")
     home = ["--home", str(data_dir)]
     assert main(["forget", "--session", "s1", "--json", *home]) == 0
     assert '"deleted": 1' in capsys.readouterr().out

@@ -101,3 +101,63 @@ def test_max_response_chars_has_a_floor(athena_factory, chars: int) -> None:
 
     with pytest.raises((ConfigError, ValueError)):
         athena_factory(mcp={"max_response_chars": chars})
+
+
+def _plugin_session(data_dir, functions: dict) -> tuple:
+    import types
+
+    from athena_core import Athena
+    from athena_core.hookspecs import hookimpl
+    from tests.conftest import make_config
+
+    plugin = types.SimpleNamespace(athena_register_api=hookimpl(
+        lambda register: [register(name, fn) for name, fn in functions.items()]))
+    athena = Athena.open(config=make_config(data_dir, mcp={"max_response_chars": 2_000}),
+                         plugins=[plugin])
+    return athena, ToolSession(athena, scope="s", classic=True)
+
+
+def test_an_operation_result_with_our_keys_stays_its_own_and_bounded(data_dir) -> None:
+    """A classic result is nested under "result": an operation returning "cut" or
+    "truncated" of its own neither crashes the bounding nor passes for its notes."""
+    from athena_core.api import operation
+
+    @operation()
+    def odd(athena) -> dict:
+        """A result that looks like bounding notes."""
+        return {"cut": 5, "truncated": "no", "rows": ["r" * 300] * 40}
+
+    @operation()
+    def odd_notes(athena) -> dict:
+        """A result whose "cut" is a list of long strings."""
+        return {"cut": ["c" * 3_000] * 5}
+
+    athena, session = _plugin_session(data_dir, {"probe.odd": odd, "probe.notes": odd_notes})
+    try:
+        for tool in ("probe_odd", "probe_notes"):
+            result = session.call(tool, {})
+            assert not result.is_error, result.text[:300]
+            assert _size(result) <= 2_000 and result.data["truncated"] is True, tool
+        [record, _] = athena.audit.records(kind="tool_call", limit=2)
+        assert record.status == "ok"
+    finally:
+        athena.close()
+
+
+def test_an_unexpected_failure_is_an_error_result_and_is_audited(data_dir) -> None:
+    from athena_core.api import operation
+
+    @operation()
+    def broken(athena) -> str:
+        """Fails the way a buggy plugin does."""
+        raise RuntimeError("internal detail /srv/secret/path")
+
+    athena, session = _plugin_session(data_dir, {"probe.broken": broken})
+    try:
+        result = session.call("probe_broken", {})
+        assert result.is_error and result.data["error"]["type"] == "InternalError"
+        assert "/srv/secret/path" not in result.text
+        [record] = athena.audit.records(kind="tool_call", limit=1)
+        assert record.status == "error" and record.details["error"] == "InternalError"
+    finally:
+        athena.close()

@@ -191,3 +191,59 @@ def test_a_host_binds_a_tenant_with_bound(plugged) -> None:
             pytest.raises(PermissionDeniedError, match="delete"):
         plugged.forget(a)
     assert plugged.get(a, scope="A")
+
+
+def test_an_inner_bound_block_only_narrows(plugged) -> None:
+    _, b = _two_tenants(plugged)
+    tenant = calls.CallContext(scope="B", caller="test", permissions=frozenset({"read"}))
+    with calls.bind(tenant), plugged.bound():  # no scope, no policy: still B, still read
+        assert plugged.api.get("scopeless.find")("launch") == ["tenant B launch plan"]
+        with pytest.raises(ScopeViolationError):
+            plugged.recall("launch", scope="A")
+        with pytest.raises(PermissionDeniedError, match="delete"):
+            plugged.forget(b)
+    with calls.bind(tenant), plugged.bound(policy="development"), \
+            pytest.raises(PermissionDeniedError, match="write"):
+        plugged.remember("a wider policy inside does not widen")
+    assert plugged.get(b, scope="B")
+
+
+@require_sandbox()
+def test_a_program_never_gets_more_than_the_caller_that_started_it(plugged) -> None:
+    _two_tenants(plugged)
+    reader = {"name": "reader", "permissions": ["read", "execute"]}
+    with plugged.bound(scope="B", policy=reader):
+        with pytest.raises(PermissionDeniedError):
+            plugged.remember("refused to the caller")
+        result = plugged.execute("import athena\nathena.remember('nor through a program')",
+                                 policy="strict")
+    assert not result.ok and result.error.type == "PermissionDeniedError", result
+    assert "write" in result.error.message
+    assert plugged.recall("program", scope="B") == []
+
+
+def test_import_cannot_relabel_a_stored_memory_to_link_to_it(athena) -> None:
+    """A line repeating tenant A's id under scope B is skipped (the id exists); a second
+    line must not use that relabelled copy to link to A's fact."""
+    a, _ = _two_tenants(athena)
+    with pytest.raises(ImportFormatError, match="lineage_id"):
+        _import_lines(athena, _fact_record(a, "B", "relabelled"),
+                      _fact_record("01HXIMPORTEDB0000000000002", "B", "linked",
+                                   lineage_id=a, version=2))
+    assert [f.text for f in athena.semantic.history(a, scope="A")] == [
+        "tenant A launch code is 1234"]
+
+
+@require_sandbox()
+def test_a_javascript_program_is_refused_the_same_way(plugged) -> None:
+    a, _ = _two_tenants(plugged)
+    program = (f"try {{ await athena.forget({a!r}); console.log('deleted') }} "
+               "catch (e) { console.log(JSON.stringify([e instanceof "
+               "athena.errors.PermissionDeniedError, e.message, "
+               "athena.operations.includes('forget')])) }")
+    result = plugged.execute(program, language="javascript", scope="A",
+                             policy={"name": "readonly", "permissions": ["read"]})
+    assert result.ok, result
+    refused, message, listed = json.loads(result.stdout)
+    assert refused is True and "delete" in message and listed is False
+    assert plugged.get(a, scope="A")

@@ -176,12 +176,22 @@ class ApiRegistry:
         self.cache: dict[object, Any] = {}
 
     def collect(self, owner: object, *, namespace: str, provider: str) -> None:
-        """Register every :func:`operation`-decorated method of ``owner``."""
+        """Register every :func:`operation`-decorated method of ``owner``.
+
+        ``owner.api_namespace`` must be ``namespace``: a direct call of the method is
+        checked under the name it has here.
+        """
+        declared = getattr(owner, "api_namespace", "")
+        if declared != namespace:
+            raise TypeError(
+                f"{type(owner).__name__} declares api_namespace {declared!r} but is registered "
+                f"as {namespace!r} (by plugin {provider!r}); they must be the same.")
         for attr in dir(type(owner)):
             spec = getattr(getattr(type(owner), attr, None), _MARK, None)
             if isinstance(spec, OperationSpec):
-                call = getattr(owner, attr)
-                self._add(Operation(_join(namespace, spec.name), namespace, spec, call, provider))
+                name = _join(namespace, spec.name)
+                self._add(Operation(name, namespace, spec,
+                                    functools.partial(spec.invoke, owner, name), provider))
 
     def add_function(self, name: str, function: Callable[..., Any], *, owner: object,
                      provider: str) -> None:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from athena_core.execution.model import ExecutionResult
     from athena_core.storage import Storage
 
-__all__ = ["AUDIT_KINDS", "HEAD_KEY", "AuditLog", "AuditRecord", "ChainCheck"]
+__all__ = ["AUDIT_KINDS", "HEAD_KEY", "MIN_SCRUB_CHARS", "AuditLog", "AuditRecord", "ChainCheck",
+           "current_caller", "quoted_forms"]
 
 #: Kinds of record Athena writes today; later work adds more (``detokenisation``,
 #: ``decryption``, ``key_operation``): ``kind`` is a free string.
@@ -164,7 +165,7 @@ class AuditLog:
         if payload is not None:
             payload = _storable(payload)
         fields: dict[str, Any] = {
-            "id": id or _ids.new_id(), "at": utcnow(), "kind": kind,
+            "id": id or _ids.new_id(), "kind": kind,
             "caller": (caller or current_caller())[:255], "scope": scope, "policy": policy,
             "status": status,
             "duration_ms": None if duration_ms is None else round(float(duration_ms), 3),
@@ -179,6 +180,8 @@ class AuditLog:
             connection = db.connection()
             value = connection.execute(_HEAD).scalar()
             seq, prev = _parse_head(value)
+            # Timed under the write lock, so that times follow the chain's order.
+            fields["at"] = utcnow()
             fields["seq"], fields["prev_hash"] = seq + 1, prev
             fields["hash"] = record_hash(fields, prev)
             connection.execute(_INSERT, fields)
@@ -214,7 +217,8 @@ class AuditLog:
 
     def record_tool_call(self, tool: str, arguments: Mapping[str, Any], *, scope: str,
                          caller: str, status: str, duration_ms: float, mode: str,
-                         client: str | None = None, session_id: str | None = None,
+                         client: str | None = None, client_declared: bool = False,
+                         session_id: str | None = None,
                          execution_id: str | None = None,
                          error: str | None = None, response_bytes: int | None = None,
                          session: Session | None = None) -> AuditRecord:
@@ -224,7 +228,9 @@ class AuditLog:
         encoded = {name: _jsonable(value) for name, value in arguments.items()}
         text = json.dumps(encoded, sort_keys=True, ensure_ascii=False, default=str)
         details: dict[str, Any] = {
-            "tool": tool, "mode": mode, "client": client, "session": session_id,
+            "tool": tool, "mode": mode, "client": client,
+            # a name the client gave itself (stdio, the server's own token): not checked
+            "client_declared": client_declared or None, "session": session_id,
             "arguments": {name: _size(json.dumps(value, ensure_ascii=False, default=str))
                           for name, value in sorted(encoded.items())},
             "execution_id": execution_id, "error": error}
@@ -236,38 +242,45 @@ class AuditLog:
         return record
 
     def record_forget(self, *, scope: str, rows: int, selector: str = "ids",
-                      layers: Iterable[str] = (), session: Session | None = None
-                      ) -> AuditRecord:
-        """That a forget happened: who, in which scope, how many rows, chosen how (never
-        what was forgotten)."""
+                      layers: Iterable[str] = (), scrubbed: int = 0,
+                      session: Session | None = None) -> AuditRecord:
+        """That a forget happened: who, in which scope, how many rows, chosen how, and how
+        many records' payloads it scrubbed (never what was forgotten)."""
         return self.append("forget", scope=scope, status="ok",
                            details={"rows": rows, "selector": selector,
-                                    "layers": sorted(set(layers))},
+                                    "layers": sorted(set(layers)), "scrubbed": scrubbed},
                            session=session)
 
     # --- forgetting ------------------------------------------------------------------
 
-    def scrub(self, scope: str, texts: Iterable[str], *, session: Session | None = None
-              ) -> int:
+    def scrub(self, scope: str, texts: Iterable[str] | None, *,
+              session: Session | None = None) -> int:
         """Remove the stored payload of every record of ``scope`` that quotes one of
-        ``texts`` (memories being forgotten); return how many records were scrubbed.
+        ``texts`` (memories being forgotten; ``None``: every payload of the scope, for a
+        forget of the whole scope); return how many records were scrubbed.
 
-        The record stays, with its payload's sha256, so the chain stays valid; it is
-        marked ``scrubbed``. With ``session``, in that write transaction.
+        A text is looked for as the string literal a program or a tool call's JSON
+        arguments would hold it in (:func:`quoted_forms`). The record stays, with its
+        payload's sha256, so the chain stays valid; it is marked ``scrubbed``. With
+        ``session``, in that write transaction.
         """
-        needles = [text for text in dict.fromkeys(texts) if text and text.strip()]
-        if not needles:
+        needles = None if texts is None else list(dict.fromkeys(
+            form for text in texts for form in quoted_forms(text)))
+        if needles == []:
             return 0
         scrubbed = 0
         with self._writing(session) as db:
             contains = (func.instr if db.get_bind().dialect.name == "sqlite"
                         else func.strpos)
-            for start in range(0, len(needles), _SCRUB_BATCH):
-                batch = needles[start:start + _SCRUB_BATCH]
+            batches = [None] if needles is None else [
+                needles[start:start + _SCRUB_BATCH]
+                for start in range(0, len(needles), _SCRUB_BATCH)]
+            for batch in batches:
+                quoting = [] if batch is None else [
+                    or_(*(contains(_audit.c.payload, needle) > 0 for needle in batch))]
                 result = db.connection().execute(
                     update(_audit)
-                    .where(_audit.c.scope == scope, _audit.c.payload.is_not(None),
-                           or_(*(contains(_audit.c.payload, text) > 0 for text in batch)))
+                    .where(_audit.c.scope == scope, _audit.c.payload.is_not(None), *quoting)
                     .values(payload=None, scrubbed=True))
                 scrubbed += result.rowcount or 0  # type: ignore[attr-defined]
         return scrubbed
@@ -412,3 +425,19 @@ def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
         return json.loads(json.dumps(dict(details), allow_nan=False, ensure_ascii=False))
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"audit details must be JSON data: {exc}.") from None
+
+
+#: Shortest quoted form of a forgotten text that a scrub looks for: shorter ones (a text
+#: of one or two characters between its quotes) match too many unrelated programs.
+MIN_SCRUB_CHARS = 5
+
+
+def quoted_forms(text: str) -> list[str]:
+    """How a program or a tool call's JSON arguments quote ``text``: as a JSON or
+    double-quoted literal (non-ASCII kept or ``\\u``-escaped), as Python's ``repr``, and,
+    for a text long enough to be specific, as it is (a triple-quoted or concatenated
+    literal holds it unescaped)."""
+    forms = [json.dumps(text, ensure_ascii=False), json.dumps(text), repr(text)]
+    if len(text.strip()) >= 12:
+        forms += [text, *(form[1:-1] for form in forms)]
+    return [form for form in dict.fromkeys(forms) if len(form) >= MIN_SCRUB_CHARS]

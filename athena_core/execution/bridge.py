@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from athena_core.api import ApiRegistry, Operation
     from athena_core.execution.policy import Policy
 
-__all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "BridgeHost", "BridgeViolation",
-           "callable_operations", "error_classes", "operation_specs", "to_jsonable"]
+__all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "WITHHELD_PERMISSIONS", "BridgeHost",
+           "BridgeViolation", "allowed_operations", "callable_operations", "error_classes",
+           "operation_specs", "policy_key", "program_context", "to_jsonable"]
 
 #: Largest call frame a program may send.
 MAX_CALL_BYTES = 1 << 20
@@ -43,10 +44,13 @@ class BridgeViolation(Exception):
     """The worker broke the protocol; the execution is ended."""
 
 
-def program_context(policy: Policy, *, scope: str, caller: str = "program") -> CallContext:
-    """The call context of a sandboxed program running under ``policy``."""
+def program_context(policy: Policy, *, scope: str, caller: str = "program",
+                    outer: CallContext | None = None) -> CallContext:
+    """The call context of a sandboxed program running under ``policy``, started by a
+    caller bound to ``outer`` (whose limits hold too: a program never gets more than the
+    caller that started it)."""
     return CallContext.for_policy(policy, scope=scope, caller=caller,
-                                  without=WITHHELD_PERMISSIONS)
+                                  without=WITHHELD_PERMISSIONS, outer=outer)
 
 
 def allowed_operations(registry: ApiRegistry, context: CallContext) -> list[Operation]:
@@ -85,13 +89,13 @@ def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[di
 
 
 @functools.cache
-def error_classes() -> list[dict[str, Any]]:
+def error_classes() -> tuple[dict[str, Any], ...]:
     """The error classes of :mod:`athena_core.errors`, parents first: what the sandbox's
     ``athena.errors`` is generated from, so that the two cannot drift apart."""
     classes = [getattr(errors, name) for name in errors.__all__]
-    return [{"name": cls.__name__, "bases": [base.__name__ for base in cls.__bases__],
-             "doc": (cls.__doc__ or "").strip().split("\n", 1)[0]}
-            for cls in sorted(classes, key=lambda cls: len(cls.__mro__))]
+    return tuple({"name": cls.__name__, "bases": [base.__name__ for base in cls.__bases__],
+                  "doc": (cls.__doc__ or "").strip().split("\n", 1)[0]}
+                 for cls in sorted(classes, key=lambda cls: len(cls.__mro__)))
 
 
 def to_jsonable(value: Any) -> Any:
@@ -115,11 +119,15 @@ class BridgeHost:
     def __init__(self, registry: ApiRegistry, request: ExecutionRequest) -> None:
         self.request = request
         self.context = program_context(request.policy, scope=request.scope,
-                                       caller=f"program:{request.id}")
+                                       caller=f"program:{request.id}", outer=calls.current())
         self._registry = registry
         self.calls: list[BridgeCall] = []
         self.violations: list[str] = []
         self._bytes = 0
+
+    def operation_specs(self) -> list[dict[str, Any]]:
+        """What the sandbox's ``athena`` module of this execution is generated from."""
+        return operation_specs(self._registry, self.request)
 
     def handle(self, frame: Mapping[str, Any], frame_bytes: int) -> bytes:
         """Answer one ``call`` frame with an encoded ``reply`` frame; raise on a breach."""

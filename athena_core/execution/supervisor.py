@@ -31,13 +31,13 @@ from athena_core.execution.bridge import (
     BridgeHost,
     BridgeViolation,
     error_classes,
-    operation_specs,
 )
 from athena_core.execution.model import ErrorInfo, ExecutionRequest, ExecutionResult, Status
 from athena_core.execution.policy import Limits
 from athena_core.sandbox_client import frames
 
-__all__ = ["Worker", "max_result_bytes", "reachable_python", "rlimit_setter", "supervise"]
+__all__ = ["Worker", "max_result_bytes", "reachable_python", "rlimit_setter", "start_worker",
+           "supervise"]
 
 _READ_CHUNK = 64 * 1024
 #: What a result frame may carry beyond the output limit (the error, the frame itself).
@@ -162,7 +162,7 @@ def supervise(worker: Worker, request: ExecutionRequest, bridge: BridgeHost, *,
               violations: list[str] | None = None) -> ExecutionResult:
     """Run ``request`` on ``worker`` to completion; the worker is always killed after."""
     if operations is None:
-        operations = operation_specs(bridge._registry, request)
+        operations = bridge.operation_specs()
     return _Supervision(worker, request, bridge, executor, list(violations or ())).run(
         operations)
 

@@ -180,7 +180,8 @@ class _Sessions:
             params = ctx.session.client_params
             declared = params.client_info.name if params is not None else None
             session.tools = ToolSession(self.athena, scope=caller.scope, classic=self.classic,
-                                        client=caller.name or declared, policy=caller.policy)
+                                        client=caller.name or declared, policy=caller.policy,
+                                        authenticated=caller.name is not None)
         return session, session.tools
 
 
@@ -334,8 +335,9 @@ class _HttpGate:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http":  # websockets and the rest: not served, fail closed
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"authorization", b"")

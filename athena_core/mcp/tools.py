@@ -18,6 +18,7 @@ program again).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CLASSIC_INSTRUCTIONS", "MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION",
            "SERVER_INSTRUCTIONS", "Tool", "ToolResult", "ToolSession", "tool_name"]
+
+log = logging.getLogger("athena.mcp")
 
 #: Longest value (as JSON), stdout or stderr a ``run_code`` result carries (the rest is
 #: cut, and the result says so). Whole responses are bounded by ``[mcp] max_response_chars``.
@@ -112,18 +115,22 @@ class ToolSession:
 
     def __init__(self, athena: Athena, *, scope: str, classic: bool = False,
                  client: str | None = None, session_id: str | None = None,
-                 policy: Policy | str | None = None) -> None:
+                 policy: Policy | str | None = None, authenticated: bool = False) -> None:
         self.athena = athena
         self.scope = scope
         self.classic = classic
+        #: The client's name: a configured client's (``authenticated``), else the name it
+        #: gave itself, which is recorded as such and never decides anything.
         self.client = client
+        self.authenticated = authenticated
         self.session_id = session_id or _ids.new_id()
         #: The session's policy (``None``: the server's ``[execution] policy``): what its
         #: programs may do, and in classic mode which operations it is offered.
         self.policy = athena.execution.policy(policy)
         #: Bound around every call of this session (see :mod:`athena_core.calls`).
         self.context = CallContext.for_policy(
-            self.policy, scope=scope, caller=f"mcp:{client}" if client else "mcp")
+            self.policy, scope=scope,
+            caller=f"mcp:{client}" if client and authenticated else "mcp")
         tools = self._classic_tools() if classic else self._code_tools()
         self.tools: dict[str, Tool] = {tool.name: tool for tool in tools}
 
@@ -146,6 +153,10 @@ class ToolSession:
                 result = _error(type(exc).__name__, str(exc))
             except (TypeError, ValueError) as exc:  # from argument checks of the operation
                 result = _error(type(exc).__name__, str(exc))
+            except Exception as exc:  # a bug, or a plugin's: the client learns no internals
+                log.exception("MCP tool %s failed", name)
+                result = _error("InternalError", f"{name} failed inside Athena "
+                                f"({type(exc).__name__}); the server's log has the details.")
         result = _bounded(result, self.athena.config.mcp.max_response_chars,
                           _ASK_FOR_LESS if self.classic else _RETURN_LESS)
         self._record(name, dict(arguments or {}) if isinstance(arguments, Mapping) else {},
@@ -155,16 +166,15 @@ class ToolSession:
     def _record(self, name: str, arguments: dict[str, Any], result: ToolResult,
                 seconds: float) -> None:
         """One ``tool_call`` audit record: what ran, its status and timing, not its output."""
-        from athena_core.audit.log import current_caller
-
         data = result.data or {}
         error = data.get("error") if result.is_error else None
         with self.athena.execution.recording():
             self.athena.audit.record_tool_call(
                 name, arguments, scope=self.scope,
-                caller=current_caller(f"mcp:{self.client}" if self.client else "mcp"),
+                caller=self.context.caller,
                 status="error" if result.is_error else "ok", duration_ms=seconds * 1000,
                 mode="classic" if self.classic else "code", client=self.client,
+                client_declared=not self.authenticated,
                 session_id=self.session_id,
                 # a program and its outcome are in its execution's own record
                 execution_id=data.get("execution_id"),
@@ -200,7 +210,7 @@ class ToolSession:
                                              f"not {language!r}.")
         # The session runs programs (that is code mode); what they may do is its policy's.
         running = attrs.evolve(self.context, permissions=self.context.permissions | {"execute"},
-                               operations=("execute",))
+                               operations=(*self.context.operations, "execute"))
         with calls.bind(running):
             return _execution_result(self.athena.execute(
                 code, language=language, policy=self.policy.to_dict()))  # type: ignore[arg-type]
@@ -247,9 +257,8 @@ class ToolSession:
             value = op(**arguments, **server_set)
             if isinstance(value, ExecutionResult):  # `execute`: reported as run_code reports
                 return _execution_result(value)
-            value = to_jsonable(value)
-            data = value if isinstance(value, dict) else {"result": value}
-            return ToolResult(_compact(value), data)
+            value = to_jsonable(value)  # under "result": its keys never mix with ours
+            return ToolResult(_compact(value), {"result": value})
 
         return handler
 
@@ -317,7 +326,8 @@ def _bounded(result: ToolResult, max_chars: int, hint: str) -> ToolResult:
     if len(result.text) + len(_compact(data)) <= max_chars:
         return result
     half = max_chars // 2
-    notes = [*data.get("cut", ())]
+    own = data.get("cut")  # run_code's own notes (a classic result is under "result")
+    notes = [str(note) for note in own] if isinstance(own, list) else []
     fitted, cut = _fit({k: v for k, v in data.items() if k not in _NOTES},
                        half - len(_compact(notes)) - len(hint) - 800)  # room for the notes
     fitted = {**fitted, "truncated": True, "cut": notes + cut, "hint": hint}

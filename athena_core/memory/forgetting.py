@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
@@ -62,7 +62,7 @@ class ForgetSelection:
             ("metadata", bool(self.metadata)), ("everything", self.everything)) if on]
         return "+".join(used)
 
-    def rows(self, db: Session, scope: str) -> list[Row[Any]]:
+    def rows(self, db: Session, scope: str) -> list[Any]:
         """``(pk, id, layer)`` of the selected memories of ``scope``.
 
         Raises ``MemoryNotFoundError`` (deleting nothing) if an id is not in ``scope``.
@@ -80,7 +80,7 @@ class ForgetSelection:
         if self.ids is None:
             return list(db.execute(select(*columns).where(*conditions)).all())
         wanted = sorted(self.ids)
-        found: list[Row[Any]] = []
+        found: list[Any] = []
         for start in range(0, len(wanted), _ID_BATCH):
             batch = wanted[start:start + _ID_BATCH]
             found += db.execute(select(*columns).where(MemoryRow.id.in_(batch),

@@ -7,8 +7,12 @@
 import net from "node:net";
 
 const names = JSON.parse(process.env.ATHENA_OPERATIONS || "[]");
+// Operations the policy refuses: callable, so that the host refuses them by name and
+// permission (PermissionDeniedError, as in Python), but never listed.
+const refused = JSON.parse(process.env.ATHENA_REFUSED || "[]");
 const errorSpecs = JSON.parse(process.env.ATHENA_ERRORS || "[]");
 delete process.env.ATHENA_OPERATIONS;
+delete process.env.ATHENA_REFUSED;
 delete process.env.ATHENA_ERRORS;
 
 class AthenaError extends Error {
@@ -111,7 +115,7 @@ function call(op, args) {
 
 const athena = { AthenaError, errors, operations: [...names].sort() };
 const groups = [];
-for (const name of names) {
+for (const name of [...names, ...refused]) {
   const path = name.split(".");
   let owner = athena;
   path.slice(0, -1).forEach((part, depth) => {
@@ -125,6 +129,8 @@ for (const name of names) {
   owner[path[path.length - 1]] = (...args) => call(name, args);
 }
 for (const [owner, part, path] of groups.reverse()) {
-  owner[part] = guarded(owner[part], path, Object.keys(owner[part]).sort());
+  const listed = Object.keys(owner[part]).filter(
+    (key) => !refused.includes(`${path.slice("athena.".length)}.${key}`));
+  owner[part] = guarded(owner[part], path, listed.sort());
 }
 globalThis.athena = guarded(athena, "athena", [...names].sort());

@@ -116,8 +116,11 @@ def _run_external(run: dict[str, Any], language: str, sock: socket.socket) -> di
     env = dict(os.environ)
     bridge: tuple[int, ...] = ()
     if language == "javascript":  # node speaks the bridge itself while it runs
-        env["ATHENA_OPERATIONS"] = json.dumps([op["name"] for op in run.get("operations", [])
+        operations = run.get("operations", [])
+        env["ATHENA_OPERATIONS"] = json.dumps([op["name"] for op in operations
                                                if not op.get("refused")])
+        env["ATHENA_REFUSED"] = json.dumps([op["name"] for op in operations
+                                            if op.get("refused")])
         env["ATHENA_ERRORS"] = json.dumps(run.get("errors", []))
         bridge = (sock.fileno(),)
     status = subprocess.call(command, stdin=subprocess.DEVNULL, env=env, pass_fds=bridge)

@@ -58,8 +58,10 @@ def test_forgotten_text_is_nowhere(forgetting: World) -> None:
     stored: dict[str, str] = {}
     for door in world.doors("default"):
         token = canary(door.name.split("[")[0].replace("-", "")[:6])
-        fact = door.call("remember", f"the vault code is {token}")
-        event = door.call("episodic.record", f"read the vault code {token} aloud",
+        # Quotes, a backslash, a newline and accents: every program and tool call quotes
+        # the text with escapes of its own.
+        fact = door.call("remember", f'the "vault" code is {token}\nsaid Zoë \\ twice')
+        event = door.call("episodic.record", f"read the vault code {token} aloud, it's ünïque",
                           session="forget-me")
         assert fact is not None and fact.ok, (door, fact)
         ids = [_id(fact.value)] + ([_id(event.value)] if event is not None and event.ok

@@ -21,7 +21,7 @@ import athena_core.sandbox_client
 from athena_bwrap import seccomp
 from athena_bwrap.command import sandbox_command
 from athena_core.errors import SandboxUnavailableError
-from athena_core.execution.bridge import BridgeHost, operation_specs, policy_key
+from athena_core.execution.bridge import BridgeHost, policy_key
 from athena_core.execution.model import (
     LANGUAGES,
     ExecutionRequest,
@@ -164,7 +164,7 @@ class BwrapExecutor(ExecutorBase):
     def run(self, request: ExecutionRequest, bridge: BridgeHost) -> ExecutionResult:
         worker = self._take(request.policy) or self._start(request.policy)
         return supervise(worker, request, bridge, executor=self.name,
-                         operations=operation_specs(bridge._registry, request))
+                         operations=bridge.operation_specs())
 
     def prewarm(self, policy: Policy) -> None:
         """Start workers for ``policy`` in the background, up to the pool size.
