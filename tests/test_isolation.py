@@ -297,13 +297,18 @@ def test_doctor_warns_about_executors_that_report_less(tmp_path) -> None:
 # --- the other executors' reports (when their plugins are importable) ---------------------
 
 
-def test_srt_reports_its_isolation(tmp_path) -> None:
-    srt = pytest.importorskip("athena_srt.executor")
-    executor = srt.SrtExecutor(ExecutorContext(data_dir=tmp_path / "data"))
+def _reported(module: str, executor_class: str, tmp_path) -> dict:
+    """What the executor of an installed plugin reports (skipped where it is not)."""
+    executor = getattr(pytest.importorskip(module), executor_class)(
+        ExecutorContext(data_dir=tmp_path / "data"))
     try:
-        isolation = executor.isolation()
+        return dict(executor.isolation())
     finally:
         executor.close()
+
+
+def test_srt_reports_its_isolation(tmp_path) -> None:
+    isolation = _reported("athena_srt.executor", "SrtExecutor", tmp_path)
     assert list(isolation) == list(ISOLATION_FEATURES)
     assert isolation["os_sandbox"].on and isolation["network"].on
     assert "proxy" in isolation["network"].detail
@@ -312,12 +317,8 @@ def test_srt_reports_its_isolation(tmp_path) -> None:
 
 
 def test_restrictedpython_says_it_is_not_an_os_sandbox(tmp_path) -> None:
-    rp = pytest.importorskip("athena_restrictedpython.executor")
-    executor = rp.RestrictedPythonExecutor(ExecutorContext(data_dir=tmp_path / "data"))
-    try:
-        isolation = executor.isolation()
-    finally:
-        executor.close()
+    isolation = _reported("athena_restrictedpython.executor", "RestrictedPythonExecutor",
+                          tmp_path)
     assert list(isolation) == list(ISOLATION_FEATURES)
     assert isolation["os_sandbox"] == IsolationFeature(False, isolation["os_sandbox"].detail)
     assert "not an OS sandbox" in isolation["os_sandbox"].detail

@@ -420,13 +420,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(home: Path, token: str) -> Iterator[str]:
-    """``athena serve --http`` on a free port; yields its URL and always stops it."""
+def http_server(home: Path, token: str | None, *options: str) -> Iterator[str]:
+    """``athena serve --http ... OPTIONS`` on a free port, with the server's own ``token``
+    (``None``: only the clients of ``[mcp.clients]``); yields its URL and always stops it."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    with open(home.with_suffix(".stderr"), "w+", encoding="utf-8") as errlog:
-        proc = subprocess.Popen(serve_command(home, "--http", f"127.0.0.1:{port}"),
-                                env=server_env(ATHENA_SERVE_TOKEN=token), cwd=home.parent,
+    env = server_env() if token is None else server_env(ATHENA_SERVE_TOKEN=token)
+    with open(home.with_suffix(f".{port}.stderr"), "w+", encoding="utf-8") as errlog:
+        proc = subprocess.Popen(serve_command(home, "--http", f"127.0.0.1:{port}", *options),
+                                env=env, cwd=home.parent,
                                 stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
         try:
             deadline = time.monotonic() + 60

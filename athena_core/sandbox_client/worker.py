@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import athena_module
 import frames
+import tracebacks
 
 BRIDGE_FD = 3
 PROGRAM = "<program>"
@@ -76,29 +77,12 @@ def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
                                          "message": f"exit status {exc.code}", "line": None}}
     except BaseException as exc:  # the program's failure is a result, not a worker crash
         linecache.cache[PROGRAM] = (len(code), None, code.splitlines(True), PROGRAM)
-        _print_traceback(exc)
+        tracebacks.print_program_traceback(exc)
         return {"value": None, "error": {"type": type(exc).__name__, "message": _text(exc),
                                          "line": _program_line(exc)}}
     return {"value": _jsonable(value), "error": None}
 
 
-def _print_traceback(exc: BaseException) -> None:
-    """The traceback, showing only the program's own frames: the worker's and the
-    ``athena`` module's say nothing to its author."""
-    try:
-        report = traceback.TracebackException.from_exception(exc)
-        pending, seen = [report], set()
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            current.stack = traceback.StackSummary.from_list(
-                [frame for frame in current.stack if frame.filename == PROGRAM])
-            pending += [e for e in (current.__cause__, current.__context__) if e is not None]
-        sys.stderr.write("".join(report.format()))
-    except Exception:  # a program's exception may break formatting; the result still goes
-        print(f"{type(exc).__name__} (its traceback cannot be shown)", file=sys.stderr)
 
 
 def _text(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from athena_core import Athena
 from athena_core.errors import AthenaError
 from athena_core.execution.bridge import to_jsonable
 from athena_core.mcp.tools import tool_name
+from tests.test_mcp import server_env
 
 
 @attrs.frozen
@@ -163,11 +164,6 @@ class McpClient:
             self._run(self._stack.aclose(), timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATHENA_")}
-    return {**env, "PYTHONIOENCODING": "utf-8", **extra}
 
 
 def stdio_client(home: Path, *options: str, env: dict[str, str] | None = None) -> McpClient:

@@ -13,13 +13,13 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from athena_core.errors import ImportFormatError
 from athena_core.transfer import import_jsonl
 from tests.invariants.doors import run_cli
-from tests.invariants.world import World, canary
+from tests.invariants.world import World, canary, examples
 
 pytestmark = pytest.mark.timeout(900)
 STAMP = "2026-01-01T00:00:00+00:00"
@@ -49,8 +49,7 @@ def record(world: World, kind: str, a_id: str, text: str) -> dict[str, Any]:
     return line
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@examples(40)
 @given(data=st.data())
 def test_no_import_into_b_reaches_a(world: World, data: Any) -> None:
     kind = data.draw(st.sampled_from(["scope A", "lineage_id", "superseded_by", "A's id"]))

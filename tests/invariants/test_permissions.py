@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.invariants.world import SHARED_SESSION, World
+from tests.invariants.world import SHARED_SESSION, World, examples
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -42,8 +42,7 @@ def test_read_only_doors_still_read(world: World) -> None:
         assert world.a.token not in outcome.seen, (door, outcome)
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@examples(80)
 @given(data=st.data())
 def test_a_read_only_policy_changes_nothing(world: World, data: Any) -> None:
     door = data.draw(st.sampled_from(world.doors("readonly")), label="door")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.invariants.world import SHARED_SESSION, World, canary
+from tests.invariants.world import SHARED_SESSION, World, canary, examples
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -75,9 +75,7 @@ def test_every_door_is_open(world: World) -> None:
         assert world.a.token not in outcome.seen, (door, outcome)
 
 
-@settings(max_examples=120, deadline=None, derandomize=False,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@examples(120)
 @given(data=st.data())
 def test_tenant_b_never_observes_or_changes_tenant_a(world: World, data: Any) -> None:
     door = data.draw(st.sampled_from(world.doors("default")), label="door")

@@ -14,15 +14,11 @@ import hashlib
 import io
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+from hypothesis import HealthCheck, settings
 
 from athena_core import Athena
 from athena_core.config import Config
@@ -36,9 +32,9 @@ from tests.invariants.doors import (
     McpCodeDoor,
     ProgramDoor,
     http_client,
-    server_env,
     stdio_client,
 )
+from tests.test_mcp import http_server
 
 #: The session name both tenants use: a session selector must not cross scopes.
 SHARED_SESSION = "standup"
@@ -62,6 +58,13 @@ token_sha256 = "{b_readonly}"
 scope = "B"
 policy = "readonly"
 """
+
+
+def examples(count: int) -> Any:
+    """Hypothesis settings of the suite's generated cases: ``count`` of them, each calling
+    through real doors (no deadline; the session-wide world is not reset between them)."""
+    return settings(max_examples=count, deadline=None, suppress_health_check=[
+        HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def canary(prefix: str = "zqx") -> str:
@@ -91,41 +94,6 @@ class Tenant:
                 f"{scope} standup mentioned {tenant.token}", session=SHARED_SESSION,
                 actor="lead", context={"tenant": scope})
         return tenant
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def http_server(home: Path, *options: str) -> Iterator[str]:
-    """``athena serve --http`` on a free port; yields its URL and always stops it."""
-    port = _free_port()
-    with open(home.with_suffix(f".http{port}.stderr"), "w+", encoding="utf-8") as errlog:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "athena_core.cli", "serve", "--home", str(home), "--http",
-             f"127.0.0.1:{port}", *options], env=server_env(), cwd=home.parent,
-            stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(
-                        ("127.0.0.1", port), timeout=1):
-                    break
-                errlog.seek(0)
-                assert proc.poll() is None, f"the server exited: {errlog.read()}"
-                assert time.monotonic() < deadline, "the server did not open its port"
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
 
 
 def runnable_executors(athena: Athena) -> list[str]:
@@ -200,7 +168,7 @@ class World:
             client = stdio_client(self.home, "--scope", scope, *classic, env=stdio_env)
             doors.append(self._mcp_door(client, f"mcp-{mode}[stdio]", mode))
             if scope == "B":
-                url = self._stack.enter_context(http_server(self.home, *classic))
+                url = self._stack.enter_context(http_server(self.home, None, *classic))
                 client = http_client(url, self.tokens[policy])
                 doors.append(self._mcp_door(client, f"mcp-{mode}[http]", mode))
         if chosen is None:

@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
     import audit
     import frames
     import guards
+    import tracebacks  # noqa: F401  (for _print_traceback, before arming)
 
     guards.preload()
     sock = socket.socket(fileno=BRIDGE_FD)
@@ -92,24 +93,9 @@ def _run(code: str, guards: Any, arm: Any, athena: Any) -> dict[str, Any]:
 
 def _print_traceback(exc: BaseException) -> None:
     """The traceback, showing only the program's own frames (not the worker's)."""
-    try:
-        _write_traceback(exc)
-    except Exception:  # a program's exception may break formatting; the result still goes
-        print(f"{type(exc).__name__} (its traceback cannot be shown)", file=sys.stderr)
+    import tracebacks  # loaded by main() before the audit hook was armed
 
-
-def _write_traceback(exc: BaseException) -> None:
-    report = traceback.TracebackException.from_exception(exc, lookup_lines=False)
-    pending, seen = [report], set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.stack = traceback.StackSummary.from_list(
-            [frame for frame in current.stack if frame.filename == PROGRAM])
-        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
-    sys.stderr.write("".join(report.format()))
+    tracebacks.print_program_traceback(exc, lookup_lines=False)
 
 
 def _program_line(exc: BaseException) -> int | None:
