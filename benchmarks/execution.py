@@ -143,7 +143,7 @@ def _instrument(athena: Any, executor: Any) -> Timers:
     timers.wrap(supervisor.Worker, "close", "close")
     timers.wrap(executor, "_refill_async", "refill hand-off")
     timers.wrap(service, "_finish", "finish")
-    timers.wrap(athena.layers["episodic"], "record", "episodic record")
+    timers.wrap(type(athena.audit), "record_execution", "audit record")  # slotted: the class
     return timers
 
 
@@ -160,7 +160,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("of which: kill, reap and close the worker", "teardown"),
     ("refill hand-off to the pool thread", "refill hand-off"),
     ("rest of executor.run", "run rest"),
-    ("episodic record (summary, embed, insert, commit)", "episodic record"),
+    ("audit record (hash chain, insert, commit)", "audit record"),
     ("after_execute hook and the rest of _finish", "finish rest"),
     ("rest of Athena.execute", "execute rest"),
     ("background: pool thread starts a worker", "background: start a sandboxed worker"),
@@ -176,7 +176,7 @@ def _parts(spent: dict[str, float], total: float) -> dict[str, float]:
                                       "start a sandboxed worker", "supervise",
                                       "refill hand-off"))
     out["run rest"] = get("executor.run", 0.0) - inner
-    out["finish rest"] = get("finish", 0.0) - get("episodic record", 0.0)
+    out["finish rest"] = get("finish", 0.0) - get("audit record", 0.0)
     outer = sum(get(k, 0.0) for k in ("choose executor", "executor refusals (policy check)",
                                       "static checks", "bridge set-up", "executor.run",
                                       "finish"))

@@ -395,7 +395,7 @@ def _render_execution(results: dict[str, Any]) -> list[str]:
                 lines += [
                     _row("  diagnostic: same, refill held until it returned",
                          warm["deferred_refill"]),
-                    _row("    part: episodic record", deferred.get("episodic record")),
+                    _row("    part: audit record", deferred.get("audit record")),
                     _row("    part: supervise", deferred.get("supervise")),
                 ]
         else:
