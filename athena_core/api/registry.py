@@ -81,7 +81,7 @@ class OperationSpec:
         return "scope" in self.signature.parameters
 
     def invoke(self, owner: Any, qualified: str, /, *args: Any, **kwargs: Any) -> Any:
-        """The dispatcher: check the arguments, then the call context, then run.
+        """The dispatcher: check the call context and the arguments, then run.
 
         Inside a bound :class:`~athena_core.calls.CallContext` the operation's declared
         permissions are checked against it and its ``scope`` is the bound one (another

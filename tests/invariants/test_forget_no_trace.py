@@ -25,10 +25,10 @@ pytestmark = [pytest.mark.timeout(900),
 
 
 def encodings(token: str) -> set[bytes]:
-    """``token`` as UTF-8, upper case, UTF-16 (both byte orders), hex and base64 (each
-    of the three alignments a token inside a longer text can have)."""
+    """``token`` as UTF-8, lower and upper case, UTF-16 (both byte orders), hex and
+    base64 (each of the three alignments a token inside a longer text can have)."""
     raw = token.encode()
-    forms = {raw, token.upper().encode(), token.encode("utf-16-le"),
+    forms = {raw, token.lower().encode(), token.upper().encode(), token.encode("utf-16-le"),
              token.encode("utf-16-be"), raw.hex().encode(), raw.hex().upper().encode()}
     for shift in range(3):
         encoded = base64.b64encode(b"\x00" * shift + raw)
