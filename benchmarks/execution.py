@@ -246,7 +246,7 @@ def _worker_path() -> str:
 
 
 def _plain_worker() -> Any:
-    """The stock worker, unsandboxed, with the bridge on fd 3 (as executors start it)."""
+    """The stock worker, unsandboxed, started as executors start it."""
     from athena_core.execution.supervisor import start_worker
 
     return start_worker([sys.executable, "-I", "-B", _worker_path()],
@@ -432,7 +432,7 @@ def warm(athena: Any, runs: int, settle: float) -> dict[str, Any]:
 
 _RAW_CLIENT = r"""
 import json, socket, struct, sys, time
-sock = socket.socket(fileno=3)
+sock = socket.socket(fileno=0)  # the bridge, as start_worker passes it
 header = struct.Struct(">I")
 def exactly(size):
     data = b""

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -420,14 +420,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(home: Path, token: str | None, *options: str) -> Iterator[str]:
+def http_server(home: Path, token: str | None, *options: str,
+                launcher: Sequence[str] = ()) -> Iterator[str]:
     """``athena serve --http ... OPTIONS`` on a free port, with the server's own ``token``
-    (``None``: only the clients of ``[mcp.clients]``); yields its URL and always stops it."""
+    (``None``: only the clients of ``[mcp.clients]``); yields its URL and always stops it.
+
+    ``launcher``: a command that sets the process up and then execs the server
+    command appended to it."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = server_env() if token is None else server_env(ATHENA_SERVE_TOKEN=token)
     with open(home.with_suffix(f".{port}.stderr"), "w+", encoding="utf-8") as errlog:
-        proc = subprocess.Popen(serve_command(home, "--http", f"127.0.0.1:{port}", *options),
+        proc = subprocess.Popen([*launcher,
+                                 *serve_command(home, "--http", f"127.0.0.1:{port}", *options)],
                                 env=env, cwd=home.parent,
                                 stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
         try:

@@ -9,7 +9,6 @@ is started.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import resource
 import selectors
@@ -19,7 +18,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,37 +74,38 @@ class Worker:
             self.process.wait(timeout=5)
 
 
-def start_worker(command: list[str], *, preexec: Callable[[], None] | None = None,
-                 env: dict[str, str] | None = None, extra_fds: dict[int, int] | None = None
-                 ) -> Worker:
-    """Start ``command`` with the bridge socket on fd 3 and piped stdout/stderr.
+def start_worker(command: list[str] | Callable[[int], list[str]], *,
+                 preexec: Callable[[], None] | None = None, env: dict[str, str] | None = None,
+                 pass_fds: Sequence[int] = ()) -> Worker:
+    """Start a worker with one end of a new bridge socket; stdout and stderr piped.
 
-    ``extra_fds`` maps a file descriptor number in the child to one of ours (for
-    example a seccomp program for bubblewrap). Every other descriptor of the host
-    process is closed in the child.
+    ``command`` is the worker's command line, and the bridge its standard input;
+    or a function of the bridge's descriptor number here that returns a command
+    line naming that number (for a launcher that keeps its own standard input
+    open while the sandbox runs, as bubblewrap does): the child then inherits
+    the bridge at that number, and ``/dev/null`` as its standard input. The
+    worker moves the bridge to fd 3 itself (``sandbox_client/worker_setup.py``),
+    so no descriptor number is fixed here: the host's own descriptors, at any
+    numbers, are neither needed, touched nor passed on. ``pass_fds``: more of our
+    descriptors the child inherits, at their numbers here (which the command
+    names). Every other descriptor is closed in the child.
     """
     host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    wanted = {3: worker_end.fileno(), **(extra_fds or {})}
-    # Copies above every target number, so no dup2 in the child overwrites a source.
-    floor = max(wanted) + 1
-    staged = {child: fcntl.fcntl(parent, fcntl.F_DUPFD_CLOEXEC, floor)
-              for child, parent in wanted.items()}
-
-    def child_setup() -> None:
-        for child, parent in staged.items():
-            os.dup2(parent, child)
-        if preexec is not None:
-            preexec()
-
     try:
+        if callable(command):
+            argv, stdin = command(worker_end.fileno()), subprocess.DEVNULL
+            pass_fds = (*pass_fds, worker_end.fileno())
+        else:
+            argv, stdin = command, worker_end.fileno()
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=tuple(wanted), preexec_fn=child_setup, start_new_session=True,
+            argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=tuple(pass_fds), preexec_fn=preexec, start_new_session=True,
             env=env if env is not None else {}, close_fds=True)
+    except BaseException:
+        host_end.close()
+        raise
     finally:
         worker_end.close()
-        for fd in staged.values():
-            os.close(fd)
     return Worker(process, host_end)
 
 

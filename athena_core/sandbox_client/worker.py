@@ -1,10 +1,11 @@
 """The sandboxed worker: waits for one program, runs it, reports, exits.
 
-Started inside the sandbox as ``python3 -I worker.py`` with the bridge socket
-on file descriptor 3. Protocol (frames.py): the host sends one ``run`` frame;
-the worker answers every ``athena`` call with a ``call`` frame and waits for
-its ``reply``; finally it sends one ``result`` frame and exits. A worker serves
-exactly one execution.
+Started inside the sandbox as ``python3 -I worker.py [--bridge-fd N]`` with the
+bridge socket on file descriptor N (default: its standard input), which it
+moves to file descriptor 3 (worker_setup.py). Protocol (frames.py): the host
+sends one ``run`` frame; the worker answers every ``athena`` call with a ``call``
+frame and waits for its ``reply``; finally it sends one ``result`` frame and
+exits. A worker serves exactly one execution.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import athena_module
 import frames
 import tracebacks
+import worker_setup
 
-BRIDGE_FD = 3
 PROGRAM = "<program>"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: How each language runs; JavaScript gets the `athena` module (athena.mjs) preloaded.
@@ -36,10 +37,8 @@ _INTERPRETERS = {
 
 
 def main() -> int:
-    # Nothing but stdio and the bridge is handed to the program (the sandbox may have
-    # passed its own set-up descriptors, such as the seccomp program, along).
-    os.closerange(BRIDGE_FD + 1, 4096)
-    sock = socket.socket(fileno=BRIDGE_FD)
+    # Nothing but stdio and the bridge is handed to the program.
+    sock = worker_setup.take_bridge(worker_setup.bridge_fd(sys.argv[1:]))
     try:
         run = frames.recv(sock, 64 << 20)
     except (frames.FrameError, OSError):

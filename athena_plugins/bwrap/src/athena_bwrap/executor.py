@@ -36,8 +36,6 @@ from athena_core.options import PluginOptions
 
 __all__ = ["BwrapExecutor"]
 
-_SECCOMP_FD = 4
-_ARGS_FD = 5
 #: Host uids handed to sandboxes when Athena runs as root (unused by real accounts).
 _UID_RANGE = (1_000_000_000, 1_100_000_000)
 _DISK_BYTES = 64 << 20
@@ -187,8 +185,9 @@ class BwrapExecutor(ExecutorBase):
                     hint=f"Use the srt executor, or set {_SECCOMP_OFF}.")
             bpf = seccomp.filter_program(arch)
         seccomp_fds = os.pipe() if bpf is not None else None
+        # bubblewrap reads both pipes at the numbers they have here (then closes them).
         command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
-                                  seccomp_fd=_SECCOMP_FD if seccomp_fds else None,
+                                  seccomp_fd=seccomp_fds[0] if seccomp_fds else None,
                                   disk_bytes=_DISK_BYTES,
                                   api_tree=self._context.api_tree(policy))
         # The options (mount paths, passed-through environment values) go through a pipe
@@ -197,16 +196,17 @@ class BwrapExecutor(ExecutorBase):
         split = command.index("--")
         options, program = command[1:split], command[split:]
         args_fds = os.pipe()
-        pipes = {_ARGS_FD: args_fds[0]}
-        if seccomp_fds:
-            pipes[_SECCOMP_FD] = seccomp_fds[0]
+        pipes = (args_fds[0], *(seccomp_fds[:1] if seccomp_fds else ()))
         # Unprivileged callers share RLIMIT_NPROC with their own processes: allow for them.
         extra = 0 if as_root else _processes_of(os.getuid())
         preexec = rlimit_setter(policy.limits, processes=policy.limits.processes + extra)
         try:
-            worker = start_worker([self._bwrap or "bwrap", "--args", str(_ARGS_FD), *program],
-                                  preexec=preexec, env={"PATH": "/usr/bin:/bin"},
-                                  extra_fds=pipes)
+            # The bridge at its number here, not on stdin: bubblewrap's own processes
+            # keep stdin open as long as the sandbox runs.
+            worker = start_worker(
+                lambda bridge: [self._bwrap or "bwrap", "--args", str(args_fds[0]), *program,
+                                "--bridge-fd", str(bridge)],
+                preexec=preexec, env={"PATH": "/usr/bin:/bin"}, pass_fds=pipes)
             os.write(args_fds[1], b"".join(a.encode() + b"\0" for a in options))
             if seccomp_fds and bpf is not None:
                 os.write(seccomp_fds[1], bpf)

@@ -1,17 +1,16 @@
-"""First program inside the srt sandbox: hands the bridge to the stock worker.
+"""First program inside the srt sandbox: applies the boot frame, then becomes the worker.
 
-srt's command-line tool marks every inherited descriptor above stderr
-close-on-exec, so the bridge socket cannot reach the sandbox on fd 3. The host
-starts srt with the bridge as its standard input instead; srt, bubblewrap and
-the shells in between pass stdin through untouched. This script (stdlib only,
-run as ``python3 -I -B boot.py WORKER``) then
+The host starts every worker with the bridge socket as its standard input (srt's
+command-line tool marks every inherited descriptor above stderr close-on-exec,
+so nothing else would reach the sandbox); srt, bubblewrap and the shells in
+between pass stdin through untouched. This script (stdlib only, run as
+``python3 -I -B boot.py WORKER``)
 
 1. reads one ``boot`` frame from the bridge: the program's environment, its
    working directory and its resource limits;
-2. moves the bridge to fd 3 and puts ``/dev/null`` on stdin;
-3. applies the limits, so they count only the program's own processes;
-4. replaces itself with ``python3 -I -B WORKER``, which reads the ``run`` frame
-   from fd 3 as in every other executor.
+2. applies the limits, so they count only the program's own processes;
+3. replaces itself with ``python3 -I -B WORKER``, which, as in every other
+   executor, moves the bridge from stdin to fd 3 and reads the ``run`` frame.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import resource
 import struct
 import sys
 
-BRIDGE_FD = 3
 _HEADER = struct.Struct(">I")
 _MAX_BOOT_FRAME = 1 << 20
 #: Variables srt's launch environment or the shells in between set: never the program's.
@@ -68,11 +66,6 @@ def main() -> None:
     worker = sys.argv[1]
     os.set_blocking(0, True)
     frame = read_boot_frame(0)
-    os.dup2(0, BRIDGE_FD)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.set_inheritable(BRIDGE_FD, True)
     env = program_env(frame, dict(os.environ))
     os.chdir(frame["cwd"])
     for name, (soft, hard) in frame["limits"].items():

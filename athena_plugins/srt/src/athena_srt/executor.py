@@ -9,7 +9,7 @@ One execution, start to end:
   when Athena runs as root - an otherwise unused uid, so that the process limit
   counts only this sandbox and the program holds no capabilities;
 * the host sends a ``boot`` frame (environment, work directory, exact limits),
-  which ``boot.py`` applies before it hands the bridge to the stock worker on fd 3;
+  which ``boot.py`` applies before it becomes the stock worker;
 * :func:`~athena_core.execution.supervisor.supervise` runs the program; the
   worker's result frame decides the outcome, never srt's exit status;
 * every process of the sandbox is killed and the directory removed.
@@ -283,7 +283,7 @@ class SrtExecutor(ExecutorBase):
                            "core": [0, 0]}}
 
     def _preexec(self, limits: Limits, run: _RunDir) -> Callable[[], None]:
-        """In srt's process: limits srt fits under, the bridge on stdin, the sandbox uid."""
+        """In srt's process: limits srt fits under, the sandbox uid."""
         # Without a uid of its own, the limit counts every task of this user, the other
         # sandboxes running now included.
         extra = 0 if run.uid is not None else (
@@ -296,8 +296,6 @@ class SrtExecutor(ExecutorBase):
 
         def preexec() -> None:
             apply_limits()
-            os.dup2(3, 0)  # the bridge: srt passes only stdin, stdout and stderr on
-            os.close(3)
             os.chdir(work)
             run.drop_privileges()
 

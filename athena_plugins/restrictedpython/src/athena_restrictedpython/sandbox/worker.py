@@ -1,7 +1,8 @@
 """The restrictedpython executor's worker: one program, compiled by RestrictedPython.
 
 Started as ``python -I -S -B -u worker.py CLIENT_DIR [PATH ...] [--deny DENIED ...]``
-with the bridge socket on file descriptor 3. ``CLIENT_DIR`` is Athena's sandbox
+with the bridge socket as its standard input (moved to file descriptor 3 by the
+client's ``worker_setup.py``). ``CLIENT_DIR`` is Athena's sandbox
 client (the ``athena`` module and the frame protocol); each ``PATH`` is put at the
 front of ``sys.path`` (where RestrictedPython is); the audit hook never lets
 files under a ``DENIED`` path be opened. It speaks the stock worker's
@@ -15,12 +16,10 @@ from __future__ import annotations
 import json
 import linecache
 import os
-import socket
 import sys
 import traceback
 from typing import Any
 
-BRIDGE_FD = 3
 PROGRAM = "<program>"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,9 +34,10 @@ def main(argv: list[str]) -> int:
     import frames
     import guards
     import tracebacks  # noqa: F401  (for _print_traceback, before arming)
+    import worker_setup
 
+    sock = worker_setup.take_bridge(0)
     guards.preload()
-    sock = socket.socket(fileno=BRIDGE_FD)
     try:
         run = frames.recv(sock, 64 << 20)
     except (frames.FrameError, OSError):
