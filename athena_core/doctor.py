@@ -55,6 +55,7 @@ def run_checks(data_dir: str | os.PathLike[str] | None = None,
 
     host = PluginHost(config.plugins)
     host.load_entry_points()
+    checks.append(_sandbox_client())
     checks.append(_executor(config, host))
     checks.extend(_isolation(config, host))
     return checks
@@ -121,6 +122,24 @@ def _open_checks(config: Config) -> list[Check]:
                                 f"{index.settings.embedder} ({embedder}); vector backend "
                                 f"{config.retrieval.vector_backend}"))
     return checks
+
+
+def _sandbox_client(directory: Path | None = None) -> Check:
+    """The files executors put in the sandbox are installed (``directory``: where to look
+    instead of the installed ``athena_core/sandbox_client``)."""
+    import athena_core.sandbox_client as client
+
+    directory = directory or Path(client.__file__).parent
+    missing = [name for name in client.FILES if not (directory / name).is_file()]
+    if missing:
+        paths = ", ".join(str(directory / name) for name in missing)
+        return Check("sandbox client", "fail",
+                     f"missing {paths}: programs cannot run in the sandbox"
+                     + (" (JavaScript needs athena.mjs)" if "athena.mjs" in missing else ""),
+                     "Reinstall athena-core (pip install --force-reinstall --no-deps "
+                     "athena-core); a package built without its package data lacks these "
+                     "files.")
+    return Check("sandbox client", "ok", f"{', '.join(client.FILES)} in {directory}")
 
 
 def _executor(config: Config, host: PluginHost) -> Check:

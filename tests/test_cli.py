@@ -277,6 +277,36 @@ def test_doctor_on_fresh_home_then_after_first_memory(home):
     assert checks["embedder"]["status"] == "ok"
 
 
+def test_doctor_checks_the_sandbox_client_files(home, tmp_path):
+    """A missing athena.mjs (a wheel built without its package data) fails, naming the
+    file and the fix; tests/integration/test_wheel.py meets it in an installed wheel."""
+    import athena_core.sandbox_client as client
+    from athena_core import doctor
+
+    assert athena(home, "init").returncode == 0
+    checks = {c["name"]: c for c in ok_json(home, "doctor")["checks"]}
+    assert checks["sandbox client"]["status"] == "ok"
+    copy = tmp_path / "sandbox_client"
+    shutil.copytree(Path(client.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert doctor._sandbox_client(copy).status == "ok"
+    (copy / "athena.mjs").unlink()
+    check = doctor._sandbox_client(copy)
+    assert check.status == "fail"
+    assert f"missing {copy / 'athena.mjs'}:" in check.detail
+    assert check.fix.startswith("Reinstall athena-core")
+
+
+def test_the_sandbox_client_file_list_names_every_file_there():
+    """What doctor checks is what executors mount (the whole directory)."""
+    import athena_core.sandbox_client as client
+
+    directory = Path(client.__file__).parent
+    present = {p.name for p in directory.iterdir()
+               if p.is_file() and p.name != "__init__.py" and p.suffix != ".pyc"}
+    assert present == set(client.FILES)
+
+
 def _bwrap_installed() -> bool:
     from athena_core.plugins import PluginHost
 
