@@ -531,3 +531,16 @@ def test_scrub_finds_the_text_however_a_program_or_tool_call_quoted_it(athena) -
                for kind in ("python", "json", "json-ascii"))
     assert not any(form in payloads["other"] for form in quoted_forms("e"))
     assert quoted_forms("e") == []
+
+
+def test_an_unreadable_head_is_a_typed_error_and_verify_reports_it(athena) -> None:
+    """The head row edited to garbage: appends refuse with CorruptDatabaseError (not a raw
+    JSON error), and verify still checks the records and names the head as the fault."""
+    from athena_core.errors import CorruptDatabaseError
+
+    append_some(athena.audit, 3)
+    sql(athena, "UPDATE athena_state SET value = 'garbage' WHERE key = :key", key="audit_head")
+    with pytest.raises(CorruptDatabaseError, match="head"):
+        append_some(athena.audit, 1)
+    check = athena.audit.verify()
+    assert not check.ok and check.records == 3 and "head" in check.reason

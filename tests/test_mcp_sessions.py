@@ -337,3 +337,14 @@ async def test_stdio_serves_one_scope_whatever_the_client_calls_itself(home) -> 
         assert athena.get(stored["result"], scope="team-a").text == "Builds run at night"
     [call] = tool_calls(home, scope="team-a")
     assert call.details["client"] == "Build Bot"
+
+
+def test_a_token_cannot_be_written_where_there_is_no_data_dir(tmp_path, capsys) -> None:
+    """An OS error writing athena.toml (here: the data dir's parent is a file, which fails
+    for root too) is a typed error with a hint, not a raw OSError."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    status = main(["mcp", "token", "add", "alice", "--scope", "a",
+                   "--home", str(blocker / "home")])
+    err = capsys.readouterr().err
+    assert status == 1 and "Cannot write" in err and "hint:" in err

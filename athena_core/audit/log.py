@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from athena_core import _ids, calls
 from athena_core._time import as_utc, isoformat, utcnow
 from athena_core.audit.chain import GENESIS, payload_digest, record_hash
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import CorruptDatabaseError, InvalidArgumentError
 from athena_core.storage.models import AuditRow, StateRow
 
 if TYPE_CHECKING:
@@ -329,7 +329,12 @@ class AuditLog:
         """
         count, seq, prev, last_id = 0, 0, GENESIS, None
         with self.storage.read() as db:
-            head = _parse_head(db.connection().execute(_HEAD).scalar())
+            try:
+                head = _parse_head(db.connection().execute(_HEAD).scalar())
+            except CorruptDatabaseError as exc:  # the records may still be checked
+                head, unreadable = (-1, ""), exc.message
+            else:
+                unreadable = None
             while True:
                 rows = db.execute(select(_audit).where(_audit.c.seq > seq)
                                   .order_by(_audit.c.seq).limit(_VERIFY_BATCH)).all()
@@ -344,6 +349,9 @@ class AuditLog:
                         record["id"]
                 if len(rows) < _VERIFY_BATCH:
                     break
+        if unreadable is not None:
+            return ChainCheck(ok=False, records=count, head=None, broken_seq=seq or None,
+                              broken_id=last_id, reason=unreadable)
         if head != (seq, prev if seq else GENESIS):
             if head[0] > seq:
                 reason = (f"the log ends at record {seq}, but {head[0]} were appended: "
@@ -392,8 +400,15 @@ def _parse_head(value: str | None) -> tuple[int, str]:
     """The chain's head: the last record's seq and hash (0 and the genesis hash if none)."""
     if value is None:
         return 0, GENESIS
-    data = json.loads(value)
-    return int(data["seq"]), str(data["hash"])
+    try:
+        data = json.loads(value)
+        return int(data["seq"]), str(data["hash"])
+    except (ValueError, TypeError, KeyError):
+        raise CorruptDatabaseError(
+            "The audit log's head (the last record's number and hash) is unreadable: it "
+            "was edited outside Athena.",
+            hint="Run `athena audit verify` to see how far the log is intact, and restore "
+                 "the database from a backup.") from None
 
 
 def _storable(text: str) -> str:

@@ -105,10 +105,15 @@ def _string(value: str) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Replace the file at once, keeping its permissions (a new one is private: 0600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}.",
+                          hint="Check that the data dir is yours and writable (or pass "
+                               "--home), then run the command again.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
@@ -116,6 +121,11 @@ def _write(path: Path, text: str) -> None:
             os.fsync(file.fileno())
         os.chmod(temporary, mode)
         os.replace(temporary, path)
+    except OSError as exc:  # a full disk, say: the old file is untouched
+        temporary.unlink(missing_ok=True)
+        raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}; it is unchanged.",
+                          hint="Free some space or fix its permissions, then run the "
+                               "command again.") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
