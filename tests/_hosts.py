@@ -19,6 +19,9 @@ Layouts:
     As ``closed``, with a listening socket served by a thread: connections,
     accepted and closed while the programs run, come and go at the lowest free
     numbers; another thread is blocked in ``accept``, a third in ``select``.
+``stdio``
+    As ``closed``, with standard input, output and error closed too (a daemon):
+    descriptors Athena opens land on 0, 1 and 2.
 ``asyncio``
     Runs inside a running asyncio loop: once through ``loop.run_in_executor``,
     once called directly from a coroutine.
@@ -194,7 +197,7 @@ def main(layout: str, executor: str, data_dir: str, scratch_dir: str) -> dict[st
     paths: dict[int, str] = {}
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    if layout in ("closed", "server"):
+    if layout in ("closed", "server", "stdio"):
         occupy(scratch, markers=False)  # Athena's own files go above HIGH
     elif layout == "open":
         paths = occupy(scratch, markers=True)
@@ -204,8 +207,10 @@ def main(layout: str, executor: str, data_dir: str, scratch_dir: str) -> dict[st
         listener = socket.create_server(("127.0.0.1", 0))
         idle = socket.create_server(("127.0.0.1", 0))
         quiet, _other = socket.socketpair()
-    if layout in ("closed", "server"):
+    if layout in ("closed", "server", "stdio"):
         os.closerange(LOW, HIGH)
+    if layout == "stdio":
+        os.closerange(0, LOW)
     if layout == "server":
         threads += [
             threading.Thread(target=serve, args=(listener, stop), daemon=True),
@@ -261,4 +266,6 @@ def exec_open(scratch_dir: str, command: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "exec-open":
         exec_open(sys.argv[2], sys.argv[4:])
-    print(json.dumps(main(*sys.argv[1:5])), flush=True)
+    # The report goes out on a copy of stdout that no layout closes.
+    with os.fdopen(os.dup2(1, 200, inheritable=False), "w", encoding="utf-8") as out:
+        print(json.dumps(main(*sys.argv[1:5])), file=out, flush=True)

@@ -30,7 +30,7 @@ from tests.sandbox import require_sandbox
 from tests.test_mcp import http_server, outcome
 
 HOSTS = Path(__file__).with_name("_hosts.py")
-LAYOUTS = ["closed", "open", "server", "asyncio", "signals"]
+LAYOUTS = ["closed", "open", "server", "stdio", "asyncio", "signals"]
 EXECUTORS = [pytest.param("bwrap", marks=require_sandbox()), "srt", "restrictedpython"]
 #: What a program may hold: stdin (/dev/null), stdout, stderr, the bridge.
 PROGRAM_FDS = {"0", "1", "2", "3"}

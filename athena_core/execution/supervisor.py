@@ -9,6 +9,7 @@ is started.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import selectors
@@ -35,8 +36,8 @@ from athena_core.execution.model import ErrorInfo, ExecutionRequest, ExecutionRe
 from athena_core.execution.policy import Limits
 from athena_core.sandbox_client import frames
 
-__all__ = ["Worker", "max_result_bytes", "reachable_python", "rlimit_setter", "start_worker",
-           "supervise"]
+__all__ = ["Worker", "max_result_bytes", "pipe", "reachable_python", "rlimit_setter",
+           "start_worker", "supervise"]
 
 _READ_CHUNK = 64 * 1024
 #: What a result frame may carry beyond the output limit (the error, the frame itself).
@@ -74,6 +75,49 @@ class Worker:
             self.process.wait(timeout=5)
 
 
+def _above_stdio(fd: int) -> int:
+    """``fd``, or a copy of it above 2 (``fd`` closed) if it is a standard descriptor's number.
+
+    A host with standard input, output or error closed (a daemon) gets new
+    descriptors at 0, 1 and 2; passed on at those numbers, the child's own standard
+    streams would overwrite them.
+    """
+    if fd > 2:
+        return fd
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
+
+
+def pipe() -> tuple[int, int]:
+    """:func:`os.pipe`, both ends above the standard descriptors (to pass to a worker)."""
+    read, write = os.pipe()
+    try:
+        read = _above_stdio(read)
+    except BaseException:
+        os.close(write)
+        raise
+    return read, _above_stdio(write)
+
+
+def _socketpair() -> tuple[socket.socket, socket.socket]:
+    """A connected pair of Unix sockets, both above the standard descriptors."""
+    ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    moved = []
+    for end in ends:
+        if end.fileno() > 2:
+            moved.append(end)
+            continue
+        try:
+            moved.append(socket.socket(fileno=_above_stdio(end.detach())))
+        except BaseException:
+            for sock in (*moved, *ends):
+                sock.close()
+            raise
+    return moved[0], moved[1]
+
+
 def start_worker(command: list[str] | Callable[[int], list[str]], *,
                  preexec: Callable[[], None] | None = None, env: dict[str, str] | None = None,
                  pass_fds: Sequence[int] = ()) -> Worker:
@@ -90,7 +134,7 @@ def start_worker(command: list[str] | Callable[[int], list[str]], *,
     descriptors the child inherits, at their numbers here (which the command
     names). Every other descriptor is closed in the child.
     """
-    host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    host_end, worker_end = _socketpair()
     try:
         if callable(command):
             argv, stdin = command(worker_end.fileno()), subprocess.DEVNULL

@@ -31,7 +31,13 @@ from athena_core.execution.model import (
     IsolationFeature,
 )
 from athena_core.execution.policy import Policy, path_refusals, protected_paths
-from athena_core.execution.supervisor import Worker, rlimit_setter, start_worker, supervise
+from athena_core.execution.supervisor import (
+    Worker,
+    pipe,
+    rlimit_setter,
+    start_worker,
+    supervise,
+)
 from athena_core.options import PluginOptions
 
 __all__ = ["BwrapExecutor"]
@@ -184,7 +190,7 @@ class BwrapExecutor(ExecutorBase):
                     f"bwrap has no seccomp filter for architecture {platform.machine()}.",
                     hint=f"Use the srt executor, or set {_SECCOMP_OFF}.")
             bpf = seccomp.filter_program(arch)
-        seccomp_fds = os.pipe() if bpf is not None else None
+        seccomp_fds = pipe() if bpf is not None else None
         # bubblewrap reads both pipes at the numbers they have here (then closes them).
         command = sandbox_command(policy, client_dir=self._client_dir, deny=deny, uid=uid,
                                   seccomp_fd=seccomp_fds[0] if seccomp_fds else None,
@@ -195,7 +201,7 @@ class BwrapExecutor(ExecutorBase):
         # bubblewrap wants the command itself on its command line.
         split = command.index("--")
         options, program = command[1:split], command[split:]
-        args_fds = os.pipe()
+        args_fds = pipe()
         pipes = (args_fds[0], *(seccomp_fds[:1] if seccomp_fds else ()))
         # Unprivileged callers share RLIMIT_NPROC with their own processes: allow for them.
         extra = 0 if as_root else _processes_of(os.getuid())
