@@ -41,6 +41,11 @@ class Memory:
                 "valid_from": row.valid_from, "valid_to": row.valid_to}
 
     @classmethod
+    def from_row(cls, row: MemoryRow) -> Memory:
+        """From the row :meth:`~athena_core.memory.store.Transaction.insert` returned."""
+        return Memory(**Memory._fields_from_row(row))
+
+    @classmethod
     def from_record(cls, record: Mapping[Any, Any]) -> Memory:
         """From a Core row of ``memories`` (``row._mapping``), as the hot read paths fetch."""
         return Memory(id=record["id"], text=record["text"], layer=record["layer"],
