@@ -96,7 +96,7 @@ def test_the_complete_layer_stores_and_recalls(tmp_path: Path) -> None:
         assert athena.notes.count() == 0
 
 
-@pytest.mark.parametrize("attribute, value", [("name", "other"), ("api_namespace", "other")])
+@pytest.mark.parametrize(("attribute", "value"), [("name", "other"), ("api_namespace", "other")])
 def test_a_layer_whose_name_differs_from_its_registration_is_refused(
         tmp_path: Path, attribute: str, value: str) -> None:
     renamed = type("Renamed", (CompleteLayer,), {attribute: value})
