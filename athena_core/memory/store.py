@@ -55,7 +55,7 @@ class Transaction:
     stored: list[Memory] = attrs.field(factory=list)
     #: The index epoch this transaction bumped, if it changed existing memories.
     epoch: int | None = None
-    #: Existing memories this transaction changed, recorded for other processes.
+    #: Keys of existing memories this transaction changed, recorded for other processes.
     changed: set[int] = attrs.field(factory=set)
 
     def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
@@ -64,7 +64,11 @@ class Transaction:
                id: str | None = None, created_at: datetime | None = None,
                updated_at: datetime | None = None) -> MemoryRow:
         """Insert one memory and its vector; returns its row (``pk`` assigned), not attached
-        to the session."""
+        to the session.
+
+        Check the values first (:class:`MemoryStore` ``text``, ``scope``, ``metadata``,
+        ``importance``); key the layer's own row to ``row.pk``, and append what was
+        stored to :attr:`stored`."""
         now = utcnow()
         meta = dict(metadata or {})
         columns = {"id": id or _ids.new_id(), "scope": scope, "layer": layer, "text": text,
@@ -77,7 +81,9 @@ class Transaction:
         return row
 
     def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
-        """Record that existing memories changed (``removed``: were deleted)."""
+        """Record that existing memories with internal ``keys`` changed (their text,
+        validity or vector) or, with ``removed``, were deleted, so that every process's
+        vector index applies the change."""
         keys = list(keys)
         if self.epoch is None:
             self.epoch = self.index.bump_epoch(self.session)
