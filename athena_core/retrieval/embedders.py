@@ -45,7 +45,7 @@ class EmbedderContext:
     #: ``[retrieval.embedder_options]`` from the configuration; check them with
     #: :class:`athena_core.options.PluginOptions`.
     options: Mapping[str, Any] = attrs.field(factory=dict)
-    #: The data dir (a model cache may live there; never download into it).
+    #: The data dir, where an embedder may keep files (it never fetches from the network).
     data_dir: Path | None = None
 
 
