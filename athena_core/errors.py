@@ -18,6 +18,7 @@ __all__ = [
     "MemoryNotFoundError",
     "OptionError",
     "PermissionDeniedError",
+    "PluginContractError",
     "PluginLoadError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
@@ -67,6 +68,11 @@ class PluginLoadError(AthenaError):
         self.plugin = plugin
         self.distribution = distribution
         self.cause = cause
+
+
+class PluginContractError(AthenaError):
+    """A plugin's object lacks what its hook requires (a member, a matching name); the
+    message names the plugin, the object and what to add."""
 
 
 class DuplicateNameError(AthenaError):

@@ -100,6 +100,7 @@ class Athena:
     def _wire(self) -> None:
         from athena_core.audit import AuditLog
         from athena_core.memory import LayerContext, MemoryStore
+        from athena_core.memory.store import check_layer
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
         from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
@@ -131,6 +132,7 @@ class Athena:
         layers = host.registry("memory layer")
         for name in layers:
             self.layers[name] = layers.create(name, LayerContext(self.store, config))
+            check_layer(self.layers[name], name=name, plugin=layers.provider(name))
         self.api.collect(self, namespace="", provider="athena-core")
         for name, layer in self.layers.items():
             self.api.collect(layer, namespace=name, provider=layers.provider(name))

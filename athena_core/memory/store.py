@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from athena_core import _ids, calls
 from athena_core._time import utcnow
 from athena_core.config import Config
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import InvalidArgumentError, PluginContractError
 from athena_core.memory.values import Memory
 from athena_core.retrieval.index import RecallIndex
 from athena_core.retrieval.vectors import VectorEntry
@@ -32,7 +32,7 @@ from athena_core.storage.queries import insert_row
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["LayerContext", "MemoryLayer", "MemoryStore", "Transaction"]
+__all__ = ["LayerContext", "MemoryLayer", "MemoryStore", "Transaction", "check_layer"]
 
 _MAX_SCOPE = 255
 _MAX_METADATA_BYTES = 64_000
@@ -42,13 +42,20 @@ _MAX_METADATA_BYTES = 64_000
 class Transaction:
     """One write transaction; see :meth:`MemoryStore.transaction`."""
 
+    #: The SQLAlchemy session of the transaction: insert the layer's own rows with it.
     session: Session
+    #: The recall index the transaction stages vectors for (Athena's; leave it alone).
     index: RecallIndex
+    #: Vector entries to add to the index once committed (:meth:`insert` appends).
     added: list[VectorEntry] = attrs.field(factory=list)
+    #: Keys to remove from the index once committed (:meth:`changed_existing_rows`).
     removed: list[int] = attrs.field(factory=list)
+    #: New memories to announce to ``athena_after_remember`` observers once committed:
+    #: append what you stored (``Memory.from_row(row)``, or a richer value of yours).
     stored: list[Memory] = attrs.field(factory=list)
+    #: The index epoch this transaction bumped, if it changed existing memories.
     epoch: int | None = None
-    #: Existing memories this transaction changed, recorded for other processes.
+    #: Keys of existing memories this transaction changed, recorded for other processes.
     changed: set[int] = attrs.field(factory=set)
 
     def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
@@ -57,7 +64,11 @@ class Transaction:
                id: str | None = None, created_at: datetime | None = None,
                updated_at: datetime | None = None) -> MemoryRow:
         """Insert one memory and its vector; returns its row (``pk`` assigned), not attached
-        to the session."""
+        to the session.
+
+        Check the values first (:class:`MemoryStore` ``text``, ``scope``, ``metadata``,
+        ``importance``); key the layer's own row to ``row.pk``, and append what was
+        stored to :attr:`stored`."""
         now = utcnow()
         meta = dict(metadata or {})
         columns = {"id": id or _ids.new_id(), "scope": scope, "layer": layer, "text": text,
@@ -70,7 +81,9 @@ class Transaction:
         return row
 
     def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
-        """Record that existing memories changed (``removed``: were deleted)."""
+        """Record that existing memories with internal ``keys`` changed (their text,
+        validity or vector) or, with ``removed``, were deleted, so that every process's
+        vector index applies the change."""
         keys = list(keys)
         if self.epoch is None:
             self.epoch = self.index.bump_epoch(self.session)
@@ -87,16 +100,28 @@ class Transaction:
 
 @attrs.define
 class MemoryStore:
-    """Shared services of the memory layers of one Athena instance."""
+    """Shared services of the memory layers of one Athena instance: the one write path,
+    embedding, and the argument checks every layer needs."""
 
+    #: The database (:class:`~athena_core.storage.Storage`): ``read()`` for a read-only
+    #: session; write through :meth:`transaction`, never ``storage.write()`` directly.
     storage: Storage
+    #: The recall index (embedder and vector backend); use :meth:`embed`, and
+    #: :func:`athena_core.memory.recall.hybrid_recall` to search.
     index: RecallIndex
+    #: The instance's effective configuration.
     config: Config
     #: Called with each committed new memory (fires ``athena_after_remember``).
     on_stored: Callable[[Memory], None] = lambda memory: None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        """A write transaction, committed when the ``with`` block exits without an error.
+
+        Insert memories with :meth:`Transaction.insert` and the layer's own rows with
+        ``tx.session``; after the commit the recall index is updated and the memories
+        in ``tx.stored`` are announced to observers. An exception rolls everything back.
+        """
         with self.storage.write() as session:
             tx = Transaction(session, self.index)
             yield tx
@@ -106,6 +131,9 @@ class MemoryStore:
             self.on_stored(memory)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The embedder's vectors for ``texts`` (one float32 row each), for
+        :meth:`Transaction.insert`. Embed before opening the transaction: it may be slow,
+        and a write transaction blocks other writers."""
         self.index.require_current()
         return self.index.embed(texts)
 
@@ -126,6 +154,8 @@ class MemoryStore:
         return scope
 
     def text(self, text: str, *, name: str = "text") -> str:
+        """``text`` if it is storable (not blank, valid Unicode, no NUL, within
+        ``[memory] max_text_bytes``), else :class:`InvalidArgumentError` naming ``name``."""
         if not text.strip():
             raise InvalidArgumentError(f"{name} must not be empty or only whitespace.")
         limit = self.config.memory.max_text_bytes
@@ -146,6 +176,8 @@ class MemoryStore:
 
     def metadata(self, metadata: Mapping[str, Any] | None, *, name: str = "metadata"
                  ) -> dict[str, Any]:
+        """``metadata`` as a plain JSON dict (``{}`` for ``None``) if it is storable
+        (JSON, no NUL, at most 64 kB), else :class:`InvalidArgumentError` naming ``name``."""
         if metadata is None:
             return {}
         try:
@@ -170,6 +202,7 @@ class MemoryStore:
 
     @staticmethod
     def importance(value: float) -> float:
+        """``value`` if it is a finite number from 0 to 1, else :class:`InvalidArgumentError`."""
         if not math.isfinite(value) or not 0.0 <= value <= 1.0:
             raise InvalidArgumentError(f"importance must be between 0 and 1, not {value!r}.")
         return value
@@ -177,35 +210,49 @@ class MemoryStore:
 
 @attrs.frozen
 class LayerContext:
-    """What a memory layer factory receives."""
+    """What a memory layer factory receives (``factory(context)``)."""
 
+    #: The shared services: the write path, embedding, scope and argument checks.
     store: MemoryStore
+    #: The instance's effective configuration (``config.data_dir``, ``config.memory``, ...).
     config: Config
 
 
 class MemoryLayer(Protocol):
-    """What a memory layer provides besides its :func:`~athena_core.api.operation` methods."""
+    """What a memory layer provides besides its :func:`~athena_core.api.operation` methods.
 
-    #: The registered name; also the namespace of its operations (``athena.<name>.*``).
+    Every member below is required: a layer may subclass this protocol or merely have
+    the members, and Athena refuses to open (:class:`PluginContractError`) with a layer
+    that lacks one or is named otherwise than it was registered.
+    """
+
+    #: The registered name: the ``layer`` of its memories and ``remember(..., layer=name)``.
     name: str
+    #: The namespace of its operations (``athena.<api_namespace>.*``); the same as ``name``.
     api_namespace: str
 
     def store_generic(self, text: str, *, metadata: Mapping[str, Any] | None,
                       importance: float, scope: str | None) -> str:
-        """Store ``text`` for ``athena.remember(..., layer=name)``; return the new id."""
+        """Store ``text`` for ``athena.remember(..., layer=name)``; return the new id.
+
+        Raise :class:`InvalidArgumentError` (saying which operation to use instead) if
+        the layer cannot store bare text."""
         ...
 
     def export_fields(self, session: Session, keys: list[int]) -> dict[int, dict[str, Any]]:
-        """The layer's own fields of the memories with internal ``keys``, for export."""
+        """The layer's own fields of the memories with internal ``keys``, for export:
+        JSON data by key (``{}`` for a layer without a table of its own)."""
         ...
 
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
-        """Insert the layer's own row for imported ``row`` from exported ``fields``."""
+        """Insert the layer's own row for imported ``row`` from exported ``fields``
+        (nothing, for a layer without a table of its own)."""
         ...
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
-        """Keys to delete when ``keys`` are forgotten (e.g. every version of a fact).
+        """Keys to delete when ``keys`` are forgotten: ``keys`` themselves, plus any memory
+        that must go with them (e.g. every version of a fact).
 
         Athena deletes only those of them in the forget's scope."""
         ...
@@ -214,3 +261,31 @@ class MemoryLayer(Protocol):
     # of other memories an imported record's ``fields`` point at (a fact's
     # ``lineage_id``). An import refuses a file where one is not a memory of the same
     # scope and layer, in the file or already stored.
+
+
+#: The members of :class:`MemoryLayer` a layer must define itself.
+_LAYER_METHODS = ("store_generic", "export_fields", "import_fields", "related_for_forget")
+
+
+def check_layer(layer: object, *, name: str, plugin: str) -> None:
+    """Raise :class:`PluginContractError` unless ``layer``, registered as ``name`` by
+    ``plugin``, has every member of :class:`MemoryLayer` (not the protocol's empty
+    bodies) and is named ``name``."""
+    missing = [method for method in _LAYER_METHODS
+               if getattr(type(layer), method, None) in (None, vars(MemoryLayer)[method])]
+    where = f"Memory layer {name!r} of plugin {plugin!r}"
+    if missing:
+        raise PluginContractError(
+            f"{where} does not implement {', '.join(missing)} (members of "
+            "athena_core.memory.MemoryLayer, which has no default for them).",
+            hint="Implement each as docs/plugins.md describes; a layer without a table of "
+                 "its own returns {} from export_fields, does nothing in import_fields and "
+                 "returns keys from related_for_forget.")
+    for attribute in ("name", "api_namespace"):
+        value = getattr(layer, attribute, None)
+        if value != name:
+            raise PluginContractError(
+                f"{where} has {attribute} {value!r}; both name and api_namespace must be "
+                f"the name it is registered under, {name!r}.",
+                hint=f"Set name = api_namespace = {name!r} on the layer, or register it "
+                     "under its own name.")

@@ -20,13 +20,21 @@ __all__ = ["Episode", "Fact", "Hit", "Memory"]
 class Memory:
     """A memory of any layer."""
 
+    #: The public id (26 characters, sortable by creation time).
     id: str
+    #: What was stored: what recall matches and embeddings are made of.
     text: str
+    #: The layer that stored it.
     layer: str
+    #: The scope it belongs to.
     scope: str
+    #: Free JSON data stored with it, usable as a recall filter.
     metadata: Mapping[str, Any]
+    #: From 0 to 1.
     importance: float
+    #: When it was stored.
     created_at: datetime
+    #: When it was last changed.
     updated_at: datetime
     #: When it became true (facts) or happened (episodes).
     valid_from: datetime
@@ -39,6 +47,11 @@ class Memory:
                 "metadata": dict(row.meta or {}), "importance": row.importance,
                 "created_at": row.created_at, "updated_at": row.updated_at,
                 "valid_from": row.valid_from, "valid_to": row.valid_to}
+
+    @classmethod
+    def from_row(cls, row: MemoryRow) -> Memory:
+        """From the row :meth:`~athena_core.memory.store.Transaction.insert` returned."""
+        return Memory(**Memory._fields_from_row(row))
 
     @classmethod
     def from_record(cls, record: Mapping[Any, Any]) -> Memory:

@@ -40,9 +40,12 @@ def preferred_embedder(registered: Sequence[str]) -> str:
 
 @attrs.frozen
 class EmbedderContext:
-    """What an embedder factory receives."""
+    """What an embedder factory receives (``factory(context)``)."""
 
+    #: ``[retrieval.embedder_options]`` from the configuration; check them with
+    #: :class:`athena_core.options.PluginOptions`.
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The data dir, where an embedder may keep files (it never fetches from the network).
     data_dir: Path | None = None
 
 
@@ -56,10 +59,15 @@ class Embedder(Protocol):
         ...
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int:
+        """How many floats each vector has."""
+        ...
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> np.ndarray:
-        """Return an array of shape ``(len(texts), dimension)``, each row of norm 1 (or 0)."""
+        """Return an array of shape ``(len(texts), dimension)``, each row of norm 1 (or 0).
+
+        ``purpose`` is ``"document"`` for what is stored, ``"query"`` for what is
+        searched (models trained with different prefixes for each use it)."""
         ...
 
 

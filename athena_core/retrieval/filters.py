@@ -22,13 +22,15 @@ def _frozen_or_none(value: Iterable[object] | None) -> frozenset | None:  # type
 class RecallFilter:
     """Which memories a search may return."""
 
+    #: The one scope searched.
     scope: str
     #: Only these layers (``None``: every layer).
     layers: frozenset[str] | None = attrs.field(default=None, converter=_frozen_or_none)
     #: What was valid at this time; ``None``: what is valid now (not superseded).
     as_of: datetime | None = None
-    #: Only memories whose ``valid_from`` (event time for episodes) is in [since, until).
+    #: Only memories whose ``valid_from`` (event time for episodes) is at or after this.
     since: datetime | None = None
+    #: Only memories whose ``valid_from`` is before this.
     until: datetime | None = None
     #: Only these internal keys (``None``: no restriction); set from metadata filters.
     keys: frozenset[int] | None = attrs.field(default=None, converter=_frozen_or_none)

@@ -30,10 +30,14 @@ __all__ = ["ExactVectorIndex", "PersistentVectorBackend", "VectorBackend",
 
 @attrs.frozen
 class VectorBackendContext:
-    """What a vector backend factory receives."""
+    """What a vector backend factory receives (``factory(context)``)."""
 
+    #: The embedder's dimension: every vector added or searched has this many floats.
     dimension: int
+    #: ``[retrieval.vector_options]`` from the configuration; check them with
+    #: :class:`athena_core.options.PluginOptions`.
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The data dir, where a backend may save its files.
     data_dir: Path | None = None
     #: SQLAlchemy URL of Athena's own database (a backend may keep its entries there).
     database_url: str | None = None
@@ -43,23 +47,39 @@ class VectorBackendContext:
 class VectorEntry:
     """One vector and the attributes searches filter on."""
 
+    #: The memory's internal key (``memories.pk``): what ``search`` returns.
     key: int
-    vector: Any  # numpy float32 array of shape (dimension,)
+    #: A numpy float32 array of shape ``(dimension,)``, of norm 1.
+    vector: Any
+    #: The memory's scope: a search only ever returns entries of its filter's scope.
     scope: str
+    #: The memory's layer (``semantic``, ``episodic``, a plugin's).
     layer: str
+    #: When the memory became true or happened.
     valid_from: datetime
+    #: When it stopped being true (a superseded fact); ``None`` while current.
     valid_to: datetime | None = None
 
 
 @runtime_checkable
 class VectorBackend(Protocol):
-    """What every vector backend provides (see ``athena_core.testing.VectorBackendContract``)."""
+    """What every vector backend provides (see ``athena_core.testing.VectorBackendContract``).
+
+    Athena calls a backend from one thread at a time, and keeps it in step with the
+    database: the database is the source of truth, so a backend may lose its entries
+    (Athena adds them again) but must never return an entry it was told to remove.
+    """
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int:
+        """The dimension it was created for (``VectorBackendContext.dimension``)."""
+        ...
 
     def add(self, entries: Sequence[VectorEntry]) -> None:
-        """Insert entries; an existing key is replaced."""
+        """Insert entries; an existing key is replaced (and moves to the entry's scope).
+
+        Raise :class:`InvalidArgumentError` for a vector of another shape, NaN or
+        infinity, before changing anything (:func:`entry_vectors` checks them)."""
         ...
 
     def remove(self, keys: Iterable[int]) -> None:
@@ -68,18 +88,28 @@ class VectorBackend(Protocol):
 
     def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
-        """The ``k`` best ``(key, cosine similarity)`` pairs matching ``where``, best first."""
+        """The ``k`` best ``(key, cosine similarity)`` pairs matching ``where``, best first.
+
+        Apply every condition of ``where`` (scope, layers, time, keys) *inside* the
+        search, never to a top ``k`` found without it; a query vector of another shape,
+        NaN or infinity raises :class:`InvalidArgumentError`."""
         ...
 
     def clear(self) -> None:
         """Remove every entry."""
         ...
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """How many entries it holds."""
+        ...
 
-    def __contains__(self, key: object) -> bool: ...
+    def __contains__(self, key: object) -> bool:
+        """Whether it holds an entry for ``key``."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what it holds (memory, files); called once, when Athena closes."""
+        ...
 
 
 @runtime_checkable
