@@ -58,7 +58,6 @@ _PG_MIGRATE_LOCK = _PG_WRITE_LOCK + 1
 #: The Storage whose write transactions skip waiting for the disk flush in this context.
 _DEFERRED: contextvars.ContextVar[Storage | None] = contextvars.ContextVar(
     "athena_deferred_flush", default=None)
-#: SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
 #: The first 16 bytes of every SQLite database file.
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -73,8 +72,8 @@ class Storage:
         self.path = Path(self.url.database) if self.dialect == "sqlite" and self.url.database \
             else None
         self._site = FaultSite(self._where(), self.path, settings.busy_timeout_ms)
-        #: The damage found in this database, after which every write is refused.
-        self._damage: CorruptDatabaseError | None = None
+        #: Set once damage was found in this database: every later write is refused.
+        self._damaged = False
         try:
             self._read_engine = self._make_engine(write=False)
             self._write_engine = (self._make_engine(write=True) if self.dialect == "sqlite"
@@ -122,7 +121,7 @@ class Storage:
     def write(self) -> Iterator[Session]:
         """A write transaction, committed when the block exits without an exception."""
         self._require_open()
-        if self._damage is not None:
+        if self._damaged:
             raise CorruptDatabaseError(
                 f"{self._where()} was found damaged earlier; this instance refuses writes "
                 "to it.", hint=CORRUPT_HINT)
@@ -362,8 +361,7 @@ class Storage:
             yield
         except DRIVER_ERRORS as exc:
             error = translate(exc, self._site)
-            if isinstance(error, CorruptDatabaseError) and self._damage is None:
-                self._damage = error
+            self._damaged = self._damaged or isinstance(error, CorruptDatabaseError)
             raise error from None
 
 
