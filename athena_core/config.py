@@ -51,6 +51,8 @@ class StorageConfig:
     busy_timeout_ms: int = attrs.field(default=30_000, validator=attrs.validators.ge(0))
     #: SQLite ``synchronous`` level; ``full`` survives power loss, ``normal`` a killed process.
     synchronous: str = attrs.field(default="full", validator=attrs.validators.in_(_SYNCHRONOUS))
+    #: SQLite files up to this size (MB) get ``PRAGMA quick_check`` at every open; 0: never.
+    open_check_mb: int = attrs.field(default=16, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -514,6 +516,9 @@ url = ""
 busy_timeout_ms = 30000
 # SQLite durability: "full" survives power loss, "normal" survives a killed process.
 synchronous = "full"
+# A SQLite file up to this size (MB) is checked for damage (PRAGMA quick_check) at every
+# open, which costs a few ms per MB; 0: never (`athena doctor` checks any size).
+open_check_mb = 16
 
 [memory]
 # Scope used when an operation is called without scope=.

@@ -25,6 +25,9 @@ __all__ = [
     "SchemaVersionError",
     "ScopeViolationError",
     "StorageError",
+    "StorageFullError",
+    "StorageLockedError",
+    "StoragePermissionError",
     "UnknownNameError",
 ]
 
@@ -121,6 +124,22 @@ class MemoryNotFoundError(AthenaError, KeyError):
 
 class StorageError(AthenaError):
     """The database could not be used."""
+
+
+class StorageLockedError(StorageError):
+    """Another connection held the database's write lock for longer than the busy timeout.
+
+    Nothing was written; the same call may succeed when retried.
+    """
+
+
+class StorageFullError(StorageError):
+    """The disk (or the database's size limit) is full; the write was not stored."""
+
+
+class StoragePermissionError(StorageError):
+    """The data dir or a database file cannot be read or written by this process
+    (its mode, or its owner being another user)."""
 
 
 class CorruptDatabaseError(StorageError):

@@ -105,10 +105,12 @@ class Athena:
         from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
         from athena_core.storage import Storage
+        from athena_core.storage.faults import file_errors
 
         config, host = self.config, self.plugins
         host.hook.athena_configure.call_historic(kwargs={"config": config})
-        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with file_errors(config.data_dir):
+            config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         embedders = host.registry("embedder")
         retrieval = config.retrieval
         if not retrieval.embedder:

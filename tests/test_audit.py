@@ -228,9 +228,10 @@ def test_concurrent_appends_from_processes_keep_one_chain(athena_factory, data_d
 
 def test_a_forked_chain_is_refused_by_the_database(athena) -> None:
     append_some(athena.audit, 2)
-    from sqlalchemy.exc import IntegrityError
+    from athena_core.errors import StorageError
 
-    with pytest.raises(IntegrityError):  # two records cannot follow the same one
+    # two records cannot follow the same one (SQLite's and PostgreSQL's unique violation)
+    with pytest.raises(StorageError, match=r"SQLITE_CONSTRAINT_UNIQUE|23505"):
         sql(athena, "INSERT INTO audit_log (seq, id, at, kind, caller, scope, calls, "
                     "call_count, details, scrubbed, migrated, prev_hash, hash) "
                     "SELECT 99, 'FORK', at, kind, caller, scope, calls, call_count, details, "

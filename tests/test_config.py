@@ -54,7 +54,7 @@ def test_explicit_config_path(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[storage]\nurl_typo = 'x'\n", "Valid keys: busy_timeout_ms, synchronous, url"),
+    ("[storage]\nurl_typo = 'x'\n", "Valid keys: busy_timeout_ms, open_check_mb, synchronous, url"),
     ("[stroage]\n",
      "Valid sections: audit, execution, mcp, memory, plugins, policies, retrieval, storage"),
     ("[retrieval]\ncandidates = 'many'\n", "wrong type"),

@@ -5,11 +5,16 @@ arrives from a sandboxed program, so a wrong type always becomes an
 :class:`~athena_core.errors.InvalidArgumentError` naming the operation, the
 argument and what was expected. Timestamps given as ISO-8601 strings are
 converted to aware datetimes, since that is how they travel as JSON.
+
+Text must be valid Unicode: a string anywhere in an argument (a list item, a dict
+key or value, at any depth) holding a lone surrogate - which no database or JSON
+encoder can store - is refused here, before the operation runs.
 """
 
 from __future__ import annotations
 
 import collections.abc as cabc
+import re
 import types
 import typing
 from datetime import datetime
@@ -19,6 +24,9 @@ from athena_core._time import as_utc
 from athena_core.errors import InvalidArgumentError
 
 __all__ = ["check_value", "describe_type"]
+
+#: A UTF-16 surrogate code point, which only a wrongly decoded text can hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_value(operation: str, name: str, value: Any, kind: Any) -> Any:
@@ -31,7 +39,36 @@ def check_value(operation: str, name: str, value: Any, kind: Any) -> Any:
             f"{operation}(): argument {name!r} must be {describe_type(kind)}, "
             f"not {type(value).__name__} ({shown})."
         )
+    _refuse_surrogates(operation, name, converted)
     return converted
+
+
+def _refuse_surrogates(operation: str, name: str, value: Any) -> None:
+    """Raise if a string in ``value`` (at any depth) holds a lone surrogate.
+
+    The message gives the position, never the text: it may be a memory's.
+    """
+    pending = [value]
+    seen: set[int] = set()  # containers already walked (a value may hold itself)
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found is not None:
+                raise InvalidArgumentError(
+                    f"{operation}(): argument {name!r} is not valid Unicode text: it holds "
+                    f"a lone surrogate (U+{ord(found.group()):04X} at index {found.start()} "
+                    "of a string).",
+                    hint="Decode bytes with errors='replace' (or 'surrogateescape' only to "
+                         "re-encode them) before passing them.")
+        elif isinstance(item, cabc.Mapping | list | tuple | set | frozenset) \
+                and id(item) not in seen:
+            seen.add(id(item))
+            if isinstance(item, cabc.Mapping):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            else:
+                pending.extend(item)
 
 
 def _match(value: Any, kind: Any) -> tuple[bool, Any]:

@@ -9,6 +9,11 @@ serialised the same way on both databases (vector sync relies on rows becoming
 visible in key order); reads run at REPEATABLE READ, so that a read session
 sees one snapshot as on SQLite; creating or upgrading the schema takes
 another advisory lock, so processes opening a new database at once do not race.
+
+Faults become typed errors (see :mod:`athena_core.storage.faults`). A SQLite file is
+checked when opened: an empty file or one without SQLite's header is refused, and
+one of at most ``[storage] open_check_mb`` gets ``PRAGMA quick_check``. Damage met
+later makes the instance refuse every further write.
 """
 
 from __future__ import annotations
@@ -22,12 +27,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from athena_core.config import StorageConfig
-from athena_core.errors import CorruptDatabaseError, SchemaVersionError, StorageError
+from athena_core.errors import (
+    ConfigError,
+    CorruptDatabaseError,
+    SchemaVersionError,
+    StorageError,
+)
+from athena_core.storage.faults import (
+    CORRUPT_HINT,
+    DRIVER_ERRORS,
+    FaultSite,
+    database_url,
+    file_errors,
+    is_corrupt,
+    translate,
+)
 
 __all__ = ["SCHEMA_HEAD", "Storage"]
 
@@ -40,23 +58,31 @@ _PG_MIGRATE_LOCK = _PG_WRITE_LOCK + 1
 #: The Storage whose write transactions skip waiting for the disk flush in this context.
 _DEFERRED: contextvars.ContextVar[Storage | None] = contextvars.ContextVar(
     "athena_deferred_flush", default=None)
-#: SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
-_PG_LOCK_NOT_AVAILABLE = "55P03"
-_CORRUPT_MARKERS = ("file is not a database", "malformed", "file is encrypted")
+#: The first 16 bytes of every SQLite database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class Storage:
     """One database, opened for one :class:`~athena_core.Athena` instance."""
 
     def __init__(self, url: str, settings: StorageConfig) -> None:
-        self.url = make_url(_with_driver(url))
+        self.url = database_url(_with_driver(url))
         self.settings = settings
         self.dialect = self.url.get_backend_name()
         self.path = Path(self.url.database) if self.dialect == "sqlite" and self.url.database \
             else None
-        self._read_engine = self._make_engine(write=False)
-        self._write_engine = (self._make_engine(write=True) if self.dialect == "sqlite"
-                              else self._read_engine)
+        self._site = FaultSite(self._where(), self.path, settings.busy_timeout_ms)
+        #: Set once damage was found in this database: every later write is refused.
+        self._damaged = False
+        try:
+            self._read_engine = self._make_engine(write=False)
+            self._write_engine = (self._make_engine(write=True) if self.dialect == "sqlite"
+                                  else self._read_engine)
+        except ImportError as exc:
+            raise ConfigError(
+                f"[storage] url needs the Python driver {exc.name!r}, which is not installed.",
+                hint='pip install "athena-core[postgres]" installs the PostgreSQL driver.'
+                if self.dialect == "postgresql" else "Install that driver.") from None
         if self.dialect == "postgresql":  # one pool; reads see one snapshot each
             self._read_engine = self._write_engine.execution_options(
                 isolation_level="REPEATABLE READ")
@@ -95,6 +121,10 @@ class Storage:
     def write(self) -> Iterator[Session]:
         """A write transaction, committed when the block exits without an exception."""
         self._require_open()
+        if self._damaged:
+            raise CorruptDatabaseError(
+                f"{self._where()} was found damaged earlier; this instance refuses writes "
+                "to it.", hint=CORRUPT_HINT)
         with self._translated(), self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 self._pg_lock(session, _PG_WRITE_LOCK)
@@ -168,13 +198,15 @@ class Storage:
             try:
                 return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
             except (OperationalError, DatabaseError) as exc:
-                if _is_corrupt(exc):
+                if is_corrupt(exc):
                     raise
                 conn.rollback()
                 return None
 
     def close(self) -> None:
         self.closed = True
+        if not hasattr(self, "_write_engine"):  # the engines could not be made
+            return
         self._write_engine.dispose()
         if self.dialect == "sqlite":
             self._read_engine.dispose()
@@ -222,14 +254,54 @@ class Storage:
 
     def _prepare(self) -> None:
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with file_errors(self.path.parent):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._translated():
-            if self.schema_revision() != SCHEMA_HEAD:
+            # A missing or empty file is looked at under the migration lock only: a process
+            # creating the database holds it from the first connection (which creates the
+            # empty file) until the schema is committed, so an empty file seen under the
+            # lock was left behind, not in the middle of being made.
+            new = self.path is not None and _is_missing_or_empty(self.path)
+            if not new:
+                self._check_file()
+            if new or self.schema_revision() != SCHEMA_HEAD:
                 with self._migration_lock():
+                    self._check_file()
                     current = self.schema_revision()  # another process may have just upgraded
                     if current != SCHEMA_HEAD:
                         self._upgrade(current)
+            self._quick_check()
             self._use_wal()
+
+    def _check_file(self) -> None:
+        """Refuse an empty file, or one that does not start with SQLite's header."""
+        if self.path is None or not self.path.exists():
+            return
+        with file_errors(self.path), self.path.open("rb") as file:
+            header = file.read(len(_SQLITE_MAGIC))
+        if not header:
+            raise CorruptDatabaseError(
+                f"{self._where()} is empty (0 bytes), so it holds no database; Athena does "
+                "not make a new one in its place.",
+                hint="If this data dir never held memories (a first start that was "
+                     "interrupted), delete the file. " + CORRUPT_HINT)
+        if header != _SQLITE_MAGIC:
+            raise CorruptDatabaseError(
+                f"{self._where()} is damaged: it does not start with SQLite's header, so it "
+                "is not a readable Athena database.", hint=CORRUPT_HINT)
+
+    def _quick_check(self) -> None:
+        """``PRAGMA quick_check`` at open, for a file of at most ``open_check_mb``."""
+        if self.path is None or not self.path.exists():
+            return
+        if self.path.stat().st_size > self.settings.open_check_mb * 1024 * 1024:
+            return
+        with self._read_engine.connect() as conn:
+            finding = conn.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+        if finding != "ok":
+            raise CorruptDatabaseError(
+                f"{self._where()} is damaged: SQLite's quick_check found "
+                f"{str(finding)[:200]!r}.", hint=CORRUPT_HINT)
 
     def _use_wal(self) -> None:
         """Switch SQLite to WAL; persistent in the file, so done once we know the file is ours."""
@@ -269,7 +341,8 @@ class Storage:
             yield
             return
         lock_path = self.path.with_name(self.path.name + ".migrate.lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        with file_errors(lock_path):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -282,30 +355,21 @@ class Storage:
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
-        """Turn driver errors into Athena's typed errors with advice."""
+        """Turn driver errors into Athena's typed errors with advice (see
+        :mod:`~athena_core.storage.faults`); after damage, refuse writes from then on."""
         try:
             yield
-        except DatabaseError as exc:
-            if _is_corrupt(exc):
-                raise CorruptDatabaseError(
-                    f"{self._where()} is not a readable Athena database ({exc.orig}).",
-                    hint="Athena left the file untouched. Move it aside, then restore a backup "
-                         "or run `athena import` from an export into a fresh data dir.",
-                ) from exc
-            message = str(exc.orig).lower()
-            if ("database is locked" in message or "database is busy" in message
-                    or getattr(exc.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE):
-                raise StorageError(
-                    f"{self._where()} stayed locked by another process for longer than "
-                    f"{self.settings.busy_timeout_ms} ms.",
-                    hint="Raise [storage] busy_timeout_ms, or find the process holding it.",
-                ) from exc
-            raise
+        except DRIVER_ERRORS as exc:
+            error = translate(exc, self._site)
+            self._damaged = self._damaged or isinstance(error, CorruptDatabaseError)
+            raise error from None
 
 
-def _is_corrupt(exc: BaseException) -> bool:
-    message = str(getattr(exc, "orig", exc)).lower()
-    return any(marker in message for marker in _CORRUPT_MARKERS)
+def _is_missing_or_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def _with_driver(url: str) -> str:
