@@ -31,8 +31,8 @@ have happened, and they are left out of the lost-write check.
 Loopback only: nothing listens or connects beyond 127.0.0.1. The store stays bounded
 (each client keeps at most ``--live-cap`` memories, forgetting its oldest), and so
 does the run (``--duration``, ``--max-ops``). Exit status: 1 when an acknowledged
-write was lost, an acknowledged forget undone or a result came from another scope;
-2 when the server could not be started. Needs the athena-bwrap plugin and
+write was lost or altered, an acknowledged forget undone or a result came from another
+scope; 2 when the server could not be started. Needs the athena-bwrap plugin and
 bubblewrap for the programs.
 """
 
@@ -223,8 +223,10 @@ def make_home(home: Path, clients: int, *, classic: bool) -> dict[str, tuple[str
 class Ledger:
     """Every call, the writes acknowledged to the clients, and what came from another scope."""
 
-    #: (operation, seconds) of each call that succeeded.
+    #: (operation, seconds) of each call that succeeded under load.
     latencies: list[tuple[str, float]] = attrs.Factory(list)
+    #: The same, of one client alone before the load: the baseline.
+    baseline: list[tuple[str, float]] = attrs.Factory(list)
     #: (operation, error type) of each call that failed.
     errors: list[tuple[str, str]] = attrs.Factory(list)
     #: id -> scope of each memory whose remember returned its id.
@@ -324,6 +326,7 @@ class Soak:
     async def run(self) -> None:
         import anyio
 
+        await self._baseline()
         self.started = time.perf_counter()
         self.deadline = self.started + self.args.duration
         async with anyio.create_task_group() as tasks:
@@ -332,6 +335,16 @@ class Soak:
             tasks.start_soon(self._sample_rss)
             tasks.start_soon(self._reindex)
             tasks.start_soon(self._kill_and_restart)
+
+    async def _baseline(self) -> None:
+        """One client alone, each operation in turn: the unloaded latency, same server."""
+        client = self.clients[0]
+        async with self._session(client) as session:
+            self.ledger.connects += 1
+            for _ in range(self.args.baseline_calls):
+                for operation in MIX:
+                    await self._one_call(client, session, self.generation, operation,
+                                         self.ledger.baseline)
 
     # --- events ------------------------------------------------------------------------
 
@@ -413,17 +426,21 @@ class Soak:
                 self.ledger.failed_connects += 1
                 await anyio.sleep(0.2)
 
-    def _choose(self, client: Client) -> str:
-        operation = client.rnd.choices(list(MIX), weights=list(MIX.values()))[0]
+    def _choose(self, client: Client, operation: str | None) -> str:
+        """``operation``, else a random one; ``remember`` for a forget with nothing to forget."""
+        operation = operation or client.rnd.choices(list(MIX), weights=list(MIX.values()))[0]
         if operation == "forget" and not client.live:
             return "remember"
         return operation
 
-    async def _one_call(self, client: Client, session: Any, generation: int) -> bool:
-        """One call of a random operation; whether the session can still be used."""
+    async def _one_call(self, client: Client, session: Any, generation: int,
+                        operation: str | None = None,
+                        timed: list[tuple[str, float]] | None = None) -> bool:
+        """One call of ``operation`` (default: a random one), its time added to ``timed``
+        (default: the load's); whether the session can still be used."""
         import anyio
 
-        operation = self._choose(client)
+        operation = self._choose(client, operation)
         call, settle = self._prepare(client, operation)
         self.ops += 1
         began = time.perf_counter()
@@ -440,8 +457,10 @@ class Soak:
                                        else _error_name(exc)))
             settle(None, False)
             return False
-        self.ledger.latencies.append((operation, time.perf_counter() - began))
-        self.ledger.ok_by_life[self.server.lives] += 1
+        if timed is None:
+            timed = self.ledger.latencies
+            self.ledger.ok_by_life[self.server.lives] += 1
+        timed.append((operation, time.perf_counter() - began))
         settle(value, True)
         return True
 
@@ -638,9 +657,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _figures(soak: Soak, elapsed: float, store: dict[str, Any],
              args: argparse.Namespace) -> dict[str, Any]:
     ledger = soak.ledger
-    by_operation: dict[str, list[float]] = {}
-    for operation, seconds in ledger.latencies:
-        by_operation.setdefault(operation, []).append(seconds)
     errors = Counter(f"{operation}: {kind}" if not kind.startswith(operation) else kind
                      for operation, kind in ledger.errors)
     unacknowledged = sum(1 for _, kind in ledger.errors if kind == UNACKNOWLEDGED)
@@ -649,12 +665,13 @@ def _figures(soak: Soak, elapsed: float, store: dict[str, Any],
     return {
         "config": {"duration_s": args.duration, "clients": args.clients, "scopes": len(SCOPES),
                    "seed": args.seed, "mode": args.mode, "live_cap": args.live_cap,
-                   "mix": MIX},
+                   "baseline_calls": args.baseline_calls, "mix": MIX},
         "elapsed_s": round(elapsed, 1),
         "operations": len(ledger.latencies) + len(ledger.errors),
         "ok_per_second": round(len(ledger.latencies) / elapsed, 2),
         "ok_by_life": dict(ledger.ok_by_life),
-        "latency": {op: summary(values) for op, values in sorted(by_operation.items())},
+        "latency": _by_operation(ledger.latencies),
+        "baseline_latency": _by_operation(ledger.baseline),
         "errors": dict(sorted(errors.items())),
         "unacknowledged": unacknowledged,
         "unexpected_errors": unexpected,
@@ -669,6 +686,13 @@ def _figures(soak: Soak, elapsed: float, store: dict[str, Any],
     }
 
 
+def _by_operation(latencies: list[tuple[str, float]]) -> dict[str, dict[str, Any]]:
+    by_operation: dict[str, list[float]] = {}
+    for operation, seconds in latencies:
+        by_operation.setdefault(operation, []).append(seconds)
+    return {operation: summary(values) for operation, values in sorted(by_operation.items())}
+
+
 def table(result: dict[str, Any]) -> str:
     """The figures of a run, as text."""
     store, rss, events = result["store"], result["rss"], result["events"]
@@ -677,10 +701,15 @@ def table(result: dict[str, Any]) -> str:
              f"{result['config']['mode']} mode, seed {result['config']['seed']}",
              f"operations: {result['operations']:,} ({result['ok_per_second']} ok/s; "
              f"ok per server life {result['ok_by_life']})", "",
-             f"{'operation':<10} {'n':>7} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}"]
+             f"{'operation':<10} {'n':>7} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}"
+             f"   {'alone p50':>9} {'p50 ratio':>9}"]
     for operation, figures in result["latency"].items():
+        alone = result["baseline_latency"].get(operation, {}).get("p50_ms", float("nan"))
         lines.append(f"{operation:<10} {figures['n']:>7,} {figures['p50_ms']:>9.1f} "
-                     f"{figures['p95_ms']:>9.1f} {figures['max_ms']:>9.1f}")
+                     f"{figures['p95_ms']:>9.1f} {figures['max_ms']:>9.1f}   {alone:>9.1f} "
+                     f"{figures['p50_ms'] / alone:>9.1f}")
+    lines.append(f"(alone: one client calling each operation in turn before the load, "
+                 f"{result['config']['baseline_calls']} calls of each)")
     lines += ["", "errors by type:" if result["errors"] else "errors: none"]
     lines += [f"  {kind}: {count}" for kind, count in result["errors"].items()]
     kill, reindex = events.get("kill", {}), events.get("reindex", {})
@@ -715,9 +744,10 @@ def table(result: dict[str, Any]) -> str:
 
 
 def failed(result: dict[str, Any]) -> bool:
-    """Lost or undone writes, or results from another scope."""
+    """Lost, altered or undone writes, or results from another scope."""
     store = result["store"]
-    return bool(store["lost_writes"] or store["forgets_undone"] or result["cross_scope"])
+    return bool(store["lost_writes"] or store["mislabelled"] or store["forgets_undone"]
+                or result["cross_scope"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -735,6 +765,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="memories a client keeps before forgetting four at a time")
     parser.add_argument("--max-ops", type=int, default=500_000, help="stop after this many calls")
     parser.add_argument("--call-timeout", type=float, default=60.0)
+    parser.add_argument("--baseline-calls", type=int, default=20,
+                        help="calls of each operation by one client alone before the load")
     parser.add_argument("--rss-every", type=float, default=2.0, help="seconds between samples")
     parser.add_argument("--rss-tolerance", type=float, default=0.10)
     parser.add_argument("--workdir", help="where the data dir goes (default: a new temp dir)")
