@@ -181,6 +181,13 @@ class Server:
         self.process.wait()
         return below
 
+    def messages(self) -> list[str]:
+        """What the server wrote to its log besides its start banner, each line once."""
+        banner = ("--- life ", "Athena MCP server at ", "clients: ")
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return list(dict.fromkeys(line for line in lines
+                                  if line.strip() and not line.startswith(banner)))
+
     def stop(self) -> int | None:
         """SIGTERM and wait (SIGKILL after 30 s); its exit status."""
         if self.process is None or self.process.poll() is not None:
@@ -227,8 +234,8 @@ class Ledger:
     latencies: list[tuple[str, float]] = attrs.Factory(list)
     #: The same, of one client alone before the load: the baseline.
     baseline: list[tuple[str, float]] = attrs.Factory(list)
-    #: (operation, error type) of each call that failed.
-    errors: list[tuple[str, str]] = attrs.Factory(list)
+    #: (operation, error type, seconds into the load) of each call that failed.
+    errors: list[tuple[str, str, float]] = attrs.Factory(list)
     #: id -> scope of each memory whose remember returned its id.
     written: dict[str, str] = attrs.Factory(dict)
     #: ids whose forget succeeded.
@@ -242,6 +249,11 @@ class Ledger:
     #: sessions opened, and connection attempts that failed (while the server was down).
     connects: int = 0
     failed_connects: int = 0
+    #: Seconds into the load, for the errors.
+    clock: Callable[[], float] = time.perf_counter
+
+    def error(self, operation: str, kind: str) -> None:
+        self.errors.append((operation, kind, self.clock()))
 
     def check(self, operation: str, scope: str, items: list[tuple[str, str | None, Any]]) -> None:
         """Record each ``(id, scope, metadata scope)`` of a result that is not ``scope``'s."""
@@ -307,7 +319,7 @@ class Soak:
     def __init__(self, server: Server, clients: list[Client], args: argparse.Namespace) -> None:
         self.server, self.clients, self.args = server, clients, args
         self.workload = Workload(seed=args.seed)
-        self.ledger = Ledger()
+        self.ledger = Ledger(clock=self.elapsed)
         self.classic = args.mode == "classic"
         #: Bumped at the kill: a session of an older generation talks to a dead server.
         self.generation = 1
@@ -448,20 +460,22 @@ class Soak:
             with anyio.fail_after(self.args.call_timeout):
                 value = await call(session)
         except _Failed as failed:
-            self.ledger.errors.append((operation, failed.kind))
+            self.ledger.error(operation, failed.kind)
             settle(None, False)
             return True
         except Exception as exc:
             unacknowledged = generation != self.generation
-            self.ledger.errors.append((operation, UNACKNOWLEDGED if unacknowledged
-                                       else _error_name(exc)))
+            self.ledger.error(operation, UNACKNOWLEDGED if unacknowledged else _error_name(exc))
             settle(None, False)
             return False
         if timed is None:
             timed = self.ledger.latencies
             self.ledger.ok_by_life[self.server.lives] += 1
         timed.append((operation, time.perf_counter() - began))
-        settle(value, True)
+        try:
+            settle(value, True)
+        except (KeyError, TypeError, AttributeError) as exc:  # not the result it should be
+            self.ledger.error(operation, f"unexpected result ({type(exc).__name__})")
         return True
 
     def _prepare(self, client: Client, operation: str
@@ -492,7 +506,7 @@ class Soak:
                 else:
                     ledger.uncertain.update(ids)
                     if ok:
-                        ledger.errors.append(("forget", f"deleted {value} of {len(ids)}"))
+                        ledger.error("forget", f"deleted {value} of {len(ids)}")
 
             return self._operation("forget", {"ids": ids}), forgot
         if operation == "export":
@@ -644,7 +658,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     store = verify(home, soak.ledger)
     result = _figures(soak, elapsed, store, args)
     result["server"] = {"start_s": round(start_s, 2), "exit_status_at_stop": stop_status,
-                        "log": str(server.log)}
+                        "log": str(server.log), "messages": server.messages()[:50]}
     result["machine"] = machine(workdir)
     result["workdir"] = str(workdir)
     if not args.keep:
@@ -657,11 +671,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _figures(soak: Soak, elapsed: float, store: dict[str, Any],
              args: argparse.Namespace) -> dict[str, Any]:
     ledger = soak.ledger
-    errors = Counter(f"{operation}: {kind}" if not kind.startswith(operation) else kind
-                     for operation, kind in ledger.errors)
-    unacknowledged = sum(1 for _, kind in ledger.errors if kind == UNACKNOWLEDGED)
-    unexpected = {kind: count for kind, count in errors.items()
-                  if not kind.endswith(UNACKNOWLEDGED)}
+    errors: dict[str, dict[str, Any]] = {}
+    for operation, kind, at in ledger.errors:
+        name = kind if kind.startswith(operation) else f"{operation}: {kind}"
+        seen = errors.setdefault(name, {"count": 0, "first_s": round(at, 1)})
+        seen["count"] += 1
+        seen["last_s"] = round(at, 1)
+    unacknowledged = sum(1 for _, kind, _ in ledger.errors if kind == UNACKNOWLEDGED)
+    unexpected = {name: seen["count"] for name, seen in errors.items()
+                  if not name.endswith(UNACKNOWLEDGED)}
     return {
         "config": {"duration_s": args.duration, "clients": args.clients, "scopes": len(SCOPES),
                    "seed": args.seed, "mode": args.mode, "live_cap": args.live_cap,
@@ -711,7 +729,8 @@ def table(result: dict[str, Any]) -> str:
     lines.append(f"(alone: one client calling each operation in turn before the load, "
                  f"{result['config']['baseline_calls']} calls of each)")
     lines += ["", "errors by type:" if result["errors"] else "errors: none"]
-    lines += [f"  {kind}: {count}" for kind, count in result["errors"].items()]
+    lines += [f"  {kind}: {seen['count']} (from {seen['first_s']} s to {seen['last_s']} s)"
+              for kind, seen in result["errors"].items()]
     kill, reindex = events.get("kill", {}), events.get("reindex", {})
     lines += ["",
               f"reindex (another process) at {reindex.get('at_s')} s: exit "
@@ -721,7 +740,9 @@ def table(result: dict[str, Any]) -> str:
               f"{kill.get('orphan_count')} of its processes outlived it "
               f"{kill.get('orphans') or ''}",
               f"sessions opened {result['sessions_opened']}, failed connection attempts "
-              f"{result['failed_connects']}", "",
+              f"{result['failed_connects']}",
+              f"server log: {len(result['server']['messages'])} lines besides its banner"
+              + "".join(f"\n  {line}" for line in result["server"]["messages"][:10]), "",
               f"acknowledged writes {store['acknowledged_writes']:,}: lost "
               f"{store['lost_writes']} (target 0; {store['checked_present']:,} checked present, "
               f"{store['uncertain']} of unknown outcome)",

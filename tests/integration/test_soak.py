@@ -85,6 +85,7 @@ def test_short_soak_loses_no_write_and_leaks_no_scope(tmp_path: Path) -> None:
     assert store["mislabelled"] == 0
     assert result["cross_scope"] == 0, result["cross_scope_samples"]
     assert result["unexpected_errors"] == {}
+    assert result["server"]["messages"] == []  # no traceback, no warning
     assert done.returncode == 0
     # It did what it says: the reindex ran, the kill happened, work went on after it.
     assert result["events"]["reindex"]["exit_status"] == 0, result["events"]["reindex"]
