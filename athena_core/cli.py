@@ -604,7 +604,7 @@ def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     Only the top-level parser sets defaults; a subcommand's copy must not
     overwrite a value given before the command name.
     """
-    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    keep: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     parser.add_argument("--home", metavar="DIR",
                         help="data dir (default $ATHENA_HOME or ~/.athena)", **keep)
     parser.add_argument("--config", metavar="FILE",

@@ -65,7 +65,7 @@ class MemoryConfig:
     max_text_bytes: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
 
 
-_unit_interval = attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(1))
+_unit_interval = attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
 
 
 @attrs.frozen
@@ -295,11 +295,12 @@ class Config:
         """
         env = os.environ if env is None else env
         if path is not None:
-            source: Path | None = Path(path).expanduser().resolve()
-            if not source.is_file():
-                raise ConfigError(f"Config file {source} does not exist.",
+            file = Path(path).expanduser().resolve()
+            source: Path | None = file
+            if not file.is_file():
+                raise ConfigError(f"Config file {file} does not exist.",
                                   hint="Create it with `athena init` or fix the path.")
-            home = Path(data_dir).expanduser() if data_dir is not None else source.parent
+            home = Path(data_dir).expanduser() if data_dir is not None else file.parent
         else:
             home = Path(data_dir).expanduser() if data_dir is not None else default_data_dir(env)
             candidate = home / CONFIG_FILENAME

@@ -189,7 +189,9 @@ class Athena:
         recall filter; ``importance`` is between 0 and 1.
         """
         target = self._layer(layer)
-        return target.store_generic(text, metadata=metadata, importance=importance, scope=scope)
+        new_id: str = target.store_generic(text, metadata=metadata, importance=importance,
+                                           scope=scope)
+        return new_id
 
     @operation()
     def recall(self, query: str, *, k: int = 10, layers: Sequence[str] | None = None,

@@ -282,7 +282,7 @@ class AuditLog:
                     update(_audit)
                     .where(_audit.c.scope == scope, _audit.c.payload.is_not(None), *quoting)
                     .values(payload=None, scrubbed=True))
-                scrubbed += result.rowcount or 0  # type: ignore[attr-defined]
+                scrubbed += result.rowcount or 0
         return scrubbed
 
     # --- reading ---------------------------------------------------------------------
@@ -328,6 +328,7 @@ class AuditLog:
         moved to other places.
         """
         count, seq, prev, last_id = 0, 0, GENESIS, None
+        unreadable: str | None
         with self.storage.read() as db:
             try:
                 head = _parse_head(db.connection().execute(_HEAD).scalar())
@@ -437,7 +438,9 @@ def _jsonable(value: Any) -> Any:
 def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
     """``details`` as JSON data (checked now, so the hash and the stored row agree)."""
     try:
-        return json.loads(json.dumps(dict(details), allow_nan=False, ensure_ascii=False))
+        safe: dict[str, Any] = json.loads(json.dumps(dict(details), allow_nan=False,
+                                                      ensure_ascii=False))
+        return safe
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"audit details must be JSON data: {exc}.") from None
 

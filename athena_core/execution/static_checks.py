@@ -56,12 +56,12 @@ def check_python(code: str, policy: Policy) -> tuple[ErrorInfo | None, list[Find
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
+        line = getattr(node, "lineno", 0)  # every node that is checked here has one
         for name in names:
             top = name.split(".", 1)[0]
             if top in forbidden:
-                findings.append(Finding(node.lineno, f"imports {name} ({forbidden[top]}; "
-                                                     f"policy {policy.name!r} does not allow "
-                                                     "it)"))
+                findings.append(Finding(line, f"imports {name} ({forbidden[top]}; "
+                                              f"policy {policy.name!r} does not allow it)"))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id in _DYNAMIC_CALLS:
             findings.append(Finding(node.lineno, f"calls {node.func.id}() (dynamic code is "

@@ -218,7 +218,7 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
                 path: text for path, text in render_tree(
                     callable_operations(athena.api, policy)).items()
                 if not path.startswith(".")}
-        return files  # type: ignore[no-any-return]
+        return files
 
     async def list_tools(ctx: Any, params: Any) -> Any:
         return types.ListToolsResult(tools=[

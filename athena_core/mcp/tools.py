@@ -213,7 +213,7 @@ class ToolSession:
                                operations=(*self.context.operations, "execute"))
         with calls.bind(running):
             return _execution_result(self.athena.execute(
-                code, language=language, policy=self.policy.to_dict()))  # type: ignore[arg-type]
+                code, language=language, policy=self.policy.to_dict()))
 
     def _search_api(self, arguments: dict[str, Any]) -> ToolResult:
         from athena_core.discovery import ApiIndex
@@ -229,7 +229,7 @@ class ToolSession:
             embed = self.athena.index.embedder.embed  # type: ignore[union-attr]
             index = self.athena.api.cache[key] = ApiIndex(
                 callable_operations(self.athena.api, self.policy), embed=embed)
-        found = index.search(query, detail=detail, limit=limit)  # type: ignore[arg-type]
+        found = index.search(query, detail=detail, limit=limit)
         data = {"operations": found}
         return ToolResult(_compact(data) if found else "No operation matches; try other "
                           "words, or read /athena/apis/README.md from a program.", data)

@@ -29,12 +29,12 @@ def word_weights(texts: Sequence[str], query: str) -> dict[str, float]:
     """Each candidate word's share of each text (count / words in the text), summed over
     ``texts``; stop words, short words and the query's own words are left out."""
     asked = set(words(query))
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = {}
     for text in texts:
         found = words(text)
         for word, count in Counter(found).items():
             if len(word) >= _MIN_LETTERS and word not in STOP_WORDS and word not in asked:
-                weights[word] += count / len(found)
+                weights[word] = weights.get(word, 0.0) + count / len(found)
     return dict(weights)
 
 

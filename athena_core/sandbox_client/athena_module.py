@@ -56,7 +56,7 @@ def _unknown(what: str, name: str, names: Iterable[str]) -> AttributeError:
     return AttributeError(f"{what} {name!r}.{guess} Valid names: {listed}.")
 
 
-class Record(dict):
+class Record(dict[str, Any]):
     """A dict whose keys are also attributes: ``hit.text == hit["text"]``."""
 
     def __getattr__(self, name: str) -> Any:
@@ -117,7 +117,8 @@ def _error(errors: Namespace | None, kind: str, message: str) -> Exception:
         cls = type(name, (AthenaError,), {"__module__": "athena.errors"})
         if errors is not None and name != "AthenaError":
             setattr(errors, name, cls)
-    return cls(message)
+    error: Exception = cls(message)
+    return error
 
 
 def _plain(value: Any) -> Any:
