@@ -16,6 +16,7 @@ __all__ = [
     "ImportFormatError",
     "InvalidArgumentError",
     "MemoryNotFoundError",
+    "OperationDeclarationError",
     "OptionError",
     "PermissionDeniedError",
     "PluginLoadError",
@@ -67,6 +68,12 @@ class PluginLoadError(AthenaError):
         self.plugin = plugin
         self.distribution = distribution
         self.cause = cause
+
+
+class OperationDeclarationError(AthenaError):
+    """An operation cannot be served as declared: its name is invalid or reserved, or its
+    type hints do not resolve at run time. Raised when a plugin is checked at open; the
+    plugin is then disabled (or, in strict mode, wrapped in a :class:`PluginLoadError`)."""
 
 
 class DuplicateNameError(AthenaError):
