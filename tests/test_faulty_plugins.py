@@ -275,3 +275,33 @@ def test_opening_with_invalid_options_names_the_plugin(tmp_path: Path) -> None:
         Athena.open(config=config, plugins=[strict_options])
     message = str(caught.value)
     assert "'tests.faulty_plugins.strict_options'" in message and "width" in message
+
+
+def test_a_memory_layer_is_checked_when_athena_makes_it(tmp_path: Path) -> None:
+    from tests.faulty_plugins import notebook
+
+    with Athena.open(config=lenient(tmp_path), plugins=[notebook]) as athena:
+        [failed] = athena.plugins.failures()
+        assert failed.name == "tests.faulty_plugins.notebook"
+        assert "notebook.page" in (failed.error or "") and "Fraction" in (failed.error or "")
+        assert "notebook" not in athena.layers and "notebook.page" not in athena.api
+        assert athena.get(athena.remember("still open")).text == "still open"
+    with pytest.raises(PluginLoadError, match="Fraction") as caught:
+        Athena.open(config=make_config(tmp_path), plugins=[notebook])
+    assert caught.value.plugin == "tests.faulty_plugins.notebook"
+
+
+def test_reserved_names_cover_every_name_athena_and_programs_already_use(
+        athena: Athena, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import athena_core.sandbox_client as client
+
+    reserved = Athena.reserved_names()
+    assert {name for name in vars(athena) if not name.startswith("_")} <= reserved
+    assert {"remember", "recall", "forget", "get", "execute", "api", "plugins"} <= reserved
+    monkeypatch.syspath_prepend(str(Path(client.__file__).parent))
+    import athena_module  # the sandbox's module, as a program imports it
+
+    module = athena_module.build([], types.SimpleNamespace())
+    assert {name for name in vars(module) if not name.startswith("_")} <= reserved
