@@ -203,11 +203,10 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 def _cmd_plugins_list(args: argparse.Namespace) -> int:
     from athena_core.config import Config
     from athena_core.execution.isolation import ExecutorIsolation, describe, executor_isolation
-    from athena_core.plugins import PluginHost
+    from athena_core.runtime import Athena
 
     config = Config.load(_home(args), path=args.config)
-    host = PluginHost(config.plugins)
-    host.load_entry_points()
+    host = Athena.plugin_host(config)
     infos = host.plugins()
     provided = host.provided()
     isolation: dict[str, list[ExecutorIsolation]] = {}
@@ -218,7 +217,7 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
                       "isolation": {r.executor: r.to_dict()
                                     for r in isolation.get(info.name, [])}}
                      for info in infos])
-        return 0
+        return 1 if host.failures() else 0
     for info in infos:
         where = f"{info.distribution} {info.version}" if info.distribution else "(no distribution)"
         print(f"{info.name}  [{info.status}]  {where}")
@@ -251,21 +250,13 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from athena_core.config import Config
-    from athena_core.errors import ConfigError
-    from athena_core.plugins import PluginHost
-    from athena_core.retrieval.embedders import preferred_embedder
+    from athena_core.runtime import Athena
+    from athena_core.selection import check_selected_plugins
 
     config = Config.load(_home(args), path=args.config)
-    host = PluginHost(config.plugins)
-    host.load_entry_points()
+    host = Athena.plugin_host(config)
     problems = [info.error for info in host.failures() if info.error]
-    embedder = config.retrieval.embedder or preferred_embedder(host.registry("embedder").names())
-    for family, name in (("embedder", embedder),
-                         ("vector backend", config.retrieval.vector_backend)):
-        try:
-            host.registry(family).factory(name)
-        except ConfigError as exc:
-            problems.append(str(exc))
+    problems += [str(error) for _, error in check_selected_plugins(config, host)]
     _out(args, {"ok": not problems, "problems": problems, "source": str(config.source or "")},
          "\n".join(f"problem: {p}" for p in problems) or "configuration is valid")
     return 1 if problems else 0

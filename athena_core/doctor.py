@@ -15,7 +15,7 @@ from athena_core.errors import AthenaError
 
 if TYPE_CHECKING:
     from athena_core.execution.isolation import ExecutorIsolation
-    from athena_core.plugins import PluginHost
+    from athena_core.plugins import PluginHost, PluginInfo
 
 __all__ = ["Check", "run_checks"]
 
@@ -50,11 +50,14 @@ def run_checks(data_dir: str | os.PathLike[str] | None = None,
     source = str(config.source) if config.source else "defaults (no athena.toml)"
     checks.append(Check("config", "ok", f"{source}; data dir {config.data_dir}"))
     checks.append(_data_dir(config.data_dir))
-    checks.extend(_open_checks(config))
-    from athena_core.plugins import PluginHost
+    from athena_core.runtime import Athena
 
-    host = PluginHost(config.plugins)
-    host.load_entry_points()
+    try:
+        host = Athena.plugin_host(config)
+    except AthenaError as exc:  # strict mode: a faulty plugin stops everything
+        return [*checks, Check("plugins", "fail", exc.message, exc.hint)]
+    checks.extend(_plugin_checks(config, host))
+    checks.extend(_open_checks(config, {info.name for info in host.failures()}))
     checks.append(_sandbox_client())
     checks.append(_executor(config, host))
     checks.extend(_isolation(config, host))
@@ -87,7 +90,25 @@ def _data_dir(path: Path) -> Check:
     return Check("data dir", "ok", str(path))
 
 
-def _open_checks(config: Config) -> list[Check]:
+def _plugin_checks(config: Config, host: PluginHost) -> list[Check]:
+    """One failed check per disabled plugin, and per selected plugin that cannot be made
+    with its options."""
+    from athena_core.selection import check_selected_plugins
+
+    checks = [_failed_plugin(info) for info in host.failures()]
+    for what, error in check_selected_plugins(config, host):
+        checks.append(Check(what, "fail", error.message, error.hint))
+    return checks
+
+
+def _failed_plugin(info: PluginInfo) -> Check:
+    return Check(f"plugin {info.name}", "fail", info.error or "failed to load",
+                 f"Fix or upgrade {info.distribution or info.name}, or block it "
+                 f"(ATHENA_PLUGINS_BLOCK={info.name}); it is disabled until then.")
+
+
+def _open_checks(config: Config, reported: set[str]) -> list[Check]:
+    """``reported``: the failed plugins already reported."""
     from athena_core.runtime import Athena
 
     if config.storage.url == "" and not (config.data_dir / "athena.db").exists():
@@ -99,9 +120,8 @@ def _open_checks(config: Config) -> list[Check]:
         return [Check("database", "fail", exc.message, exc.hint)]
     checks: list[Check] = []
     with athena:
-        for info in athena.plugins.failures():
-            checks.append(Check(f"plugin {info.name}", "fail", info.error or "failed to load",
-                                f"Reinstall {info.distribution or info.name} or block it."))
+        checks += [_failed_plugin(info) for info in athena.plugins.failures()
+                   if info.name not in reported]  # those found only when layers are made
         storage, index = athena.storage, athena.index
         assert storage is not None and index is not None
         problems = storage.integrity_problems()

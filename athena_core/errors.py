@@ -16,6 +16,7 @@ __all__ = [
     "ImportFormatError",
     "InvalidArgumentError",
     "MemoryNotFoundError",
+    "OperationDeclarationError",
     "OptionError",
     "PermissionDeniedError",
     "PluginContractError",
@@ -76,6 +77,12 @@ class PluginLoadError(AthenaError):
 class PluginContractError(AthenaError):
     """A plugin's object lacks what its hook requires (a member, a matching name); the
     message names the plugin, the object and what to add."""
+
+
+class OperationDeclarationError(AthenaError):
+    """An operation cannot be served as declared: its name is invalid or reserved, or its
+    type hints do not resolve at run time. Raised when a plugin is checked at open; the
+    plugin is then disabled (or, in strict mode, wrapped in a :class:`PluginLoadError`)."""
 
 
 class DuplicateNameError(AthenaError):

@@ -16,7 +16,11 @@ The families, in the order Athena calls them:
   extra API operations, PII detectors, key providers, marketplace sources and
   LLM providers;
 * **lifecycle** - configure, startup, shutdown;
-* **events** - observers called after an operation succeeded.
+* **events** - observers called after an operation succeeded and its writes
+  committed. An observer's return value is ignored; an observer that raises is
+  logged (logger ``athena.plugins``, with the plugin's name in the record's
+  ``plugin`` attribute) and never makes the operation fail, and the other
+  observers still get the call.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ import pluggy
 
 if TYPE_CHECKING:
     from athena_core.config import Config
-    from athena_core.memory.values import Hit, Memory
+    from athena_core.memory.values import Fact, Hit, Memory
     from athena_core.runtime import Athena
+    from athena_core.transfer import ImportReport
 
 __all__ = ["PROJECT", "Register", "hookimpl", "hookspec"]
 
@@ -115,6 +120,12 @@ def athena_register_api(register: Register) -> None:
     the registered name is its dotted API name (for example ``"notes.pin"``).
     Operations become available on the host API, and to sandboxed programs,
     discovery and MCP as those arrive, from this one declaration.
+
+    Checked when the plugin loads: every dotted part of the name is a public
+    Python identifier, its first part is not reserved
+    (:meth:`athena_core.Athena.reserved_names`: ``remember``, ``api``,
+    ``errors``, ...), and the type hints resolve at run time (a name imported
+    only under ``if TYPE_CHECKING:`` does not). A plugin that fails is disabled.
 
     Added in 0.1.
     """
@@ -206,7 +217,34 @@ def athena_after_remember(athena: Athena, memory: Memory) -> None:
     """Called after a memory was stored in any layer and committed.
 
     ``memory`` is the stored :class:`athena_core.memory.Memory`. Observers must
-    not modify it; the return value is ignored.
+    not modify it; the return value is ignored. A new version of a fact is a new
+    memory (``athena_after_supersede`` follows); imported memories are reported
+    once per import by ``athena_after_import`` instead.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_after_supersede(athena: Athena, old: Fact, new: Fact) -> None:
+    """Called after ``semantic.update`` superseded fact ``old`` with ``new`` and committed.
+
+    ``old`` is the previous version as it now is (``valid_to`` set, ``superseded_by``
+    is ``new.id``); ``new`` is the new version, which ``athena_after_remember`` has
+    just reported.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def athena_after_import(athena: Athena, report: ImportReport) -> None:
+    """Called once per import (``athena import``, :func:`athena_core.transfer.import_jsonl`)
+    after every imported memory was committed.
+
+    ``report`` counts the memories imported and those skipped (already present).
+    Imported memories do not fire ``athena_after_remember`` one by one: an import
+    of a million lines is one event.
 
     Added in 0.1.
     """

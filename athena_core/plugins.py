@@ -9,7 +9,8 @@ Loading happens when an instance opens, never at import.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -17,11 +18,23 @@ import pluggy
 
 from athena_core import hookspecs
 from athena_core.config import PluginsConfig
-from athena_core.errors import DuplicateNameError, PluginLoadError, UnknownNameError
+from athena_core.errors import (
+    AthenaError,
+    DuplicateNameError,
+    OptionError,
+    PluginContractError,
+    PluginLoadError,
+    UnknownNameError,
+)
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "PluginHost", "PluginInfo", "Registry"]
+__all__ = ["CORE_DISTRIBUTION", "ENTRY_POINT_GROUP", "FAMILIES", "PluginHost", "PluginInfo",
+           "Registry"]
 
 ENTRY_POINT_GROUP = "athena.plugins"
+#: The distribution of the built-in plugins: they register first and are never disabled.
+CORE_DISTRIBUTION = "athena-core"
+
+log = logging.getLogger("athena.plugins")
 
 #: Registry family -> the registration hook that fills it.
 FAMILIES: dict[str, str] = {
@@ -64,20 +77,29 @@ class Registry(Generic[T]):
     _entries: dict[str, tuple[Callable[..., T], str]] = attrs.field(factory=dict)
 
     def add(self, name: str, factory: Callable[..., T], *, plugin: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise PluginLoadError(plugin, None, TypeError(
-                f"registered a {self.family} with an invalid name {name!r}"))
-        if not callable(factory):
-            raise PluginLoadError(plugin, None, TypeError(
-                f"registered {self.family} {name!r} with a non-callable factory"))
-        if name in self._entries:
-            first = self._entries[name][1]
-            raise DuplicateNameError(
-                f"{self.family.capitalize()} {name!r} is registered twice: by plugin "
-                f"{first!r} and by plugin {plugin!r}.",
-                hint=f"Uninstall or block one of them (ATHENA_PLUGINS_BLOCK={plugin}).",
-            )
-        self._entries[name] = (factory, plugin)
+        """Register ``factory`` as ``name`` for ``plugin``."""
+        self.add_all([(name, factory)], plugin=plugin)
+
+    def add_all(self, entries: Sequence[tuple[str, Callable[..., T]]], *, plugin: str) -> None:
+        """Register one plugin's ``(name, factory)`` pairs after checking them all: all or
+        none. Raises ``ValueError`` for an invalid entry, ``DuplicateNameError`` for a
+        name already registered (naming both plugins)."""
+        seen: dict[str, str] = {name: entry[1] for name, entry in self._entries.items()}
+        for name, factory in entries:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"registered a {self.family} with an invalid name {name!r}")
+            if not callable(factory):
+                raise ValueError(f"registered {self.family} {name!r} with a non-callable "
+                                 "factory")
+            if name in seen:
+                raise DuplicateNameError(
+                    f"{self.family.capitalize()} {name!r} is registered twice: by plugin "
+                    f"{seen[name]!r} and by plugin {plugin!r}.",
+                    hint=f"Uninstall or block one of them (ATHENA_PLUGINS_BLOCK={plugin}).",
+                )
+            seen[name] = plugin
+        for name, factory in entries:
+            self._entries[name] = (factory, plugin)
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -158,16 +180,105 @@ class PluginHost:
         return [info for info in self._infos.values() if info.status == "failed"]
 
     def registry(self, family: str) -> Registry[Any]:
-        """The registry of ``family`` (a key of :data:`FAMILIES`), built on first use."""
-        if family not in self._registries:
-            registry: Registry[Any] = Registry(family)
-            hook = getattr(self.manager.hook, FAMILIES[family])
-            # Call each implementation on its own so a duplicate names its plugin.
-            for impl in reversed(hook.get_hookimpls()):
-                register = _bound_register(registry, impl.plugin_name)
-                impl.function(**{arg: register for arg in impl.argnames})
-            self._registries[family] = registry
+        """The registry of ``family`` (a key of :data:`FAMILIES`); the first call checks
+        every plugin (:meth:`check`)."""
+        self.check()
         return self._registries[family]
+
+    def check(self) -> None:
+        """Build every registry, checking what each plugin registers.
+
+        A plugin whose registration hook raises, or that registers an invalid, reserved
+        or already taken name, or an operation that could not be called or described
+        (its type hints do not resolve), is disabled (:meth:`disable`): none of its
+        names or hooks remain, and every other plugin works. The built-in plugins
+        register first, then the others in the order they were loaded.
+        """
+        while not self._registries:  # a plugin disabled during a pass empties them
+            failed = len(self.failures())
+            built = {family: self._build(family) for family in FAMILIES}
+            if len(self.failures()) == failed:
+                self._registries = built
+
+    def disable(self, name: str, error: BaseException) -> None:
+        """Mark plugin ``name`` failed because of ``error`` and unregister all its hooks.
+
+        In strict mode (``[plugins] strict``) raise instead: ``error`` itself if it names
+        the plugin already (``DuplicateNameError``, ``PluginContractError``), else a
+        ``PluginLoadError``
+        naming the plugin and its distribution. A built-in plugin is never disabled:
+        its error is raised.
+        """
+        if self.settings.strict or self.is_core(name):
+            if isinstance(error, (DuplicateNameError, PluginContractError)):
+                raise error
+            raise self.failure(name, error) from error
+        info = self._infos.get(name) or PluginInfo(name, None, None)
+        self.manager.unregister(name=name)
+        self._infos[name] = attrs.evolve(info, hooks=(), error=str(self.failure(name, error)),
+                                         status="failed")
+        self._registries.clear()
+
+    def failure(self, name: str, error: BaseException) -> PluginLoadError:
+        """The error that says plugin ``name`` (and its distribution) failed because of
+        ``error``."""
+        info = self._infos.get(name)
+        return PluginLoadError(name, info.distribution if info else None, error)
+
+    def create(self, family: str, name: str, *args: Any) -> Any:
+        """Call the factory of ``family`` registered as ``name``, attributing its errors.
+
+        An invalid option becomes an ``OptionError`` that also names the plugin; any
+        other error that is not an ``AthenaError``, a ``PluginLoadError`` naming it.
+        """
+        registry = self.registry(family)
+        factory, plugin = registry.factory(name), registry.provider(name)
+        try:
+            return factory(*args)
+        except OptionError as exc:
+            raise OptionError(f"{family.capitalize()} {name!r} of plugin {plugin!r}: "
+                              f"{exc.message}", hint=exc.hint) from exc
+        except AthenaError:
+            raise
+        except Exception as exc:
+            raise self.failure(plugin, exc) from exc
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call the observer ``hook`` of every plugin; a failing observer is logged (with
+        the plugin's name) and never raised, so the others still get the call and the
+        operation that fired it still succeeds."""
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+            try:
+                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception:
+                log.exception("plugin %r failed in %s; the operation itself succeeded",
+                              impl.plugin_name, hook,
+                              extra={"plugin": impl.plugin_name, "hook": hook})
+
+    def _build(self, family: str) -> Registry[Any]:
+        registry: Registry[Any] = Registry(family)
+        hook = getattr(self.manager.hook, FAMILIES[family])
+        impls = hook.get_hookimpls()  # in registration order (pluggy calls them reversed)
+        for impl in sorted(impls, key=lambda i: not self.is_core(i.plugin_name)):
+            staged: list[tuple[str, Callable[..., Any]]] = []
+
+            def register(name: str, factory: Callable[..., Any],
+                         staged: list[tuple[str, Callable[..., Any]]] = staged) -> None:
+                staged.append((name, factory))
+
+            try:
+                impl.function(**{arg: register for arg in impl.argnames})
+                if not self.is_core(impl.plugin_name):
+                    _check_registrations(family, staged, impl.plugin_name)
+                registry.add_all(staged, plugin=impl.plugin_name)
+            except Exception as exc:  # the plugin, not Athena, is broken
+                self.disable(impl.plugin_name, exc)
+        return registry
+
+    def is_core(self, plugin: str) -> bool:
+        """Whether ``plugin`` is one of the built-in plugins (distribution athena-core)."""
+        info = self._infos.get(plugin)
+        return info is not None and info.distribution == CORE_DISTRIBUTION
 
     def _load(self, name: str, load: Callable[[], object], dist: str | None,
               version: str | None) -> None:
@@ -199,12 +310,24 @@ class PluginHost:
         self._registries.clear()  # a new plugin may register more names
 
 
-def _bound_register(registry: Registry[Any], plugin: str) -> Callable[[str, Callable[..., Any]],
-                                                                      None]:
-    def register(name: str, factory: Callable[..., Any]) -> None:
-        registry.add(name, factory, plugin=plugin)
+def _check_registrations(family: str, staged: Sequence[tuple[str, Callable[..., Any]]],
+                         plugin: str) -> None:
+    """Check what a plugin registers as API operations or memory layers, all at once, as
+    far as it can be known before Athena opens (a layer's operations, when its factory
+    is a class that declares its ``api_namespace``)."""
+    from athena_core.api import ApiRegistry
+    from athena_core.api.checks import check_plugin_operations, check_top_level_name
 
-    return register
+    ops = []
+    if family == "api operation":
+        ops = [ApiRegistry.function(name, factory, owner=None, provider=plugin)
+               for name, factory in staged]
+    elif family == "memory layer":
+        for name, factory in staged:
+            check_top_level_name(name, plugin=plugin, what="memory layer")
+            if isinstance(factory, type) and hasattr(factory, "api_namespace"):
+                ops += ApiRegistry.declared(factory, namespace=name, provider=plugin)
+    check_plugin_operations(ops)
 
 
 def hook_names() -> Iterable[str]:

@@ -17,7 +17,7 @@ from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
 from athena_core.execution.model import ExecutionResult
 from athena_core.memory.values import Episode, Hit, Memory
-from athena_core.plugins import PluginHost
+from athena_core.plugins import PluginHost, Registry
 
 if TYPE_CHECKING:
     from athena_core.audit import AuditLog
@@ -36,6 +36,8 @@ BUILTIN_PLUGINS = {
     "athena.memory": "athena_core.memory.plugin",
     "athena.retrieval": "athena_core.retrieval.plugin",
 }
+#: What ``__init__`` sets on every instance (the class's own names come from ``dir``).
+_INSTANCE_NAMES = frozenset({"config", "plugins", "api", "layers", "storage", "index", "store"})
 
 
 class Athena:
@@ -80,6 +82,22 @@ class Athena:
         """
         if not isinstance(config, Config):
             config = Config.load(path, path=config)
+        host = cls.plugin_host(config, plugins=plugins, entry_points=entry_points)
+        athena = cls(config, host)
+        try:
+            athena._wire()
+        except BaseException:
+            athena.close()
+            raise
+        return athena
+
+    @staticmethod
+    def plugin_host(config: Config, *, plugins: Sequence[object] = (),
+                    entry_points: bool = True) -> PluginHost:
+        """The plugins ``config`` allows, loaded and checked (see :meth:`PluginHost.check`):
+        installed ones (unless ``entry_points=False``), the built-in ones, then
+        ``plugins``. ``athena plugins list``, ``config check`` and ``doctor`` see exactly
+        what :meth:`open` would use."""
         host = PluginHost(config.plugins)
         if entry_points:
             host.load_entry_points()
@@ -89,18 +107,22 @@ class Athena:
                 host.load_module(name, module, distribution="athena-core")
         for plugin in plugins:
             host.register(plugin)
-        athena = cls(config, host)
-        try:
-            athena._wire()
-        except BaseException:
-            athena.close()
-            raise
-        return athena
+        host.check()
+        return host
+
+    @classmethod
+    def reserved_names(cls) -> frozenset[str]:
+        """Names that no plugin's operation or memory layer may take (or start with): what
+        ``athena.<name>`` already is - an operation or attribute of Athena, or a name of
+        a program's ``athena`` module (``errors``, ``operations``, ...)."""
+        from athena_core.api.registry import SANDBOX_NAMES
+
+        public = {name for name in dir(cls) if not name.startswith("_")}
+        return frozenset(public) | _INSTANCE_NAMES | SANDBOX_NAMES
 
     def _wire(self) -> None:
         from athena_core.audit import AuditLog
-        from athena_core.memory import LayerContext, MemoryStore
-        from athena_core.memory.store import check_layer
+        from athena_core.memory import MemoryStore
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
         from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
@@ -111,38 +133,59 @@ class Athena:
         host.hook.athena_configure.call_historic(kwargs={"config": config})
         with file_errors(config.data_dir):
             config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        embedders = host.registry("embedder")
         retrieval = config.retrieval
         if not retrieval.embedder:
-            retrieval = attrs.evolve(retrieval, embedder=preferred_embedder(embedders.names()))
-        embedder = embedders.create(
-            retrieval.embedder,
+            retrieval = attrs.evolve(retrieval, embedder=preferred_embedder(
+                host.registry("embedder").names()))
+        embedder = host.create(
+            "embedder", retrieval.embedder,
             EmbedderContext(options=retrieval.embedder_options, data_dir=config.data_dir))
         # Storage first: its migrations refuse a new database that already holds tables
         # (a backend may keep its own in the same database).
         self.storage = Storage.open(config.database_url, config.storage)
         self._audit = AuditLog(self.storage, config.audit)
-        backend = host.registry("vector backend").create(
-            config.retrieval.vector_backend,
+        backend = host.create(
+            "vector backend", config.retrieval.vector_backend,
             VectorBackendContext(dimension=embedder.dimension,
                                  options=config.retrieval.vector_options,
                                  data_dir=config.data_dir,
                                  database_url=config.database_url))
         self.index = RecallIndex(self.storage, embedder, backend, retrieval)
         self.index.open()
-        self.store = MemoryStore(self.storage, self.index, config, on_stored=self._stored)
-        layers = host.registry("memory layer")
-        for name in layers:
-            self.layers[name] = layers.create(name, LayerContext(self.store, config))
-            check_layer(self.layers[name], name=name, plugin=layers.provider(name))
+        self.store = MemoryStore(self.storage, self.index, config, notify=self._notify)
         self.api.collect(self, namespace="", provider="athena-core")
-        for name, layer in self.layers.items():
-            self.api.collect(layer, namespace=name, provider=layers.provider(name))
-        extra = host.registry("api operation")
-        for name in extra:
-            self.api.add_function(name, extra.factory(name), owner=self,
-                                  provider=extra.provider(name))
+        in_use = {host.registry("embedder").provider(retrieval.embedder),
+                  host.registry("vector backend").provider(config.retrieval.vector_backend)}
+        layers, extra = host.registry("memory layer"), host.registry("api operation")
+        for plugin in dict.fromkeys([*(layers.provider(n) for n in layers),
+                                     *(extra.provider(n) for n in extra)]):
+            try:
+                self._add_plugin(plugin, layers, extra)
+            except Exception as exc:  # the plugin, not Athena, is broken
+                if plugin in in_use:  # its embedder or vector backend already runs here
+                    raise host.failure(plugin, exc) from exc
+                host.disable(plugin, exc)  # raises in strict mode, or for a built-in
         host.hook.athena_startup(athena=self)
+
+    def _add_plugin(self, plugin: str, layers: Registry[Any], extra: Registry[Any]) -> None:
+        """Create ``plugin``'s memory layers and register its operations: all or none."""
+        from athena_core.api.checks import check_plugin_operations
+        from athena_core.memory import LayerContext
+        from athena_core.memory.store import check_layer
+
+        context = LayerContext(self._require_store(), self.config)
+        created = {name: layers.create(name, context)
+                   for name in layers if layers.provider(name) == plugin}
+        for name, layer in created.items():
+            check_layer(layer, name=name, plugin=plugin)
+        ops = [op for name, layer in created.items()
+               for op in self.api.declared(layer, namespace=name, provider=plugin)]
+        ops += [self.api.function(name, extra.factory(name), owner=self, provider=plugin)
+                for name in extra if extra.provider(name) == plugin]
+        if not self.plugins.is_core(plugin):
+            check_plugin_operations(ops)
+        self.api.add_all(ops)
+        self.layers.update(created)
 
     def close(self) -> None:
         """Flush and release everything; safe to call twice."""
@@ -150,11 +193,7 @@ class Athena:
             return
         self._closed = True
         if self.store is not None:
-            for impl in self.plugins.hook.athena_shutdown.get_hookimpls():
-                try:
-                    impl.function(**{a: self for a in impl.argnames})
-                except Exception:
-                    log.exception("plugin %s failed in athena_shutdown", impl.plugin_name)
+            self.plugins.notify("athena_shutdown", athena=self)
         if self._execution is not None:
             self._execution.close()
         if self.index is not None:
@@ -217,7 +256,7 @@ class Athena:
             with store.storage.read() as session:
                 keys = matching_keys(session, where, metadata)
         hits = hybrid_recall(store, query, k=k, where=where, keys=keys)
-        self.plugins.hook.athena_after_recall(athena=self, query=query, hits=hits)
+        self._notify("athena_after_recall", query=query, hits=hits)
         return hits
 
     @operation(permissions="delete")
@@ -269,7 +308,7 @@ class Athena:
                                 layers={row.layer for row in rows}, session=tx.session)
             purge_deleted_text(tx.session)
             tx.changed_existing_rows(sorted(keys), removed=True)
-        self.plugins.hook.athena_after_forget(athena=self, ids=gone)
+        self._notify("athena_after_forget", ids=gone)
         return len(gone)
 
     @operation()
@@ -373,8 +412,10 @@ class Athena:
                                        hint="Open a new one with Athena.open().")
         return self.store
 
-    def _stored(self, memory: Memory) -> None:
-        self.plugins.hook.athena_after_remember(athena=self, memory=memory)
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        """Tell observer plugins (``athena_after_*``) what happened; see
+        :meth:`PluginHost.notify`: a failing observer is logged, never raised."""
+        self.plugins.notify(hook, athena=self, **kwargs)
 
 
 def _forgotten_texts(rows: Sequence[Any]) -> list[str]:

@@ -119,7 +119,9 @@ def import_jsonl(athena: Athena, source: IO[bytes], *, progress: Progress | None
                 imported += 1
         if progress:
             progress(start + len(batch), len(records))
-    return ImportReport(imported=imported, skipped=skipped)
+    report = ImportReport(imported=imported, skipped=skipped)
+    athena.plugins.notify("athena_after_import", athena=athena, report=report)
+    return report
 
 
 def _parse(athena: Athena, source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -19,7 +19,7 @@ from athena_core.api import ApiRegistry, operation
 from athena_core.cli import main
 from athena_core.discovery import ApiIndex, search, stub_path, tree_for, write_tree
 from athena_core.discovery import tree as tree_module
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import InvalidArgumentError, OperationDeclarationError
 
 _SENTINEL = object()
 
@@ -134,9 +134,13 @@ def test_nested_namespaces_and_awkward_docstrings(tmp_path):
 
 def test_names_that_cannot_be_paths_are_refused(tmp_path):
     registry = ApiRegistry()
-    registry.add_function("../escape", _publish, owner=None, provider="test")
+    with pytest.raises(OperationDeclarationError, match="public Python identifier"):
+        registry.add_function("../escape", _publish, owner=None, provider="test")
+    assert registry.names() == []
+    # The tree refuses it too, however the operation was made.
+    op = ApiRegistry.function("../escape", _publish, owner=None, provider="test")
     with pytest.raises(InvalidArgumentError, match="public Python identifier"):
-        write_tree(registry.operations(), tmp_path / "apis")
+        write_tree([op], tmp_path / "apis")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -59,7 +59,9 @@ def test_docs_list_no_hook_that_does_not_exist() -> None:
 
 def _type_namespace() -> dict[str, object]:
     from athena_core.config import Config
-    from athena_core.memory.values import Hit, Memory
+    from athena_core.memory.values import Fact, Hit, Memory
     from athena_core.runtime import Athena
+    from athena_core.transfer import ImportReport
 
-    return {"Config": Config, "Hit": Hit, "Memory": Memory, "Athena": Athena}
+    return {"Config": Config, "Fact": Fact, "Hit": Hit, "Memory": Memory, "Athena": Athena,
+            "ImportReport": ImportReport}

@@ -42,12 +42,23 @@ def test_builtins_come_from_athena_core_entry_points() -> None:
 
 
 def test_duplicate_registered_name_names_both_plugins() -> None:
-    host = PluginHost()
+    host = PluginHost(PluginsConfig(strict=True))
     host.register(embedders_plugin("first", "shared"))
     host.register(embedders_plugin("second", "shared"))
     with pytest.raises(DuplicateNameError) as caught:
         host.registry("embedder")
     assert "'first'" in str(caught.value) and "'second'" in str(caught.value)
+
+
+def test_a_duplicate_name_disables_the_plugin_that_registered_it_second() -> None:
+    host = PluginHost()
+    host.register(embedders_plugin("first", "shared"))
+    host.register(embedders_plugin("second", "shared", "other"))
+    embedders = host.registry("embedder")
+    assert embedders.names() == ["shared"] and embedders.provider("shared") == "first"
+    [failed] = host.failures()  # and none of its names: "other" went with it
+    assert failed.name == "second"
+    assert "'first'" in (failed.error or "") and "'second'" in (failed.error or "")
 
 
 def test_duplicate_plugin_name_is_rejected() -> None:

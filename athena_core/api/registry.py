@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import keyword
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -20,12 +21,33 @@ import attrs
 from athena_core import calls
 from athena_core.api.validation import check_value
 from athena_core.calls import ALL_PERMISSIONS as PERMISSIONS
-from athena_core.errors import DuplicateNameError, InvalidArgumentError
+from athena_core.errors import (
+    DuplicateNameError,
+    InvalidArgumentError,
+    OperationDeclarationError,
+)
 
-__all__ = ["PERMISSIONS", "ApiRegistry", "Namespace", "Operation", "OperationSpec", "operation"]
+__all__ = ["PERMISSIONS", "SANDBOX_NAMES", "ApiRegistry", "Namespace", "Operation",
+           "OperationSpec", "name_problem", "operation"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__athena_operation__"
+
+#: What the sandbox's ``athena`` module defines besides the operations
+#: (``athena_core/sandbox_client/athena_module.py``, ``build``): no operation may take them.
+SANDBOX_NAMES = frozenset({"errors", "AthenaError", "Record", "operations"})
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name an operation, or ``None``: every dotted part must be a public
+    Python identifier (``notes.pin``), since programs call it as ``athena.notes.pin``."""
+    if not isinstance(name, str) or not name:
+        return "an operation name must be a non-empty string"
+    for part in name.split("."):
+        if not part.isidentifier() or keyword.iskeyword(part) or part.startswith("_"):
+            return (f"{part!r} in {name!r} is not a public Python identifier (every dotted "
+                    "part of an operation name must be one)")
+    return None
 
 
 @attrs.define(eq=False)
@@ -56,6 +78,25 @@ class OperationSpec:
         if self._hints is None:
             self._hints = typing.get_type_hints(self.function)
         return self._hints
+
+    def resolve(self, qualified: str) -> None:
+        """Resolve the type hints and the signature now, so that an operation that could
+        not be called or described fails when its plugin is checked, not on every call.
+        Raises :class:`~athena_core.errors.OperationDeclarationError`."""
+        try:
+            params = list(inspect.signature(self.function).parameters.values())
+            self.signature  # noqa: B018 - resolves every hint
+        except Exception as exc:
+            raise OperationDeclarationError(
+                f"Operation {qualified!r}: its type hints do not resolve at run time "
+                f"({type(exc).__name__}: {exc}).",
+                hint="Import the names its annotations use at module level, not only under "
+                     "`if TYPE_CHECKING:`.") from exc
+        if not params or params[0].kind not in (params[0].POSITIONAL_ONLY,
+                                                params[0].POSITIONAL_OR_KEYWORD):
+            raise OperationDeclarationError(
+                f"Operation {qualified!r}: its first parameter must be positional; it "
+                "receives the object the operation belongs to.")
 
     @property
     def doc(self) -> str:
@@ -176,41 +217,80 @@ class ApiRegistry:
         self.cache: dict[object, Any] = {}
 
     def collect(self, owner: object, *, namespace: str, provider: str) -> None:
-        """Register every :func:`operation`-decorated method of ``owner``.
+        """Register every :func:`operation`-decorated method of ``owner`` (all or none)."""
+        self.add_all(self.declared(owner, namespace=namespace, provider=provider))
+
+    def add_function(self, name: str, function: Callable[..., Any], *, owner: object,
+                     provider: str) -> None:
+        """Register a plugin's decorated function under its dotted ``name``."""
+        self.add_all([self.function(name, function, owner=owner, provider=provider)])
+
+    @staticmethod
+    def declared(owner: object, *, namespace: str, provider: str) -> list[Operation]:
+        """The operations ``owner`` (an object, or a class) declares, bound to it, not yet
+        registered.
 
         ``owner.api_namespace`` must be ``namespace``: a direct call of the method is
         checked under the name it has here.
         """
         declared = getattr(owner, "api_namespace", "")
+        cls = owner if isinstance(owner, type) else type(owner)
         if declared != namespace:
-            raise TypeError(
-                f"{type(owner).__name__} declares api_namespace {declared!r} but is registered "
+            raise OperationDeclarationError(
+                f"{cls.__name__} declares api_namespace {declared!r} but is registered "
                 f"as {namespace!r} (by plugin {provider!r}); they must be the same.")
-        for attr in dir(type(owner)):
-            spec = getattr(getattr(type(owner), attr, None), _MARK, None)
+        ops = []
+        for attr in dir(cls):
+            spec = getattr(getattr(cls, attr, None), _MARK, None)
             if isinstance(spec, OperationSpec):
                 name = _join(namespace, spec.name)
-                self._add(Operation(name, namespace, spec,
-                                    functools.partial(spec.invoke, owner, name), provider))
+                ops.append(Operation(name, namespace, spec,
+                                     functools.partial(spec.invoke, owner, name), provider))
+        return ops
 
-    def add_function(self, name: str, function: Callable[..., Any], *, owner: object,
-                     provider: str) -> None:
-        """Register a plugin's decorated function under its dotted ``name``."""
+    @staticmethod
+    def function(name: str, function: Callable[..., Any], *, owner: object,
+                 provider: str) -> Operation:
+        """A plugin's decorated ``function`` as the operation ``name``, not yet registered."""
         spec = getattr(function, _MARK, None)
         if not isinstance(spec, OperationSpec):
-            raise TypeError(
-                f"{name}: {function!r} is not decorated with @athena_core.api.operation")
+            raise OperationDeclarationError(
+                f"Operation {name!r}: {function!r} is not decorated with "
+                "@athena_core.api.operation.")
         namespace, _, _ = name.rpartition(".")
-        self._add(Operation(name, namespace, spec, functools.partial(spec.invoke, owner, name),
-                            provider))
+        return Operation(name, namespace, spec, functools.partial(spec.invoke, owner, name),
+                         provider)
 
-    def _add(self, op: Operation) -> None:
-        if op.name in self._operations:
-            first = self._operations[op.name].provider
-            raise DuplicateNameError(
-                f"API operation {op.name!r} is registered twice: by plugin {first!r} "
-                f"and by plugin {op.provider!r}.")
-        self._operations[op.name] = op
+    def add_all(self, ops: Sequence[Operation]) -> None:
+        """Register ``ops`` (one plugin's) after checking every one: all or none.
+
+        Each name must be valid (:func:`name_problem`), free (not registered, and neither
+        a namespace of registered operations nor inside one that is an operation), and
+        its hints must resolve. Raises ``OperationDeclarationError`` or
+        ``DuplicateNameError``.
+        """
+        taken = set(self._operations)
+        for op in ops:
+            problem = name_problem(op.name)
+            if problem:
+                raise OperationDeclarationError(f"Operation {op.name!r} (plugin "
+                                                f"{op.provider!r}): {problem}.")
+            op.spec.resolve(op.name)
+            if op.name in taken:
+                first = self._operations[op.name].provider if op.name in self._operations \
+                    else op.provider
+                raise DuplicateNameError(
+                    f"API operation {op.name!r} is registered twice: by plugin {first!r} "
+                    f"and by plugin {op.provider!r}.")
+            clash = next((name for name in taken if name.startswith(op.name + ".")
+                          or op.name.startswith(name + ".")), None)
+            if clash is not None:
+                raise OperationDeclarationError(
+                    f"Operation {op.name!r} (plugin {op.provider!r}) clashes with operation "
+                    f"{clash!r}: one name cannot be both an operation and a namespace.")
+            taken.add(op.name)
+        for op in ops:
+            self._operations[op.name] = op
         self.cache.clear()
 
     def get(self, name: str) -> Operation:

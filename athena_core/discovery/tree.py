@@ -24,7 +24,6 @@ import dataclasses
 import errno
 import hashlib
 import inspect
-import keyword
 import os
 import re
 import secrets
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from athena_core.api.reference import signature_text
+from athena_core.api.registry import name_problem
 from athena_core.api.validation import describe_type
 from athena_core.errors import InvalidArgumentError
 
@@ -70,13 +70,11 @@ def stub_path(name: str) -> str:
 
 
 def _parts(name: str) -> list[str]:
-    parts = name.split(".")
-    for part in parts:
-        if not part.isidentifier() or keyword.iskeyword(part) or part.startswith("_"):
-            raise InvalidArgumentError(
-                f"Operation name {name!r} cannot be placed in the API tree: every dotted "
-                "part must be a public Python identifier.")
-    return parts
+    if name_problem(name) is not None:
+        raise InvalidArgumentError(
+            f"Operation name {name!r} cannot be placed in the API tree: every dotted "
+            "part must be a public Python identifier.")
+    return name.split(".")
 
 
 def by_name(operations: Iterable[Operation]) -> list[Operation]:

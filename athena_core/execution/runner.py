@@ -58,7 +58,7 @@ class ExecutionService:
         configured = name or self._config.execution.executor
         registry = self._plugins.registry("executor")
         if configured:
-            executor = self._create(configured)
+            executor = self.create(configured)
             reason = executor.unavailable()
             if reason:
                 raise SandboxUnavailableError(f"Executor {configured!r} cannot run here: "
@@ -69,7 +69,7 @@ class ExecutionService:
         universal = policy is not None and bool(path_refusals(policy, self._config.data_dir))
         for candidate in AUTO_ORDER:
             if candidate in registry:
-                executor = self._create(candidate)
+                executor = self.create(candidate)
                 reason = executor.unavailable()
                 if reason is not None:
                     tried.append(f"{candidate}: {reason}")
@@ -86,7 +86,9 @@ class ExecutionService:
             hint="Install bubblewrap and the athena-bwrap plugin: sudo apt-get install "
                  "bubblewrap && pip install athena-bwrap; then check with `athena doctor`.")
 
-    def _create(self, name: str) -> Executor:
+    def create(self, name: str) -> Executor:
+        """The executor registered as ``name``, made once with the configured options
+        (not probed: it may be unable to run here)."""
         with self._creating:
             return self._create_once(name)
 
@@ -97,7 +99,7 @@ class ExecutionService:
                                       options=config.execution.executor_options,
                                       pool_size=config.execution.pool_size,
                                       api_tree=self.api_tree)
-            self._executors[name] = self._plugins.registry("executor").create(name, context)
+            self._executors[name] = self._plugins.create("executor", name, context)
         return self._executors[name]
 
     def policy(self, policy: str | Policy | Mapping[str, Any] | None) -> Policy:
@@ -159,7 +161,7 @@ class ExecutionService:
         assert self._athena is not None
         with self.recording():
             self._athena.audit.record_execution(result, code=code, scope=scope)
-        self._athena.plugins.hook.athena_after_execute(athena=self._athena, result=result)
+        self._athena.plugins.notify("athena_after_execute", athena=self._athena, result=result)
         return result
 
     def api_tree(self, policy: Policy) -> Path | None:

@@ -88,7 +88,9 @@ class SemanticLayer:
             old_fact.superseded_by = row.id
             old_fact.supersede_reason = reason
             tx.changed_existing_rows([old_row.pk])
-            tx.stored.append(Fact.from_rows(row, FactRow(**fact)))
+            new = Fact.from_rows(row, FactRow(**fact))
+            tx.stored.append(new)
+            tx.event("athena_after_supersede", old=Fact.from_rows(old_row, old_fact), new=new)
         return row.id
 
     @operation()

@@ -2,7 +2,8 @@
 
 A layer opens a :class:`Transaction`, inserts memories (with their vectors) and
 its own rows, and on commit the transaction updates the recall index and tells
-observer plugins (``athena_after_remember``). Argument checks that every layer
+observer plugins (``athena_after_remember`` for each new memory, then the events
+the layer queued with :meth:`Transaction.event`). Argument checks that every layer
 needs - text size and encoding, metadata shape, importance, scope - live here.
 """
 
@@ -57,6 +58,13 @@ class Transaction:
     epoch: int | None = None
     #: Keys of existing memories this transaction changed, recorded for other processes.
     changed: set[int] = attrs.field(factory=set)
+    #: Observer hooks to call once the transaction has committed, with their arguments.
+    events: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
+
+    def event(self, hook: str, **kwargs: Any) -> None:
+        """Call observer ``hook`` (``athena_after_supersede``...) with ``kwargs`` (and
+        ``athena``) after this transaction commits; never if it rolls back."""
+        self.events.append((hook, kwargs))
 
     def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
                metadata: Mapping[str, Any] | None = None, importance: float = 0.5,
@@ -111,8 +119,9 @@ class MemoryStore:
     index: RecallIndex
     #: The instance's effective configuration.
     config: Config
-    #: Called with each committed new memory (fires ``athena_after_remember``).
-    on_stored: Callable[[Memory], None] = lambda memory: None
+    #: ``notify(hook, **kwargs)`` tells observer plugins, after a commit (the instance's
+    #: :meth:`~athena_core.plugins.PluginHost.notify`; a failing observer is logged).
+    notify: Callable[..., None] = lambda hook, **kwargs: None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -128,7 +137,9 @@ class MemoryStore:
         # committed: now update the in-memory index and tell observers
         self.index.applied(tx.added, tx.removed, tx.epoch)
         for memory in tx.stored:
-            self.on_stored(memory)
+            self.notify("athena_after_remember", memory=memory)
+        for hook, kwargs in tx.events:
+            self.notify(hook, **kwargs)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The embedder's vectors for ``texts`` (one float32 row each), for
