@@ -280,12 +280,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from athena_core.transfer import import_jsonl
 
+    def progress(phase: str) -> Callable[[int, int], None] | None:
+        return _progress(f"importing: {phase}")
+
     with _open(args) as athena:
         if args.file == "-":
-            report = import_jsonl(athena, sys.stdin.buffer)
+            report = import_jsonl(athena, sys.stdin.buffer, progress=progress)
         else:
             with open(args.file, "rb") as source:
-                report = import_jsonl(athena, source, progress=_progress("importing"))
+                report = import_jsonl(athena, source, progress=progress)
     _out(args, report.to_dict(),
          f"imported {report.imported} memories ({report.skipped} already present)")
     return 0

@@ -90,7 +90,15 @@ class DuplicateNameError(AthenaError):
 
 
 class InvalidArgumentError(AthenaError, ValueError):
-    """An operation was called with an argument of the wrong type or value."""
+    """An operation was called with an argument of the wrong type or value.
+
+    ``argument`` names the argument (or record field) when the check knows it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 argument: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.argument = argument
 
 
 class OptionError(ConfigError, InvalidArgumentError):
@@ -169,12 +177,15 @@ class SandboxUnavailableError(AthenaError):
 
 
 class ImportFormatError(AthenaError, ValueError):
-    """An export file is malformed; ``line`` is the 1-based line number."""
+    """An export file is malformed; ``line`` is the 1-based line number and ``field`` the
+    record's field at fault (``fields.<name>`` for a layer's own), when there is one."""
 
-    def __init__(self, message: str, *, line: int | None = None) -> None:
+    def __init__(self, message: str, *, line: int | None = None,
+                 field: str | None = None) -> None:
         where = f"line {line}: " if line is not None else ""
         super().__init__(
             f"{where}{message}",
             hint="Nothing was imported; fix the file (or re-export it) and run the import again.",
         )
         self.line = line
+        self.field = field

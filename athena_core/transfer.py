@@ -6,41 +6,69 @@ id, scope, timestamps and layer fields, so an export imported into an empty
 data dir and exported again gives the same file. Vectors are not exported (they
 belong to an embedder); they are recomputed on import.
 
-An import validates the whole file before writing anything, so a malformed file
-imports nothing - nor one whose records leave the scope the import is bound to
-(``athena.bound(scope=...)``, ``athena import --scope``), or link a memory to one of
-another scope; memories whose id already exists are skipped, so an interrupted
-import can simply be run again.
+An import writes all of a file or nothing, in three passes that each hold one batch
+of records in memory at most:
+
+1. **checking** - every line is parsed and checked with the checks the layers apply
+   to their own writes: the fields of a memory (those of
+   :class:`~athena_core.memory.values.Memory`, with
+   :class:`~athena_core.memory.store.MemoryStore`'s checks of text, scope, metadata and
+   importance), the id's form (:mod:`athena_core._ids`) and its uniqueness in the file,
+   and the layer's own fields (its ``import_check``). A record must stay in the scope
+   the import is bound to (``athena.bound(scope=...)``, ``athena import --scope``), and
+   what it links to (a fact's ``lineage_id``, ``superseded_by``) must be a memory of
+   its own scope and layer, in the file or stored. Checked records go to a private
+   temporary SQLite database (the spool), which SQLite deletes when it is closed or the
+   process dies. The first bad line raises :class:`ImportFormatError` naming the line
+   and the field; nothing has been written.
+2. **embedding** - the vectors of the spooled records are computed batch by batch into
+   the spool, outside any write transaction.
+3. **writing** - one write transaction stores every record; a memory whose id is
+   already stored is skipped (and so is an event already recorded under another id),
+   so running an import again is harmless. An error, or the process being killed,
+   before that transaction commits leaves the store as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from athena_core._time import as_utc, isoformat
-from athena_core.errors import AthenaError, ImportFormatError
+from athena_core._time import isoformat
+from athena_core.api.validation import check_fields, declared_fields
+from athena_core.errors import AthenaError, ImportFormatError, InvalidArgumentError
+from athena_core.memory.values import Memory
 from athena_core.storage.models import MemoryRow
 
 if TYPE_CHECKING:
+    from athena_core.memory.store import MemoryStore
     from athena_core.runtime import Athena
 
-__all__ = ["FORMAT", "VERSION", "ImportReport", "export_jsonl", "import_jsonl"]
+__all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "export_jsonl",
+           "import_jsonl"]
 
 FORMAT = "athena-export"
 VERSION = 1
 _BATCH = 256
-_REQUIRED = {"id": str, "layer": str, "scope": str, "text": str, "metadata": dict,
-             "importance": (int, float), "created_at": str, "updated_at": str,
-             "valid_from": str, "valid_to": (str, type(None)), "fields": dict}
+#: Lines checked between two progress reports of the checking pass.
+_REPORT_EVERY = 1_000
 
+#: Called with (done, total) as work advances.
 Progress = Callable[[int, int], None]
+#: Called once per pass of an import (``"checking"``, in bytes of the file when its size
+#: is known; ``"embedding"`` and ``"writing"``, in records) with the pass's name; returns
+#: that pass's :data:`Progress`, or ``None`` for no report.
+PhaseProgress = Callable[[str], "Progress | None"]
 
 
 @attrs.frozen
@@ -82,53 +110,114 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     return count
 
 
-def import_jsonl(athena: Athena, source: IO[bytes], *, progress: Progress | None = None
+def import_jsonl(athena: Athena, source: IO[bytes], *, progress: PhaseProgress | None = None
                  ) -> ImportReport:
-    """Import an export file (opened in binary mode). Raises :class:`ImportFormatError`."""
-    numbered = list(_parse(athena, source))
-    _check_references(athena, numbered)
-    records = [record for _, record in numbered]
+    """Import an export file (opened in binary mode): all of it, or nothing.
+
+    Raises :class:`ImportFormatError` (naming the line and the field) for a malformed
+    file, before anything is written; see the module's description for the passes.
+    """
     store = athena._require_store()
-    imported = skipped = 0
-    for start in range(0, len(records), _BATCH):
-        batch = records[start:start + _BATCH]
-        vectors = store.embed([r["text"] for r in batch])
-        with store.transaction() as tx:
-            existing = set(tx.session.scalars(
-                select(MemoryRow.id).where(MemoryRow.id.in_([r["id"] for r in batch]))))
-            for record, vector in zip(batch, vectors, strict=True):
-                if record["id"] in existing:
-                    skipped += 1
-                    continue
-                try:
-                    with tx.session.begin_nested():
-                        row = tx.insert(
-                            layer=record["layer"], text=record["text"], scope=record["scope"],
-                            vector=vector, metadata=record["metadata"],
-                            importance=float(record["importance"]),
-                            valid_from=record["valid_from"], valid_to=record["valid_to"],
-                            id=record["id"], created_at=record["created_at"],
-                            updated_at=record["updated_at"])
-                        athena.layers[record["layer"]].import_fields(tx.session, row,
-                                                                     record["fields"])
-                        tx.session.flush()
-                except IntegrityError:  # an identical event under another id
-                    tx.added.pop()
-                    skipped += 1
-                    continue
-                imported += 1
-        if progress:
-            progress(start + len(batch), len(records))
-    report = ImportReport(imported=imported, skipped=skipped)
+    with _Spool.opened() as spool:
+        _check_lines(athena, source, spool, progress)
+        _check_references(athena, spool)
+        _embed(store, spool, progress)
+        report = _write(athena, spool, progress)
     athena.plugins.notify("athena_after_import", athena=athena, report=report)
     return report
 
 
-def _parse(athena: Athena, source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    store = athena._require_store()
+_SPOOL_SCHEMA = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE records (line INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                      scope TEXT NOT NULL, layer TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE vectors (line INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE refs (line INTEGER NOT NULL, field TEXT NOT NULL, target TEXT NOT NULL);
+CREATE TABLE stored (id TEXT PRIMARY KEY, scope TEXT NOT NULL, layer TEXT NOT NULL);
+"""
+#: The first reference to a memory that is neither stored nor in the file, or is of
+#: another scope or layer. A stored memory counts first: a record of the file whose id is
+#: already stored is skipped on import, so what it says of its own scope must not count.
+_BAD_REFERENCE = """
+SELECT refs.line, refs.field, records.scope, records.layer
+FROM refs JOIN records ON records.line = refs.line
+LEFT JOIN stored ON stored.id = refs.target
+LEFT JOIN records AS target ON target.id = refs.target
+WHERE (CASE WHEN stored.id IS NULL THEN target.scope ELSE stored.scope END)
+          IS NOT records.scope
+   OR (CASE WHEN stored.id IS NULL THEN target.layer ELSE stored.layer END)
+          IS NOT records.layer
+ORDER BY refs.line, refs.field LIMIT 1
+"""
+
+
+@attrs.define
+class _Spool:
+    """The checked records of one import (and later their vectors), in a private
+    temporary SQLite database: SQLite keeps it in a bounded page cache and a file in its
+    temporary directory that it deletes when closed, or when the process dies."""
+
+    db: sqlite3.Connection
+
+    @classmethod
+    @contextlib.contextmanager
+    def opened(cls) -> Iterator[_Spool]:
+        db = sqlite3.connect("", isolation_level=None)
+        try:
+            db.executescript(_SPOOL_SCHEMA)
+            yield cls(db)
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        yield
+        self.db.execute("COMMIT")
+
+    def add(self, number: int, record: Mapping[str, Any], references: Mapping[str, str]
+            ) -> None:
+        """Spool the checked record of line ``number``; a repeated id raises."""
+        try:
+            self.db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                            (number, record["id"], record["scope"], record["layer"],
+                             _dumps(record)))
+        except sqlite3.IntegrityError:
+            (first,) = self.db.execute("SELECT line FROM records WHERE id = ?",
+                                       (record["id"],)).fetchone()
+            raise ImportFormatError(f"id appears twice: line {first} has the same id.",
+                                    line=number, field="id") from None
+        self.db.executemany("INSERT INTO refs VALUES (?, ?, ?)",
+                            [(number, f"fields.{field}", target)
+                             for field, target in references.items()])
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def batches(self, query: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of ``query`` (whose first column is the line, with parameters "after
+        line" and "limit"), in batches of :data:`_BATCH`, in line order."""
+        after = 0
+        while batch := self.db.execute(query, (after, _BATCH)).fetchall():
+            yield batch
+            after = batch[-1][0]
+
+
+@functools.cache
+def _record_fields() -> Mapping[str, Any]:
+    """A line's fields: a memory's (the attributes of ``Memory``), and the layer's own."""
+    return {**declared_fields(Memory), "fields": Mapping[str, Any]}
+
+
+def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
+                 progress: PhaseProgress | None) -> None:
+    """The checking pass: every line checked and spooled, or the first bad one raised."""
+    total = _size(source)
+    report = progress("checking") if progress is not None and total is not None else None
     lines = _numbered_lines(source)
     try:
-        number, header = next(lines)
+        number, header, done = next(lines)
     except StopIteration:
         raise ImportFormatError("the file is empty; expected an Athena export.") from None
     if header.get("format") != FORMAT:
@@ -137,75 +226,159 @@ def _parse(athena: Athena, source: IO[bytes]) -> Iterator[tuple[int, dict[str, A
         raise ImportFormatError(
             f"export format version {header.get('version')!r} is not supported "
             f"(this Athena reads version {VERSION}).", line=number)
-    seen: set[str] = set()
-    for number, record in lines:
-        for key, kind in _REQUIRED.items():
-            if key not in record:
-                raise ImportFormatError(f"missing field {key!r}.", line=number)
-            if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                raise ImportFormatError(f"field {key!r} has the wrong type.", line=number)
-        if record["layer"] not in athena.layers:
+    with spool.transaction():
+        for count, (number, value, done) in enumerate(lines, start=1):
+            spool.add(number, *_checked(athena, number, value))
+            if report is not None and count % _REPORT_EVERY == 0 and done < total:
+                report(done, total)  # type: ignore[arg-type]
+    spool.db.execute("CREATE INDEX refs_target ON refs (target)")
+    if report is not None:
+        report(done, total)  # type: ignore[arg-type]
+
+
+def _checked(athena: Athena, number: int, value: Mapping[str, Any]
+             ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Line ``number``'s record, checked and converted, and the ids it refers to."""
+    store = athena._require_store()
+    try:
+        record = check_fields(value, _record_fields(), name="", required=_record_fields())
+        store.memory_id(record["id"], name="id")
+        layer = athena.layers.get(record["layer"])
+        if layer is None:
+            shown = record["layer"][:40]
             raise ImportFormatError(
-                f"unknown layer {record['layer']!r}; this Athena has "
-                f"{', '.join(sorted(athena.layers))}.", line=number)
-        if record["id"] in seen:
-            raise ImportFormatError(f"id {record['id']!r} appears twice.", line=number)
-        seen.add(record["id"])
-        try:
-            store.text(record["text"])
-            store.scope(record["scope"])
-            store.metadata(record["metadata"])
-            store.importance(float(record["importance"]))
-            for key in ("created_at", "updated_at", "valid_from", "valid_to"):
-                if record[key] is not None:
-                    record[key] = as_utc(record[key], name=key)
-        except AthenaError as exc:
-            raise ImportFormatError(exc.message, line=number) from None
-        yield number, record
+                f"layer {shown!r} is not a memory layer of this Athena; it has "
+                f"{', '.join(sorted(athena.layers))}.", line=number, field="layer")
+        store.text(record["text"])
+        _check_scope(store, record["scope"], number)
+        record["metadata"] = store.metadata(record["metadata"])
+        store.importance(record["importance"])
+        check = getattr(layer, "import_check", None)
+        record["fields"] = dict(check(record["fields"]) if check else record["fields"])
+        find_references = getattr(layer, "import_references", None)
+        references = find_references(record["fields"]) if find_references else {}
+    except InvalidArgumentError as exc:
+        raise ImportFormatError(exc.message, line=number, field=exc.argument) from None
+    for field, target in references.items():
+        if not isinstance(target, str):
+            raise ImportFormatError(f"fields.{field} must be a memory id (a string).",
+                                    line=number, field=f"fields.{field}")
+    return record, references
 
 
-def _check_references(athena: Athena, records: list[tuple[int, dict[str, Any]]]) -> None:
+def _check_scope(store: MemoryStore, scope: str, number: int) -> None:
+    """The record's scope is valid and the one the import is bound to, if it is bound."""
+    try:
+        store.scope(scope)
+    except AthenaError as exc:
+        raise ImportFormatError(exc.message, line=number, field="scope") from None
+
+
+def _check_references(athena: Athena, spool: _Spool) -> None:
     """Refuse a file whose layer fields point at a memory of another scope or layer.
 
     A reference (a fact's ``lineage_id``, ``superseded_by``) must name the record
     itself, another record of the file, or a stored memory - of the same scope and
     layer: one forged line must never link a memory to another tenant's.
     """
-    in_file = {record["id"]: (record["scope"], record["layer"]) for _, record in records}
-    wanted: list[tuple[int, dict[str, Any], str, str]] = []
-    for number, record in records:
-        layer = athena.layers[record["layer"]]
-        try:
-            references = getattr(layer, "import_references", lambda fields: {})(
-                record["fields"])
-        except AthenaError as exc:
-            raise ImportFormatError(exc.message, line=number) from None
-        for field, target in references.items():
-            if not isinstance(target, str):
-                raise ImportFormatError(f"fields.{field} must be a memory id (a string).",
-                                        line=number)
-            wanted.append((number, record, field, target))
-    # Stored memories first: a record of the file whose id is already stored is skipped
-    # on import, so what it says of its own scope must not count.
-    stored: dict[str, tuple[str, str]] = {}
-    targets = sorted({target for *_, target in wanted})
-    if targets:
-        with athena._require_store().storage.read() as session:
-            for start in range(0, len(targets), _BATCH):
-                stored.update((row.id, (row.scope, row.layer)) for row in session.execute(
+    after = ""
+    with athena._require_store().storage.read() as session:
+        while targets := [target for (target,) in spool.db.execute(
+                "SELECT DISTINCT target FROM refs WHERE target > ? ORDER BY target LIMIT ?",
+                (after, _BATCH))]:
+            spool.db.executemany("INSERT INTO stored VALUES (?, ?, ?)", [
+                tuple(row) for row in session.execute(
                     select(MemoryRow.id, MemoryRow.scope, MemoryRow.layer)
-                    .where(MemoryRow.id.in_(targets[start:start + _BATCH]))))
-    for number, record, field, target in wanted:
-        owner = stored.get(target) or in_file.get(target)
-        if owner != (record["scope"], record["layer"]):
-            raise ImportFormatError(
-                f"fields.{field} {target!r} is not a {record['layer']} memory of scope "
-                f"{record['scope']!r}, in this file or stored; a memory can only be linked "
-                "to memories of its own scope.", line=number)
+                    .where(MemoryRow.id.in_(targets)))])
+            after = targets[-1]
+    bad = spool.db.execute(_BAD_REFERENCE).fetchone()
+    if bad is not None:
+        number, field, scope, layer = bad
+        raise ImportFormatError(
+            f"{field} is not a {layer} memory of scope {scope!r}, in this file or stored; "
+            "a memory can only be linked to memories of its own scope.",
+            line=number, field=field)
 
 
-def _numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _embed(store: MemoryStore, spool: _Spool, progress: PhaseProgress | None) -> None:
+    """The embedding pass: each spooled record's vector, outside any write transaction."""
+    import numpy as np
+
+    total, done = spool.count(), 0
+    report = progress("embedding") if progress is not None else None
+    with spool.transaction():
+        for batch in spool.batches(
+                "SELECT line, record FROM records WHERE line > ? ORDER BY line LIMIT ?"):
+            vectors = store.embed([json.loads(record)["text"] for _, record in batch])
+            spool.db.executemany("INSERT INTO vectors VALUES (?, ?)", [
+                (line, np.asarray(vector, dtype=np.float32).tobytes())
+                for (line, _), vector in zip(batch, vectors, strict=True)])
+            done += len(batch)
+            if report is not None:
+                report(done, total)
+
+
+def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> ImportReport:
+    """The writing pass: every spooled record in one write transaction."""
+    import numpy as np
+
+    store = athena._require_store()
+    total, done = spool.count(), 0
+    report = progress("writing") if progress is not None else None
+    imported = skipped = 0
+    with store.transaction() as tx:
+        tx.keep_entries = False
+        for batch in spool.batches(
+                "SELECT records.line, record, vector FROM records JOIN vectors USING (line) "
+                "WHERE records.line > ? ORDER BY records.line LIMIT ?"):
+            records = [check_fields(json.loads(record), _record_fields(), name="")
+                       for _, record, _ in batch]
+            existing = set(tx.session.scalars(
+                select(MemoryRow.id).where(MemoryRow.id.in_([r["id"] for r in records]))))
+            for record, (*_, vector) in zip(records, batch, strict=True):
+                if record["id"] in existing:
+                    skipped += 1
+                    continue
+                try:
+                    with tx.session.begin_nested():
+                        row = tx.insert(
+                            layer=record["layer"], text=record["text"], scope=record["scope"],
+                            vector=np.frombuffer(vector, dtype=np.float32),
+                            metadata=record["metadata"], importance=record["importance"],
+                            valid_from=record["valid_from"], valid_to=record["valid_to"],
+                            id=record["id"], created_at=record["created_at"],
+                            updated_at=record["updated_at"])
+                        athena.layers[record["layer"]].import_fields(tx.session, row,
+                                                                     record["fields"])
+                        tx.session.flush()
+                except IntegrityError:  # an identical event under another id
+                    skipped += 1
+                    continue
+                imported += 1
+            done += len(batch)
+            if report is not None:
+                report(done, total)
+    return ImportReport(imported=imported, skipped=skipped)
+
+
+def _size(source: IO[bytes]) -> int | None:
+    """The bytes left to read in ``source``, if it can tell (a pipe cannot)."""
+    try:
+        if not source.seekable():
+            return None
+        here = source.tell()
+        end = source.seek(0, os.SEEK_END)
+        source.seek(here)
+    except (OSError, ValueError):
+        return None
+    return end - here
+
+
+def _numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """``(line number, JSON object, bytes read so far)`` of each non-blank line."""
+    done = 0
     for number, raw in enumerate(source, start=1):
+        done += len(raw)
         if not raw.strip():
             continue
         try:
@@ -219,7 +392,7 @@ def _numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
             raise ImportFormatError(f"not valid JSON ({exc}).", line=number) from None
         if not isinstance(value, dict):
             raise ImportFormatError("each line must be a JSON object.", line=number)
-        yield number, value
+        yield number, value, done
 
 
 def _reject_constant(name: str) -> Any:
@@ -248,5 +421,7 @@ def _record(row: MemoryRow, fields: dict[str, Any]) -> dict[str, Any]:
             "fields": fields}
 
 
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _dumps(value: Mapping[str, Any]) -> str:
+    """Compact JSON; timestamps as ISO-8601 strings."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=isoformat)

@@ -111,8 +111,8 @@ def build(home: Path, size: int, seed: int) -> dict[str, Any]:
     with Athena.open(home) as athena:
         started = time.perf_counter()
         with export.open("rb") as source:
-            report = import_jsonl(athena, source,
-                                  progress=Progress(f"importing {size:,} memories"))
+            report = import_jsonl(athena, source, progress=lambda phase: Progress(
+                f"importing {size:,} memories: {phase}"))
         imported = time.perf_counter() - started
         started = time.perf_counter()
         try:

@@ -9,9 +9,10 @@
     python benchmarks/scale.py --sweep --size 350000  # faiss index settings compared
     python benchmarks/scale.py --query-model minilm  # recall pays MiniLM's query embedding
 
-Memories go in through Athena's real write path (``athena import``'s code, batches
-of 256, SQLite WAL, ``synchronous=full``) into a data dir that uses the faiss
-backend, with its index live during the import, as in a long-running process.
+Memories go in through Athena's real write path (``athena import``'s code: one
+write transaction, SQLite WAL, ``synchronous=full``) into a data dir that uses the
+faiss backend, live in the importing process, which adds the imported entries to it
+right after the import (timed with it), as a long-running process's next recall would.
 Then fresh processes measure: rebuilding the faiss index from the database, the
 save it makes on close, loading that save, loading the exact backend, and finally
 ``recall`` k=10 p50/p95 with both backends open on the same store, interleaved
@@ -246,7 +247,9 @@ def step_build(home: Path, size: int, seed: int, options: dict[str, Any]) -> dic
     result["embed_per_s"] = len(sample) / (clock() - started)
     started = clock()
     with export.open("rb") as source:
-        report = import_jsonl(athena, source, progress=Progress(f"importing {size:,} memories"))
+        report = import_jsonl(athena, source, progress=lambda phase: Progress(
+            f"importing {size:,} memories: {phase}"))
+    athena.index.sync()  # the import leaves its entries to the next sync: add them now
     result["import_s"] = clock() - started
     result["memories_per_s"] = report.imported / result["import_s"]
     result["imported"] = report.imported

@@ -74,18 +74,18 @@ def _fact_record(id_: str, scope: str, text: str, **fields) -> dict:
 def test_import_refuses_a_lineage_in_another_scope(athena) -> None:
     a, _ = _two_tenants(athena)
     with pytest.raises(ImportFormatError, match="lineage_id"):
-        _import_lines(athena, _fact_record("01HXIMPORTEDB0000000000000", "B", "mine now",
+        _import_lines(athena, _fact_record("01HXKMPRTEDB00000000000000", "B", "mine now",
                                            lineage_id=a))
     assert [f.text for f in athena.semantic.history(a, scope="A")] == [
         "tenant A launch code is 1234"]
     with pytest.raises(MemoryNotFoundError):
-        athena.get("01HXIMPORTEDB0000000000000", scope="B")  # nothing was imported
+        athena.get("01HXKMPRTEDB00000000000000", scope="B")  # nothing was imported
 
 
 def test_import_refuses_superseded_by_in_another_scope(athena) -> None:
     a, _ = _two_tenants(athena)
     with pytest.raises(ImportFormatError, match="superseded_by"):
-        _import_lines(athena, _fact_record("01HXIMPORTEDB0000000000001", "B", "old",
+        _import_lines(athena, _fact_record("01HXKMPRTEDB00000000000001", "B", "old",
                                            superseded_by=a))
 
 
@@ -228,7 +228,7 @@ def test_import_cannot_relabel_a_stored_memory_to_link_to_it(athena) -> None:
     a, _ = _two_tenants(athena)
     with pytest.raises(ImportFormatError, match="lineage_id"):
         _import_lines(athena, _fact_record(a, "B", "relabelled"),
-                      _fact_record("01HXIMPORTEDB0000000000002", "B", "linked",
+                      _fact_record("01HXKMPRTEDB00000000000002", "B", "linked",
                                    lineage_id=a, version=2))
     assert [f.text for f in athena.semantic.history(a, scope="A")] == [
         "tenant A launch code is 1234"]

@@ -9,21 +9,33 @@ converted to aware datetimes, since that is how they travel as JSON.
 Text must be valid Unicode: a string anywhere in an argument (a list item, a dict
 key or value, at any depth) holding a lone surrogate - which no database or JSON
 encoder can store - is refused here, before the operation runs.
+
+:func:`check_fields` applies the same checks to the fields of a JSON object (a line of
+an export file) declared by a value class's attributes (:func:`declared_fields`).
 """
 
 from __future__ import annotations
 
 import collections.abc as cabc
+import functools
 import re
 import types
 import typing
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
+
+import attrs
 
 from athena_core._time import as_utc
 from athena_core.errors import InvalidArgumentError
 
-__all__ = ["check_value", "describe_type"]
+__all__ = ["check_fields", "check_value", "declared_defaults", "declared_fields",
+           "describe_type"]
+
+#: How a JSON value is named in an error (the value itself is never quoted).
+_JSON_KINDS = ((bool, "true or false"), (str, "a string"), (int, "an integer"),
+               (float, "a number"), (list, "a list"), (dict, "an object"))
 
 #: A UTF-16 surrogate code point, which only a wrongly decoded text can hold.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -69,6 +81,73 @@ def _refuse_surrogates(operation: str, name: str, value: Any) -> None:
                 pending.extend(item.values())
             else:
                 pending.extend(item)
+
+@functools.cache
+def declared_fields(cls: type, *, base: type | None = None) -> Mapping[str, Any]:
+    """The attributes an attrs class declares, by name, with their resolved type hints
+    (without those of ``base``, a class it extends)."""
+    hints = typing.get_type_hints(cls)
+    inherited = {a.name for a in attrs.fields(base)} if base is not None else set()
+    return types.MappingProxyType(
+        {a.name: hints[a.name] for a in attrs.fields(cls) if a.name not in inherited})
+
+
+@functools.cache
+def declared_defaults(cls: type, *, base: type | None = None) -> Mapping[str, Any]:
+    """The default values of the attributes :func:`declared_fields` returns (those that
+    have a plain default)."""
+    names = declared_fields(cls, base=base)
+    return types.MappingProxyType(
+        {a.name: a.default for a in attrs.fields(cls)
+         if a.name in names and a.default is not attrs.NOTHING
+         and not isinstance(a.default, attrs.Factory)})  # type: ignore[arg-type]
+
+
+def check_fields(values: Any, declared: Mapping[str, Any], *, name: str,
+                 required: Collection[str] = ()) -> dict[str, Any]:
+    """Check the JSON object ``values`` against ``declared`` field types; return the
+    fields given, converted as :func:`check_value` converts arguments.
+
+    A value that is not an object, an unknown field, a ``required`` one missing or a value
+    of the wrong type raises :class:`InvalidArgumentError` whose message begins with the
+    field's name (``<name>.<field>``, or the field alone if ``name`` is empty) and whose
+    ``argument`` is that name. Values are never quoted: they may be memory content.
+    """
+    def qualified(field: str) -> str:
+        return f"{name}.{field}" if name else field
+
+    if not isinstance(values, cabc.Mapping):
+        raise InvalidArgumentError(f"{name} must be an object, not {_json_kind(values)}.",
+                                   argument=name)
+    for field in values:
+        if field not in declared:
+            shown = field if len(field) <= 40 else field[:37] + "..."
+            raise InvalidArgumentError(
+                f"{qualified(shown)} is not a field of this record; the fields are "
+                f"{', '.join(declared)}.", argument=qualified(shown))
+    checked = {}
+    for field, kind in declared.items():
+        if field not in values:
+            if field in required:
+                raise InvalidArgumentError(f"{qualified(field)} is missing.",
+                                           argument=qualified(field))
+            continue
+        ok, converted = _match(values[field], kind)
+        if not ok:
+            given = values[field]
+            raise InvalidArgumentError(
+                f"{qualified(field)} must be {describe_type(kind)}"
+                + ("; the string given is not one." if isinstance(given, str)
+                   else f", not {_json_kind(given)}."), argument=qualified(field))
+        checked[field] = converted
+    return checked
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return next((label for kind, label in _JSON_KINDS if isinstance(value, kind)),
+                type(value).__name__)
 
 
 def _match(value: Any, kind: Any) -> tuple[bool, Any]:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from athena_core._time import isoformat, utcnow
 from athena_core.api import operation
+from athena_core.api.validation import check_fields, declared_defaults, declared_fields
 from athena_core.errors import InvalidArgumentError
-from athena_core.memory.store import LayerContext
-from athena_core.memory.values import Episode, Hit
+from athena_core.memory.store import LayerContext, MemoryStore
+from athena_core.memory.values import Episode, Hit, Memory
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import EpisodeRow, MemoryRow
 from athena_core.storage.queries import (
@@ -32,8 +33,6 @@ EPISODE_KINDS = ("conversation", "action", "decision", "error", "success", "file
                  "test_run", "deployment", "refactoring", "debugging", "tool_execution",
                  "observation", "reflection")
 _MAX_TIMELINE = 10_000
-#: The ``episodes.actor`` column's width.
-_MAX_ACTOR = 255
 _memories, _episodes = MemoryRow.__table__, EpisodeRow.__table__
 #: The id of an event with the same content hash (a Core statement: it runs on every record).
 _EXISTING_EVENT = (select(_memories.c.id)
@@ -69,20 +68,18 @@ class EpisodicLayer:
         scope = store.scope(scope)
         context = store.metadata(context, name="context")
         importance = store.importance(importance)
-        if not kind.strip():
-            raise InvalidArgumentError("kind must not be empty.")
-        actor = _actor(actor)
+        fields = _event_fields(session=session, kind=kind, outcome=outcome, actor=actor)
         occurred_at = occurred_at or utcnow()
-        digest = _event_hash(scope, content, occurred_at, session, kind, outcome, context, actor)
         vector = store.embed([content])[0]
         with store.transaction() as tx:
-            existing = tx.session.connection().scalar(_EXISTING_EVENT, {"digest": digest})
+            episode = _episode_row(scope, content, occurred_at, context, fields)
+            existing = tx.session.connection().scalar(
+                _EXISTING_EVENT, {"digest": episode["content_hash"]})
             if existing is not None:
                 return existing
             row = tx.insert(layer=self.name, text=content, scope=scope, vector=vector,
                             metadata=context, importance=importance, valid_from=occurred_at)
-            episode = {"memory_pk": row.pk, "session": session, "kind": kind,
-                       "outcome": outcome, "actor": actor, "content_hash": digest}
+            episode["memory_pk"] = row.pk
             insert_row(tx.session, EpisodeRow, episode)
             tx.stored.append(Episode.from_rows(row, EpisodeRow(**episode)))
         return row.id
@@ -150,15 +147,17 @@ class EpisodicLayer:
                               **({"actor": r.actor} if r.actor is not None else {})}
                 for r in rows}
 
+    def import_check(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """An imported event's ``fields`` (those of :class:`Episode` beyond a memory's),
+        checked as :meth:`record` checks its arguments; absent ones take their defaults."""
+        given = check_fields(fields, declared_fields(Episode, base=Memory), name="fields")
+        defaults = declared_defaults(Episode, base=Memory)
+        return _event_fields(**{**defaults, **given}, prefix="fields.")
+
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
-        kind = fields.get("kind") or "observation"
-        actor = _actor(fields.get("actor"))
-        digest = _event_hash(row.scope, row.text, row.valid_from, fields.get("session"), kind,
-                             fields.get("outcome"), row.meta, actor)
-        insert_row(session, EpisodeRow, {"memory_pk": row.pk, "session": fields.get("session"),
-                                         "kind": kind, "outcome": fields.get("outcome"),
-                                         "actor": actor, "content_hash": digest})
+        episode = _episode_row(row.scope, row.text, row.valid_from, row.meta, fields)
+        insert_row(session, EpisodeRow, {"memory_pk": row.pk, **episode})
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         return keys
@@ -169,13 +168,27 @@ class EpisodicLayer:
         return self.record(text, context=metadata, importance=importance, scope=scope)
 
 
-def _actor(actor: str | None) -> str | None:
-    if actor is None:
-        return None
-    if not isinstance(actor, str) or not actor.strip() or len(actor) > _MAX_ACTOR:
-        raise InvalidArgumentError(
-            f"actor must be a non-empty string of at most {_MAX_ACTOR} characters, or None.")
-    return actor.strip()
+def _event_fields(*, session: str | None, kind: str, outcome: str | None, actor: str | None,
+                  prefix: str = "") -> dict[str, Any]:
+    """An event's own fields, checked against their columns: ``kind`` and ``actor`` must
+    not be blank (``actor`` is stored stripped); all fit their columns as valid Unicode."""
+    def label(name: str, value: str | None, *, blank_ok: bool = True) -> str | None:
+        if value is None:
+            return None
+        return MemoryStore.label(value, name=prefix + name, column=getattr(EpisodeRow, name),
+                                 blank_ok=blank_ok)
+
+    actor = label("actor", actor, blank_ok=False)
+    return {"session": label("session", session), "kind": label("kind", kind, blank_ok=False),
+            "outcome": label("outcome", outcome), "actor": actor and actor.strip()}
+
+
+def _episode_row(scope: str, content: str, occurred_at: datetime,
+                 context: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``episodes`` columns of an event (but its key), with its content hash."""
+    digest = _event_hash(scope, content, occurred_at, fields["session"], fields["kind"],
+                         fields["outcome"], context, fields["actor"])
+    return {**fields, "content_hash": digest}
 
 
 def _event_hash(scope: str, content: str, occurred_at: datetime, session: str | None,

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
 from athena_core.api import operation
+from athena_core.api.validation import check_fields, declared_defaults, declared_fields
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
-from athena_core.memory.store import LayerContext
-from athena_core.memory.values import Fact
+from athena_core.memory.store import LayerContext, MemoryStore
+from athena_core.memory.values import Fact, Memory
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import FactRow, MemoryRow
 from athena_core.storage.queries import insert_row, key_batches, memory_conditions
@@ -61,6 +62,7 @@ class SemanticLayer:
         store = self._store
         text = store.text(text)
         scope = store.scope(scope)
+        reason = _reason(reason)
         vector = store.embed([text])[0]
         with store.transaction() as tx:
             found = tx.session.execute(
@@ -131,23 +133,34 @@ class SemanticLayer:
                               "superseded_by": r.superseded_by,
                               "supersede_reason": r.supersede_reason} for r in rows}
 
+    def import_check(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """An imported fact's ``fields`` (those of :class:`Fact` beyond a memory's), checked:
+        memory ids where ids go (no lineage: the fact's own id), a positive version, a
+        reason as :meth:`update` takes it; absent ones take their defaults."""
+        given = check_fields(fields, declared_fields(Fact, base=Memory), name="fields")
+        checked = {**declared_defaults(Fact, base=Memory), **given}
+        for name in _REFERENCES:
+            checked[name] = (MemoryStore.memory_id(checked[name], name=f"fields.{name}")
+                             if checked[name] else None)
+        if checked["version"] < 1:
+            raise InvalidArgumentError("fields.version must be a positive integer.",
+                                       argument="fields.version")
+        checked["supersede_reason"] = _reason(checked["supersede_reason"],
+                                              name="fields.supersede_reason")
+        return checked
+
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
         insert_row(session, FactRow, {"memory_pk": row.pk,
-                                      "lineage_id": fields.get("lineage_id") or row.id,
-                                      "version": int(fields.get("version") or 1),
-                                      "superseded_by": fields.get("superseded_by"),
-                                      "supersede_reason": fields.get("supersede_reason")})
+                                      "lineage_id": fields["lineage_id"] or row.id,
+                                      "version": fields["version"],
+                                      "superseded_by": fields["superseded_by"],
+                                      "supersede_reason": fields["supersede_reason"]})
 
     def import_references(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Ids of other memories that imported ``fields`` point at (same scope only);
-        raises ``InvalidArgumentError`` if the fields are malformed."""
-        version = fields.get("version", 1)
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise InvalidArgumentError(f"fields.version must be a positive integer, not "
-                                       f"{version!r}.")
-        return {name: fields.get(name) for name in ("lineage_id", "superseded_by")
-                if fields.get(name) is not None}
+        """Ids of other memories that imported ``fields`` (as :meth:`import_check`
+        returned them) point at; an import requires them to be of the same scope."""
+        return {name: fields[name] for name in _REFERENCES if fields[name] is not None}
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
         """Forgetting a fact forgets every version of it (the caller keeps only the
@@ -158,3 +171,14 @@ class SemanticLayer:
             related.update(session.scalars(
                 select(FactRow.memory_pk).where(FactRow.lineage_id.in_(lineages))))
         return related
+
+
+#: The fields of an imported fact that name other memories.
+_REFERENCES = ("lineage_id", "superseded_by")
+
+
+def _reason(reason: str | None, *, name: str = "reason") -> str | None:
+    """Why a fact was superseded: any text that fits its column, or ``None``."""
+    if reason is None:
+        return None
+    return MemoryStore.label(reason, name=name, column=FactRow.supersede_reason, blank_ok=True)

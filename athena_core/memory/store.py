@@ -4,7 +4,8 @@ A layer opens a :class:`Transaction`, inserts memories (with their vectors) and
 its own rows, and on commit the transaction updates the recall index and tells
 observer plugins (``athena_after_remember`` for each new memory, then the events
 the layer queued with :meth:`Transaction.event`). Argument checks that every layer
-needs - text size and encoding, metadata shape, importance, scope - live here.
+needs - text size and encoding, metadata shape, importance, scope, short labels, ids -
+live here; an import checks each line of its file with the same ones.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class Transaction:
         ``athena``) after this transaction commits; never if it rolls back."""
         self.events.append((hook, kwargs))
 
+    #: False for a bulk write (an import): new vector entries are not kept in memory until
+    #: commit; the vector backend loads them from the database at its next sync, as it
+    #: does the memories other processes write.
+    keep_entries: bool = True
+
     def insert(self, *, layer: str, text: str, scope: str, vector: np.ndarray,
                metadata: Mapping[str, Any] | None = None, importance: float = 0.5,
                valid_from: datetime | None = None, valid_to: datetime | None = None,
@@ -85,7 +91,9 @@ class Transaction:
                    "valid_from": valid_from or created_at or now, "valid_to": valid_to}
         pk = insert_row(self.session, MemoryRow, {**columns, "metadata": meta})
         row = MemoryRow(pk=pk, meta=meta, **columns)  # the values; never added to the session
-        self.added.extend(self.index.stage(self.session, [row], vector.reshape(1, -1)))
+        entries = self.index.stage(self.session, [row], vector.reshape(1, -1))
+        if self.keep_entries:
+            self.added.extend(entries)
         return row
 
     def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
@@ -161,29 +169,51 @@ class MemoryStore:
             return self.config.memory.default_scope
         if not scope.strip() or len(scope) > _MAX_SCOPE:
             raise InvalidArgumentError(
-                f"scope must be a non-empty string of at most {_MAX_SCOPE} characters.")
+                f"scope must be a non-empty string of at most {_MAX_SCOPE} characters.",
+                argument="scope")
         return scope
 
     def text(self, text: str, *, name: str = "text") -> str:
         """``text`` if it is storable (not blank, valid Unicode, no NUL, within
         ``[memory] max_text_bytes``), else :class:`InvalidArgumentError` naming ``name``."""
         if not text.strip():
-            raise InvalidArgumentError(f"{name} must not be empty or only whitespace.")
+            raise InvalidArgumentError(f"{name} must not be empty or only whitespace.",
+                                       argument=name)
         limit = self.config.memory.max_text_bytes
-        try:
-            size = len(text.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            raise InvalidArgumentError(
-                f"{name} is not valid Unicode text (lone surrogate at index {exc.start}).",
-                hint="Decode bytes with errors='replace' before storing them.") from None
+        size = _plain_size(text, name)
         if size > limit:
             raise InvalidArgumentError(
                 f"{name} is {size:,} bytes; the limit is {limit:,} bytes "
                 "([memory] max_text_bytes).",
-                hint="Split it into several memories, or raise the limit in athena.toml.")
-        if "\x00" in text:
-            raise InvalidArgumentError(f"{name} contains a NUL character.")
+                hint="Split it into several memories, or raise the limit in athena.toml.",
+                argument=name)
         return text
+
+    @staticmethod
+    def label(value: str, *, name: str, column: Any, blank_ok: bool = False) -> str:
+        """A short string stored in ``column`` (a model attribute such as
+        ``EpisodeRow.kind``): at most the column's width in characters, valid Unicode
+        without NUL, and not empty or only whitespace unless ``blank_ok``."""
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"{name} must be a string.", argument=name)
+        if not blank_ok and not value.strip():
+            raise InvalidArgumentError(f"{name} must not be empty or only whitespace.",
+                                       argument=name)
+        width = getattr(column.type, "length", None)
+        if width is not None and len(value) > width:
+            raise InvalidArgumentError(
+                f"{name} is {len(value):,} characters; the limit is {width}.", argument=name)
+        _plain_size(value, name)
+        return value
+
+    @staticmethod
+    def memory_id(value: str, *, name: str = "id") -> str:
+        """A memory id as Athena makes them (:mod:`athena_core._ids`)."""
+        if not _ids.is_id(value):
+            raise InvalidArgumentError(
+                f"{name} must be a memory id: {_ids.LENGTH} characters of "
+                f"{_ids.ALPHABET}.", argument=name)
+        return value
 
     def metadata(self, metadata: Mapping[str, Any] | None, *, name: str = "metadata"
                  ) -> dict[str, Any]:
@@ -194,29 +224,46 @@ class MemoryStore:
         try:
             encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}.") from None
+            raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}.",
+                                       argument=name) from None
         except RecursionError:
-            raise InvalidArgumentError(f"{name} is nested too deeply.") from None
+            raise InvalidArgumentError(f"{name} is nested too deeply.",
+                                       argument=name) from None
         try:
             size = len(encoded.encode("utf-8"))
         except UnicodeEncodeError as exc:
             raise InvalidArgumentError(
                 f"{name} is not valid Unicode text (lone surrogate at index {exc.start} of "
-                "its JSON form).") from None
+                "its JSON form).", argument=name) from None
         if "\\u0000" in encoded:
-            raise InvalidArgumentError(f"{name} contains a NUL character.")
+            raise InvalidArgumentError(f"{name} contains a NUL character.", argument=name)
         if size > _MAX_METADATA_BYTES:
             raise InvalidArgumentError(
                 f"{name} is larger than {_MAX_METADATA_BYTES:,} bytes as JSON; store large "
-                "content as the memory's text instead.")
+                "content as the memory's text instead.", argument=name)
         return json.loads(encoded)  # type: ignore[no-any-return]
 
     @staticmethod
     def importance(value: float) -> float:
         """``value`` if it is a finite number from 0 to 1, else :class:`InvalidArgumentError`."""
         if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise InvalidArgumentError(f"importance must be between 0 and 1, not {value!r}.")
+            raise InvalidArgumentError(f"importance must be between 0 and 1, not {value!r}.",
+                                       argument="importance")
         return value
+
+
+def _plain_size(value: str, name: str) -> int:
+    """The UTF-8 size of ``value``; raises if it holds a lone surrogate or a NUL."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{name} is not valid Unicode text (lone surrogate at index {exc.start}).",
+            hint="Decode bytes with errors='replace' before storing them.",
+            argument=name) from None
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{name} contains a NUL character.", argument=name)
+    return size
 
 
 @attrs.frozen
@@ -257,8 +304,8 @@ class MemoryLayer(Protocol):
 
     def import_fields(self, session: Session, row: MemoryRow, fields: Mapping[str, Any]
                       ) -> None:
-        """Insert the layer's own row for imported ``row`` from exported ``fields``
-        (nothing, for a layer without a table of its own)."""
+        """Insert the layer's own row for imported ``row`` from exported ``fields`` (as
+        ``import_check`` returned them, if the layer has one)."""
         ...
 
     def related_for_forget(self, session: Session, keys: set[int]) -> set[int]:
@@ -268,8 +315,13 @@ class MemoryLayer(Protocol):
         Athena deletes only those of them in the forget's scope."""
         ...
 
+    # Optional: ``import_check(fields) -> dict[str, Any]`` checks an imported record's
+    # ``fields`` before anything is written, with the checks the layer's own writes use,
+    # and returns them normalised; it raises ``InvalidArgumentError`` whose ``argument``
+    # is ``fields.<name>``, which the import reports with the line number. Without it,
+    # the fields reach ``import_fields`` unchecked.
     # Optional: ``import_references(fields) -> dict[str, Any]`` names, by field, the ids
-    # of other memories an imported record's ``fields`` point at (a fact's
+    # of other memories an imported record's (checked) ``fields`` point at (a fact's
     # ``lineage_id``). An import refuses a file where one is not a memory of the same
     # scope and layer, in the file or already stored.
 

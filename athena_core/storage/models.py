@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from athena_core import _ids
+
 __all__ = ["AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow",
            "UTCDateTime", "VectorChangeRow"]
 
@@ -75,7 +77,7 @@ class MemoryRow(Base):
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(26), unique=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
     scope: Mapped[str] = mapped_column(String(255))
     layer: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
@@ -122,9 +124,9 @@ class FactRow(Base):
 
     memory_pk: Mapped[int] = mapped_column(
         ForeignKey("memories.pk", ondelete="CASCADE"), primary_key=True)
-    lineage_id: Mapped[str] = mapped_column(String(26), index=True)
+    lineage_id: Mapped[str] = mapped_column(String(_ids.LENGTH), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    superseded_by: Mapped[str | None] = mapped_column(String(26))
+    superseded_by: Mapped[str | None] = mapped_column(String(_ids.LENGTH))
     supersede_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -165,7 +167,7 @@ class AuditRow(Base):
     __table_args__ = (Index("ix_audit_log_scope_seq", "scope", "seq"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    id: Mapped[str] = mapped_column(String(26), unique=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     kind: Mapped[str] = mapped_column(String(64))
     #: Who: ``host``, ``cli``, ``program:<execution id>``, ``mcp:<client>``.
