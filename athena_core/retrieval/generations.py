@@ -47,6 +47,11 @@ class EmbedderState:
                    rows.get(REINDEX_KEY))
 
     @property
+    def named(self) -> str:
+        """The identity, or :data:`UNKNOWN_IDENTITY` when none was recorded."""
+        return self.identity or UNKNOWN_IDENTITY
+
+    @property
     def table(self) -> Table:
         """The table holding the current generation's vectors."""
         return embedding_table(self.generation)
@@ -55,7 +60,7 @@ class EmbedderState:
         """Why an embedder of ``identity`` must not use the stored vectors (``None``: it may)."""
         if self.identity == identity:
             return None
-        problem = (f"the stored vectors were made by embedder {self.identity!r}, and this "
+        problem = (f"the stored vectors were made by embedder {self.named!r}, and this "
                    f"Athena embeds with {identity!r}")
         if self.reindex_target == identity:
             problem += "; an `athena reindex` to this embedder is under way"
@@ -70,7 +75,7 @@ class EmbedderState:
             hint = ("Writes with this embedder work once the reindex has finished; reopen "
                     "Athena then (or rerun `athena reindex` if it was stopped).")
         else:
-            hint = (f"Configure embedder {self.identity!r} again to keep writing, or run "
+            hint = (f"Configure embedder {self.named!r} again to keep writing, or run "
                     "`athena reindex` with this embedder to re-embed every memory.")
         raise ReindexRequiredError(
             f"Cannot store vectors: {problem}; the two cannot be mixed.", hint=hint)

@@ -117,9 +117,10 @@ class RecallIndex:
             self.stored = state
 
     @property
-    def stored_identity(self) -> str | None:
-        """The identity of the embedder that made the stored vectors, as last read."""
-        return self.stored.identity
+    def stored_identity(self) -> str:
+        """The identity of the embedder that made the stored vectors, as last read
+        (``(unknown)`` when vectors exist but none was recorded)."""
+        return self.stored.named
 
     def warm_up(self) -> None:
         """Do now what the first recall of a process would: load the model and bring the
@@ -269,11 +270,17 @@ class RecallIndex:
                 self._saved_before = True
 
     def _switch_off(self, problem: str) -> None:
-        """Drop the backend's entries: they are not comparable with this embedder's."""
+        """Stop using the backend: its entries are not comparable with this embedder's.
+
+        Entries only this process sees are dropped; a shared backend's (a database
+        table other processes search) are left to the processes whose embedder made them.
+        """
         if self.dense_problem is None:
             log.info("Vector search is off in this process: %s.", problem)
         self.dense_problem = problem
-        self.backend.clear()
+        backend = self.backend
+        if not (isinstance(backend, PersistentVectorBackend) and backend.shared):
+            backend.clear()
         self._epoch, self._generation, self._last_key = None, None, 0
         self._own.clear()
 

@@ -91,7 +91,7 @@ class Reindex:
             done += len(stored)
             if self.progress:
                 self.progress(done, max(total, done))
-        self._empty(embedding_table(generation - 1))
+        self._empty(embedding_table(generation - 1), unless_claimed=True)
         with self.index.storage.read() as session:
             return session.scalar(select(func.count()).select_from(table)) or 0
 
@@ -109,10 +109,13 @@ class Reindex:
                     return generation
             self._empty(table)  # leftovers of an old generation or an abandoned reindex
 
-    def _empty(self, table: Table) -> None:
-        """Delete every row of ``table``, a batch per transaction."""
+    def _empty(self, table: Table, *, unless_claimed: bool = False) -> None:
+        """Delete every row of ``table``, a batch per transaction (``unless_claimed``: stop
+        if a new reindex has claimed it meanwhile; that one empties it before using it)."""
         while True:
             with self.index.storage.write() as session:
+                if unless_claimed and EmbedderState.read(session).reindex_target is not None:
+                    return
                 batch = select(table.c.memory_pk).limit(self.batch).scalar_subquery()
                 if not session.execute(delete(table).where(table.c.memory_pk.in_(batch))
                                        ).rowcount:  # type: ignore[attr-defined]
