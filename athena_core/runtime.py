@@ -240,9 +240,9 @@ class Athena:
         of them; at least one is needed. Nothing is left behind in tables or the
         vector index, and no search finds the memories again; their words leave the
         full-text index's files at the next ``checkpoint()`` or close. Forgetting a
-        fact forgets all its versions. Unknown ids raise an error and delete nothing. The audit log
-        records that a forget happened (not what was forgotten) and drops the
-        program text that quoted it.
+        fact forgets all its versions. Unknown ids raise an error and delete
+        nothing. The audit log records that a forget happened (not what was
+        forgotten) and drops the program text that quoted it.
         """
         from sqlalchemy import delete, select
 

@@ -3,8 +3,9 @@
 The long-lived "old" process is an Athena instance in this test process (hashing
 vectors of 64 dimensions); reindexes and processes with the new embedder (the
 ``other-model`` test embedder) are real processes (``tests/_embedder_host.py``) on
-the same SQLite file (or the same PostgreSQL database in the ``postgres`` env). A reindex that must stop midway is held at a
-:class:`~athena_core.testing.FileGate` inside ``embed``, then killed or released.
+the same SQLite file (or the same PostgreSQL database in the ``postgres`` env). A
+reindex that must stop midway is held at a :class:`~athena_core.testing.FileGate`
+inside ``embed``, then killed or released.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from athena_core.errors import ReindexRequiredError
 from athena_core.testing import FileGate
+
 HOST = Path(__file__).with_name("_embedder_host.py")
 ROOT = Path(__file__).resolve().parent.parent
 OLD = {"embedder": "hashing", "embedder_options": {"dimension": 64}}

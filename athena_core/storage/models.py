@@ -29,8 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow",
-           "UTCDateTime", "VectorChangeRow", "embedding_table"]
+__all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow",
+           "MemoryRow", "StateRow", "UTCDateTime", "VectorChangeRow", "embedding_table"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
