@@ -93,7 +93,8 @@ def build(home: Path, size: int, *, dimension: int, sample: int, seed: int
             "created_at, updated_at, valid_from, valid_to) "
             "VALUES (?, ?, ?, 'semantic', ?, ?, ?, ?, ?, ?, NULL)", memories)
         conn.executemany("INSERT INTO embeddings (memory_pk, vector) VALUES (?, ?)",
-                         ((row[0], vector.tobytes()) for row, vector in zip(memories, vectors, strict=True)))
+                         ((row[0], vector.tobytes())
+                          for row, vector in zip(memories, vectors, strict=True)))
         conn.executemany("INSERT INTO facts (memory_pk, lineage_id, version) VALUES (?, ?, 1)",
                          facts)
         conn.execute("COMMIT")
