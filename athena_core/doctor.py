@@ -133,10 +133,17 @@ def _open_checks(config: Config, reported: set[str]) -> list[Check]:
             checks.append(Check("database", "ok",
                                 f"{where} (schema {storage.schema_revision()}, {storage.dialect})"))
         embedder = index.embedder.identity
+        target = index.stored.reindex_target
         if index.needs_reindex:
             checks.append(Check("embedder", "fail",
                                 f"vectors were made by {index.stored_identity}, "
-                                f"configured is {embedder}", "Run `athena reindex`."))
+                                f"configured is {embedder}: recall is full-text only and "
+                                "writes are refused", "Run `athena reindex`."))
+        elif target is not None:
+            checks.append(Check("embedder", "warn",
+                                f"{embedder}; a reindex to {target} is under way or was "
+                                "stopped", "Rerun `athena reindex` with that embedder to "
+                                "finish it."))
         else:
             checks.append(Check("embedder", "ok",
                                 f"{index.settings.embedder} ({embedder}); vector backend "

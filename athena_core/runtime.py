@@ -14,7 +14,7 @@ import attrs
 
 from athena_core.api import ApiRegistry, Namespace, operation
 from athena_core.config import Config
-from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.errors import AthenaError, InvalidArgumentError, MemoryNotFoundError
 from athena_core.execution.model import ExecutionResult
 from athena_core.memory.values import Episode, Hit, Memory
 from athena_core.plugins import PluginHost, Registry
@@ -199,7 +199,20 @@ class Athena:
         if self.index is not None:
             self.index.close()
         if self.storage is not None:
+            self._purge_deleted_text()
             self.storage.close()
+
+    def _purge_deleted_text(self) -> None:
+        """On close: merge away the terms forgets left in the full-text index (see
+        :func:`~athena_core.retrieval.lexical.purge_deleted_text`); closing never fails."""
+        from athena_core.retrieval.lexical import purge_deleted_text
+
+        assert self.storage is not None
+        try:
+            purge_deleted_text(self.storage)
+        except AthenaError:
+            log.warning("Could not merge the full-text index on close; the next checkpoint "
+                        "or close will.", exc_info=True)
 
     def __enter__(self) -> Athena:
         return self
@@ -269,16 +282,17 @@ class Athena:
         Select by ``ids``, or in bulk: the events of a ``session``, memories from
         [``start``, ``end``), those whose metadata has the ``metadata`` values, or
         ``everything=True`` (the whole scope). Several selectors keep what matches all
-        of them; at least one is needed. Nothing is left behind in tables, the
-        full-text index or the vector index; forgetting a fact forgets all its
-        versions. Unknown ids raise an error and delete nothing. The audit log
-        records that a forget happened (not what was forgotten) and drops the
-        program text that quoted it.
+        of them; at least one is needed. Nothing is left behind in tables or the
+        vector index, and no search finds the memories again; their words leave the
+        full-text index's files at the next ``checkpoint()`` or close. Forgetting a
+        fact forgets all its versions. Unknown ids raise an error and delete
+        nothing. The audit log records that a forget happened (not what was
+        forgotten) and drops the program text that quoted it.
         """
         from sqlalchemy import delete, select
 
         from athena_core.memory.forgetting import ForgetSelection
-        from athena_core.retrieval.lexical import purge_deleted_text
+        from athena_core.retrieval.lexical import note_deleted_text
         from athena_core.storage.models import MemoryRow
         from athena_core.storage.queries import key_batches, scoped_keys
 
@@ -306,7 +320,7 @@ class Athena:
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
                                 scrubbed=scrubbed,
                                 layers={row.layer for row in rows}, session=tx.session)
-            purge_deleted_text(tx.session)
+            note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)
         self._notify("athena_after_forget", ids=gone)
         return len(gone)
@@ -393,8 +407,13 @@ class Athena:
     # --- maintenance ---------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Write everything in the SQLite write-ahead log into the database file."""
-        self._require_store().storage.checkpoint()
+        """Write everything in the SQLite write-ahead log into the database file, after
+        merging the full-text index if forgets left deleted terms in it."""
+        from athena_core.retrieval.lexical import purge_deleted_text
+
+        storage = self._require_store().storage
+        purge_deleted_text(storage)
+        storage.checkpoint()
 
     # --- helpers ---------------------------------------------------------------------
 

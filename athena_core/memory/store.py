@@ -111,7 +111,7 @@ class Transaction:
             self.index.note_removed(self.session, keys)
         else:
             self.session.flush()
-            self.added.extend(self.index.vector_rows(self.session, keys))
+            self.added.extend(self.index.changed_rows(self.session, keys))
 
 
 @attrs.define

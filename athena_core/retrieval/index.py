@@ -10,6 +10,12 @@ and the keys each epoch changed are written to ``vector_changes`` in the same
 transaction. A process that sees epochs it did not make applies just those keys
 (their current rows, or their removal); it rebuilds its backend only when an
 epoch left no keys (a reindex) or is older than the changes kept.
+
+Every write of vectors and every sync also reads the store's embedder generation
+(:mod:`athena_core.retrieval.generations`) in its own transaction: a process whose
+embedder no longer makes the current vectors refuses to write vectors
+(``ReindexRequiredError``) and recalls by full text only, saying why in a warning;
+it never loads, or scores against, vectors of another embedder.
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select
+import attrs
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from athena_core.config import RetrievalConfig
-from athena_core.errors import InvalidArgumentError, ReindexRequiredError
+from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.generations import (
+    EMBEDDER_KEY,
+    UNKNOWN_IDENTITY,
+    EmbedderState,
+)
 from athena_core.retrieval.lexical import DocumentFrequencies, lexical_scores
 from athena_core.retrieval.ranking import Ranking, ranked
 from athena_core.retrieval.vectors import (
@@ -37,7 +49,7 @@ from athena_core.retrieval.vectors import (
     check_vectors,
 )
 from athena_core.storage import Storage
-from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow, VectorChangeRow
+from athena_core.storage.models import MemoryRow, StateRow, VectorChangeRow, embedding_table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +58,6 @@ __all__ = ["RecallIndex"]
 
 log = logging.getLogger("athena.retrieval")
 
-_EMBEDDER_KEY = "embedder"
 _EPOCH_KEY = "index_epoch"
 #: The largest key ever removed: the database's largest key may fall below a checkpoint's.
 _HIGH_WATER_KEY = "index_high_water"
@@ -57,6 +68,8 @@ _CHANGED_SINCE_SAVED = "memories changed since it was saved"
 #: What a vector backend entry needs from ``memories`` (see :class:`VectorEntry`).
 _ENTRY_COLUMNS = (MemoryRow.pk, MemoryRow.scope, MemoryRow.layer, MemoryRow.valid_from,
                   MemoryRow.valid_to)
+#: Where a write transaction keeps the embedder state it checked (once per transaction).
+_CHECKED = "athena_embedder_state"
 
 Progress = Callable[[int, int], None]
 
@@ -81,23 +94,33 @@ class RecallIndex:
         self._saved_before = False  # whether this store ever had a saved index of the backend
         self._pool: ThreadPoolExecutor | None = None
         self._frequencies = DocumentFrequencies()
-        self.stored_identity: str | None = None
+        #: The store's embedder generation, as last read (every sync and write reads it).
+        self.stored = EmbedderState(None)
+        self._generation: int | None = None  # the generation whose vectors the backend holds
+        self._table: Table = embedding_table(0)  # and the table they come from
+        #: Why recall runs without vectors in this process (``None``: it does not).
+        self.dense_problem: str | None = None
+        self._warned: str | None = None
 
     # --- state -------------------------------------------------------------
 
     def open(self) -> None:
         """Record the embedder on a new store, or note that the stored vectors differ."""
         with self.storage.write() as session:
-            stored = session.get(StateRow, _EMBEDDER_KEY)
-            if stored is None:
-                has_vectors = session.scalar(select(func.count()).select_from(EmbeddingRow))
-                if has_vectors:
-                    self.stored_identity = "(unknown)"
-                    return
-                session.add(StateRow(key=_EMBEDDER_KEY, value=self.embedder.identity))
-                self.stored_identity = self.embedder.identity
-            else:
-                self.stored_identity = stored.value
+            state = EmbedderState.read(session)
+            if state.identity is None:
+                if session.scalar(select(state.table.c.memory_pk).limit(1)) is not None:
+                    state = attrs.evolve(state, identity=UNKNOWN_IDENTITY)
+                else:
+                    session.add(StateRow(key=EMBEDDER_KEY, value=self.embedder.identity))
+                    state = attrs.evolve(state, identity=self.embedder.identity)
+            self.stored = state
+
+    @property
+    def stored_identity(self) -> str:
+        """The identity of the embedder that made the stored vectors, as last read
+        (``(unknown)`` when vectors exist but none was recorded)."""
+        return self.stored.named
 
     def warm_up(self) -> None:
         """Do now what the first recall of a process would: load the model and bring the
@@ -108,15 +131,27 @@ class RecallIndex:
 
     @property
     def needs_reindex(self) -> bool:
-        return self.stored_identity != self.embedder.identity
+        """Whether the stored vectors were made by another embedder (as last read)."""
+        return self.stored.problem_for(self.embedder.identity) is not None
 
     def require_current(self) -> None:
+        """Raise :class:`ReindexRequiredError` unless this embedder makes the stored vectors
+        (read again when the last reading said otherwise)."""
         if self.needs_reindex:
-            raise ReindexRequiredError(
-                f"Stored vectors were made by embedder {self.stored_identity!r} but "
-                f"{self.embedder.identity!r} is configured; they cannot be mixed.",
-                hint="Run `athena reindex` to re-embed every memory (or configure the old "
-                     "embedder again).")
+            with self.storage.read() as session:
+                self.stored = EmbedderState.read(session)
+        self.stored.refuse_writes(self.embedder.identity)
+
+    def _writable(self, session: Session) -> EmbedderState:
+        """The embedder state in the write transaction of ``session``, checked once per
+        transaction: ``ReindexRequiredError`` if this embedder no longer makes the vectors."""
+        state = session.info.get(_CHECKED)
+        if not isinstance(state, EmbedderState):
+            state = EmbedderState.read(session)
+            self.stored = state
+            state.refuse_writes(self.embedder.identity)
+            session.info[_CHECKED] = state
+        return state
 
     # --- writing -------------------------------------------------------------
 
@@ -128,9 +163,10 @@ class RecallIndex:
 
     def stage(self, session: Session, rows: Sequence[MemoryRow], vectors: np.ndarray
               ) -> list[VectorEntry]:
-        """Store vectors of freshly inserted ``rows`` in the caller's transaction."""
-        self.require_current()
-        session.connection().execute(insert(EmbeddingRow.__table__),
+        """Store vectors of freshly inserted ``rows`` in the caller's transaction, if this
+        embedder still makes the store's vectors (else ``ReindexRequiredError``)."""
+        table = self._writable(session).table
+        session.connection().execute(insert(table),
                         [{"memory_pk": row.pk, "vector": vector.tobytes()}
                          for row, vector in zip(rows, vectors, strict=True)])
         return [_entry(row, vector) for row, vector in zip(rows, vectors, strict=True)]
@@ -178,12 +214,23 @@ class RecallIndex:
             if epoch is not None and self._persistent and self.backend.shared:
                 self._save_checkpoint()
 
-    def vector_rows(self, session: Session, keys: Sequence[int]) -> list[VectorEntry]:
-        """Current backend entries for ``keys``, read back from the database."""
+    def changed_rows(self, session: Session, keys: Sequence[int]) -> list[VectorEntry]:
+        """Backend entries for existing ``keys`` changed in the caller's write transaction
+        (none when this embedder no longer makes the store's vectors: its backend is off)."""
+        state = EmbedderState.read(session)
+        if state.problem_for(self.embedder.identity) is not None:
+            return []
+        return self.vector_rows(session, keys, state.table)
+
+    def vector_rows(self, session: Session, keys: Sequence[int], table: Table | None = None
+                    ) -> list[VectorEntry]:
+        """Current backend entries for ``keys``, read back from the database (from
+        ``table``; by default the one the backend was loaded from)."""
         import numpy as np
 
-        stmt = (select(MemoryRow, EmbeddingRow.vector)
-                .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
+        table = self._table if table is None else table
+        stmt = (select(MemoryRow, table.c.vector)
+                .join(table, table.c.memory_pk == MemoryRow.pk)
                 .where(MemoryRow.pk.in_(list(keys))))
         return [_entry(row, np.frombuffer(blob, dtype=np.float32))
                 for row, blob in session.execute(stmt)]
@@ -191,15 +238,25 @@ class RecallIndex:
     # --- reading -------------------------------------------------------------
 
     def sync(self) -> None:
-        """Bring the backend up to date with the database."""
+        """Bring the backend up to date with the database (or switch it off, with
+        :attr:`dense_problem` saying why, when this embedder no longer makes the vectors)."""
         with self._lock:
             with self.storage.read() as session:
+                self.stored = stored = EmbedderState.read(session)
+                problem = stored.problem_for(self.embedder.identity)
+                if problem is not None:
+                    self._switch_off(problem)
+                    return
+                self.dense_problem = None
+                if stored.generation != self._generation:
+                    self._epoch = None  # vectors of another generation: rebuild
+                    self._generation, self._table = stored.generation, stored.table
                 state = {key: value for key, value in session.execute(
                     select(StateRow.key, StateRow.value).where(
                         StateRow.key.in_([_EPOCH_KEY, _HIGH_WATER_KEY, self._saved_key])))}
                 self._saved_before = self._saved_key in state
                 epoch = int(state.get(_EPOCH_KEY, 0))
-                last = max(session.scalar(select(func.max(EmbeddingRow.memory_pk))) or 0,
+                last = max(session.scalar(select(func.max(self._table.c.memory_pk))) or 0,
                            int(state.get(_HIGH_WATER_KEY, 0)))
                 changed = self._changes(session, since=self._epoch, until=epoch)
                 if changed is None:
@@ -211,6 +268,21 @@ class RecallIndex:
                 with self.storage.write() as session:
                     session.merge(StateRow(key=self._saved_key, value="1"))
                 self._saved_before = True
+
+    def _switch_off(self, problem: str) -> None:
+        """Stop using the backend: its entries are not comparable with this embedder's.
+
+        Entries only this process sees are dropped; a shared backend's (a database
+        table other processes search) are left to the processes whose embedder made them.
+        """
+        if self.dense_problem is None:
+            log.info("Vector search is off in this process: %s.", problem)
+        self.dense_problem = problem
+        backend = self.backend
+        if not (isinstance(backend, PersistentVectorBackend) and backend.shared):
+            backend.clear()
+        self._epoch, self._generation, self._last_key = None, None, 0
+        self._own.clear()
 
     @property
     def _saved_key(self) -> str:
@@ -315,8 +387,9 @@ class RecallIndex:
         import numpy as np
 
         while True:
-            stmt = (select(*_ENTRY_COLUMNS, EmbeddingRow.vector)
-                    .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
+            table = self._table
+            stmt = (select(*_ENTRY_COLUMNS, table.c.vector)
+                    .join(table, table.c.memory_pk == MemoryRow.pk)
                     .where(MemoryRow.pk > after).order_by(MemoryRow.pk).limit(_LOAD_BATCH))
             batch = [VectorEntry(pk, np.frombuffer(blob, dtype=np.float32), scope, layer,
                                  start, end)
@@ -327,26 +400,48 @@ class RecallIndex:
             after = batch[-1].key
 
     def search(self, query: str, *, k: int, where: RecallFilter) -> list[tuple[int, float]]:
-        """``(key, score)`` pairs, best first (see :mod:`athena_core.retrieval.ranking`)."""
-        self.require_current()
+        """``(key, score)`` pairs, best first (see :mod:`athena_core.retrieval.ranking`).
+
+        When this embedder no longer makes the stored vectors (a reindex elsewhere, or
+        another embedder configured), the search is full-text only and a warning says why.
+        """
         self.sync()
         settings = self.settings
         pool = max(settings.candidates, k)
         # Full-text search needs no vector: it runs while the query is embedded and the
         # vectors are searched (SQLite, numpy and the models release the GIL).
         lexical_future = self._executor().submit(self._lexical, query, pool, where)
-        vector = self.embedder.embed([query], purpose="query")
-        vector = check_vectors(vector, self.embedder.dimension,
-                               source=f"embedder {self.embedder.identity!r}")[0]
-        dense = self._dense(vector, pool, where)
+        vector, dense, generation = None, [], self._generation
+        problem = self.dense_problem
+        if problem is None:
+            vector = self.embedder.embed([query], purpose="query")
+            vector = check_vectors(vector, self.embedder.dimension,
+                                   source=f"embedder {self.embedder.identity!r}")[0]
+            dense = self._dense(vector, pool, where)
+        else:
+            self._warn_full_text_only(problem)
         lexical = lexical_future.result()
         with self.storage.read() as session:
+            # Candidates' vectors are read in this transaction: only if it still sees the
+            # generation the query was embedded for.
+            current = EmbedderState.read(session)
+            same = (vector is not None and current.generation == generation
+                    and current.problem_for(self.embedder.identity) is None)
             ranking = Ranking(
-                session=session, settings=settings, query=query, vector=vector, where=where,
+                session=session, settings=settings, query=query,
+                vector=vector if same else None, vectors=current.table if same else None,
+                where=where,
                 search_text=lambda text: lexical_scores(session, text, limit=pool, where=where,
                                                         frequencies=self._frequencies),
                 frequencies=self._frequencies)
             return ranked(ranking.scores(lexical, dense), k)
+
+    def _warn_full_text_only(self, problem: str) -> None:
+        if self._warned != problem:
+            self._warned = problem
+            log.warning("Recall uses full-text search only: %s. Run `athena reindex` with "
+                        "this embedder, or configure the store's embedder, to search by "
+                        "meaning again.", problem)
 
     def _lexical(self, query: str, pool: int, where: RecallFilter) -> list[tuple[int, float]]:
         with self.storage.read() as session:
@@ -369,35 +464,14 @@ class RecallIndex:
     # --- maintenance -----------------------------------------------------------
 
     def reindex(self, progress: Progress | None = None, batch: int = 256) -> int:
-        """Re-embed every memory with the configured embedder; returns how many."""
-        import numpy as np
+        """Re-embed every memory with this embedder (see :mod:`athena_core.retrieval.reindex`);
+        returns how many memories the new generation holds."""
+        from athena_core.retrieval.reindex import Reindex
 
-        with self.storage.read() as session:
-            total = session.scalar(select(func.count()).select_from(MemoryRow)) or 0
-        done, after = 0, 0
-        while True:
-            with self.storage.write() as session:
-                rows = list(session.execute(
-                    select(MemoryRow.pk, MemoryRow.text).where(MemoryRow.pk > after)
-                    .order_by(MemoryRow.pk).limit(batch)))
-                if not rows:
-                    break
-                vectors = self.embed([text for _, text in rows])
-                keys = [pk for pk, _ in rows]
-                session.execute(delete(EmbeddingRow).where(EmbeddingRow.memory_pk.in_(keys)))
-                session.add_all(EmbeddingRow(memory_pk=pk, vector=np.asarray(v).tobytes())
-                                for pk, v in zip(keys, vectors, strict=True))
-                after = keys[-1]
-            done += len(rows)
-            if progress:
-                progress(done, total)
-        with self.storage.write() as session:
-            session.merge(StateRow(key=_EMBEDDER_KEY, value=self.embedder.identity))
-            self.bump_epoch(session)
+        count = Reindex(self, batch=batch, progress=progress).run()
         with self._lock:
-            self.stored_identity = self.embedder.identity
-            self._epoch = None
-        return done
+            self._epoch = None  # the next sync loads the new generation
+        return count
 
     def close(self) -> None:
         if self._pool is not None:

@@ -24,16 +24,17 @@ from __future__ import annotations
 import re
 
 import attrs
-from sqlalchemy import column, func, literal_column, select, table
+from sqlalchemy import column, delete, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.stop_words import STOP_WORDS
-from athena_core.storage.models import MemoryRow
+from athena_core.storage import Storage
+from athena_core.storage.models import MemoryRow, StateRow
 from athena_core.storage.queries import memory_conditions
 
-__all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "purge_deleted_text",
-           "word_counts", "words"]
+__all__ = ["DocumentFrequencies", "lexical_scores", "lexical_search", "note_deleted_text",
+           "purge_deleted_text", "word_counts", "words"]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MAX_TERMS = 64
@@ -222,12 +223,34 @@ def _classify(session: Session, terms: list[str], frequencies: DocumentFrequenci
             {terms[i]: f for i, f in frequency.items()})
 
 
-def purge_deleted_text(session: Session) -> None:
-    """Rewrite the full-text index so deleted rows leave no terms behind (SQLite FTS5).
+#: Set (``athena_state``) by a forget whose deleted terms are still in FTS5 segments.
+_PURGE_PENDING_KEY = "fts_purge_pending"
 
-    FTS5 records deletions as tombstones and keeps the old terms in its segments
-    until they are merged; ``optimize`` merges everything now.
+
+def note_deleted_text(session: Session) -> None:
+    """Record, in the caller's (forget's) transaction, that deleted rows left terms in the
+    full-text index's segments, for :func:`purge_deleted_text` (SQLite FTS5).
+
+    FTS5 records deletions as tombstones: searches never see the deleted rows again,
+    but their terms stay in its segments until they are merged. Merging costs as much
+    as the whole index, so a forget does not do it; the next checkpoint or close does.
     """
     if session.get_bind().dialect.name == "sqlite":
+        session.merge(StateRow(key=_PURGE_PENDING_KEY, value="1"))
+
+
+def purge_deleted_text(storage: Storage) -> bool:
+    """Merge the full-text index if forgets left deleted terms in it, so that none
+    survives in its segments (``optimize``); return whether it had to."""
+    if storage.dialect != "sqlite":
+        return False
+    with storage.read() as session:
+        if session.get(StateRow, _PURGE_PENDING_KEY) is None:
+            return False
+    with storage.write() as session:
+        if session.get(StateRow, _PURGE_PENDING_KEY) is None:
+            return False
         session.connection().exec_driver_sql(
             "INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+        session.execute(delete(StateRow).where(StateRow.key == _PURGE_PENDING_KEY))
+    return True

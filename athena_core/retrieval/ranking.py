@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
@@ -38,7 +38,7 @@ from athena_core.retrieval.scoring import (
     with_neighbours,
     with_recency_and_importance,
 )
-from athena_core.storage.models import EmbeddingRow, MemoryRow
+from athena_core.storage.models import MemoryRow, embedding_table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,10 +52,10 @@ _SHORTLIST_PER_WORD = 4
 
 Scored = list[tuple[int, float]]
 _KEYS = bindparam("keys", expanding=True)
-_embeddings, _memories = EmbeddingRow.__table__, MemoryRow.__table__
+_memories = MemoryRow.__table__
 #: Core statements, compiled once: they run on every recall.
-_VECTORS = select(_embeddings.c.memory_pk, _embeddings.c.vector).where(
-    _embeddings.c.memory_pk.in_(_KEYS))
+_VECTORS = {table.name: select(table.c.memory_pk, table.c.vector).where(
+    table.c.memory_pk.in_(_KEYS)) for table in map(embedding_table, (0, 1))}
 _ATTRIBUTES = select(_memories.c.pk, _memories.c.valid_from, _memories.c.importance).where(
     _memories.c.pk.in_(_KEYS))
 _TEXTS = select(_memories.c.text).where(_memories.c.pk.in_(_KEYS))
@@ -67,12 +67,17 @@ _QUESTIONS = select(_memories.c.pk).where(_memories.c.pk.in_(_KEYS),
 class Ranking:
     """One query's ranking: its text and vector, its filter, the settings, and how to run
     another full-text search (for the expansion words). What it reads about a memory is
-    kept, so the pass after expansion reads only the memories new to it."""
+    kept, so the pass after expansion reads only the memories new to it.
+
+    ``vector`` is ``None`` (and so is ``vectors``, the table of the memories' vectors of
+    the query's embedder) when recall runs by full text only: no candidate is then
+    scored by meaning."""
 
     session: Session
     settings: RetrievalConfig
     query: str
-    vector: np.ndarray
+    vector: np.ndarray | None
+    vectors: Table | None
     where: RecallFilter
     search_text: Callable[[str], Scored]
     frequencies: DocumentFrequencies
@@ -155,8 +160,9 @@ class Ranking:
         import numpy as np
 
         missing = [key for key in keys if key not in self._similarity]
-        if missing:
-            for key, blob in self.session.connection().execute(_VECTORS, {"keys": missing}):
+        if missing and self.vector is not None and self.vectors is not None:
+            stmt = _VECTORS[self.vectors.name]
+            for key, blob in self.session.connection().execute(stmt, {"keys": missing}):
                 self._similarity[key] = max(
                     float(np.frombuffer(blob, dtype=np.float32) @ self.vector), 0.0)
         return {key: self._similarity[key] for key in keys if key in self._similarity}

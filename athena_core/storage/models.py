@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -30,8 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from athena_core import _ids
 
-__all__ = ["AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow", "MemoryRow", "StateRow",
-           "UTCDateTime", "VectorChangeRow"]
+__all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow",
+           "MemoryRow", "StateRow", "UTCDateTime", "VectorChangeRow", "embedding_table"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,14 +92,34 @@ class MemoryRow(Base):
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class EmbeddingRow(Base):
-    """The vector of one memory (float32 bytes), made by the embedder named in ``StateRow``."""
-
-    __tablename__ = "embeddings"
+class _VectorColumns:
+    """The columns of a vector table: one memory's vector, as float32 bytes."""
 
     memory_pk: Mapped[int] = mapped_column(
         ForeignKey("memories.pk", ondelete="CASCADE"), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EmbeddingRow(_VectorColumns, Base):
+    """The vector of one memory in an even embedder generation (see ``embedding_table``)."""
+
+    __tablename__ = "embeddings"
+
+
+class AltEmbeddingRow(_VectorColumns, Base):
+    """The vector of one memory in an odd embedder generation (see ``embedding_table``)."""
+
+    __tablename__ = "embeddings_alt"
+
+
+def embedding_table(generation: int) -> Table:
+    """The table that holds the vectors of embedder ``generation``.
+
+    Each ``athena reindex`` starts a new generation and writes its vectors into the
+    table the current generation does not use, so the current vectors stay whole
+    (and searchable) until the new ones are complete; the switch is then one row.
+    """
+    return (EmbeddingRow if generation % 2 == 0 else AltEmbeddingRow).__table__  # type: ignore[return-value]
 
 
 class EpisodeRow(Base):

@@ -14,9 +14,11 @@ the plugin is discoverable under its name.
 """
 
 from athena_core.testing.embedders import EmbedderContract
+from athena_core.testing.model_embedders import FileGate, OtherModelEmbedder, OtherModelPlugin
 from athena_core.testing.vector_backends import (
     PersistentVectorBackendContract,
     VectorBackendContract,
 )
 
-__all__ = ["EmbedderContract", "PersistentVectorBackendContract", "VectorBackendContract"]
+__all__ = ["EmbedderContract", "FileGate", "OtherModelEmbedder", "OtherModelPlugin",
+           "PersistentVectorBackendContract", "VectorBackendContract"]

@@ -60,7 +60,11 @@ def test_switching_embedder_requires_reindex(tmp_path) -> None:
     with Athena.open(tmp_path) as athena:
         athena.remember("stored with the hashing embedder")
     env = {"ATHENA_RETRIEVAL_EMBEDDER": "char-trigrams"}
-    result = athena_cli(tmp_path, "recall", "hashing", env=env)
+    # Recall still works, by full text only, and says why; writing vectors is refused.
+    result = athena_cli(tmp_path, "recall", "hashing", "--json", env=env)
+    assert result.returncode == 0 and "athena reindex" in result.stderr
+    assert json.loads(result.stdout)[0]["text"] == "stored with the hashing embedder"
+    result = athena_cli(tmp_path, "remember", "stored with trigrams", env=env)
     assert result.returncode == 1 and "athena reindex" in result.stderr
     assert athena_cli(tmp_path, "reindex", env=env).returncode == 0
     result = athena_cli(tmp_path, "recall", "hashing embeder", "--json", env=env)
