@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from athena_core.storage.models import AuditRow, EpisodeRow, FactRow, MemoryRow
 
-__all__ = ["EDGE_VALUES", "StoredId", "arguments", "json_values", "plain_arguments",
-           "resolve", "seed", "snapshot"]
+__all__ = ["EDGE_VALUES", "UNWIRE", "StoredId", "arguments", "json_values", "plain_arguments",
+           "resolve", "seed", "snapshot", "stored_ids", "to_wire"]
 
 #: The memories every fuzzed store starts from (re-added when a fuzzed forget took them).
 SEED = (("semantic", "the staging server runs on port 8443", {"team": "ops"}),
@@ -73,6 +73,12 @@ def snapshot(athena: Any) -> dict[str, Any]:
             "audit": sorted(tuple(row) for row in session.execute(
                 select(AuditRow.seq, AuditRow.hash))),
         }
+
+
+def stored_ids(athena: Any) -> list[str]:
+    """The ids of the stored memories, oldest first (what :class:`StoredId` indexes)."""
+    with athena.storage.read() as session:
+        return list(session.scalars(select(MemoryRow.id).order_by(MemoryRow.pk)))
 
 
 def resolve(value: Any, ids: list[str]) -> Any:
@@ -134,16 +140,19 @@ def json_values(*, nasty: bool = True) -> st.SearchStrategy[Any]:
     return st.one_of(nested, deep, wide, _HUGE_TEXT)
 
 
-def _python_only() -> st.SearchStrategy[Any]:
-    """Values a host application can pass that have no JSON form."""
-    return st.one_of(st.binary(max_size=8), st.sets(st.integers(), max_size=3),
-                     st.builds(object), st.just(_circular()), st.just(1j),
-                     st.datetimes(), st.just(datetime.max.replace(tzinfo=UTC)),
-                     st.dictionaries(st.integers(), st.integers(), min_size=1, max_size=2))
+def _python_only(program: bool) -> st.SearchStrategy[Any]:
+    """Values that have no JSON form. A program can pass all but datetimes, which its
+    ``athena`` module sends as ISO-8601 strings."""
+    values = st.one_of(st.binary(max_size=8), st.sets(st.integers(), max_size=3),
+                       st.builds(object), st.just(_circular()), st.just(1j),
+                       st.dictionaries(st.integers(), st.integers(), min_size=1, max_size=2))
+    if program:
+        return values
+    return values | st.datetimes() | st.just(datetime.max.replace(tzinfo=UTC))
 
 
-def _hostile(json_only: bool) -> st.SearchStrategy[Any]:
-    return json_values() if json_only else json_values() | _python_only()
+def _hostile(program: bool) -> st.SearchStrategy[Any]:
+    return json_values() | _python_only(program)
 
 
 #: Plausible values by argument name, so that a call is refused for the argument the
@@ -162,12 +171,12 @@ _WORDS = st.lists(st.sampled_from(["billing", "staging", "deploys", "port", "Car
                   min_size=1, max_size=6).map(" ".join)
 
 
-def _of_type(kind: Any, name: str, *, edgy: bool, json_only: bool) -> st.SearchStrategy[Any]:
+def _of_type(kind: Any, name: str, *, edgy: bool, program: bool) -> st.SearchStrategy[Any]:
     """A value of the declared type ``kind``: a plausible one, or (``edgy``) one at or
     past the edges of that type (huge integers, non-finite numbers, nasty strings...)."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is typing.Union or origin is types.UnionType:
-        return st.one_of([_of_type(option, name, edgy=edgy, json_only=json_only)
+        return st.one_of([_of_type(option, name, edgy=edgy, program=program)
                           for option in args])
     if origin is typing.Literal:
         return st.sampled_from(args)
@@ -185,7 +194,7 @@ def _of_type(kind: Any, name: str, *, edgy: bool, json_only: bool) -> st.SearchS
             min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1),
             timezones=st.just(UTC))
         as_text = aware.map(lambda d: d.isoformat())
-        return as_text if json_only else aware | as_text
+        return as_text if program else aware | as_text
     if kind is str:
         if edgy:
             return _EDGE_TEXT | _NASTY_TEXT | _HUGE_TEXT
@@ -193,25 +202,25 @@ def _of_type(kind: Any, name: str, *, edgy: bool, json_only: bool) -> st.SearchS
             return st.builds(StoredId, st.integers(0, 50))
         return _PLAUSIBLE_TEXT.get(name, _WORDS)
     if origin in (list, tuple, cabc.Sequence, cabc.Iterable, cabc.Collection):
-        item = _of_type(args[0] if args else Any, name, edgy=edgy, json_only=json_only)
+        item = _of_type(args[0] if args else Any, name, edgy=edgy, program=program)
         return st.lists(item, max_size=4) if edgy else st.lists(item, min_size=1, max_size=3)
     if origin in (dict, cabc.Mapping, cabc.MutableMapping):
         if edgy:
             return st.dictionaries(_SHORT_TEXT | _NASTY_TEXT, json_values(), max_size=3)
         return st.dictionaries(st.sampled_from(["team", "n", "branch"]),
                                st.sampled_from(["ops", "web", "main", 3]), max_size=2)
-    return _hostile(json_only)
+    return _hostile(program)
 
 
 @st.composite
-def arguments(draw: st.DrawFn, signature: inspect.Signature, *, json_only: bool = False
+def arguments(draw: st.DrawFn, signature: inspect.Signature, *, program: bool = False
               ) -> tuple[list[Any], dict[str, Any]]:
     """``(args, kwargs)`` for a call of an operation with ``signature``.
 
     Every argument given has a plausible value of its type, except (mostly) one, which
     is at the edge of its type or hostile; sometimes a required argument is left out or
-    an unknown keyword or extra positional argument is added. ``json_only``: only what
-    can travel over the bridge."""
+    an unknown keyword or extra positional argument is added. ``program``: only what a
+    sandboxed program can pass (datetimes only as ISO-8601 strings)."""
     params = list(signature.parameters.values())
     given = [p for p in params if p.default is p.empty or draw(st.booleans())]
     target = draw(st.sampled_from(given)) if given else None
@@ -220,10 +229,10 @@ def arguments(draw: st.DrawFn, signature: inspect.Signature, *, json_only: bool 
     kwargs: dict[str, Any] = {}
     for param in given:
         if param is target and how == "hostile":
-            value = draw(_hostile(json_only))
+            value = draw(_hostile(program))
         else:
             value = draw(_of_type(param.annotation, param.name,
-                                  edgy=param is target and how == "edgy", json_only=json_only))
+                                  edgy=param is target and how == "edgy", program=program))
         if param.kind is param.POSITIONAL_OR_KEYWORD and not kwargs and draw(st.booleans()):
             args.append(value)
         else:
@@ -272,3 +281,60 @@ def plain_arguments(signature: inspect.Signature) -> dict[str, Any]:
     """Plausible values of the required arguments of ``signature``, by name."""
     return {p.name: plain_value(p.annotation, p.name)
             for p in signature.parameters.values() if p.default is p.empty}
+
+
+# --- values sent into a sandboxed program -------------------------------------------------
+
+_WIRE = "__athena_fuzz__"
+#: Python source that rebuilds what :func:`to_wire` encoded: the ``object_hook`` of the
+#: program's ``json.loads``.
+UNWIRE = f"""
+def unwire(d):
+    kind = d.get({_WIRE!r})
+    if kind is None:
+        return d
+    if kind == "repeat":
+        return d["text"] * d["times"]
+    if kind == "range":
+        return list(range(d["n"]))
+    if kind == "bytes":
+        return bytes.fromhex(d["hex"])
+    if kind == "set":
+        return set(d["items"])
+    if kind == "pairs":
+        return dict((k, v) for k, v in d["items"])
+    if kind == "circular":
+        loop = {{}}
+        loop["self"] = loop
+        return loop
+    return {{"object": object(), "complex": 1j}}[kind]
+"""
+
+
+def to_wire(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """``value`` as JSON data that :data:`UNWIRE` turns back into it inside a program
+    (long repeated strings and ranges compactly, so the program stays small)."""
+    if isinstance(value, str):
+        if len(value) > 1_000 and value == value[0] * len(value):
+            return {_WIRE: "repeat", "text": value[0], "times": len(value)}
+        return value
+    if isinstance(value, bytes):
+        return {_WIRE: "bytes", "hex": value.hex()}
+    if isinstance(value, set | frozenset):
+        return {_WIRE: "set", "items": sorted(value)}
+    if isinstance(value, complex):
+        return {_WIRE: "complex"}
+    if isinstance(value, list | tuple):
+        if len(value) > 1_000 and list(value) == list(range(len(value))):
+            return {_WIRE: "range", "n": len(value)}
+        return [to_wire(v, _seen) for v in value]
+    if isinstance(value, dict):
+        if id(value) in _seen:
+            return {_WIRE: "circular"}
+        inner = _seen | {id(value)}
+        if all(isinstance(k, str) for k in value):
+            return {k: to_wire(v, inner) for k, v in value.items()}
+        return {_WIRE: "pairs", "items": [[k, to_wire(v, inner)] for k, v in value.items()]}
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return {_WIRE: "object"}

@@ -27,7 +27,8 @@ settings.register_profile(
                            HealthCheck.large_base_example,
                            HealthCheck.function_scoped_fixture])
 settings.register_profile("thorough", settings.get_profile("athena"), max_examples=1_000)
-settings.load_profile("athena")
+if settings.get_current_profile_name() == "default":  # not when imported again as a module
+    settings.load_profile("athena")
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _fuzz import EDGE_VALUES, arguments, plain_arguments, resolve, seed, snapshot
-from conftest import _empty_database, make_config
 from hypothesis import given
 
 from athena_core import Athena
 from athena_core.errors import AthenaError
+from tests._fuzz import EDGE_VALUES, arguments, plain_arguments, resolve, seed, snapshot
+from tests.conftest import _empty_database, make_config
 
 #: Ranking terms that read each candidate's row after the search (see
 #: tests/test_forget_during_recall.py), all on.
@@ -134,7 +134,7 @@ def test_ranking_while_another_thread_forgets_raises_only_typed_errors(fuzzed, n
     worker = threading.Thread(target=churn, daemon=True)
     worker.start()
 
-    @given(call=arguments(SIGNATURES[name], json_only=True))
+    @given(call=arguments(SIGNATURES[name], program=True))
     def check(call: tuple[list[Any], dict[str, Any]]) -> None:
         ids = [row[0] for row in snapshot(fuzzed)["memories"]]
         try:

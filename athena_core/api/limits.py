@@ -33,6 +33,7 @@ from typing import Any
 import attrs
 
 from athena_core.errors import InvalidArgumentError
+from athena_core.sandbox_client.frames import UNSENDABLE
 
 __all__ = ["ARGUMENT_LIMITS", "DEFAULT_LIMITS", "ID_CHARS", "INT64", "NAME_CHARS", "TAG_CHARS",
            "ArgumentLimits", "check_limits"]
@@ -121,6 +122,12 @@ def check_limits(operation: str, name: str, value: Any, limits: ArgumentLimits) 
                     f"{where} holds more than {limits.max_items:,} items (list items and dict "
                     "entries at every depth).", hint="Split the call into several.")
             if isinstance(current, Mapping):
+                if UNSENDABLE in current:
+                    raise InvalidArgumentError(
+                        f"{where} holds a value the program could not send "
+                        f"({str(current[UNSENDABLE])[:100]}).",
+                        hint="Pass JSON data: strings, finite numbers, lists, and dicts "
+                             "with string keys.")
                 for key in current:
                     if not isinstance(key, str):
                         raise InvalidArgumentError(
