@@ -176,7 +176,7 @@ class Channel:
         values: dict[int | str, Any] = {i: _plain(v) for i, v in enumerate(args)}
         values.update((k, _plain(v)) for k, v in kwargs.items())
         while True:
-            data = frames.encode({
+            data: bytes = frames.encode({
                 "type": "call", "id": self._next_id, "op": operation,
                 "args": [v for k, v in values.items() if isinstance(k, int)],
                 "kwargs": {k: v for k, v in values.items() if isinstance(k, str)}})
