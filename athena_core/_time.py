@@ -25,7 +25,11 @@ def as_utc(value: datetime | str, *, name: str = "timestamp") -> datetime:
                                    f"not {type(value).__name__}.")
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-02:00: past the last representable time
+        raise InvalidArgumentError(
+            f"{name}={value.isoformat()} is outside the years 1 to 9999 once in UTC.") from None
 
 
 def isoformat(value: datetime | None) -> str | None:

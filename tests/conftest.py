@@ -12,11 +12,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from athena_core import Athena
 from athena_core.config import Config
 
 DATABASE_URL = os.environ.get("ATHENA_TEST_DATABASE_URL", "")
+
+# The fuzz tests: about 50 examples per operation keep the suite fast;
+# `pytest --hypothesis-profile=thorough` runs many more.
+settings.register_profile(
+    "athena", max_examples=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.large_base_example,
+                           HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", settings.get_profile("athena"), max_examples=1_000)
+if settings.get_current_profile_name() == "default":  # not when imported again as a module
+    settings.load_profile("athena")
 
 
 @pytest.fixture

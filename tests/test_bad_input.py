@@ -155,7 +155,7 @@ CASES = [
     case(lambda a, i: a.recall("port", k="5"), INVALID, "'k'", id="recall-k-str"),
     case(lambda a, i: a.recall("port", k=0), INVALID, "k", "between 1", id="recall-k-0"),
     case(lambda a, i: a.recall("port", k=-3), INVALID, "k", id="recall-k-negative"),
-    case(lambda a, i: a.recall("port", k=10**9), INVALID, "k", "1000", id="recall-k-huge"),
+    case(lambda a, i: a.recall("port", k=10**9), INVALID, "k", "1,000", id="recall-k-huge"),
     case(lambda a, i: a.recall("port", k=2.5), INVALID, "'k'", id="recall-k-float"),
     case(lambda a, i: a.recall("port", k=True), INVALID, "'k'", id="recall-k-bool"),
     case(lambda a, i: a.recall("port", layers=["nope"]), INVALID, "'nope'", "semantic",

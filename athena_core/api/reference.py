@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 from itertools import groupby
 
+from athena_core.api.limits import ARGUMENT_LIMITS, DEFAULT_LIMITS, INT64, ArgumentLimits
 from athena_core.api.registry import ApiRegistry, Operation
 from athena_core.api.validation import describe_type
 
-__all__ = ["render_markdown", "signature_text"]
+__all__ = ["limits_markdown", "render_markdown", "signature_text"]
 
 
 def signature_text(op: Operation) -> str:
@@ -55,7 +56,39 @@ def render_markdown(registry: ApiRegistry) -> str:
                          for p in op.signature.parameters.values()]
             if described:
                 lines += ["Arguments:", "", *described, ""]
+    lines += [limits_markdown()]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def limits_markdown() -> str:
+    """The section of ``docs/api.md`` on errors and argument limits, from
+    :mod:`athena_core.api.limits`."""
+    lines = [
+        "## Errors and argument limits", "",
+        "A public operation raises only subclasses of `athena_core.errors.AthenaError`,",
+        "whatever its arguments (a sandboxed program receives the same class through",
+        "`athena.errors`). A call refused for its arguments changes nothing: no memory, no",
+        "index entry, no audit record. Before an operation runs, every argument is checked",
+        "against its type and these limits, the same for every door and on SQLite and",
+        "PostgreSQL alike; a value past them is an `InvalidArgumentError` that names the",
+        "operation, the argument and the limit. At every depth of every argument, strings",
+        "are valid Unicode without NUL characters, numbers are finite, and dict keys are",
+        "strings. Items count the list items and dict entries at every depth.", "",
+        "| argument | longest string (characters) | integers | nesting | items | why |",
+        "|---|---|---|---|---|---|",
+        _limits_row("any other", DEFAULT_LIMITS)]
+    lines += [_limits_row(f"`{name}`", limits) for name, limits in sorted(ARGUMENT_LIMITS.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _limits_row(name: str, limits: ArgumentLimits) -> str:
+    chars = "-" if limits.max_chars is None else f"{limits.max_chars:,}"
+    if (limits.min_int, limits.max_int) == (-INT64, INT64 - 1):
+        ints = "64-bit"
+    else:
+        ints = f"{limits.min_int:,} to {limits.max_int:,}"
+    return (f"| {name} | {chars} | {ints} | {limits.max_depth} | {limits.max_items:,} "
+            f"| {limits.why} |")
 
 
 if __name__ == "__main__":  # pragma: no cover

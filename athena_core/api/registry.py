@@ -13,12 +13,13 @@ import functools
 import inspect
 import keyword
 import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
 
 from athena_core import calls
+from athena_core.api.limits import ARGUMENT_LIMITS, DEFAULT_LIMITS, ArgumentLimits, check_limits
 from athena_core.api.validation import check_value
 from athena_core.calls import ALL_PERMISSIONS as PERMISSIONS
 from athena_core.errors import (
@@ -57,6 +58,8 @@ class OperationSpec:
     function: Callable[..., Any]
     name: str
     permissions: frozenset[str]
+    #: This operation's own argument limits, by argument name (see :meth:`limits_for`).
+    limits: Mapping[str, ArgumentLimits] = attrs.field(factory=dict)
     _hints: dict[str, Any] | None = None
     _signature: inspect.Signature | None = None
 
@@ -102,9 +105,15 @@ class OperationSpec:
     def doc(self) -> str:
         return inspect.cleandoc(self.function.__doc__ or "")
 
+    def limits_for(self, name: str) -> ArgumentLimits:
+        """The limits of argument ``name``: the operation's own, else those declared for
+        every argument of that name (:mod:`athena_core.api.limits`)."""
+        return self.limits.get(name) or ARGUMENT_LIMITS.get(name, DEFAULT_LIMITS)
+
     def check(self, qualified: str, args: tuple[Any, ...], kwargs: dict[str, Any]
               ) -> inspect.BoundArguments:
-        """Bind and type-check a call; convert ISO strings to datetimes where declared."""
+        """Bind a call and check each argument against its limits and its type; convert
+        ISO strings to datetimes where declared."""
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -112,6 +121,7 @@ class OperationSpec:
             raise InvalidArgumentError(f"{qualified}(): {exc}. Parameters: {names}.") from None
         hints = self.hints
         for name, value in bound.arguments.items():
+            check_limits(qualified, name, value, self.limits_for(name))
             if name in hints:
                 bound.arguments[name] = check_value(qualified, name, value, hints[name])
         return bound
@@ -146,13 +156,15 @@ class OperationSpec:
         return self.function(owner, *bound.args, **bound.kwargs)
 
 
-def operation(*, permissions: str | Iterable[str] = "read", name: str | None = None
-              ) -> Callable[[F], F]:
+def operation(*, permissions: str | Iterable[str] = "read", name: str | None = None,
+              limits: Mapping[str, ArgumentLimits] | None = None) -> Callable[[F], F]:
     """Declare a function or method as an agent-callable operation.
 
     ``permissions`` is what a caller must be allowed (``read``, ``write``,
-    ``delete``, ``execute``). Every call is type-checked against the function's
-    annotations before it runs; the docstring is what agents read.
+    ``delete``, ``execute``). Every call is checked against the argument limits
+    (:mod:`athena_core.api.limits`; ``limits`` overrides them by argument name) and
+    type-checked against the function's annotations before it runs; the docstring
+    is what agents read.
     """
     wanted = frozenset([permissions] if isinstance(permissions, str) else permissions)
     unknown = wanted - PERMISSIONS
@@ -160,7 +172,7 @@ def operation(*, permissions: str | Iterable[str] = "read", name: str | None = N
         raise ValueError(f"unknown permissions {sorted(unknown)}; valid: {sorted(PERMISSIONS)}")
 
     def decorate(function: F) -> F:
-        spec = OperationSpec(function, name or function.__name__, wanted)
+        spec = OperationSpec(function, name or function.__name__, wanted, dict(limits or {}))
 
         @functools.wraps(function)
         def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:

@@ -177,8 +177,12 @@ def _match(value: Any, kind: Any) -> tuple[bool, Any]:
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if kind is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return ok, float(value) if ok else value
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False, value
+        try:
+            return True, float(value)
+        except OverflowError:  # an integer beyond any float
+            return False, value
     if kind is str:
         return isinstance(value, str), value
     if origin in (list, tuple, cabc.Sequence, cabc.Iterable, cabc.Collection):

@@ -242,6 +242,7 @@ class _Supervision:
             self.outgoing += frames.encode({
                 "type": "run", "code": self.request.code, "language": self.request.language,
                 "operations": operations, "max_reply_bytes": MAX_REPLY_BYTES,
+                "max_call_bytes": MAX_CALL_BYTES,
                 "max_result_bytes": self.max_result, "errors": error_classes()})
             self._loop(selector, started + self.limits.wall_seconds)
         except (BridgeViolation, frames.FrameError) as exc:

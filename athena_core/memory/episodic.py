@@ -32,7 +32,6 @@ __all__ = ["EPISODE_KINDS", "EpisodicLayer"]
 EPISODE_KINDS = ("conversation", "action", "decision", "error", "success", "file_change",
                  "test_run", "deployment", "refactoring", "debugging", "tool_execution",
                  "observation", "reflection")
-_MAX_TIMELINE = 10_000
 _memories, _episodes = MemoryRow.__table__, EpisodeRow.__table__
 #: The id of an event with the same content hash (a Core statement: it runs on every record).
 _EXISTING_EVENT = (select(_memories.c.id)
@@ -96,8 +95,6 @@ class EpisodicLayer:
         ``context`` matches top-level keys exactly, e.g. ``{"branch": "main"}``;
         ``order="desc"`` gives the most recent first.
         """
-        if not 1 <= limit <= _MAX_TIMELINE:
-            raise InvalidArgumentError(f"limit must be between 1 and {_MAX_TIMELINE}.")
         where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
                              until=end)
         stmt = (select(MemoryRow, EpisodeRow)

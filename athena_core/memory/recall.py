@@ -6,7 +6,7 @@ from collections.abc import Set
 
 import attrs
 
-from athena_core.errors import InvalidArgumentError
+from athena_core.api.limits import ARGUMENT_LIMITS
 from athena_core.memory.store import MemoryStore
 from athena_core.memory.values import Hit
 from athena_core.retrieval.filters import RecallFilter
@@ -14,15 +14,16 @@ from athena_core.storage.queries import MEMORIES_BY_KEY
 
 __all__ = ["MAX_K", "hybrid_recall"]
 
-MAX_K = 1_000
+#: The most results one search returns (the declared limit of every ``k`` argument).
+MAX_K = ARGUMENT_LIMITS["k"].max_int
 
 
 def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter,
                   keys: Set[int] | None = None) -> list[Hit]:
-    """The ``k`` memories matching ``where`` (and ``keys``) most relevant to ``query``."""
+    """The ``k`` memories matching ``where`` (and ``keys``) most relevant to ``query``.
+
+    ``k`` is checked by the dispatcher (1 to :data:`MAX_K`), like every ``k`` argument."""
     query = store.text(query, name="query")
-    if not 1 <= k <= MAX_K:
-        raise InvalidArgumentError(f"k must be between 1 and {MAX_K}, not {k}.")
     if keys is not None:
         if not keys:
             return []

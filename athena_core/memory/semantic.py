@@ -21,8 +21,6 @@ from athena_core.storage.queries import insert_row, key_batches, memory_conditio
 
 __all__ = ["SemanticLayer"]
 
-_MAX_LIST = 10_000
-
 
 class SemanticLayer:
     """Facts and knowledge. ``athena.remember`` stores here by default."""
@@ -115,8 +113,6 @@ class SemanticLayer:
     def facts(self, *, as_of: datetime | None = None, limit: int = 100, offset: int = 0,
               scope: str | None = None) -> list[Fact]:
         """Facts that are current (or were valid ``as_of``), newest first."""
-        if not 1 <= limit <= _MAX_LIST or offset < 0:
-            raise InvalidArgumentError(f"limit must be 1..{_MAX_LIST} and offset >= 0.")
         where = RecallFilter(self._store.scope(scope), layers={self.name}, as_of=as_of)
         stmt = (select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
                 .where(memory_conditions(where))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from athena_core import _ids, calls
 from athena_core._time import utcnow
+from athena_core.api.limits import NAME_CHARS
 from athena_core.config import Config
 from athena_core.errors import InvalidArgumentError, PluginContractError
 from athena_core.memory.values import Memory
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LayerContext", "MemoryLayer", "MemoryStore", "Transaction", "check_layer"]
 
-_MAX_SCOPE = 255
+#: The scope column's width (scopes also come from call contexts, not only arguments).
+_MAX_SCOPE = NAME_CHARS
 _MAX_METADATA_BYTES = 64_000
 
 

@@ -127,10 +127,13 @@ class Ranking:
             boosts.append((self._questions_among(scores), -settings.question_penalty))
         scores = with_boosts(scores, boosts)
         if settings.recency_weight or settings.importance_weight:
-            scores = with_recency_and_importance(
-                scores, self._attributes, now=utcnow(), recency_weight=settings.recency_weight,
+            # A memory forgotten since the search has no attributes left: no recency or
+            # importance term (recall then leaves it out).
+            known = {key: score for key, score in scores.items() if key in self._attributes}
+            scores = {**scores, **with_recency_and_importance(
+                known, self._attributes, now=utcnow(), recency_weight=settings.recency_weight,
                 half_life_days=settings.recency_half_life_days,
-                importance_weight=settings.importance_weight)
+                importance_weight=settings.importance_weight)}
         return scores
 
     def _with_neighbours(self, scores: dict[int, float]) -> dict[int, float]:

@@ -8,6 +8,10 @@ allow attribute access (``hit.text``) like the host's values.
 A failed operation raises the class of the host's error: ``athena.errors`` is
 generated from the error classes the host sends (``athena_core.errors``: same
 names, same hierarchy), so ``except athena.errors.MemoryNotFoundError`` works.
+An argument value that cannot travel in a call frame (no JSON form, a dict key that
+is not a string, past the frame's size or nesting limits) is sent as a note saying
+so (``frames.UNSENDABLE``), which the host refuses as it refuses such values: so
+the program gets the error a host application would get for the same call.
 A misspelt operation or field raises an AttributeError that lists the valid names.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import builtins
 import datetime
 import difflib
+import math
 import socket
 import types
 from collections.abc import Iterable
@@ -121,31 +126,78 @@ def _error(errors: Namespace | None, kind: str, message: str) -> Exception:
     return error
 
 
-def _plain(value: Any) -> Any:
+#: Deepest nesting sent (the frame adds its own levels around an argument).
+_MAX_DEPTH = frames.MAX_DEPTH - 8
+#: Larger integers have no JSON text here (Python limits int-to-text conversion).
+_MAX_INT_BITS = 14_000
+
+
+def _unsendable(why: str) -> dict[str, str]:
+    return {frames.UNSENDABLE: why}
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON data: datetimes as ISO strings, tuples as lists, and each part
+    that has no JSON form (or would nest too deeply) as a note saying why."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= _MAX_INT_BITS else _unsendable(
+            f"a {value.bit_length()}-bit integer")
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _unsendable(f"the number {value}")
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
-    if isinstance(value, tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    if isinstance(value, list | tuple | dict) and depth >= _MAX_DEPTH:
+        return _unsendable(f"nested more than {_MAX_DEPTH} levels deep")
+    if isinstance(value, list | tuple):
+        return [_plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+        if not all(isinstance(key, str) for key in value):
+            return _unsendable("a dict with a key that is not a string")
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    return _unsendable(f"a value of type {type(value).__name__}")
 
 
 class Channel:
     """The worker's end of the bridge."""
 
-    def __init__(self, sock: socket.socket, max_reply_bytes: int) -> None:
+    def __init__(self, sock: socket.socket, max_reply_bytes: int,
+                 max_call_bytes: int = 1 << 20) -> None:
         self._sock = sock
         self._max = max_reply_bytes
+        self._max_call = max_call_bytes
         self._next_id = 0
         self.errors: Namespace | None = None
 
+    def _frame(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        """The encoded call frame. While it is larger than the host accepts, the largest
+        argument goes as a note that it was too large (the host would end the program
+        for the frame, but refuses the note as an argument, after its other checks)."""
+        values: dict[int | str, Any] = {i: _plain(v) for i, v in enumerate(args)}
+        values.update((k, _plain(v)) for k, v in kwargs.items())
+        while True:
+            data: bytes = frames.encode({
+                "type": "call", "id": self._next_id, "op": operation,
+                "args": [v for k, v in values.items() if isinstance(k, int)],
+                "kwargs": {k: v for k, v in values.items() if isinstance(k, str)}})
+            try:
+                if len(data) - frames.HEADER.size > self._max_call:
+                    raise frames.FrameError(f"more than the {self._max_call:,} bytes of a call")
+                frames.check_shape(data[frames.HEADER.size:])
+                return data
+            except frames.FrameError as exc:
+                sizes = {key: len(frames.encode({"type": "", "v": value}))
+                         for key, value in values.items()
+                         if not (isinstance(value, dict) and frames.UNSENDABLE in value)}
+                if not sizes:
+                    raise
+                values[max(sizes, key=sizes.__getitem__)] = _unsendable(
+                    f"too large to send: {exc}")
+
     def call(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self._next_id += 1
-        frames.send(self._sock, {"type": "call", "id": self._next_id, "op": operation,
-                                 "args": _plain(list(args)), "kwargs": _plain(kwargs)})
+        self._sock.sendall(self._frame(operation, args, kwargs))
         reply = frames.recv(self._sock, self._max, Record)  # objects decode as Records
         if reply.get("type") != "reply" or reply.get("id") != self._next_id:
             raise _error(self.errors, "BridgeError", "unexpected reply from the host")

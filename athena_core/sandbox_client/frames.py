@@ -29,6 +29,11 @@ MAX_VALUES = 100_000
 MAX_DEPTH = 100
 #: Longest error message a result frame carries (the rest is cut, and says so).
 MAX_ERROR_CHARS = 4_000
+#: The key of ``{UNSENDABLE: why}``, which a program's ``athena`` module sends in place of
+#: an argument value that cannot travel in a call frame (no JSON form, too deep, too
+#: large). The host refuses the call as it would refuse that value: with an
+#: ``InvalidArgumentError``, after the same permission and scope checks.
+UNSENDABLE = "__athena_unsendable__"
 
 
 class FrameError(Exception):
@@ -36,8 +41,13 @@ class FrameError(Exception):
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    """The frame of ``message``. A lone surrogate, which UTF-8 cannot hold, travels as a
+    JSON escape (``\\ud800``), so that the receiver can refuse it in words of its own."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
     return HEADER.pack(len(body)) + body
 
 

@@ -56,7 +56,8 @@ def main() -> int:
 
 
 def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
-    channel = athena_module.Channel(sock, run.get("max_reply_bytes", 16 << 20))
+    channel = athena_module.Channel(sock, run.get("max_reply_bytes", 16 << 20),
+                                    run.get("max_call_bytes", 1 << 20))
     athena = athena_module.build(run.get("operations", []), channel, run.get("errors", []))
     sys.modules["athena"] = athena
     sys.modules["athena.errors"] = athena.errors
