@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from athena_core._time import isoformat, utcnow
 from athena_core.api import operation
 from athena_core.api.validation import check_fields, declared_defaults, declared_fields
-from athena_core.errors import InvalidArgumentError
 from athena_core.memory.store import LayerContext, MemoryStore
 from athena_core.memory.values import Episode, Hit, Memory
 from athena_core.retrieval.filters import RecallFilter
