@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
-
-import attrs
-
 from athena_core.errors import InvalidArgumentError
 from athena_core.memory.store import MemoryStore
 from athena_core.memory.values import Hit
@@ -17,16 +13,12 @@ __all__ = ["MAX_K", "hybrid_recall"]
 MAX_K = 1_000
 
 
-def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter,
-                  keys: Set[int] | None = None) -> list[Hit]:
-    """The ``k`` memories matching ``where`` (and ``keys``) most relevant to ``query``."""
+def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter
+                  ) -> list[Hit]:
+    """The ``k`` memories matching ``where`` most relevant to ``query``."""
     query = store.text(query, name="query")
     if not 1 <= k <= MAX_K:
         raise InvalidArgumentError(f"k must be between 1 and {MAX_K}, not {k}.")
-    if keys is not None:
-        if not keys:
-            return []
-        where = attrs.evolve(where, keys=keys)
     ranked = store.index.search(query, k=k, where=where)
     if not ranked:
         return []

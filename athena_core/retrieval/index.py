@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from athena_core.config import RetrievalConfig
 from athena_core.errors import InvalidArgumentError, ReindexRequiredError
+from athena_core.retrieval.candidates import filtered_search
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.lexical import DocumentFrequencies, lexical_scores
@@ -38,6 +39,7 @@ from athena_core.retrieval.vectors import (
 )
 from athena_core.storage import Storage
 from athena_core.storage.models import EmbeddingRow, MemoryRow, StateRow, VectorChangeRow
+from athena_core.storage.queries import in_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,7 +186,7 @@ class RecallIndex:
 
         stmt = (select(MemoryRow, EmbeddingRow.vector)
                 .join(EmbeddingRow, EmbeddingRow.memory_pk == MemoryRow.pk)
-                .where(MemoryRow.pk.in_(list(keys))))
+                .where(in_keys(MemoryRow.pk, keys)))
         return [_entry(row, np.frombuffer(blob, dtype=np.float32))
                 for row, blob in session.execute(stmt)]
 
@@ -355,11 +357,10 @@ class RecallIndex:
 
     def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
-        with self._lock:
-            # A cosine of zero or less means nothing in common: not a candidate.
-            return [(key, similarity)
-                    for key, similarity in self.backend.search(vector, k=pool, where=where)
-                    if similarity > 0]
+        found = filtered_search(self.backend, vector, k=pool, where=where,
+                                read=self.storage.read, lock=self._lock)
+        # A cosine of zero or less means nothing in common: not a candidate.
+        return [(key, similarity) for key, similarity in found if similarity > 0]
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

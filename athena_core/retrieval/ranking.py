@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
@@ -39,6 +39,7 @@ from athena_core.retrieval.scoring import (
     with_recency_and_importance,
 )
 from athena_core.storage.models import EmbeddingRow, MemoryRow
+from athena_core.storage.queries import KEYS, in_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,15 +52,14 @@ _CONTEXT_OF_BEST = 20
 _SHORTLIST_PER_WORD = 4
 
 Scored = list[tuple[int, float]]
-_KEYS = bindparam("keys", expanding=True)
 _embeddings, _memories = EmbeddingRow.__table__, MemoryRow.__table__
-#: Core statements, compiled once: they run on every recall.
+#: Core statements, compiled once: they run on every recall (the keys bound as one value).
 _VECTORS = select(_embeddings.c.memory_pk, _embeddings.c.vector).where(
-    _embeddings.c.memory_pk.in_(_KEYS))
+    in_keys(_embeddings.c.memory_pk, KEYS))
 _ATTRIBUTES = select(_memories.c.pk, _memories.c.valid_from, _memories.c.importance).where(
-    _memories.c.pk.in_(_KEYS))
-_TEXTS = select(_memories.c.text).where(_memories.c.pk.in_(_KEYS))
-_QUESTIONS = select(_memories.c.pk).where(_memories.c.pk.in_(_KEYS),
+    in_keys(_memories.c.pk, KEYS))
+_TEXTS = select(_memories.c.text).where(in_keys(_memories.c.pk, KEYS))
+_QUESTIONS = select(_memories.c.pk).where(in_keys(_memories.c.pk, KEYS),
                                           func.rtrim(_memories.c.text).like("%?"))
 
 
