@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.testing.bulk import bulk_fill
+from tests.sandbox import require_sandbox
 
 #: Small vectors: a store of a quarter of a million memories stays small.
 SMALL = {"embedder": "hashing", "embedder_options": {"dimension": 8}}
@@ -45,6 +46,8 @@ def bound_parameters() -> Iterator[list[int]]:
         event.remove(Engine, "before_cursor_execute", before)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # a quarter of a million rows: under a minute on an idle machine
 def test_a_filter_matching_more_memories_than_sqlite_binds_does_not_fail(athena_factory):
     athena = athena_factory(retrieval=SMALL)
     # One memory in a hundred has the query's words: full-text search filters those.
@@ -230,6 +233,27 @@ def test_a_cursor_not_given_by_a_page_is_refused(athena, cursor):
         with pytest.raises(InvalidArgumentError) as caught:
             call()
         assert "cursor" in str(caught.value)
+
+
+@require_sandbox()
+def test_a_program_pages_with_cursors_and_filters_with_operators(athena):
+    same = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    for i in range(7):
+        athena.episodic.record(f"step {i}", occurred_at=same, session="s", context={"i": i})
+    result = athena.execute(
+        "import athena\n"
+        "seen, cursor = [], None\n"
+        "while page := athena.episodic.timeline(session='s', limit=3, cursor=cursor):\n"
+        "    seen += [event.text for event in page]\n"
+        "    cursor = page[-1].cursor\n"
+        "print(seen == [f'step {i}' for i in range(7)])\n"
+        "print(len(athena.episodic.search('step', context={'i': {'in': [1, 5]}})))\n"
+        "try:\n"
+        "    athena.recall('step', metadata={'i': {'between': [1, 2]}})\n"
+        "except athena.errors.InvalidArgumentError as error:\n"
+        "    print('between' in str(error))\n")
+    assert result.status == "ok", result.error
+    assert result.stdout.split() == ["True", "2", "True"]
 
 
 def test_a_cursor_is_tied_to_its_listing(athena):
