@@ -253,22 +253,20 @@ class Athena:
 
         Searches every layer unless ``layers`` names some. Returns what is
         current, or what was valid at ``as_of``. ``metadata`` keeps only memories
-        whose metadata has those exact top-level values.
+        whose top-level metadata values pass it: ``{"team": "ops"}`` (equal),
+        ``{"team": {"in": [...]}}``, ``{"tags": {"contains": "db"}}``, ``{"n": {"gte": 2,
+        "lt": 5}}`` (see docs/recall.md); it is applied inside the search.
         """
         from athena_core.memory.recall import hybrid_recall
-        from athena_core.retrieval.filters import RecallFilter
-        from athena_core.storage.queries import matching_keys
+        from athena_core.retrieval.filters import MetadataFilter, RecallFilter
 
         store = self._require_store()
         if layers is not None:
             for name in layers:
                 self._layer(name)
-        where = RecallFilter(store.scope(scope), layers=layers, as_of=as_of)
-        keys = None
-        if metadata:
-            with store.storage.read() as session:
-                keys = matching_keys(session, where, metadata)
-        hits = hybrid_recall(store, query, k=k, where=where, keys=keys)
+        where = RecallFilter(store.scope(scope), layers=layers, as_of=as_of,
+                             metadata=MetadataFilter.parse(metadata))
+        hits = hybrid_recall(store, query, k=k, where=where)
         self._notify("athena_after_recall", query=query, hits=hits)
         return hits
 

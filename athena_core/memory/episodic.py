@@ -8,22 +8,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+import attrs
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import isoformat, utcnow
 from athena_core.api import operation
 from athena_core.api.validation import check_fields, declared_defaults, declared_fields
+from athena_core.memory.pages import Listing
 from athena_core.memory.store import LayerContext, MemoryStore
 from athena_core.memory.values import Episode, Hit, Memory
-from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.filters import MetadataFilter, RecallFilter
 from athena_core.storage.models import EpisodeRow, MemoryRow
-from athena_core.storage.queries import (
-    insert_row,
-    matching_keys,
-    memory_conditions,
-    metadata_conditions,
-)
+from athena_core.storage.queries import episode_conditions, insert_row, memory_conditions
 
 __all__ = ["EPISODE_KINDS", "EpisodicLayer"]
 
@@ -87,53 +84,46 @@ class EpisodicLayer:
                  session: str | None = None, kind: str | None = None,
                  actor: str | None = None, context: Mapping[str, Any] | None = None,
                  limit: int = 100, order: Literal["asc", "desc"] = "asc",
-                 scope: str | None = None) -> list[Episode]:
+                 cursor: str | None = None, scope: str | None = None) -> list[Episode]:
         """Events in [start, end), optionally of one session, kind, actor and context, in
-        time order.
+        time order (events at the same time in the order they were recorded).
 
-        ``context`` matches top-level keys exactly, e.g. ``{"branch": "main"}``;
-        ``order="desc"`` gives the most recent first.
+        ``context`` is a metadata filter, e.g. ``{"branch": "main"}`` or ``{"files":
+        {"contains": "api.py"}}`` (see docs/recall.md); ``order="desc"`` gives the most
+        recent first. Each event carries a ``cursor``: pass the last one's back as
+        ``cursor=`` (same order) for the next page.
         """
+        listing = Listing("episodic.timeline", descending=order == "desc")
         where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
-                             until=end)
+                             until=end, metadata=MetadataFilter.parse(context, name="context"),
+                             session=session, actor=actor, kind=kind)
+        # Joined: the episode conditions are on the joined row, so an index on them serves.
         stmt = (select(MemoryRow, EpisodeRow)
                 .join(EpisodeRow, EpisodeRow.memory_pk == MemoryRow.pk)
-                .where(memory_conditions(where), *metadata_conditions(context or {})))
-        if session is not None:
-            stmt = stmt.where(EpisodeRow.session == session)
-        if kind is not None:
-            stmt = stmt.where(EpisodeRow.kind == kind)
-        if actor is not None:
-            stmt = stmt.where(EpisodeRow.actor == actor)
-        ordering = MemoryRow.valid_from.asc() if order == "asc" else MemoryRow.valid_from.desc()
-        stmt = stmt.order_by(ordering, MemoryRow.pk).limit(limit)
+                .where(memory_conditions(attrs.evolve(where, session=None, actor=None,
+                                                      kind=None)),
+                       *episode_conditions(where), *listing.after(cursor))
+                .order_by(*listing.order_by()).limit(limit))
         with self._store.storage.read() as db:
-            return [Episode.from_rows(row, ep) for row, ep in db.execute(stmt)]
+            return [Episode.from_rows(row, ep, listing.cursor(row))
+                    for row, ep in db.execute(stmt)]
 
     @operation()
     def search(self, query: str, *, k: int = 10, start: datetime | None = None,
                end: datetime | None = None, session: str | None = None,
                actor: str | None = None, context: Mapping[str, Any] | None = None,
-               scope: str | None = None) -> list[Hit]:
+               kind: str | None = None, scope: str | None = None) -> list[Hit]:
         """Events most relevant to ``query`` (full-text and semantic), optionally in a time range.
 
-        ``session``, ``actor`` and ``context`` restrict the search before ranking.
+        ``session``, ``actor``, ``kind`` and ``context`` (a metadata filter, as in
+        ``timeline``) restrict the search before ranking.
         """
         from athena_core.memory.recall import hybrid_recall
 
         where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
-                             until=end)
-        keys = None
-        episode_conditions = [column == value for column, value in
-                              ((EpisodeRow.session, session), (EpisodeRow.actor, actor))
-                              if value is not None]
-        if episode_conditions or context:
-            with self._store.storage.read() as db:
-                keys = matching_keys(db, where, context or {})
-                if episode_conditions:
-                    keys &= set(db.scalars(select(EpisodeRow.memory_pk)
-                                           .where(*episode_conditions)))
-        return hybrid_recall(self._store, query, k=k, where=where, keys=keys)
+                             until=end, metadata=MetadataFilter.parse(context, name="context"),
+                             session=session, actor=actor, kind=kind)
+        return hybrid_recall(self._store, query, k=k, where=where)
 
     # --- export / import -------------------------------------------------------
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
-
-import attrs
-
 from athena_core.api.limits import ARGUMENT_LIMITS
 from athena_core.memory.store import MemoryStore
 from athena_core.memory.values import Hit
@@ -18,16 +14,12 @@ __all__ = ["MAX_K", "hybrid_recall"]
 MAX_K = ARGUMENT_LIMITS["k"].max_int
 
 
-def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter,
-                  keys: Set[int] | None = None) -> list[Hit]:
-    """The ``k`` memories matching ``where`` (and ``keys``) most relevant to ``query``.
+def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter
+                  ) -> list[Hit]:
+    """The ``k`` memories matching ``where`` most relevant to ``query``.
 
     ``k`` is checked by the dispatcher (1 to :data:`MAX_K`), like every ``k`` argument."""
     query = store.text(query, name="query")
-    if keys is not None:
-        if not keys:
-            return []
-        where = attrs.evolve(where, keys=keys)
     ranked = store.index.search(query, k=k, where=where)
     if not ranked:
         return []

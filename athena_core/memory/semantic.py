@@ -13,9 +13,10 @@ from athena_core._time import utcnow
 from athena_core.api import operation
 from athena_core.api.validation import check_fields, declared_defaults, declared_fields
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
+from athena_core.memory.pages import Listing
 from athena_core.memory.store import LayerContext, MemoryStore
 from athena_core.memory.values import Fact, Memory
-from athena_core.retrieval.filters import RecallFilter
+from athena_core.retrieval.filters import MetadataFilter, RecallFilter
 from athena_core.storage.models import FactRow, MemoryRow
 from athena_core.storage.queries import insert_row, key_batches, memory_conditions
 
@@ -111,15 +112,25 @@ class SemanticLayer:
 
     @operation()
     def facts(self, *, as_of: datetime | None = None, limit: int = 100, offset: int = 0,
+              metadata: Mapping[str, Any] | None = None, cursor: str | None = None,
               scope: str | None = None) -> list[Fact]:
-        """Facts that are current (or were valid ``as_of``), newest first."""
-        where = RecallFilter(self._store.scope(scope), layers={self.name}, as_of=as_of)
+        """Facts that are current (or were valid ``as_of``), newest first.
+
+        ``metadata`` is a metadata filter, as in ``recall``. Each fact carries a
+        ``cursor``: pass the last one's back as ``cursor=`` for the next page (facts
+        with the same time are neither repeated nor skipped); ``offset`` skips that
+        many facts from where the page starts.
+        """
+        listing = Listing("semantic.facts", descending=True)
+        where = RecallFilter(self._store.scope(scope), layers={self.name}, as_of=as_of,
+                             metadata=MetadataFilter.parse(metadata))
         stmt = (select(MemoryRow, FactRow).join(FactRow, FactRow.memory_pk == MemoryRow.pk)
-                .where(memory_conditions(where))
-                .order_by(MemoryRow.valid_from.desc(), MemoryRow.pk.desc())
+                .where(memory_conditions(where), *listing.after(cursor))
+                .order_by(*listing.order_by())
                 .limit(limit).offset(offset))
         with self._store.storage.read() as session:
-            return [Fact.from_rows(row, fact) for row, fact in session.execute(stmt)]
+            return [Fact.from_rows(row, fact, listing.cursor(row))
+                    for row, fact in session.execute(stmt)]
 
     # --- export / import / forget ------------------------------------------------
 

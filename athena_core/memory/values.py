@@ -107,6 +107,9 @@ class Episode(Memory):
     outcome: str | None = None
     #: Who said or did it.
     actor: str | None = None
+    #: Its place in the ``episodic.timeline`` page it came from: pass it back as
+    #: ``cursor=`` for the events after it (``None`` outside a timeline).
+    cursor: str | None = attrs.field(default=None, eq=False)
 
     @property
     def content(self) -> str:
@@ -121,9 +124,10 @@ class Episode(Memory):
         return self.metadata
 
     @classmethod
-    def from_rows(cls, row: MemoryRow, episode: EpisodeRow) -> Episode:
+    def from_rows(cls, row: MemoryRow, episode: EpisodeRow, cursor: str | None = None
+                  ) -> Episode:
         return cls(**Memory._fields_from_row(row), session=episode.session, kind=episode.kind,
-                   outcome=episode.outcome, actor=episode.actor)
+                   outcome=episode.outcome, actor=episode.actor, cursor=cursor)
 
     @classmethod
     def from_record(cls, record: Mapping[Any, Any]) -> Episode:
@@ -145,9 +149,12 @@ class Fact(Memory):
     version: int = 1
     superseded_by: str | None = None
     supersede_reason: str | None = None
+    #: Its place in the ``semantic.facts`` page it came from: pass it back as ``cursor=``
+    #: for the facts after it (``None`` outside that listing).
+    cursor: str | None = attrs.field(default=None, eq=False)
 
     @classmethod
-    def from_rows(cls, row: MemoryRow, fact: FactRow) -> Fact:
+    def from_rows(cls, row: MemoryRow, fact: FactRow, cursor: str | None = None) -> Fact:
         return cls(**Memory._fields_from_row(row), lineage_id=fact.lineage_id,
                    version=fact.version, superseded_by=fact.superseded_by,
-                   supersede_reason=fact.supersede_reason)
+                   supersede_reason=fact.supersede_reason, cursor=cursor)

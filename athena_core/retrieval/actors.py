@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.lexical import words
 from athena_core.storage.models import EpisodeRow
+from athena_core.storage.queries import KEYS, in_keys
 
 __all__ = ["named_actor_keys"]
 
 _episodes = EpisodeRow.__table__
 _ACTORS = select(_episodes.c.memory_pk, _episodes.c.actor).where(
-    _episodes.c.memory_pk.in_(bindparam("keys", expanding=True)),
+    in_keys(_episodes.c.memory_pk, KEYS),
     _episodes.c.actor.is_not(None))
 
 

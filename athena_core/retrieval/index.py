@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from athena_core.config import RetrievalConfig
 from athena_core.errors import InvalidArgumentError
+from athena_core.retrieval.candidates import filtered_search
 from athena_core.retrieval.embedders import Embedder
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.generations import (
@@ -49,7 +50,13 @@ from athena_core.retrieval.vectors import (
     check_vectors,
 )
 from athena_core.storage import Storage
-from athena_core.storage.models import MemoryRow, StateRow, VectorChangeRow, embedding_table
+from athena_core.storage.models import (
+    MemoryRow,
+    StateRow,
+    VectorChangeRow,
+    embedding_table,
+)
+from athena_core.storage.queries import in_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -231,7 +238,7 @@ class RecallIndex:
         table = self._table if table is None else table
         stmt = (select(MemoryRow, table.c.vector)
                 .join(table, table.c.memory_pk == MemoryRow.pk)
-                .where(MemoryRow.pk.in_(list(keys))))
+                .where(in_keys(MemoryRow.pk, keys)))
         return [_entry(row, np.frombuffer(blob, dtype=np.float32))
                 for row, blob in session.execute(stmt)]
 
@@ -450,11 +457,10 @@ class RecallIndex:
 
     def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
-        with self._lock:
-            # A cosine of zero or less means nothing in common: not a candidate.
-            return [(key, similarity)
-                    for key, similarity in self.backend.search(vector, k=pool, where=where)
-                    if similarity > 0]
+        found = filtered_search(self.backend, vector, k=pool, where=where,
+                                read=self.storage.read, lock=self._lock)
+        # A cosine of zero or less means nothing in common: not a candidate.
+        return [(key, similarity) for key, similarity in found if similarity > 0]
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

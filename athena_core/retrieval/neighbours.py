@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.storage.models import EpisodeRow, MemoryRow
-from athena_core.storage.queries import memory_conditions
+from athena_core.storage.queries import in_keys, memory_conditions
 
 __all__ = ["session_neighbours"]
 
@@ -30,7 +30,7 @@ def session_neighbours(session: Session, keys: Iterable[int], *, window: int,
         return {}
     sessions = {key: name for key, name in session.execute(
         select(EpisodeRow.memory_pk, EpisodeRow.session)
-        .where(EpisodeRow.memory_pk.in_(keys), EpisodeRow.session.is_not(None)))}
+        .where(in_keys(EpisodeRow.memory_pk, keys), EpisodeRow.session.is_not(None)))}
     if not sessions:
         return {}
     allowed = (select(EpisodeRow.session, EpisodeRow.memory_pk)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
@@ -39,6 +39,7 @@ from athena_core.retrieval.scoring import (
     with_recency_and_importance,
 )
 from athena_core.storage.models import MemoryRow, embedding_table
+from athena_core.storage.queries import KEYS, in_keys
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,15 +52,14 @@ _CONTEXT_OF_BEST = 20
 _SHORTLIST_PER_WORD = 4
 
 Scored = list[tuple[int, float]]
-_KEYS = bindparam("keys", expanding=True)
 _memories = MemoryRow.__table__
-#: Core statements, compiled once: they run on every recall.
+#: Core statements, compiled once: they run on every recall (the keys bound as one value).
 _VECTORS = {table.name: select(table.c.memory_pk, table.c.vector).where(
-    table.c.memory_pk.in_(_KEYS)) for table in map(embedding_table, (0, 1))}
+    in_keys(table.c.memory_pk, KEYS)) for table in map(embedding_table, (0, 1))}
 _ATTRIBUTES = select(_memories.c.pk, _memories.c.valid_from, _memories.c.importance).where(
-    _memories.c.pk.in_(_KEYS))
-_TEXTS = select(_memories.c.text).where(_memories.c.pk.in_(_KEYS))
-_QUESTIONS = select(_memories.c.pk).where(_memories.c.pk.in_(_KEYS),
+    in_keys(_memories.c.pk, KEYS))
+_TEXTS = select(_memories.c.text).where(in_keys(_memories.c.pk, KEYS))
+_QUESTIONS = select(_memories.c.pk).where(in_keys(_memories.c.pk, KEYS),
                                           func.rtrim(_memories.c.text).like("%?"))
 
 

@@ -10,7 +10,7 @@ backend from the stored vectors whenever it may be stale.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -23,9 +23,9 @@ from athena_core.retrieval.filters import RecallFilter
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ExactVectorIndex", "PersistentVectorBackend", "VectorBackend",
-           "VectorBackendContext", "VectorEntry", "best_first", "check_vectors", "entry_vectors",
-           "time_mask"]
+__all__ = ["ExactVectorIndex", "FilteringVectorBackend", "MemoryPredicate",
+           "PersistentVectorBackend", "VectorBackend", "VectorBackendContext", "VectorEntry",
+           "best_first", "check_vectors", "entry_vectors", "time_mask"]
 
 
 @attrs.frozen
@@ -109,6 +109,36 @@ class VectorBackend(Protocol):
 
     def close(self) -> None:
         """Release what it holds (memory, files); called once, when Athena closes."""
+        ...
+
+
+#: Given the SQL expression of a backend's key column, the SQL condition (a correlated
+#: ``EXISTS`` on Athena's memory tables) that the key's memory passes a filter.
+MemoryPredicate = Callable[[Any], Any]
+
+
+@runtime_checkable
+class FilteringVectorBackend(VectorBackend, Protocol):
+    """A backend that can apply, inside its own search, a filter on what its entries do not
+    hold (a memory's metadata, an episode's session, actor or kind), given as SQL.
+
+    Optional: for any other backend Athena asks :meth:`VectorBackend.search` for more
+    candidates than it needs and keeps those the database says pass the filter (see
+    ``athena_core.retrieval.candidates``). Added in 0.2.
+    """
+
+    def search_matching(self, vector: np.ndarray, *, k: int, where: RecallFilter,
+                        predicate: MemoryPredicate) -> list[tuple[int, float]] | None:
+        """The ``k`` best ``(key, cosine similarity)`` pairs matching ``where`` whose key
+        satisfies ``predicate``, best first, as :meth:`VectorBackend.search` would give
+        them if only those entries existed.
+
+        ``predicate(key_column)`` returns a SQLAlchemy boolean expression to add to the
+        ``WHERE`` clause of a statement over the backend's table, in which
+        ``key_column`` is that table's key column. It reads Athena's own tables, so
+        return ``None`` (Athena then filters candidates itself) when the backend's
+        table is not in Athena's database.
+        """
         ...
 
 

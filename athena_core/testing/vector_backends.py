@@ -12,7 +12,12 @@ import pytest
 
 from athena_core.errors import InvalidArgumentError
 from athena_core.retrieval.filters import RecallFilter
-from athena_core.retrieval.vectors import PersistentVectorBackend, VectorBackend, VectorEntry
+from athena_core.retrieval.vectors import (
+    FilteringVectorBackend,
+    PersistentVectorBackend,
+    VectorBackend,
+    VectorEntry,
+)
 from athena_core.testing._registered import registered_names
 
 __all__ = ["PersistentVectorBackendContract", "VectorBackendContract"]
@@ -90,6 +95,35 @@ class VectorBackendContract:
         backend.add([entry(i, self.basis(i)) for i in range(1, 6)])
         assert len(backend.search(self.basis(1), k=2, where=self.where())) == 2
         assert len(backend.search(self.basis(1), k=50, where=self.where())) == 5
+
+    def test_fewer_than_k_only_when_no_more_match(self, backend: VectorBackend) -> None:
+        # Filtered recall asks for k·f candidates and takes a short answer to mean that
+        # no more entries match: a search returns k entries whenever k match.
+        backend.add([entry(i, self.basis(i)) for i in range(1, 21)])
+        backend.add([entry(100 + i, self.basis(i), scope="other") for i in range(10)])
+        for k in (1, 19, 20):
+            assert len(backend.search(self.basis(0), k=k, where=self.where())) == k
+        assert len(backend.search(self.basis(0), k=25, where=self.where())) == 20
+
+    def test_predicate_is_applied_inside_the_search(self, backend: VectorBackend) -> None:
+        """For a :class:`FilteringVectorBackend`: ``search_matching`` keeps only the entries
+        whose key satisfies the SQL predicate, and ranks them as ``search`` would."""
+        if not isinstance(backend, FilteringVectorBackend):
+            pytest.skip("not a FilteringVectorBackend: Athena filters its candidates")
+        # 50 closer entries with odd keys must not push the even one out of the top k.
+        backend.add([entry(2 * i + 1, self.basis(0)) for i in range(50)])
+        backend.add([entry(200, self.basis(0) + 0.9 * self.basis(1)),
+                     entry(202, self.basis(1)), entry(204, self.basis(0), scope="other")])
+        found = backend.search_matching(self.basis(0), k=2, where=self.where(),
+                                        predicate=lambda key: key % 2 == 0)
+        if found is None:
+            pytest.skip("this backend's entries are not in a database it can filter in")
+        assert [key for key, _ in found] == [200, 202]
+        assert found[0][1] == pytest.approx(float(unit(self.basis(0) + 0.9 * self.basis(1))[0]),
+                                            abs=1e-4)
+        none = backend.search_matching(self.basis(0), k=5, where=self.where(),
+                                       predicate=lambda key: key > 10_000)
+        assert none == []
 
     def test_add_replaces_existing_key(self, backend: VectorBackend) -> None:
         backend.add([entry(1, self.basis(0))])

@@ -156,3 +156,28 @@ def test_sqlite_storage_without_url_is_refused_with_advice(tmp_path: Path) -> No
                                  data_dir=tmp_path / "home", env={})
     with pytest.raises(ConfigError, match=r"\[retrieval.vector_options\] url"):
         Athena.open(config=config)
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["in-athena-database", "sqlite-storage"])
+def test_filtered_recall_applies_the_filter_inside_the_vector_search(
+        database: str, tmp_path: Path, athena_factory: Callable[..., Athena],
+        monkeypatch: pytest.MonkeyPatch, beside: bool) -> None:
+    """Beside Athena's tables the backend gets the filter as a SQL predicate; on a SQLite
+    store (its table elsewhere) it declines, and Athena filters candidates itself."""
+    athena = (athena_factory(tmp_path / "home", storage=database) if beside
+              else athena_factory(tmp_path / "home", url=database))
+    predicates: list[bool] = []
+    search_matching = PgVectorBackend.search_matching
+
+    def spy(self: PgVectorBackend, *args: object, **kwargs: object) -> object:
+        found = search_matching(self, *args, **kwargs)  # type: ignore[arg-type]
+        predicates.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PgVectorBackend, "search_matching", spy)
+    ids = {athena.remember(f"{fact} ({team})", metadata={"team": team, "n": n})
+           for n, fact in enumerate(FACTS) for team in ("ops", "web")}
+    hits = athena.recall("how do deploys go?", k=3, metadata={"team": "web", "n": {"lt": 2}})
+    assert hits and {hit.metadata["team"] for hit in hits} == {"web"}
+    assert all(hit.metadata["n"] < 2 and hit.id in ids for hit in hits)
+    assert predicates == [beside]

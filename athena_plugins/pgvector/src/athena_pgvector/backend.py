@@ -13,7 +13,10 @@ each load of new ones. The rules that keep entries and checkpoint together:
   number of entries the state row recorded; otherwise it warns and clears the table.
 
 Searches apply every filter in SQL (``WHERE``), ordered by cosine distance with a
-``LIMIT``. PostgreSQL's planner picks the HNSW index, scanned iteratively (pgvector >=
+``LIMIT``; a filter on memories' metadata or episode fields comes as a predicate on
+Athena's tables (:meth:`PgVectorBackend.search_matching`), applied in the same ``WHERE``
+when the table is in Athena's database.
+PostgreSQL's planner picks the HNSW index, scanned iteratively (pgvector >=
 0.8) until enough rows pass the filter, or, for a filter matching few entries, the
 index on scope and layer with an exact sort; when a search still finds fewer than
 ``k`` entries, an exact search over every match is made.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from athena_core.errors import ConfigError, InvalidArgumentError, StorageError
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import (
+    MemoryPredicate,
     VectorBackendContext,
     VectorEntry,
     check_vectors,
@@ -77,7 +81,7 @@ __all__ = ["PgVectorBackend"]
 
 log = logging.getLogger("athena.pgvector")
 
-#: A key filter (from metadata) listing fewer keys than this is searched exactly.
+#: A key filter listing fewer keys than this is searched exactly.
 EXACT_BELOW = 2_000
 #: pgvector's HNSW index takes ``vector`` columns of at most this many dimensions.
 MAX_DIMENSION = 2_000
@@ -309,12 +313,26 @@ class PgVectorBackend:
 
     def search(self, vector: np.ndarray, *, k: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
+        return self._search(vector, k=k, where=where, predicate=None)
+
+    def search_matching(self, vector: np.ndarray, *, k: int, where: RecallFilter,
+                        predicate: MemoryPredicate) -> list[tuple[int, float]] | None:
+        """:meth:`search` with ``predicate`` (a condition on Athena's memory tables) in the
+        ``WHERE`` clause; ``None`` when the table is not in Athena's database."""
+        if self.options.store:
+            return None
+        return self._search(vector, k=k, where=where, predicate=predicate)
+
+    def _search(self, vector: np.ndarray, *, k: int, where: RecallFilter,
+                predicate: MemoryPredicate | None) -> list[tuple[int, float]]:
         query = check_vectors(vector, self._dimension, source="query embedding")[0]
         if k <= 0:
             return []
         conditions = self._conditions(where)
         if conditions is None:
             return []
+        if predicate is not None:
+            conditions.append(predicate(self._tables.vectors.c.key))
         self._ready()
         table = self._tables.vectors
         # Bound as the array itself: pgvector's adapter sends it in binary.
