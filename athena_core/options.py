@@ -14,7 +14,7 @@ class, :class:`~athena_core.errors.OptionError`, for every plugin::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -22,6 +22,10 @@ import attrs
 from athena_core.errors import OptionError
 
 __all__ = ["PluginOptions"]
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(names)
 
 
 @attrs.frozen
@@ -33,7 +37,7 @@ class PluginOptions:
     #: The configuration table they are read from: ``"[retrieval.vector_options]"``.
     table: str
     #: Every valid option name.
-    names: tuple[str, ...] = attrs.field(converter=tuple)
+    names: tuple[str, ...] = attrs.field(converter=_names)
 
     def check_names(self, given: Mapping[str, Any]) -> None:
         """Refuse names that are not options, listing the valid ones."""

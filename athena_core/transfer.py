@@ -229,8 +229,9 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
     with spool.transaction():
         for count, (number, value, done) in enumerate(lines, start=1):
             spool.add(number, *_checked(athena, number, value))
-            if report is not None and count % _REPORT_EVERY == 0 and done < total:
-                report(done, total)  # type: ignore[arg-type]
+            if report is not None and total is not None and count % _REPORT_EVERY == 0 \
+                    and done < total:
+                report(done, total)
     spool.db.execute("CREATE INDEX refs_target ON refs (target)")
     if report is not None:
         report(done, total)  # type: ignore[arg-type]

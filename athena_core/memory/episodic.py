@@ -71,7 +71,7 @@ class EpisodicLayer:
             existing = tx.session.connection().scalar(
                 _EXISTING_EVENT, {"digest": episode["content_hash"]})
             if existing is not None:
-                return existing
+                return str(existing)
             row = tx.insert(layer=self.name, text=content, scope=scope, vector=vector,
                             metadata=context, importance=importance, valid_from=occurred_at)
             episode["memory_pk"] = row.pk

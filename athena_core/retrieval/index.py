@@ -218,7 +218,7 @@ class RecallIndex:
             self.backend.remove(removed)
             self.backend.add(added)
             self._own.update(entry.key for entry in added if entry.key > self._last_key)
-            if epoch is not None and self._persistent and self.backend.shared:
+            if epoch is not None and self._shared:
                 self._save_checkpoint()
 
     def changed_rows(self, session: Session, keys: Sequence[int]) -> list[VectorEntry]:
@@ -305,7 +305,7 @@ class RecallIndex:
         self._apply_changes(session, changed)
         self._epoch, self._last_key = epoch, max(last, self._last_key)
         self._own = {key for key in self._own if key > self._last_key}
-        if self._persistent and self.backend.shared:
+        if self._shared:
             self._save_checkpoint()
 
     def _changes(self, session: Session, *, since: int | None, until: int) -> set[int] | None:
@@ -334,7 +334,7 @@ class RecallIndex:
 
     def _restore_or_rebuild(self, session: Session, epoch: int, last: int) -> None:
         """Adopt a persistent backend's saved entries if they match ``epoch``, else rebuild."""
-        after, changed = 0, set()
+        after, changed = 0, set[int]()
         if self._persistent:
             problem, saved_last, changed = self._checkpoint_problem(session, epoch, last)
             if problem is None:
@@ -354,12 +354,17 @@ class RecallIndex:
                    skip=self.backend.__contains__ if after else lambda key: False)
         self._apply_changes(session, changed)
         self._epoch, self._last_key = epoch, last
-        if self._persistent and (not after or self.backend.shared):
+        if self._persistent and (not after or self._shared):
             self._save_checkpoint()
 
     @property
     def _persistent(self) -> bool:
         return isinstance(self.backend, PersistentVectorBackend)
+
+    @property
+    def _shared(self) -> bool:
+        """A persistent backend whose entries other processes see at once."""
+        return isinstance(self.backend, PersistentVectorBackend) and self.backend.shared
 
     def _checkpoint_problem(self, session: Session, epoch: int, last: int
                             ) -> tuple[str | None, int, set[int]]:

@@ -22,9 +22,10 @@ and the other words only add to the BM25 score of memories that do.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
-from sqlalchemy import column, delete, func, literal_column, select, table
+from sqlalchemy import ColumnElement, column, delete, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
@@ -64,7 +65,7 @@ _fts = table("memories_fts", column("rowid"))
 #: The text search configuration, inlined as SQL (not a bound parameter) so that the
 #: expression matches the GIN index on ``to_tsvector('english', text)`` in every plan,
 #: generic plans of prepared statements included.
-_PG_CONFIG = literal_column("'english'::regconfig")
+_PG_CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
 
 
 def words(text: str) -> list[str]:
@@ -100,7 +101,7 @@ class DocumentFrequencies:
     def counts(self, session: Session, terms: list[str]) -> dict[str, int]:
         missing = [t for t in terms if t not in self._counts]
         if missing:
-            found = dict(session.connection().exec_driver_sql(
+            found: dict[str, int] = dict(session.connection().exec_driver_sql(
                 "SELECT term, doc FROM temp.athena_memory_terms WHERE term IN "
                 f"({', '.join('?' for _ in missing)})", tuple(missing)).all())
             self._counts.update(found)

@@ -6,7 +6,7 @@ import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
@@ -30,7 +30,8 @@ def session_neighbours(session: Session, keys: Iterable[int], *, window: int,
         return {}
     sessions = {key: name for key, name in session.execute(
         select(EpisodeRow.memory_pk, EpisodeRow.session)
-        .where(in_keys(EpisodeRow.memory_pk, keys), EpisodeRow.session.is_not(None)))}
+        .where(in_keys(EpisodeRow.memory_pk, keys), EpisodeRow.session.is_not(None)))
+        if name is not None}
     if not sessions:
         return {}
     allowed = (select(EpisodeRow.session, EpisodeRow.memory_pk)
@@ -50,7 +51,7 @@ def session_neighbours(session: Session, keys: Iterable[int], *, window: int,
     return {key: sorted(others) for key, others in links.items()}
 
 
-def _nearby_in_sessions(rows: Sequence[Row[Any]], sessions: dict[int, str], window: int
+def _nearby_in_sessions(rows: Sequence[Any], sessions: dict[int, str], window: int
                         ) -> Iterator[tuple[int, int]]:
     """``(key, neighbour)`` pairs from whole sessions' episodes, ordered by key."""
     ordered: dict[str, list[int]] = {}
@@ -64,7 +65,7 @@ def _nearby_in_sessions(rows: Sequence[Row[Any]], sessions: dict[int, str], wind
             yield key, other
 
 
-def _nearby_by_query(connection: Connection, allowed: Select[Any], sessions: dict[int, str],
+def _nearby_by_query(connection: Connection, allowed: Any, sessions: dict[int, str],
                      window: int) -> Iterator[tuple[int, int]]:
     """``(key, neighbour)`` pairs, two small queries per key (compiled once, reused)."""
     same = allowed.where(EpisodeRow.session == bindparam("session"))

@@ -213,7 +213,8 @@ def time_mask(starts: np.ndarray, ends: np.ndarray, where: RecallFilter) -> np.n
         mask &= starts >= where.since.timestamp()
     if where.until is not None:
         mask &= starts < where.until.timestamp()
-    return mask
+    kept: np.ndarray = mask
+    return kept
 
 
 def best_first(scores: np.ndarray, k: int) -> np.ndarray:
@@ -307,6 +308,12 @@ class ExactVectorIndex:
 
 class _ScopeBlock:
     """The entries of one scope: vectors and filter columns in parallel arrays."""
+
+    _vectors: Any
+    _keys: Any
+    _layers: Any
+    _starts: Any
+    _ends: Any
 
     def __init__(self, np: Any, dimension: int) -> None:
         self._np = np

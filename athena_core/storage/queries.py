@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -139,7 +140,8 @@ def insert_row(session: Any, model: type[Base], values: Mapping[str, Any]) -> An
     A Core ``INSERT`` in the session's transaction: the write path of every memory,
     kept off the ORM unit of work, which costs several times the insert itself.
     """
-    result = session.connection().execute(insert(model.__table__), dict(values))
+    table: Table = model.__table__  # type: ignore[assignment]  # a FromClause to mypy
+    result = session.connection().execute(insert(table), dict(values))
     return result.inserted_primary_key[0]
 
 

@@ -107,5 +107,5 @@ def _count(number: int) -> str:
     chars = []
     for _ in range(10):
         number, digit = divmod(number, 32)
-        chars.append(_ids._ALPHABET[digit])
+        chars.append(_ids.ALPHABET[digit])
     return "".join(reversed(chars))
