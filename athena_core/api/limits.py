@@ -94,11 +94,12 @@ def check_limits(operation: str, name: str, value: Any, limits: ArgumentLimits) 
     """Raise :class:`InvalidArgumentError` if ``value`` breaks ``limits`` or the rules
     every argument follows. Walks the value once, without recursion, and stops at the
     first container past the depth limit (so a circular value is refused, not followed)."""
-    where = f"{operation}(): argument {name!r}"
+    argument = f"{operation}(): argument {name!r}"
     items = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
     while stack:
-        current, depth = stack.pop()
+        current, depth, path = stack.pop()
+        where = f"{argument} at {path}" if path else argument
         if isinstance(current, str):
             _check_text(where, current, limits)
         elif isinstance(current, bool):
@@ -133,10 +134,17 @@ def check_limits(operation: str, name: str, value: Any, limits: ArgumentLimits) 
                         raise InvalidArgumentError(
                             f"{where} has a dict key of type {type(key).__name__}; keys must "
                             "be strings.")
-                    _check_text(where, key, limits)
-                stack.extend((member, depth + 1) for member in current.values())
+                    _check_text(f"{where} (a key)", key, limits)
+                stack.extend((member, depth + 1, f"{path}[{_shown(key)}]")
+                             for key, member in current.items())
             else:
-                stack.extend((member, depth + 1) for member in current)
+                stack.extend((member, depth + 1, f"{path}[{index}]")
+                             for index, member in enumerate(current))
+
+
+def _shown(key: str) -> str:
+    """A dict key as a path names it: its repr (ASCII-safe), cut short if long."""
+    return repr(key) if len(key) <= 40 else repr(key[:37]) + "..."
 
 
 def _check_text(where: str, text: str, limits: ArgumentLimits) -> None:
