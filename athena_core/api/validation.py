@@ -84,12 +84,14 @@ def _refuse_surrogates(operation: str, name: str, value: Any) -> None:
 
 @functools.cache
 def declared_fields(cls: type, *, base: type | None = None) -> Mapping[str, Any]:
-    """The attributes an attrs class declares, by name, with their resolved type hints
-    (without those of ``base``, a class it extends)."""
+    """The stored attributes an attrs class declares, by name, with their resolved type
+    hints (without those of ``base``, a class it extends, and those whose metadata says
+    ``stored: False``, such as a listing's cursor)."""
     hints = typing.get_type_hints(cls)
     inherited = {a.name for a in attrs.fields(base)} if base is not None else set()
     return types.MappingProxyType(
-        {a.name: hints[a.name] for a in attrs.fields(cls) if a.name not in inherited})
+        {a.name: hints[a.name] for a in attrs.fields(cls)
+         if a.name not in inherited and a.metadata.get("stored", True)})
 
 
 @functools.cache

@@ -108,8 +108,9 @@ class Episode(Memory):
     #: Who said or did it.
     actor: str | None = None
     #: Its place in the ``episodic.timeline`` page it came from: pass it back as
-    #: ``cursor=`` for the events after it (``None`` outside a timeline).
-    cursor: str | None = attrs.field(default=None, eq=False)
+    #: ``cursor=`` for the events after it (``None`` outside a timeline). Not stored,
+    #: so not exported.
+    cursor: str | None = attrs.field(default=None, eq=False, metadata={"stored": False})
 
     @property
     def content(self) -> str:
@@ -150,8 +151,9 @@ class Fact(Memory):
     superseded_by: str | None = None
     supersede_reason: str | None = None
     #: Its place in the ``semantic.facts`` page it came from: pass it back as ``cursor=``
-    #: for the facts after it (``None`` outside that listing).
-    cursor: str | None = attrs.field(default=None, eq=False)
+    #: for the facts after it (``None`` outside that listing). Not stored, so not
+    #: exported.
+    cursor: str | None = attrs.field(default=None, eq=False, metadata={"stored": False})
 
     @classmethod
     def from_rows(cls, row: MemoryRow, fact: FactRow, cursor: str | None = None) -> Fact:

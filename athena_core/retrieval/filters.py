@@ -186,9 +186,11 @@ class RecallFilter:
     keys: frozenset[int] | None = attrs.field(default=None, converter=_frozen_or_none)
     #: Only memories whose metadata (an episode's context) passes this filter.
     metadata: MetadataFilter = attrs.field(factory=MetadataFilter)
-    #: Only episodes of this session, by this actor, of this kind.
+    #: Only episodes of this session.
     session: str | None = None
+    #: Only episodes by this actor.
     actor: str | None = None
+    #: Only episodes of this kind.
     kind: str | None = None
 
     @property
