@@ -12,6 +12,7 @@ from athena_core import Athena
 from athena_core.errors import (
     InvalidArgumentError,
     MemoryNotFoundError,
+    PluginLoadError,
     SchemaVersionError,
     ScopeViolationError,
 )
@@ -121,8 +122,14 @@ def test_a_database_from_a_newer_plugin_is_refused(open_athena: Opener) -> None:
     with athena.storage.write() as session:  # type: ignore[union-attr]
         session.execute(text("UPDATE athena_schema_bookmarks SET version_num = 'b9999'"))
     athena.close()
-    with pytest.raises(SchemaVersionError, match="newer version of the plugin"):
-        open_athena()
+    with pytest.raises(PluginLoadError, match="newer version of the plugin") as caught:
+        open_athena()  # strict mode: the plugin's failure stops the open
+    assert isinstance(caught.value.__cause__, SchemaVersionError)
+    # Otherwise Athena opens without the plugin, which is marked failed with the reason.
+    lenient = open_athena(plugins={"strict": False})
+    [failed] = [info for info in lenient.plugins.failures() if info.name == "bookmarks"]
+    assert "newer version of the plugin" in (failed.error or "")
+    assert "bookmarks" not in lenient.layers
 
 
 def test_mcp_classic_tools_call_the_layer(athena: Athena) -> None:
