@@ -428,6 +428,42 @@ console.log(JSON.stringify(out));
     assert name == "TypeError" and "Did you mean 'forget'?" in unknown, unknown
 
 
+def test_javascript_values_that_cannot_travel_get_the_host_error(athena) -> None:
+    """What a call cannot carry as JSON (non-finite numbers, BigInts, functions, nesting
+    or size beyond the bridge's limits) is refused as the host API refuses it
+    (InvalidArgumentError), and the program goes on: never a protocol violation."""
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    program = """
+let deep = 1;
+for (let i = 0; i < 200; i++) deep = [deep];
+const cases = {
+  nan: () => athena.recall("q", {k: NaN}),
+  infinity: () => athena.remember("t", {importance: Infinity}),
+  bigint: () => athena.recall("q", {k: 10n}),
+  func: () => athena.remember("t", {metadata: {f: () => 1}}),
+  deep: () => athena.remember("t", {metadata: {deep}}),
+  many: () => athena.remember("t", {metadata: {many: Array(200000).fill(0)}}),
+  huge: () => athena.recall("x".repeat(2 << 20)),
+};
+const out = {};
+for (const [name, run] of Object.entries(cases)) {
+  try { await run(); out[name] = "no error"; } catch (e) { out[name] = e.name; }
+}
+out.after = (await athena.recall("anything", {k: 1})).length >= 0;
+console.log(JSON.stringify(out));
+"""
+    result = athena.execute(program, language="javascript", scope="s")
+    assert result.status == "ok", (result.error, result.violations, result.stderr[-2000:])
+    out = json.loads(result.stdout)
+    assert out.pop("after") is True
+    assert out == dict.fromkeys(out, "InvalidArgumentError"), out
+    assert len(out) == 7
+    assert athena.recall("t", scope="s") == []  # nothing was stored
+
+
 def test_a_value_larger_than_the_output_limit_is_cut(athena) -> None:
     result = athena.execute('"z" * 10_000_000')
     assert result.status == "ok", (result.error, result.stderr[-500:])

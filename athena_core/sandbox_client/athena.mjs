@@ -11,9 +11,15 @@ const names = JSON.parse(process.env.ATHENA_OPERATIONS || "[]");
 // permission (PermissionDeniedError, as in Python), but never listed.
 const refused = JSON.parse(process.env.ATHENA_REFUSED || "[]");
 const errorSpecs = JSON.parse(process.env.ATHENA_ERRORS || "[]");
+// What the host accepts in one call frame (frames.py), and the key of the note sent in
+// place of a value that cannot travel (the host refuses it as InvalidArgumentError).
+const limits = { max_call_bytes: 1 << 20, max_values: 100000, max_depth: 100,
+                 unsendable: "__athena_unsendable__",
+                 ...JSON.parse(process.env.ATHENA_LIMITS || "{}") };
 delete process.env.ATHENA_OPERATIONS;
 delete process.env.ATHENA_REFUSED;
 delete process.env.ATHENA_ERRORS;
+delete process.env.ATHENA_LIMITS;
 
 class AthenaError extends Error {
   get name() { return this.constructor.name; }
@@ -98,11 +104,96 @@ function channel() {
   return socket;
 }
 
+// Deepest nesting sent (the frame adds its own levels around an argument), and most
+// values (containers and members) one frame may hold, with room for the frame's own.
+const MAX_DEPTH = limits.max_depth - 8;
+const MAX_VALUES = limits.max_values - 64;
+
+function unsendable(why) {
+  return { [limits.unsendable]: why };
+}
+
+// `value` as JSON data, with its count of values: Dates as ISO strings, and each part
+// that has no JSON form (or would nest too deeply) as a note saying why - as the
+// Python module does, so that the host refuses it as it refuses such a value from the
+// host API (InvalidArgumentError), never as a broken frame.
+function plain(value, depth = 0) {
+  if (value === null || typeof value === "string" || typeof value === "boolean") {
+    return [value, 1];
+  }
+  if (typeof value === "number") {
+    return [Number.isFinite(value) ? value : unsendable(`the number ${value}`), 1];
+  }
+  if (typeof value === "bigint") return [unsendable("a BigInt"), 1];
+  if (value instanceof Date) {
+    return [Number.isNaN(value.getTime()) ? unsendable("an invalid Date") : value.toISOString(), 1];
+  }
+  const isArray = Array.isArray(value);
+  const isRecord = !isArray && typeof value === "object"
+    && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+  if (!isArray && !isRecord) {
+    const kind = value?.constructor?.name ?? typeof value;
+    return [unsendable(`a value of type ${kind}`), 1];
+  }
+  if (depth >= MAX_DEPTH) return [unsendable(`nested more than ${MAX_DEPTH} levels deep`), 1];
+  let count = 1;
+  if (isArray) {
+    const items = value.map((item) => {
+      const [converted, n] = plain(item === undefined ? null : item, depth + 1);
+      count += n;
+      return converted;
+    });
+    return [items, count];
+  }
+  const entries = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (item === undefined) continue;  // as JSON.stringify leaves it out
+    const [converted, n] = plain(item, depth + 1);
+    entries[key] = converted;
+    count += n;
+  }
+  return [entries, count];
+}
+
+// The call frame's body. While it holds more than the host accepts, the largest
+// argument goes as a note that it was too large.
+function frameBody(id, op, args, kwargs) {
+  const values = new Map();
+  args.forEach((value, index) => values.set(index, plain(value)));
+  for (const [key, value] of Object.entries(kwargs)) {
+    if (value !== undefined) values.set(key, plain(value));
+  }
+  for (;;) {
+    const frame = { type: "call", id, op, args: [], kwargs: {} };
+    let total = 0;
+    for (const [key, [value, count]] of values) {
+      if (typeof key === "number") frame.args.push(value);
+      else frame.kwargs[key] = value;
+      total += count;
+    }
+    const body = Buffer.from(JSON.stringify(frame), "utf8");
+    const tooMany = total > MAX_VALUES;
+    if (!tooMany && body.length <= limits.max_call_bytes) return body;
+    let largest = null;
+    let size = -1;
+    for (const [key, [value, count]] of values) {
+      if (value !== null && typeof value === "object" && limits.unsendable in value) continue;
+      const weight = tooMany ? count : Buffer.byteLength(JSON.stringify(value), "utf8");
+      if (weight > size) [largest, size] = [key, weight];
+    }
+    if (largest === null) return body;  // the host refuses it as it stands
+    const why = tooMany ? `more than ${MAX_VALUES.toLocaleString("en")} values`
+      : `more than the ${limits.max_call_bytes.toLocaleString("en")} bytes of a call`;
+    values.set(largest, [unsendable(`too large to send: ${why}`), 1]);
+  }
+}
+
 function call(op, args) {
   const kwargs = args.length && args[args.length - 1] !== null && typeof args[args.length - 1] === "object"
-    && !Array.isArray(args[args.length - 1]) ? args.pop() : {};
+    && !Array.isArray(args[args.length - 1]) && !(args[args.length - 1] instanceof Date)
+    ? args.pop() : {};
   const id = ++nextId;
-  const body = Buffer.from(JSON.stringify({ type: "call", id, op, args, kwargs }), "utf8");
+  const body = frameBody(id, op, args, kwargs);
   const header = Buffer.alloc(4);
   header.writeUInt32BE(body.length, 0);
   const sock = channel();

@@ -106,6 +106,10 @@ def _run_external(run: dict[str, Any], language: str, sock: socket.socket) -> di
         env["ATHENA_REFUSED"] = json.dumps([op["name"] for op in operations
                                             if op.get("refused")])
         env["ATHENA_ERRORS"] = json.dumps(run.get("errors", []))
+        env["ATHENA_LIMITS"] = json.dumps({
+            "max_call_bytes": run.get("max_call_bytes", 1 << 20),
+            "max_values": frames.MAX_VALUES, "max_depth": frames.MAX_DEPTH,
+            "unsendable": frames.UNSENDABLE})
         bridge = (sock.fileno(),)
     status = subprocess.call(command, stdin=subprocess.DEVNULL, env=env, pass_fds=bridge)
     if status == 0:
