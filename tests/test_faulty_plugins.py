@@ -24,13 +24,19 @@ from athena_core.config import Config
 from athena_core.errors import OptionError, PluginLoadError
 from athena_core.plugins import PluginHost
 from athena_core.transfer import export_jsonl, import_jsonl
-from tests.conftest import make_config
+from tests.conftest import _empty_database, make_config
 from tests.faulty_plugins import ledger, observer, strict_options
 from tests.faulty_plugins.reserved import ReservedNamePlugin
 from tests.sandbox import require_sandbox
 
 ROOT = Path(__file__).parent.parent
 LEDGER = "tests.faulty_plugins.ledger"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_database() -> None:
+    """Each test starts from an empty PostgreSQL database (SQLite: its own data dir)."""
+    _empty_database()
 
 
 def lenient(data_dir: Path, **sections: dict[str, Any]) -> Config:
