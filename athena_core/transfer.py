@@ -391,6 +391,9 @@ def _numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, dict[str, Any], in
             value = json.loads(line, parse_constant=_reject_constant)
         except ValueError as exc:
             raise ImportFormatError(f"not valid JSON ({exc}).", line=number) from None
+        except RecursionError:
+            raise ImportFormatError("the line is nested too deeply to be an Athena record.",
+                                    line=number) from None
         if not isinstance(value, dict):
             raise ImportFormatError("each line must be a JSON object.", line=number)
         yield number, value, done

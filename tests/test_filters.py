@@ -272,12 +272,15 @@ def test_a_cursor_is_tied_to_its_listing(athena):
 # --- the dense half: bounded candidates, or direct scoring -----------------------------
 
 
-@pytest.mark.parametrize(("every", "max_candidates"), [(2, 20_000), (20, 20_000),
-                                                        (500, 20_000), (50, 400)])
+@pytest.mark.parametrize(("every", "max_candidates", "reindexed"),
+                         [(2, 20_000, False), (20, 20_000, False), (500, 20_000, False),
+                          (50, 400, False), (50, 40, True)])
 def test_filtered_vector_search_finds_the_true_nearest_matches(athena_factory, monkeypatch,
-                                                               every, max_candidates):
+                                                               every, max_candidates,
+                                                               reindexed):
     """Over-fetched candidates filtered in SQL, or (past ``max_candidates``) the matching
-    memories scored directly: either way the exact backend's answer is the true top k."""
+    memories scored directly: either way the exact backend's answer is the true top k,
+    also after a reindex has moved the vectors to the other generation's table."""
     import threading
 
     import numpy as np
@@ -289,18 +292,27 @@ def test_filtered_vector_search_finds_the_true_nearest_matches(athena_factory, m
     athena = athena_factory(retrieval={"embedder": "hashing",
                                        "embedder_options": {"dimension": 16}})
     keys = bulk_fill(athena, 5_000, metadata=lambda i: {"m": i % every}, seed=3)
+    if reindexed:
+        athena.index.reindex()
     athena.recall("load the vector index")
     store = athena.store
+    table = "embeddings_alt" if reindexed else "embeddings"
     with store.storage.read() as session:
         vectors = np.stack([np.frombuffer(blob, dtype=np.float32) for blob in session.scalars(
-            text("SELECT vector FROM embeddings ORDER BY memory_pk"))])
+            text(f"SELECT vector FROM {table} ORDER BY memory_pk"))])
     query = np.random.default_rng(5).standard_normal(16).astype(np.float32)
     query /= np.linalg.norm(query)
     where = RecallFilter("default", metadata=MetadataFilter.parse({"m": 0}))
     found = candidates.filtered_search(store.index.backend, query, k=10, where=where,
-                                       read=store.storage.read, lock=threading.RLock())
+                                       read=store.storage.read, lock=threading.RLock(),
+                                       vector_table=store.index._query_vectors)
     matching = np.arange(0, 5_000, every)
     truth = matching[np.argsort(-(vectors[matching] @ query))[:10]]
-    assert [key for key, _ in found] == [keys[i] for i in truth]
     assert [score for _, score in found] == pytest.approx(
         sorted((vectors[truth] @ query).tolist(), reverse=True), abs=1e-5)
+    index_of = {key: i for i, key in enumerate(keys)}
+    for key, score in found:  # each a matching memory, with its own score
+        assert index_of[key] % every == 0
+        assert score == pytest.approx(float(vectors[index_of[key]] @ query), abs=1e-5)
+    if not reindexed:  # random vectors: no ties (texts embedded by words may tie)
+        assert [key for key, _ in found] == [keys[i] for i in truth]

@@ -129,6 +129,7 @@ BAD_VALUES: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "fact-unknown-field": (_fact_field("colour", "red"), "fields.colour"),
     "version-zero": (_fact_field("version", 0), "fields.version"),
     "version-string": (_fact_field("version", "2"), "fields.version"),
+    "version-huge": (_fact_field("version", 2**70), "fields.version"),
     "lineage-not-an-id": (_fact_field("lineage_id", "lineage-of-payments"), "fields.lineage_id"),
     "superseded-by-missing": (_fact_field("superseded_by", "01KMPRT9999999999999999999"),
                               "fields.superseded_by"),
@@ -143,6 +144,8 @@ BAD_VALUES: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
     "id-lower-case": (_top("id", "01kmprt0000000000000000300"), "id"),
     "id-not-a-string": (_top("id", 300), "id"),
     "scope-too-long": (_top("scope", "s" * 256), "scope"),
+    "scope-lone-surrogate": (_top("scope", "s-\ud800"), "scope"),
+    "scope-nul": (_top("scope", "s\x00x"), "scope"),
     "bad-timestamp": (_top("updated_at", "last tuesday"), "updated_at"),
     "importance-out-of-range": (_top("importance", 7), "importance"),
     "text-not-a-string": (_top("text", {"secret": "x"}), "text"),
@@ -175,7 +178,8 @@ def test_the_error_does_not_quote_the_value(target):
     assert "hunter2" not in str(info.value)
 
 
-@pytest.mark.parametrize("damage", ["invalid-utf8", "truncated-last-line", "not-json"])
+@pytest.mark.parametrize("damage", ["invalid-utf8", "truncated-last-line", "not-json",
+                                    "nested-too-deeply"])
 def test_a_damaged_line_late_in_the_file_changes_nothing(damage, target):
     records = [fact(n) for n in range(2, 600)]
     lines = file_bytes(records).splitlines(keepends=True)
@@ -185,9 +189,12 @@ def test_a_damaged_line_late_in_the_file_changes_nothing(damage, target):
     elif damage == "truncated-last-line":
         where = len(lines)
         lines[-1] = lines[-1][: len(lines[-1]) // 2]  # no newline: cut off mid-record
-    else:
+    elif damage == "not-json":
         where = BAD_LINE
         lines[where - 1] = b'{"id": "01KMPRT0000000000000000300", "layer": \n'
+    else:
+        where = BAD_LINE
+        lines[where - 1] = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
     before = snapshot(target)
 
     with pytest.raises(ImportFormatError) as info:

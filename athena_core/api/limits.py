@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from athena_core import _ids
 from athena_core.errors import InvalidArgumentError
 from athena_core.sandbox_client.frames import UNSENDABLE
 
@@ -43,7 +44,7 @@ INT64 = 2**63
 #: Widths of the columns that arguments are stored in or compared with.
 NAME_CHARS = 255  # scope, session, actor
 TAG_CHARS = 64  # kind, outcome, layer
-ID_CHARS = 26  # memory ids
+ID_CHARS = _ids.LENGTH  # memory ids
 
 
 @attrs.frozen

@@ -6,9 +6,8 @@ arrives from a sandboxed program, so a wrong type always becomes an
 argument and what was expected. Timestamps given as ISO-8601 strings are
 converted to aware datetimes, since that is how they travel as JSON.
 
-Text must be valid Unicode: a string anywhere in an argument (a list item, a dict
-key or value, at any depth) holding a lone surrogate - which no database or JSON
-encoder can store - is refused here, before the operation runs.
+What every argument must be whatever its type (valid Unicode without NUL, bounded
+size and nesting) is checked before, by :mod:`athena_core.api.limits`.
 
 :func:`check_fields` applies the same checks to the fields of a JSON object (a line of
 an export file) declared by a value class's attributes (:func:`declared_fields`).
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import functools
-import re
 import types
 import typing
 from collections.abc import Collection, Mapping
@@ -38,7 +36,6 @@ _JSON_KINDS = ((bool, "true or false"), (str, "a string"), (int, "an integer"),
                (float, "a number"), (list, "a list"), (dict, "an object"))
 
 #: A UTF-16 surrogate code point, which only a wrongly decoded text can hold.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_value(operation: str, name: str, value: Any, kind: Any) -> Any:
@@ -51,38 +48,9 @@ def check_value(operation: str, name: str, value: Any, kind: Any) -> Any:
             f"{operation}(): argument {name!r} must be {describe_type(kind)}, "
             f"not {type(value).__name__} ({shown})."
         )
-    _refuse_surrogates(operation, name, converted)
     return converted
 
 
-def _refuse_surrogates(operation: str, name: str, value: Any) -> None:
-    """Raise if a string in ``value`` (at any depth) holds a lone surrogate.
-
-    The message gives the position, never the text: it may be a memory's.
-    """
-    pending = [value]
-    seen: set[int] = set()  # containers already walked (a value may hold itself)
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            found = _SURROGATE.search(item)
-            if found is not None:
-                raise InvalidArgumentError(
-                    f"{operation}(): argument {name!r} is not valid Unicode text: it holds "
-                    f"a lone surrogate (U+{ord(found.group()):04X} at index {found.start()} "
-                    "of a string).",
-                    hint="Decode bytes with errors='replace' (or 'surrogateescape' only to "
-                         "re-encode them) before passing them.")
-        elif isinstance(item, cabc.Mapping | list | tuple | set | frozenset) \
-                and id(item) not in seen:
-            seen.add(id(item))
-            if isinstance(item, cabc.Mapping):
-                pending.extend(item.keys())
-                pending.extend(item.values())
-            else:
-                pending.extend(item)
-
-@functools.cache
 def declared_fields(cls: type, *, base: type | None = None) -> Mapping[str, Any]:
     """The stored attributes an attrs class declares, by name, with their resolved type
     hints (without those of ``base``, a class it extends, and those whose metadata says

@@ -22,6 +22,9 @@ from athena_core.storage.queries import insert_row, key_batches, memory_conditio
 
 __all__ = ["SemanticLayer"]
 
+#: The largest version a fact may have (the column is a 32-bit integer on PostgreSQL).
+_MAX_VERSION = 2**31 - 1
+
 
 class SemanticLayer:
     """Facts and knowledge. ``athena.remember`` stores here by default."""
@@ -149,9 +152,10 @@ class SemanticLayer:
         for name in _REFERENCES:
             checked[name] = (MemoryStore.memory_id(checked[name], name=f"fields.{name}")
                              if checked[name] else None)
-        if checked["version"] < 1:
-            raise InvalidArgumentError("fields.version must be a positive integer.",
-                                       argument="fields.version")
+        if not 1 <= checked["version"] <= _MAX_VERSION:
+            raise InvalidArgumentError(
+                f"fields.version must be an integer from 1 to {_MAX_VERSION:,}.",
+                argument="fields.version")
         checked["supersede_reason"] = _reason(checked["supersede_reason"],
                                               name="fields.supersede_reason")
         return checked

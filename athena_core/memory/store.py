@@ -173,6 +173,7 @@ class MemoryStore:
             raise InvalidArgumentError(
                 f"scope must be a non-empty string of at most {_MAX_SCOPE} characters.",
                 argument="scope")
+        _plain_size(scope, "scope")
         return scope
 
     def text(self, text: str, *, name: str = "text") -> str:

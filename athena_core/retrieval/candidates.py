@@ -26,12 +26,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import FilteringVectorBackend, VectorBackend, best_first
-from athena_core.storage.models import EmbeddingRow, MemoryRow
+from athena_core.storage.models import MemoryRow
 from athena_core.storage.queries import in_keys, memory_conditions, memory_matches
 
 if TYPE_CHECKING:
@@ -51,11 +51,14 @@ Scored = list[tuple[int, float]]
 
 def filtered_search(backend: VectorBackend, vector: np.ndarray, *, k: int, where: RecallFilter,
                     read: Callable[[], AbstractContextManager[Session]],
-                    lock: AbstractContextManager[Any]) -> Scored:
+                    lock: AbstractContextManager[Any],
+                    vector_table: Callable[[Session], Table | None]) -> Scored:
     """The ``k`` best ``(key, cosine)`` pairs passing ``where``, best first.
 
     ``read`` opens a read session on Athena's database; ``lock`` is held around each
-    call to the backend.
+    call to the backend; ``vector_table`` gives, in a read session, the table holding the
+    vectors of the query's embedder (``None`` if the store no longer uses it: a reindex
+    elsewhere), for scoring the matching memories directly.
     """
     def search(k: int, where: RecallFilter) -> Scored:
         with lock:
@@ -84,24 +87,29 @@ def filtered_search(backend: VectorBackend, vector: np.ndarray, *, k: int, where
         if len(kept) >= k or len(found) < wanted:  # enough, or the backend has no more
             return kept[:k]
         if wanted >= MAX_CANDIDATES:
-            return _scored_directly(read, vector, k=k, where=where)
+            return _scored_directly(read, vector_table, vector, k=k, where=where)
         # Enough for k at the share of candidates that passed so far, with a margin.
         share = max(len(kept), 1) / len(found)
         wanted = min(MAX_CANDIDATES, max(4 * wanted, int(2 * k / share)))
 
 
-def _scored_directly(read: Callable[[], AbstractContextManager[Session]], vector: np.ndarray,
+def _scored_directly(read: Callable[[], AbstractContextManager[Session]],
+                     vector_table: Callable[[Session], Table | None], vector: np.ndarray,
                      *, k: int, where: RecallFilter) -> Scored:
     """Cosine of the query with the vector of every memory passing ``where``, read from
-    the database in batches; the ``k`` best."""
+    the database in batches; the ``k`` best (none if the store's vectors are no longer
+    the query embedder's: they are never compared across models)."""
     import numpy as np
 
     best_keys = np.zeros(0, dtype=np.int64)
     best_scores = np.zeros(0, dtype=np.float32)
-    statement = (select(EmbeddingRow.memory_pk, EmbeddingRow.vector)
-                 .join(MemoryRow, MemoryRow.pk == EmbeddingRow.memory_pk)
-                 .where(memory_conditions(where)))
     with read() as session:
+        table = vector_table(session)
+        if table is None:
+            return []
+        statement = (select(table.c.memory_pk, table.c.vector)
+                     .join(MemoryRow, MemoryRow.pk == table.c.memory_pk)
+                     .where(memory_conditions(where)))
         result = session.execute(statement.execution_options(yield_per=_SCORE_BATCH))
         for rows in result.partitions():
             keys = np.fromiter((key for key, _ in rows), dtype=np.int64, count=len(rows))

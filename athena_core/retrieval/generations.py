@@ -24,7 +24,7 @@ __all__ = ["EMBEDDER_KEY", "GENERATION_KEY", "REINDEX_KEY", "UNKNOWN_IDENTITY", 
 EMBEDDER_KEY = "embedder"
 GENERATION_KEY = "embedder_generation"
 REINDEX_KEY = "reindex_target"
-#: Stored when vectors exist but no embedder was ever recorded.
+#: Shown (never stored) when vectors exist but no embedder was ever recorded.
 UNKNOWN_IDENTITY = "(unknown)"
 
 

@@ -463,9 +463,19 @@ class RecallIndex:
     def _dense(self, vector: np.ndarray, pool: int, where: RecallFilter
                ) -> list[tuple[int, float]]:
         found = filtered_search(self.backend, vector, k=pool, where=where,
-                                read=self.storage.read, lock=self._lock)
+                                read=self.storage.read, lock=self._lock,
+                                vector_table=self._query_vectors)
         # A cosine of zero or less means nothing in common: not a candidate.
         return [(key, similarity) for key, similarity in found if similarity > 0]
+
+    def _query_vectors(self, session: Session) -> Table | None:
+        """In ``session``: the table of the vectors this process's queries are embedded
+        for, if the store still keeps them (not after a reindex elsewhere)."""
+        current = EmbedderState.read(session)
+        if current.generation != self._generation \
+                or current.problem_for(self.embedder.identity) is not None:
+            return None
+        return current.table
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
