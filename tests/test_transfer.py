@@ -175,6 +175,19 @@ def test_an_event_already_recorded_under_another_id_is_skipped(source, athena):
     assert len(records(export_text(athena))) == 7
 
 
+def test_one_event_twice_in_a_file_under_two_ids_is_imported_once(source, athena):
+    """The batch holding both falls back to one record at a time: only the copy skips."""
+    ids = populate(source)
+    text = export_text(source)
+    lines = text.splitlines()
+    copy = next(json.loads(line) for line in lines[1:] if json.loads(line)["id"] == ids["ep3"])
+    copy["id"] = copy["id"][:-4] + ("AAAA" if not copy["id"].endswith("AAAA") else "BBBB")
+    with_copy = "\n".join([*lines, json.dumps(copy)]) + "\n"
+    assert import_text(athena, with_copy) == ImportReport(imported=7, skipped=1)
+    assert [e.id for e in athena.episodic.timeline(scope="ops")] == [ids["ep3"]]
+    assert export_text(athena) == text
+
+
 def test_export_of_one_scope(source, athena):
     ids = populate(source)
     web = export_text(source, scope="team:web")

@@ -41,16 +41,15 @@ _JSON_KINDS = ((bool, "true or false"), (str, "a string"), (int, "an integer"),
 def check_value(operation: str, name: str, value: Any, kind: Any) -> Any:
     """Return ``value`` (converted if needed) if it matches ``kind``, else raise."""
     ok, converted = _match(value, kind)
-    if not ok:
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    if not ok:  # the value's type only: the value itself may be memory content
         raise InvalidArgumentError(
             f"{operation}(): argument {name!r} must be {describe_type(kind)}, "
-            f"not {type(value).__name__} ({shown})."
+            f"not {type(value).__name__}."
         )
     return converted
 
 
+@functools.cache
 def declared_fields(cls: type, *, base: type | None = None) -> Mapping[str, Any]:
     """The stored attributes an attrs class declares, by name, with their resolved type
     hints (without those of ``base``, a class it extends, and those whose metadata says
@@ -170,6 +169,10 @@ def _match(value: Any, kind: Any) -> tuple[bool, Any]:
         if not isinstance(value, cabc.Mapping):
             return False, value
         key_kind, value_kind = args if args else (Any, Any)
+        if value_kind is Any and key_kind in (str, Any):  # JSON metadata: keys only
+            if key_kind is str and not all(isinstance(key, str) for key in value):
+                return False, value
+            return True, dict(value)
         out_map = {}
         for key, element in value.items():
             ok_key, _ = _match(key, key_kind)

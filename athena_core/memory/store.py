@@ -30,7 +30,7 @@ from athena_core.retrieval.index import RecallIndex
 from athena_core.retrieval.vectors import VectorEntry
 from athena_core.storage import Storage
 from athena_core.storage.models import MemoryRow
-from athena_core.storage.queries import insert_row
+from athena_core.storage.queries import insert_memory_rows, insert_row
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,10 +93,25 @@ class Transaction:
                    "valid_from": valid_from or created_at or now, "valid_to": valid_to}
         pk = insert_row(self.session, MemoryRow, {**columns, "metadata": meta})
         row = MemoryRow(pk=pk, meta=meta, **columns)  # the values; never added to the session
-        entries = self.index.stage(self.session, [row], vector.reshape(1, -1))
+        self._stage([row], vector.reshape(1, -1))
+        return row
+
+    def insert_many(self, memories: Sequence[Mapping[str, Any]], vectors: np.ndarray
+                    ) -> list[MemoryRow]:
+        """Insert ``memories`` (each with every column :meth:`insert` sets, ``id``,
+        ``created_at``... included, and ``metadata``) and their ``vectors`` in a few
+        statements: the bulk write of an import. Returns their rows, in order."""
+        keys = insert_memory_rows(self.session, memories)
+        rows = [MemoryRow(pk=pk, meta=dict(values["metadata"]),
+                          **{name: value for name, value in values.items() if name != "metadata"})
+                for pk, values in zip(keys, memories, strict=True)]
+        self._stage(rows, vectors)
+        return rows
+
+    def _stage(self, rows: Sequence[MemoryRow], vectors: np.ndarray) -> None:
+        entries = self.index.stage(self.session, rows, vectors)
         if self.keep_entries:
             self.added.extend(entries)
-        return row
 
     def changed_existing_rows(self, keys: Sequence[int] = (), *, removed: bool = False) -> None:
         """Record that existing memories with internal ``keys`` changed (their text,

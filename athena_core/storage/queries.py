@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -143,6 +143,22 @@ def insert_row(session: Any, model: type[Base], values: Mapping[str, Any]) -> An
     table: Table = model.__table__  # type: ignore[assignment]  # a FromClause to mypy
     result = session.connection().execute(insert(table), dict(values))
     return result.inserted_primary_key[0]
+
+
+def insert_memory_rows(session: Any, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert memory ``rows`` (by column name) in one executemany; return their internal
+    keys, in order: the bulk form of :func:`insert_row`, for imports.
+
+    The keys are read back by id in one query: ``INSERT ... RETURNING`` of many rows in
+    order is one statement per row on SQLite.
+    """
+    if not rows:
+        return []
+    session.connection().execute(insert(MemoryRow), [dict(r) for r in rows])
+    ids = [r["id"] for r in rows]
+    keys = dict(session.connection().execute(
+        select(_memories.c.id, _memories.c.pk).where(_memories.c.id.in_(ids))).all())
+    return [keys[memory_id] for memory_id in ids]
 
 
 def memory_conditions(where: RecallFilter) -> ColumnElement[bool]:
