@@ -196,15 +196,16 @@ async def test_search_api_with_an_empty_query_is_an_error_result(code_server) ->
 
 
 @pytest.mark.parametrize(("tool", "arguments", "error", "words"), [
-    pytest.param("run_code", {}, "ValueError", "missing required argument 'code'",
+    pytest.param("run_code", {}, "InvalidArgumentError", "missing required argument 'code'",
                  id="missing-code"),
-    pytest.param("run_code", {"code": 42}, "TypeError", "'code' must be a string, not int",
+    pytest.param("run_code", {"code": 42}, "InvalidArgumentError",
+                 "'code' must be a string, not int",
                  id="code-not-a-string"),
-    pytest.param("run_code", {"code": "1", "timeout": 5}, "TypeError",
+    pytest.param("run_code", {"code": "1", "timeout": 5}, "InvalidArgumentError",
                  "unknown argument(s) 'timeout'", id="unknown-argument"),
-    pytest.param("run_code", {"code": "1", "language": "cobol"}, "InvalidArgument",
+    pytest.param("run_code", {"code": "1", "language": "cobol"}, "InvalidArgumentError",
                  "language must be python, javascript or bash", id="unknown-language"),
-    pytest.param("search_api", {"query": "x", "limit": "all"}, "TypeError",
+    pytest.param("search_api", {"query": "x", "limit": "all"}, "InvalidArgumentError",
                  "'limit' must be an integer", id="limit-not-an-integer"),
     pytest.param("run_python", {"code": "1"}, "UnknownTool",
                  "the tools are run_code, search_api", id="unknown-tool"),
@@ -304,7 +305,7 @@ async def test_classic_mode_bad_arguments_are_error_results(classic_server, argu
                                                             words) -> None:
     result = await classic_server.call_tool("recall", arguments)
     assert result.is_error
-    assert outcome(result)["error"]["type"] in {"InvalidArgumentError", "InvalidArgument"}
+    assert outcome(result)["error"]["type"] == "InvalidArgumentError"
     assert words in result.content[0].text
     assert not (await classic_server.call_tool("recall", {"query": "release"})).is_error
 
@@ -389,7 +390,7 @@ async def test_every_tool_call_is_recorded_in_the_audit_log(home) -> None:
     assert execution.kind == "execution" and execution.scope == ran.scope
     assert json.loads(searched.payload) == {"query": "forget a memory", "detail": "names"}
     assert searched.details["arguments"] == {"query": 17, "detail": 7}
-    assert malformed.details["error"] == "ValueError"
+    assert malformed.details["error"] == "InvalidArgumentError"
 
 
 # --- sessions and scopes ---------------------------------------------------------------

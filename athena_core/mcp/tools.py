@@ -27,7 +27,7 @@ import attrs
 
 from athena_core import _ids, calls
 from athena_core.calls import CallContext
-from athena_core.errors import AthenaError
+from athena_core.errors import AthenaError, InvalidArgumentError
 from athena_core.execution.bridge import allowed_operations, callable_operations, policy_key
 from athena_core.execution.model import ExecutionResult
 
@@ -144,15 +144,15 @@ class ToolSession:
             result = _error("UnknownTool", f"There is no tool {name!r}; the tools are "
                                            f"{', '.join(sorted(self.tools))}.")
         elif arguments is not None and not isinstance(arguments, Mapping):
-            result = _error("InvalidArgument", "Tool arguments must be a JSON object.")
+            result = _error(_INVALID, "Tool arguments must be a JSON object.")
         else:
             try:
                 with calls.bind(self.context):
                     result = tool.handler(dict(arguments or {}))
             except AthenaError as exc:
                 result = _error(type(exc).__name__, str(exc))
-            except (TypeError, ValueError) as exc:  # from argument checks of the operation
-                result = _error(type(exc).__name__, str(exc))
+            except (TypeError, ValueError) as exc:  # a tool's own argument checks
+                result = _error(_INVALID, str(exc))
             except Exception as exc:  # a bug, or a plugin's: the client learns no internals
                 log.exception("MCP tool %s failed", name)
                 result = _error("InternalError", f"{name} failed inside Athena "
@@ -206,7 +206,7 @@ class ToolSession:
         language = _argument(arguments, "language", str, "python")
         _no_others(arguments, {"code", "language"})
         if language not in ("python", "javascript", "bash"):
-            return _error("InvalidArgument", f"language must be python, javascript or bash, "
+            return _error(_INVALID, f"language must be python, javascript or bash, "
                                              f"not {language!r}.")
         # The session runs programs (that is code mode); what they may do is its policy's.
         running = attrs.evolve(self.context, permissions=self.context.permissions | {"execute"},
@@ -253,7 +253,7 @@ class ToolSession:
         def handler(arguments: dict[str, Any]) -> ToolResult:
             bound = sorted(_SERVER_BOUND.keys() & arguments.keys())
             if bound:
-                return _error("InvalidArgument", _SERVER_BOUND[bound[0]])
+                return _error(_INVALID, _SERVER_BOUND[bound[0]])
             value = op(**arguments, **server_set)
             if isinstance(value, ExecutionResult):  # `execute`: reported as run_code reports
                 return _execution_result(value)
@@ -415,6 +415,11 @@ def _no_others(arguments: dict[str, Any], known: set[str]) -> None:
     if unknown:
         raise TypeError(f"unknown argument(s) {', '.join(map(repr, unknown))}; "
                         f"expected {', '.join(sorted(known))}")
+
+
+#: The error type of a call with bad arguments, whichever check found them: the name of
+#: the exception the host API raises for them.
+_INVALID = InvalidArgumentError.__name__
 
 
 def _error(kind: str, message: str) -> ToolResult:
