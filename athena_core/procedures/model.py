@@ -403,7 +403,7 @@ class ProcedureSignature:
 #: Annotation names that stand for a type, and the type.
 _NAMED_TYPES: dict[str, Any] = {
     "int": int, "float": float, "str": str, "bool": bool, "None": None, "Any": Any,
-    "list": list, "dict": dict, "List": list, "Dict": dict}
+    "list": typing.List, "dict": typing.Dict, "List": typing.List, "Dict": typing.Dict}  # noqa: UP006
 #: Annotation names subscripted with types.
 _GENERICS = {"list", "dict", "List", "Dict", "Optional", "Union", "Literal"}
 _SUPPORTED = "int, float, str, bool, None, Any, list[X], dict[str, X], X | None, Literal[...]"

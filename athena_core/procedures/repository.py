@@ -36,6 +36,7 @@ import shutil
 import stat
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -363,12 +364,20 @@ class ProcedureRepository:
         return _oid(sha) in self._repo.object_store
 
     def _get(self, sha: bytes) -> ShaFile:
+        from dulwich.errors import ChecksumMismatch, ObjectFormatException
+
         try:
             return self._repo.object_store[_oid(sha)]
         except KeyError:
-            raise ProcedureStoreError(
-                f"{self.path} lacks the object {sha.decode()[:40]}: the repository is "
-                "damaged.", hint="Restore it from a backup or a clone.") from None
+            problem = "lacks"
+        except (ObjectFormatException, ChecksumMismatch, zlib.error, ValueError):
+            problem = "cannot read"
+        except OSError as exc:
+            raise _store_error(self.path, exc) from None
+        raise ProcedureStoreError(
+            f"{self.path} {problem} the object {sha.decode()[:40]}: the repository is "
+            "damaged.", hint="Restore it from a backup or a clone; `git fsck` lists the "
+                             "damaged objects.")
 
     def _lookup(self, tree: bytes, id: str) -> bytes | None:
         """The tree id of ``id``'s folder in root tree ``tree``, or ``None``."""
