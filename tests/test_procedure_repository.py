@@ -441,7 +441,6 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode()
 
 
-@pytest.mark.slow
 def test_kill_9_during_saves_loses_no_acknowledged_version(path) -> None:
     rng = random.Random(20261207)
     with ProcedureRepository.open(path):

@@ -140,7 +140,11 @@ class ProcedureRepository:
                 hint="Point [procedures] repository at a new path, or at a bare clone "
                      "(git clone --bare).")
         store = cls(where, repo, lock_timeout=lock_timeout)
-        store._recover_stale_locks()
+        try:
+            store._recover_stale_locks()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
