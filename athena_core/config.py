@@ -31,6 +31,7 @@ __all__ = [
     "McpConfig",
     "MemoryConfig",
     "PluginsConfig",
+    "ProceduresConfig",
     "RetrievalConfig",
     "StorageConfig",
     "default_config_text",
@@ -237,6 +238,16 @@ class AuditConfig:
 
 
 @attrs.frozen
+class ProceduresConfig:
+    """``[procedures]``: where procedures are kept (see ``docs/procedures.md``)."""
+
+    #: Path of the procedures' git repository (bare); empty means ``procedures.git`` in the
+    #: data dir, a relative path is taken from the data dir. Always a local directory, also
+    #: when ``[storage] url`` is a PostgreSQL server (decision 17).
+    repository: str = ""
+
+
+@attrs.frozen
 class PluginsConfig:
     """``[plugins]``: which installed plugins load."""
 
@@ -255,6 +266,7 @@ _SECTIONS: dict[str, type] = {
     "execution": ExecutionConfig,
     "mcp": McpConfig,
     "audit": AuditConfig,
+    "procedures": ProceduresConfig,
     "plugins": PluginsConfig,
 }
 
@@ -270,6 +282,7 @@ class Config:
     execution: ExecutionConfig = ExecutionConfig()
     mcp: McpConfig = McpConfig()
     audit: AuditConfig = AuditConfig()
+    procedures: ProceduresConfig = ProceduresConfig()
     plugins: PluginsConfig = PluginsConfig()
     #: Custom execution policies from ``[policies.NAME]`` tables, by name.
     policies: Mapping[str, Any] = attrs.field(factory=dict)
@@ -279,6 +292,11 @@ class Config:
     @property
     def database_url(self) -> str:
         return self.storage.url or f"sqlite:///{self.data_dir / 'athena.db'}"
+
+    @property
+    def procedure_repository(self) -> Path:
+        """The procedures' git repository: ``[procedures] repository``, from the data dir."""
+        return self.data_dir / Path(self.procedures.repository or "procedures.git").expanduser()
 
     @classmethod
     def load(
@@ -608,6 +626,11 @@ max_response_chars = 100000
 # Keep each program's text and each tool call's argument values in the audit log (their
 # sha256 is kept either way). Forget scrubs the text that quotes what it forgot.
 keep_programs = true
+
+[procedures]
+# The procedures' git repository (bare). Empty: procedures.git in this directory; a relative
+# path is taken from this directory. It stays a local directory with PostgreSQL too.
+repository = ""
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

@@ -21,6 +21,9 @@ __all__ = [
     "PermissionDeniedError",
     "PluginContractError",
     "PluginLoadError",
+    "ProcedureManifestError",
+    "ProcedureNotFoundError",
+    "ProcedureStoreError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
     "SchemaVersionError",
@@ -189,3 +192,20 @@ class ImportFormatError(AthenaError, ValueError):
         )
         self.line = line
         self.field = field
+
+
+class ProcedureNotFoundError(AthenaError, KeyError):
+    """No procedure with the given id (or no version of it at the given commit) is stored."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class ProcedureManifestError(InvalidArgumentError):
+    """A procedure's ``manifest.json`` is malformed; ``argument`` names the field at fault
+    (``None`` when the file as a whole is unreadable)."""
+
+
+class ProcedureStoreError(StorageError):
+    """The procedure repository (git) could not be read or written: not a repository,
+    damaged, not writable, or held by another writer for longer than the lock timeout."""

@@ -32,7 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from athena_core import _ids
 
 __all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow",
-           "MemoryRow", "StateRow", "UTCDateTime", "VectorChangeRow", "embedding_table"]
+           "MemoryRow", "ProcedureRow", "ProcedureVersionRow", "StateRow", "UTCDateTime",
+           "VectorChangeRow", "embedding_table"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -214,3 +215,44 @@ class AuditRow(Base):
     migrated: Mapped[bool] = mapped_column(Boolean)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ProcedureRow(Base):
+    """One procedure of the catalog (:mod:`athena_core.procedures.catalog`).
+
+    The procedure's code and history live in its git repository; these rows index them
+    so that listing and searching never read git.
+    """
+
+    __tablename__ = "procedures"
+
+    #: ``namespace/name``.
+    id: Mapped[str] = mapped_column(String(129), primary_key=True)
+    #: Of its newest version.
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(32))
+    #: ``active`` if a version is active, ``retired`` if every version is, else ``candidate``.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    active_commit: Mapped[str | None] = mapped_column(String(40))
+    latest_commit: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcedureVersionRow(Base):
+    """One version (commit) of a procedure, with what the gate decided about it."""
+
+    __tablename__ = "procedure_versions"
+
+    procedure_id: Mapped[str] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), primary_key=True)
+    commit_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: 1, 2, ... in commit order, per procedure.
+    number: Mapped[int] = mapped_column(Integer)
+    #: ``candidate``, ``active`` or ``retired``.
+    status: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The gate's report (:class:`~athena_core.procedures.model.ValidationReport`), if any.
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)

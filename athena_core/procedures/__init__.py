@@ -1,0 +1,52 @@
+"""Procedures: procedural memory as executable code, versioned in git.
+
+A procedure is a folder of a git repository - ``manifest.json`` (:class:`Procedure`),
+``main.py`` (the code) and ``test_main.py`` (its tests) - whose every save is a commit
+(:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`).
+See ``docs/procedures.md``. dulwich loads only when a repository is opened.
+"""
+
+from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
+from athena_core.procedures.model import (
+    LANGUAGES,
+    MAX_DESCRIPTION_CHARS,
+    SOURCES,
+    STATUSES,
+    HistoryEntry,
+    Procedure,
+    ProcedureSignature,
+    ProcedureVersion,
+    Revision,
+    Source,
+    Status,
+    ValidationCheck,
+    ValidationReport,
+    VersionRecord,
+    check_procedure_id,
+    schema_from_signature,
+)
+from athena_core.procedures.repository import Change, ProcedureRepository, RepositoryLog
+
+__all__ = [
+    "LANGUAGES",
+    "MAX_DESCRIPTION_CHARS",
+    "SOURCES",
+    "STATUSES",
+    "CatalogEntry",
+    "Change",
+    "HistoryEntry",
+    "Procedure",
+    "ProcedureCatalog",
+    "ProcedureRepository",
+    "ProcedureSignature",
+    "ProcedureVersion",
+    "RepositoryLog",
+    "Revision",
+    "Source",
+    "Status",
+    "ValidationCheck",
+    "ValidationReport",
+    "VersionRecord",
+    "check_procedure_id",
+    "schema_from_signature",
+]

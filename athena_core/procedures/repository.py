@@ -1,0 +1,768 @@
+"""The procedures' git repository: every version of every procedure, as commits (dulwich).
+
+One **bare** repository (``<data_dir>/procedures.git`` unless ``[procedures] repository``
+says otherwise) holds every procedure as a folder ``<namespace>/<name>/`` with three files:
+``manifest.json`` (the :class:`~athena_core.procedures.model.Procedure`), ``main.py`` (the
+code) and ``test_main.py`` (its tests). History is one linear branch (``main``); each save
+or rollback is one commit with its author and message, and no commit is ever rewritten.
+
+Bare, written through dulwich's object store and refs, because nothing here needs a work
+tree: a work tree and its index would be a second copy of every file that a killed writer
+could leave out of step with the commits (``index.lock`` included). ``git log``, ``git
+show`` and ``git clone`` read the repository as it is.
+
+Crash safety. Every write holds an exclusive ``flock`` on ``athena.flock`` in the
+repository, so writers in any number of processes take turns; a lock file that git or
+dulwich leaves behind (``*.lock``: an object or ref being written when its writer was
+killed) can only be stale while that lock is held, and is removed then: at open (when no
+writer holds the lock) and whenever a write meets one. The objects of a commit and the
+ref are written and fsynced (files and directories) before :meth:`save` returns, so an
+acknowledged version survives the process being killed and the machine losing power.
+A writer killed before moving the ref leaves only unreferenced objects, which git ignores.
+
+Import is lazy: dulwich loads when a repository is opened, not when Athena is imported.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import difflib
+import errno
+import fcntl
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from athena_core.errors import (
+    InvalidArgumentError,
+    ProcedureManifestError,
+    ProcedureNotFoundError,
+    ProcedureStoreError,
+)
+from athena_core.procedures.model import (
+    HistoryEntry,
+    Procedure,
+    Revision,
+    check_procedure_id,
+    schema_from_signature,
+)
+
+if TYPE_CHECKING:
+    from dulwich.objects import Commit, ObjectID, ShaFile
+    from dulwich.refs import Ref
+    from dulwich.repo import Repo
+
+__all__ = ["CODE_FILE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE", "Change",
+           "ProcedureRepository", "RepositoryLog"]
+
+MANIFEST_FILE = "manifest.json"
+CODE_FILE = "main.py"
+TESTS_FILE = "test_main.py"
+#: The file whose ``flock`` every writer holds (inside the repository).
+LOCK_FILE = "athena.flock"
+_FILES = (MANIFEST_FILE, CODE_FILE, TESTS_FILE)
+_HEAD = cast("Ref", b"HEAD")
+_BLOB_MODE = 0o100644
+_TREE_MODE = stat.S_IFDIR
+_IDENTITY = re.compile(r"(?P<name>[^<>\n]+?) <(?P<email>[^<>\n]*)>")
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+_MAX_AUTHOR_CHARS = 255
+
+
+@attrs.frozen
+class Change:
+    """One commit and the procedures it changed (what the catalog replays)."""
+
+    entry: HistoryEntry
+    procedures: tuple[str, ...]
+
+
+@attrs.frozen
+class RepositoryLog:
+    """Commits after a given one, oldest first; ``complete`` when the walk went back to the
+    first commit (the given one was not in the history, or none was given)."""
+
+    changes: tuple[Change, ...]
+    complete: bool
+
+
+class ProcedureRepository:
+    """The procedures' bare git repository. Open with :meth:`open`; close when done.
+
+    Reads never lock and see each commit whole; writes (:meth:`save`, :meth:`rollback`)
+    take turns across processes (see the module docstring).
+    """
+
+    def __init__(self, path: Path, repo: Repo, *, lock_timeout: float) -> None:
+        self.path = path
+        self._repo = repo
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 30.0
+             ) -> ProcedureRepository:
+        """Open the repository at ``path``, creating it if it does not exist (or is an empty
+        directory), and remove the lock files a killed writer left.
+
+        ``lock_timeout`` is how long (seconds) a write waits for another process's write.
+        Raises :class:`ProcedureStoreError` if ``path`` is something other than a bare git
+        repository, or cannot be read or created.
+        """
+        from dulwich.errors import NotGitRepository
+        from dulwich.repo import Repo
+
+        where = Path(path).expanduser().absolute()
+        with _os_errors(where):
+            if not where.exists() or (where.is_dir() and not any(where.iterdir())):
+                _create(where)
+            try:
+                repo = Repo(str(where))
+            except NotGitRepository:
+                raise ProcedureStoreError(
+                    f"{where} is not a git repository; Athena left it untouched.",
+                    hint="Point [procedures] repository at a new path (or an empty "
+                         "directory), or move that directory away.") from None
+        if not repo.bare:
+            repo.close()
+            raise ProcedureStoreError(
+                f"{where} is a git work tree; procedures are kept in a bare repository.",
+                hint="Point [procedures] repository at a new path, or at a bare clone "
+                     "(git clone --bare).")
+        store = cls(where, repo, lock_timeout=lock_timeout)
+        try:
+            store._recover_stale_locks()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._repo.close()
+
+    def __enter__(self) -> ProcedureRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        """The newest commit, or ``None`` while the repository is empty."""
+        try:
+            head: str = self._repo.refs[_HEAD].decode("ascii")
+        except KeyError:
+            return None
+        return head
+
+    def has_commit(self, commit: str) -> bool:
+        """Whether ``commit`` (a full id) is a commit of this repository."""
+        from dulwich.objects import Commit
+
+        sha = commit.encode("ascii", "replace")
+        return self._has(sha) and isinstance(self._get(sha), Commit)
+
+    def list(self) -> builtins.list[str]:
+        """The ids of the procedures in the newest commit, sorted."""
+        head = self.head()
+        if head is None:
+            return []
+        ids: builtins.list[str] = []
+        for namespace, mode, sha in self._tree(self._commit(head).tree).iteritems():
+            if stat.S_ISDIR(mode):
+                ids.extend(f"{namespace.decode()}/{name.decode()}"
+                           for name, kind, _ in self._tree(sha).iteritems()
+                           if stat.S_ISDIR(kind))
+        return sorted(ids)
+
+    def history(self, id: str) -> builtins.list[HistoryEntry]:
+        """The commits that changed procedure ``id``, newest first.
+
+        Raises :class:`ProcedureNotFoundError` if there are none.
+        """
+        entries = [self._entry(commit) for commit in self._versions(id)]
+        if not entries:
+            raise self._not_found(id)
+        return entries
+
+    def read(self, id: str, commit: str | None = None) -> Revision:
+        """Procedure ``id`` as of ``commit`` (default: the newest), with the commit that made
+        that version. ``commit`` may be a full commit id or a prefix of one of its versions.
+
+        Raises :class:`ProcedureNotFoundError` if it did not exist there.
+        """
+        version = self._resolve(id, commit)
+        files = self._files(id, version)
+        try:
+            procedure = Procedure.from_manifest(files.get(MANIFEST_FILE, b""))
+        except ProcedureManifestError as exc:
+            raise ProcedureStoreError(
+                f"The manifest of procedure {id!r} at commit {version[:12]} is unreadable: "
+                f"{exc.message}", hint="Roll it back to an earlier version.") from None
+        if procedure.id != id:
+            raise ProcedureStoreError(
+                f"The folder {id}/ at commit {version[:12]} holds the manifest of "
+                f"{procedure.id!r}.", hint="Roll it back to an earlier version.")
+        entry = self._entry(version)
+        return Revision(commit=entry.commit, author=entry.author, message=entry.message,
+                        created_at=entry.created_at, procedure=procedure,
+                        code=_text(files, CODE_FILE, id), tests=_text(files, TESTS_FILE, id))
+
+    def diff(self, id: str, a: str, b: str | None = None) -> str:
+        """A unified diff of procedure ``id``'s files from version ``a`` to ``b`` (default:
+        the newest); ``""`` when they are the same."""
+        old, new = self._files(id, self._resolve(id, a)), self._files(id, self._resolve(id, b))
+        out: builtins.list[str] = []
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) == new.get(name):
+                continue
+            lines = difflib.unified_diff(
+                _lines(old.get(name)), _lines(new.get(name)),
+                fromfile=f"a/{id}/{name}" if name in old else "/dev/null",
+                tofile=f"b/{id}/{name}" if name in new else "/dev/null")
+            out.extend(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                       for line in lines)
+        return "".join(out)
+
+    def log(self, since: str | None = None) -> RepositoryLog:
+        """The commits after ``since`` (all of them if ``since`` is ``None`` or not in the
+        history), oldest first, each with the procedures it changed."""
+        changes: builtins.list[Change] = []
+        commit_id = self.head()
+        while commit_id is not None and commit_id != since:
+            commit = self._commit(commit_id)
+            parent = self._commit(commit.parents[0].decode()).tree if commit.parents else None
+            changes.append(Change(entry=self._entry(commit_id),
+                                  procedures=self._changed(parent, commit.tree)))
+            commit_id = commit.parents[0].decode() if commit.parents else None
+        changes.reverse()
+        return RepositoryLog(changes=tuple(changes), complete=commit_id is None)
+
+    def verify(self) -> builtins.list[str]:
+        """Problems found (an empty list: healthy). Like ``git fsck`` on what the branch
+        reaches: each commit, tree and blob is present, well formed and hashes to its id,
+        and each procedure of the newest commit has its three files and a valid manifest."""
+        problems: builtins.list[str] = []
+        head = self.head()
+        if head is None:
+            return problems
+        seen: set[bytes] = set()
+        pending: builtins.list[tuple[bytes, bytes]] = [(head.encode(), b"commit")]
+        while pending:
+            sha, kind = pending.pop()
+            if sha in seen:
+                continue
+            seen.add(sha)
+            try:
+                obj = self._repo.object_store[_oid(sha)]
+                obj.check()
+            except Exception as exc:  # any failure to read is a finding, not a crash
+                problems.append(f"{kind.decode()} {sha.decode()}: {type(exc).__name__}: {exc}")
+                continue
+            if obj.id != sha or obj.type_name != kind:
+                problems.append(f"{kind.decode()} {sha.decode()}: stored as {obj.type_name!r} "
+                                f"{obj.id.decode()}")
+                continue
+            pending.extend(_children(obj))
+        for id in self.list():
+            try:
+                self.read(id)
+            except (ProcedureStoreError, ProcedureNotFoundError) as exc:
+                problems.append(str(exc))
+        return problems
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def save(self, procedure: Procedure, code: str, tests: str, *, author: str,
+             message: str) -> str:
+        """Store a version of ``procedure`` as one commit; return its id once it is durable.
+
+        Saving what is already the procedure's newest version makes no commit and returns
+        that version's commit. Raises :class:`InvalidArgumentError` (nothing written) if the
+        code or tests do not parse, the code's entry function does not match the
+        manifest's schemas, or the author or message is unusable.
+        """
+        if not isinstance(procedure, Procedure):
+            raise InvalidArgumentError(
+                f"procedure must be a Procedure, not {type(procedure).__name__}.",
+                argument="procedure")
+        files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
+                 TESTS_FILE: _source(tests, "tests")}
+        _check_code(procedure, code, tests)
+        identity, text = _identity(author), _message(message)
+        from dulwich.objects import Blob, Tree
+
+        folder = Tree()
+        blobs = []
+        for name in _FILES:
+            blob = Blob.from_string(files[name].encode("utf-8"))
+            blobs.append(blob)
+            folder.add(name.encode(), _BLOB_MODE, blob.id)
+        return self._commit_folder(procedure.id, [*blobs, folder], folder.id, identity, text)
+
+    def rollback(self, id: str, to_commit: str, *, author: str, message: str) -> str:
+        """Make procedure ``id`` what it was at ``to_commit``, as a new commit whose files are
+        byte for byte those of that version; return its id. History is kept: the versions in
+        between stay readable. Rolling back to what is already the newest version makes no
+        commit and returns that version's commit."""
+        identity, text = _identity(author), _message(message)
+        target = self._folder(id, self._resolve(id, to_commit))
+        assert target is not None  # _resolve found the procedure there
+        return self._commit_folder(id, [], target, identity, text)
+
+    def _commit_folder(self, id: str, new_objects: builtins.list[ShaFile], folder: bytes,
+                       identity: bytes, message: bytes) -> str:
+        """Point ``id``'s folder at tree ``folder`` in a new commit on the branch."""
+        from dulwich.objects import Commit
+
+        check_procedure_id(id)
+        with self._write_lock():
+            head = self.head()
+            root = self._commit(head).tree if head else None
+            if head is not None and root is not None and self._lookup(root, id) == folder:
+                return self._version_at(id, head)  # nothing changed: no empty commit
+            written: builtins.list[ShaFile] = list(new_objects)
+            new_root = self._put(root, id.encode().split(b"/"), folder, written)
+            commit = Commit()
+            commit.tree = new_root
+            commit.parents = [_oid(head.encode())] if head else []
+            commit.author = commit.committer = identity
+            commit.author_time = commit.commit_time = int(time.time())
+            commit.author_timezone = commit.commit_timezone = 0
+            commit.encoding = b"UTF-8"
+            commit.message = message
+            written.append(commit)
+            for obj in written:
+                self._add(obj)
+            self._sync_objects(written)
+            self._move_head(head, commit.id)
+            saved: str = commit.id.decode("ascii")
+            return saved
+
+    # --- internals: git objects ------------------------------------------------------------
+
+    def _commit(self, commit_id: str) -> Commit:
+        from dulwich.objects import Commit
+
+        obj = self._get(commit_id.encode("ascii"))
+        if not isinstance(obj, Commit):
+            raise InvalidArgumentError(f"{commit_id[:40]!r} is not a commit.",
+                                       argument="commit")
+        return obj
+
+    def _tree(self, sha: bytes) -> Any:
+        return self._get(sha)
+
+    def _has(self, sha: bytes) -> bool:
+        return _oid(sha) in self._repo.object_store
+
+    def _get(self, sha: bytes) -> ShaFile:
+        from dulwich.errors import ChecksumMismatch, ObjectFormatException
+
+        try:
+            return self._repo.object_store[_oid(sha)]
+        except KeyError:
+            problem = "lacks"
+        except (ObjectFormatException, ChecksumMismatch, zlib.error, ValueError):
+            problem = "cannot read"
+        except OSError as exc:
+            raise _store_error(self.path, exc) from None
+        raise ProcedureStoreError(
+            f"{self.path} {problem} the object {sha.decode()[:40]}: the repository is "
+            "damaged.", hint="Restore it from a backup or a clone; `git fsck` lists the "
+                             "damaged objects.")
+
+    def _lookup(self, tree: bytes, id: str) -> bytes | None:
+        """The tree id of ``id``'s folder in root tree ``tree``, or ``None``."""
+        sha = tree
+        for part in id.encode().split(b"/"):
+            entries = {name: (mode, child) for name, mode, child in self._tree(sha).iteritems()}
+            if part not in entries or not stat.S_ISDIR(entries[part][0]):
+                return None
+            sha = entries[part][1]
+        return sha
+
+    def _folder(self, id: str, commit_id: str) -> bytes | None:
+        return self._lookup(self._commit(commit_id).tree, id)
+
+    def _put(self, tree: bytes | None, parts: builtins.list[bytes], folder: bytes,
+             written: builtins.list[ShaFile]) -> bytes:
+        """A copy of ``tree`` with the folder at ``parts`` set to ``folder``; new trees are
+        appended to ``written``."""
+        from dulwich.objects import Tree
+
+        new = Tree()
+        if tree is not None:
+            for name, mode, sha in self._tree(tree).iteritems():
+                new.add(name, mode, sha)
+        if len(parts) == 1:
+            child = folder
+        else:
+            current = {name: sha for name, _, sha in new.iteritems()}.get(parts[0])
+            child = self._put(current, parts[1:], folder, written)
+        new.add(parts[0], _TREE_MODE, _oid(child))
+        written.append(new)
+        tree_id: bytes = new.id
+        return tree_id
+
+    def _changed(self, old: bytes | None, new: bytes) -> tuple[str, ...]:
+        """The procedure folders that differ between two root trees."""
+        def entries(tree: bytes | None) -> dict[bytes, bytes]:
+            if tree is None:
+                return {}
+            return {name: sha for name, mode, sha in self._tree(tree).iteritems()
+                    if stat.S_ISDIR(mode)}
+
+        changed: builtins.list[str] = []
+        before, after = entries(old), entries(new)
+        for namespace, sha in after.items():
+            if before.get(namespace) != sha:
+                inner_before, inner_after = entries(before.get(namespace)), entries(sha)
+                changed.extend(f"{namespace.decode()}/{name.decode()}"
+                               for name, child in inner_after.items()
+                               if inner_before.get(name) != child)
+        return tuple(sorted(changed))
+
+    def _versions(self, id: str) -> builtins.list[str]:
+        """The commits that changed ``id``'s folder, newest first."""
+        check_procedure_id(id)
+        versions = []
+        commit_id = self.head()
+        while commit_id is not None:
+            commit = self._commit(commit_id)
+            folder = self._lookup(commit.tree, id)
+            parent = commit.parents[0].decode() if commit.parents else None
+            if folder is not None and (parent is None or self._folder(id, parent) != folder):
+                versions.append(commit_id)
+            commit_id = parent
+        return versions
+
+    def _resolve(self, id: str, commit: str | None) -> str:
+        """The commit that made the version of ``id`` seen at ``commit`` (a full commit id, or
+        a prefix of one of ``id``'s versions); the newest version if ``commit`` is ``None``."""
+        check_procedure_id(id)
+        if commit is None:
+            head = self.head()
+            if head is None or self._folder(id, head) is None:
+                raise self._not_found(id)
+            return self._version_at(id, head)
+        if not isinstance(commit, str) or not _HEX.fullmatch(commit):
+            raise InvalidArgumentError(
+                f"{str(commit)[:60]!r} is not a commit id (4 to 40 lower-case hex digits).",
+                argument="commit")
+        if len(commit) == 40:
+            if not self.has_commit(commit) or self._folder(id, commit) is None:
+                raise self._not_found(id, commit)
+            return self._version_at(id, commit)
+        matches = [version for version in self._versions(id) if version.startswith(commit)]
+        if len(matches) > 1:
+            raise InvalidArgumentError(
+                f"{commit!r} is the start of {len(matches)} versions of {id!r}.",
+                hint="Give more digits of the commit id.", argument="commit")
+        if not matches:
+            raise self._not_found(id, commit)
+        return matches[0]
+
+    def _version_at(self, id: str, commit_id: str) -> str:
+        """The newest commit at or before ``commit_id`` that changed ``id``'s folder."""
+        folder = self._folder(id, commit_id)
+        while True:
+            parents = self._commit(commit_id).parents
+            if not parents or self._folder(id, parents[0].decode()) != folder:
+                return commit_id
+            commit_id = parents[0].decode()
+
+    def _files(self, id: str, commit_id: str) -> dict[str, bytes]:
+        folder = self._folder(id, commit_id)
+        if folder is None:
+            raise self._not_found(id, commit_id)
+        out = {}
+        for name, mode, sha in self._tree(folder).iteritems():
+            if not stat.S_ISDIR(mode):
+                out[name.decode("utf-8", "replace")] = self._get(sha).as_raw_string()
+        return out
+
+    def _entry(self, commit_id: str) -> HistoryEntry:
+        commit = self._commit(commit_id)
+        identity = commit.author.decode("utf-8", "replace")
+        found = _IDENTITY.fullmatch(identity)
+        author = identity if found is None or found["email"] else found["name"]
+        return HistoryEntry(commit=commit_id, author=author,
+                            message=commit.message.decode("utf-8", "replace").rstrip("\n"),
+                            created_at=datetime.fromtimestamp(commit.author_time, UTC))
+
+    def _not_found(self, id: str, commit: str | None = None) -> ProcedureNotFoundError:
+        if commit is None:
+            return ProcedureNotFoundError(
+                f"No procedure {id!r} is stored.",
+                hint="`list()` shows the stored procedures; ids are 'namespace/name'.")
+        return ProcedureNotFoundError(
+            f"Procedure {id!r} has no version at commit {commit[:40]!r}.",
+            hint="`history(id)` lists its versions.")
+
+    # --- internals: durability and locking -------------------------------------------------
+
+    def _add(self, obj: ShaFile) -> None:
+        """Write one loose object; a lock file left on it by a killed writer is removed."""
+        from dulwich.file import FileLocked
+
+        with _os_errors(self.path):
+            try:
+                self._repo.object_store.add_object(obj)
+            except FileLocked as exc:
+                _remove(exc.lockfilename)  # stale: we hold the writers' lock
+                self._repo.object_store.add_object(obj)
+
+    def _object_path(self, sha: bytes) -> Path:
+        hexsha = sha.decode("ascii")
+        return Path(self._repo.object_store.path) / hexsha[:2] / hexsha[2:]
+
+    def _sync_objects(self, objects: builtins.list[ShaFile]) -> None:
+        """fsync each object's file and the directories that name them."""
+        with _os_errors(self.path):
+            directories = set()
+            for obj in objects:
+                path = self._object_path(obj.id)
+                _fsync(path)
+                directories.add(path.parent)
+            for directory in directories:
+                _fsync(directory)
+            _fsync(Path(self._repo.object_store.path))
+
+    def _move_head(self, old: str | None, new: bytes) -> None:
+        """Move the branch from ``old`` to ``new``, durably."""
+        from dulwich.file import FileLocked
+
+        for attempt in (1, 2):
+            try:
+                moved = self._repo.refs.set_if_equals(
+                    _HEAD, _oid(old.encode()) if old else None, _oid(new))
+                break
+            except FileLocked as exc:
+                if attempt == 2:
+                    raise ProcedureStoreError(
+                        f"{self.path}: the branch is locked by another program.",
+                        hint="Stop other programs writing to the repository.") from None
+                _remove(exc.lockfilename)  # stale: we hold the writers' lock
+            except OSError as exc:
+                raise _store_error(self.path, exc) from None
+        if not moved:
+            raise ProcedureStoreError(
+                f"{self.path}: the branch moved while Athena was writing; another program "
+                "writes to this repository without Athena's lock.",
+                hint="Let only Athena write to it; the version was not saved.")
+        with _os_errors(self.path):
+            ref = self._repo.refs.follow(_HEAD)[0][-1].decode()
+            ref_file = self.path / ref
+            _fsync(ref_file)
+            _fsync(ref_file.parent)
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Hold the writers' lock, waiting up to ``lock_timeout`` seconds for it."""
+        with _os_errors(self.path):
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.001
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise ProcedureStoreError(
+                        f"{self.path}: another process has been writing procedures for "
+                        f"longer than {self.lock_timeout:g} s; nothing was saved.",
+                        hint="Try again; if it persists, look for a hung Athena process.")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _recover_stale_locks(self) -> None:
+        """Remove every ``*.lock`` file in the repository if no writer is running."""
+        with _os_errors(self.path):
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if not _try_lock(fd):
+                    return  # a live writer: its lock files are not stale
+                for root, _dirs, names in os.walk(self.path):
+                    for name in names:
+                        if name.endswith(".lock"):
+                            _remove(os.path.join(root, name))
+            finally:
+                os.close(fd)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _create(where: Path) -> None:
+    """Create a bare repository at ``where`` atomically: built beside it, then renamed."""
+    from dulwich.repo import Repo
+
+    where.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{where.name}.", dir=where.parent))
+    try:
+        Repo.init_bare(str(scratch), default_branch=b"main").close()
+        (scratch / LOCK_FILE).touch(0o600)
+        for root, dirs, names in os.walk(scratch, topdown=False):
+            for name in [*names, *dirs]:
+                _fsync(Path(root) / name)
+        _fsync(scratch)
+        try:
+            os.rename(scratch, where)  # replaces an empty directory, never a full one
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another process created it first: use theirs
+        _fsync(where.parent)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _oid(sha: bytes) -> ObjectID:
+    """``sha`` as dulwich's type for an object id (the same bytes)."""
+    return cast("ObjectID", sha)
+
+
+def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
+    from dulwich.objects import Commit, Tree
+
+    if isinstance(obj, Commit):
+        yield obj.tree, b"tree"
+        for parent in obj.parents:
+            yield parent, b"commit"
+    elif isinstance(obj, Tree):
+        for _name, mode, sha in obj.iteritems():
+            yield sha, b"tree" if stat.S_ISDIR(mode) else b"blob"
+
+
+def _check_code(procedure: Procedure, code: str, tests: str) -> None:
+    """The code and tests parse, and the code's entry function has the manifest's schemas."""
+    _parse(procedure.id, tests, TESTS_FILE)
+    _parse(procedure.id, code, CODE_FILE)
+    signature = schema_from_signature(code, function=procedure.entry)
+    if (signature.input_schema, signature.output_schema) != (procedure.input_schema,
+                                                            procedure.output_schema):
+        raise InvalidArgumentError(
+            f"The schemas in the manifest of {procedure.id!r} are not those of "
+            f"{procedure.entry}() in its code.",
+            hint="Make the procedure with Procedure.from_code(code, ...), or update its "
+                 "input_schema and output_schema from schema_from_signature(code).",
+            argument="procedure")
+
+
+def _parse(id: str, source: str, name: str) -> None:
+    import ast
+
+    try:
+        ast.parse(source, filename=name)
+    except (SyntaxError, ValueError) as exc:
+        lineno = getattr(exc, "lineno", None)
+        line = f" line {lineno}" if lineno else ""
+        raise InvalidArgumentError(
+            f"{name} of procedure {id!r} does not parse ({name}{line}: "
+            f"{getattr(exc, 'msg', exc)}); nothing was saved.", hint="Fix the syntax error.",
+            argument="tests" if name == TESTS_FILE else "code") from None
+
+
+def _source(value: object, argument: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{argument} must be a string of Python source, not "
+                                   f"{type(value).__name__}.", argument=argument)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(f"{argument} holds a lone surrogate; it cannot be stored "
+                                   "as UTF-8.", argument=argument) from None
+    return value
+
+
+def _identity(author: object) -> bytes:
+    """``Name <email>`` for git; a bare name gets an empty email."""
+    if not isinstance(author, str) or not author.strip() or len(author) > _MAX_AUTHOR_CHARS \
+            or "\n" in author or "\x00" in author:
+        raise InvalidArgumentError(
+            f"author must be a one-line name (or 'Name <email>') of 1-{_MAX_AUTHOR_CHARS} "
+            "characters.", argument="author")
+    author = author.strip()
+    if _IDENTITY.fullmatch(author):
+        return author.encode("utf-8")
+    if "<" in author or ">" in author:
+        raise InvalidArgumentError(
+            "author must be a name or 'Name <email>'; '<' and '>' appear only around the "
+            "email.", argument="author")
+    return f"{author} <>".encode()
+
+
+def _message(message: object) -> bytes:
+    if not isinstance(message, str) or not message.strip() or "\x00" in message:
+        raise InvalidArgumentError("message must be a non-empty string saying why.",
+                                   argument="message")
+    try:
+        return (message.strip("\n") + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError("message holds a lone surrogate; it cannot be stored as "
+                                   "UTF-8.", argument="message") from None
+
+
+def _text(files: dict[str, bytes], name: str, id: str) -> str:
+    try:
+        return files[name].decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        raise ProcedureStoreError(f"{name} of procedure {id!r} is missing or not UTF-8.",
+                                  hint="Roll it back to an earlier version.") from None
+
+
+def _lines(data: bytes | None) -> builtins.list[str]:
+    return [] if data is None else data.decode("utf-8", "replace").splitlines(keepends=True)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _fsync(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str | bytes) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _store_error(where: Path, exc: OSError) -> ProcedureStoreError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "Give this process write access to it, or point [procedures] repository " \
+               "elsewhere."
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "Free disk space; nothing was saved."
+    else:
+        hint = "Check the path and the disk."
+    return ProcedureStoreError(f"{where}: {reason}.", hint=hint)
+
+
+@contextlib.contextmanager
+def _os_errors(where: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _store_error(where, exc) from None
