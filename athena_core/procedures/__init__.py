@@ -2,16 +2,21 @@
 
 A procedure is a folder of a git repository - ``manifest.json`` (:class:`Procedure`),
 ``main.py`` (the code) and ``test_main.py`` (its tests) - whose every save is a commit
-(:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`).
+(:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`);
+:func:`admit` makes a version ``active`` only once :func:`verify` found it sound.
 See ``docs/procedures.md``. dulwich loads only when a repository is opened.
 """
 
 from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
+from athena_core.procedures.gate import RunStats, admit, confidence, procedure_policy, verify
 from athena_core.procedures.model import (
     LANGUAGES,
     MAX_DESCRIPTION_CHARS,
+    NO_EXPECTED,
     SOURCES,
+    STAGES,
     STATUSES,
+    Example,
     HistoryEntry,
     Procedure,
     ProcedureSignature,
@@ -19,6 +24,7 @@ from athena_core.procedures.model import (
     Revision,
     Source,
     Status,
+    TestOutcome,
     ValidationCheck,
     ValidationReport,
     VersionRecord,
@@ -30,10 +36,13 @@ from athena_core.procedures.repository import Change, ProcedureRepository, Repos
 __all__ = [
     "LANGUAGES",
     "MAX_DESCRIPTION_CHARS",
+    "NO_EXPECTED",
     "SOURCES",
+    "STAGES",
     "STATUSES",
     "CatalogEntry",
     "Change",
+    "Example",
     "HistoryEntry",
     "Procedure",
     "ProcedureCatalog",
@@ -42,11 +51,17 @@ __all__ = [
     "ProcedureVersion",
     "RepositoryLog",
     "Revision",
+    "RunStats",
     "Source",
     "Status",
+    "TestOutcome",
     "ValidationCheck",
     "ValidationReport",
     "VersionRecord",
+    "admit",
     "check_procedure_id",
+    "confidence",
+    "procedure_policy",
     "schema_from_signature",
+    "verify",
 ]

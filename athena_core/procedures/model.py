@@ -23,6 +23,7 @@ procedure cannot exist (an :class:`InvalidArgumentError` whose ``argument`` name
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import json
 import keyword
@@ -45,8 +46,11 @@ __all__ = [
     "MANIFEST_FORMAT",
     "MAX_DESCRIPTION_CHARS",
     "MAX_ID_PART_CHARS",
+    "NO_EXPECTED",
     "SOURCES",
+    "STAGES",
     "STATUSES",
+    "Example",
     "HistoryEntry",
     "Procedure",
     "ProcedureSignature",
@@ -54,6 +58,7 @@ __all__ = [
     "Revision",
     "Source",
     "Status",
+    "TestOutcome",
     "ValidationCheck",
     "ValidationReport",
     "VersionRecord",
@@ -199,6 +204,79 @@ def _utc(value: datetime | str) -> datetime:
     return as_utc(value, name="created_at")
 
 
+class _NoExpected(enum.Enum):
+    NO_EXPECTED = "no expected output"
+
+
+#: An :class:`Example` without an expected output (its dry run need only succeed).
+NO_EXPECTED = _NoExpected.NO_EXPECTED
+
+
+def _json_value(value: object, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"Procedure field 'examples': {what} must hold JSON values only (strings, "
+            "numbers, booleans, null, lists, objects with string keys).",
+            argument="examples") from None
+
+
+def _check_inputs(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise InvalidArgumentError(
+            "Procedure field 'examples': an example's inputs must be an object of keyword "
+            "arguments (string keys).", argument="examples")
+    _json_value(value, "an example's inputs")
+
+
+def _check_expected(_instance: object, _attribute: attrs.Attribute[Any],
+                    value: object) -> None:
+    if value is not NO_EXPECTED:
+        _json_value(value, "an example's expected output")
+
+
+@attrs.frozen
+class Example:
+    """Inputs the entry function is dry-run with before a version is admitted, and
+    optionally the output it must return for them (compared as JSON values)."""
+
+    #: The keyword arguments, as JSON values.
+    inputs: dict[str, Any] = attrs.field(validator=_check_inputs, hash=False)
+    #: What it must return, or :data:`NO_EXPECTED` (then it need only succeed).
+    expected: Any = attrs.field(default=NO_EXPECTED, validator=_check_expected, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"inputs": ..., "expected": ...}``; without ``expected`` when none is given."""
+        if self.expected is NO_EXPECTED:
+            return {"inputs": self.inputs}
+        return {"inputs": self.inputs, "expected": self.expected}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Example:
+        if isinstance(raw, Example):
+            return raw
+        if not isinstance(raw, dict) or "inputs" not in raw or set(raw) - {"inputs",
+                                                                            "expected"}:
+            raise InvalidArgumentError(
+                "Procedure field 'examples' must hold objects {\"inputs\": {...}} with an "
+                "optional \"expected\" output, and no other keys.", argument="examples")
+        return cls(raw["inputs"], raw.get("expected", NO_EXPECTED))
+
+
+def _examples(value: Any) -> Any:
+    """A list of examples (dicts or :class:`Example`) becomes a tuple of :class:`Example`."""
+    if isinstance(value, list | tuple):
+        return tuple(Example.from_dict(item) for item in value)
+    return value
+
+
+def _check_examples(_instance: object, attribute: attrs.Attribute[Any],
+                    value: object) -> None:
+    if not isinstance(value, tuple):
+        _fail(attribute, f"must be a list of examples, not {type(value).__name__}.")
+
+
 # --- the definition -----------------------------------------------------------------------
 
 @attrs.frozen
@@ -231,6 +309,9 @@ class Procedure:
         default=(), converter=_tuple, validator=_strings(_text_problem))
     #: The procedure this one replaces, if any.
     supersedes: str | None = attrs.field(default=None, validator=_check_supersedes)
+    #: Inputs (and optionally outputs) the gate dry-runs the entry function with.
+    examples: tuple[Example, ...] = attrs.field(
+        default=(), converter=_examples, validator=_check_examples)
 
     @property
     def namespace(self) -> str:
@@ -257,7 +338,8 @@ class Procedure:
     def to_manifest(self) -> str:
         """The canonical ``manifest.json`` text: ``format``, then the fields in the order
         above (a schema's properties in parameter order), two-space indent, final newline."""
-        fields = attrs.asdict(self)
+        fields = attrs.asdict(self, filter=lambda field, _value: field.name != "examples")
+        fields["examples"] = [example.to_dict() for example in self.examples]
         return json.dumps({"format": MANIFEST_FORMAT, **fields}, indent=2,
                           ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -343,14 +425,39 @@ class Revision(HistoryEntry):
     tests: str
 
 
+#: The stages of the gate, in the order they run: a check's ``stage``.
+STAGES = ("static", "tests", "dry_run")
+
+
 @attrs.frozen
 class ValidationCheck:
-    """One check of the gate (``syntax``, ``permissions``, ``tests``, ``dry_run``, ...)."""
+    """One check of the gate (``static.imports``, ``tests``, ``dry_run``, ...).
+
+    Its stage is the part of its name before the first dot.
+    """
 
     name: str
     passed: bool
     #: What it found, for a person (never the memory it ran against).
     detail: str = ""
+    #: Not run, because an earlier stage failed (then ``passed`` is false).
+    skipped: bool = False
+
+    @property
+    def stage(self) -> str:
+        return self.name.partition(".")[0]
+
+
+@attrs.frozen
+class TestOutcome:
+    """One ``test_*`` function of a version's tests, as its sandboxed run ended."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    name: str
+    passed: bool
+    #: Why it failed: the exception's type and where it was raised (never its message).
+    error: str = ""
 
 
 @attrs.frozen
@@ -359,20 +466,36 @@ class ValidationReport:
 
     checks: tuple[ValidationCheck, ...] = attrs.field(converter=_tuple)
     checked_at: datetime = attrs.field(converter=_utc)
+    #: Each test function's outcome, in the order the tests define them.
+    tests: tuple[TestOutcome, ...] = attrs.field(default=(), converter=_tuple)
 
     @property
     def passed(self) -> bool:
         """True if there was at least one check and every check passed."""
         return bool(self.checks) and all(check.passed for check in self.checks)
 
+    @property
+    def failed_stages(self) -> tuple[str, ...]:
+        """The stages with a check that ran and failed, in the order they ran."""
+        failed = {check.stage for check in self.checks
+                  if not check.passed and not check.skipped}
+        return tuple(sorted(failed, key=lambda stage: (
+            STAGES.index(stage) if stage in STAGES else len(STAGES), stage)))
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(outcome.passed for outcome in self.tests)
+
     def to_dict(self) -> dict[str, Any]:
         return {"checks": [attrs.asdict(check) for check in self.checks],
-                "checked_at": isoformat(self.checked_at)}
+                "checked_at": isoformat(self.checked_at),
+                "tests": [attrs.asdict(outcome) for outcome in self.tests]}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ValidationReport:
         return cls(checks=tuple(ValidationCheck(**check) for check in raw["checks"]),
-                   checked_at=raw["checked_at"])
+                   checked_at=raw["checked_at"],
+                   tests=tuple(TestOutcome(**outcome) for outcome in raw.get("tests", ())))
 
 
 @attrs.frozen(kw_only=True, slots=False)
