@@ -3,6 +3,7 @@
 A procedure is a folder of a git repository - ``manifest.json`` (:class:`Procedure`),
 ``main.py`` (the code) and ``test_main.py`` (its tests) - whose every save is a commit
 (:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`).
+:func:`export_skill` and :func:`import_skill` convert to and from Agent Skills folders.
 See ``docs/procedures.md``. dulwich loads only when a repository is opened.
 """
 
@@ -26,6 +27,7 @@ from athena_core.procedures.model import (
     schema_from_signature,
 )
 from athena_core.procedures.repository import Change, ProcedureRepository, RepositoryLog
+from athena_core.procedures.skills import ImportedSkill, export_skill, import_skill
 
 __all__ = [
     "LANGUAGES",
@@ -35,6 +37,7 @@ __all__ = [
     "CatalogEntry",
     "Change",
     "HistoryEntry",
+    "ImportedSkill",
     "Procedure",
     "ProcedureCatalog",
     "ProcedureRepository",
@@ -48,5 +51,7 @@ __all__ = [
     "ValidationReport",
     "VersionRecord",
     "check_procedure_id",
+    "export_skill",
+    "import_skill",
     "schema_from_signature",
 ]

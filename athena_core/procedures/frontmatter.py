@@ -109,6 +109,8 @@ def write_front_matter(values: Mapping[str, str | Sequence[str] | Mapping[str, s
     for key, value in values.items():
         if isinstance(value, str):
             out.append(f"{_key(key)}: {quote(value)}")
+        elif not value:
+            out.append(f"{_key(key)}: {'{}' if isinstance(value, Mapping) else '[]'}")
         elif isinstance(value, Mapping):
             out.append(f"{_key(key)}:")
             out.extend(f"  {_key(k)}: {quote(v)}" for k, v in value.items())
@@ -124,11 +126,17 @@ def quote(text: str) -> str:
     YAML gives no other meaning (``notes-recent``), else double-quoted."""
     if _SAFE_PLAIN.fullmatch(text) and text not in _YAML_WORDS:
         return text
+    return _double_quoted(text)
+
+
+def _double_quoted(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else quote(key)
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) and key.lower() not in _YAML_WORDS:
+        return key
+    return _double_quoted(key)
 
 
 class _Parser:

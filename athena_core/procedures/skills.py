@@ -87,8 +87,7 @@ _SCRIPT_LANGUAGES = {".sh": "bash", ".bash": "bash", ".zsh": "zsh", ".js": "Java
 _LISTED = 5
 _IGNORED = "it is kept in front_matter and not used"
 #: What import does about each kind of problem skill_problems() reports.
-_IMPORT_ACTIONS = {"folder": "the name from SKILL.md is used",
-                   "description": f"it was cut to {MAX_DESCRIPTION_CHARS} characters",
+_IMPORT_ACTIONS = {"description": f"it was cut to {MAX_DESCRIPTION_CHARS} characters",
                    "metadata": "only its string values are read"}
 
 
@@ -299,6 +298,9 @@ def import_skill(directory: str | os.PathLike[str], *, namespace: str | None = N
     naming the file and line if ``SKILL.md`` is missing, its front matter does not parse,
     or it has no description. Nothing is written.
     """
+    if source is not None and source not in SOURCES:
+        raise InvalidArgumentError(f"source is {source!r}; it must be one of "
+                                   f"{', '.join(SOURCES)}.", argument="source")
     folder = Path(directory)
     skill_path = folder / SKILL_FILE
     where = str(skill_path)
@@ -314,14 +316,14 @@ def import_skill(directory: str | os.PathLike[str], *, namespace: str | None = N
         raise SkillFormatError("the front matter has no description; add 'description: ' "
                                "saying what the skill does and when to use it.", path=where,
                                line=parsed.lines.get("description", 1))
-    if source is not None and source not in SOURCES:
-        raise InvalidArgumentError(f"source is {source!r}; it must be one of "
-                                   f"{', '.join(SOURCES)}.", argument="source")
     folder_name = folder.resolve().name
     for key, problem in skill_problems(front, folder_name):
-        if key != "name":  # _skill_name reports those
+        if key not in ("name", "folder"):  # reported below, once the name is normalised
             warnings.append(f"{problem}; {_IMPORT_ACTIONS.get(key, _IGNORED)}.")
     name = _skill_name(front.get("name"), folder_name, warnings)
+    if name != folder_name:
+        warnings.append(f"the name {name!r} is not the folder's name {folder_name[:80]!r}; "
+                        "the name is used.")
     metadata = front.get("metadata")
     athena = _athena_fields(metadata if isinstance(metadata, dict) else {}, warnings)
     if len(description) > MAX_DESCRIPTION_CHARS:
@@ -411,6 +413,8 @@ def _code_and_tests(folder: Path, entry: str, warnings: list[str]
     the relative paths used; ``(None, "", set())`` if there is no such code."""
     code_path, tests_path = folder / _CODE, folder / _TESTS
     if not code_path.is_file():
+        warnings.append(f"there is no {_CODE}, so the procedure's run() returns the skill's "
+                        "instructions (the body of SKILL.md).")
         return None, "", set()
     try:
         code = code_path.read_bytes().decode("utf-8")
