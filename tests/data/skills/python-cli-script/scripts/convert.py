@@ -3,5 +3,6 @@ import json
 import sys
 
 if __name__ == "__main__":
-    for row in csv.DictReader(open(sys.argv[1], encoding="utf-8")):
-        print(json.dumps(row))
+    with open(sys.argv[1], encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            print(json.dumps(row))
