@@ -439,3 +439,20 @@ _TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
 def test_what_the_writer_writes_reads_back_unchanged(values: dict[str, Any]) -> None:
     text = write_front_matter(values)
     assert read_front_matter(text + "body", path="SKILL.md").values == values
+
+
+@pytest.mark.parametrize(("key", "value"), [("athena-id", "Not/Valid"),
+                                            ("athena-entry", "_private")])
+def test_a_recorded_id_or_entry_the_model_refuses_is_ignored(tmp_path: Path, key: str,
+                                                            value: str) -> None:
+    folder = export_skill(revision(), tmp_path)
+    skill = folder / "SKILL.md"
+    text = skill.read_text(encoding="utf-8")
+    skill.write_text(re.sub(rf"{key}: .*", f'{key}: "{value}"', text), encoding="utf-8")
+    imported = import_skill(folder)
+    assert imported.warnings[0] == f"metadata {key} {value!r} is not valid; it is ignored."
+    if key == "athena-id":
+        assert imported.procedure.id == "skills/notes-recent"
+    else:  # the code has no such function, so run() is looked for and found
+        assert imported.procedure.entry == "run"
+        assert imported.code == CODE

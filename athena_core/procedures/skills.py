@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import json
-import keyword
 import os
 import re
 import shlex
@@ -49,7 +48,6 @@ from athena_core.procedures.model import (
     Procedure,
     Revision,
     Source,
-    check_procedure_id,
     schema_from_signature,
 )
 
@@ -388,23 +386,21 @@ def _athena_fields(metadata: Mapping[str, Value], warnings: list[str]) -> dict[s
                 fields[field] = json.loads(value)
             except ValueError:
                 warnings.append(f"metadata {key} is not JSON; it is ignored.")
-    for field, check in (("id", _valid_id), ("entry", _valid_entry)):
-        if field in fields and not check(fields[field]):
+    for field in ("id", "entry"):  # needed before the procedure is made, so checked here
+        if field in fields and not _valid(field, fields[field]):
             warnings.append(f"metadata athena-{field} {fields.pop(field)[:80]!r} is not valid; "
                             "it is ignored.")
     return fields
 
 
-def _valid_id(value: str) -> bool:
+def _valid(field: str, value: str) -> bool:
+    """Whether the model's own check of ``field`` accepts ``value``."""
+    attribute = getattr(attrs.fields(Procedure), field)
     try:
-        check_procedure_id(value)
+        attribute.validator(None, attribute, value)
     except InvalidArgumentError:
         return False
     return True
-
-
-def _valid_entry(value: str) -> bool:
-    return value.isidentifier() and not keyword.iskeyword(value) and not value.startswith("_")
 
 
 def _code_and_tests(folder: Path, entry: str, warnings: list[str]
