@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -456,3 +457,14 @@ def test_a_recorded_id_or_entry_the_model_refuses_is_ignored(tmp_path: Path, key
     else:  # the code has no such function, so run() is looked for and found
         assert imported.procedure.entry == "run"
         assert imported.code == CODE
+
+
+def test_hidden_files_and_bytecode_caches_are_not_listed(tmp_path: Path) -> None:
+    folder = tmp_path / "python-entry"
+    shutil.copytree(SKILLS / "python-entry", folder)
+    (folder / "scripts" / "__pycache__").mkdir()
+    (folder / "scripts" / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    imported = import_skill(folder)
+    assert imported.files == ()
+    assert imported.warnings == ()

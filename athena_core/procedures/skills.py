@@ -470,10 +470,11 @@ def _procedure(code: str, id: str, description: str, entry: str, athena: dict[st
 
 
 def _other_files(folder: Path, used: set[str], warnings: list[str]) -> tuple[str, ...]:
-    """The folder's files that are not part of the procedure, with a warning for each kind."""
+    """The folder's files that are not part of the procedure, with a warning for each kind
+    (hidden files and ``__pycache__`` are skipped)."""
     found: list[str] = []
     for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
         for file in sorted(names):
             relative = (Path(root) / file).relative_to(folder).as_posix()
             if relative != SKILL_FILE and relative not in used and not file.startswith("."):
