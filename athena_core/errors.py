@@ -28,6 +28,8 @@ __all__ = [
     "SandboxUnavailableError",
     "SchemaVersionError",
     "ScopeViolationError",
+    "SkillExportError",
+    "SkillFormatError",
     "StorageError",
     "StorageFullError",
     "StorageLockedError",
@@ -209,3 +211,22 @@ class ProcedureManifestError(InvalidArgumentError):
 class ProcedureStoreError(StorageError):
     """The procedure repository (git) could not be read or written: not a repository,
     damaged, not writable, or held by another writer for longer than the lock timeout."""
+
+
+class SkillFormatError(AthenaError, ValueError):
+    """A skill folder cannot be imported: it has no ``SKILL.md``, its front matter does not
+    parse, or it has no description. ``path`` is the file and ``line`` the 1-based line at
+    fault, when there is one."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {message}",
+                         hint="Nothing was imported; fix the skill folder and import it again.")
+        self.path = path
+        self.line = line
+
+
+class SkillExportError(InvalidArgumentError):
+    """A procedure cannot be written as an Agent Skills folder that meets the specification
+    (its skill name breaks the naming rules, or the target folder exists); nothing was
+    written."""

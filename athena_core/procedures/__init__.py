@@ -3,7 +3,8 @@
 A procedure is a folder of a git repository - ``manifest.json`` (:class:`Procedure`),
 ``main.py`` (the code) and ``test_main.py`` (its tests) - whose every save is a commit
 (:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`);
-:func:`admit` makes a version ``active`` only once :func:`verify` found it sound.
+:func:`admit` makes a version ``active`` only once :func:`verify` found it sound;
+:func:`export_skill` and :func:`import_skill` convert to and from Agent Skills folders.
 See ``docs/procedures.md``. dulwich loads only when a repository is opened.
 """
 
@@ -32,6 +33,7 @@ from athena_core.procedures.model import (
     schema_from_signature,
 )
 from athena_core.procedures.repository import Change, ProcedureRepository, RepositoryLog
+from athena_core.procedures.skills import ImportedSkill, export_skill, import_skill
 
 __all__ = [
     "LANGUAGES",
@@ -44,6 +46,7 @@ __all__ = [
     "Change",
     "Example",
     "HistoryEntry",
+    "ImportedSkill",
     "Procedure",
     "ProcedureCatalog",
     "ProcedureRepository",
@@ -61,6 +64,8 @@ __all__ = [
     "admit",
     "check_procedure_id",
     "confidence",
+    "export_skill",
+    "import_skill",
     "procedure_policy",
     "schema_from_signature",
     "verify",

@@ -1,0 +1,2 @@
+#!/bin/bash
+gzip -9 "$1"/*.log.1
