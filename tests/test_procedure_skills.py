@@ -74,6 +74,8 @@ RICH = {
     "source": "learned",
     "derived_from": ["exec-1", "episode 2"],
     "supersedes": "notes/old-recent",
+    "examples": [{"inputs": {"topic": "deploys"}, "expected": ["deploys: nothing"]},
+                 {"inputs": {"topic": "ops", "days": 3}}],
 }
 
 

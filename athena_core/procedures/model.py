@@ -335,12 +335,17 @@ class Procedure:
                    input_schema=signature.input_schema,
                    output_schema=signature.output_schema, **fields)
 
+    def manifest_fields(self) -> dict[str, Any]:
+        """The fields as JSON values, in the order above: what the manifest (and an Agent
+        Skills export's metadata) holds, and what the constructor takes back."""
+        fields = attrs.asdict(self, filter=lambda field, _value: field.name != "examples")
+        fields["examples"] = [example.to_dict() for example in self.examples]
+        return fields
+
     def to_manifest(self) -> str:
         """The canonical ``manifest.json`` text: ``format``, then the fields in the order
         above (a schema's properties in parameter order), two-space indent, final newline."""
-        fields = attrs.asdict(self, filter=lambda field, _value: field.name != "examples")
-        fields["examples"] = [example.to_dict() for example in self.examples]
-        return json.dumps({"format": MANIFEST_FORMAT, **fields}, indent=2,
+        return json.dumps({"format": MANIFEST_FORMAT, **self.manifest_fields()}, indent=2,
                           ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod

@@ -217,7 +217,7 @@ def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
 
 
 def _athena_metadata(revision: Revision) -> dict[str, str]:
-    fields = attrs.asdict(revision.procedure)
+    fields = revision.procedure.manifest_fields()
     metadata = {}
     for key, field in _FIELD_KEYS.items():
         value = fields[field]
