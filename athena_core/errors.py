@@ -21,8 +21,11 @@ __all__ = [
     "PermissionDeniedError",
     "PluginContractError",
     "PluginLoadError",
+    "ProcedureDepthError",
     "ProcedureManifestError",
+    "ProcedureNotActiveError",
     "ProcedureNotFoundError",
+    "ProcedureRunError",
     "ProcedureStoreError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
@@ -206,6 +209,27 @@ class ProcedureNotFoundError(AthenaError, KeyError):
 class ProcedureManifestError(InvalidArgumentError):
     """A procedure's ``manifest.json`` is malformed; ``argument`` names the field at fault
     (``None`` when the file as a whole is unreadable)."""
+
+
+class ProcedureNotActiveError(AthenaError):
+    """A procedure was asked to run, but it has no ``active`` version: only a version the
+    gate admitted runs (validate it first)."""
+
+
+class ProcedureRunError(AthenaError):
+    """A procedure ran and failed: it raised, returned what cannot cross the bridge, or its
+    sandboxed run was denied, killed or timed out. ``status`` is the run's status and
+    ``error`` the type of what it raised (never its message, which could quote memory)."""
+
+    def __init__(self, message: str, *, status: str, error: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.error = error
+
+
+class ProcedureDepthError(AthenaError):
+    """A procedure called procedures nested deeper than the limit allows."""
 
 
 class ProcedureStoreError(StorageError):

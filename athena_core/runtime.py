@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from athena_core.calls import CallContext
     from athena_core.execution.runner import ExecutionService
     from athena_core.memory import MemoryStore
+    from athena_core.procedures.service import Procedures
     from athena_core.retrieval.index import RecallIndex
     from athena_core.storage import Storage
 
@@ -61,6 +62,7 @@ class Athena:
         self.store: MemoryStore | None = None
         self._execution: ExecutionService | None = None
         self._audit: AuditLog | None = None
+        self._procedures: Procedures | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -154,6 +156,7 @@ class Athena:
         self.index.open()
         self.store = MemoryStore(self.storage, self.index, config, notify=self._notify)
         self.api.collect(self, namespace="", provider="athena-core")
+        self.api.collect(self.procedures, namespace="procedures", provider="athena-core")
         in_use = {host.registry("embedder").provider(retrieval.embedder),
                   host.registry("vector backend").provider(config.retrieval.vector_backend)}
         layers, extra = host.registry("memory layer"), host.registry("api operation")
@@ -196,6 +199,8 @@ class Athena:
             self.plugins.notify("athena_shutdown", athena=self)
         if self._execution is not None:
             self._execution.close()
+        if self._procedures is not None:
+            self._procedures.close()
         if self.index is not None:
             self.index.close()
         if self.storage is not None:
@@ -364,6 +369,17 @@ class Athena:
 
             self._execution = ExecutionService(self.config, self.plugins, self)
         return self._execution
+
+    @property
+    def procedures(self) -> Procedures:
+        """Procedural memory: ``list``, ``show``, ``history``, ``save``, ``validate`` and
+        ``run`` (see docs/procedures.md). Its git repository and catalog open on first
+        use."""
+        if self._procedures is None:
+            from athena_core.procedures.service import Procedures
+
+            self._procedures = Procedures(self)
+        return self._procedures
 
     @property
     def audit(self) -> AuditLog:

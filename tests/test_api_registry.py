@@ -68,3 +68,23 @@ def test_docs_api_md_is_current(athena) -> None:
     docs = Path(__file__).parent.parent / "docs" / "api.md"
     assert docs.read_text() == render_markdown(athena.api), (
         "docs/api.md is stale: python -m athena_core.api.reference > docs/api.md")
+
+
+def test_signatures_show_keyword_and_positional_catch_alls(athena) -> None:
+    """``**kwargs`` stays ``**kwargs`` in the reference, discovery and the API tree (its
+    def line parses), rather than reading as a required argument after a default."""
+    from athena_core.api.reference import signature_text
+    from athena_core.discovery.tree import _def_line
+
+    @operation()
+    def gather(owner, first: str, *rest: int, flag: bool = False, **extra: str) -> int:
+        """Count what was given."""
+        return 0
+
+    athena.api.add_function("testing.gather", gather, owner=athena, provider="test")
+    op = athena.api.get("testing.gather")
+    assert signature_text(op) == ("testing.gather(first: str, *rest: int, flag: bool = "
+                                  "False, **extra: str) -> int")
+    assert signature_text(athena.api.get("procedures.run")).startswith(
+        "procedures.run(id: str, inputs: Mapping[str, Any] | None = None, **named: Any)")
+    assert _def_line(op, "gather") is not None

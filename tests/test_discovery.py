@@ -80,8 +80,10 @@ def test_tree_mirrors_the_dotted_names_with_one_parsable_stub_per_operation(athe
         doc = ast.get_docstring(function)
         assert doc.startswith(op.doc), op.name
         assert f"Permissions: {', '.join(sorted(op.permissions))}." in doc
-        assert [a.arg for a in function.args.args + function.args.kwonlyargs] == list(
-            op.signature.parameters)
+        arguments = function.args
+        assert [a.arg for a in [*arguments.args, *filter(None, [arguments.vararg]),
+                                *arguments.kwonlyargs, *filter(None, [arguments.kwarg])]
+                ] == list(op.signature.parameters)
 
     recall = _function(files["recall.py"])
     assert ast.unparse(recall.returns) == "list[Hit]"

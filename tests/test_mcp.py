@@ -274,8 +274,11 @@ async def test_classic_mode_offers_one_tool_per_operation_without_scope(classic_
                                                                         athena) -> None:
     tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
     # Every operation the server's policy (strict) allows: it does not grant `execute`.
-    assert set(tools) == {tool_name(op.name) for op in athena.api} - {"execute"}
-    assert {"episodic_record", "semantic_update", "recall", "remember"} <= set(tools)
+    assert set(tools) == {tool_name(op.name) for op in athena.api
+                          if "execute" not in op.permissions}
+    assert {"episodic_record", "semantic_update", "recall", "remember",
+            "procedures_run"} <= set(tools)
+    assert set(tools["procedures_run"].input_schema["properties"]) == {"id", "inputs"}
     for tool in tools.values():
         assert "scope" not in tool.input_schema["properties"], tool.name
         assert "scope" not in tool.input_schema.get("required", []), tool.name

@@ -20,7 +20,9 @@ def signature_text(op: Operation) -> str:
         if param.kind is param.KEYWORD_ONLY and not star_done:
             parts.append("*")
             star_done = True
-        text = f"{param.name}: {_type_name(param.annotation)}"
+        stars = {param.VAR_POSITIONAL: "*", param.VAR_KEYWORD: "**"}.get(param.kind, "")
+        star_done = star_done or param.kind is param.VAR_POSITIONAL
+        text = f"{stars}{param.name}: {_type_name(param.annotation)}"
         if param.default is not param.empty:
             text += f" = {param.default!r}"
         parts.append(text)

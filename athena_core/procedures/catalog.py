@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
 from athena_core.errors import InvalidArgumentError, ProcedureNotFoundError, ProcedureStoreError
+from athena_core.procedures.gate import RunStats
 from athena_core.procedures.model import (
     SOURCES,
     STATUSES,
@@ -125,9 +126,7 @@ class ProcedureCatalog:
         with self.storage.write() as session:
             row = session.get(ProcedureVersionRow, (check_procedure_id(id), commit))
             if row is None:
-                raise ProcedureNotFoundError(
-                    f"Procedure {id!r} has no version {commit[:40]!r} in the catalog.",
-                    hint="`versions(id)` lists its versions (full commit ids).")
+                raise _no_version(id, commit)
             procedure = session.get(ProcedureRow, id)
             assert procedure is not None  # the foreign key
             if status == "active" and procedure.active_commit not in (None, commit):
@@ -145,6 +144,25 @@ class ProcedureCatalog:
             procedure.status = _procedure_status(session, procedure)
             procedure.updated_at = utcnow()
             return _record(row)
+
+    def record_run(self, id: str, commit: str, *, ok: bool) -> RunStats:
+        """Count one real run of version ``commit`` of ``id`` (a success if ``ok``) and
+        return the version's run statistics after it."""
+        with self.storage.write() as session:
+            row = session.get(ProcedureVersionRow, (check_procedure_id(id), commit))
+            if row is None:
+                raise _no_version(id, commit)
+            row.runs = (row.runs or 0) + 1
+            row.successes = (row.successes or 0) + int(ok)
+            return RunStats(runs=row.runs, successes=row.successes)
+
+    def stats(self, id: str, commit: str) -> RunStats:
+        """The run statistics of version ``commit`` of ``id`` (none yet: zero runs)."""
+        with self.storage.read() as session:
+            row = session.get(ProcedureVersionRow, (check_procedure_id(id), commit))
+            if row is None:
+                return RunStats()
+            return RunStats(runs=row.runs or 0, successes=row.successes or 0)
 
     def reconcile(self) -> int:
         """Record the commits the rows do not know yet (each new version a ``candidate``);
@@ -301,6 +319,12 @@ def _record(row: ProcedureVersionRow) -> VersionRecord:
         created_at=row.created_at, number=row.number, status=cast(Status, row.status),
         validation=(ValidationReport.from_dict(row.validation)
                     if row.validation is not None else None))
+
+
+def _no_version(id: str, commit: str) -> ProcedureNotFoundError:
+    return ProcedureNotFoundError(
+        f"Procedure {id!r} has no version {commit[:40]!r} in the catalog.",
+        hint="`versions(id)` lists its versions (full commit ids).")
 
 
 def _not_found(id: str) -> ProcedureNotFoundError:

@@ -42,7 +42,7 @@ import json
 import re
 import secrets
 import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from athena_core.runtime import Athena
 
 __all__ = ["ALLOWED_IMPORTS", "FORBIDDEN_NAMES", "SCRATCH_PREFIX", "RunStats", "admit",
-           "confidence", "procedure_policy", "verify"]
+           "confidence", "entry_program", "procedure_policy", "verify"]
 
 #: Modules a procedure may import: standard-library modules that compute and reach no
 #: network, file, process or clock, and ``athena``. (The tests may also import ``main``.)
@@ -400,6 +400,16 @@ _outputs
 """
 
 
+def entry_program(revision: Revision, inputs: Sequence[Mapping[str, Any]]) -> str:
+    """A program calling ``revision``'s entry function once with each of ``inputs``. Its
+    value lists, per call, ``["ok", output]`` (the output as JSON data) or ``["error",
+    "<ExceptionType> at main.py line N"]`` (an output that is no JSON value is a
+    ``TypeError`` or ``ValueError``)."""
+    return _DRY_RUNNER.format(files=_files(revision), code=_module(CODE_FILE),
+                              entry=revision.procedure.entry,
+                              examples=json.dumps(list(inputs)))
+
+
 def _module(file: str) -> str:
     return file.removesuffix(".py")
 
@@ -454,9 +464,7 @@ def _dry_run(athena: Athena, revision: Revision, policy: Policy,
     if not examples:
         return ValidationCheck("dry_run", False, "the manifest declares no examples to "
                                                  "dry-run")
-    code = _DRY_RUNNER.format(files=_files(revision), code=_module(CODE_FILE),
-                              entry=revision.procedure.entry,
-                              examples=json.dumps([example.inputs for example in examples]))
+    code = entry_program(revision, [example.inputs for example in examples])
     result = _in_scratch(athena, code, policy)
     outputs = result.value
     if not result.ok or not (isinstance(outputs, list) and len(outputs) == len(examples)):

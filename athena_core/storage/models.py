@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -256,3 +257,6 @@ class ProcedureVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: The gate's report (:class:`~athena_core.procedures.model.ValidationReport`), if any.
     validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Real runs of this version (``athena.procedures.run``) and how many succeeded.
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    successes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
