@@ -20,7 +20,8 @@ def signature_text(op: Operation) -> str:
         if param.kind is param.KEYWORD_ONLY and not star_done:
             parts.append("*")
             star_done = True
-        stars = {param.VAR_POSITIONAL: "*", param.VAR_KEYWORD: "**"}.get(param.kind, "")
+        stars = ("*" if param.kind is param.VAR_POSITIONAL
+                 else "**" if param.kind is param.VAR_KEYWORD else "")
         star_done = star_done or param.kind is param.VAR_POSITIONAL
         text = f"{stars}{param.name}: {_type_name(param.annotation)}"
         if param.default is not param.empty:

@@ -35,7 +35,7 @@ __all__ = ["AUDIT_KINDS", "HEAD_KEY", "MIN_SCRUB_CHARS", "AuditLog", "AuditRecor
 
 #: Kinds of record Athena writes today; later work adds more (``detokenisation``,
 #: ``decryption``, ``key_operation``): ``kind`` is a free string.
-AUDIT_KINDS = ("execution", "tool_call", "forget")
+AUDIT_KINDS = ("execution", "tool_call", "forget", "procedure_run")
 #: ``athena_state`` key of the chain's head: the last record's ``seq`` and hash.
 HEAD_KEY = "audit_head"
 _MAX_LIST = 10_000
@@ -60,7 +60,7 @@ class AuditRecord:
     #: Its place in the hash chain (1, 2, ...).
     seq: int
     at: datetime
-    #: ``execution``, ``tool_call``, ``forget`` (see :data:`AUDIT_KINDS`).
+    #: ``execution``, ``tool_call``, ``forget``, ``procedure_run`` (see :data:`AUDIT_KINDS`).
     kind: str
     #: Who: ``host``, ``cli``, ``program:<execution id>``, ``mcp:<client>``.
     caller: str
