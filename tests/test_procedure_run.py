@@ -226,3 +226,16 @@ def test_procedures_run_procedures_up_to_the_depth_limit(athena: Athena) -> None
     innermost = [record for record in runs_of(athena, "run/recurse")
                  if record.status == "error" and record.details["depth"] == MAX_DEPTH]
     assert innermost and innermost[-1].details["error"].startswith("ProcedureDepthError")
+
+
+def test_ids_up_to_the_models_length_and_long_code_are_accepted(athena: Athena) -> None:
+    # procedure ids are longer than memory ids, and code longer than a memory's text
+    long_id = "n" * 64 + "/" + "m" * 64
+    padding = "".join(f"\n\ndef helper_{n}() -> int:\n    return {n}\n" for n in range(600))
+    saved = athena.procedures.save(long_id, "Note a topic and recall it.", NOTE + padding,
+                                   NOTE_TESTS, permissions=NOTE_PERMISSIONS)
+    assert len(NOTE + padding) > 20_000
+    assert athena.procedures.show(long_id)["commit"] == saved["commit"]
+    assert [entry["id"] for entry in athena.procedures.list("n" * 64)] == [long_id]
+    with pytest.raises(InvalidArgumentError):
+        athena.procedures.list("a" * 2_000)

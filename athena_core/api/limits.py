@@ -82,6 +82,7 @@ ARGUMENT_LIMITS: Mapping[str, ArgumentLimits] = {
     "content": ArgumentLimits(max_chars=None, why="bounded by [memory] max_text_bytes"),
     "query": ArgumentLimits(max_chars=None, why="bounded by [memory] max_text_bytes"),
     "code": ArgumentLimits(max_chars=1_000_000, why="a program"),
+    "tests": ArgumentLimits(max_chars=1_000_000, why="a procedure's tests"),
     "metadata": ArgumentLimits(max_chars=64_000, why="stored metadata is at most 64,000 "
                                                      "bytes as JSON"),
     "context": ArgumentLimits(max_chars=64_000, why="stored as the episode's metadata"),

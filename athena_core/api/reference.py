@@ -59,6 +59,10 @@ def render_markdown(registry: ApiRegistry) -> str:
                          for p in op.signature.parameters.values()]
             if described:
                 lines += ["Arguments:", "", *described, ""]
+            if op.spec.limits:  # its own, in place of the table's below
+                lines += ["Its own argument limits:", "",
+                          *(f"- `{name}`: {_limits_text(limits)}"
+                            for name, limits in sorted(op.spec.limits.items())), ""]
     lines += [limits_markdown()]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -82,6 +86,12 @@ def limits_markdown() -> str:
         _limits_row("any other", DEFAULT_LIMITS)]
     lines += [_limits_row(f"`{name}`", limits) for name, limits in sorted(ARGUMENT_LIMITS.items())]
     return "\n".join(lines) + "\n"
+
+
+def _limits_text(limits: ArgumentLimits) -> str:
+    chars = "no limit" if limits.max_chars is None else f"{limits.max_chars:,}"
+    return (f"strings of at most {chars} characters, nesting {limits.max_depth}, "
+            f"{limits.max_items:,} items ({limits.why})")
 
 
 def _limits_row(name: str, limits: ArgumentLimits) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from athena_core import calls
 from athena_core.api import operation
+from athena_core.api.limits import ArgumentLimits
 from athena_core.errors import (
     InvalidArgumentError,
     ProcedureDepthError,
@@ -35,7 +36,12 @@ from athena_core.errors import (
 )
 from athena_core.procedures.gate import admit, confidence, entry_program, procedure_policy
 from athena_core.procedures.inputs import check_inputs
-from athena_core.procedures.model import Procedure, VersionRecord, check_procedure_id
+from athena_core.procedures.model import (
+    MAX_ID_PART_CHARS,
+    Procedure,
+    VersionRecord,
+    check_procedure_id,
+)
 
 if TYPE_CHECKING:
     from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
@@ -50,6 +56,12 @@ MAX_DEPTH = 4
 AUDIT_KIND = "procedure_run"
 #: The caller of the call context a procedure's program runs inside.
 _CALLER_PREFIX = "procedure:"
+#: Argument limits of these operations, where the registry's defaults (made for memories:
+#: ``id`` is a 26-character memory id, ``query`` is bounded by the memory text size).
+_ID = {"id": ArgumentLimits(max_chars=2 * MAX_ID_PART_CHARS + 1,
+                            why="procedure ids are 'namespace/name'")}
+_QUERY = {"query": ArgumentLimits(max_chars=1_000, why="words matched against ids, "
+                                                       "descriptions and tags")}
 
 
 def inputs_digest(inputs: Mapping[str, Any]) -> str:
@@ -101,7 +113,7 @@ class Procedures:
 
     # --- reading -----------------------------------------------------------------------
 
-    @operation()
+    @operation(limits=_QUERY)
     def list(self, query: str | None = None, *, tags: Sequence[str] | None = None,
              status: Literal["candidate", "active", "retired"] | None = None,
              limit: int = 100) -> builtins.list[dict[str, Any]]:
@@ -125,7 +137,7 @@ class Procedures:
                     break
         return found
 
-    @operation()
+    @operation(limits=_ID)
     def show(self, id: str) -> dict[str, Any]:
         """Procedure ``id``: its manifest fields (``description``, ``input_schema``,
         ``permissions``, ...) as of its active version (else its newest), plus
@@ -143,7 +155,7 @@ class Procedures:
                 "validation": (version.validation.to_dict()
                                if version.validation is not None else None)}
 
-    @operation()
+    @operation(limits=_ID)
     def history(self, id: str) -> builtins.list[dict[str, Any]]:
         """Procedure ``id``'s versions, newest first: ``commit``, ``number``, ``status``,
         ``author``, ``message``, ``created_at``, ``validated`` (whether the gate passed it;
@@ -154,7 +166,7 @@ class Procedures:
 
     # --- writing -----------------------------------------------------------------------
 
-    @operation(permissions="write")
+    @operation(permissions="write", limits=_ID)
     def save(self, id: str, description: str, code: str, tests: str, *,
              permissions: Sequence[str] = (), tags: Sequence[str] = (),
              examples: Sequence[Mapping[str, Any]] = (),
@@ -176,7 +188,7 @@ class Procedures:
         version = self.catalog.save(procedure, code, tests, author=author, message=message)
         return self._version_dict(procedure.id, version)
 
-    @operation(permissions=("write", "execute"))
+    @operation(permissions=("write", "execute"), limits=_ID)
     def validate(self, id: str, commit: str | None = None) -> dict[str, Any]:
         """Verify version ``commit`` of ``id`` (default: its newest) with the gate: static
         checks, its tests in the sandbox, a dry run of its examples. It becomes
@@ -196,7 +208,7 @@ class Procedures:
 
     # --- running -----------------------------------------------------------------------
 
-    @operation()
+    @operation(limits=_ID)
     def run(self, id: str, inputs: Mapping[str, Any] | None = None, **named: Any) -> Any:
         """Run procedure ``id``'s active version with its inputs and return its output.
 
