@@ -249,11 +249,10 @@ class Procedures:
             result = self._athena.execution.run(entry_program(version, [values]),
                                                 language="python", policy=policy, scope=scope)
         duration_ms = (time.perf_counter() - started) * 1000
-        outcome = result.value[0] if result.ok and isinstance(result.value, builtins.list) \
-            and len(result.value) == 1 else None
+        outcome = _outcome(result.value) if result.ok else None
         ok = outcome is not None and outcome[0] == "ok"
         output = json.dumps(outcome[1]).encode("utf-8") if ok and outcome is not None else b""
-        error = (outcome[1] if outcome is not None and not ok
+        error = (str(outcome[1])[:200] if outcome is not None and not ok
                  else result.error.type if result.error is not None
                  else "its output is larger than the policy's output limit"
                  if result.value_truncated else None)
@@ -289,6 +288,17 @@ def _listed(entry: CatalogEntry) -> dict[str, Any]:
     return {"id": entry.id, "description": entry.description, "tags": builtins.list(entry.tags),
             "source": entry.source, "status": entry.status,
             "active_commit": entry.active_commit}
+
+
+def _outcome(value: Any) -> tuple[str, Any] | None:
+    """The one ``["ok", output]`` or ``["error", where]`` an entry program returns, or
+    ``None`` if the program's value is not that shape (it comes from the sandbox)."""
+    if isinstance(value, builtins.list) and len(value) == 1 \
+            and isinstance(value[0], builtins.list) and len(value[0]) == 2 \
+            and value[0][0] in ("ok", "error") \
+            and (value[0][0] == "ok" or isinstance(value[0][1], str)):
+        return value[0][0], value[0][1]
+    return None
 
 
 def _depth(context: calls.CallContext | None) -> int:
