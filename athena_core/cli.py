@@ -29,6 +29,7 @@ examples:
   athena export backup.jsonl && athena import backup.jsonl
   echo 'import athena; print(athena.recall("deploy")[0].text)' | athena run -
   athena audit list --kind execution --limit 5 && athena audit verify
+  athena procedures list && athena procedures run notes/recent --input days=3
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -804,6 +805,10 @@ def _parser() -> argparse.ArgumentParser:
                                     help="remove a client and so its token")
     sub.add_argument("name", metavar="NAME")
     sub.set_defaults(handler=_cmd_mcp_token_remove)
+
+    from athena_core.cli_procedures import register as register_procedures
+
+    register_procedures(commands, common, scoped)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

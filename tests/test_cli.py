@@ -16,7 +16,8 @@ import pytest
 import athena_core
 
 COMMANDS = {"init", "remember", "recall", "forget", "timeline", "plugins", "config", "export",
-            "import", "run", "reindex", "doctor", "demo", "apis", "serve", "audit", "mcp"}
+            "import", "run", "reindex", "doctor", "demo", "apis", "serve", "audit", "mcp",
+            "procedures"}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
