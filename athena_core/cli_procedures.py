@@ -176,9 +176,9 @@ def _print_report(report: dict[str, Any]) -> None:
         mark = "skip" if check.get("skipped") else "pass" if check["passed"] else "fail"
         detail = f": {check['detail']}" if check["detail"] else ""
         print(f"[{mark}] {check['name']}{detail}")
-    for outcome in report["tests"]:
-        error = f" ({outcome['error']})" if outcome["error"] else ""
-        print(f"    [{'pass' if outcome['passed'] else 'fail'}] {outcome['name']}{error}")
+        for outcome in report["tests"] if check["name"] == "tests" else []:
+            error = f" ({outcome['error']})" if outcome["error"] else ""
+            print(f"    [{'pass' if outcome['passed'] else 'fail'}] {outcome['name']}{error}")
 
 
 def _inputs(inputs_json: str | None, pairs: list[str]) -> dict[str, Any]:

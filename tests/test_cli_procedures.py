@@ -171,7 +171,7 @@ def test_validate_then_run(home: Path) -> None:
 
     passed = athena(home, "procedures", "validate", ID, "--commit", first)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert "[pass] tests" in passed.stdout and "[pass] test_run" in passed.stdout
+    assert "[pass] tests: 1 of 1 passed\n    [pass] test_run\n[pass] dry_run" in passed.stdout
     assert f"{ID} {first[:12]}: active" in passed.stdout
     assert passed.stderr == ""   # no spinner when stderr is not a terminal
 
