@@ -2,7 +2,7 @@
 and the events recorded since."""
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import athena
@@ -12,7 +12,7 @@ _FAILED = {"failure", "failed", "fail", "error"}
 
 def _when(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(since: str, limit: int = 2000) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def run(task: str, k: int = 8, max_chars: int = 4000) -> dict[str, Any]:
             continue
         for number, item in enumerate(items):
             line = f"- {item['at'][:10]}: {item['text']}" if dated else f"- {item['text']}"
-            block = ([f"", f"## {title}"] if number == 0 else []) + [line]
+            block = (["", f"## {title}"] if number == 0 else []) + [line]
             cost = sum(len(text) + 1 for text in block)
             if used + cost > max_chars:
                 truncated = True

@@ -1,7 +1,6 @@
 import athena
 from main import run
 
-
 _ARRANGED: list[bool] = []
 
 

@@ -1,7 +1,7 @@
 """Export the memories of the bound scope as one JSON document: current facts (optionally
 with their earlier versions) and episodes."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import athena
@@ -52,6 +52,6 @@ def run(include_facts: bool = True, include_history: bool = False,
                      "context": event["metadata"], "importance": event["importance"]}
                     for event in _pages(lambda size, cursor: athena.episodic.timeline(
                         limit=size, cursor=cursor), limit)]
-    return {"format": FORMAT, "exported_at": datetime.now(timezone.utc).isoformat(),
+    return {"format": FORMAT, "exported_at": datetime.now(UTC).isoformat(),
             "counts": {"facts": len(facts), "episodes": len(episodes)},
             "facts": facts, "episodes": episodes}

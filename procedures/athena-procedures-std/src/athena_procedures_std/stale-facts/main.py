@@ -1,7 +1,7 @@
 """Facts that may be out of date: not written for a long time, or past the review or
 expiry date their metadata gives."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import athena
@@ -11,7 +11,7 @@ _DATE_KEYS = ("review_by", "expires", "valid_until")
 
 def _when(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(older_than_days: int = 90, now: str | None = None,
@@ -21,7 +21,7 @@ def run(older_than_days: int = 90, now: str | None = None,
     ``expires`` or ``valid_until`` date is not after ``now``; oldest first."""
     if older_than_days < 0 or limit < 1:
         raise ValueError("older_than_days must be at least 0 and limit at least 1")
-    moment = _when(now) if now else datetime.now(timezone.utc)
+    moment = _when(now) if now else datetime.now(UTC)
     cutoff = moment - timedelta(days=older_than_days)
     stale = []
     cursor = None

@@ -2,7 +2,7 @@
 decisions, the most important events and the facts learned or changed."""
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import athena
@@ -13,9 +13,9 @@ _MAX_EVENTS = 5000
 
 def _when(text: str | None) -> datetime:
     if text is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _events(start: datetime, end: datetime) -> list[dict[str, Any]]:
