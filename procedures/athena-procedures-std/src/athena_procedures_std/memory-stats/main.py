@@ -7,29 +7,29 @@ from typing import Any
 import athena
 
 
+def _pages(list_page: Any, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` items of a listing, page by page (``list_page(size, cursor)``)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while len(items) < limit:
+        size = min(1000, limit - len(items))
+        page = list_page(size, cursor)
+        items.extend(page)
+        if len(page) < size:
+            break
+        cursor = page[-1]["cursor"]
+    return items
+
+
 def run(limit: int = 10000, top: int = 10) -> dict[str, Any]:
     """Statistics over at most ``limit`` current facts and ``limit`` episodes; the ``top``
     most frequent values of each breakdown."""
     if limit < 1 or top < 1:
         raise ValueError("limit and top must be at least 1")
-    facts: list[dict[str, Any]] = []
-    cursor = None
-    while len(facts) < limit:
-        size = min(1000, limit - len(facts))
-        page = athena.semantic.facts(limit=size, cursor=cursor)
-        facts.extend(page)
-        if len(page) < size:
-            break
-        cursor = page[-1]["cursor"]
-    events: list[dict[str, Any]] = []
-    cursor = None
-    while len(events) < limit:
-        size = min(1000, limit - len(events))
-        page = athena.episodic.timeline(limit=size, cursor=cursor)
-        events.extend(page)
-        if len(page) < size:
-            break
-        cursor = page[-1]["cursor"]
+    facts = _pages(lambda size, cursor: athena.semantic.facts(limit=size, cursor=cursor),
+                   limit)
+    events = _pages(lambda size, cursor: athena.episodic.timeline(limit=size, cursor=cursor),
+                    limit)
     keys = Counter(key for item in facts + events for key in (item["metadata"] or {}))
     times = sorted(event["valid_from"] for event in events)
     return {
