@@ -90,9 +90,11 @@ def catalog(athena: Athena, repository: ProcedureRepository) -> ProcedureCatalog
 
 
 def save(catalog: ProcedureCatalog, id: str, code: str = GOOD, tests: str = GOOD_TESTS, *,
-         permissions: list[str] = PERMISSIONS, examples: Any = EXAMPLES) -> str:
+         permissions: list[str] = PERMISSIONS, examples: Any = EXAMPLES,
+         test_permissions: tuple[str, ...] = ()) -> str:
     procedure = Procedure.from_code(code, id=id, description="Note a topic and recall it.",
-                                    permissions=permissions, examples=examples)
+                                    permissions=permissions, examples=examples,
+                                    test_permissions=test_permissions)
     return catalog.save(procedure, code, tests, author="alice", message="a version").commit
 
 
@@ -179,6 +181,35 @@ def test_calling_an_operation_outside_the_permissions_fails_the_static_stage(
     assert report.failed_stages == ("static",)
     assert check(report, "static.operations").detail == (
         "main.py line 7: calls athena.forget, which the manifest's permissions do not list")
+
+
+# A test that arranges a memory with an operation the procedure's code never calls.
+ARRANGING_TESTS = GOOD_TESTS + '''
+
+def test_a_run_after_a_recorded_event_still_notes_the_topic() -> None:
+    athena.episodic.record("looked into deploys", kind="note")
+    assert "looked into deploys" in run("deploys")
+'''
+
+
+@require_sandbox()
+def test_tests_may_call_their_test_permissions_and_the_code_may_not(
+        athena, catalog, repository) -> None:
+    report = refused(athena, catalog, repository, "arrange/undeclared", tests=ARRANGING_TESTS)
+    assert check(report, "static.operations").detail == (
+        "test_main.py line 27: calls athena.episodic.record, which the manifest's "
+        "permissions do not list")
+    commit = save(catalog, "arrange/declared", tests=ARRANGING_TESTS,
+                  test_permissions=("episodic.record",))
+    record = admit(athena, catalog, repository, "arrange/declared", commit)
+    assert record.status == "active", record.validation
+    code = GOOD.replace("    return sorted", "    athena.episodic.record('note', topic)\n"
+                                            "    return sorted")
+    report = refused(athena, catalog, repository, "arrange/in-code", code=code,
+                     tests=ARRANGING_TESTS, test_permissions=("episodic.record",))
+    assert check(report, "static.operations").detail == (
+        "main.py line 7: calls athena.episodic.record, which the manifest's permissions do "
+        "not list")
 
 
 @require_sandbox()

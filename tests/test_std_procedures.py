@@ -87,7 +87,9 @@ def test_each_procedure_declares_exactly_the_operations_its_files_call(
         folder: Path, athena: Athena) -> None:
     procedure, code, tests = read(folder)
     operations = set(athena.api.names())
-    assert called_operations(code + "\n" + tests, operations) == set(procedure.permissions)
+    assert called_operations(code, operations) == set(procedure.permissions)
+    assert (called_operations(tests, operations) - set(procedure.permissions)
+            == set(procedure.test_permissions))
     assert called_operations(code, operations), "main.py calls no Athena operation"
 
 

@@ -11,7 +11,8 @@ before it passed; the checks it would have made are recorded as skipped):
     manifest's schemas; they import only :data:`ALLOWED_IMPORTS` (the tests may also
     import ``main``); every ``athena`` operation they name is registered and among the
     procedure's ``permissions``, and the ``athena`` module is used only by naming its
-    operations (``athena.recall(...)``, ``athena.episodic.record(...)``); they use none
+    operations (``athena.recall(...)``, ``athena.episodic.record(...)``) (the tests may
+    also call its ``test_permissions``, to arrange their data); they use none
     of :data:`FORBIDDEN_NAMES` and pass the sandbox's own static checks
     (:func:`~athena_core.execution.static_checks.check_python`); and nothing is a stub: no
     function of the code whose body is only ``pass``, ``...`` or ``raise
@@ -26,7 +27,8 @@ before it passed; the checks it would have made are recorded as skipped):
     when it gives one). A procedure that declares no examples fails this stage.
 
 Both programs run under :func:`procedure_policy` (the strict preset, allowed only the
-procedure's declared operations) in a fresh scratch scope under ``_verify/``, whose
+procedure's declared operations, and for the tests its ``test_permissions`` too) in a
+fresh scratch scope under ``_verify/``, whose
 memories are forgotten afterwards, whatever happened. Details name checks, tests and
 exception types, never a message or a value (which could quote memory).
 
@@ -55,6 +57,7 @@ from athena_core.execution.static_checks import check_python
 from athena_core.procedures.model import (
     NO_EXPECTED,
     Example,
+    Procedure,
     Revision,
     TestOutcome,
     ValidationCheck,
@@ -163,7 +166,8 @@ def verify(athena: Athena, revision: Revision, *,
     outcomes: tuple[TestOutcome, ...] = ()
     if all(check.passed for check in checks):
         policy = procedure_policy(athena, procedure.permissions)
-        tests_check, outcomes = _run_tests(athena, revision, policy)
+        tests_check, outcomes = _run_tests(
+            athena, revision, procedure_policy(athena, _allowed(procedure, TESTS_FILE)))
         checks.append(tests_check)
         if tests_check.passed:
             checks.append(_dry_run(athena, revision, policy, chosen))
@@ -204,13 +208,14 @@ def _static_checks(registry: ApiRegistry, revision: Revision) -> list[Validation
                            for line, problem in _import_problems(tree, file)],
         "static.operations": [
             f"{file} line {line}: {problem}" for file, tree in trees.items()
-            for line, problem in _operation_problems(tree, registry, procedure.permissions)],
+            for line, problem in _operation_problems(tree, registry, _allowed(procedure, file))],
         "static.names": [f"{file} line {line}: {problem}" for file, tree in trees.items()
                          for line, problem in _name_problems(tree, sources[file])],
         "static.stub": [f"{file} line {line}: {problem}" for file, tree in trees.items()
                         for line, problem in _stub_problems(tree, sources[file], file)],
     }
-    unknown = [name for name in procedure.permissions if name not in registry]
+    unknown = [name for name in (*procedure.permissions, *procedure.test_permissions)
+               if name not in registry]
     if unknown:
         found["static.operations"].insert(0, f"declares {', '.join(unknown)}, which is no "
                                              "registered operation")
@@ -221,6 +226,13 @@ def _static_checks(registry: ApiRegistry, revision: Revision) -> list[Validation
                                           if len(listed) > 5 else "")
         checks.append(ValidationCheck(name, not listed, detail or "ok"))
     return checks
+
+
+def _allowed(procedure: Procedure, file: str) -> tuple[str, ...]:
+    """The operations ``file`` may call: the tests may also call ``test_permissions``."""
+    if file == TESTS_FILE:
+        return (*procedure.permissions, *procedure.test_permissions)
+    return procedure.permissions
 
 
 def _signature_problems(revision: Revision) -> list[str]:

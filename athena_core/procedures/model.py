@@ -301,6 +301,10 @@ class Procedure:
     #: against them and it runs with no others.
     permissions: tuple[str, ...] = attrs.field(
         default=(), converter=_tuple, validator=_strings(_operation_problem))
+    #: Further operations its tests may call to arrange their data (``episodic.record``
+    #: for a procedure that only reads); never granted to its code or to a real run.
+    test_permissions: tuple[str, ...] = attrs.field(
+        default=(), converter=_tuple, validator=_strings(_operation_problem))
     tags: tuple[str, ...] = attrs.field(
         default=(), converter=_tuple, validator=_strings(_text_problem))
     source: Source = attrs.field(default="user", validator=_one_of(SOURCES))
