@@ -38,7 +38,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("no procedures", file=sys.stderr)
     for item in found if not args.json else []:
         tags = f"  [{', '.join(item['tags'])}]" if item["tags"] else ""
-        print(f"{item['id']}  {item['status']}{tags}\n    {item['description']}")
+        source = f"  ({item['source']})" if item["source"] != "user" else ""
+        print(f"{item['id']}  {item['status']}{source}{tags}\n    {item['description']}")
     return 0
 
 

@@ -523,6 +523,7 @@ def test_the_packages_command(site: Site, data_dir: Path) -> None:
     assert text.returncode == 0, text.stderr
     assert "acme 1.0.0" in text.stdout and "acme-procedures" in text.stdout
     assert "acme/shout" in text.stdout and "unchanged" in text.stdout
+    assert "acme/shout  active  (package)" in cli("procedures", "list").stdout
     listed = cli("procedures", "list", "--json")
     assert {(p["id"], p["source"]) for p in json.loads(listed.stdout)} == {
         ("acme/count", "package"), ("acme/shout", "package")}

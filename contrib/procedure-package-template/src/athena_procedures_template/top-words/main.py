@@ -3,9 +3,10 @@
 import re
 from collections import Counter
 
-_STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have in is it its of on or that the this "
-    "to was were will with".split())
+_STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have",
+    "in", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were",
+    "will", "with"})
 
 
 def run(text: str, k: int = 5) -> list[str]:
