@@ -197,7 +197,6 @@ def _gate_progress(package: str, procedure: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-
 def _version(athena: Any, procedure_id: str, commit: str) -> dict[str, Any]:
     """The ``history`` entry of one version."""
     return next(version for version in athena.procedures.history(procedure_id)

@@ -533,10 +533,16 @@ class _Sync:
             package = _parse(installed, path, files, digest)
         except ProcedurePackageError as exc:
             return _plain(installed, "refused", exc)
-        commits = self.repository.save_all(
-            [(item.procedure, item.code, item.tests) for item in package.procedures],
-            author=package.author, message=package.message)
-        self.catalog.reconcile()
+        try:
+            commits = self.repository.save_all(
+                [(item.procedure, item.code, item.tests) for item in package.procedures],
+                author=package.author, message=package.message)
+            self.catalog.reconcile()
+        except AthenaError as exc:  # the store (a lock held too long, a full disk), not the package
+            return _plain(installed, "refused", installed.error(
+                f"its procedures could not be saved ({type(exc).__name__}: {exc.message}).",
+                hint="Nothing of it was saved; it is saved when Athena next opens its "
+                     "procedures."))
         to_check = [id for id, commit in commits.items() if self._needs_gate(id, commit)]
         problems, unverified = self._admit(package.name, commits, to_check)
         if before is not None:
