@@ -104,6 +104,8 @@ class Site:
 
     path: Path
     marker: Path
+    #: Every module name a package was installed under.
+    modules: set[str] = attrs.field(factory=set)
 
     def install(self, *, name: str = "acme", version: str = "1.0.0",
                 procedures: list[tuple[str, str, str, str]] | None = None,
@@ -114,6 +116,8 @@ class Site:
         module = module or f"{name}_procedures"
         distribution = distribution or f"{name}-procedures"
         self.uninstall(distribution)
+        self.modules.add(module.partition(".")[0])
+        self.modules.add((entry_point or module).partition(":")[0].partition(".")[0])
         folder = self.path / module
         folder.mkdir()
         (folder / "__init__.py").write_text(
@@ -158,7 +162,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     installed = Site(path, tmp_path / "imported.txt")
     yield installed
     assert installed.imported() == [], "a procedure package was imported"
-    assert not [name for name in sys.modules if name.endswith("_procedures")]
+    assert not installed.modules & set(sys.modules)
 
 
 Opener = Callable[..., Athena]
