@@ -38,7 +38,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("no procedures", file=sys.stderr)
     for item in found if not args.json else []:
         tags = f"  [{', '.join(item['tags'])}]" if item["tags"] else ""
-        print(f"{item['id']}  {item['status']}{tags}\n    {item['description']}")
+        source = f"  ({item['source']})" if item["source"] != "user" else ""
+        print(f"{item['id']}  {item['status']}{source}{tags}\n    {item['description']}")
     return 0
 
 
@@ -162,7 +163,38 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_packages(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        if sys.stderr.isatty() and not args.json:
+            athena.procedures.package_progress = _gate_progress
+        reports = athena.procedures.packages()
+    if args.json:
+        _print_json([report.to_dict() for report in reports])
+        return 0
+    if not reports:
+        print("no procedure packages are installed", file=sys.stderr)
+    for report in reports:
+        version = f" {report.version}" if report.version else ""
+        dist = (f" ({report.distribution} {report.distribution_version})"
+                if report.distribution else "")
+        print(f"{report.name}{version}{dist}: {report.state}, "
+              f"{len(report.procedures)} procedures")
+        for item in report.procedures:
+            print(f"    {item.id}  {item.status}")
+        for problem in report.problems:
+            print(f"warning: {problem.message}", file=sys.stderr)
+    return 0
+
+
 # --- plumbing ------------------------------------------------------------------------
+
+
+def _gate_progress(package: str, procedure: str, done: int, total: int) -> None:
+    """One line on stderr, redrawn: which procedure of which package the gate checks."""
+    sys.stderr.write(f"\r\x1b[Kchecking {package}: {done + 1}/{total} {procedure}")
+    if done + 1 == total:
+        sys.stderr.write("\r\x1b[K")
+    sys.stderr.flush()
 
 
 def _version(athena: Any, procedure_id: str, commit: str) -> dict[str, Any]:
@@ -291,3 +323,6 @@ def register(commands: Any, common: argparse.ArgumentParser,
     parser.add_argument("directory", metavar="DIRECTORY", help="the skill folder (SKILL.md)")
     parser.add_argument("--namespace", help="the id's namespace (default: the one an Athena "
                         "export records, else 'skills')")
+    sub("packages", _cmd_packages, "the installed procedure packages, each with its "
+        "procedures and problems (new and changed ones are admitted through the gate first)",
+        "athena procedures packages --json")

@@ -237,6 +237,14 @@ class AuditConfig:
     keep_programs: bool = True
 
 
+def _package_names(_instance: object, _attribute: attrs.Attribute[Any],
+                   value: tuple[str, ...]) -> None:
+    for name in value:
+        if name != "*" and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name):
+            raise ValueError(f"packages: {name!r} is not '*' or a package name (lower-case "
+                             "letters, digits and single hyphens)")
+
+
 @attrs.frozen
 class ProceduresConfig:
     """``[procedures]``: where procedures are kept (see ``docs/procedures.md``)."""
@@ -245,6 +253,10 @@ class ProceduresConfig:
     #: data dir, a relative path is taken from the data dir. Always a local directory, also
     #: when ``[storage] url`` is a PostgreSQL server (decision 17).
     repository: str = ""
+    #: The installed procedure packages (entry point group ``athena.procedures``) to load,
+    #: by name: ``["*"]`` (the default) is every one, ``[]`` none. A package left out has
+    #: its procedures retired.
+    packages: tuple[str, ...] = attrs.field(default=("*",), validator=_package_names)
 
 
 @attrs.frozen
@@ -631,6 +643,8 @@ keep_programs = true
 # The procedures' git repository (bare). Empty: procedures.git in this directory; a relative
 # path is taken from this directory. It stays a local directory with PostgreSQL too.
 repository = ""
+# The installed procedure packages to load, by name: ["*"] is every one, [] none.
+packages = ["*"]
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

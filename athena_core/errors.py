@@ -25,6 +25,7 @@ __all__ = [
     "ProcedureManifestError",
     "ProcedureNotActiveError",
     "ProcedureNotFoundError",
+    "ProcedurePackageError",
     "ProcedureRunError",
     "ProcedureStoreError",
     "ReindexRequiredError",
@@ -230,6 +231,32 @@ class ProcedureRunError(AthenaError):
 
 class ProcedureDepthError(AthenaError):
     """A procedure called procedures nested deeper than the limit allows."""
+
+
+class ProcedurePackageError(AthenaError):
+    """An installed procedure package cannot be loaded: its entry point, ``package.json``,
+    a procedure folder or manifest is malformed, or its name is taken. ``package`` is the
+    package's name (its entry point's), ``procedure`` the procedure at fault (if one is),
+    ``distribution`` the distribution that installed it and ``field`` the ``package.json``
+    field at fault. Nothing of the package is saved; its procedures stay as they were."""
+
+    def __init__(self, message: str, *, package: str | None, procedure: str | None = None,
+                 distribution: str | None = None, field: str | None = None,
+                 hint: str | None = None) -> None:
+        where = f"Procedure package {package!r}" if package else "A procedure package"
+        if distribution:
+            where += f" (distribution {distribution})"
+        if procedure:
+            where += f", procedure {procedure!r}"
+        super().__init__(
+            f"{where}: {message}",
+            hint=hint or "Nothing of this package version was saved and its procedures stay "
+                         "as they were; fix the package, or leave it out of [procedures] "
+                         "packages.")
+        self.package = package
+        self.procedure = procedure
+        self.distribution = distribution
+        self.field = field
 
 
 class ProcedureStoreError(StorageError):

@@ -37,7 +37,7 @@ import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -63,8 +63,16 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
-__all__ = ["CODE_FILE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE", "Change",
-           "ProcedureRepository", "RepositoryLog"]
+__all__ = [
+    "CODE_FILE",
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "TESTS_FILE",
+    "Change",
+    "ProcedureRepository",
+    "RepositoryLog",
+    "check_code",
+]
 
 MANIFEST_FILE = "manifest.json"
 CODE_FILE = "main.py"
@@ -293,23 +301,40 @@ class ProcedureRepository:
         code or tests do not parse, the code's entry function does not match the
         manifest's schemas, or the author or message is unusable.
         """
-        if not isinstance(procedure, Procedure):
-            raise InvalidArgumentError(
-                f"procedure must be a Procedure, not {type(procedure).__name__}.",
-                argument="procedure")
-        files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
-                 TESTS_FILE: _source(tests, "tests")}
-        _check_code(procedure, code, tests)
-        identity, text = _identity(author), _message(message)
+        return self.save_all([(procedure, code, tests)], author=author,
+                             message=message)[procedure.id]
+
+    def save_all(self, versions: Sequence[tuple[Procedure, str, str]], *, author: str,
+                 message: str) -> dict[str, str]:
+        """Store versions of several procedures (``(procedure, code, tests)`` each) as one
+        commit, made only if one of them changed; return each procedure's id -> the commit
+        of its newest version (the new commit if it changed). All or nothing: one that
+        cannot be saved (as :meth:`save` says), or an id given twice, raises
+        :class:`InvalidArgumentError` and nothing is written."""
         from dulwich.objects import Blob, Tree
 
-        folder = Tree()
-        blobs = []
-        for name in _FILES:
-            blob = Blob.from_string(files[name].encode("utf-8"))
-            blobs.append(blob)
-            folder.add(name.encode(), _BLOB_MODE, blob.id)
-        return self._commit_folder(procedure.id, [*blobs, folder], folder.id, identity, text)
+        identity, text = _identity(author), _message(message)
+        folders: dict[str, bytes] = {}
+        objects: builtins.list[ShaFile] = []
+        for procedure, code, tests in versions:
+            if not isinstance(procedure, Procedure):
+                raise InvalidArgumentError(
+                    f"procedure must be a Procedure, not {type(procedure).__name__}.",
+                    argument="procedure")
+            if procedure.id in folders:
+                raise InvalidArgumentError(f"Procedure {procedure.id!r} is given twice.",
+                                           argument="procedure")
+            files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
+                     TESTS_FILE: _source(tests, "tests")}
+            check_code(procedure, code, tests)
+            folder = Tree()
+            for name in _FILES:
+                blob = Blob.from_string(files[name].encode("utf-8"))
+                objects.append(blob)
+                folder.add(name.encode(), _BLOB_MODE, blob.id)
+            objects.append(folder)
+            folders[procedure.id] = folder.id
+        return self._commit_folders(folders, objects, identity, text)
 
     def rollback(self, id: str, to_commit: str, *, author: str, message: str) -> str:
         """Make procedure ``id`` what it was at ``to_commit``, as a new commit whose files are
@@ -319,21 +344,31 @@ class ProcedureRepository:
         identity, text = _identity(author), _message(message)
         target = self._folder(id, self._resolve(id, to_commit))
         assert target is not None  # _resolve found the procedure there
-        return self._commit_folder(id, [], target, identity, text)
+        return self._commit_folders({id: target}, [], identity, text)[id]
 
-    def _commit_folder(self, id: str, new_objects: builtins.list[ShaFile], folder: bytes,
-                       identity: bytes, message: bytes) -> str:
-        """Point ``id``'s folder at tree ``folder`` in a new commit on the branch."""
+    def _commit_folders(self, folders: dict[str, bytes], new_objects: builtins.list[ShaFile],
+                        identity: bytes, message: bytes) -> dict[str, str]:
+        """Point each id's folder at its tree in one new commit on the branch (none if no
+        folder changes); return id -> the commit of its newest version."""
         from dulwich.objects import Commit
 
-        check_procedure_id(id)
+        if not folders:
+            return {}
+        for id in folders:
+            check_procedure_id(id)
         with self._write_lock():
             head = self.head()
             root = self._commit(head).tree if head else None
-            if head is not None and root is not None and self._lookup(root, id) == folder:
-                return self._version_at(id, head)  # nothing changed: no empty commit
-            written: builtins.list[ShaFile] = list(new_objects)
-            new_root = self._put(root, id.encode().split(b"/"), folder, written)
+            changed = [id for id, folder in folders.items()
+                       if root is None or self._lookup(root, id) != folder]
+            if head is not None and not changed:  # nothing changed: no empty commit
+                return {id: self._version_at(id, head) for id in folders}
+            built: builtins.list[ShaFile] = list(new_objects)
+            new_root = root
+            for id in changed:
+                new_root = self._put(new_root, id.encode().split(b"/"), folders[id], built)
+            assert new_root is not None  # at least one folder changed
+            written = _reachable(new_root, built)  # not the trees a later folder replaced
             commit = Commit()
             commit.tree = new_root
             commit.parents = [_oid(head.encode())] if head else []
@@ -348,7 +383,8 @@ class ProcedureRepository:
             self._sync_objects(written)
             self._move_head(head, commit.id)
             saved: str = commit.id.decode("ascii")
-            return saved
+            return {id: saved if id in changed or head is None
+                    else self._version_at(id, head) for id in folders}
 
     # --- internals: git objects ------------------------------------------------------------
 
@@ -404,7 +440,9 @@ class ProcedureRepository:
 
         new = Tree()
         if tree is not None:
-            for name, mode, sha in self._tree(tree).iteritems():
+            # A tree built earlier in this commit is not in the store yet.
+            old = next((obj for obj in written if obj.id == tree), None) or self._tree(tree)
+            for name, mode, sha in cast(Tree, old).iteritems():
                 new.add(name, mode, sha)
         if len(parts) == 1:
             child = folder
@@ -634,6 +672,21 @@ def _oid(sha: bytes) -> ObjectID:
     return cast("ObjectID", sha)
 
 
+def _reachable(root: bytes, objects: builtins.list[ShaFile]) -> builtins.list[ShaFile]:
+    """The objects of ``objects`` that tree ``root`` reaches through them, once each."""
+    by_id: dict[bytes, ShaFile] = {obj.id: obj for obj in objects}
+    kept: dict[bytes, ShaFile] = {}
+    pending = [root]
+    while pending:
+        sha = pending.pop()
+        obj = by_id.get(sha)
+        if obj is None or sha in kept:
+            continue
+        kept[sha] = obj
+        pending.extend(child for child, _kind in _children(obj))
+    return builtins.list(kept.values())
+
+
 def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
     from dulwich.objects import Commit, Tree
 
@@ -646,7 +699,7 @@ def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
             yield sha, b"tree" if stat.S_ISDIR(mode) else b"blob"
 
 
-def _check_code(procedure: Procedure, code: str, tests: str) -> None:
+def check_code(procedure: Procedure, code: str, tests: str) -> None:
     """The code and tests parse, and the code's entry function has the manifest's schemas."""
     _parse(procedure.id, tests, TESTS_FILE)
     _parse(procedure.id, code, CODE_FILE)

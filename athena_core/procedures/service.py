@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +46,7 @@ from athena_core.procedures.model import (
 
 if TYPE_CHECKING:
     from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
+    from athena_core.procedures.packages import PackageReport, Progress
     from athena_core.procedures.repository import ProcedureRepository
     from athena_core.runtime import Athena
 
@@ -81,22 +83,51 @@ class Procedures:
         self._athena = athena
         self._repository: ProcedureRepository | None = None
         self._catalog: ProcedureCatalog | None = None
+        self._opening = threading.Lock()
+        self._packages: builtins.list[PackageReport] = []
+        #: Called before each gate run of a package synchronisation (``athena procedures
+        #: packages`` draws a progress line with it).
+        self.package_progress: Progress | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
     @property
     def catalog(self) -> ProcedureCatalog:
-        """The catalog (and its repository), opened on first use."""
+        """The catalog (and its repository), opened on first use; opening it synchronises
+        the installed procedure packages (:meth:`sync_packages`)."""
         if self._catalog is None:
-            from athena_core.procedures.catalog import ProcedureCatalog
-            from athena_core.procedures.repository import ProcedureRepository
+            with self._opening:
+                if self._catalog is None:
+                    from athena_core.procedures.catalog import ProcedureCatalog
+                    from athena_core.procedures.repository import ProcedureRepository
 
-            storage = self._athena._require_store().storage
-            if self._repository is None:
-                self._repository = ProcedureRepository.open(
-                    self._athena.config.procedure_repository)
-            self._catalog = ProcedureCatalog.open(storage, self._repository)
+                    storage = self._athena._require_store().storage
+                    if self._repository is None:
+                        self._repository = ProcedureRepository.open(
+                            self._athena.config.procedure_repository)
+                    # Set before synchronising: the gate's programs may use procedures.
+                    self._catalog = ProcedureCatalog.open(storage, self._repository)
+                    self.sync_packages()
         return self._catalog
+
+    def sync_packages(self) -> builtins.list[PackageReport]:
+        """Bring the store in step with the installed procedure packages that
+        ``[procedures] packages`` selects: new and changed ones saved and put through the
+        gate, removed ones retired, malformed ones reported (see
+        :mod:`athena_core.procedures.packages`). Returns a report per package; done
+        once when the catalog opens, and again when called."""
+        from athena_core.procedures.packages import sync_packages
+
+        self._packages = sync_packages(
+            self._athena, self.catalog, self.repository,
+            selected=self._athena.config.procedures.packages, progress=self.package_progress)
+        return builtins.list(self._packages)
+
+    def packages(self) -> builtins.list[PackageReport]:
+        """The installed procedure packages as the last synchronisation found them (the
+        catalog's opening synchronises them), by name."""
+        self.catalog  # noqa: B018 - opens (and synchronises) it
+        return builtins.list(self._packages)
 
     @property
     def repository(self) -> ProcedureRepository:
