@@ -480,7 +480,9 @@ def test_kill_9_during_saves_loses_no_acknowledged_version(path) -> None:
         stale_locks_found += any(path.rglob("*.lock"))
     with ProcedureRepository.open(path) as repo:
         assert not list(path.rglob("*.lock"))
-        kept = {h.commit for id in ("kill/first", "kill/second") for h in repo.history(id)}
+        # On a loaded machine every kill can land before the second save: then only the
+        # first id (kill/second) exists.
+        kept = {h.commit for id in repo.list() for h in repo.history(id)}
         assert len(acknowledged) >= KILLS
         assert set(acknowledged) <= kept
         assert repo.verify() == []
