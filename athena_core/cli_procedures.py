@@ -106,15 +106,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     with _open(args) as athena, _spinner(f"validating {args.id} in the sandbox"):
         result = athena.procedures.validate(args.id, args.commit)
     active = result["status"] == "active"
+    # With [procedures] require_approval a version that passed waits for a person.
+    waiting = not active and bool(result["validation"]) and all(
+        check["passed"] for check in result["validation"]["checks"])
     if args.json:
         _print_json(result)
-        return 0 if active else 1
+        return 0 if active or waiting else 1
     if result["validation"] is not None:
         _print_report(result["validation"])
     print(f"{result['id']} {result['commit'][:12]}: {result['status']} "
           f"(confidence {result['confidence']:.2f})"
-          + ("" if active else "; it stays a candidate and will not run"))
-    return 0 if active else 1
+          + ("" if active else f"; it passed the gate and awaits approval: athena procedures "
+             f"approve {result['id']} {result['commit'][:12]}" if waiting
+             else "; it stays a candidate and will not run"))
+    return 0 if active or waiting else 1
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
