@@ -179,8 +179,9 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             bar(done, total)
 
     with _open(args) as athena:
-        report = athena.procedures.learn(scope=args.scope, min_runs=args.min_runs,
-                                         admit=not args.dry_run, progress=progress)
+        report = athena.procedures.learn(scope=args.scope, since=args.since,
+                                         min_runs=args.min_runs, admit=not args.dry_run,
+                                         progress=progress)
     if args.json:
         _print_json([outcome.to_dict() for outcome in report.outcomes])
         return 0
@@ -365,6 +366,8 @@ def register(commands: Any, common: argparse.ArgumentParser,
                         "scope but the gate's scratch scopes)")
     parser.add_argument("--min-runs", type=int, default=3, metavar="N",
                         help="runs with different literals a program shape needs (default 3)")
+    parser.add_argument("--since", metavar="WHEN", help="only programs run from then on "
+                        "(ISO-8601, e.g. 2026-12-01)")
     parser.add_argument("--dry-run", action="store_true",
                         help="propose only: run nothing, save nothing")
     parser = sub("approve", _cmd_approve, "make a version that passed the gate active, as a "

@@ -224,6 +224,7 @@ def test_learn_dry_run_proposes_and_saves_nothing(tmp_path: Path,
     assert "not saved (--dry-run)" in text.stdout
     assert ok_json(home, "procedures", "learn", "--dry-run", "--min-runs", "4") == []
     assert ok_json(home, "procedures", "learn", "--dry-run", "--scope", "elsewhere") == []
+    assert ok_json(home, "procedures", "learn", "--dry-run", "--since", "2999-01-01") == []
 
 
 @require_sandbox()
