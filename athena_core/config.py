@@ -258,6 +258,13 @@ class ProceduresConfig:
     #: its procedures retired.
     packages: tuple[str, ...] = attrs.field(default=("*",), validator=_package_names)
 
+    #: The LLM provider (a registered name) that ``athena procedures learn`` asks to name,
+    #: describe and generalise its proposals; empty: none, no model is used.
+    llm_provider: str = ""
+    #: A version that passes the gate stays a ``candidate`` until a person approves it
+    #: (``athena procedures approve``).
+    require_approval: bool = False
+
 
 @attrs.frozen
 class PluginsConfig:
@@ -645,6 +652,14 @@ keep_programs = true
 repository = ""
 # The installed procedure packages to load, by name: ["*"] is every one, [] none.
 packages = ["*"]
+
+# The LLM provider (a name an installed plugin registers) that `athena procedures learn`
+# asks to name, describe and generalise what it proposes; its output goes through the
+# same gate. Empty: no model is used.
+llm_provider = ""
+# Keep a version that passes the gate a candidate until a person approves it
+# (`athena procedures approve ID`).
+require_approval = false
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

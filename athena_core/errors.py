@@ -16,6 +16,7 @@ __all__ = [
     "ImportFormatError",
     "InvalidArgumentError",
     "MemoryNotFoundError",
+    "NothingToLearnError",
     "OperationDeclarationError",
     "OptionError",
     "PermissionDeniedError",
@@ -257,6 +258,10 @@ class ProcedurePackageError(AthenaError):
         self.procedure = procedure
         self.distribution = distribution
         self.field = field
+
+class NothingToLearnError(AthenaError):
+    """Procedures cannot be learned because the audit log keeps no program text
+    (``[audit] keep_programs = false``)."""
 
 
 class ProcedureStoreError(StorageError):

@@ -57,10 +57,26 @@ if TYPE_CHECKING:
     from athena_core.procedures.repository import ProcedureRepository
     from athena_core.runtime import Athena
 
-__all__ = ["ALL_PACKAGES", "ENTRY_POINT_GROUP", "PACKAGE_FILE", "PACKAGE_FORMAT", "STATE_KEY",
-           "InstalledPackage", "PackageManifest", "PackageProblem", "PackageProcedure",
-           "PackageReport", "PackageState", "ProcedurePackage", "Progress", "SyncedProcedure",
-           "installed_packages", "locate_package", "read_package", "sync_packages"]
+__all__ = [
+    "ALL_PACKAGES",
+    "ENTRY_POINT_GROUP",
+    "PACKAGE_FILE",
+    "PACKAGE_FORMAT",
+    "STATE_KEY",
+    "InstalledPackage",
+    "PackageManifest",
+    "PackageProblem",
+    "PackageProcedure",
+    "PackageProgress",
+    "PackageReport",
+    "PackageState",
+    "ProcedurePackage",
+    "SyncedProcedure",
+    "installed_packages",
+    "locate_package",
+    "read_package",
+    "sync_packages",
+]
 
 #: The entry point group of procedure packages.
 ENTRY_POINT_GROUP = "athena.procedures"
@@ -441,14 +457,14 @@ class PackageReport:
 
 
 #: ``progress(package, procedure, done, total)``: called before each gate run.
-Progress = Callable[[str, str, int, int], None]
+PackageProgress = Callable[[str, str, int, int], None]
 
 
 # --- synchronising ---------------------------------------------------------------------------
 
 def sync_packages(athena: Athena, catalog: ProcedureCatalog, repository: ProcedureRepository,
                   *, selected: Sequence[str] = (ALL_PACKAGES,),
-                  progress: Progress | None = None) -> list[PackageReport]:
+                  progress: PackageProgress | None = None) -> list[PackageReport]:
     """Bring the store in step with the installed packages named by ``selected`` (see the
     module docstring); return a report per package, by name. Never raises for a package's
     fault: each problem is in its report and logged as a warning."""
@@ -472,7 +488,7 @@ class _Recorded:
 
 class _Sync:
     def __init__(self, athena: Athena, catalog: ProcedureCatalog,
-                 repository: ProcedureRepository, progress: Progress | None) -> None:
+                 repository: ProcedureRepository, progress: PackageProgress | None) -> None:
         self.athena, self.catalog, self.repository = athena, catalog, repository
         self.progress = progress
         self.sandbox_missing: SandboxUnavailableError | None = None
