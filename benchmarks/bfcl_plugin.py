@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["APIS", "DATA", "WIDER", "Call", "World", "api_classes", "operation_name", "plugin",
+__all__ = ["APIS", "DATA", "WIDER", "Call", "World", "api_classes", "plugin", "public_methods",
            "task_data"]
 
 #: class name -> (module under ``func_source_code``, short name in ``bfcl.<short>.<method>``).
@@ -83,11 +83,6 @@ def api_classes() -> dict[str, type]:
             for name, (module, _) in APIS.items()}
 
 
-def operation_name(class_name: str, method: str) -> str:
-    """``bfcl.<short>.<method>``: the operation that calls ``method`` of ``class_name``."""
-    return f"bfcl.{APIS[class_name][1]}.{method}"
-
-
 def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
     """The methods an agent may call: the public functions the class defines."""
     return {name: function for name, function in inspect.getmembers(cls, inspect.isfunction)
@@ -110,9 +105,14 @@ def _plain(value: Any) -> Any:
 
 @attrs.define
 class World:
-    """The APIs' state, one set of instances per scope, and the calls made in each."""
+    """The APIs' state, one set of instances per scope, and the calls made in each.
+
+    ``classes`` are the API classes by name; ``shorts`` their names in operation names
+    (default: those of :data:`APIS`)."""
 
     classes: dict[str, type]
+    shorts: dict[str, str] = attrs.field(
+        factory=lambda: {name: short for name, (_, short) in APIS.items()})
     _instances: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     _log: dict[str, list[Call]] = attrs.field(factory=dict)
 
@@ -148,14 +148,18 @@ class World:
         result = _plain(getattr(self.instance(scope, class_name), method)(
             **copy.deepcopy(dict(arguments))))
         self._log.setdefault(scope, []).append(
-            Call(operation_name(class_name, method), _plain(dict(arguments)), result))
+            Call(self.operation(class_name, method), _plain(dict(arguments)), result))
         return result
+
+    def operation(self, class_name: str, method: str) -> str:
+        """``bfcl.<short>.<method>``: the operation that calls ``method`` of ``class_name``."""
+        return f"bfcl.{self.shorts[class_name]}.{method}"
 
     def call_operation(self, scope: str, operation: str, arguments: Mapping[str, Any]
                        ) -> Any:
         """:meth:`call` by operation name (``bfcl.fs.cd``)."""
         _, short, method = operation.split(".")
-        class_name = next(name for name, (_, s) in APIS.items() if s == short)
+        class_name = next(name for name, s in self.shorts.items() if s == short)
         return self.call(scope, class_name, method, arguments)
 
     def calls(self, scope: str) -> list[Call]:
@@ -209,7 +213,7 @@ def plugin(world: World) -> ModuleType:
     """A plugin module registering every method of ``world``'s APIs as an operation."""
     from athena_core.hookspecs import hookimpl
 
-    operations = {operation_name(class_name, method): _operation(world, class_name, method,
+    operations = {world.operation(class_name, method): _operation(world, class_name, method,
                                                                  function)
                   for class_name, cls in world.classes.items()
                   for method, function in public_methods(cls).items()}

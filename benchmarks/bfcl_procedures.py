@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bfcl_plugin import World, api_classes, operation_name, plugin, public_methods, task_data
+from bfcl_plugin import World, api_classes, plugin, public_methods, task_data
 from bfcl_replay import (
     Choice,
     Step,
@@ -74,15 +74,15 @@ def task_number(task: Mapping[str, Any]) -> int:
     return int(str(task["id"]).rsplit("_", 1)[1])
 
 
-def resolver(classes: Mapping[str, type], involved: Sequence[str]
+def resolver(world: World, involved: Sequence[str]
              ) -> Callable[[str], tuple[str, inspect.Signature]]:
     """Method name -> (operation, signature without ``self``) over a task's APIs."""
     table: dict[str, tuple[str, inspect.Signature]] = {}
     for class_name in involved:
-        for method, function in public_methods(classes[class_name]).items():
+        for method, function in public_methods(world.classes[class_name]).items():
             signature = inspect.signature(function)
             params = list(signature.parameters.values())[1:]
-            table[method] = (operation_name(class_name, method),
+            table[method] = (world.operation(class_name, method),
                              signature.replace(parameters=params))
 
     def resolve(method: str) -> tuple[str, inspect.Signature]:
@@ -131,17 +131,20 @@ def _templates(athena: Any) -> tuple[list[Template], list[str]]:
     return templates, opaque
 
 
-def measure(workdir: Path) -> dict[str, Any]:
+def measure(workdir: Path, tasks: Sequence[Mapping[str, Any]], world: World
+            ) -> dict[str, Any]:
+    """Record, learn, replay and compare (see the module's documentation).
+
+    ``tasks`` are BFCL multi-turn entries (``id`` ending in its number,
+    ``initial_config``, ``involved_classes``, ``ground_truth``); ``world`` holds their
+    APIs' classes. Returns the results as JSON data."""
     from athena_core import Athena
     from athena_core.config import Config
 
     started = time.perf_counter()
-    classes = api_classes()
-    tasks = task_data()
-    world = World(classes)
     train = [t for t in tasks if task_number(t) % 2 == 0]
     held_out = [t for t in tasks if task_number(t) % 2 == 1]
-    steps = {t["id"]: [parse_turn(turn, resolver(classes, t["involved_classes"]))
+    steps = {t["id"]: [parse_turn(turn, resolver(world, t["involved_classes"]))
                        for turn in t["ground_truth"]] for t in tasks}
     note(f"bfcl: {len(tasks)} multi-turn base tasks ({len(train)} training, "
          f"{len(held_out)} held out), {sum(len(s) for t in tasks for s in steps[t['id']])} "
@@ -362,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     try:
-        measured = measure(workdir)
+        measured = measure(workdir, task_data(), World(api_classes()))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results = {"command": command, "started_at": started_at, "python": python_version(),
