@@ -18,9 +18,9 @@ from tests.sandbox import require_sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from bfcl_plugin import World  # noqa: E402
-from bfcl_procedures import measure, resolver  # noqa: E402
-from bfcl_replay import (  # noqa: E402
+from bfcl_plugin import World
+from bfcl_procedures import measure, resolver
+from bfcl_replay import (
     Param,
     Step,
     cover,
