@@ -245,6 +245,12 @@ class ProceduresConfig:
     #: data dir, a relative path is taken from the data dir. Always a local directory, also
     #: when ``[storage] url`` is a PostgreSQL server (decision 17).
     repository: str = ""
+    #: The LLM provider (a registered name) that ``athena procedures learn`` asks to name,
+    #: describe and generalise its proposals; empty: none, no model is used.
+    llm_provider: str = ""
+    #: A version that passes the gate stays a ``candidate`` until a person approves it
+    #: (``athena procedures approve``).
+    require_approval: bool = False
 
 
 @attrs.frozen
@@ -631,6 +637,13 @@ keep_programs = true
 # The procedures' git repository (bare). Empty: procedures.git in this directory; a relative
 # path is taken from this directory. It stays a local directory with PostgreSQL too.
 repository = ""
+# The LLM provider (a name an installed plugin registers) that `athena procedures learn`
+# asks to name, describe and generalise what it proposes; its output goes through the
+# same gate. Empty: no model is used.
+llm_provider = ""
+# Keep a version that passes the gate a candidate until a person approves it
+# (`athena procedures approve ID`).
+require_approval = false
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

@@ -16,6 +16,7 @@ __all__ = [
     "ImportFormatError",
     "InvalidArgumentError",
     "MemoryNotFoundError",
+    "NothingToLearnError",
     "OperationDeclarationError",
     "OptionError",
     "PermissionDeniedError",
@@ -230,6 +231,11 @@ class ProcedureRunError(AthenaError):
 
 class ProcedureDepthError(AthenaError):
     """A procedure called procedures nested deeper than the limit allows."""
+
+
+class NothingToLearnError(AthenaError):
+    """Procedures cannot be learned because the audit log keeps no program text
+    (``[audit] keep_programs = false``)."""
 
 
 class ProcedureStoreError(StorageError):

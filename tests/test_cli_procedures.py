@@ -13,7 +13,7 @@ import pytest
 
 from athena_core import Athena
 from tests.sandbox import require_sandbox
-from tests.test_cli import athena, ok_json
+from tests.test_cli import _env, athena, ok_json
 
 ID = "notes/recent"
 CODE = '''\
@@ -155,7 +155,7 @@ def test_a_candidate_does_not_run_and_bad_inputs_are_usage_errors(home: Path) ->
 
 def test_every_subcommand_has_help_with_an_example(tmp_path: Path) -> None:
     for command in ("list", "show", "history", "diff", "rollback", "validate", "run",
-                    "export", "import"):
+                    "export", "import", "learn", "approve"):
         proc = athena(tmp_path, "procedures", command, "--help")
         assert proc.returncode == 0 and "--json" in proc.stdout
         assert f"example:\n  athena procedures {command}" in proc.stdout
@@ -182,3 +182,83 @@ def test_validate_then_run(home: Path) -> None:
     result = ok_json(home, "procedures", "run", ID, "--inputs-json", '{"topic": "x"}')
     assert result == {"id": ID, "value": ["x: nothing new in 7 days"]}
     assert ok_json(home, "procedures", "show", ID)["runs"] == 2
+
+
+# --- learn ----------------------------------------------------------------------------------
+
+LEARNED_PROGRAM = """\
+import athena
+
+hits = athena.recall({query!r}, k=3)
+athena.remember({note!r})
+[hit.text for hit in hits]
+"""
+
+
+def recorded_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Path:
+    """A data dir whose audit log holds three runs of one program with different literals."""
+    home = tmp_path / "learn"
+    monkeypatch.setenv("ATHENA_RETRIEVAL_EMBEDDER", "hashing")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Athena.open(home) as opened:
+        for query in ("deploys", "backups", "billing"):
+            assert opened.execute(LEARNED_PROGRAM.format(query=query,
+                                                         note=f"looked into {query}")).ok
+    return home
+
+
+@require_sandbox()
+def test_learn_dry_run_proposes_and_saves_nothing(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    home = recorded_home(tmp_path, monkeypatch)
+    [proposal] = ok_json(home, "procedures", "learn", "--dry-run")
+    assert proposal["status"] == "proposed" and proposal["commit"] is None
+    assert [p["name"] for p in proposal["parameters"]] == ["query", "text"]
+    assert [run["inputs"]["query"] for run in proposal["evidence"]["runs"]] == [
+        "deploys", "backups", "billing"]
+    assert ok_json(home, "procedures", "list") == []
+    text = athena(home, "procedures", "learn", "--dry-run")
+    assert text.returncode == 0, text.stderr
+    assert "query (str): 'deploys', 'backups', 'billing'" in text.stdout
+    assert "not saved (--dry-run)" in text.stdout
+    assert ok_json(home, "procedures", "learn", "--dry-run", "--min-runs", "4") == []
+    assert ok_json(home, "procedures", "learn", "--dry-run", "--scope", "elsewhere") == []
+
+
+@require_sandbox()
+def test_learn_verifies_and_prints_the_evidence_and_the_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = recorded_home(tmp_path, monkeypatch)
+    proc = athena(home, "procedures", "learn")
+    assert proc.returncode == 0, proc.stderr
+    assert "from 3 successful runs" in proc.stdout
+    assert "[pass] tests: 3 of 3 passed" in proc.stdout
+    assert "    [pass] test_source_run_1" in proc.stdout
+    assert ": active" in proc.stdout
+    assert proc.stderr == ""   # no progress bar when stderr is not a terminal
+    [listed] = ok_json(home, "procedures", "list")
+    assert listed["status"] == "active" and listed["source"] == "learned"
+    [again] = ok_json(home, "procedures", "learn")
+    assert again["status"] == "active" and again["id"] == listed["id"]
+
+
+@require_sandbox()
+def test_learn_with_require_approval_then_approve(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    home = recorded_home(tmp_path, monkeypatch)
+    env = _env(home, ATHENA_PROCEDURES_REQUIRE_APPROVAL="true")
+    [learned] = ok_json(home, "procedures", "learn", env=env)
+    assert learned["status"] == "candidate" and learned["awaiting_approval"] is True
+    proc = athena(home, "procedures", "learn", env=env)
+    assert "awaiting approval: athena procedures approve" in proc.stdout
+    approved = ok_json(home, "procedures", "approve", learned["id"])
+    assert approved["status"] == "active" and approved["commit"] == learned["commit"]
+
+
+def test_learn_without_program_text_says_there_is_nothing_to_learn(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = _env(home, ATHENA_AUDIT_KEEP_PROGRAMS="false")
+    proc = athena(home, "procedures", "learn", env=env)
+    assert proc.returncode == 1
+    assert "keep_programs" in proc.stderr and "Traceback" not in proc.stderr

@@ -290,9 +290,10 @@ class AuditLog:
     def records(self, *, scope: str | None = None, kind: str | None = None,
                 status: str | None = None, since: datetime | str | None = None,
                 until: datetime | str | None = None, limit: int = 100,
-                order: str = "desc") -> list[AuditRecord]:
+                order: str = "desc", after: int | None = None) -> list[AuditRecord]:
         """Records, the latest first (``order="asc"``: oldest first), optionally of one
-        scope, kind and status, appended in [since, until)."""
+        scope, kind and status, appended in [since, until), and after the record whose
+        ``seq`` is ``after`` (to page through the log oldest first)."""
         if not 1 <= limit <= _MAX_LIST:
             raise InvalidArgumentError(f"limit must be between 1 and {_MAX_LIST}.")
         if order not in ("asc", "desc"):
@@ -306,6 +307,8 @@ class AuditLog:
             stmt = stmt.where(_audit.c.at >= as_utc(since, name="since"))
         if until is not None:
             stmt = stmt.where(_audit.c.at < as_utc(until, name="until"))
+        if after is not None:
+            stmt = stmt.where(_audit.c.seq > after)
         stmt = stmt.order_by(_audit.c.seq.desc() if order == "desc" else _audit.c.seq)
         with self.storage.snapshot() as connection:
             return [AuditRecord.from_record(row._mapping)

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from athena_core.runtime import Athena
 
 __all__ = ["ALLOWED_IMPORTS", "FORBIDDEN_NAMES", "SCRATCH_PREFIX", "RunStats", "admit",
-           "confidence", "entry_program", "procedure_policy", "verify"]
+           "confidence", "entry_program", "procedure_policy", "run_in_scratch", "verify"]
 
 #: Modules a procedure may import: standard-library modules that compute and reach no
 #: network, file, process or clock, and ``athena``. (The tests may also import ``main``.)
@@ -118,15 +118,17 @@ class RunStats:
 # --- admitting -----------------------------------------------------------------------------
 
 def admit(athena: Athena, catalog: ProcedureCatalog, repository: ProcedureRepository,
-          procedure_id: str, commit: str) -> VersionRecord:
+          procedure_id: str, commit: str, *, hold: bool = False) -> VersionRecord:
     """Verify version ``commit`` of ``procedure_id`` (read from ``repository``) and record
     the outcome in ``catalog``: ``active`` if every check passed (the version that was
-    active is retired), else ``candidate``; either way with the report. Returns the
-    version's record."""
+    active is retired), else ``candidate``; either way with the report. With ``hold``
+    (``[procedures] require_approval``) a version that passed stays a ``candidate`` too,
+    until a person approves it. Returns the version's record."""
     revision = repository.read(procedure_id, commit)
     report = verify(athena, revision)
     return catalog.set_status(procedure_id, revision.commit,
-                              "active" if report.passed else "candidate", validation=report)
+                              "active" if report.passed and not hold else "candidate",
+                              validation=report)
 
 
 def procedure_policy(athena: Athena, operations: Sequence[str], *,
@@ -418,13 +420,26 @@ def _files(revision: Revision) -> str:
     return json.dumps({CODE_FILE: revision.code, TESTS_FILE: revision.tests})
 
 
-def _in_scratch(athena: Athena, code: str, policy: Policy) -> ExecutionResult:
-    """Run ``code`` under ``policy`` in a fresh scratch scope, then forget that scope."""
+def run_in_scratch(athena: Athena, programs: Sequence[str], policy: Policy
+                   ) -> list[ExecutionResult]:
+    """Run ``programs`` one after another under ``policy`` in one fresh scratch scope
+    (each sees what the ones before it wrote), stopping after the first that does not end
+    ``ok``; then forget that scope, whatever happened. Returns the results."""
     scope = f"{SCRATCH_PREFIX}{secrets.token_hex(8)}"
+    results: list[ExecutionResult] = []
     try:
-        return athena.execute(code, policy=policy.to_dict(), scope=scope)
+        for code in programs:
+            results.append(athena.execute(code, policy=policy.to_dict(), scope=scope))
+            if not results[-1].ok:
+                break
+        return results
     finally:
         athena.forget(everything=True, scope=scope)
+
+
+def _in_scratch(athena: Athena, code: str, policy: Policy) -> ExecutionResult:
+    """Run ``code`` under ``policy`` in a fresh scratch scope, then forget that scope."""
+    return run_in_scratch(athena, [code], policy)[0]
 
 
 def _failed_run(result: ExecutionResult) -> str:

@@ -44,7 +44,10 @@ from athena_core.procedures.model import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
+    from athena_core.procedures.learning import LearnReport, Progress
     from athena_core.procedures.repository import ProcedureRepository
     from athena_core.runtime import Athena
 
@@ -199,12 +202,43 @@ class Procedures:
         # The gate runs in scratch scopes of its own, under the procedure's policy,
         # whatever scope the caller is bound to.
         with calls.bind(calls.CallContext(scope=None, caller="gate")):
-            record = admit(self._athena, self.catalog, self.repository, procedure_id, chosen)
-        stats = self.catalog.stats(procedure_id, record.commit)
-        return {"id": procedure_id, "commit": record.commit, "status": record.status,
-                "confidence": confidence(record.validation, stats),
-                "validation": (record.validation.to_dict()
-                               if record.validation is not None else None)}
+            record = admit(self._athena, self.catalog, self.repository, procedure_id, chosen,
+                           hold=self._athena.config.procedures.require_approval)
+        return self._decision(procedure_id, record)
+
+    # --- host only: learning and approval ---------------------------------------------
+    # Not operations of the registry: learning reads the audit log (of every scope, unless
+    # told one), which no program or MCP client may read, and approval is a person's
+    # decision, which an agent must not take for itself.
+
+    def learn(self, *, scope: str | None = None, since: datetime | str | None = None,
+              min_runs: int = 3, admit: bool = True,
+              progress: Progress | None = None) -> LearnReport:
+        """Learn procedures from the audit log's successful programs
+        (:func:`athena_core.procedures.learning.learn`): propose, test, save and put each
+        through the gate; with ``admit=False``, propose only and save nothing."""
+        from athena_core.procedures.learning import learn
+
+        return learn(self._athena, scope=scope, since=since, min_runs=min_runs, admit=admit,
+                     progress=progress)
+
+    def approve(self, id: str, commit: str | None = None) -> dict[str, Any]:
+        """Make version ``commit`` of ``id`` (default: its newest) ``active``, as a person's
+        approval (``[procedures] require_approval``). Only a version whose last validation
+        passed can be approved; raises ``InvalidArgumentError`` naming ``commit`` otherwise.
+        Returns what ``validate`` returns."""
+        procedure_id = check_procedure_id(id)
+        chosen = commit or self.catalog.get(procedure_id).latest_commit
+        version = self.catalog.version(procedure_id, chosen)
+        if version.validation is None or not version.validation.passed:
+            raise InvalidArgumentError(
+                f"Version {version.commit[:12]} of {procedure_id!r} has not passed the gate, "
+                "so it cannot be approved.", argument="commit",
+                hint=f"Validate it first: athena procedures validate {procedure_id} --commit "
+                     f"{version.commit[:12]}.")
+        record = self.catalog.set_status(procedure_id, version.commit, "active",
+                                         validation=version.validation)
+        return self._decision(procedure_id, record)
 
     # --- running -----------------------------------------------------------------------
 
@@ -273,6 +307,14 @@ class Procedures:
         return outcome[1]
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _decision(self, procedure_id: str, record: VersionRecord) -> dict[str, Any]:
+        """What ``validate`` and ``approve`` return about the version they decided on."""
+        stats = self.catalog.stats(procedure_id, record.commit)
+        return {"id": procedure_id, "commit": record.commit, "status": record.status,
+                "confidence": confidence(record.validation, stats),
+                "validation": (record.validation.to_dict()
+                               if record.validation is not None else None)}
 
     def _version_dict(self, procedure_id: str, record: VersionRecord) -> dict[str, Any]:
         stats = self.catalog.stats(procedure_id, record.commit)

@@ -1,0 +1,322 @@
+"""Learning procedures from the audit log's successful programs.
+
+Real runs are recorded through ``Athena.execute`` (the bubblewrap sandbox, the real audit
+log); learning mines them, generates code and tests, and puts each proposal through the
+gate, whose tests run in the sandbox against scratch scopes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from athena_core import Athena, hookimpl
+from athena_core.errors import NothingToLearnError, UnknownNameError
+from athena_core.procedures.learning import LearnReport, Proposal, learn, propose
+from tests.conftest import _empty_database, make_config
+from tests.sandbox import require_sandbox
+
+pytestmark = require_sandbox()
+
+#: Recalls with a query, remembers a note, returns the texts recalled.
+NOTE = '''\
+import athena
+
+hits = athena.recall({query!r}, k=3)
+athena.remember({note!r})
+[hit.text for hit in hits]
+'''
+NOTE_RUNS = [("deploys", "looked into deploys", "project:web"),
+             ("backups", "looked into backups", "project:web"),
+             ("billing", "looked into billing", "project:ops")]
+#: Only two runs: too few.
+TWICE = 'import athena\nathena.episodic.record({content!r}, kind="action")\n'
+#: Three runs, the same literals each time: nothing varies.
+SAME = 'import athena\nlen(athena.recall("alerts", k=5))\n'
+#: Three runs with different queries that all fail.
+FAILING = 'import athena\nathena.recall({query!r}, k=1)\n1 / 0\n'
+#: Three runs whose value (a string hash, seeded per process) no rerun reproduces.
+UNREPEATABLE = 'import athena\nathena.remember({note!r})\nhash({note!r})\n'
+#: Three runs that pass an episodic layer to remember, which a procedure declaring only
+#: ``remember`` may not reach: no rerun under the procedure's policy succeeds.
+REFUSED = 'import athena\nathena.remember({note!r}, layer="episodic")\n'
+
+
+def record_runs(athena: Athena) -> dict[str, list[str]]:
+    """Run every program above for real; return the execution ids of each family."""
+    ids: dict[str, list[str]] = {"note": [], "twice": [], "same": [], "failing": [],
+                                 "unrepeatable": [], "refused": []}
+    for query, note, scope in NOTE_RUNS:
+        result = athena.execute(NOTE.format(query=query, note=note), scope=scope)
+        assert result.ok, result.error
+        ids["note"].append(result.id)
+    for content in ("called the vendor", "paged the on-call"):
+        ids["twice"].append(athena.execute(TWICE.format(content=content)).id)
+    for _ in range(3):
+        ids["same"].append(athena.execute(SAME).id)
+    for query in ("one", "two", "three"):
+        result = athena.execute(FAILING.format(query=query))
+        assert result.status == "error"
+        ids["failing"].append(result.id)
+    for note in ("first hash", "second hash", "third hash"):
+        result = athena.execute(UNREPEATABLE.format(note=note))
+        assert result.ok, result.error
+        ids["unrepeatable"].append(result.id)
+    for note in ("met the auditors", "met the vendor", "met the board"):
+        result = athena.execute(REFUSED.format(note=note))
+        assert result.ok, result.error
+        ids["refused"].append(result.id)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[Athena, dict[str, list[str]]]]:
+    _empty_database()
+    with Athena.open(config=make_config(tmp_path_factory.mktemp("learn"))) as opened:
+        yield opened, record_runs(opened)
+
+
+def by_source(proposals: list[Proposal], ids: list[str]) -> Proposal:
+    [found] = [p for p in proposals if set(p.procedure.derived_from) == set(ids)]
+    return found
+
+
+def test_propose_finds_the_repeated_shape_and_nothing_else(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    proposals = propose(athena)
+    sources = [set(p.procedure.derived_from) for p in proposals]
+    assert sources == [set(ids["note"]), set(ids["unrepeatable"]), set(ids["refused"])]
+    note = by_source(proposals, ids["note"])
+    assert [(p.name, p.type, p.values) for p in note.parameters] == [
+        ("query", "str", ("deploys", "backups", "billing")),
+        ("text", "str", ("looked into deploys", "looked into backups",
+                         "looked into billing"))]
+    assert note.procedure.source == "learned"
+    assert note.procedure.derived_from == tuple(ids["note"])
+    assert note.procedure.permissions == ("recall", "remember")
+    assert note.procedure.input_schema["required"] == ["query", "text"]
+    assert note.procedure.input_schema["properties"]["query"] == {"type": "string"}
+    assert note.evidence.calls == ("recall", "remember")
+    assert [run.execution_id for run in note.evidence.runs] == ids["note"]
+    assert [run.scope for run in note.evidence.runs] == [s for _, _, s in NOTE_RUNS]
+    assert [run.inputs for run in note.evidence.runs] == [
+        {"query": q, "text": n} for q, n, _ in NOTE_RUNS]
+    assert note.evidence.constant_literals == 1  # k=3
+    # The varying literals became parameters; the constant one stayed.
+    tree = ast.parse(note.code)
+    [function] = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert [arg.arg for arg in function.args.args] == ["query", "text"]
+    literals = [node.value for node in ast.walk(function) if isinstance(node, ast.Constant)
+                and not isinstance(node.value, str)]
+    assert literals == [3]
+    assert "deploys" not in note.code
+    assert isinstance(function.body[-1], ast.Return)
+
+
+def test_propose_is_deterministic(recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, _ = recorded
+    first, second = propose(athena), propose(athena)
+    assert [(p.procedure, p.code) for p in first] == [(p.procedure, p.code) for p in second]
+
+
+def test_scope_and_min_runs_narrow_what_is_mined(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    # Two of the three note runs are in project:web: too few there.
+    assert propose(athena, scope="project:web") == []
+    assert {frozenset(p.procedure.derived_from) for p in propose(
+        athena, scope="project:web", min_runs=2)} == {frozenset(ids["note"][:2])}
+    # Two runs with different contents are enough once two are asked for.
+    twice = {frozenset(p.procedure.derived_from) for p in propose(athena, min_runs=2)}
+    assert frozenset(ids["twice"]) in twice
+    assert frozenset(ids["same"]) not in twice and frozenset(ids["failing"]) not in twice
+
+
+def test_learn_admits_a_sound_proposal_through_the_gate_in_the_sandbox(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    seen: list[tuple[str, int, int]] = []
+    report = learn(athena, progress=lambda phase, done, total: seen.append(
+        (phase, done, total)))
+    assert isinstance(report, LearnReport)
+    note = next(o for o in report.outcomes if set(o.proposal.procedure.derived_from)
+                == set(ids["note"]))
+    assert note.status == "active", note.validation
+    assert note.validation is not None and note.validation.passed
+    # One generated test per source run, each run in the sandbox and passed.
+    assert [(t.name, t.passed) for t in note.validation.tests] == [
+        ("test_source_run_1", True), ("test_source_run_2", True), ("test_source_run_3", True)]
+    version = athena.procedures.catalog.version(note.id, note.commit)
+    assert version.procedure.source == "learned"
+    assert version.procedure.derived_from == tuple(ids["note"])
+    assert "from main import run" in version.tests and ids["note"][0] in version.tests
+    assert ("verifying", len(report.outcomes), len(report.outcomes)) in seen
+    # It runs like any active procedure: the second run recalls what the first noted.
+    athena.procedures.run(note.id, query="pagers", text="looked into pagers")
+    again = athena.procedures.run(note.id, query="pagers", text="looked into pagers")
+    assert "looked into pagers" in again
+
+
+def test_a_proposal_whose_tests_cannot_pass_stays_a_candidate(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    report = learn(athena)
+    outcome = next(o for o in report.outcomes if set(o.proposal.procedure.derived_from)
+                   == set(ids["unrepeatable"]))
+    assert outcome.status == "candidate"
+    assert outcome.validation is not None and outcome.validation.failed_stages == ("tests",)
+    assert [t.passed for t in outcome.validation.tests] == [False, False, False]
+    assert athena.procedures.catalog.get(outcome.id).active_commit is None
+
+
+def test_a_proposal_no_source_program_reruns_for_is_rejected_and_not_saved(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    outcome = next(o for o in learn(athena).outcomes
+                   if set(o.proposal.procedure.derived_from) == set(ids["refused"]))
+    assert outcome.status == "rejected" and outcome.commit is None
+    assert "PermissionDeniedError at line 2" in (outcome.reason or "")
+    assert outcome.id not in [entry.id for entry in athena.procedures.catalog.list()]
+
+
+def test_learning_again_makes_no_new_version(
+        recorded: tuple[Athena, dict[str, list[str]]]) -> None:
+    athena, ids = recorded
+    def note(report: LearnReport) -> tuple[str, str | None, str]:
+        [found] = [(o.id, o.commit, o.status) for o in report.outcomes
+                   if o.proposal.procedure.derived_from == tuple(ids["note"])]
+        return found
+
+    first = note(learn(athena))
+    assert note(learn(athena)) == first
+    assert len(athena.procedures.catalog.versions(first[0])) == 1
+
+
+def test_dry_run_saves_nothing(tmp_path: Path) -> None:
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        for query, note, _ in NOTE_RUNS:
+            athena.execute(NOTE.format(query=query, note=note))
+        report = learn(athena, admit=False)
+        assert len(report.outcomes) == 1 and report.outcomes[0].status == "proposed"
+        assert report.outcomes[0].commit is None
+        assert athena.procedures.catalog.list() == []
+
+
+def test_without_program_text_there_is_nothing_to_learn(tmp_path: Path) -> None:
+    config = make_config(tmp_path, audit={"keep_programs": False})
+    with Athena.open(config=config) as athena:
+        for query, note, _ in NOTE_RUNS:
+            athena.execute(NOTE.format(query=query, note=note))
+        with pytest.raises(NothingToLearnError) as raised:
+            propose(athena)
+        assert "keep_programs" in raised.value.message
+        with pytest.raises(NothingToLearnError):
+            learn(athena)
+
+
+# --- LLM providers ---------------------------------------------------------------------------
+
+class ScriptedProvider:
+    """Answers every prompt with one fixed reply, and keeps the prompts it got."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def complete(self, prompt: str, *, max_tokens: int) -> str:
+        assert max_tokens > 0
+        self.prompts.append(prompt)
+        return self.reply
+
+
+class ProviderPlugin:
+    def __init__(self, provider: ScriptedProvider) -> None:
+        self.provider = provider
+
+    @hookimpl
+    def athena_register_llm_providers(self, register: Any) -> None:
+        register("scripted", lambda context: self.provider)
+
+
+def with_provider(tmp_path: Path, reply: str, *, name: str = "scripted"
+                  ) -> tuple[Athena, ScriptedProvider]:
+    provider = ScriptedProvider(reply)
+    config = make_config(tmp_path, procedures={"llm_provider": name})
+    athena = Athena.open(config=config, plugins=[ProviderPlugin(provider)])
+    for query, note, _ in NOTE_RUNS:
+        athena.execute(NOTE.format(query=query, note=note))
+    return athena, provider
+
+
+def test_a_configured_provider_names_and_describes_a_proposal(tmp_path: Path) -> None:
+    reply = ('{"name": "look-into-topic", "description": "Recall a topic, note that it '
+             'was looked into, and return what was recalled."}')
+    athena, provider = with_provider(tmp_path, reply)
+    with athena:
+        report = learn(athena)
+        [outcome] = report.outcomes
+        assert outcome.id == "learned/look-into-topic"
+        assert outcome.proposal.procedure.description.startswith("Recall a topic")
+        assert outcome.status == "active", outcome.validation
+        assert len(provider.prompts) == 1 and "athena.recall(query, k=3)" in provider.prompts[0]
+
+
+def test_a_providers_bad_code_stays_a_candidate(tmp_path: Path) -> None:
+    bad = ('import athena\\n\\n\\ndef run(query: str, text: str) -> list[str]:\\n'
+           '    \\"\\"\\"Recall a topic.\\"\\"\\"\\n    athena.remember(text)\\n'
+           '    return [query]\\n')
+    athena, _ = with_provider(tmp_path, '{"code": "' + bad + '"}')
+    with athena:
+        [outcome] = learn(athena).outcomes
+        assert "return [query]" in outcome.proposal.code
+        assert outcome.status == "candidate"
+        assert outcome.validation is not None and "tests" in outcome.validation.failed_stages
+
+
+def test_a_provider_whose_code_does_not_parse_is_rejected_and_nothing_saved(
+        tmp_path: Path) -> None:
+    athena, _ = with_provider(tmp_path, '{"code": "def run(:"}')
+    with athena:
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "rejected" and outcome.commit is None
+        assert "does not parse" in (outcome.reason or "")
+        assert athena.procedures.catalog.list() == []
+
+
+def test_an_unknown_provider_is_a_config_error_listing_the_installed_ones(
+        tmp_path: Path) -> None:
+    athena, provider = with_provider(tmp_path, "{}", name="nonesuch")
+    with athena, pytest.raises(UnknownNameError) as raised:
+        learn(athena)
+    assert raised.value.choices == ("scripted",) and provider.prompts == []
+
+
+def test_no_provider_configured_uses_no_model(tmp_path: Path) -> None:
+    provider = ScriptedProvider("{}")
+    with Athena.open(config=make_config(tmp_path),
+                     plugins=[ProviderPlugin(provider)]) as athena:
+        for query, note, _ in NOTE_RUNS:
+            athena.execute(NOTE.format(query=query, note=note))
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "active" and provider.prompts == []
+
+
+# --- approval ------------------------------------------------------------------------------
+
+def test_with_require_approval_a_passing_version_waits_for_a_person(tmp_path: Path) -> None:
+    config = make_config(tmp_path, procedures={"require_approval": True})
+    with Athena.open(config=config) as athena:
+        for query, note, _ in NOTE_RUNS:
+            athena.execute(NOTE.format(query=query, note=note))
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "candidate" and outcome.awaiting_approval
+        assert outcome.validation is not None and outcome.validation.passed
+        assert athena.procedures.catalog.get(outcome.id).active_commit is None
+        approved = athena.procedures.approve(outcome.id)
+        assert approved["status"] == "active" and approved["commit"] == outcome.commit
