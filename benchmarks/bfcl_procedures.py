@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
 import shlex
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,14 +100,14 @@ def _direct(world: World, scope: str, steps: Sequence[Step]) -> None:
 
 
 def _turn_program(steps: Sequence[Step], choices: Sequence[Choice]) -> str:
-    lines = ["import athena"]
+    """A turn's program with shortcuts: each choice a call or a procedure's run."""
+    lines = []
     for choice in choices:
         if choice.via is None:
-            lines.append(f"print({steps[choice.start].source()})")
+            lines.append(f"    {steps[choice.start].source()},\n")
         else:
-            lines.append(f"print(athena.procedures.run({choice.via!r}, "
-                         f"{dict(choice.inputs)!r}))")
-    return "\n".join(lines) + "\n"
+            lines.append(f"    athena.procedures.run({choice.via!r}, {dict(choice.inputs)!r}),\n")
+    return "import athena\n[\n" + "".join(lines) + "]\n"
 
 
 def _learner() -> Any:
@@ -189,9 +189,17 @@ def measure(workdir: Path, tasks: Sequence[Mapping[str, Any]], world: World
             report = learning.learn(athena, min_runs=3, admit=True)
             seconds = time.perf_counter() - clock
             templates, opaque = _templates(athena)
-            result["learn"] = {"report": _jsonable(report), "seconds": seconds,
-                               "templates": [_template_json(t) for t in templates],
-                               "without_template": opaque}
+            outcomes = [outcome.to_dict() for outcome in report.outcomes]
+            result["learn"] = {
+                "seconds": seconds, "proposed": len(outcomes),
+                **{status: sum(1 for o in outcomes if o["status"] == status)
+                   for status in ("active", "candidate", "rejected")},
+                "outcomes": [{key: o[key] for key in ("id", "status", "reason", "parameters",
+                                                      "validation")}
+                             | {"calls": o["evidence"]["calls"],
+                                "runs": o["evidence"]["total_runs"]} for o in outcomes],
+                "templates": [_template_json(t) for t in templates],
+                "without_template": opaque}
             note(f"  learned in {seconds:.1f} s: {len(templates)} active procedures with "
                  "a fixed call sequence")
 
@@ -219,21 +227,22 @@ def measure(workdir: Path, tasks: Sequence[Mapping[str, Any]], world: World
                 "errors": errors})
         result["replay"] = {"rows": rows, "seconds": time.perf_counter() - clock}
 
-    # 4. the name-level macro baseline, from the training turns only
-    macros = name_macros([[s.operation for s in turn] for t in train for turn in steps[t["id"]]],
-                         min_count=MACRO_MIN_COUNT)
-    budgets: dict[str, list[tuple[str, ...]]] = {"all": macros}
-    if templates:
-        budgets["same_count"] = macros[:len(templates)]
+    # 4. the name-level macro baseline, from the training turns only, and two ceilings
+    names = [[s.operation for s in turn] for t in train for turn in steps[t["id"]]]
+    held_turns = [turn for t in held_out for turn in steps[t["id"]]]
+    macros = name_macros(names, min_count=MACRO_MIN_COUNT)
+    whole = Counter(tuple(turn) for turn in names)
+    whole_turns = [m for m, count in whole.items() if count >= MACRO_MIN_COUNT and len(m) > 1]
     result["baseline"] = {}
-    for label, chosen in budgets.items():
-        macro_shortcuts = [(" ".join(m), _names_bind(m), len(m)) for m in chosen]
-        with_macros = sum(len(cover(turn, macro_shortcuts))
-                          for t in held_out for turn in steps[t["id"]])
-        result["baseline"][label] = {"macros": len(chosen), "calls": with_macros,
-                                     "top": [list(m) for m in chosen[:10]]}
+    for label, chosen in (("macros", macros), ("whole_turns", whole_turns)):
+        by_name = [(" ".join(m), _names_bind(m), len(m)) for m in chosen]
+        result["baseline"][label] = {
+            "macros": len(chosen), "top": [list(m) for m in chosen[:10]],
+            "calls": sum(len(cover(turn, by_name)) for turn in held_turns)}
+    result["baseline"]["one_call_per_turn"] = {"macros": None, "calls": len(held_turns)}
     result["totals"] = _totals(result)
     result["seconds"] = time.perf_counter() - started
+    result["load_average"] = os.getloadavg()
     return result
 
 
@@ -245,14 +254,6 @@ def _names_bind(names: tuple[str, ...]) -> Callable[[Sequence[Step]], dict[str, 
 
 def _template_json(template: Template) -> dict[str, Any]:
     return {"id": template.id, "operations": list(template.operations)}
-
-
-def _jsonable(value: Any) -> Any:
-    import attrs
-
-    if attrs.has(type(value)):
-        value = attrs.asdict(value, recurse=True)
-    return json.loads(json.dumps(value, default=str))
 
 
 def _saving(before: int, after: int) -> float | None:
@@ -311,23 +312,32 @@ def render(results: dict[str, Any]) -> str:
     if learn is None:
         lines.append("learned: - (athena_core.procedures.learning is not available)")
     else:
-        report = learn["report"] or {}
-        counts = {key: report.get(key) for key in ("proposed", "admitted", "rejected")}
-        lines.append("learned: " + ", ".join(
-            f"{key} {len(value) if isinstance(value, list) else value}"
-            for key, value in counts.items()) + f" in {learn['seconds']:.1f} s; "
-            f"{len(learn['templates'])} active with a fixed call sequence")
+        lines.append(
+            f"learned: {learn['proposed']} proposed, {learn['active']} admitted (active), "
+            f"{learn['candidate']} failed the gate (kept as candidates), {learn['rejected']} "
+            f"rejected (not saved), in {learn['seconds']:.1f} s (mining + verification)")
+        for outcome in learn["outcomes"]:
+            if outcome["status"] != "active":
+                why = outcome["reason"] or ", ".join(
+                    check["name"] for check in (outcome["validation"] or {}).get("checks", [])
+                    if not check.get("passed"))
+                lines.append(f"  not admitted: {outcome['id']} ({outcome['status']}: {why})")
+        lines.append(f"  used in the replay: the {len(learn['templates'])} active procedures "
+                     "whose calls are a fixed sequence; of several calls:")
         for template in learn["templates"]:
-            lines.append(f"  {template['id']}: {' -> '.join(template['operations'])}")
-    header = f"{'held-out replay':<48}{'calls':>10}{'saving':>10}"
+            if len(template["operations"]) > 1:
+                lines.append(f"    {template['id']}: {' -> '.join(template['operations'])}")
+    header = f"{'held-out replay (odd-numbered tasks)':<60}{'calls':>10}{'saving':>10}"
     lines += ["", header, "-" * len(header),
-              f"{'ground truth, one call each':<48}{totals['calls']:>10,}{'':>10}",
-              f"{'with learned procedures':<48}{totals['calls_with_procedures']:>10,}"
+              f"{'ground truth, one call each':<60}{totals['calls']:>10,}{'':>10}",
+              f"{'with learned procedures':<60}{totals['calls_with_procedures']:>10,}"
               f"{_pct(totals['saving_pct']):>10}"]
+    labels = {"macros": "baseline: name-level macros, the {n} n-grams seen >= {k}x",
+              "whole_turns": "bound: a turn's whole sequence seen >= {k}x ({n})",
+              "one_call_per_turn": "bound: every turn one call"}
     for label, data in totals["baseline"].items():
-        name = (f"name-level macros, all {data['macros']} seen >= {MACRO_MIN_COUNT}x"
-                if label == "all" else f"name-level macros, top {data['macros']}")
-        lines.append(f"{name:<48}{data['calls']:>10,}{_pct(data['saving_pct']):>10}")
+        name = labels[label].format(n=data["macros"], k=MACRO_MIN_COUNT)
+        lines.append(f"{name:<60}{data['calls']:>10,}{_pct(data['saving_pct']):>10}")
     lines += ["", f"final state equal to the ground truth's: {totals['state_equal']}/"
               f"{tasks['held_out']}; every call's arguments and result equal: "
               f"{totals['calls_equal']}/{tasks['held_out']}"]
@@ -341,7 +351,9 @@ def render(results: dict[str, Any]) -> str:
                      f"{target['limit']:g}  {verdict}")
     if totals["failed"]:
         lines.append(f"\nFAILED: {'; '.join(totals['failed'][:20])}")
-    lines.append(f"\ntotal run time {results['seconds']:.0f} s")
+    load = ", ".join(f"{value:.1f}" for value in results["load_average"])
+    lines.append(f"\ntotal run time {results['seconds']:.0f} s; load average at the end "
+                 f"{load} ({os.cpu_count()} CPUs)")
     return "\n".join(lines)
 
 

@@ -65,28 +65,29 @@ def parse_turn(calls: Iterable[str], resolve: Callable[[str], tuple[str, inspect
 
 
 def program(steps: Sequence[Step]) -> str:
-    """The program for one turn: each call printed, as an agent reads its results."""
-    return "import athena\n" + "".join(f"print({step.source()})\n" for step in steps)
+    """The program for one turn: the list of its calls' results, the program's value
+    (what an agent reads back)."""
+    return "import athena\n[\n" + "".join(f"    {step.source()},\n" for step in steps) + "]\n"
 
 
 @attrs.frozen
 class Param:
-    """An argument that is the procedure's parameter ``name``."""
+    """An argument (or a part of one) that is the procedure's parameter ``name``, of the
+    JSON type its annotation ``type`` names (``str``, ``int``, ``float``, ``bool``)."""
 
     name: str
-
-
-#: An argument computed by the procedure (from an earlier call's result, ...): any value.
-COMPUTED = object()
+    type: str = ""
 
 
 @attrs.frozen
 class Template:
-    """The calls a procedure makes, in order: operation and arguments, each argument a
-    :class:`Param`, a constant, or :data:`COMPUTED`."""
+    """The calls a procedure makes, in order: each an operation and its arguments, each
+    argument a constant, a :class:`Param`, or a list or dict holding them."""
 
     id: str
     steps: tuple[tuple[str, Mapping[str, Any]], ...]
+    #: Every parameter of the entry function: a binding must give each a value.
+    params: frozenset[str] = frozenset()
 
     def bind(self, run: Sequence[Step]) -> dict[str, Any] | None:
         """The inputs with which the procedure makes exactly the calls of ``run``, or
@@ -98,63 +99,92 @@ class Template:
         for step, (operation, arguments) in zip(run, self.steps, strict=True):
             if step.operation != operation or set(step.arguments) != set(arguments):
                 return None
-            for name, want in arguments.items():
-                value = step.arguments[name]
-                if want is COMPUTED:
-                    continue
-                if isinstance(want, Param):
-                    if want.name in inputs and not _same(inputs[want.name], value):
-                        return None
-                    inputs[want.name] = value
-                elif not _same(want, value):
-                    return None
-        return inputs
+            if not all(_unify(want, step.arguments[name], inputs)
+                       for name, want in arguments.items()):
+                return None
+        return inputs if set(inputs) == self.params else None
 
     @property
     def operations(self) -> tuple[str, ...]:
         return tuple(operation for operation, _ in self.steps)
 
 
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _unify(want: Any, value: Any, inputs: dict[str, Any]) -> bool:
+    """Whether ``value`` fits ``want``, binding the parameters in it (in ``inputs``)."""
+    if isinstance(want, Param):
+        if want.type and type(value) is not _TYPES.get(want.type):
+            return False
+        if want.name in inputs:
+            return _same(inputs[want.name], value)
+        inputs[want.name] = value
+        return True
+    if isinstance(want, list):
+        return (isinstance(value, list) and len(value) == len(want)
+                and all(_unify(w, v, inputs) for w, v in zip(want, value, strict=True)))
+    if isinstance(want, dict):
+        return (isinstance(value, dict) and len(value) == len(want)
+                and all(_unify(wk, vk, inputs) and _unify(wv, vv, inputs)
+                        for (wk, wv), (vk, vv) in zip(want.items(), value.items(),
+                                                      strict=True)))
+    return _same(want, value)
+
+
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
+
+
+class _Unknown(Exception):
+    """An argument the procedure computes: no binding can say what it will be."""
 
 
 def template_from_code(procedure_id: str, code: str, entry: str = "run") -> Template | None:
     """The template of a straight-line procedure: the ``athena.<op>(...)`` calls of its
     entry function in the order they run, or ``None`` when its calls are not a fixed
-    sequence (a loop, a branch, a helper function, positional arguments)."""
+    sequence of keyword calls whose arguments are literals and parameters (a loop, a
+    branch, a helper function, positional arguments, a computed argument)."""
     tree = ast.parse(code)
     function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
                      and node.name == entry), None)
     if function is None:
         return None
-    params = {a.arg for a in [*function.args.args, *function.args.kwonlyargs]}
+    params = {a.arg: a.annotation.id if isinstance(a.annotation, ast.Name) else ""
+              for a in [*function.args.args, *function.args.kwonlyargs]}
     steps: list[tuple[str, Mapping[str, Any]]] = []
     for statement in function.body:
-        if isinstance(statement, ast.For | ast.While | ast.If | ast.Try | ast.With
-                      | ast.FunctionDef):
-            if _athena_calls(statement):
+        calls = _athena_calls(statement)
+        if calls and isinstance(statement, ast.For | ast.While | ast.If | ast.Try | ast.With
+                                | ast.FunctionDef | ast.Match):
+            return None
+        for call in calls:
+            if call.args or any(keyword.arg is None for keyword in call.keywords):
                 return None
-            continue
-        for call in _athena_calls(statement):
-            if call.args:
+            try:
+                arguments = {keyword.arg: _argument(keyword.value, params)
+                             for keyword in call.keywords if keyword.arg is not None}
+            except _Unknown:
                 return None
-            arguments: dict[str, Any] = {}
-            for keyword in call.keywords:
-                if keyword.arg is None:
-                    return None
-                arguments[keyword.arg] = _argument(keyword.value, params)
             steps.append((_dotted(call.func)[len("athena."):], arguments))
-    return Template(procedure_id, tuple(steps)) if steps else None
+    return Template(procedure_id, tuple(steps), frozenset(params)) if steps else None
 
 
-def _argument(node: ast.expr, params: set[str]) -> Any:
+def _argument(node: ast.expr, params: Mapping[str, str]) -> Any:
+    """A call's argument as a constant, a :class:`Param`, or a list or dict of them."""
     if isinstance(node, ast.Name) and node.id in params:
-        return Param(node.id)
+        return Param(node.id, params[node.id])
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_argument(item, params) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise _Unknown
+        return {_argument(key, params): _argument(value, params)  # type: ignore[arg-type]
+                for key, value in zip(node.keys, node.values, strict=True)}
     try:
         return ast.literal_eval(node)
     except ValueError:
-        return COMPUTED
+        raise _Unknown from None
 
 
 def _dotted(node: ast.expr) -> str:

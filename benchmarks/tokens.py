@@ -1082,7 +1082,9 @@ def procedure_code(program: str) -> str:
     function = ast.FunctionDef(
         name="run", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
                                        kw_defaults=[], defaults=[]),
-        body=body, decorator_list=[], returns=ast.Name("Any"), type_params=[])
+        body=body, decorator_list=[], returns=ast.Name("Any"))
+    if sys.version_info >= (3, 12):
+        function.type_params = []  # a field Python 3.11 lacks
     module = ast.Module(body=[ast.ImportFrom("typing", [ast.alias("Any")], 0), *imports,
                               function], type_ignores=[])
     return ast.unparse(ast.fix_missing_locations(module)) + "\n"

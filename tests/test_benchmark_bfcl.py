@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.sandbox import require_sandbox
@@ -66,8 +67,9 @@ def test_a_ground_truth_call_binds_positional_arguments_by_name() -> None:
     assert parse_call("size()", resolve) == Step("bfcl.shelf.size", {})
     with pytest.raises(KeyError):
         parse_call("remove('jam')", resolve)
-    assert program([Step("bfcl.shelf.add", {"item": "jam"})]) == (
-        "import athena\nprint(athena.bfcl.shelf.add(item='jam'))\n")
+    assert program([Step("bfcl.shelf.add", {"item": "jam"}), Step("bfcl.shelf.size", {})]) == (
+        "import athena\n[\n    athena.bfcl.shelf.add(item='jam'),\n"
+        "    athena.bfcl.shelf.size(),\n]\n")
 
 
 CODE = '''\
@@ -87,7 +89,7 @@ def test_a_procedures_template_binds_only_the_calls_it_makes() -> None:
     template = template_from_code("shelf/stock", CODE)
     assert template is not None
     assert template.operations == ("bfcl.shelf.add", "bfcl.shelf.relabel", "bfcl.shelf.size")
-    assert template.steps[0][1] == {"item": Param("item"), "count": 2}
+    assert template.steps[0][1] == {"item": Param("item", "str"), "count": 2}
     run = [Step("bfcl.shelf.add", {"item": "jam", "count": 2}),
            Step("bfcl.shelf.relabel", {"label": "pantry"}), Step("bfcl.shelf.size", {})]
     assert template.bind(run) == {"item": "jam", "label": "pantry"}
@@ -96,6 +98,8 @@ def test_a_procedures_template_binds_only_the_calls_it_makes() -> None:
     assert template.bind([Step("bfcl.shelf.add", {"item": "jam"}), *run[1:]]) is None
     assert template.bind([run[0], run[2], run[1]]) is None
     assert template.bind(run[:2]) is None
+    # a parameter's value must be of its annotated type
+    assert template.bind([Step("bfcl.shelf.add", {"item": 7, "count": 2}), *run[1:]]) is None
     looped = CODE.replace("    added = athena", "    for _ in range(2):\n        athena")
     assert template_from_code("shelf/loop", looped) is None
 
@@ -113,6 +117,33 @@ def run(item: str) -> None:
     same = [Step("bfcl.shelf.add", {"item": "a"}), Step("bfcl.shelf.relabel", {"label": "a"})]
     assert template.bind(same) == {"item": "a"}
     assert template.bind([same[0], Step("bfcl.shelf.relabel", {"label": "b"})]) is None
+
+
+def test_lists_and_dicts_bind_part_by_part_and_every_parameter_needs_a_value() -> None:
+    template = template_from_code("shelf/nested", '''\
+import athena
+
+
+def run(first: str, second: str, size: int, unused: str) -> None:
+    athena.bfcl.shelf.post(tags=[first, second], meta={"size": size, "kind": "box"})
+''')
+    assert template is not None
+    step = Step("bfcl.shelf.post", {"tags": ["a", "b"], "meta": {"size": 3, "kind": "box"}})
+    assert template.bind([step]) is None  # nothing gives `unused` a value
+    template = attrs.evolve(template, params=frozenset({"first", "second", "size"}))
+    assert template.bind([step]) == {"first": "a", "second": "b", "size": 3}
+    for tags, meta in ((["a"], {"size": 3, "kind": "box"}),
+                       (["a", "b"], {"size": 3, "kind": "bag"}),
+                       (["a", "b"], {"size": "3", "kind": "box"})):
+        assert template.bind([Step("bfcl.shelf.post", {"tags": tags, "meta": meta})]) is None
+    computed = '''\
+import athena
+
+
+def run(item: str) -> None:
+    athena.bfcl.shelf.add(item=item.upper())
+'''
+    assert template_from_code("shelf/computed", computed) is None
 
 
 def test_cover_uses_the_fewest_calls() -> None:
@@ -161,6 +192,13 @@ def test_the_harness_records_replays_and_compares(tmp_path: Path) -> None:
     assert totals["state_equal"] == 4 and totals["calls_equal"] == 4
     assert totals["failed"] == []
     # add -> relabel -> size is in every training task: the macro covers it everywhere
-    assert results["baseline"]["all"]["top"][0] == ["bfcl.shelf.add", "bfcl.shelf.relabel",
+    assert results["baseline"]["macros"]["top"][0] == ["bfcl.shelf.add", "bfcl.shelf.relabel",
                                                     "bfcl.shelf.size"]
-    assert totals["baseline"]["all"]["saving_pct"] > 0
+    assert totals["baseline"]["macros"]["saving_pct"] > 0
+    assert results["baseline"]["one_call_per_turn"]["calls"] == 2 + 3 + 2 + 2
+    # the learner proposes that same sequence from the four training runs, the gate admits
+    # it, and the first turn of every held-out task is one procedure call instead of three
+    learned = results["learn"]
+    assert [t["operations"] for t in learned["templates"]] == [
+        ["bfcl.shelf.add", "bfcl.shelf.relabel", "bfcl.shelf.size"]]
+    assert totals["calls_with_procedures"] == totals["calls"] - 4 * 2
