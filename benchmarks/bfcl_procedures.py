@@ -333,7 +333,7 @@ def render(results: dict[str, Any]) -> str:
               f"{'with learned procedures':<60}{totals['calls_with_procedures']:>10,}"
               f"{_pct(totals['saving_pct']):>10}"]
     labels = {"macros": "baseline: name-level macros, the {n} n-grams seen >= {k}x",
-              "whole_turns": "bound: the {n} whole-turn name sequences seen >= {k}x",
+              "whole_turns": "bound: a turn's whole sequence seen >= {k}x ({n})",
               "one_call_per_turn": "bound: every turn one call"}
     for label, data in totals["baseline"].items():
         name = labels[label].format(n=data["macros"], k=MACRO_MIN_COUNT)
