@@ -1,4 +1,5 @@
-"""``athena procedures``: list, show, run, validate and version procedures from a shell.
+"""``athena procedures``: list, show, run, validate, version and learn procedures from a
+shell.
 
 Each subcommand is a thin layer over ``athena.procedures`` (the registered operations)
 and the library beneath it (the repository's ``diff`` and ``rollback``, Agent Skills
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from athena_core.cli import _fail_usage, _json_arg, _open, _out, _print_json
+from athena_core.cli import _fail_usage, _json_arg, _open, _out, _print_json, _progress
 
 __all__ = ["register"]
 
@@ -105,15 +106,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     with _open(args) as athena, _spinner(f"validating {args.id} in the sandbox"):
         result = athena.procedures.validate(args.id, args.commit)
     active = result["status"] == "active"
+    # With [procedures] require_approval a version that passed waits for a person.
+    waiting = not active and bool(result["validation"]) and all(
+        check["passed"] for check in result["validation"]["checks"])
     if args.json:
         _print_json(result)
-        return 0 if active else 1
+        return 0 if active or waiting else 1
     if result["validation"] is not None:
         _print_report(result["validation"])
     print(f"{result['id']} {result['commit'][:12]}: {result['status']} "
           f"(confidence {result['confidence']:.2f})"
-          + ("" if active else "; it stays a candidate and will not run"))
-    return 0 if active else 1
+          + ("" if active else f"; it passed the gate and awaits approval: athena procedures "
+             f"approve {result['id']} {result['commit'][:12]}" if waiting
+             else "; it stays a candidate and will not run"))
+    return 0 if active or waiting else 1
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -159,6 +165,67 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"saved {procedure_id} as version #{data['number']} ({data['commit'][:12]}), a "
           f"{data['status']}; validate it: athena procedures validate {procedure_id}")
+    return 0
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    bars: dict[str, Callable[[int, int], None] | None] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in bars:
+            bars[phase] = _progress(f"learning: {phase}")
+        bar = bars[phase]
+        if bar is not None:
+            bar(done, total)
+
+    with _open(args) as athena:
+        report = athena.procedures.learn(scope=args.scope, min_runs=args.min_runs,
+                                         admit=not args.dry_run, progress=progress)
+    if args.json:
+        _print_json([outcome.to_dict() for outcome in report.outcomes])
+        return 0
+    if not report.outcomes:
+        print(f"nothing to propose: no successful program shape ran {args.min_runs} or more "
+              "times with different literals", file=sys.stderr)
+    for outcome in report.outcomes:
+        _print_outcome(outcome.to_dict())
+    return 0
+
+
+def _print_outcome(outcome: dict[str, Any]) -> None:
+    evidence = outcome["evidence"]
+    print(f"{outcome['id']}: from {evidence['total_runs']} successful runs "
+          f"({', '.join(evidence['calls'])})")
+    for run in evidence["runs"]:
+        print(f"    run {run['execution_id']}  {run['scope']}  {run['at']}")
+    print("    parameters:")
+    for parameter in outcome["parameters"]:
+        values = ", ".join(repr(value) for value in parameter["values"])
+        print(f"      {parameter['name']} ({parameter['type']}): {values}")
+    print(f"    literals kept as they were: {evidence['constant_literals']}")
+    for note in outcome["notes"]:
+        print(f"    note: {note}")
+    if outcome["validation"] is not None:
+        _print_report(outcome["validation"])
+    commit = (outcome["commit"] or "")[:12]
+    status = outcome["status"]
+    if status == "proposed":
+        print(f"{outcome['id']}: not saved (--dry-run)")
+    elif status == "rejected":
+        print(f"{outcome['id']}: rejected, nothing saved: {outcome['reason']}")
+    elif outcome["awaiting_approval"]:
+        print(f"{outcome['id']} {commit}: candidate, passed the gate; awaiting approval: "
+              f"athena procedures approve {outcome['id']} {commit}")
+    else:
+        print(f"{outcome['id']} {commit}: {status}"
+              + ("" if status == "active" else "; it stays a candidate and will not run"))
+
+
+def _cmd_approve(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        result = athena.procedures.approve(args.id, args.commit)
+    _out(args, result, f"{result['id']} {result['commit'][:12]}: {result['status']} "
+                       f"(approved; confidence {result['confidence']:.2f})")
     return 0
 
 
@@ -291,3 +358,18 @@ def register(commands: Any, common: argparse.ArgumentParser,
     parser.add_argument("directory", metavar="DIRECTORY", help="the skill folder (SKILL.md)")
     parser.add_argument("--namespace", help="the id's namespace (default: the one an Athena "
                         "export records, else 'skills')")
+    parser = sub("learn", _cmd_learn, "propose procedures from programs run again and again "
+                 "with different literals (the audit log), test them against those runs and "
+                 "put them through the gate", "athena procedures learn --min-runs 3 --dry-run")
+    parser.add_argument("--scope", help="only programs run in this scope (default: every "
+                        "scope but the gate's scratch scopes)")
+    parser.add_argument("--min-runs", type=int, default=3, metavar="N",
+                        help="runs with different literals a program shape needs (default 3)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="propose only: run nothing, save nothing")
+    parser = sub("approve", _cmd_approve, "make a version that passed the gate active, as a "
+                 "person's approval ([procedures] require_approval)",
+                 "athena procedures approve learned/recall-remember-1a2b3c4d")
+    parser.add_argument("id", metavar="ID")
+    parser.add_argument("commit", metavar="COMMIT", nargs="?",
+                        help="the version (default: the newest)")

@@ -167,10 +167,16 @@ def athena_register_marketplace_sources(register: Register) -> None:
 
 @hookspec
 def athena_register_llm_providers(register: Register) -> None:
-    """Register LLM providers used by consolidation and retrieval strategies.
+    """Register LLM providers: language models a feature may ask for help.
 
-    ``factory(context)`` returns a provider that completes prompts. Every
-    feature that uses one also works, more simply, without one.
+    ``factory(context: athena_core.llm.LlmProviderContext)`` returns an
+    :class:`athena_core.llm.LlmProvider`: an object with
+    ``complete(prompt: str, *, max_tokens: int) -> str``. ``[procedures]
+    llm_provider`` selects one by name; an unknown name is an
+    ``UnknownNameError`` listing the installed ones. ``athena procedures learn``
+    asks it to name, describe and generalise its proposals, whose code still
+    goes through the gate. Every feature that uses one also works, more simply,
+    without one.
 
     Added in 0.1.
     """

@@ -22,7 +22,8 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
     """Make (and close) each plugin ``config`` selects, with its options; return what
     failed as ``(what, error)`` pairs, e.g. ``("embedder 'minilm'", OptionError(...))``.
 
-    Selected are the embedder, the vector backend and the executor; with no executor
+    Selected are the embedder, the vector backend, the executor and the LLM provider
+    (``[procedures] llm_provider``, when set); with no executor
     configured, every installed one that automatic selection may pick (each would get
     ``[execution.executor_options]``). Nothing is opened or written: a backend is made
     and closed, never opened.
@@ -52,6 +53,11 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
                                  data_dir=config.data_dir, database_url=config.database_url)))
         if backend is not None:
             backend.close()
+    if config.procedures.llm_provider:
+        from athena_core.llm import selected_llm_provider
+
+        make("llm provider", config.procedures.llm_provider,
+             lambda: selected_llm_provider(config, host))
     service = ExecutionService(config, host)
     try:
         executors = [config.execution.executor] if config.execution.executor else [

@@ -104,6 +104,13 @@ def test_hits_and_get_of_episodes_carry_their_fields(athena) -> None:
 # --- the chain --------------------------------------------------------------------------
 
 
+def test_records_page_after_a_seq_oldest_first(athena) -> None:
+    appended = [athena.audit.append("paging", scope="paging", status="ok") for _ in range(5)]
+    after = athena.audit.records(kind="paging", order="asc", after=appended[1].seq)
+    assert [record.id for record in after] == [record.id for record in appended[2:]]
+    assert athena.audit.records(kind="paging", order="asc", after=appended[-1].seq) == []
+
+
 def test_an_intact_chain_verifies(athena) -> None:
     assert athena.audit.verify().ok and athena.audit.verify().records == 0
     append_some(athena.audit, 5)

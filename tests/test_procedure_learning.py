@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from athena_core import Athena, hookimpl
-from athena_core.errors import NothingToLearnError, UnknownNameError
+from athena_core.errors import InvalidArgumentError, NothingToLearnError, UnknownNameError
 from athena_core.procedures.learning import LearnReport, Proposal, learn, propose
 from tests.conftest import _empty_database, make_config
 from tests.sandbox import require_sandbox
@@ -125,6 +125,20 @@ def test_propose_is_deterministic(recorded: tuple[Athena, dict[str, list[str]]])
     assert [(p.procedure, p.code) for p in first] == [(p.procedure, p.code) for p in second]
 
 
+def test_mining_pages_through_the_log(recorded: tuple[Athena, dict[str, list[str]]],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from athena_core.procedures import mining
+
+    athena, _ = recorded
+    whole = propose(athena)
+    monkeypatch.setattr(mining, "_PAGE", 2)
+    pages: list[int] = []
+    paged = propose(athena, progress=lambda phase, done, total: pages.append(done))
+    assert [(p.procedure, p.code) for p in paged] == [(p.procedure, p.code) for p in whole]
+    successful = athena.audit.records(kind="execution", status="ok", limit=10_000)
+    assert pages[:3] == [2, 4, 6] and pages[-1] == len(successful)  # two at a time
+
+
 def test_scope_and_min_runs_narrow_what_is_mined(
         recorded: tuple[Athena, dict[str, list[str]]]) -> None:
     athena, ids = recorded
@@ -173,6 +187,9 @@ def test_a_proposal_whose_tests_cannot_pass_stays_a_candidate(
     assert outcome.validation is not None and outcome.validation.failed_stages == ("tests",)
     assert [t.passed for t in outcome.validation.tests] == [False, False, False]
     assert athena.procedures.catalog.get(outcome.id).active_commit is None
+    with pytest.raises(InvalidArgumentError) as raised:  # nobody can approve it either
+        athena.procedures.approve(outcome.id)
+    assert raised.value.argument == "commit"
 
 
 def test_a_proposal_no_source_program_reruns_for_is_rejected_and_not_saved(
@@ -297,6 +314,16 @@ def test_an_unknown_provider_is_a_config_error_listing_the_installed_ones(
     assert raised.value.choices == ("scripted",) and provider.prompts == []
 
 
+def test_config_check_reports_an_unknown_provider(tmp_path: Path) -> None:
+    from athena_core.selection import check_selected_plugins
+
+    config = make_config(tmp_path, procedures={"llm_provider": "nonesuch"})
+    host = Athena.plugin_host(config, plugins=[ProviderPlugin(ScriptedProvider("{}"))])
+    [(what, error)] = check_selected_plugins(config, host)
+    assert what == "llm provider 'nonesuch'" and isinstance(error, UnknownNameError)
+    assert "'scripted'" in error.message
+
+
 def test_no_provider_configured_uses_no_model(tmp_path: Path) -> None:
     provider = ScriptedProvider("{}")
     with Athena.open(config=make_config(tmp_path),
@@ -318,5 +345,8 @@ def test_with_require_approval_a_passing_version_waits_for_a_person(tmp_path: Pa
         assert outcome.status == "candidate" and outcome.awaiting_approval
         assert outcome.validation is not None and outcome.validation.passed
         assert athena.procedures.catalog.get(outcome.id).active_commit is None
+        # Validating again passes again, and still waits.
+        again = athena.procedures.validate(outcome.id)
+        assert again["status"] == "candidate" and again["validation"]["checks"][-1]["passed"]
         approved = athena.procedures.approve(outcome.id)
         assert approved["status"] == "active" and approved["commit"] == outcome.commit

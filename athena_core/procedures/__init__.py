@@ -4,12 +4,14 @@ A procedure is a folder of a git repository - ``manifest.json`` (:class:`Procedu
 ``main.py`` (the code) and ``test_main.py`` (its tests) - whose every save is a commit
 (:class:`ProcedureRepository`); database rows index it (:class:`ProcedureCatalog`);
 :func:`admit` makes a version ``active`` only once :func:`verify` found it sound;
-:func:`export_skill` and :func:`import_skill` convert to and from Agent Skills folders.
+:func:`export_skill` and :func:`import_skill` convert to and from Agent Skills folders;
+:func:`propose` and :func:`learn` draft procedures from repeated successful programs.
 See ``docs/procedures.md``. dulwich loads only when a repository is opened.
 """
 
 from athena_core.procedures.catalog import CatalogEntry, ProcedureCatalog
 from athena_core.procedures.gate import RunStats, admit, confidence, procedure_policy, verify
+from athena_core.procedures.learning import LearnReport, Outcome, Proposal, learn, propose
 from athena_core.procedures.model import (
     LANGUAGES,
     MAX_DESCRIPTION_CHARS,
@@ -47,11 +49,14 @@ __all__ = [
     "Example",
     "HistoryEntry",
     "ImportedSkill",
+    "LearnReport",
+    "Outcome",
     "Procedure",
     "ProcedureCatalog",
     "ProcedureRepository",
     "ProcedureSignature",
     "ProcedureVersion",
+    "Proposal",
     "RepositoryLog",
     "Revision",
     "RunStats",
@@ -66,7 +71,9 @@ __all__ = [
     "confidence",
     "export_skill",
     "import_skill",
+    "learn",
     "procedure_policy",
+    "propose",
     "schema_from_signature",
     "verify",
 ]

@@ -22,6 +22,7 @@ import ast
 import builtins
 import keyword
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -120,9 +121,11 @@ def draft(shape: Shape, registry: ApiRegistry, *, docstring: str) -> Draft:
         args=ast.arguments(posonlyargs=[], args=[
             ast.arg(parameter.name, ast.Name(parameter.type, ast.Load()))
             for parameter in parameters], kwonlyargs=[], kw_defaults=[], defaults=[]),
-        body=[ast.Expr(ast.Constant(docstring)), *body], decorator_list=[],
-        returns=ast.Name("Any" if needs_any else "None", ast.Load()),
-        **({"type_params": []} if sys.version_info >= (3, 12) else {}))
+        body=[ast.Expr(ast.Constant(textwrap.fill(docstring, 84).replace("\n", "\n    "))),
+              *body], decorator_list=[],
+        returns=ast.Name("Any" if needs_any else "None", ast.Load()))
+    if sys.version_info >= (3, 12):
+        setattr(function, "type_params", [])  # noqa: B010 - a field Python 3.11 lacks
     header: list[ast.stmt] = [ast.ImportFrom("typing", [ast.alias("Any")], 0)] \
         if needs_any else []
     module = ast.Module(body=[*_future_first(imports, header), function], type_ignores=[])
@@ -159,7 +162,7 @@ def _hint(node: ast.Constant, parents: dict[ast.AST, ast.AST], aliases: dict[str
     if isinstance(parent, ast.keyword):
         return parent.arg, None
     if isinstance(parent, ast.Call) and child in parent.args:
-        index = parent.args.index(child)  # type: ignore[arg-type]
+        index = parent.args.index(child)
         operation = operation_of(parent.func, aliases, registry)
         if operation is not None and not any(isinstance(arg, ast.Starred)
                                              for arg in parent.args[:index]):
@@ -183,21 +186,19 @@ def _assigned_name(statement: ast.Assign) -> str | None:
 
 def _bindings(tree: ast.Module, name: str) -> int:
     """How many times ``tree`` binds ``name`` (assignments, loops, imports, defs, ...)."""
-    count = 0
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx,
-                                                                              ast.Load):
-            count += 1
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) \
-                and node.name == name:
-            count += 1
-        elif isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
-            count += 1
-        elif isinstance(node, ast.arg) and node.arg == name:
-            count += 1
-        elif isinstance(node, ast.Global | ast.Nonlocal) and name in node.names:
-            count += 1
-    return count
+    return sum(_binds(node, name) for node in ast.walk(tree))
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id == name and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name == name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name.split(".")[0]) == name
+    if isinstance(node, ast.arg):
+        return node.arg == name
+    return isinstance(node, ast.Global | ast.Nonlocal) and name in node.names
 
 
 def _bound_names(tree: ast.Module) -> set[str]:
@@ -229,7 +230,7 @@ def _unique(name: str, taken: set[str]) -> str:
 def _future_first(imports: Sequence[ast.stmt], header: Sequence[ast.stmt]) -> list[ast.stmt]:
     """``from __future__`` imports must come first."""
     future = [s for s in imports if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
-    return [*future, *header, *(s for s in imports if s not in future)]
+    return [*future, *(s for s in imports if s not in future), *header]
 
 
 def _permissions(calls: Sequence[str], tree: ast.Module, aliases: dict[str, str],
@@ -250,6 +251,6 @@ class _Substitute(ast.NodeTransformer):
     def __init__(self, names: dict[int, str]) -> None:
         self.names = names
 
-    def visit_Constant(self, node: ast.Constant) -> ast.expr:  # noqa: N802 - ast's naming
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
         name = self.names.get(id(node))
         return node if name is None else ast.copy_location(ast.Name(name, ast.Load()), node)

@@ -277,11 +277,13 @@ def _verified(athena: Athena, proposal: Proposal, notes: tuple[str, ...]) -> Out
             procedure, proposal.code, tests, author=AUTHOR,
             message=f"learned from {runs} successful runs of one program shape "
                     f"({', '.join(proposal.evidence.calls)})")
-        record = version if version.validation is not None else gate_admit(
-            athena, procedures.catalog, procedures.repository, proposal.id, version.commit,
-            hold=hold)
+        # The same content learned before is the same version: its decision stands.
+        record = version if version.validation is not None and version.status != "retired" \
+            else gate_admit(athena, procedures.catalog, procedures.repository, proposal.id,
+                            version.commit, hold=hold)
     passed = record.validation is not None and record.validation.passed
-    return Outcome(attrs.evolve(proposal, procedure=procedure), record.status,
+    status: OutcomeStatus = "active" if record.status == "active" else "candidate"
+    return Outcome(attrs.evolve(proposal, procedure=procedure), status,
                    commit=record.commit, validation=record.validation, tests=tests,
                    awaiting_approval=passed and record.status == "candidate", notes=notes)
 

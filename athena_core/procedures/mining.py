@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -116,7 +116,7 @@ def _abstract(program: str) -> tuple[str, list[ast.Constant]] | None:
     found = literals(tree)
     saved = [node.value for node in found]
     for node in found:
-        node.value = _Placeholder(LITERAL_TYPES[type(node.value)])
+        node.value = cast(Any, _Placeholder(LITERAL_TYPES[type(node.value)]))
     dump = ast.dump(tree, annotate_fields=False)
     for node, value in zip(found, saved, strict=True):
         node.value = value
@@ -154,7 +154,7 @@ def mine(audit: AuditLog, *, scope: str | None = None, since: datetime | str | N
         progress(read)
     shapes = []
     for key, members in groups.items():
-        first_run, calls, found = members[0]
+        _, calls, found = members[0]
         shape = Shape(key=key, calls=tuple(calls),
                       slots=tuple(Slot(LITERAL_TYPES[type(node.value)], node.lineno,
                                        node.col_offset) for node in found),

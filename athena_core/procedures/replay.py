@@ -82,11 +82,11 @@ def observe(athena: Athena, programs: Sequence[tuple[str, str, Mapping[str, Any]
     happened to that one (its status and error type, never a message)."""
     results = run_in_scratch(athena, [program for _, program, _ in programs],
                              procedure_policy(athena, permissions))
-    observed = []
+    observed: list[Observation] = []
     for (execution_id, _, inputs), result in zip(programs, results, strict=False):
         if not result.ok or result.value_truncated:
             error = result.error
-            what = (f"its value was cut at the output limit" if result.ok else
+            what = ("its value was cut at the output limit" if result.ok else
                     f"status {result.status}" + (f", {error.type} at line {error.line}"
                                                  if error is not None else ""))
             return observed, f"execution {execution_id} re-ran with {what}"
@@ -123,6 +123,7 @@ def test_source_run_{number}() -> None:
             "one fresh\nscratch scope, in this order; each test calls run() with that run's "
             "inputs, in the same\norder, and asserts it returns what the program returned "
             "(memory ids and times masked).\n\"\"\"\n\n"
-            + ("import hashlib\n" if uses_digest else "") + "import json\nimport re\nfrom typing import Any\n\n"
+            + ("import hashlib\n" if uses_digest else "")
+            + "import json\nimport re\nfrom typing import Any\n\n"
             f"from main import {entry}\n\n" + "\n".join(helpers) + "".join(tests))
 

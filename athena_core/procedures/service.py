@@ -5,7 +5,8 @@
 :func:`~athena_core.api.operation`, so that host applications, sandboxed programs (the
 ``athena`` module), classic MCP and discovery all offer the same calls. It opens the
 git repository (``[procedures] repository``) and the catalog on the instance's storage
-the first time one of them is used, and closes them with the instance.
+the first time one of them is used, and closes them with the instance. ``learn`` and
+``approve`` are methods for the host only, not operations (see their comment).
 
 Running (:meth:`Procedures.run`): only an ``active`` version runs; its inputs are checked
 against its input schema; it runs in the sandbox, in the caller's bound scope, under the
