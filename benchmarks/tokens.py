@@ -15,6 +15,10 @@ the context of the conversation doing the task:
 Not counted, since they are the same in both modes: the question, the agent's own
 reasoning and its final answer, and the framing a client puts around messages.
 
+Each task is also **rerun through a saved procedure**: its program saved as the procedure
+``tokens/<task>`` and called with one short ``run_code`` program; what the agent writes
+then is compared with writing the program again, and the answer must be the same.
+
     python benchmarks/tokens.py                        # the table; about 10 seconds
     python benchmarks/tokens.py --json FILE            # the table, plus JSON in FILE
     python benchmarks/tokens.py --json                 # JSON on stdout instead of the table
