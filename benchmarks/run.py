@@ -15,7 +15,6 @@ with the ratio. Performance is measured here, never asserted in the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 import core
 import execution
 import tokens
-from timing import machine, note
+from timing import machine, note, output
 
 #: name -> (description, limit in ms)
 BUDGETS = {
@@ -157,14 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = time.perf_counter() - began
     results["budgets"] = budgets(results)
 
-    if args.json == "-":
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(render(results))
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-            note(f"results written to {args.json}")
+    output(results, render, args.json)
     failed = results.get("tokens", {}).get("totals", {}).get("failed")
     if failed:
         note(f"FAILED token benchmark tasks: {', '.join(failed)}")

@@ -8,11 +8,11 @@ import platform
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Progress", "machine", "memory_mb", "publish", "summary"]
+__all__ = ["Progress", "machine", "memory_mb", "output", "publish", "summary"]
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:
@@ -132,6 +132,20 @@ class Progress:
 def note(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+def output(results: dict[str, Any], render: Callable[[dict[str, Any]], str],
+           json_arg: str | None) -> None:
+    """What ``--json`` asks: ``-`` JSON on stdout and no table; a file name: the table,
+    and JSON in that file; nothing: the table."""
+    if json_arg == "-":
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    print(render(results))
+    if json_arg:
+        Path(json_arg).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        note(f"results written to {json_arg}")
 
 
 def publish(result: dict[str, Any], table: str, json_path: str | None) -> None:

@@ -15,6 +15,10 @@ the context of the conversation doing the task:
 Not counted, since they are the same in both modes: the question, the agent's own
 reasoning and its final answer, and the framing a client puts around messages.
 
+Each task is also **rerun through a saved procedure**: its program saved as the procedure
+``tokens/<task>`` and called with one short ``run_code`` program; what the agent writes
+then is compared with writing the program again, and the answer must be the same.
+
     python benchmarks/tokens.py                        # the table; about 10 seconds
     python benchmarks/tokens.py --json FILE            # the table, plus JSON in FILE
     python benchmarks/tokens.py --json                 # JSON on stdout instead of the table
@@ -28,6 +32,7 @@ task fails in either mode. Needs ``pip install -e .[bench]`` (the tokenizer).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -47,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from timing import note
+from timing import note, output
 
 __all__ = ["ENCODINGS", "TARGETS", "TASKS", "measure", "render", "run_child"]
 
@@ -56,6 +61,7 @@ ENCODINGS = ("o200k_base", "cl100k_base")
 TARGETS = {
     "saving": ("fewer tokens in all, code vs classic", 90.0),
     "surface": ("always-loaded surface, code mode", 1000),
+    "rerun": ("fewer tokens written, rerun via a saved procedure", 80.0),
 }
 #: "Today" for the tasks; the seeded history is the eight weeks before it.
 TODAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -1061,6 +1067,50 @@ def _certificate_trouble(agent: Agent) -> Any:
             "latest": max(h["valid_from"] for h in hits)}
 
 
+# --- rerun through a saved procedure ----------------------------------------------------------
+
+
+def procedure_id(one: Task) -> str:
+    """The id a task's program is saved under: ``tokens/<task>``."""
+    return f"tokens/{one.name}"
+
+
+def procedure_code(program: str) -> str:
+    """A task's program as a procedure: its imports at module level, the rest the body of
+    ``run() -> Any``, which returns the value of the program's last expression."""
+    tree = ast.parse(program)
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    body = [node for node in tree.body if node not in imports]
+    if body and isinstance(body[-1], ast.Expr):
+        body[-1] = ast.Return(value=body[-1].value)
+    function = ast.FunctionDef(
+        name="run", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                                       kw_defaults=[], defaults=[]),
+        body=body, decorator_list=[], returns=ast.Name("Any"))
+    if sys.version_info >= (3, 12):
+        function.type_params = []  # a field Python 3.11 lacks
+    module = ast.Module(body=[ast.ImportFrom("typing", [ast.alias("Any")], 0), *imports,
+                              function], type_ignores=[])
+    return ast.unparse(ast.fix_missing_locations(module)) + "\n"
+
+
+def rerun_program(one: Task) -> str:
+    """What an agent writes to rerun a task through its saved procedure."""
+    return f"import athena\nathena.procedures.run({procedure_id(one)!r})"
+
+
+def _save_procedure(athena: Any, one: Task) -> None:
+    """Save the task's program as a procedure and make that version active.
+
+    Activated directly (``ProcedureCatalog.set_status``) rather than through the gate:
+    the gate runs a procedure in an empty scratch scope, where these programs, written
+    for the seeded store, find nothing to read."""
+    saved = athena.procedures.save(
+        procedure_id(one), one.question, procedure_code(one.program), "",
+        permissions=_operations(one.program), message="saved from a run_code program")
+    athena.procedures.catalog.set_status(procedure_id(one), saved["commit"], "active")
+
+
 # --- running ---------------------------------------------------------------------------------
 
 
@@ -1111,19 +1161,23 @@ def _run_mode(ctx: _Context, one: Task, mode: str) -> _ModeRun:
     discovery = None
     try:
         with Athena.open(home) as athena:
+            if mode == "rerun":
+                _save_procedure(athena, one)
             session = ToolSession(athena, scope=athena.config.memory.default_scope,
                                   classic=mode == "classic")
-            if mode not in ctx.surfaces:
-                ctx.surfaces[mode] = surface(session, ctx.count)
+            surface_mode = "classic" if mode == "classic" else "code"
+            if surface_mode not in ctx.surfaces:
+                ctx.surfaces[surface_mode] = surface(session, ctx.count)
             agent = Agent(session, ctx.count)
             answer, error = None, None
             try:
-                answer = one.classic(agent) if mode == "classic" else agent.run(one.program)
+                answer = (one.classic(agent) if mode == "classic" else
+                          agent.run(rerun_program(one) if mode == "rerun" else one.program))
             except TaskFailed as exc:
                 error = str(exc)
             except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            tokens = agent.tokens(ctx.surfaces[mode]["total"])
+            tokens = agent.tokens(ctx.surfaces[surface_mode]["total"])
             if mode == "code":
                 # What one search_api call would add: read-only, and after the program, so
                 # it changes nothing the program saw.
@@ -1168,23 +1222,27 @@ def measure(workdir: Path, *, encoding: str, seed: int, names: list[str] | None 
     for number, one in enumerate(chosen, start=1):
         classic = _run_mode(ctx, one, "classic")
         code = _run_mode(ctx, one, "code")
-        errors = [f"{mode}: {run.error}" for mode, run in (("classic", classic), ("code", code))
-                  if run.error]
-        same = not errors and canonical(classic.answer, one.ordered) == canonical(
-            code.answer, one.ordered)
+        rerun = _run_mode(ctx, one, "rerun")
+        runs = {"classic": classic, "code": code, "rerun": rerun}
+        errors = [f"{mode}: {run.error}" for mode, run in runs.items() if run.error]
+        same = not errors and (canonical(classic.answer, one.ordered)
+                               == canonical(code.answer, one.ordered)
+                               == canonical(rerun.answer, one.ordered))
         row: dict[str, Any] = {
             "task": one.name, "question": one.question, "ordered": one.ordered,
             "status": "error" if errors else "ok" if same else "mismatch",
             "classic": classic.tokens, "code": code.tokens,
             "saving_pct": _saving(classic.tokens["total"], code.tokens["total"]),
+            "rerun": rerun.tokens,
+            "rerun_saving_pct": _saving(code.tokens["inputs"], rerun.tokens["inputs"]),
             "discovery": code.discovery, "program": one.program,
             "answer": canonical(code.answer, one.ordered) if same else None,
-            "seconds": {"classic": classic.seconds, "code": code.seconds}}
+            "seconds": {mode: run.seconds for mode, run in runs.items()}}
         if errors:
             row["errors"] = errors
         elif not same:
-            row["answers"] = {"classic": canonical(classic.answer, one.ordered),
-                              "code": canonical(code.answer, one.ordered)}
+            row["answers"] = {mode: canonical(run.answer, one.ordered)
+                              for mode, run in runs.items()}
         rows.append(row)
         saving = row["saving_pct"]
         calls = classic.tokens["calls"]
@@ -1198,6 +1256,7 @@ def measure(workdir: Path, *, encoding: str, seed: int, names: list[str] | None 
         if row["status"] == "mismatch":
             note(f"    classic answer: {_compact(row['answers']['classic'])[:1000]}")
             note(f"    code answer:    {_compact(row['answers']['code'])[:1000]}")
+            note(f"    rerun answer:   {_compact(row['answers']['rerun'])[:1000]}")
     return {"tokenizer": {"encoding": encoding, "library": f"quicktok {count.version}"},
             "store": {**store, "seed": seed}, "surface": ctx.surfaces, "tasks": rows,
             "totals": _totals(rows, ctx.surfaces), "seconds": time.perf_counter() - started}
@@ -1219,7 +1278,14 @@ def _totals(rows: list[dict[str, Any]], surfaces: dict[str, Any]) -> dict[str, A
                     for key in ("calls", "surface", "inputs", "outputs", "total", "reread")},
         "code": {key: total("code", key)
                  for key in ("calls", "surface", "inputs", "outputs", "total", "reread")},
+        "rerun": {key: total("rerun", key)
+                  for key in ("calls", "surface", "inputs", "outputs", "total", "reread")},
         "saving_pct": _saving(classic, code),
+        "rerun_saving_pct": {
+            "inputs": _saving(total("code", "inputs"), total("rerun", "inputs")),
+            "calls": _saving(total("code", "inputs") + total("code", "outputs"),
+                             total("rerun", "inputs") + total("rerun", "outputs")),
+            "total": _saving(code, total("rerun", "total"))},
         "median_saving_pct": statistics.median(savings) if savings else None,
         "min_saving_pct": min(savings) if savings else None,
         "reread_saving_pct": _saving(total("classic", "reread"), total("code", "reread")),
@@ -1237,6 +1303,7 @@ def _totals(rows: list[dict[str, Any]], surfaces: dict[str, Any]) -> dict[str, A
             _target("saving", _saving(classic, code + discovery), ">=",
                     "fewer tokens in all, code + 1 search_api/task vs classic"),
             _target("surface", code_surface, "<="),
+            _target("rerun", _saving(total("code", "inputs"), total("rerun", "inputs")), ">="),
         ],
     }
 
@@ -1315,18 +1382,42 @@ def render_lines(results: dict[str, Any]) -> list[str]:
     if disc["missing"]:
         lines.append("  search_api did not list an operation the program uses: " + "; ".join(
             f"{name}: {', '.join(ops)}" for name, ops in disc["missing"].items()))
+    lines += _rerun_lines(results, width)
     lines += ["", "Targets", "-" * 62]
     for target in totals["targets"]:
         value = target["value"]
-        shown = "-" if value is None else (f"{value:.1f}%" if target["target"] == "saving"
-                                           else f"{value:,.0f}")
-        limit = (f"{target['sense']} {target['limit']:g}%" if target["target"] == "saving"
+        pct = target["target"] in ("saving", "rerun")
+        shown = "-" if value is None else (f"{value:.1f}%" if pct else f"{value:,.0f}")
+        limit = (f"{target['sense']} {target['limit']:g}%" if pct
                  else f"{target['sense']} {target['limit']:,}")
         verdict = "-" if target["met"] is None else "MET" if target["met"] else "MISSED"
         lines.append(f"  {target['description']:<60}{shown:>8}  {limit:<9} {verdict}")
     ok = totals["tasks"] - len(totals["failed"])
-    lines.append(f"\nanswers identical in both modes: {ok}/{totals['tasks']}"
+    lines.append(f"\nanswers identical in all three (classic, code, rerun): {ok}/{totals['tasks']}"
                  + (f"; FAILED: {', '.join(totals['failed'])}" if totals["failed"] else ""))
+    return lines
+
+
+def _rerun_lines(results: dict[str, Any], width: int) -> list[str]:
+    """The rerun section: per task, what the agent writes (the tool call's input tokens)
+    to run the program again vs to call its saved procedure."""
+    header = (f"{'rerun through a saved procedure':<{width}}{'program':>10}{'run call':>10}"
+              f"{'saving':>9}")
+    lines = ["", header, "-" * len(header)]
+    for row in results["tasks"]:
+        lines.append(f"{row['task']:<{width}}{row['code']['inputs']:>10,}"
+                     f"{row['rerun']['inputs']:>10,}{_pct(row['rerun_saving_pct']):>9}")
+    totals = results["totals"]
+    code, rerun, saving = totals["code"], totals["rerun"], totals["rerun_saving_pct"]
+    lines += [
+        "-" * len(header),
+        f"{'written (tool call inputs)':<{width}}{code['inputs']:>10,}{rerun['inputs']:>10,}"
+        f"{_pct(saving['inputs']):>9}",
+        f"{'inputs + outputs (the same answer)':<{width}}"
+        f"{code['inputs'] + code['outputs']:>10,}{rerun['inputs'] + rerun['outputs']:>10,}"
+        f"{_pct(saving['calls']):>9}",
+        f"{'everything, surface included':<{width}}{code['total']:>10,}{rerun['total']:>10,}"
+        f"{_pct(saving['total']):>9}"]
     return lines
 
 
@@ -1406,14 +1497,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     results = {"command": command, "started_at": started_at, "python": python_version(),
                "athena": version("athena-core"), **measured}
-    if args.json == "-":
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(render(results))
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-            note(f"results written to {args.json}")
+    output(results, render, args.json)
     if results["totals"]["failed"]:
         note(f"FAILED: {', '.join(results['totals']['failed'])}: the two modes did not give "
              "the same answer, or a task failed (see above)")

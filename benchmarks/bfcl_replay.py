@@ -1,0 +1,265 @@
+"""Turning BFCL ground truth into Athena programs, and replaying it with shortcuts.
+
+Pure logic, no Athena and no ``bfcl-eval`` needed (the smoke test runs it on made-up
+tasks):
+
+- :func:`parse_turn`: a turn's ground-truth calls (``"cd(folder='document')"``) as
+  :class:`Step`s, each an operation and its arguments by name (positional ones bound to
+  the method's signature);
+- :func:`program`: the program an agent writes for a turn (one ``athena`` call a line);
+- :class:`Template`: the call sequence a saved procedure makes, read from its code
+  (:func:`template_from_code`): each argument a parameter of the procedure or a constant;
+  :meth:`Template.bind` says with which inputs the procedure makes exactly a run of calls;
+- :func:`name_macros`: the naive baseline, the most frequent contiguous n-grams of
+  operation names, each usable wherever its names occur, whatever the arguments;
+- :func:`cover`: the fewest calls that issue a turn's calls, each one either a single
+  call or a shortcut (a procedure or a macro) standing for a contiguous run of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = ["Choice", "Param", "Step", "Template", "cover", "name_macros", "parse_call",
+           "parse_turn", "program", "template_from_code"]
+
+
+@attrs.frozen
+class Step:
+    """One call: the operation (``bfcl.fs.cd``) and its arguments by name."""
+
+    operation: str
+    arguments: Mapping[str, Any]
+
+    def source(self) -> str:
+        """The call as a program writes it: ``athena.bfcl.fs.cd(folder='document')``."""
+        args = ", ".join(f"{name}={value!r}" for name, value in self.arguments.items())
+        return f"athena.{self.operation}({args})"
+
+
+def parse_call(text: str, resolve: Callable[[str], tuple[str, inspect.Signature]]) -> Step:
+    """A ground-truth call string as a :class:`Step`.
+
+    ``resolve(method)`` gives the operation name and the method's signature (without
+    ``self``); arguments are Python literals, positional ones bound by that signature.
+    """
+    node = ast.parse(text.strip(), mode="eval").body
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise ValueError(f"not a plain function call: {text!r}")
+    name, signature = resolve(node.func.id)
+    args = [ast.literal_eval(arg) for arg in node.args]
+    kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+    bound = signature.bind(*args, **kwargs)
+    return Step(name, dict(bound.arguments))
+
+
+def parse_turn(calls: Iterable[str], resolve: Callable[[str], tuple[str, inspect.Signature]]
+               ) -> list[Step]:
+    return [parse_call(call, resolve) for call in calls]
+
+
+def program(steps: Sequence[Step]) -> str:
+    """The program for one turn: the list of its calls' results, the program's value
+    (what an agent reads back)."""
+    return "import athena\n[\n" + "".join(f"    {step.source()},\n" for step in steps) + "]\n"
+
+
+@attrs.frozen
+class Param:
+    """An argument (or a part of one) that is the procedure's parameter ``name``, of the
+    JSON type its annotation ``type`` names (``str``, ``int``, ``float``, ``bool``)."""
+
+    name: str
+    type: str = ""
+
+
+@attrs.frozen
+class Template:
+    """The calls a procedure makes, in order: each an operation and its arguments, each
+    argument a constant, a :class:`Param`, or a list or dict holding them."""
+
+    id: str
+    steps: tuple[tuple[str, Mapping[str, Any]], ...]
+    #: Every parameter of the entry function: a binding must give each a value.
+    params: frozenset[str] = frozenset()
+
+    def bind(self, run: Sequence[Step]) -> dict[str, Any] | None:
+        """The inputs with which the procedure makes exactly the calls of ``run``, or
+        ``None`` if it cannot (other operations, other argument names, a constant or a
+        parameter that does not fit)."""
+        if len(run) != len(self.steps):
+            return None
+        inputs: dict[str, Any] = {}
+        for step, (operation, arguments) in zip(run, self.steps, strict=True):
+            if step.operation != operation or set(step.arguments) != set(arguments):
+                return None
+            if not all(_unify(want, step.arguments[name], inputs)
+                       for name, want in arguments.items()):
+                return None
+        return inputs if set(inputs) == self.params else None
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return tuple(operation for operation, _ in self.steps)
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _unify(want: Any, value: Any, inputs: dict[str, Any]) -> bool:
+    """Whether ``value`` fits ``want``, binding the parameters in it (in ``inputs``)."""
+    if isinstance(want, Param):
+        if want.type and type(value) is not _TYPES.get(want.type):
+            return False
+        if want.name in inputs:
+            return _same(inputs[want.name], value)
+        inputs[want.name] = value
+        return True
+    if isinstance(want, list):
+        return (isinstance(value, list) and len(value) == len(want)
+                and all(_unify(w, v, inputs) for w, v in zip(want, value, strict=True)))
+    if isinstance(want, dict):
+        return (isinstance(value, dict) and len(value) == len(want)
+                and all(_unify(wk, vk, inputs) and _unify(wv, vv, inputs)
+                        for (wk, wv), (vk, vv) in zip(want.items(), value.items(),
+                                                      strict=True)))
+    return _same(want, value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+class _Unknown(Exception):
+    """An argument the procedure computes: no binding can say what it will be."""
+
+
+def template_from_code(procedure_id: str, code: str, entry: str = "run") -> Template | None:
+    """The template of a straight-line procedure: the ``athena.<op>(...)`` calls of its
+    entry function in the order they run, or ``None`` when its calls are not a fixed
+    sequence of keyword calls whose arguments are literals and parameters (a loop, a
+    branch, a helper function, positional arguments, a computed argument)."""
+    tree = ast.parse(code)
+    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
+                     and node.name == entry), None)
+    if function is None:
+        return None
+    params = {a.arg: a.annotation.id if isinstance(a.annotation, ast.Name) else ""
+              for a in [*function.args.args, *function.args.kwonlyargs]}
+    steps: list[tuple[str, Mapping[str, Any]]] = []
+    for statement in function.body:
+        calls = _athena_calls(statement)
+        if calls and isinstance(statement, ast.For | ast.While | ast.If | ast.Try | ast.With
+                                | ast.FunctionDef | ast.Match):
+            return None
+        for call in calls:
+            if call.args or any(keyword.arg is None for keyword in call.keywords):
+                return None
+            try:
+                arguments = {keyword.arg: _argument(keyword.value, params)
+                             for keyword in call.keywords if keyword.arg is not None}
+            except _Unknown:
+                return None
+            steps.append((_dotted(call.func)[len("athena."):], arguments))
+    return Template(procedure_id, tuple(steps), frozenset(params)) if steps else None
+
+
+def _argument(node: ast.expr, params: Mapping[str, str]) -> Any:
+    """A call's argument as a constant, a :class:`Param`, or a list or dict of them."""
+    if isinstance(node, ast.Name) and node.id in params:
+        return Param(node.id, params[node.id])
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_argument(item, params) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise _Unknown
+        return {_argument(key, params): _argument(value, params)  # type: ignore[arg-type]
+                for key, value in zip(node.keys, node.values, strict=True)}
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise _Unknown from None
+
+
+def _dotted(node: ast.expr) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _athena_calls(node: ast.AST) -> list[ast.Call]:
+    """The ``athena.<op>(...)`` calls under ``node``, in the order Python evaluates them
+    (arguments before the call that takes them)."""
+    found: list[ast.Call] = []
+
+    def visit(current: ast.AST) -> None:
+        for child in ast.iter_child_nodes(current):
+            visit(child)
+        if isinstance(current, ast.Call) and _dotted(current.func).startswith("athena."):
+            found.append(current)
+
+    visit(node)
+    return found
+
+
+def name_macros(turns: Iterable[Sequence[str]], *, min_count: int = 3, max_n: int = 8,
+                limit: int | None = None) -> list[tuple[str, ...]]:
+    """The contiguous n-grams (2 <= n <= ``max_n``) of operation names seen at least
+    ``min_count`` times in ``turns``, most frequent first (longer first on ties), at most
+    ``limit`` of them."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for names in turns:
+        for n in range(2, min(max_n, len(names)) + 1):
+            for start in range(len(names) - n + 1):
+                counts[tuple(names[start:start + n])] += 1
+    ranked = sorted((gram for gram, count in counts.items() if count >= min_count),
+                    key=lambda gram: (-counts[gram], -len(gram), gram))
+    return ranked if limit is None else ranked[:limit]
+
+
+@attrs.frozen
+class Choice:
+    """One call of a covered turn: ``length`` ground-truth calls from ``start``, issued as
+    the shortcut ``via`` (``None``: the call itself) with ``inputs``."""
+
+    start: int
+    length: int
+    via: str | None = None
+    inputs: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def cover(steps: Sequence[Step],
+          shortcuts: Sequence[tuple[str, Callable[[Sequence[Step]], Mapping[str, Any] | None],
+                                    int]]) -> list[Choice]:
+    """The fewest calls issuing ``steps`` in order: each a single step, or a shortcut
+    ``(name, bind, length)`` whose ``bind(run)`` accepts the run of ``length`` steps there
+    (returning its inputs). Among covers with equally few calls, the earliest choice
+    takes the longest shortcut."""
+    n = len(steps)
+    best: list[tuple[int, Choice | None]] = [(0, None)] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        option = (best[i + 1][0] + 1, Choice(i, 1))
+        for name, bind, length in sorted(shortcuts, key=lambda s: -s[2]):
+            if length < 2 or i + length > n:
+                continue
+            inputs = bind(steps[i:i + length])
+            if inputs is not None and best[i + length][0] + 1 < option[0]:
+                option = (best[i + length][0] + 1, Choice(i, length, name, inputs))
+        best[i] = option
+    choices, i = [], 0
+    while i < n:
+        choice = best[i][1]
+        assert choice is not None
+        choices.append(choice)
+        i += choice.length
+    return choices
