@@ -1,0 +1,102 @@
+"""The detector protocol, and the regular-expression rules the built-in detectors are made of.
+
+A detector is what a plugin registers through ``athena_register_pii_detectors``: an
+object with the ``types`` it may report and a ``detect(text)`` method that returns
+:class:`~athena_core.privacy.spans.Span` values. The built-in detectors are
+:class:`RuleDetector` values: precompiled patterns, each with an optional check (a
+checksum, a number range, a look-alike test) that a match must pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from athena_core.privacy.spans import Span
+
+__all__ = ["Detector", "DetectorContext", "Rule", "RuleDetector"]
+
+
+@attrs.frozen
+class DetectorContext:
+    """What a detector's factory is called with."""
+
+    #: The name the detector was registered under: what its spans name as ``detector``.
+    name: str
+    #: Options for this detector (reserved: empty in this version).
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds sensitive values in text.
+
+    ``types`` names every type its spans may have (lower-case words joined by ``_``,
+    such as ``employee_id``); configuration selects detection by these names.
+    ``detect(text)`` returns the spans it finds, in any order, overlapping or not: the
+    caller merges them (:func:`~athena_core.privacy.spans.merge_spans`). It must not
+    keep or log the text, and it is called from several threads at once.
+    """
+
+    types: Sequence[str]
+
+    def detect(self, text: str) -> Iterable[Span]:
+        ...  # pragma: no cover - a protocol
+
+
+#: A rule's check: gets the match and the whole text, returns the confidence of a finding
+#: (0 < c <= 1), or ``None`` to drop the match.
+Check = Callable[["re.Match[str]", str], "float | None"]
+
+
+def _always(match: re.Match[str], text: str) -> float:
+    return 1.0
+
+
+@attrs.frozen
+class Rule:
+    """One precompiled pattern of a detector: a match of ``group`` is a value of ``type``.
+
+    ``group`` may name several groups: the span is the first that took part in the match.
+    ``keywords`` (lower case): the rule runs only on texts holding one of these strings
+    (a fast substring test of the lower-cased text that skips the pattern on most texts);
+    empty: always.
+    """
+
+    type: str
+    pattern: re.Pattern[str]
+    check: Check = _always
+    group: int | str | tuple[str, ...] = 0
+    keywords: tuple[str, ...] = ()
+
+    def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
+        if self.keywords and not any(word in folded for word in self.keywords):
+            return
+        groups = self.group if isinstance(self.group, tuple) else (self.group,)
+        for match in self.pattern.finditer(text):
+            start, end = next((span for span in map(match.span, groups) if span[0] >= 0),
+                              (-1, -1))
+            if start == end:
+                continue
+            confidence = self.check(match, text)
+            if confidence is not None:
+                yield Span(self.type, start, end, detector, confidence)
+
+
+@attrs.frozen
+class RuleDetector:
+    """A detector made of :class:`Rule` values (every built-in detector is one)."""
+
+    name: str
+    rules: tuple[Rule, ...]
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.type for rule in self.rules))
+
+    def detect(self, text: str) -> list[Span]:
+        folded = text.lower() if any(rule.keywords for rule in self.rules) else text
+        return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]
