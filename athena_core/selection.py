@@ -22,7 +22,8 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
     """Make (and close) each plugin ``config`` selects, with its options; return what
     failed as ``(what, error)`` pairs, e.g. ``("embedder 'minilm'", OptionError(...))``.
 
-    Selected are the embedder, the vector backend and the executor; with no executor
+    Selected are the embedder, the vector backend, the executor and the PII detectors
+    (whose types ``[privacy]`` must name); with no executor
     configured, every installed one that automatic selection may pick (each would get
     ``[execution.executor_options]``). Nothing is opened or written: a backend is made
     and closed, never opened.
@@ -52,6 +53,9 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
                                  data_dir=config.data_dir, database_url=config.database_url)))
         if backend is not None:
             backend.close()
+    from athena_core.privacy.detection import Detection
+
+    make("privacy rules", "[privacy]", lambda: Detection.from_plugins(host, config.privacy))
     service = ExecutionService(config, host)
     try:
         executors = [config.execution.executor] if config.execution.executor else [

@@ -21,7 +21,7 @@ from athena_core.errors import (
     ConfigError,
     InvalidArgumentError,
     PluginContractError,
-    UnknownNameError,
+    UnknownPrivacyTypeError,
 )
 from athena_core.privacy.detector import Detector, DetectorContext
 from athena_core.privacy.spans import Span, merge_spans
@@ -182,7 +182,7 @@ class Detection:
                     raise InvalidArgumentError(
                         f"Unknown privacy type {name!r}. Available: "
                         f"{', '.join(sorted(names))}.", argument="types")
-                raise UnknownNameError(f"privacy type in {where}", name, sorted(names))
+                raise UnknownPrivacyTypeError(where, name, sorted(names))
             out |= names[name]
         return frozenset(out)
 
