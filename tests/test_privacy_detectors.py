@@ -3,6 +3,7 @@ detectors, ``athena.privacy.scan`` and ``athena privacy scan``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import string
 from pathlib import Path
@@ -90,7 +91,8 @@ EXAMPLES = [
     ("github_token", "[[github_pat_ajAIxNKu8iS2G8NPRVdD53_X83RZJzzzzgEOzdmenCkhvMdgaKjIg8xNbe3"
                      "nNyjOq9wMxEhh2FDEEtfjgV]]"),
     ("gitlab_token", "use [[glpat-RH9ucAUsdMlHUvTCQCyE]] for the API"),
-    ("slack_token", "SLACK_BOT_TOKEN: [[xoxb-633875004743-9575513137353-EN5N1aE6PwZPf1Qh6yYTWmE4]]"),
+    ("slack_token", "SLACK_BOT_TOKEN: [[xoxb-633875004743-9575513137353-EN5N1aE6PwZPf1Qh6yYTWm"
+                    "E4]]"),
     ("slack_webhook", "post to [[https://hooks.slack.com/services/TL1VFZ3ZF/BKKIBJ3J4WJ/JJibaZUP"
                       "gHV7iB3m03nbqnsG]]"),
     ("stripe_key", 'stripe.api_key = "[[sk_live_pWLuqIA1id6Vw5DQL05HA064]]"'),
@@ -110,18 +112,21 @@ EXAMPLES = [
     ("password", '{"password": "[[correct horse battery staple]]"}'),
     ("pypi_token", "password = [[pypi-AgEIcHlwaS5vcmcajY75FnCttn6kfaqDeMqG3omjMyXHCabM6JOF8EFd0"
                    "Nhcy-1kGD2VD-eR1UYzaLiA-zNyD]]"),
-    ("npm_token", "//registry.npmjs.org/:_authToken=[[npm_DoqW4sg8NFNl5oFA6Qd8Mj7zdnbMjAdTdlzC]]"),
+    ("npm_token", "//registry.npmjs.org/:_authToken=[[npm_DoqW4sg8NFNl5oFA6Qd8Mj7zdnbMjAdTdlz"
+                  "C]]"),
     ("twilio_api_key", "twilio key sid [[SKa325a65e19cbae530282bd36cb9d21f6]]"),
     ("sendgrid_api_key", "SENDGRID_API_KEY=[[SG.V5yPU8d0FZfWe7ihGyiRUI.QfHOJMaidDn87XG3-q-xbMtE"
                          "PO6UkzYuF0ie9Pu2njH]]"),
     ("google_api_key", "maps?key=[[AIzakAm1-5wDr16EpLLJIVGHz4FxFEtKyPiYGFD]]&q=x"),
     ("google_oauth_secret", '"client_secret": "[[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]]"'),
-    ("azure_storage_key", f"DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=[[{AZURE}]];"),
+    ("azure_storage_key", f"DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=[[{AZURE}"
+                          "]];"),
     ("azure_storage_key", f"The storage account key is [[{AZURE}]] for now."),
     ("digitalocean_token", "[[dop_v1_5cb347611a3ce9d97dcbee500fe7ee5fc324bdb2e1142a21c402364f957"
                            "2b85a]]"),
     ("shopify_token", "X-Shopify-Access-Token: [[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]]"),
-    ("huggingface_token", "huggingface-cli login --token [[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]]"),
+    ("huggingface_token", "huggingface-cli login --token [[hf_xvWfColNVdsHqtOLQuUaVcojsNOBAGxd"
+                          "iF]]"),
 ]
 
 
@@ -277,7 +282,7 @@ def test_merging_gives_disjoint_spans_whatever_the_order(spans: list[Span], rnd)
     shuffled = list(spans)
     rnd.shuffle(shuffled)
     assert merge_spans(shuffled) == merged
-    assert all(a.end <= b.start for a, b in zip(merged, merged[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(merged))
     for span in spans:  # everything dropped overlaps a kept span at least as long
         assert any(span.overlaps(kept) and kept.length >= span.length for kept in merged)
 
@@ -309,7 +314,7 @@ def test_an_unknown_type_is_a_typed_error_listing_the_valid_names() -> None:
         detection(types=["email", "fone"])
     assert "'fone'" in raised.value.message and "phone" in raised.value.choices
     assert isinstance(raised.value, ConfigError) and "[privacy] types" in raised.value.message
-    with pytest.raises(UnknownPrivacyTypeError, match="privacy.scopes"):
+    with pytest.raises(UnknownPrivacyTypeError, match=r"\[privacy\.scopes\."):
         detection(scopes={"team:a": {"types": ["ssn"]}})
     with pytest.raises(InvalidArgumentError, match="Unknown privacy type 'fone'"):
         DETECTION.detect("x", types=["fone"])

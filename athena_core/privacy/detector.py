@@ -63,7 +63,11 @@ class Rule:
     ``group`` may name several groups: the span is the first that took part in the match.
     ``keywords`` (lower case): the rule runs only on texts holding one of these strings
     (a fast substring test of the lower-cased text that skips the pattern on most texts);
-    empty: always.
+    empty: always. ``not_after``: characters that must not come right before a match (the
+    whole match, whichever ``group`` is the span).
+    Testing this after the match, rather than with a look-behind at the start of the
+    pattern, keeps a pattern that starts with a literal (``ghp_``) on the regular
+    expression engine's fast literal search.
     """
 
     type: str
@@ -71,15 +75,33 @@ class Rule:
     check: Check = _always
     group: int | str | tuple[str, ...] = 0
     keywords: tuple[str, ...] = ()
+    not_after: frozenset[str] = frozenset()
+    #: A case-sensitive pattern run on the lower-cased text to find where ``pattern`` may
+    #: start (a case-insensitive pattern that starts with words is many times slower to
+    #: search for than the same words in lower case); ``pattern`` is then tried there.
+    anchor: re.Pattern[str] | None = None
+
+    def _matches(self, text: str, folded: str) -> Iterable[re.Match[str]]:
+        if self.anchor is None or len(folded) != len(text):
+            yield from self.pattern.finditer(text)
+            return
+        end = 0
+        for candidate in self.anchor.finditer(folded):
+            if candidate.start() >= end:
+                match = self.pattern.match(text, candidate.start())
+                if match is not None:
+                    end = match.end()
+                    yield match
 
     def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
         if self.keywords and not any(word in folded for word in self.keywords):
             return
         groups = self.group if isinstance(self.group, tuple) else (self.group,)
-        for match in self.pattern.finditer(text):
+        for match in self._matches(text, folded):
             start, end = next((span for span in map(match.span, groups) if span[0] >= 0),
                               (-1, -1))
-            if start == end:
+            at = match.start()
+            if start == end or (at and text[at - 1] in self.not_after):
                 continue
             confidence = self.check(match, text)
             if confidence is not None:
@@ -98,5 +120,6 @@ class RuleDetector:
         return tuple(dict.fromkeys(rule.type for rule in self.rules))
 
     def detect(self, text: str) -> list[Span]:
-        folded = text.lower() if any(rule.keywords for rule in self.rules) else text
+        folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
+            else text
         return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]

@@ -59,10 +59,10 @@ _COUNTRY_CODES = frozenset(
                         856, 870, 878, *range(880, 887), 888, *range(960, 979),
                         *range(992, 999)]])
 _INTERNATIONAL = re.compile(
-    r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
+    r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
 _NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])"
                    r"[2-9]\d{2}[ .-]\d{4}(?!\d|[ .-]\d)")
-_TRUNK = re.compile(r"(?<![\w+.-])(?<!\d[ .-])0[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
+_TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
 
 
 def _nanp_fictional(digits: str) -> bool:
@@ -116,13 +116,19 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
 
 # --- payment cards and IBANs ------------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\w-])")
+_CARD = re.compile(r"\d(?<![\w.-]\d)(?:[ -]?\d){11,18}(?![\w-])")
+
+
+#: The start of an IBAN written in groups, right before a match: the digits are its own.
+_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}(?: [A-Z0-9]{4})* $")
 
 
 def _card(match: re.Match[str], text: str) -> float | None:
     digits = re.sub(r"[ -]", "", match.group())
     separators = set(re.findall(r"[ -]", match.group()))
     if len(separators) > 1 or not luhn_valid(digits) or card_issuer(digits) is None:
+        return None
+    if _IBAN_HEAD.search(text, max(0, match.start() - 40), match.start()):
         return None
     return 1.0
 
@@ -135,7 +141,8 @@ def card_detector(context: DetectorContext) -> RuleDetector:
     return RuleDetector(context.name, (Rule("payment_card", _CARD, _card),))
 
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?"
+_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}"
+                   r"(?:[ ]?[A-Z0-9]{1,4})?"
                    r"(?![A-Za-z0-9])")
 
 
@@ -151,7 +158,7 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 
 # --- US Social Security numbers ---------------------------------------------------------
 
-_SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+_SSN = re.compile(r"(\d(?<![\w-]\d)\d\d)([- ])(\d{2})\2(\d{4})(?![\w-])")
 _SSN_PLAIN = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)\W{0,5}(\d{9})\b")
 
 
@@ -171,13 +178,14 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
     sample number)."""
     return RuleDetector(context.name, (
         Rule("us_ssn", _SSN, _ssn),
-        Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security")),
+        Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
+             anchor=re.compile(r"\b(?:ssn|social security)")),
     ))
 
 
 # --- IP addresses -------------------------------------------------------------------------
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}"
                    r"|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
 _VERSION = re.compile(r"(?i)\b(?:version|ver\.?|release|v)\s*$")
