@@ -41,9 +41,11 @@ class Detector(Protocol):
     keep or log the text, and it is called from several threads at once.
     """
 
+    #: The type names this detector's spans may have.
     types: Sequence[str]
 
     def detect(self, text: str) -> Iterable[Span]:
+        """The spans of sensitive values in ``text``, in any order, overlapping or not."""
         ...  # pragma: no cover - a protocol
 
 

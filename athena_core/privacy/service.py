@@ -35,7 +35,7 @@ class Privacy:
 
         Entries hold offsets, never the values. ``types`` narrows the scan to these
         types or detector names; the scope's ``[privacy]`` rules (types, patterns,
-        allow-lists) apply. Nothing is stored or recorded.
+        allow-lists) apply. The scan itself stores nothing and adds no audit record.
         """
         return [span.to_dict() for span in self.detection.detect(text, types=types,
                                                                  scope=scope)]

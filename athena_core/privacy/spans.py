@@ -30,7 +30,9 @@ class Span:
     #: What was found: ``email``, ``payment_card``, ``github_token``, ... (see
     #: ``docs/privacy.md``).
     type: str
+    #: Offset of the value's first character.
     start: int = attrs.field(validator=_check_range)
+    #: Offset just past the value's last character.
     end: int = attrs.field(validator=_check_range)
     #: The registered name of the detector that found it (``config`` for a custom pattern).
     detector: str
@@ -40,9 +42,11 @@ class Span:
 
     @property
     def length(self) -> int:
+        """How many characters the value has."""
         return self.end - self.start
 
     def overlaps(self, other: Span) -> bool:
+        """Whether this span and ``other`` share at least one character."""
         return self.start < other.end and other.start < self.end
 
     def to_dict(self) -> dict[str, Any]:
