@@ -30,6 +30,7 @@ from athena_core.privacy.checksums import (
 from athena_core.privacy.detection import Detection
 from athena_core.privacy.secrets import SECRET_TYPES
 from tests.conftest import make_config
+from tests.sandbox import require_sandbox
 from tests.test_cli import athena as run_athena
 from tests.test_plugins import plugin_module
 
@@ -429,6 +430,15 @@ def test_scan_is_refused_to_a_policy_that_does_not_grant_reading(athena_factory)
     with athena.bound(policy={"extends": "strict", "permissions": ["write"]}), \
             pytest.raises(PermissionDeniedError):
         athena.privacy.scan(SECRET_TEXT)
+
+
+@require_sandbox()
+def test_a_sandboxed_program_scans_through_the_bridge(athena_factory) -> None:
+    athena = athena_factory()
+    result = athena.execute(f"import athena\nprint(athena.privacy.scan({SECRET_TEXT!r}))")
+    assert result.status == "ok", result.error
+    assert result.stdout.strip() == str(athena.privacy.scan(SECRET_TEXT))
+    assert athena.audit.get(result.id).calls == ("privacy.scan",)
 
 
 def test_cli_scans_a_text_a_file_and_stdin(tmp_path: Path) -> None:
