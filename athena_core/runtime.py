@@ -138,7 +138,8 @@ class Athena:
 
         config, host = self.config, self.plugins
         host.hook.athena_configure.call_historic(kwargs={"config": config})
-        self._privacy = Privacy(Detection.from_plugins(host, config.privacy))
+        self._privacy = Privacy(Detection.from_plugins(host, config.privacy),
+                                max_text_bytes=config.memory.max_text_bytes)
         with file_errors(config.data_dir):
             config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         retrieval = config.retrieval

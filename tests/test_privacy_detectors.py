@@ -423,6 +423,13 @@ def test_scan_is_one_registered_operation_returning_offsets_not_values(athena_fa
         assert [s["type"] for s in athena.privacy.scan(SECRET_TEXT)] == ["email"]
 
 
+def test_scan_takes_texts_up_to_the_memory_text_limit(athena_factory) -> None:
+    athena = athena_factory(memory={"max_text_bytes": 64})
+    assert athena.privacy.scan("é" * 32) == [] and athena.privacy.scan("") == []
+    with pytest.raises(InvalidArgumentError, match="max_text_bytes"):
+        athena.privacy.scan("é" * 33)
+
+
 def test_scan_is_refused_to_a_policy_that_does_not_grant_reading(athena_factory) -> None:
     from athena_core.errors import PermissionDeniedError
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from athena_core.api import operation
+from athena_core.errors import InvalidArgumentError
 from athena_core.privacy.detection import Detection
 
 __all__ = ["Privacy"]
@@ -22,8 +23,11 @@ class Privacy:
 
     api_namespace = "privacy"
 
-    def __init__(self, detection: Detection) -> None:
+    def __init__(self, detection: Detection, *, max_text_bytes: int) -> None:
         self.detection = detection
+        #: The longest text a scan takes, in bytes of UTF-8 (``[memory] max_text_bytes``,
+        #: as for the texts it is meant to check before they are stored).
+        self.max_text_bytes = max_text_bytes
 
     @operation()
     def scan(self, text: str, *, types: Sequence[str] | None = None,
@@ -36,7 +40,13 @@ class Privacy:
         Entries hold offsets, never the values. ``types`` narrows the scan to these
         types or detector names; the scope's ``[privacy]`` rules (types, patterns,
         allow-lists) apply. The scan itself stores nothing and adds no audit record.
+        ``text`` may be as long as a memory (``[memory] max_text_bytes``).
         """
+        size = len(text.encode("utf-8"))
+        if size > self.max_text_bytes:
+            raise InvalidArgumentError(
+                f"text is {size:,} bytes; the limit is {self.max_text_bytes:,} bytes "
+                "([memory] max_text_bytes).", hint="Scan it in parts.", argument="text")
         return [span.to_dict() for span in self.detection.detect(text, types=types,
                                                                  scope=scope)]
 
