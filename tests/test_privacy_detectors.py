@@ -334,6 +334,7 @@ def test_custom_patterns_allow_lists_and_per_scope_rules() -> None:
     assert [text[s.start:s.end] for s in rules.detect(text, scope="team:hr")] == [
         "EMP-123456", "ada@acme-corp.com"]
     assert rules.detect(text, scope="team:other") == rules.detect(text)
+    assert rules.detect(text, scope="team:hr", types=["ipv4"]) == []  # not selected there
 
 
 def test_invalid_patterns_are_config_errors() -> None:

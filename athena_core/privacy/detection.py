@@ -61,8 +61,8 @@ class Detection:
     @classmethod
     def from_plugins(cls, host: PluginHost, config: PrivacyConfig) -> Detection:
         """Make every registered detector and check ``config`` against their types
-        (raises :class:`~athena_core.errors.UnknownNameError`, a ``ConfigError``, for a
-        type no detector or pattern has)."""
+        (raises :class:`~athena_core.errors.UnknownPrivacyTypeError`, a ``ConfigError``,
+        for a type no detector or pattern has)."""
         registry = host.registry(FAMILY)
         detectors: dict[str, Detector] = {}
         for name in registry:
@@ -161,7 +161,10 @@ class Detection:
             allow_patterns=tuple(re.compile(pattern) for pattern in rules.allow_patterns))
 
     def _valid(self, rules: _ScopeRules) -> Mapping[str, frozenset[str]]:
-        return self._names(set(rules.types))
+        """The names ``detect(types=...)`` accepts in a scope: every detector's types and
+        name, and the scope's patterns (whether its rules select them or not)."""
+        return self._names({t for d in self.detectors.values() for t in d.types}
+                           | {name for name, _ in rules.patterns})
 
     def _names(self, types: set[str]) -> Mapping[str, frozenset[str]]:
         """Name -> the types it selects: each type itself, and each detector's name."""
