@@ -30,6 +30,7 @@ examples:
   echo 'import athena; print(athena.recall("deploy")[0].text)' | athena run -
   athena audit list --kind execution --limit 5 && athena audit verify
   athena procedures list && athena procedures run notes/recent --input days=3
+  athena privacy scan --file notes.txt --json
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -809,6 +810,9 @@ def _parser() -> argparse.ArgumentParser:
     from athena_core.cli_procedures import register as register_procedures
 
     register_procedures(commands, common, scoped)
+    from athena_core.cli_privacy import register as register_privacy
+
+    register_privacy(commands, common, scoped)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

@@ -31,6 +31,8 @@ __all__ = [
     "McpConfig",
     "MemoryConfig",
     "PluginsConfig",
+    "PrivacyConfig",
+    "PrivacyRules",
     "ProceduresConfig",
     "RetrievalConfig",
     "StorageConfig",
@@ -266,6 +268,98 @@ class ProceduresConfig:
     require_approval: bool = False
 
 
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _patterns(raw: Any) -> Mapping[str, str]:
+    """``patterns``: type name -> regular expression, each checked to compile."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[privacy] patterns must be a table of NAME = \"REGEX\", not {raw!r}.")
+    for name, pattern in raw.items():
+        if not isinstance(name, str) or not _TYPE_NAME.fullmatch(name):
+            raise ConfigError(f"[privacy] pattern name {name!r} must be lower-case letters, "
+                              "digits and _ (starting with a letter), at most 64 characters.")
+        _compiles(f"pattern {name!r}", pattern)
+    return types.MappingProxyType(dict(raw))
+
+
+def _compiles(what: str, pattern: Any) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"[privacy] {what} must be a non-empty regular expression string.")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"[privacy] {what} is not a valid regular expression: {exc}.",
+                          hint="Python `re` syntax; in TOML, write it in single quotes.") from None
+    if compiled.match(""):
+        raise ConfigError(f"[privacy] {what} matches the empty string; it would match "
+                          "everywhere.")
+
+
+def _regexes(raw: Any) -> tuple[str, ...]:
+    values = tuple(raw)
+    for pattern in values:
+        _compiles("allow_patterns entry", pattern)
+    return values
+
+
+@attrs.frozen
+class PrivacyRules:
+    """What to detect: the keys of ``[privacy]`` and of each ``[privacy.scopes."NAME"]``."""
+
+    #: Types (or detector names, which stand for all their types) to report; empty: all.
+    types: tuple[str, ...] = ()
+    #: Values never reported, compared exactly.
+    allow: tuple[str, ...] = ()
+    #: Regular expressions: a value that one matches in full is never reported.
+    allow_patterns: tuple[str, ...] = attrs.field(default=(), converter=_regexes)
+    #: Custom types: name -> regular expression (its whole match is the value).
+    patterns: Mapping[str, str] = attrs.field(factory=dict, converter=_patterns)
+
+
+def _privacy_scopes(raw: Any) -> Mapping[str, PrivacyRules]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError('[privacy] scopes must be tables [privacy.scopes."SCOPE"].')
+    scopes: dict[str, PrivacyRules] = {}
+    for scope, table in raw.items():
+        if isinstance(table, PrivacyRules):
+            scopes[scope] = table
+            continue
+        where = f'[privacy.scopes."{scope}"]'
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table.")
+        valid = [field.name for field in attrs.fields(PrivacyRules)]
+        unknown = sorted(set(table) - set(valid))
+        if unknown:
+            raise ConfigError(f"Unknown key {unknown[0]!r} in {where}. "
+                              f"Valid keys: {', '.join(sorted(valid))}.")
+        checked = {key: _check_type("privacy", key, value, _field_type(PrivacyRules, key))
+                   for key, value in table.items()}
+        scopes[scope] = PrivacyRules(**checked)
+    return types.MappingProxyType(scopes)
+
+
+@attrs.frozen
+class PrivacyConfig(PrivacyRules):
+    """``[privacy]``: which sensitive values are detected (see ``docs/privacy.md``).
+
+    A scope's table overrides ``types`` when it sets them, and adds its ``allow``,
+    ``allow_patterns`` and ``patterns`` to these.
+    """
+
+    #: Per-scope rules, from ``[privacy.scopes."SCOPE"]`` tables.
+    scopes: Mapping[str, PrivacyRules] = attrs.field(factory=dict, converter=_privacy_scopes)
+
+    def rules_for(self, scope: str | None) -> PrivacyRules:
+        """The rules in force in ``scope``: these, with the scope's own applied."""
+        own = self.scopes.get(scope) if scope is not None else None
+        if own is None:
+            return PrivacyRules(self.types, self.allow, self.allow_patterns, self.patterns)
+        return PrivacyRules(own.types or self.types, (*self.allow, *own.allow),
+                            (*self.allow_patterns, *own.allow_patterns),
+                            {**self.patterns, **own.patterns})
+
+
 @attrs.frozen
 class PluginsConfig:
     """``[plugins]``: which installed plugins load."""
@@ -286,6 +380,7 @@ _SECTIONS: dict[str, type] = {
     "mcp": McpConfig,
     "audit": AuditConfig,
     "procedures": ProceduresConfig,
+    "privacy": PrivacyConfig,
     "plugins": PluginsConfig,
 }
 
@@ -302,6 +397,7 @@ class Config:
     mcp: McpConfig = McpConfig()
     audit: AuditConfig = AuditConfig()
     procedures: ProceduresConfig = ProceduresConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     plugins: PluginsConfig = PluginsConfig()
     #: Custom execution policies from ``[policies.NAME]`` tables, by name.
     policies: Mapping[str, Any] = attrs.field(factory=dict)
@@ -403,7 +499,16 @@ def _policies(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 
 def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: attrs.asdict(v) if attrs.has(type(v)) else v for k, v in mapping.items()}
+    return {k: _data(attrs.asdict(v)) if attrs.has(type(v)) else v for k, v in mapping.items()}
+
+
+def _data(value: Any) -> Any:
+    """``value`` with its mappings as dicts and its tuples as lists (JSON-ready)."""
+    if isinstance(value, Mapping):
+        return {k: _data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_data(v) for v in value]
+    return value
 
 
 def _check_client_policies(mcp: McpConfig, policies: Mapping[str, Any], where: str) -> None:
@@ -660,6 +765,22 @@ llm_provider = ""
 # Keep a version that passes the gate a candidate until a person approves it
 # (`athena procedures approve ID`).
 require_approval = false
+
+[privacy]
+# Sensitive values to detect (`athena privacy scan` shows what is found; docs/privacy.md
+# lists the types). Empty: every type. A detector's name stands for all its types.
+types = []
+# Values never reported (exact), and regular expressions a value may match in full.
+allow = []
+allow_patterns = []
+
+# Types of your own: NAME = 'regular expression'.
+[privacy.patterns]
+# employee_id = 'EMP-[0-9]{6}'
+
+# Rules of one scope: its types replace the ones above; allow lists and patterns add to them.
+# [privacy.scopes."team:support"]
+# types = ["email", "phone"]
 
 [plugins]
 # If not empty, only these plugins load. `block` wins over `allow`.

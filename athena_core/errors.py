@@ -40,6 +40,7 @@ __all__ = [
     "StorageLockedError",
     "StoragePermissionError",
     "UnknownNameError",
+    "UnknownPrivacyTypeError",
 ]
 
 
@@ -68,6 +69,19 @@ class UnknownNameError(ConfigError):
         self.family = family
         self.name = name
         self.choices = tuple(sorted(choices))
+
+
+class UnknownPrivacyTypeError(UnknownNameError):
+    """``[privacy]`` names a type that no detector reports and no pattern defines;
+    ``where`` says which key, ``choices`` lists the valid names."""
+
+    def __init__(self, where: str, name: str, choices: list[str] | tuple[str, ...]) -> None:
+        ConfigError.__init__(
+            self, f"{where} names {name!r}, which no PII detector reports and no [privacy] "
+                  f"pattern defines. Valid names: {', '.join(sorted(choices))}.",
+            hint="Fix the name, or install the plugin whose detector reports it.")
+        self.family, self.name, self.choices = "privacy type", name, tuple(sorted(choices))
+        self.where = where
 
 
 class PluginLoadError(AthenaError):

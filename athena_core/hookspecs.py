@@ -135,11 +135,17 @@ def athena_register_api(register: Register) -> None:
 def athena_register_pii_detectors(register: Register) -> None:
     """Register detectors of sensitive values (e-mail addresses, keys, ...).
 
-    ``factory(context)`` returns a detector that finds sensitive spans in text
-    so the privacy pipeline can replace them with placeholders before text
-    reaches a model.
+    ``factory(context: athena_core.privacy.DetectorContext)`` returns an
+    :class:`athena_core.privacy.Detector`: ``types`` (the type names its spans may
+    have) and ``detect(text)``, which returns :class:`athena_core.privacy.Span`
+    values (type, start, end, detector, confidence), overlapping or not. Every
+    registered detector runs on every scan, under the ``[privacy]`` rules that select
+    types by type or detector name; the built-in ones are ``email``, ``phone``,
+    ``payment_card``, ``iban``, ``us_ssn``, ``ip_address`` and ``secrets``. A
+    detector that raises or returns a span outside its types or the text fails the
+    scan with a ``PluginContractError`` naming it.
 
-    Added in 0.1.
+    Added in 0.1; called since 0.1 (``athena.privacy.scan``).
     """
 
 

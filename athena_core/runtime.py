@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from athena_core.calls import CallContext
     from athena_core.execution.runner import ExecutionService
     from athena_core.memory import MemoryStore
+    from athena_core.privacy.service import Privacy
     from athena_core.procedures.service import Procedures
     from athena_core.retrieval.index import RecallIndex
     from athena_core.storage import Storage
@@ -36,6 +37,7 @@ log = logging.getLogger("athena")
 BUILTIN_PLUGINS = {
     "athena.memory": "athena_core.memory.plugin",
     "athena.retrieval": "athena_core.retrieval.plugin",
+    "athena.privacy": "athena_core.privacy.plugin",
 }
 #: What ``__init__`` sets on every instance (the class's own names come from ``dir``).
 _INSTANCE_NAMES = frozenset({"config", "plugins", "api", "layers", "storage", "index", "store"})
@@ -63,6 +65,7 @@ class Athena:
         self._execution: ExecutionService | None = None
         self._audit: AuditLog | None = None
         self._procedures: Procedures | None = None
+        self._privacy: Privacy | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -125,6 +128,8 @@ class Athena:
     def _wire(self) -> None:
         from athena_core.audit import AuditLog
         from athena_core.memory import MemoryStore
+        from athena_core.privacy.detection import Detection
+        from athena_core.privacy.service import Privacy
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
         from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
@@ -133,6 +138,8 @@ class Athena:
 
         config, host = self.config, self.plugins
         host.hook.athena_configure.call_historic(kwargs={"config": config})
+        self._privacy = Privacy(Detection.from_plugins(host, config.privacy),
+                                max_text_bytes=config.memory.max_text_bytes)
         with file_errors(config.data_dir):
             config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         retrieval = config.retrieval
@@ -157,6 +164,7 @@ class Athena:
         self.store = MemoryStore(self.storage, self.index, config, notify=self._notify)
         self.api.collect(self, namespace="", provider="athena-core")
         self.api.collect(self.procedures, namespace="procedures", provider="athena-core")
+        self.api.collect(self.privacy, namespace="privacy", provider="athena-core")
         in_use = {host.registry("embedder").provider(retrieval.embedder),
                   host.registry("vector backend").provider(config.retrieval.vector_backend)}
         layers, extra = host.registry("memory layer"), host.registry("api operation")
@@ -380,6 +388,14 @@ class Athena:
 
             self._procedures = Procedures(self)
         return self._procedures
+
+    @property
+    def privacy(self) -> Privacy:
+        """Detection of sensitive values: ``scan`` (see docs/privacy.md)."""
+        if self._closed or self._privacy is None:
+            raise InvalidArgumentError("This Athena instance is closed.",
+                                       hint="Open a new one with Athena.open().")
+        return self._privacy
 
     @property
     def audit(self) -> AuditLog:

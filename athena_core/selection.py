@@ -22,8 +22,9 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
     """Make (and close) each plugin ``config`` selects, with its options; return what
     failed as ``(what, error)`` pairs, e.g. ``("embedder 'minilm'", OptionError(...))``.
 
-    Selected are the embedder, the vector backend, the executor and the LLM provider
-    (``[procedures] llm_provider``, when set); with no executor
+    Selected are the embedder, the vector backend, the executor, the LLM provider
+    (``[procedures] llm_provider``, when set) and the PII detectors (whose types
+    ``[privacy]`` must name); with no executor
     configured, every installed one that automatic selection may pick (each would get
     ``[execution.executor_options]``). Nothing is opened or written: a backend is made
     and closed, never opened.
@@ -58,6 +59,10 @@ def check_selected_plugins(config: Config, host: PluginHost) -> list[tuple[str, 
 
         make("llm provider", config.procedures.llm_provider,
              lambda: selected_llm_provider(config, host))
+
+    from athena_core.privacy.detection import Detection
+
+    make("privacy rules", "[privacy]", lambda: Detection.from_plugins(host, config.privacy))
     service = ExecutionService(config, host)
     try:
         executors = [config.execution.executor] if config.execution.executor else [

@@ -56,8 +56,8 @@ def test_explicit_config_path(tmp_path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("[storage]\nurl_typo = 'x'\n", "Valid keys: busy_timeout_ms, open_check_mb, synchronous, url"),
     ("[stroage]\n",
-     "Valid sections: audit, execution, mcp, memory, plugins, policies, procedures, retrieval,"
-     " storage"),
+     "Valid sections: audit, execution, mcp, memory, plugins, policies, privacy, procedures,"
+     " retrieval, storage"),
     ("[retrieval]\ncandidates = 'many'\n", "wrong type"),
     ("[retrieval]\ncandidates = 0\n", "Invalid value"),
     ("[storage]\nsynchronous = 'sometimes'\n", "Invalid value"),

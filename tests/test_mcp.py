@@ -297,6 +297,14 @@ async def test_classic_mode_remembers_and_recalls_as_json(classic_server) -> Non
     assert hits[0]["layer"] == "semantic" and isinstance(hits[0]["score"], float)
 
 
+async def test_classic_mode_scans_for_sensitive_values_by_offset(classic_server) -> None:
+    text = "Mail ada@acme-corp.com, card 4111 1111 1111 1111"
+    result = outcome(await classic_server.call_tool("privacy_scan", {"text": text}))["result"]
+    assert [(s["type"], s["start"], s["end"]) for s in result] == [
+        ("email", 5, 22), ("payment_card", 29, 48)]
+    assert "ada@" not in json.dumps(result)
+
+
 @pytest.mark.parametrize(("arguments", "words"), [
     pytest.param({"query": "release", "k": "two"}, "'k' must be an integer", id="wrong-type"),
     pytest.param({"query": "release", "top": 2}, "unexpected keyword argument 'top'",

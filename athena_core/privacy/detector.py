@@ -1,0 +1,127 @@
+"""The detector protocol, and the regular-expression rules the built-in detectors are made of.
+
+A detector is what a plugin registers through ``athena_register_pii_detectors``: an
+object with the ``types`` it may report and a ``detect(text)`` method that returns
+:class:`~athena_core.privacy.spans.Span` values. The built-in detectors are
+:class:`RuleDetector` values: precompiled patterns, each with an optional check (a
+checksum, a number range, a look-alike test) that a match must pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from athena_core.privacy.spans import Span
+
+__all__ = ["Detector", "DetectorContext", "Rule", "RuleDetector"]
+
+
+@attrs.frozen
+class DetectorContext:
+    """What a detector's factory is called with."""
+
+    #: The name the detector was registered under: what its spans name as ``detector``.
+    name: str
+    #: Options for this detector (reserved: empty in this version).
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds sensitive values in text.
+
+    ``types`` names every type its spans may have (lower-case words joined by ``_``,
+    such as ``employee_id``); configuration selects detection by these names.
+    ``detect(text)`` returns the spans it finds, in any order, overlapping or not: the
+    caller merges them (:func:`~athena_core.privacy.spans.merge_spans`). It must not
+    keep or log the text, and it is called from several threads at once.
+    """
+
+    #: The type names this detector's spans may have.
+    types: Sequence[str]
+
+    def detect(self, text: str) -> Iterable[Span]:
+        """The spans of sensitive values in ``text``, in any order, overlapping or not."""
+        ...  # pragma: no cover - a protocol
+
+
+#: A rule's check: gets the match and the whole text, returns the confidence of a finding
+#: (0 < c <= 1), or ``None`` to drop the match.
+Check = Callable[["re.Match[str]", str], "float | None"]
+
+
+def _always(match: re.Match[str], text: str) -> float:
+    return 1.0
+
+
+@attrs.frozen
+class Rule:
+    """One precompiled pattern of a detector: a match of ``group`` is a value of ``type``.
+
+    ``group`` may name several groups: the span is the first that took part in the match.
+    ``keywords`` (lower case): the rule runs only on texts holding one of these strings
+    (a fast substring test of the lower-cased text that skips the pattern on most texts);
+    empty: always. ``not_after``: characters that must not come right before a match (the
+    whole match, whichever ``group`` is the span).
+    Testing this after the match, rather than with a look-behind at the start of the
+    pattern, keeps a pattern that starts with a literal (``ghp_``) on the regular
+    expression engine's fast literal search.
+    """
+
+    type: str
+    pattern: re.Pattern[str]
+    check: Check = _always
+    group: int | str | tuple[str, ...] = 0
+    keywords: tuple[str, ...] = ()
+    not_after: frozenset[str] = frozenset()
+    #: A case-sensitive pattern run on the lower-cased text to find where ``pattern`` may
+    #: start (a case-insensitive pattern that starts with words is many times slower to
+    #: search for than the same words in lower case); ``pattern`` is then tried there.
+    anchor: re.Pattern[str] | None = None
+
+    def _matches(self, text: str, folded: str) -> Iterable[re.Match[str]]:
+        if self.anchor is None or len(folded) != len(text):
+            yield from self.pattern.finditer(text)
+            return
+        end = 0
+        for candidate in self.anchor.finditer(folded):
+            if candidate.start() >= end:
+                match = self.pattern.match(text, candidate.start())
+                if match is not None:
+                    end = match.end()
+                    yield match
+
+    def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
+        if self.keywords and not any(word in folded for word in self.keywords):
+            return
+        groups = self.group if isinstance(self.group, tuple) else (self.group,)
+        for match in self._matches(text, folded):
+            start, end = next((span for span in map(match.span, groups) if span[0] >= 0),
+                              (-1, -1))
+            at = match.start()
+            if start == end or (at and text[at - 1] in self.not_after):
+                continue
+            confidence = self.check(match, text)
+            if confidence is not None:
+                yield Span(self.type, start, end, detector, confidence)
+
+
+@attrs.frozen
+class RuleDetector:
+    """A detector made of :class:`Rule` values (every built-in detector is one)."""
+
+    name: str
+    rules: tuple[Rule, ...]
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.type for rule in self.rules))
+
+    def detect(self, text: str) -> list[Span]:
+        folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
+            else text
+        return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]

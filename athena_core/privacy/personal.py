@@ -1,0 +1,220 @@
+"""Built-in detectors of personal data: e-mail addresses, phone numbers, payment cards,
+IBANs, US Social Security numbers and IP addresses.
+
+Every number with a check digit is reported only when the check digit is right (Luhn
+for cards, mod-97 for IBANs), so a mistyped or made-up number is not. Phone numbers
+have no check digit and Athena ships no numbering-plan database: see
+:func:`phone_detector` for what is and is not recognised.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
+from athena_core.privacy.detector import DetectorContext, Rule, RuleDetector
+
+__all__ = ["card_detector", "email_detector", "iban_detector", "ip_detector",
+           "phone_detector", "ssn_detector"]
+
+# --- e-mail ---------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-]|\.\w)")
+#: Domains reserved for documentation and tests (RFC 2606, RFC 6761): nobody's address.
+_RESERVED_DOMAIN = re.compile(
+    r"(?:^|\.)(?:example\.(?:com|net|org|edu)|example|test|invalid|localhost)$", re.I)
+#: ``scheme://user:password@host``: the part before ``@`` is a URL's user, not a mailbox.
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*$")
+
+
+def _email(match: re.Match[str], text: str) -> float | None:
+    local, _, domain = match.group().rpartition("@")
+    if ".." in local or local.endswith(".") or _RESERVED_DOMAIN.search(domain):
+        return None
+    if _URL_USERINFO.search(text, max(0, match.start() - 100), match.start()):
+        return None
+    return 1.0
+
+
+def email_detector(context: DetectorContext) -> RuleDetector:
+    """E-mail addresses, except those of domains reserved for documentation and tests
+    (``example.com``, ``*.test``, ``*.invalid``, ...) and the user part of a URL."""
+    return RuleDetector(context.name, (Rule("email", _EMAIL, _email, keywords=("@",)),))
+
+
+# --- phone numbers ----------------------------------------------------------------------
+
+#: ITU-T E.164 country calling codes (assigned blocks, as of 2024).
+_COUNTRY_CODES = frozenset(
+    ["1", "7"]
+    + [str(n) for n in [20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48,
+                        49, 51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81,
+                        82, 84, 86, 90, 91, 92, 93, 94, 95, 98]]
+    + [str(n) for n in [*range(211, 270), *range(290, 300), *range(350, 360),
+                        *range(370, 390), *range(420, 424), *range(500, 510),
+                        *range(590, 600), *range(670, 693), 800, 808, 850, 852, 853, 855,
+                        856, 870, 878, *range(880, 887), 888, *range(960, 979),
+                        *range(992, 999)]])
+_INTERNATIONAL = re.compile(
+    r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
+_NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])"
+                   r"[2-9]\d{2}[ .-]\d{4}(?!\d|[ .-]\d)")
+_TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
+
+
+def _nanp_fictional(digits: str) -> bool:
+    """555-0100 to 555-0199: reserved for fiction and documentation."""
+    return digits[-7:-2] == "55501"
+
+
+def _international(match: re.Match[str], text: str) -> float | None:
+    value = match.group()
+    digits = re.sub(r"\D", "", value.replace("(0)", ""))
+    if not 8 <= len(digits) <= 15:
+        return None
+    if not any(digits[:n] in _COUNTRY_CODES for n in (1, 2, 3)):
+        return None
+    if digits[0] == "1" and (len(digits) != 11 or digits[1] in "01" or digits[4] in "01"
+                             or _nanp_fictional(digits)):
+        return None
+    return 0.9
+
+
+def _nanp(match: re.Match[str], text: str) -> float | None:
+    return None if _nanp_fictional(re.sub(r"\D", "", match.group())) else 0.8
+
+
+def _trunk(match: re.Match[str], text: str) -> float | None:
+    return 0.7 if 10 <= sum(c.isdigit() for c in match.group()) <= 11 else None
+
+
+def phone_detector(context: DetectorContext) -> RuleDetector:
+    """Phone numbers, without a numbering-plan database:
+
+    - international: ``+`` and an assigned country calling code, 8 to 15 digits in all,
+      groups separated by spaces, dots or hyphens, an optional ``(0)`` or area code in
+      parentheses (``+44 20 7946 0958``, ``+1 (415) 555-2671``, ``+33 1 23 45 67 89``);
+      ``+1`` numbers follow the North American plan's rules;
+    - North American national: ``(415) 555-2671``, ``415-555-2671``, ``415.555.2671``
+      (area code and exchange not starting with 0 or 1);
+    - national with a trunk prefix 0, 10 or 11 digits in at least two groups
+      (``020 7946 0958``, ``07700 900123``, ``01 23 45 67 89``, ``030 12345678``).
+
+    Not recognised: numbers written as one run of digits without ``+`` (they cannot be
+    told from other numbers), the ``00`` international prefix, and short or local
+    numbers. Fictional ``555-01xx`` numbers are not reported.
+    """
+    return RuleDetector(context.name, (
+        Rule("phone", _INTERNATIONAL, _international, keywords=("+",)),
+        Rule("phone", _NANP, _nanp),
+        Rule("phone", _TRUNK, _trunk, keywords=("0",)),
+    ))
+
+
+# --- payment cards and IBANs ------------------------------------------------------------
+
+_CARD = re.compile(r"\d(?<![\w.-]\d)(?:[ -]?\d){11,18}(?![\w-])")
+
+
+#: The start of an IBAN written in groups, right before a match: the digits are its own.
+_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}(?: [A-Z0-9]{4})* $")
+
+
+def _card(match: re.Match[str], text: str) -> float | None:
+    digits = re.sub(r"[ -]", "", match.group())
+    separators = set(re.findall(r"[ -]", match.group()))
+    if len(separators) > 1 or not luhn_valid(digits) or card_issuer(digits) is None:
+        return None
+    if _IBAN_HEAD.search(text, max(0, match.start() - 40), match.start()):
+        return None
+    return 1.0
+
+
+def card_detector(context: DetectorContext) -> RuleDetector:
+    """Payment card numbers (12 to 19 digits, written together or grouped with spaces or
+    hyphens) that pass the Luhn check and fall in a real issuer's range with a length
+    that issuer uses: Visa, Mastercard, American Express, Discover, JCB, Diners Club and
+    Maestro."""
+    return RuleDetector(context.name, (Rule("payment_card", _CARD, _card),))
+
+
+_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}"
+                   r"(?:[ ]?[A-Z0-9]{1,4})?"
+                   r"(?![A-Za-z0-9])")
+
+
+def _iban(match: re.Match[str], text: str) -> float | None:
+    return 1.0 if iban_valid(match.group().replace(" ", "")) else None
+
+
+def iban_detector(context: DetectorContext) -> RuleDetector:
+    """IBANs, written together or in groups of four, that have their country's length
+    (every country of the IBAN registry) and pass the mod-97 check."""
+    return RuleDetector(context.name, (Rule("iban", _IBAN, _iban),))
+
+
+# --- US Social Security numbers ---------------------------------------------------------
+
+_SSN = re.compile(r"(\d(?<![\w-]\d)\d\d)([- ])(\d{2})\2(\d{4})(?![\w-])")
+_SSN_PLAIN = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)\W{0,5}(\d{9})\b")
+
+
+def _ssn(match: re.Match[str], text: str) -> float | None:
+    return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
+
+
+def _ssn_plain(match: re.Match[str], text: str) -> float | None:
+    digits = match.group(1)
+    return 0.9 if ssn_valid(digits[:3], digits[3:5], digits[5:]) else None
+
+
+def ssn_detector(context: DetectorContext) -> RuleDetector:
+    """US Social Security numbers written ``123-45-6789`` or ``123 45 6789``, or as nine
+    digits right after "SSN" or "social security number", that could have been issued
+    (area not 000, 666 or 900-999, group not 00, serial not 0000; not a well-known
+    sample number)."""
+    return RuleDetector(context.name, (
+        Rule("us_ssn", _SSN, _ssn),
+        Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
+             anchor=re.compile(r"\b(?:ssn|social security)")),
+    ))
+
+
+# --- IP addresses -------------------------------------------------------------------------
+
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}"
+                   r"|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
+_VERSION = re.compile(r"(?i)\b(?:version|ver\.?|release|v)\s*$")
+#: Addresses that identify nobody: documentation ranges, loopback, unspecified, masks.
+_UNREPORTED = tuple(ipaddress.ip_network(net) for net in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "127.0.0.0/8", "0.0.0.0/8",
+    "255.0.0.0/8", "2001:db8::/32", "::1/128", "::/128"))
+
+
+def _ip(match: re.Match[str], text: str) -> float | None:
+    value = match.group()
+    if ":" in value and value.count(":") < 3 and not any(c.isdigit() for c in value):
+        return None  # ``Abc::Def`` is a C++ name, not an address
+    if _VERSION.search(text, max(0, match.start() - 10), match.start()):
+        return None  # ``version 1.2.3.4``
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if any(address.version == net.version and address in net for net in _UNREPORTED):
+        return None
+    return 0.9
+
+
+def ip_detector(context: DetectorContext) -> RuleDetector:
+    """IPv4 and IPv6 addresses, validated by the standard library's ``ipaddress``; not
+    the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
+    2001:db8::/32), loopback, unspecified addresses or netmasks (255.x.x.x)."""
+    return RuleDetector(context.name, (
+        Rule("ipv4", _IPV4, _ip, keywords=(".",)),
+        Rule("ipv6", _IPV6, _ip, keywords=(":",)),
+    ))

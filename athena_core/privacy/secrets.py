@@ -1,0 +1,235 @@
+"""Built-in detector of secrets: API keys, tokens, private keys and passwords.
+
+Most secret types have a fixed prefix (``ghp_``, ``AKIA``, ``sk-ant-``, ``xoxb-``) or
+shape (a JWT's base64url JSON header, a PEM block), which finds them in code and in
+prose alike. Values with no shape of their own (an AWS secret access key, a password)
+are found by their context: the word before them (``password=``, ``secret:``, "the
+password is"), a URL's user part, a nearby AWS key id. Documentation look-alikes are
+dropped (:func:`~athena_core.privacy.lookalikes.is_lookalike`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import string
+from collections.abc import Sequence
+
+from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
+from athena_core.privacy.lookalikes import (
+    KNOWN_SAMPLES,
+    is_identifier_reference,
+    is_lookalike,
+    is_uuid_or_digest,
+)
+
+__all__ = ["SECRET_TYPES", "secrets_detector"]
+
+#: A token ends where these characters end (and must not start right after one).
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+_AFTER = r"(?![A-Za-z0-9_-])"
+
+
+def _token(group: int | str = 0) -> Check:
+    """A prefixed token: reported unless it is a look-alike."""
+    def check(match: re.Match[str], text: str) -> float | None:
+        return None if is_lookalike(match.group(group)) else 1.0
+    return check
+
+
+def _mixed(match: re.Match[str], text: str) -> float | None:
+    """A token without a distinctive prefix: needs upper and lower case letters and digits."""
+    value = match.group()
+    if is_lookalike(value) or not (any(c.isupper() for c in value)
+                                   and any(c.islower() for c in value)
+                                   and any(c.isdigit() for c in value)):
+        return None
+    return 1.0
+
+
+def _b64json(part: str) -> object:
+    try:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _jwt(match: re.Match[str], text: str) -> float | None:
+    header, payload, _ = match.group().split(".", 2)
+    decoded = _b64json(header)
+    if not isinstance(decoded, dict) or "alg" not in decoded \
+            or not isinstance(_b64json(payload), dict) or match.group() in KNOWN_SAMPLES:
+        return None
+    return 1.0
+
+
+def _private_key(match: re.Match[str], text: str) -> float | None:
+    body = match.group("body")
+    if len(re.findall(r"[A-Za-z0-9+/]", body)) < 40 or "..." in body or "xxxx" in body.lower():
+        return None
+    return 1.0
+
+
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_SECRET_WORD = re.compile(r"(?i)secret|aws_?sk")
+
+
+def _aws_secret(match: re.Match[str], text: str) -> float | None:
+    value = match.group()
+    if _mixed(match, text) is None or ("/" not in value and "+" not in value
+                                       and sum(c.isdigit() for c in value) < 2):
+        return None
+    start, end = match.span()
+    if _SECRET_WORD.search(text, max(0, start - 40), start) \
+            or _SECRET_WORD.search(text, end, end + 40):
+        return 0.9
+    if _AWS_KEY_ID.search(text, max(0, start - 200), start):
+        return 0.8
+    return None
+
+
+_AZURE_CONTEXT = re.compile(r"(?i)accountkey=|azure|storage|account key|access key")
+
+
+def _azure_key(match: re.Match[str], text: str) -> float | None:
+    start, end = match.span()
+    if text[max(0, start - 7):start].lower() == "sha512-" or is_lookalike(match.group()):
+        return None
+    near = _AZURE_CONTEXT.search(text, max(0, start - 80), start) \
+        or _AZURE_CONTEXT.search(text, end, end + 60)
+    return 0.9 if near else None
+
+
+_NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", "optional",
+                            "empty", "hidden", "undefined", "string", "str", "bytes",
+                            "password", "passwd", "secret", "token", "pass", "pwd", "%s"})
+
+
+def _password(match: re.Match[str], text: str) -> float | None:
+    quoted = "quoted" in match.re.groupindex and match.group("quoted") is not None
+    value = match.group("quoted") if quoted else match.group("bare")
+    if not quoted and (text[match.end():match.end() + 1] in ("(", "[", '"', "'")
+                       or "(" in value or "[" in value):
+        return None  # code: a call, a subscript (``os.environ["X"]``)
+    if len(value) < 6 or value.lower() in _NOT_PASSWORDS or is_lookalike(value) \
+            or is_uuid_or_digest(value) or (not quoted and is_identifier_reference(value)):
+        return None
+    return 0.8 if quoted else 0.7
+
+
+def _password_named(match: re.Match[str], text: str) -> float | None:
+    """A value named a password by the words after it: it must look like one (a letter
+    and a digit or symbol), not like a word of the sentence."""
+    value = match.group("bare")
+    if not (any(c.isalpha() for c in value) and any(not c.isalpha() for c in value)):
+        return None
+    return _password(match, text)
+
+
+def _url_password(match: re.Match[str], text: str) -> float | None:
+    value = match.group("password")
+    if value.lower() in _NOT_PASSWORDS or is_lookalike(value) or set(value) <= {"*", "x", "X"}:
+        return None
+    return 0.9
+
+
+_KEY_WORDS = (r"password|passwd|passphrase|pwd|pass|secret|client_secret|secret_key|api_key"
+              r"|apikey|api-key|access_token|auth_token|token|private_key_password")
+_ASSIGNMENT = re.compile(
+    rf"(?i)(?:{_KEY_WORDS})\b[\"'\]]{{0,2}}"
+    r"(?:(?:[ \t]+[\w'-]{1,20}){1,5}?(?=[ \t]*:[ \t]|[ \t]+is[ \t]))?"
+    r"[ \t]*(?::=|=>|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*"
+    r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+    r"|(?P<bare>[^\s\"'`,;)}\]]{0,199}[^\s\"'`,;)}\].?:]))")
+#: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
+#: like a password (a letter and a digit or symbol) a few words after the word.
+_NAMED_BEFORE = re.compile(
+    r"(?i)\b(?:password|passphrase|passcode)(?:[ \t]+[a-z'-]{1,20}){0,2}?[ \t]+\(?"
+    r"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^\s\"'`,;)}\]]{5,63}[^\s\"'`,;)}\].?:])")
+#: "X is the password", "X as the new password": the value before the word.
+_NAMED_AFTER = re.compile(
+    r"(?<![^\s\"'`(])(?P<bare>[^\s\"'`]{6,64}?)[\"'`.,]?[ \t]+(?:is|as|was)[ \t]+"
+    r"(?:(?:the|my|our|your|a|an|new|old|current|temporary)[ \t]+){0,3}"
+    r"(?:[\w-]+[ \t]+){0,2}?(?:password|passphrase|passcode)\b", re.I)
+_URL_PASSWORD = (
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:(?P<password>[^\s@/\"'<>]{1,128})"
+    r"@[A-Za-z0-9.-]+")
+
+
+def _rule(type: str, pattern: str, check: Check | None = None, *keywords: str,
+          group: int | str = 0, token: bool = True) -> Rule:
+    """A rule; a ``token`` must not start right after a letter, digit, ``_`` or ``-``."""
+    return Rule(type, re.compile(pattern), check or _token(group), group=group,
+                keywords=tuple(keywords), not_after=_TOKEN_CHARS if token else frozenset())
+
+
+_RULES: tuple[Rule, ...] = (
+    _rule("aws_access_key_id", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA"
+          r"|AROA|ASCA)[A-Z0-9]{16}" + _AFTER),
+    _rule("aws_secret_access_key", r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+          _aws_secret, "secret", "aws", "akia", "asia", token=False),
+    _rule("github_token", r"gh[pousr]_[A-Za-z0-9]{36}" + _AFTER, None, "gh"),
+    _rule("github_token", r"github_pat_[A-Za-z0-9_]{82}" + _AFTER, None,
+          "github_pat_"),
+    _rule("gitlab_token", r"gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_-]{20,}"
+          + _AFTER, None, "gl"),
+    _rule("slack_token", r"xox[abposre]-\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
+          None, "xox"),
+    _rule("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
+          r"T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}", None, "hooks.slack.com", token=False),
+    _rule("stripe_key", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,99}" + _AFTER,
+          None, "_live_", "_test_"),
+    _rule("openai_api_key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}" + _AFTER,
+          None, "sk-"),
+    _rule("openai_api_key", r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}" + _AFTER,
+          None, "sk-"),
+    _rule("openai_api_key", r"sk-[A-Za-z0-9]{48}" + _AFTER, _mixed, "sk-"),
+    _rule("anthropic_api_key", r"sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{32,}"
+          + _AFTER, None, "sk-ant-"),
+    _rule("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+          + _AFTER, _jwt, "eyj"),
+    _rule("private_key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+          r"(?P<body>[\s\S]{40,}?)-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+          _private_key, "private key", token=False),
+    _rule("pypi_token", r"pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}"
+          + _AFTER, None, "pypi-"),
+    _rule("npm_token", r"npm_[A-Za-z0-9]{36}" + _AFTER, None, "npm_"),
+    _rule("twilio_api_key", r"SK[0-9a-f]{32}" + _AFTER),
+    _rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + _AFTER,
+          None, "sg."),
+    _rule("google_api_key", r"AIza[0-9A-Za-z_-]{35}" + _AFTER, None, "aiza"),
+    _rule("google_oauth_secret", r"GOCSPX-[A-Za-z0-9_-]{28}" + _AFTER, None,
+          "gocspx-"),
+    _rule("azure_storage_key", r"(?<![A-Za-z0-9+/-])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])",
+          _azure_key, "==", token=False),
+    _rule("digitalocean_token", r"do[opr]_v1_[a-f0-9]{64}" + _AFTER, None, "_v1_"),
+    _rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _AFTER, None,
+          "shp"),
+    _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
+    _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
+    Rule("password", _NAMED_AFTER, _password_named, group="bare",
+         keywords=("password", "passphrase", "passcode")),
+    Rule("password", _NAMED_BEFORE, _password_named, group="bare",
+         keywords=("password", "passphrase", "passcode"),
+         anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
+    Rule("password", _ASSIGNMENT, _password, group=("quoted", "bare"),
+         keywords=("pass", "pwd", "secret", "key", "token"),
+         anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
+         not_after=frozenset(string.ascii_letters + string.digits)),
+)
+
+
+#: Every type of secret the built-in detector reports.
+SECRET_TYPES: Sequence[str] = tuple(dict.fromkeys(rule.type for rule in _RULES))
+
+
+def secrets_detector(context: DetectorContext) -> RuleDetector:
+    """API keys and tokens of AWS, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, PyPI,
+    npm, Twilio, SendGrid, Google, Azure storage, DigitalOcean, Shopify and Hugging Face;
+    JWTs (whose header decodes to JSON naming an ``alg``); PEM private keys; passwords
+    in URLs; and values assigned to ``password``, ``secret``, ``api_key``, ``token`` and
+    the like, in code (``password = "..."``, ``PASSWORD=...``, ``"secret": "..."``) and in
+    prose ("the password is ...")."""
+    return RuleDetector(context.name, _RULES)

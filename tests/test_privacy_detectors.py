@@ -1,0 +1,480 @@
+"""Detection of sensitive values: the built-in detectors, ``[privacy]`` rules, plugin
+detectors, ``athena.privacy.scan`` and ``athena privacy scan``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from athena_core import Athena, hookimpl
+from athena_core.config import Config, PrivacyConfig
+from athena_core.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    PluginContractError,
+    UnknownPrivacyTypeError,
+)
+from athena_core.privacy import DetectorContext, Span, merge_spans
+from athena_core.privacy.checksums import (
+    CARD_ISSUERS,
+    IBAN_LENGTHS,
+    iban_check_digits,
+    luhn_check_digit,
+)
+from athena_core.privacy.detection import Detection
+from athena_core.privacy.secrets import SECRET_TYPES
+from tests.conftest import make_config
+from tests.sandbox import require_sandbox
+from tests.test_cli import athena as run_athena
+from tests.test_plugins import plugin_module
+
+
+def detection(plugins: tuple[object, ...] = (), **privacy: object) -> Detection:
+    """The detectors of an instance with these ``[privacy]`` keys, without opening one."""
+    config = Config.from_mapping({"privacy": privacy, "plugins": {"strict": True}},
+                                 data_dir=Path("/nonexistent"), env={})
+    host = Athena.plugin_host(config, plugins=plugins, entry_points=False)
+    return Detection.from_plugins(host, config.privacy)
+
+
+DETECTION = detection()
+
+
+def found(text: str, **kwargs: object) -> list[tuple[str, str]]:
+    return [(s.type, text[s.start:s.end]) for s in DETECTION.detect(text, **kwargs)]
+
+
+# --- real examples, one or more per type ------------------------------------------------
+
+PEM_BODY = ("5gcF/Ha6ili8GjHEAD6+Wj9KfzjsQGMrb9h/ImB/LK777pzNk8cL6j5IXAAjlsHU\n"
+            "qJoUD+/Ydua/5ZMs1SWOpQaPRYpzbLGViYXjU2JgJngKtFI3OyV2dZAkg05rK/gq\n")
+PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}-----END RSA PRIVATE KEY-----"
+JWT = ("eyJhbGciOiAiSFMyNTYiLCAidHlwIjogIkpXVCJ9.eyJzdWIiOiAidS04ODEyIiwgImV4cCI6IDE3NjcyMj"
+       "U2MDB9.BTxaQWk8JzFalHlsZfYcMMDktXP-tKsf2rcDkdfrUnW")
+AZURE = ("m7ena8D5VfLDpgyyjVw5HanSBeVRsfAGeAbP0VxNjAe+9i0mYtluYI0KN1gNT11cUzYZAa3u2olZU6uqbgs"
+         "YlV==")
+
+#: (type, text with the value between [[ and ]]).
+EXAMPLES = [
+    ("email", "Forward the invoice to [[maria.lopez+billing@acme-corp.com]] today."),
+    ("email", 'ADMINS = ["[[ops@mail.northwind.io]]"]'),
+    ("phone", "Call me on [[+44 20 7946 0958]] after six."),
+    ("phone", "Office: [[+1 (415) 867-5309]]"),
+    ("phone", "her mobile is [[(312) 867-5309]], landline [[030 12345678]]"),
+    ("phone", "Numéro : [[01 42 68 53 00]]"),
+    ("payment_card", "card [[4111 1111 1111 1111]] exp 12/27"),
+    ("payment_card", 'pan = "[[5555555555554444]]"'),
+    ("payment_card", "Amex [[3782-822463-10005]] on file"),
+    ("payment_card", "test with [[2223003122003222]] (Mastercard 2-series)"),
+    ("payment_card", "JCB [[3530111333300000]], Diners [[30569309025904]]"),
+    ("payment_card", "Discover [[6011111111111117]] and Maestro [[6759649826438453]]"),
+    ("iban", "Pay to [[DE89 3704 0044 0532 0130 00]] by Friday."),
+    ("iban", "iban: [[GB82WEST12345698765432]]"),
+    ("iban", "Portugal [[PT50000201231234567890154]], Norway [[NO9386011117947]]"),
+    ("us_ssn", "SSN [[536-22-1857]] on the W-2"),
+    ("us_ssn", "social security number: [[536221857]]"),
+    ("ipv4", "the db listens on [[10.20.30.40]]:5432"),
+    ("ipv6", "ping6 -c 3 [[2a00:1450:4007:80e::200e]]"),
+    ("ipv6", "link-local [[fe80::1ff:fe23:4567:890a]] on eth0"),
+    ("aws_access_key_id", "aws_access_key_id = [[AKIAUJZDEGXDNCF32EPF]]"),
+    ("aws_secret_access_key",
+     "aws_secret_access_key = [[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]]"),
+    ("aws_secret_access_key", "Our AWS secret key: [[2hpChYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj]]"),
+    ("github_token", "My token is [[ghp_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rES]], rotate it."),
+    ("github_token", "GITHUB_TOKEN=[[gho_QedUStPKR0CsTy4Qwb8DwkNhFdnXsiVpzz63]]"),
+    ("github_token", "installation [[ghs_FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1Llqs]]"),
+    ("github_token", "[[github_pat_ajAIxNKu8iS2G8NPRVdD53_X83RZJzzzzgEOzdmenCkhvMdgaKjIg8xNbe3"
+                     "nNyjOq9wMxEhh2FDEEtfjgV]]"),
+    ("gitlab_token", "use [[glpat-RH9ucAUsdMlHUvTCQCyE]] for the API"),
+    ("slack_token", "SLACK_BOT_TOKEN: [[xoxb-633875004743-9575513137353-EN5N1aE6PwZPf1Qh6yYTWm"
+                    "E4]]"),
+    ("slack_webhook", "post to [[https://hooks.slack.com/services/TL1VFZ3ZF/BKKIBJ3J4WJ/JJibaZUP"
+                      "gHV7iB3m03nbqnsG]]"),
+    ("stripe_key", 'stripe.api_key = "[[sk_live_pWLuqIA1id6Vw5DQL05HA064]]"'),
+    ("stripe_key", "the restricted key [[rk_live_GiIjHGb3CXlMaXZjljENUhJd]] reads charges"),
+    ("openai_api_key", "OPENAI_API_KEY=[[sk-proj-P9nhFyJfm5di4PzJ59FHz5r1pY4OjE2jBMptUsGr7CmY_u"
+                       "Cu]]"),
+    ("openai_api_key", "old key [[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]]"),
+    ("anthropic_api_key", "client = Anthropic(api_key='[[sk-ant-api03-Iq2HZt-PlJhx2jIclHkCiHp6"
+                          "bR1IqfEouHgxzNNAL5wIScGebcy8F5n3-YNBDRzrZSgqbjG3uhkWKFLf6xuI5aHUQPFe"
+                          "NAA]]')"),
+    ("jwt", f"Authorization: Bearer [[{JWT}]]"),
+    ("private_key", f"here is the deploy key:\n[[{PEM}]]\nkeep it safe"),
+    ("url_password", "DATABASE_URL=postgres://app:[[Sup3r-S3cret]]@db.internal:5432/app"),
+    ("password", 'db_password = "[[Tr0ub4dor&3]]"'),
+    ("password", "The staging password is [[Tr0ub4dor&3]]. Don't share it."),
+    ("password", "client_secret: [[f8Kq2-mZ9xL4pW7n]]"),
+    ("password", '{"password": "[[correct horse battery staple]]"}'),
+    ("pypi_token", "password = [[pypi-AgEIcHlwaS5vcmcajY75FnCttn6kfaqDeMqG3omjMyXHCabM6JOF8EFd0"
+                   "Nhcy-1kGD2VD-eR1UYzaLiA-zNyD]]"),
+    ("npm_token", "//registry.npmjs.org/:_authToken=[[npm_DoqW4sg8NFNl5oFA6Qd8Mj7zdnbMjAdTdlz"
+                  "C]]"),
+    ("twilio_api_key", "twilio key sid [[SKa325a65e19cbae530282bd36cb9d21f6]]"),
+    ("sendgrid_api_key", "SENDGRID_API_KEY=[[SG.V5yPU8d0FZfWe7ihGyiRUI.QfHOJMaidDn87XG3-q-xbMtE"
+                         "PO6UkzYuF0ie9Pu2njH]]"),
+    ("google_api_key", "maps?key=[[AIzakAm1-5wDr16EpLLJIVGHz4FxFEtKyPiYGFD]]&q=x"),
+    ("google_oauth_secret", '"client_secret": "[[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]]"'),
+    ("azure_storage_key", f"DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=[[{AZURE}"
+                          "]];"),
+    ("azure_storage_key", f"The storage account key is [[{AZURE}]] for now."),
+    ("digitalocean_token", "[[dop_v1_5cb347611a3ce9d97dcbee500fe7ee5fc324bdb2e1142a21c402364f957"
+                           "2b85a]]"),
+    ("shopify_token", "X-Shopify-Access-Token: [[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]]"),
+    ("huggingface_token", "huggingface-cli login --token [[hf_xvWfColNVdsHqtOLQuUaVcojsNOBAGxd"
+                          "iF]]"),
+]
+
+
+def _planted(marked: str) -> tuple[str, list[str]]:
+    text, values = "", []
+    rest = marked
+    while "[[" in rest:
+        before, rest = rest.split("[[", 1)
+        value, rest = rest.split("]]", 1)
+        text += before + value
+        values.append(value)
+    return text + rest, values
+
+
+@pytest.mark.parametrize(("kind", "marked"), EXAMPLES, ids=[f"{k}-{i}" for i, (k, _) in
+                                                           enumerate(EXAMPLES)])
+def test_each_type_is_found_in_code_and_prose(kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
+    assert len(SECRET_TYPES) >= 20
+    assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
+                                "ipv6"} == {kind for kind, _ in EXAMPLES}
+    assert set(DETECTION.types()) == {kind for kind, _ in EXAMPLES}
+
+
+# --- what is not reported ----------------------------------------------------------------
+
+LOOKALIKES = [
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "token: ${GITHUB_TOKEN}",
+    'password = "<your-password>"',
+    "api_key = <your-token>",
+    "password: ********",
+    "STRIPE_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+    "postgres://user:password@localhost/db and https://user:${PASS}@host/x",
+    'password = os.environ["DB_PASSWORD"]',
+    "secret = settings.SECRET_KEY",
+    "pwd = get_password()",
+    "token = None",
+    "request id 550e8400-e29b-41d4-a716-446655440000",
+    "fixed in commit 3f786850e387550fdab836ed7e6dc881de23001b",
+    'secret = "3f786850e387550fdab836ed7e6dc881de23001b"',
+    "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "write to alice@example.com or bob@mail.example.org or ci@build.test",
+    "Call 555-0123 or (415) 555-0142 in the film",
+    "std::vector<int> Abc::Def at 12:30:45 on 2024-01-15",
+    "version 1.2.3.4, the docs use 192.0.2.10 and 2001:db8::1, localhost is 127.0.0.1",
+    "netmask 255.255.255.0",
+    "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+    "order 1234 5678 9012 3456 shipped",
+    "SSN 000-12-3456, 666-12-3456, 912-34-5678, 123-00-4567, 123-45-0000, 078-05-1120",
+    "integrity sha512-" + "A" * 20 + "b" * 66 + "==",
+]
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_documentation_lookalikes_uuids_and_hashes_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+MUTATED = [
+    "card 4111 1111 1111 1112 exp 12/27",
+    "card 5555555555554443",
+    "Pay to DE89 3704 0044 0532 0130 01 by Friday.",
+    "iban: GB82WEST12345698765433",
+    "Portugal PT50000201231234567890155",
+]
+
+
+@pytest.mark.parametrize("text", MUTATED)
+def test_one_digit_mutated_cards_and_ibans_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+# --- generated numbers (Hypothesis) -------------------------------------------------------
+
+def _issuer_ranges() -> list[tuple[str, int, int, int]]:
+    return [(issuer, low, high, length) for issuer, ranges in CARD_ISSUERS.items()
+            for (low, high), lengths in ranges for length in lengths]
+
+
+@st.composite
+def card_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    issuer, low, high, length = draw(st.sampled_from(_issuer_ranges()))
+    prefix = str(draw(st.integers(low, high)))
+    body = draw(st.text(string.digits, min_size=length - len(prefix) - 1,
+                        max_size=length - len(prefix) - 1))
+    payload = prefix + body
+    return issuer, payload + luhn_check_digit(payload)
+
+
+def _grouped(number: str, separator: str) -> str:
+    return separator.join(number[i:i + 4] for i in range(0, len(number), 4))
+
+
+def _mutate(number: str, index: int, delta: int) -> str:
+    """``number`` with one digit (or letter) at ``index`` replaced by another."""
+    index %= len(number)
+    alphabet = string.digits if number[index].isdigit() else string.ascii_uppercase
+    new = alphabet[(alphabet.index(number[index]) + delta) % len(alphabet)]
+    return number[:index] + new + number[index + 1:]
+
+
+@given(card_numbers(), st.sampled_from(["", " ", "-"]))
+def test_every_valid_card_of_every_issuer_range_is_found(card: tuple[str, str],
+                                                         separator: str) -> None:
+    _, number = card
+    text = f"Charge {_grouped(number, separator)} please."
+    assert found(text) == [("payment_card", _grouped(number, separator))]
+
+
+@given(card_numbers(), st.integers(0, 18), st.integers(1, 9))
+def test_a_card_with_one_digit_changed_is_not_found(card: tuple[str, str], index: int,
+                                                    delta: int) -> None:
+    _, number = card
+    assert found(f"Charge {_mutate(number, index, delta)} please.") == []
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> str:
+    country = draw(st.sampled_from(sorted(IBAN_LENGTHS)))
+    bban = draw(st.text(string.digits + string.ascii_uppercase,
+                        min_size=IBAN_LENGTHS[country] - 4, max_size=IBAN_LENGTHS[country] - 4))
+    return country + iban_check_digits(country, bban) + bban
+
+
+@given(ibans(), st.booleans())
+def test_every_country_iban_with_valid_check_digits_is_found(iban: str, spaced: bool) -> None:
+    written = _grouped(iban, " ") if spaced else iban
+    assert found(f"Send it to {written} today") == [("iban", written)]
+
+
+@given(ibans(), st.integers(4, 33), st.integers(1, 9))
+def test_an_iban_with_one_character_changed_is_not_found(iban: str, index: int,
+                                                          delta: int) -> None:
+    position = 4 + (index - 4) % (len(iban) - 4)  # a character of the account part
+    assert found(f"Send it to {_mutate(iban, position, delta)} today") == []
+
+
+SPANS = st.builds(lambda t, s, n, d, c: Span(t, s, s + n, d, c),
+                  st.sampled_from(["email", "phone", "jwt"]), st.integers(0, 50),
+                  st.integers(1, 20), st.sampled_from(["a", "b"]), st.sampled_from([0.5, 1.0]))
+
+
+@given(st.lists(SPANS, max_size=12), st.randoms())
+def test_merging_gives_disjoint_spans_whatever_the_order(spans: list[Span], rnd) -> None:
+    merged = merge_spans(spans)
+    shuffled = list(spans)
+    rnd.shuffle(shuffled)
+    assert merge_spans(shuffled) == merged
+    assert all(a.end <= b.start for a, b in itertools.pairwise(merged))
+    for span in spans:  # everything dropped overlaps a kept span at least as long
+        assert any(span.overlaps(kept) and kept.length >= span.length for kept in merged)
+
+
+def test_an_aws_secret_key_is_found_after_its_key_id() -> None:
+    text = "key AKIAUJZDEGXDNCF32EPF with 2hpChYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj works"
+    assert found(text) == [("aws_access_key_id", "AKIAUJZDEGXDNCF32EPF"),
+                           ("aws_secret_access_key", "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")]
+    assert found("checksum 2hpChYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj") == []
+
+
+def test_overlapping_findings_keep_the_longest() -> None:
+    text = "postgres://admin:Sup3rS3cret@db.acme-corp.com/app"
+    assert found(text) == [("url_password", "Sup3rS3cret")]  # not "Sup3rS3cret@db..." as e-mail
+
+
+# --- [privacy] rules ----------------------------------------------------------------------
+
+def test_types_select_by_type_or_by_detector_name() -> None:
+    text = "ada@acme-corp.com ghp_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rES 10.20.30.40"
+    assert [s.type for s in detection(types=["email"]).detect(text)] == ["email"]
+    assert [s.type for s in detection(types=["secrets", "ipv4"]).detect(text)] \
+        == ["github_token", "ipv4"]
+    assert [s.type for s in DETECTION.detect(text, types=["ip_address"])] == ["ipv4"]
+
+
+def test_an_unknown_type_is_a_typed_error_listing_the_valid_names() -> None:
+    with pytest.raises(UnknownPrivacyTypeError) as raised:
+        detection(types=["email", "fone"])
+    assert "'fone'" in raised.value.message and "phone" in raised.value.choices
+    assert isinstance(raised.value, ConfigError) and "[privacy] types" in raised.value.message
+    with pytest.raises(UnknownPrivacyTypeError, match=r"\[privacy\.scopes\."):
+        detection(scopes={"team:a": {"types": ["ssn"]}})
+    with pytest.raises(InvalidArgumentError, match="Unknown privacy type 'fone'"):
+        DETECTION.detect("x", types=["fone"])
+
+
+def test_custom_patterns_allow_lists_and_per_scope_rules() -> None:
+    rules = detection(
+        patterns={"employee_id": r"\bEMP-\d{6}\b"},
+        allow=["support@acme-corp.com"], allow_patterns=[r"10\.0\.0\.\d+"],
+        scopes={"team:hr": {"types": ["employee_id", "email"], "allow": ["EMP-000001"]}})
+    text = "EMP-123456 and EMP-000001 wrote to support@acme-corp.com and ada@acme-corp.com " \
+           "from 10.0.0.7 and 10.9.9.9"
+    assert [(s.type, s.detector) for s in rules.detect(text)] == [
+        ("employee_id", "config"), ("employee_id", "config"), ("email", "email"),
+        ("ipv4", "ip_address")]
+    assert [text[s.start:s.end] for s in rules.detect(text, scope="team:hr")] == [
+        "EMP-123456", "ada@acme-corp.com"]
+    assert rules.detect(text, scope="team:other") == rules.detect(text)
+    assert rules.detect(text, scope="team:hr", types=["ipv4"]) == []  # not selected there
+
+
+def test_invalid_patterns_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        PrivacyConfig(patterns={"x": "EMP-("})
+    with pytest.raises(ConfigError, match="matches the empty string"):
+        PrivacyConfig(allow_patterns=(".*",))
+    with pytest.raises(ConfigError, match="name of a detector's type"):
+        detection(patterns={"email": "x@y"})
+    with pytest.raises(ConfigError, match="Unknown key 'typs'"):
+        Config.from_mapping({"privacy": {"scopes": {"a": {"typs": []}}}}, data_dir=Path("/x"))
+
+
+def test_privacy_keys_can_be_set_from_the_environment(tmp_path: Path) -> None:
+    config = Config.load(tmp_path, env={"ATHENA_PRIVACY_TYPES": "email,phone"})
+    assert config.privacy.types == ("email", "phone")
+
+
+# --- detectors from plugins ---------------------------------------------------------------
+
+class TicketDetector:
+    """A plugin's detector: internal ticket numbers such as ``TCK-1234-AB``."""
+
+    types = ("ticket",)
+
+    def __init__(self, context: DetectorContext) -> None:
+        self.name = context.name
+
+    def detect(self, text: str) -> list[Span]:
+        import re
+
+        return [Span("ticket", m.start(), m.end(), self.name)
+                for m in re.finditer(r"TCK-\d{4}-[A-Z]{2}", text)]
+
+
+def _ticket_plugin(factory: object = TicketDetector) -> object:
+    @hookimpl
+    def athena_register_pii_detectors(register):
+        register("tickets", factory)
+
+    return plugin_module("ticketing", athena_register_pii_detectors=athena_register_pii_detectors)
+
+
+def test_a_plugin_detector_joins_the_built_in_ones(tmp_path: Path) -> None:
+    config = make_config(tmp_path, privacy={"types": ["tickets", "email"]})
+    with Athena.open(config=config, plugins=[_ticket_plugin()]) as athena:
+        assert athena.plugins.registry("pii detector").provider("tickets") == "ticketing"
+        assert "ticket" in athena.privacy.types()
+        text = "TCK-0042-QA reported by ada@acme-corp.com, card 4111111111111111"
+        assert [(s["type"], s["detector"]) for s in athena.privacy.scan(text)] == [
+            ("ticket", "tickets"), ("email", "email")]
+
+
+def test_a_plugin_detector_that_breaks_its_contract_is_named() -> None:
+    class Broken(TicketDetector):
+        def detect(self, text: str) -> list[Span]:
+            raise RuntimeError("boom")
+
+    class Lying(TicketDetector):
+        def detect(self, text: str) -> list[Span]:
+            return [Span("email", 0, 1, "tickets")]
+
+    for factory in (Broken, Lying):
+        with pytest.raises(PluginContractError, match="'tickets' of plugin 'ticketing'"):
+            detection(plugins=(_ticket_plugin(factory),)).detect("TCK-0042-QA")
+    with pytest.raises(PluginContractError, match="is not a detector"):
+        detection(plugins=(_ticket_plugin(lambda context: object()),))
+
+
+# --- the operation and the command ------------------------------------------------------------
+
+SECRET_TEXT = "mail ada@acme-corp.com, token ghp_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rES"
+
+
+def test_scan_is_one_registered_operation_returning_offsets_not_values(athena_factory) -> None:
+    athena = athena_factory(privacy={"scopes": {"team:a": {"types": ["email"]}}})
+    op = athena.api.get("privacy.scan")
+    assert op.permissions == {"read"} and op.provider == "athena-core"
+    spans = athena.privacy.scan(SECRET_TEXT)
+    assert spans == [
+        {"type": "email", "start": 5, "end": 22, "detector": "email", "confidence": 1.0},
+        {"type": "github_token", "start": 30, "end": 70, "detector": "secrets",
+         "confidence": 1.0}]
+    assert "ada@" not in json.dumps(spans) and "ghp_" not in json.dumps(spans)
+    assert op(SECRET_TEXT, types=["secrets"]) == spans[1:]
+    with athena.bound(scope="team:a"):
+        assert [s["type"] for s in athena.privacy.scan(SECRET_TEXT)] == ["email"]
+
+
+def test_scan_takes_texts_up_to_the_memory_text_limit(athena_factory) -> None:
+    athena = athena_factory(memory={"max_text_bytes": 64})
+    assert athena.privacy.scan("é" * 32) == [] and athena.privacy.scan("") == []
+    with pytest.raises(InvalidArgumentError, match="max_text_bytes"):
+        athena.privacy.scan("é" * 33)
+
+
+def test_scan_is_refused_to_a_policy_that_does_not_grant_reading(athena_factory) -> None:
+    from athena_core.errors import PermissionDeniedError
+
+    athena = athena_factory()
+    with athena.bound(policy={"extends": "strict", "permissions": ["write"]}), \
+            pytest.raises(PermissionDeniedError):
+        athena.privacy.scan(SECRET_TEXT)
+
+
+@require_sandbox()
+def test_a_sandboxed_program_scans_through_the_bridge(athena_factory) -> None:
+    athena = athena_factory()
+    result = athena.execute(f"import athena\nprint(athena.privacy.scan({SECRET_TEXT!r}))")
+    assert result.status == "ok", result.error
+    assert result.stdout.strip() == str(athena.privacy.scan(SECRET_TEXT))
+    assert athena.audit.get(result.id).calls == ("privacy.scan",)
+
+
+def test_cli_scans_a_text_a_file_and_stdin(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = run_athena(home, "privacy", "scan", SECRET_TEXT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "5-22  line 1 col 6  email  (email, 1.00)",
+        "30-70  line 1 col 31  github_token  (secrets, 1.00)"]
+    assert "2 sensitive values found" in proc.stderr
+    assert "ada@" not in proc.stdout + proc.stderr and "ghp_" not in proc.stdout + proc.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("first line\n" + SECRET_TEXT, encoding="utf-8")
+    proc = run_athena(home, "privacy", "scan", "--file", str(notes), "--json")
+    assert json.loads(proc.stdout)[0] == {"type": "email", "start": 16, "end": 33,
+                                          "detector": "email", "confidence": 1.0}
+    proc = run_athena(home, "privacy", "scan", "--json", "--type", "secrets", "--exit-code",
+                      stdin=SECRET_TEXT)
+    assert proc.returncode == 3 and [s["type"] for s in json.loads(proc.stdout)] == [
+        "github_token"]
+    proc = run_athena(home, "privacy", "scan", "--exit-code", "nothing to see here")
+    assert proc.returncode == 0 and proc.stdout == ""
+
+
+def test_cli_reports_unknown_types_and_bad_usage(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = run_athena(home, "privacy", "scan", "--type", "fone", "x", "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"]["type"] == "InvalidArgumentError"
+    proc = run_athena(home, "privacy", "scan", "x", "--file", "y")
+    assert proc.returncode == 2 and "not both" in proc.stderr
