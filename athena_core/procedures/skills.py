@@ -58,9 +58,11 @@ __all__ = [
     "MAX_SKILL_NAME_CHARS",
     "SKILL_FILE",
     "ImportedSkill",
+    "SkillFolder",
     "export_skill",
     "import_skill",
     "normalise_skill_name",
+    "render_skill",
     "skill_name_for",
     "skill_problems",
 ]
@@ -166,14 +168,23 @@ def normalise_skill_name(text: str) -> str:
 
 # --- export -----------------------------------------------------------------------------------
 
-def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
-                 name: str | None = None) -> Path:
-    """Write ``revision`` as the Agent Skills folder ``directory/<name>``; return its path.
+@attrs.frozen
+class SkillFolder:
+    """What :func:`export_skill` writes for a revision, in memory: the skill's name, the
+    front matter of its ``SKILL.md`` and its files (relative ``/``-separated path -> text,
+    ``SKILL.md`` first)."""
 
-    ``name`` defaults to :func:`skill_name_for` the procedure's id. Strict: raises
-    :class:`SkillExportError` (nothing written) if the skill would break the specification
-    (:func:`skill_problems`) or the folder already exists. The folder is written beside
-    its place and renamed into it, so it appears whole or not at all.
+    name: str
+    front_matter: dict[str, Any]
+    files: dict[str, str]
+
+
+def render_skill(revision: Revision, *, name: str | None = None) -> SkillFolder:
+    """The Agent Skills folder of ``revision``, as :func:`export_skill` would write it.
+
+    ``name`` defaults to :func:`skill_name_for` the procedure's id. Raises
+    :class:`SkillExportError` if the skill would break the specification
+    (:func:`skill_problems`).
     """
     if not isinstance(revision, Revision):
         raise SkillExportError(f"revision must be a Revision, not {type(revision).__name__}.",
@@ -189,19 +200,33 @@ def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
             f"{problems[0][1]}; nothing was written.",
             hint="Pass name='...' (1-64 lower-case letters, digits and single hyphens).",
             argument="name")
+    return SkillFolder(name=skill, front_matter=front, files={
+        SKILL_FILE: write_front_matter(front) + "\n" + _body(revision, skill),
+        _CODE: revision.code, _TESTS: revision.tests})
+
+
+def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
+                 name: str | None = None) -> Path:
+    """Write ``revision`` as the Agent Skills folder ``directory/<name>``; return its path.
+
+    The folder is :func:`render_skill`'s. Strict: raises :class:`SkillExportError`
+    (nothing written) if the skill would break the specification (:func:`skill_problems`)
+    or the folder already exists. The folder is written beside its place and renamed into
+    it, so it appears whole or not at all.
+    """
+    rendered = render_skill(revision, name=name)
+    skill = rendered.name
     parent = Path(directory)
     target = parent / skill
     if target.exists() or target.is_symlink():
         raise SkillExportError(f"{target} already exists; nothing was written.",
                                hint="Export into another directory, or remove that folder.",
                                argument="directory")
-    files = {SKILL_FILE: write_front_matter(front) + "\n" + _body(revision, skill),
-             _CODE: revision.code, _TESTS: revision.tests}
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{skill}.", dir=parent))
         try:
-            for relative, text in files.items():
+            for relative, text in rendered.files.items():
                 path = staging / relative
                 path.parent.mkdir(exist_ok=True)
                 path.write_text(text, encoding="utf-8", newline="")
