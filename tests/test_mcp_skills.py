@@ -357,7 +357,7 @@ async def surface(home: Path, *options: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("count", [
     pytest.param(1_000, id="1000"),
-    pytest.param(10_000, id="10000", marks=pytest.mark.slow),
+    pytest.param(10_000, id="10000", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]),
 ])
 async def test_the_always_loaded_surface_stays_small_with_many_procedures(
         tmp_path, count: int) -> None:

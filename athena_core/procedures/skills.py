@@ -6,7 +6,8 @@ An Agent Skill is a folder named after the skill holding ``SKILL.md`` - YAML fro
 ``assets/``. :func:`skill_problems` holds the specification's rules once; export refuses
 a skill that breaks one, import reports each as a warning and repairs what it can.
 
-**Export** (:func:`export_skill`) writes ``<name>/SKILL.md``, ``<name>/scripts/main.py``
+**Export** (:func:`export_skill`; :func:`render_skill` gives the same folder in memory,
+which is what the MCP server serves) writes ``<name>/SKILL.md``, ``<name>/scripts/main.py``
 (the code) and ``<name>/scripts/test_main.py`` (the tests). The skill's name is
 ``<namespace>-<name>`` of the procedure id (``notes/recent`` -> ``notes-recent``), unique
 across namespaces in the common case and always a valid skill name when it fits in 64
