@@ -383,22 +383,22 @@ def test_without_a_sandbox_they_wait_as_candidates_and_are_checked_later(
     assert {p.status for p in acme.procedures} == {"active"}
 
 
-def test_save_all_is_one_commit_and_all_or_nothing(athena: Athena) -> None:
+def test_save_many_is_one_commit_and_all_or_nothing(athena: Athena) -> None:
     repository = athena.procedures.repository
     shout, count = (Procedure.from_code(code, id=f"acme/{name}", description=name)
                     for name, code in (("shout", SHOUT), ("count", COUNT)))
-    first = repository.save_all([(shout, SHOUT, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
+    first = repository.save_many([(shout, SHOUT, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
                                 author="package:acme", message="acme 1")
     assert first["acme/shout"] == first["acme/count"] == repository.head()
     louder = SHOUT.replace('"!"', '"!!"')
-    second = repository.save_all([(shout, louder, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
+    second = repository.save_many([(shout, louder, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
                                  author="package:acme", message="acme 2")
     assert second["acme/count"] == first["acme/count"] != second["acme/shout"]
     assert repository.read("acme/shout").code == louder
-    assert repository.save_all([(shout, louder, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
+    assert repository.save_many([(shout, louder, SHOUT_TESTS), (count, COUNT, COUNT_TESTS)],
                                author="package:acme", message="acme 3") == second
     with pytest.raises(InvalidArgumentError):
-        repository.save_all([(shout, SHOUT, SHOUT_TESTS), (count, "def run(:\n", COUNT_TESTS)],
+        repository.save_many([(shout, SHOUT, SHOUT_TESTS), (count, "def run(:\n", COUNT_TESTS)],
                             author="package:acme", message="acme 4")
     assert len(repository.log().changes) == 2
     assert repository.verify() == []

@@ -120,6 +120,46 @@ def test_procedures_have_their_own_histories(repo) -> None:
     assert repo.read("text/other", a2).commit == b1
 
 
+def test_save_many_is_one_commit_holding_every_procedure(repo, path) -> None:
+    before = save(repo, 1, id="math/add")
+    versions = [(procedure(f"ns{i % 3}/p{i}", i), code(i), TESTS) for i in range(7)]
+    versions.append((procedure("math/add", 2), code(2), TESTS))
+    commits = repo.save_many(versions, author="installer", message="seven and a change")
+    commit = repo.head()
+    assert commits == {procedure.id: commit for procedure, _, _ in versions}
+    assert repo.list() == sorted(["math/add", *(f"ns{i % 3}/p{i}" for i in range(7))])
+    for i in range(7):
+        read = repo.read(f"ns{i % 3}/p{i}")
+        assert (read.commit, read.code, read.author) == (commit, code(i), "installer")
+        assert raw_files(path, commit, f"ns{i % 3}/p{i}")["main.py"] == code(i).encode()
+    assert [h.commit for h in repo.history("math/add")] == [commit, before]
+    assert repo.verify() == []
+    git_fsck(path)
+    # Nothing new: no commit; one changed: only it gets the new commit.
+    assert repo.save_many(versions, author="installer", message="again") == commits
+    versions[0] = (procedure("ns0/p0", 9), code(9), TESTS)
+    changed = repo.save_many(versions, author="installer", message="one change")
+    assert changed["ns0/p0"] == repo.head() != commit
+    assert {id: c for id, c in changed.items() if id != "ns0/p0"} == {
+        id: c for id, c in commits.items() if id != "ns0/p0"}
+
+
+def test_save_many_refuses_a_bad_version_or_an_id_twice_and_writes_nothing(repo, path) -> None:
+    head = save(repo, 1)
+    objects = sorted(p.name for p in (path / "objects").rglob("*"))
+    good = (procedure("text/good", 1), code(1), TESTS)
+    with pytest.raises(InvalidArgumentError, match="text/good") as twice:
+        repo.save_many([good, good], author="alice", message="twice")
+    assert twice.value.argument == "versions"
+    with pytest.raises(InvalidArgumentError) as bad:
+        repo.save_many([good, (procedure("text/bad", 1), "def run(:", TESTS)],
+                       author="alice", message="bad")
+    assert bad.value.argument == "code"
+    assert repo.save_many([], author="alice", message="nothing") == {}
+    assert repo.head() == head
+    assert sorted(p.name for p in (path / "objects").rglob("*")) == objects
+
+
 def test_read_any_version_by_its_commit_or_a_prefix(repo) -> None:
     first = save(repo, 1)
     save(repo, 2)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from athena_core.api.registry import Operation
 
-__all__ = ["DETAILS", "ApiIndex", "Detail", "EmbedFunction", "search"]
+__all__ = ["DETAILS", "ApiIndex", "Detail", "EmbedFunction", "check_search", "search"]
 
 #: How much :func:`search` returns per operation.
 Detail = Literal["names", "summary", "full"]
@@ -162,13 +162,7 @@ class ApiIndex:
         Raises :class:`~athena_core.errors.InvalidArgumentError` for an empty
         query, an unknown ``detail`` or a ``limit`` below 1.
         """
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidArgumentError("search needs a non-empty query, e.g. "
-                                       "'find memories about a topic'.")
-        if detail not in DETAILS:
-            raise InvalidArgumentError(f"Unknown detail {detail!r}. Valid: {', '.join(DETAILS)}.")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise InvalidArgumentError(f"limit must be a positive integer, not {limit!r}.")
+        check_search(query, detail, limit)
         if not self.operations:
             return []
         rankings = [self._lexical(query), self._semantic(query)]
@@ -221,6 +215,18 @@ class ApiIndex:
         similarity = self._vectors @ vector
         keep = np.flatnonzero(similarity >= self.min_similarity)
         return sorted(keep.tolist(), key=lambda i: (-float(similarity[i]), i))
+
+
+def check_search(query: object, detail: object, limit: object) -> None:
+    """Raise :class:`~athena_core.errors.InvalidArgumentError` for an empty query, an
+    unknown ``detail`` or a ``limit`` below 1 (the arguments every search takes)."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgumentError("search needs a non-empty query, e.g. "
+                                   "'find memories about a topic'.")
+    if detail not in DETAILS:
+        raise InvalidArgumentError(f"Unknown detail {detail!r}. Valid: {', '.join(DETAILS)}.")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidArgumentError(f"limit must be a positive integer, not {limit!r}.")
 
 
 def _query_terms(query: str) -> dict[str, float]:

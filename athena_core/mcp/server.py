@@ -32,9 +32,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from athena_core.errors import AthenaError
+from athena_core.mcp.skills import SCHEME, SKILLS_EXTENSION, ServedSkill, SkillLibrary
 from athena_core.mcp.tools import CLASSIC_INSTRUCTIONS, SERVER_INSTRUCTIONS, ToolSession
+from athena_core.procedures.skills import SKILL_FILE
 
 if TYPE_CHECKING:
+    from athena_core.calls import CallContext
     from athena_core.config import McpClient
     from athena_core.runtime import Athena
 
@@ -43,6 +47,19 @@ __all__ = ["API_RESOURCE_PREFIX", "SessionTable", "build_server", "serve_http", 
 API_RESOURCE_PREFIX = "athena://apis/"
 _MIME = {".md": "text/markdown", ".py": "text/x-python"}
 _RESOURCE_NOT_FOUND = -32002
+_INVALID_PARAMS = -32602
+#: Skills per skills/list page, and skills whose files make one resources/list page.
+_SKILLS_PAGE = 50
+_RESOURCE_SKILLS_PAGE = 50
+#: The extension's cache fields: a listing depends on the session's policy, and a skill
+#: changes when another version of its procedure is admitted.
+_SKILL_CACHING = {"ttlMs": 60_000, "cacheScope": "private"}
+#: Resource templates of skill files: (template after skill://, name, MIME type, what).
+_SKILL_TEMPLATES = (
+    ("{namespace}/{skill}/SKILL.md", "skill", "text/markdown",
+     "The SKILL.md of the active procedure namespace/name; its skill is namespace-name."),
+    ("{namespace}/{skill}/scripts/{file}", "skill-script", "text/x-python",
+     "main.py (the code) or test_main.py (its tests) of that skill."))
 #: Keys of the ASGI scope through which the HTTP gate tells the handlers who is calling.
 _CALLER, _SESSION = "athena.mcp.caller", "athena.mcp.session"
 _STREAM_PATH = "/mcp"
@@ -235,13 +252,36 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
                                     structured_content=result.data, is_error=result.is_error)
 
     async def list_resources(ctx: Any, params: Any) -> Any:
-        return types.ListResourcesResult(resources=[
+        cursor = params.cursor if params is not None else None
+        resources = [] if cursor is not None else [
             types.Resource(uri=API_RESOURCE_PREFIX + path, name=path,
                            mime_type=_MIME.get(path[path.rfind("."):], "text/plain"))
-            for path in api_files(ctx)])
+            for path in api_files(ctx)]
+        found, next_cursor = await skill_page(ctx, cursor, _RESOURCE_SKILLS_PAGE)
+        resources += [types.Resource(
+            uri=file.uri, mime_type=file.mime_type,
+            name=skill.front_matter["name"] if file.path == SKILL_FILE else file.path,
+            description=skill.front_matter["description"] if file.path == SKILL_FILE else None)
+            for skill in found for file in skill.files]
+        return types.ListResourcesResult(resources=resources, next_cursor=next_cursor)
+
+    async def list_resource_templates(ctx: Any, params: Any) -> Any:
+        offered = skills_offered(ctx)
+        return types.ListResourceTemplatesResult(resource_templates=[
+            types.ResourceTemplate(uri_template=SCHEME + template, name=name,
+                                   mime_type=mime, description=description)
+            for template, name, mime, description in _SKILL_TEMPLATES if offered])
 
     async def read_resource(ctx: Any, params: Any) -> Any:
         uri = str(params.uri)
+        if uri.startswith(SCHEME):
+            try:
+                file = await anyio.to_thread.run_sync(skills.file, context(ctx), uri,
+                                                      limiter=workers)
+            except AthenaError as exc:
+                raise MCPError(code=_RESOURCE_NOT_FOUND, message=str(exc)) from None
+            return types.ReadResourceResult(contents=[types.TextResourceContents(
+                uri=uri, mime_type=file.mime_type, text=file.text)])
         text = api_files(ctx).get(uri[len(API_RESOURCE_PREFIX):]) \
             if uri.startswith(API_RESOURCE_PREFIX) else None
         if text is None:
@@ -250,12 +290,68 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
         return types.ReadResourceResult(contents=[types.TextResourceContents(
             uri=uri, mime_type=_MIME.get(uri[uri.rfind("."):], "text/plain"), text=text)])
 
+    # --- the skills extension: active procedures as Agent Skills ----------------------------
+
+    skills = SkillLibrary(athena)
+
+    def context(ctx: Any) -> CallContext:
+        return sessions.for_request(ctx)[1].context
+
+    def skills_offered(ctx: Any) -> bool:
+        return SkillLibrary.offered_to(context(ctx), athena)
+
+    async def skill_page(ctx: Any, cursor: str | None, limit: int
+                         ) -> tuple[list[ServedSkill], str | None]:
+        """A page of the skills a session is offered (none if its policy may not read
+        procedures); a bad cursor is invalid params."""
+        try:
+            return await anyio.to_thread.run_sync(skills.page, context(ctx), cursor, limit,
+                                                  limiter=workers)
+        except AthenaError as exc:
+            raise MCPError(code=_INVALID_PARAMS, message=str(exc)) from None
+
+    async def list_skills(ctx: Any, params: Any) -> dict[str, Any]:
+        found, next_cursor = await skill_page(ctx, params.cursor, _SKILLS_PAGE)
+        return {"resultType": "complete", "skills": [skill.entry() for skill in found],
+                **({"nextCursor": next_cursor} if next_cursor else {}), **_SKILL_CACHING}
+
+    async def get_skill(ctx: Any, params: Any) -> dict[str, Any]:
+        try:
+            skill = await anyio.to_thread.run_sync(skills.get, context(ctx), params.uri,
+                                                   limiter=workers)
+        except AthenaError as exc:
+            raise MCPError(code=_INVALID_PARAMS, message=str(exc)) from None
+        return {"resultType": "complete", "skill": skill.entry(), **_SKILL_CACHING}
+
+    class SkillUri(types.RequestParams):
+        """``skills/get``'s params: the URI of a skill's ``SKILL.md``."""
+
+        uri: str
+
+    class AthenaServer(Server):
+        """The SDK's server, declaring the skills extension in every protocol revision:
+        under ``extensions`` (2026-07-28 on) and ``experimental`` (the handshake
+        revisions, whose capabilities have no ``extensions``)."""
+
+        def get_capabilities(self, notification_options: Any = None,
+                             experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+                             extensions: dict[str, dict[str, Any]] | None = None, *,
+                             protocol_version: str | None = None) -> Any:
+            experimental = {SKILLS_EXTENSION: {}, **(experimental_capabilities or {})}
+            return super().get_capabilities(notification_options, experimental, extensions,
+                                            protocol_version=protocol_version)
+
     from importlib.metadata import version
 
-    return Server("athena", version=version("athena-core"),
-                  instructions=CLASSIC_INSTRUCTIONS if classic else SERVER_INSTRUCTIONS,
-                  on_list_tools=list_tools, on_call_tool=call_tool,
-                  on_list_resources=list_resources, on_read_resource=read_resource)
+    server = AthenaServer(
+        "athena", version=version("athena-core"),
+        instructions=CLASSIC_INSTRUCTIONS if classic else SERVER_INSTRUCTIONS,
+        on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates, on_read_resource=read_resource)
+    server.extensions[SKILLS_EXTENSION] = {}
+    server.add_request_handler("skills/list", types.PaginatedRequestParams, list_skills)
+    server.add_request_handler("skills/get", SkillUri, get_skill)
+    return server
 
 
 def serve_stdio(server: Any) -> None:

@@ -33,6 +33,7 @@ from athena_core.execution.model import ExecutionResult
 
 if TYPE_CHECKING:
     from athena_core.api import Operation
+    from athena_core.discovery.procedures import ProcedureIndex
     from athena_core.execution.policy import Policy
     from athena_core.runtime import Athena
 
@@ -59,7 +60,8 @@ SERVER_INSTRUCTIONS = (
     "Athena is long-term memory. Use run_code to run a short Python program in which "
     "`import athena` reaches memory (athena.remember, athena.recall, athena.episodic.*, "
     "athena.semantic.*); filter and aggregate inside the program and return only the "
-    "answer. Use search_api to find operations and their signatures.")
+    "answer. Use search_api to find operations and their signatures, and saved procedures "
+    "(found by their description or code; run one with athena.procedures.run).")
 
 #: What a client of classic mode is told: its tools are the operations themselves.
 CLASSIC_INSTRUCTIONS = (
@@ -78,9 +80,16 @@ RUN_CODE_DESCRIPTION = (
     "athena.semantic.update/history/facts. The API is described in /athena/apis "
     "(start with README.md) and by search_api. No network; time and memory are limited.")
 
+#: The operation a program runs procedures with: search_api offers procedures only to
+#: sessions whose programs may call it.
+_RUN_PROCEDURE = "procedures.run"
+#: Where the server keeps its procedure index (in ``athena.api.cache``, one per instance).
+_PROCEDURE_INDEX = "mcp-procedure-index"
+
 _SEARCH_DESCRIPTION = (
-    "Find the athena operations a program can call, best match first. detail: 'names', "
-    "'summary' (signature and first line) or 'full' (documentation and argument types).")
+    "Find the athena operations a program can call, and saved procedures (by description "
+    "or code, with how to run them), best match first. detail: 'names', 'summary' "
+    "(signature and first line) or 'full' (documentation and argument types).")
 
 
 @attrs.frozen
@@ -225,14 +234,43 @@ class ToolSession:
         # What this session's programs may call, and nothing else.
         key = ("mcp-api-index", policy_key(self.policy))
         index = self.athena.api.cache.get(key)
+        operations = callable_operations(self.athena.api, self.policy)
         if index is None:
             embed = self.athena.index.embedder.embed  # type: ignore[union-attr]
-            index = self.athena.api.cache[key] = ApiIndex(
-                callable_operations(self.athena.api, self.policy), embed=embed)
+            index = self.athena.api.cache[key] = ApiIndex(operations, embed=embed)
         found = index.search(query, detail=detail, limit=limit)
-        data = {"operations": found}
-        return ToolResult(_compact(data) if found else "No operation matches; try other "
-                          "words, or read /athena/apis/README.md from a program.", data)
+        data: dict[str, Any] = {"operations": found}
+        if any(op.name == _RUN_PROCEDURE for op in operations):
+            from athena_core.mcp.skills import SkillLibrary
+
+            procedures: list[Any] = self._procedures().search(query, detail=detail,
+                                                              limit=limit)
+            if detail == "full" and not SkillLibrary.offered_to(self.context, self.athena):
+                procedures = [{**entry, "skill": None} for entry in procedures]
+            if procedures:
+                data["procedures"] = procedures
+        return ToolResult(_compact(data) if found or "procedures" in data else
+                          "No operation or procedure matches; try other words, or read "
+                          "/athena/apis/README.md from a program.", data)
+
+    def _procedures(self) -> ProcedureIndex:
+        """The server's index of active procedures, brought up to date with the catalog."""
+        from athena_core.discovery.procedures import IndexedProcedure, ProcedureIndex
+        from athena_core.mcp.skills import skill_uri
+        from athena_core.procedures.skills import MAX_SKILL_NAME_CHARS, skill_name_for
+
+        index: ProcedureIndex = self.athena.api.cache.setdefault(_PROCEDURE_INDEX,
+                                                                 ProcedureIndex())
+        catalog = self.athena.procedures.catalog
+
+        def load(id: str, commit: str) -> tuple[IndexedProcedure, str]:
+            version = catalog.repository.read(id, commit)
+            offered = len(skill_name_for(id)) <= MAX_SKILL_NAME_CHARS
+            return IndexedProcedure(version.procedure, commit,
+                                    skill_uri(id) if offered else None), version.code
+
+        index.sync(catalog.active_commits(), load)
+        return index
 
     # --- classic mode ----------------------------------------------------------------
 

@@ -247,22 +247,40 @@ class ProcedureCatalog:
             return _entry(row)
 
     def list(self, *, source: Source | None = None, status: Status | None = None,
-             tag: str | None = None) -> builtins.list[CatalogEntry]:
-        """The procedures, by id; only those with the given source, status and tag."""
+             tag: str | None = None, after: str | None = None,
+             limit: int | None = None) -> builtins.list[CatalogEntry]:
+        """The procedures, by id; only those with the given source, status and tag, whose id
+        sorts after ``after``; at most ``limit`` of them (a page: pass the last id as the
+        next page's ``after``)."""
         if source is not None and source not in SOURCES:
             raise InvalidArgumentError(f"source {source!r} is not one of "
                                        f"{', '.join(SOURCES)}.", argument="source")
         if status is not None and status not in STATUSES:
             raise InvalidArgumentError(f"status {status!r} is not one of "
                                        f"{', '.join(STATUSES)}.", argument="status")
+        if limit is not None and limit < 1:
+            raise InvalidArgumentError("limit must be at least 1.", argument="limit")
         query = select(ProcedureRow).order_by(ProcedureRow.id)
         if source is not None:
             query = query.where(ProcedureRow.source == source)
         if status is not None:
             query = query.where(ProcedureRow.status == status)
+        if after is not None:
+            query = query.where(ProcedureRow.id > after)
+        if limit is not None and tag is None:
+            query = query.limit(limit)
         with self.storage.read() as session:
             rows = session.scalars(query).all()
-            return [_entry(row) for row in rows if tag is None or tag in row.tags]
+            found = [_entry(row) for row in rows if tag is None or tag in row.tags]
+        return found[:limit]
+
+    def active_commits(self) -> dict[str, str]:
+        """The commit of each procedure's active version, by procedure id (one query that
+        reads two columns: cheap enough to ask before every search)."""
+        with self.storage.read() as session:
+            rows = session.execute(select(ProcedureRow.id, ProcedureRow.active_commit)
+                                   .where(ProcedureRow.active_commit.is_not(None))).all()
+        return {id: commit for id, commit in rows if commit is not None}
 
     def versions(self, id: str) -> builtins.list[VersionRecord]:
         """Procedure ``id``'s versions, newest first. Raises :class:`ProcedureNotFoundError`."""

@@ -550,7 +550,7 @@ class _Sync:
         except ProcedurePackageError as exc:
             return _plain(installed, "refused", exc)
         try:
-            commits = self.repository.save_all(
+            commits = self.repository.save_many(
                 [(item.procedure, item.code, item.tests) for item in package.procedures],
                 author=package.author, message=package.message)
             self.catalog.reconcile()

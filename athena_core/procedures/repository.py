@@ -63,16 +63,8 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
-__all__ = [
-    "CODE_FILE",
-    "LOCK_FILE",
-    "MANIFEST_FILE",
-    "TESTS_FILE",
-    "Change",
-    "ProcedureRepository",
-    "RepositoryLog",
-    "check_code",
-]
+__all__ = ["CODE_FILE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE", "Change",
+           "ProcedureRepository", "RepositoryLog", "check_code"]
 
 MANIFEST_FILE = "manifest.json"
 CODE_FILE = "main.py"
@@ -86,6 +78,8 @@ _TREE_MODE = stat.S_IFDIR
 _IDENTITY = re.compile(r"(?P<name>[^<>\n]+?) <(?P<email>[^<>\n]*)>")
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 _MAX_AUTHOR_CHARS = 255
+#: How many parsed commits and trees a repository keeps (then it starts again).
+_PARSED_OBJECTS = 16_384
 
 
 @attrs.frozen
@@ -116,6 +110,8 @@ class ProcedureRepository:
         self.path = path
         self._repo = repo
         self.lock_timeout = lock_timeout
+        #: Commits and trees already parsed, by id (a git object never changes).
+        self._parsed: dict[bytes, ShaFile] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 30.0
@@ -301,40 +297,58 @@ class ProcedureRepository:
         code or tests do not parse, the code's entry function does not match the
         manifest's schemas, or the author or message is unusable.
         """
-        return self.save_all([(procedure, code, tests)], author=author,
-                             message=message)[procedure.id]
-
-    def save_all(self, versions: Sequence[tuple[Procedure, str, str]], *, author: str,
-                 message: str) -> dict[str, str]:
-        """Store versions of several procedures (``(procedure, code, tests)`` each) as one
-        commit, made only if one of them changed; return each procedure's id -> the commit
-        of its newest version (the new commit if it changed). All or nothing: one that
-        cannot be saved (as :meth:`save` says), or an id given twice, raises
-        :class:`InvalidArgumentError` and nothing is written."""
-        from dulwich.objects import Blob, Tree
-
+        objects, folder = _folder_objects(procedure, code, tests)
         identity, text = _identity(author), _message(message)
+        return self._commit_folder(procedure.id, objects, folder, identity, text)
+
+    def save_many(self, versions: Sequence[tuple[Procedure, str, str]], *, author: str,
+                  message: str) -> dict[str, str]:
+        """Store ``(procedure, code, tests)`` versions of several procedures as **one**
+        commit (written as one pack, synced before it returns); return each procedure's
+        id -> the commit of its newest version (the new commit where it changed).
+
+        For installing many procedures at once (a package): one commit and a few files
+        instead of one commit and several synced files each. Each version is checked as
+        :meth:`save` checks it; a bad one or the same id twice raises
+        :class:`InvalidArgumentError` and nothing is written (all or nothing). Versions
+        that are already their procedure's newest change nothing; if none changes (or
+        there are none), no commit is made.
+        """
         folders: dict[str, bytes] = {}
         objects: builtins.list[ShaFile] = []
         for procedure, code, tests in versions:
-            if not isinstance(procedure, Procedure):
-                raise InvalidArgumentError(
-                    f"procedure must be a Procedure, not {type(procedure).__name__}.",
-                    argument="procedure")
+            made, folder = _folder_objects(procedure, code, tests)
             if procedure.id in folders:
-                raise InvalidArgumentError(f"Procedure {procedure.id!r} is given twice.",
-                                           argument="procedure")
-            files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
-                     TESTS_FILE: _source(tests, "tests")}
-            check_code(procedure, code, tests)
-            folder = Tree()
-            for name in _FILES:
-                blob = Blob.from_string(files[name].encode("utf-8"))
-                objects.append(blob)
-                folder.add(name.encode(), _BLOB_MODE, blob.id)
-            objects.append(folder)
-            folders[procedure.id] = folder.id
-        return self._commit_folders(folders, objects, identity, text)
+                raise InvalidArgumentError(
+                    f"Procedure {procedure.id!r} is given twice; nothing was saved.",
+                    argument="versions")
+            folders[procedure.id] = folder
+            objects.extend(made)
+        if not folders:
+            return {}
+        identity, text = _identity(author), _message(message)
+        with self._write_lock():
+            head = self.head()
+            root = self._commit(head).tree if head else None
+            unchanged = {id for id, folder in folders.items()
+                         if root is not None and self._lookup(root, id) == folder}
+            commit = self._new_commit(head, folders, objects, identity, text)
+            if commit is None:  # nothing changed: no empty commit
+                assert head is not None
+                return {id: self._version_at(id, head) for id in folders}
+            with _os_errors(self.path):
+                store = self._repo.object_store
+                syncing, store.fsync_object_files = store.fsync_object_files, True
+                try:
+                    unique = {obj.id: obj for obj in objects}  # a blob two folders share
+                    store.add_objects([(obj, None) for obj in unique.values()])
+                finally:
+                    store.fsync_object_files = syncing
+                _fsync(Path(store.pack_dir))
+            self._move_head(head, commit)
+            saved = commit.decode("ascii")
+            return {id: self._version_at(id, head) if head is not None and id in unchanged
+                    else saved for id in folders}
 
     def rollback(self, id: str, to_commit: str, *, author: str, message: str) -> str:
         """Make procedure ``id`` what it was at ``to_commit``, as a new commit whose files are
@@ -344,47 +358,48 @@ class ProcedureRepository:
         identity, text = _identity(author), _message(message)
         target = self._folder(id, self._resolve(id, to_commit))
         assert target is not None  # _resolve found the procedure there
-        return self._commit_folders({id: target}, [], identity, text)[id]
+        return self._commit_folder(id, [], target, identity, text)
 
-    def _commit_folders(self, folders: dict[str, bytes], new_objects: builtins.list[ShaFile],
-                        identity: bytes, message: bytes) -> dict[str, str]:
-        """Point each id's folder at its tree in one new commit on the branch (none if no
-        folder changes); return id -> the commit of its newest version."""
-        from dulwich.objects import Commit
-
-        if not folders:
-            return {}
-        for id in folders:
-            check_procedure_id(id)
+    def _commit_folder(self, id: str, new_objects: builtins.list[ShaFile], folder: bytes,
+                       identity: bytes, message: bytes) -> str:
+        """Point ``id``'s folder at tree ``folder`` in a new commit on the branch."""
+        check_procedure_id(id)
         with self._write_lock():
             head = self.head()
-            root = self._commit(head).tree if head else None
-            changed = [id for id, folder in folders.items()
-                       if root is None or self._lookup(root, id) != folder]
-            if head is not None and not changed:  # nothing changed: no empty commit
-                return {id: self._version_at(id, head) for id in folders}
-            built: builtins.list[ShaFile] = list(new_objects)
-            new_root = root
-            for id in changed:
-                new_root = self._put(new_root, id.encode().split(b"/"), folders[id], built)
-            assert new_root is not None  # at least one folder changed
-            written = _reachable(new_root, built)  # not the trees a later folder replaced
-            commit = Commit()
-            commit.tree = new_root
-            commit.parents = [_oid(head.encode())] if head else []
-            commit.author = commit.committer = identity
-            commit.author_time = commit.commit_time = int(time.time())
-            commit.author_timezone = commit.commit_timezone = 0
-            commit.encoding = b"UTF-8"
-            commit.message = message
-            written.append(commit)
+            written: builtins.list[ShaFile] = list(new_objects)
+            commit = self._new_commit(head, {id: folder}, written, identity, message)
+            if commit is None:
+                assert head is not None
+                return self._version_at(id, head)  # nothing changed: no empty commit
             for obj in written:
                 self._add(obj)
             self._sync_objects(written)
-            self._move_head(head, commit.id)
-            saved: str = commit.id.decode("ascii")
-            return {id: saved if id in changed or head is None
-                    else self._version_at(id, head) for id in folders}
+            self._move_head(head, commit)
+            return commit.decode("ascii")
+
+    def _new_commit(self, head: str | None, folders: dict[str, bytes],
+                    written: builtins.list[ShaFile], identity: bytes,
+                    message: bytes) -> bytes | None:
+        """A commit on ``head`` pointing each ``id``'s folder at its tree in ``folders``
+        (held under the writers' lock); it and its new trees are appended to ``written``,
+        nothing is stored. ``None`` if no folder changes."""
+        from dulwich.objects import Commit
+
+        root = self._commit(head).tree if head else None
+        new_root = self._put(root, folders, written)
+        if new_root is None:
+            return None
+        commit = Commit()
+        commit.tree = new_root
+        commit.parents = [_oid(head.encode())] if head else []
+        commit.author = commit.committer = identity
+        commit.author_time = commit.commit_time = int(time.time())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message
+        written.append(commit)
+        commit_id: bytes = commit.id
+        return commit_id
 
     # --- internals: git objects ------------------------------------------------------------
 
@@ -406,8 +421,16 @@ class ProcedureRepository:
     def _get(self, sha: bytes) -> ShaFile:
         from dulwich.errors import ChecksumMismatch, ObjectFormatException
 
+        parsed = self._parsed.get(sha)
+        if parsed is not None:
+            return parsed
         try:
-            return self._repo.object_store[_oid(sha)]
+            obj = self._repo.object_store[_oid(sha)]
+            if obj.type_name in (b"commit", b"tree"):  # immutable, and read over and over
+                if len(self._parsed) >= _PARSED_OBJECTS:
+                    self._parsed.clear()
+                self._parsed[sha] = obj
+            return obj
         except KeyError:
             problem = "lacks"
         except (ObjectFormatException, ChecksumMismatch, zlib.error, ValueError):
@@ -423,35 +446,53 @@ class ProcedureRepository:
         """The tree id of ``id``'s folder in root tree ``tree``, or ``None``."""
         sha = tree
         for part in id.encode().split(b"/"):
-            entries = {name: (mode, child) for name, mode, child in self._tree(sha).iteritems()}
-            if part not in entries or not stat.S_ISDIR(entries[part][0]):
+            try:
+                mode, child = self._tree(sha)[part]
+            except KeyError:
                 return None
-            sha = entries[part][1]
+            if not stat.S_ISDIR(mode):
+                return None
+            sha = child
         return sha
 
     def _folder(self, id: str, commit_id: str) -> bytes | None:
         return self._lookup(self._commit(commit_id).tree, id)
 
-    def _put(self, tree: bytes | None, parts: builtins.list[bytes], folder: bytes,
-             written: builtins.list[ShaFile]) -> bytes:
-        """A copy of ``tree`` with the folder at ``parts`` set to ``folder``; new trees are
-        appended to ``written``."""
+    def _put(self, root: bytes | None, folders: dict[str, bytes],
+             written: builtins.list[ShaFile]) -> bytes | None:
+        """A copy of root tree ``root`` with each ``namespace/name`` folder of ``folders`` set
+        to its tree, or ``None`` if that changes nothing; new trees are appended to
+        ``written``."""
         from dulwich.objects import Tree
 
-        new = Tree()
-        if tree is not None:
-            # A tree built earlier in this commit is not in the store yet.
-            old = next((obj for obj in written if obj.id == tree), None) or self._tree(tree)
-            for name, mode, sha in cast(Tree, old).iteritems():
-                new.add(name, mode, sha)
-        if len(parts) == 1:
-            child = folder
-        else:
-            current = {name: sha for name, _, sha in new.iteritems()}.get(parts[0])
-            child = self._put(current, parts[1:], folder, written)
-        new.add(parts[0], _TREE_MODE, _oid(child))
-        written.append(new)
-        tree_id: bytes = new.id
+        by_namespace: dict[bytes, dict[bytes, bytes]] = {}
+        for id, folder in folders.items():
+            namespace, name = id.encode().split(b"/")
+            by_namespace.setdefault(namespace, {})[name] = folder
+        new_root = Tree()
+        old = {} if root is None else {name: (mode, sha)
+                                       for name, mode, sha in self._tree(root).iteritems()}
+        for name, (mode, sha) in old.items():
+            new_root.add(name, mode, sha)
+        changed = False
+        for namespace, names in sorted(by_namespace.items()):
+            space = Tree()
+            current = old.get(namespace)
+            if current is not None and stat.S_ISDIR(current[0]):
+                for name, mode, sha in self._tree(current[1]).iteritems():
+                    space.add(name, mode, sha)
+            before = {name: sha for name, _, sha in space.iteritems()}
+            for name, folder in names.items():
+                if before.get(name) != folder:
+                    space.add(name, _TREE_MODE, _oid(folder))
+                    changed = True
+            written.append(space)
+            new_root.add(namespace, _TREE_MODE, space.id)
+        if not changed:
+            del written[-len(by_namespace):]
+            return None
+        written.append(new_root)
+        tree_id: bytes = new_root.id
         return tree_id
 
     def _changed(self, old: bytes | None, new: bytes) -> tuple[str, ...]:
@@ -672,21 +713,6 @@ def _oid(sha: bytes) -> ObjectID:
     return cast("ObjectID", sha)
 
 
-def _reachable(root: bytes, objects: builtins.list[ShaFile]) -> builtins.list[ShaFile]:
-    """The objects of ``objects`` that tree ``root`` reaches through them, once each."""
-    by_id: dict[bytes, ShaFile] = {obj.id: obj for obj in objects}
-    kept: dict[bytes, ShaFile] = {}
-    pending = [root]
-    while pending:
-        sha = pending.pop()
-        obj = by_id.get(sha)
-        if obj is None or sha in kept:
-            continue
-        kept[sha] = obj
-        pending.extend(child for child, _kind in _children(obj))
-    return builtins.list(kept.values())
-
-
 def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
     from dulwich.objects import Commit, Tree
 
@@ -697,6 +723,29 @@ def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
     elif isinstance(obj, Tree):
         for _name, mode, sha in obj.iteritems():
             yield sha, b"tree" if stat.S_ISDIR(mode) else b"blob"
+
+
+def _folder_objects(procedure: Procedure, code: str, tests: str
+                    ) -> tuple[builtins.list[ShaFile], bytes]:
+    """The blobs and tree of ``procedure``'s folder (checked, not stored), and the tree's id."""
+    if not isinstance(procedure, Procedure):
+        raise InvalidArgumentError(
+            f"procedure must be a Procedure, not {type(procedure).__name__}.",
+            argument="procedure")
+    files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
+             TESTS_FILE: _source(tests, "tests")}
+    check_code(procedure, code, tests)
+    from dulwich.objects import Blob, Tree
+
+    folder = Tree()
+    objects: builtins.list[ShaFile] = []
+    for name in _FILES:
+        blob = Blob.from_string(files[name].encode("utf-8"))
+        objects.append(blob)
+        folder.add(name.encode(), _BLOB_MODE, blob.id)
+    objects.append(folder)
+    folder_id: bytes = folder.id
+    return objects, folder_id
 
 
 def check_code(procedure: Procedure, code: str, tests: str) -> None:

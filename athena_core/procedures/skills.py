@@ -6,7 +6,8 @@ An Agent Skill is a folder named after the skill holding ``SKILL.md`` - YAML fro
 ``assets/``. :func:`skill_problems` holds the specification's rules once; export refuses
 a skill that breaks one, import reports each as a warning and repairs what it can.
 
-**Export** (:func:`export_skill`) writes ``<name>/SKILL.md``, ``<name>/scripts/main.py``
+**Export** (:func:`export_skill`; :func:`render_skill` gives the same folder in memory,
+which is what the MCP server serves) writes ``<name>/SKILL.md``, ``<name>/scripts/main.py``
 (the code) and ``<name>/scripts/test_main.py`` (the tests). The skill's name is
 ``<namespace>-<name>`` of the procedure id (``notes/recent`` -> ``notes-recent``), unique
 across namespaces in the common case and always a valid skill name when it fits in 64
@@ -58,9 +59,11 @@ __all__ = [
     "MAX_SKILL_NAME_CHARS",
     "SKILL_FILE",
     "ImportedSkill",
+    "SkillFolder",
     "export_skill",
     "import_skill",
     "normalise_skill_name",
+    "render_skill",
     "skill_name_for",
     "skill_problems",
 ]
@@ -166,14 +169,23 @@ def normalise_skill_name(text: str) -> str:
 
 # --- export -----------------------------------------------------------------------------------
 
-def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
-                 name: str | None = None) -> Path:
-    """Write ``revision`` as the Agent Skills folder ``directory/<name>``; return its path.
+@attrs.frozen
+class SkillFolder:
+    """What :func:`export_skill` writes for a revision, in memory: the skill's name, the
+    front matter of its ``SKILL.md`` and its files (relative ``/``-separated path -> text,
+    ``SKILL.md`` first)."""
 
-    ``name`` defaults to :func:`skill_name_for` the procedure's id. Strict: raises
-    :class:`SkillExportError` (nothing written) if the skill would break the specification
-    (:func:`skill_problems`) or the folder already exists. The folder is written beside
-    its place and renamed into it, so it appears whole or not at all.
+    name: str
+    front_matter: dict[str, Any]
+    files: dict[str, str]
+
+
+def render_skill(revision: Revision, *, name: str | None = None) -> SkillFolder:
+    """The Agent Skills folder of ``revision``, as :func:`export_skill` would write it.
+
+    ``name`` defaults to :func:`skill_name_for` the procedure's id. Raises
+    :class:`SkillExportError` if the skill would break the specification
+    (:func:`skill_problems`).
     """
     if not isinstance(revision, Revision):
         raise SkillExportError(f"revision must be a Revision, not {type(revision).__name__}.",
@@ -189,19 +201,33 @@ def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
             f"{problems[0][1]}; nothing was written.",
             hint="Pass name='...' (1-64 lower-case letters, digits and single hyphens).",
             argument="name")
+    return SkillFolder(name=skill, front_matter=front, files={
+        SKILL_FILE: write_front_matter(front) + "\n" + _body(revision, skill),
+        _CODE: revision.code, _TESTS: revision.tests})
+
+
+def export_skill(revision: Revision, directory: str | os.PathLike[str], *,
+                 name: str | None = None) -> Path:
+    """Write ``revision`` as the Agent Skills folder ``directory/<name>``; return its path.
+
+    The folder is :func:`render_skill`'s. Strict: raises :class:`SkillExportError`
+    (nothing written) if the skill would break the specification (:func:`skill_problems`)
+    or the folder already exists. The folder is written beside its place and renamed into
+    it, so it appears whole or not at all.
+    """
+    rendered = render_skill(revision, name=name)
+    skill = rendered.name
     parent = Path(directory)
     target = parent / skill
     if target.exists() or target.is_symlink():
         raise SkillExportError(f"{target} already exists; nothing was written.",
                                hint="Export into another directory, or remove that folder.",
                                argument="directory")
-    files = {SKILL_FILE: write_front_matter(front) + "\n" + _body(revision, skill),
-             _CODE: revision.code, _TESTS: revision.tests}
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{skill}.", dir=parent))
         try:
-            for relative, text in files.items():
+            for relative, text in rendered.files.items():
                 path = staging / relative
                 path.parent.mkdir(exist_ok=True)
                 path.write_text(text, encoding="utf-8", newline="")
