@@ -458,7 +458,9 @@ def _read(text: str) -> tuple[Any, list[str] | None]:
     """
     value = json.loads(text)
     if isinstance(value, dict) and value.get("truncated") is True and "cut" in value:
-        return value.get("result"), [str(note) for note in value["cut"]]
+        if "result" not in value:  # only a preview of the whole text: nothing to go on from
+            raise TaskFailed(f"a result was cut to a preview: {value['cut']}")
+        return value["result"], [str(note) for note in value["cut"]]
     return value, None
 
 
