@@ -66,7 +66,8 @@ TARGETS = {
 #: "Today" for the tasks; the seeded history is the eight weeks before it.
 TODAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 HISTORY_WEEKS = 8
-#: Large enough for every listing in the tasks; a listing that fills it would need paging.
+#: The classic agent's page size, larger than any listing of the tasks: what the server
+#: cuts to ``[mcp] max_response_chars``, the agent continues from a cursor (Agent.listing).
 LIMIT = 1000
 
 
@@ -449,6 +450,20 @@ class TaskFailed(Exception):
     """A tool call failed, or a program did: a bug in the task or in Athena."""
 
 
+def _read(text: str) -> tuple[Any, list[str] | None]:
+    """A classic-mode result's text as the agent reads it: the value, and what was cut.
+
+    Whole, the text is the operation's JSON; cut to ``[mcp] max_response_chars``, it is
+    an object: the first items under ``result``, then ``truncated``, ``cut`` and ``hint``.
+    """
+    value = json.loads(text)
+    if isinstance(value, dict) and value.get("truncated") is True and "cut" in value:
+        if "result" not in value:  # only a preview of the whole text: nothing to go on from
+            raise TaskFailed(f"a result was cut to a preview: {value['cut']}")
+        return value["result"], [str(note) for note in value["cut"]]
+    return value, None
+
+
 class Agent:
     """One conversation: calls tools through a ToolSession and counts what they cost."""
 
@@ -467,8 +482,37 @@ class Agent:
         return result
 
     def tool(self, name: str, **arguments: Any) -> Any:
-        """A classic-mode call; the result as the agent reads it (the JSON of its text)."""
-        return json.loads(self.call(name, arguments).text)
+        """A classic-mode call; the result as the agent reads it (the JSON of its text).
+
+        A result the server cut to ``[mcp] max_response_chars`` is not the operation's
+        value: its text is an object holding the first items under ``result`` and saying
+        what was cut. An agent that needs everything must page (:meth:`listing`).
+        """
+        value, cut = _read(self.call(name, arguments).text)
+        if cut is not None:
+            raise TaskFailed(f"{name} was cut by the server ({'; '.join(cut)}): "
+                             "it needs paging")
+        return value
+
+    def listing(self, name: str, **arguments: Any) -> list[Any]:
+        """Every item of a classic-mode listing, as a client reading the results gets it.
+
+        A page the server cut (or one that filled ``limit``/``k``) goes on from its last
+        shown item's ``cursor``, which every event and fact carries; the cut items are
+        asked for again, the shown ones are not.
+        """
+        size = arguments.get("limit", arguments.get("k"))
+        items: list[Any] = []
+        while True:
+            page, cut = _read(self.call(name, arguments).text)
+            items += page
+            if cut is None and (size is None or len(page) < size):
+                return items
+            cursor = page[-1].get("cursor") if page else None
+            if cursor is None:
+                why = "; ".join(cut) if cut is not None else f"it returned {len(page)} items"
+                raise TaskFailed(f"{name} needs paging ({why}) but gives no cursor")
+            arguments = {**arguments, "cursor": cursor}
 
     def run(self, program: str) -> Any:
         """A code-mode call: one ``run_code``; the value of the program's last expression."""
@@ -525,13 +569,6 @@ LAST_WEEK = {"start": "2026-10-26", "end": "2026-11-02"}
 OCTOBER = {"start": "2026-10-01", "end": "2026-11-01"}
 
 
-def _listing(items: list[Any]) -> list[Any]:
-    """A listing the agent reads; one that filled the limit would need paging."""
-    if len(items) >= LIMIT:
-        raise TaskFailed(f"a listing returned {len(items)} items: it needs paging")
-    return items
-
-
 def _top(counts: Counter[str]) -> tuple[str, int]:
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -549,10 +586,10 @@ def _top(counts: Counter[str]) -> tuple[str, int]:
                for d in deploys if d.outcome == "failure")
         """)
 def _failed_deploys(agent: Agent) -> Any:
-    deploys = _listing(agent.tool("episodic_timeline", kind="deploy", **LAST_WEEK, limit=LIMIT))
+    deploys = agent.listing("episodic_timeline", kind="deploy", **LAST_WEEK, limit=LIMIT)
     failed = [d for d in deploys if d["outcome"] == "failure"]
-    fixes = _listing(agent.tool("episodic_timeline", kind="remediation",
-                                start=LAST_WEEK["start"], limit=LIMIT))
+    fixes = agent.listing("episodic_timeline", kind="remediation",
+                          start=LAST_WEEK["start"], limit=LIMIT)
     fix_of = {e["session"]: e["text"] for e in fixes}
     return sorted([d["metadata"]["service"], d["metadata"]["version"], fix_of.get(d["session"])]
                   for d in failed)
@@ -592,7 +629,7 @@ def _oncall_handover(agent: Agent) -> Any:
         dict(Counter(e.metadata["service"] for e in incidents))
         """)
 def _incidents_per_service(agent: Agent) -> Any:
-    incidents = _listing(agent.tool("episodic_timeline", kind="incident", **OCTOBER, limit=LIMIT))
+    incidents = agent.listing("episodic_timeline", kind="incident", **OCTOBER, limit=LIMIT)
     return dict(Counter(e["metadata"]["service"] for e in incidents))
 
 
@@ -605,17 +642,10 @@ def _incidents_per_service(agent: Agent) -> Any:
         dict(Counter(f.metadata["service"] for f in notes if "perf" in f.metadata["tags"]))
         """)
 def _perf_notes(agent: Agent) -> Any:
-    # Tags are a list: recall's metadata filter matches exact values only, so the agent
-    # pages through every fact.
-    facts: list[dict[str, Any]] = []
-    while True:
-        page = agent.tool("semantic_facts", limit=500, offset=len(facts))
-        facts += page
-        if len(page) < 500:
-            break
-    return dict(Counter(f["metadata"]["service"] for f in facts
-                        if f["metadata"].get("topic") == "note"
-                        and "perf" in f["metadata"]["tags"]))
+    # Tags are a list, which the metadata filter tests with "contains".
+    notes = agent.listing("semantic_facts", limit=LIMIT,
+                          metadata={"topic": "note", "tags": {"contains": "perf"}})
+    return dict(Counter(f["metadata"]["service"] for f in notes))
 
 
 @task("forget-customer", "Forget everything about the customer Globex, and confirm that "
@@ -629,7 +659,7 @@ def _perf_notes(agent: Agent) -> Any:
         {"forgotten": forgotten, "left": len(left)}
         """)
 def _forget_customer(agent: Agent) -> Any:
-    hits = _listing(agent.tool("recall", query="Globex", k=LIMIT, metadata={"customer": "globex"}))
+    hits = agent.listing("recall", query="Globex", k=LIMIT, metadata={"customer": "globex"})
     forgotten = agent.tool("forget", ids=[h["id"] for h in hits])
     left = agent.tool("recall", query="Globex", k=LIMIT, metadata={"customer": "globex"})
     return {"forgotten": forgotten, "left": len(left)}
@@ -652,8 +682,8 @@ def _forget_customer(agent: Agent) -> Any:
         {"service": service, "incidents": n, "owner": owner, "oncall": oncall}
         """)
 def _busiest_service(agent: Agent) -> Any:
-    incidents = _listing(agent.tool("episodic_timeline", kind="incident", **LAST_WEEK,
-                                    limit=LIMIT))
+    incidents = agent.listing("episodic_timeline", kind="incident", **LAST_WEEK,
+                              limit=LIMIT)
     service, n = _top(Counter(e["metadata"]["service"] for e in incidents))
     owner = agent.tool("recall", query="owned by team", k=1,
                        metadata={"topic": "ownership", "service": service})[0]["text"]
@@ -676,8 +706,8 @@ def _busiest_service(agent: Agent) -> Any:
         {s: round(100 * ok / n, 1) for s, (ok, n) in runs.items()}
         """)
 def _deploy_success(agent: Agent) -> Any:
-    deploys = _listing(agent.tool("episodic_timeline", kind="deploy", start="2026-10-05",
-                                  end="2026-11-02", limit=LIMIT))
+    deploys = agent.listing("episodic_timeline", kind="deploy", start="2026-10-05",
+                            end="2026-11-02", limit=LIMIT)
     runs: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for d in deploys:
         runs[d["metadata"]["service"]][0] += d["outcome"] == "success"
@@ -695,7 +725,7 @@ def _deploy_success(agent: Agent) -> Any:
         dict(Counter(t.metadata["customer"] for t in tickets if t.outcome == "pending"))
         """)
 def _pending_tickets(agent: Agent) -> Any:
-    tickets = _listing(agent.tool("episodic_timeline", kind="support_ticket", limit=LIMIT))
+    tickets = agent.listing("episodic_timeline", kind="support_ticket", limit=LIMIT)
     return dict(Counter(t["metadata"]["customer"] for t in tickets if t["outcome"] == "pending"))
 
 
@@ -727,7 +757,7 @@ def _timeouts(agent: Agent) -> Any:
         {"deployer": who, "deploys": n, "failed": failed}
         """)
 def _top_deployer(agent: Agent) -> Any:
-    deploys = _listing(agent.tool("episodic_timeline", kind="deploy", **OCTOBER, limit=LIMIT))
+    deploys = agent.listing("episodic_timeline", kind="deploy", **OCTOBER, limit=LIMIT)
     who, n = _top(Counter(d["metadata"]["deployer"] for d in deploys))
     failed = sum(d["metadata"]["deployer"] == who and d["outcome"] == "failure" for d in deploys)
     return {"deployer": who, "deploys": n, "failed": failed}
@@ -750,8 +780,8 @@ def _top_deployer(agent: Agent) -> Any:
         """)
 def _open_incidents(agent: Agent) -> Any:
     open_ = [e for sev in ("sev1", "sev2")
-             for e in _listing(agent.tool("episodic_timeline", kind="incident",
-                                          context={"severity": sev}, limit=LIMIT))
+             for e in agent.listing("episodic_timeline", kind="incident",
+                                    context={"severity": sev}, limit=LIMIT)
              if e["outcome"] == "open"]
     runbooks: dict[str, list[str]] = {}
     answer = {}
@@ -786,7 +816,7 @@ def _time_to_fix(agent: Agent) -> Any:
     # Fixes are few and deploys many: the agent lists the fixes, then looks up the deploy
     # in each fix's session rather than listing every deploy.
     minutes: dict[str, list[float]] = defaultdict(list)
-    for fix in _listing(agent.tool("episodic_timeline", kind="remediation", limit=LIMIT)):
+    for fix in agent.listing("episodic_timeline", kind="remediation", limit=LIMIT):
         deploy = agent.tool("episodic_timeline", session=fix["session"], kind="deploy")[0]
         delta = (datetime.fromisoformat(fix["valid_from"])
                  - datetime.fromisoformat(deploy["valid_from"]))
@@ -807,8 +837,8 @@ def _time_to_fix(agent: Agent) -> Any:
         sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         """)
 def _flaky_suites(agent: Agent) -> Any:
-    runs = _listing(agent.tool("episodic_timeline", kind="ci", context={"branch": "main"},
-                               start="2026-10-19", end="2026-11-02", limit=LIMIT))
+    runs = agent.listing("episodic_timeline", kind="ci", context={"branch": "main"},
+                         start="2026-10-19", end="2026-11-02", limit=LIMIT)
     failures = Counter(f'{r["metadata"]["service"]}/{r["metadata"]["suite"]}' for r in runs
                        if r["outcome"] == "failure")
     return [list(kv) for kv in sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
@@ -832,8 +862,8 @@ def _record_incident(agent: Agent) -> Any:
                content="SEV3 incident INC-2001 on payments: webhook retries piling up",
                kind="incident", outcome="open", session="inc-INC-2001",
                context={"service": "payments", "severity": "sev3", "incident": "INC-2001"})
-    incidents = _listing(agent.tool("episodic_timeline", kind="incident",
-                                    context={"service": "payments"}, limit=LIMIT))
+    incidents = agent.listing("episodic_timeline", kind="incident",
+                              context={"service": "payments"}, limit=LIMIT)
     return sum(e["outcome"] == "open" for e in incidents)
 
 
@@ -924,13 +954,13 @@ def _customer_profile(agent: Agent) -> Any:
         """)
 def _alerts_before(agent: Agent) -> Any:
     counts = {}
-    for e in _listing(agent.tool("episodic_timeline", kind="incident", **LAST_WEEK,
-                                 limit=LIMIT)):
+    for e in agent.listing("episodic_timeline", kind="incident", **LAST_WEEK,
+                           limit=LIMIT):
         if e["metadata"]["severity"] in ("sev1", "sev2"):
             at = datetime.fromisoformat(e["valid_from"])
-            alerts = _listing(agent.tool(
+            alerts = agent.listing(
                 "episodic_timeline", kind="alert", context={"service": e["metadata"]["service"]},
-                start=(at - timedelta(hours=2)).isoformat(), end=e["valid_from"], limit=LIMIT))
+                start=(at - timedelta(hours=2)).isoformat(), end=e["valid_from"], limit=LIMIT)
             counts[e["metadata"]["incident"]] = len(alerts)
     return counts
 
@@ -956,9 +986,9 @@ def _team_load(agent: Agent) -> Any:
     team = {h["metadata"]["service"]: h["metadata"]["team"] for h in agent.tool(
         "recall", query="owned by team", k=100, metadata={"topic": "ownership"})}
     load: dict[str, dict[str, int]] = defaultdict(lambda: {"incidents": 0, "failed_deploys": 0})
-    for e in _listing(agent.tool("episodic_timeline", kind="incident", **OCTOBER, limit=LIMIT)):
+    for e in agent.listing("episodic_timeline", kind="incident", **OCTOBER, limit=LIMIT):
         load[team[e["metadata"]["service"]]]["incidents"] += 1
-    for d in _listing(agent.tool("episodic_timeline", kind="deploy", **OCTOBER, limit=LIMIT)):
+    for d in agent.listing("episodic_timeline", kind="deploy", **OCTOBER, limit=LIMIT):
         if d["outcome"] == "failure":
             load[team[d["metadata"]["service"]]]["failed_deploys"] += 1
     return dict(load)
@@ -1008,7 +1038,7 @@ def _pool_notes(agent: Agent) -> Any:
         """)
 def _week_summary(agent: Agent) -> Any:
     def week(kind: str) -> list[dict[str, Any]]:
-        return _listing(agent.tool("episodic_timeline", kind=kind, **LAST_WEEK, limit=LIMIT))
+        return agent.listing("episodic_timeline", kind=kind, **LAST_WEEK, limit=LIMIT)
     return {"deploys": dict(Counter(e["outcome"] for e in week("deploy"))),
             "incidents": dict(Counter(e["metadata"]["severity"] for e in week("incident"))),
             "tickets": dict(Counter(e["outcome"] for e in week("support_ticket")))}
@@ -1044,8 +1074,8 @@ def _rename_customer(agent: Agent) -> Any:
         [e.text for e in athena.episodic.timeline(session="inc-INC-1042", limit=1000)]
         """)
 def _incident_replay(agent: Agent) -> Any:
-    return [e["text"] for e in _listing(agent.tool("episodic_timeline", session="inc-INC-1042",
-                                                   limit=LIMIT))]
+    return [e["text"] for e in agent.listing("episodic_timeline", session="inc-INC-1042",
+                                             limit=LIMIT)]
 
 
 @task("certificate-trouble", "Which services have had certificate expiry trouble, and when was "

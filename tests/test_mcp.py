@@ -321,6 +321,34 @@ async def test_classic_mode_bad_arguments_are_error_results(classic_server, argu
     assert not (await classic_server.call_tool("recall", {"query": "release"})).is_error
 
 
+async def test_classic_mode_a_cut_listing_goes_on_from_its_last_cursor(home) -> None:
+    """Past [mcp] max_response_chars a classic result's text is an object, not the
+    operation's list: the first items under "result", then what was cut; a client gets
+    the rest from the cursor of the last item shown."""
+    home.mkdir(parents=True)
+    (home / "athena.toml").write_text("[mcp]\nmax_response_chars = 20000\n", encoding="utf-8")
+    with open_home(home) as athena:
+        recorded = [athena.episodic.record(f"event {i} " + "x" * 100, kind="probe",
+                                           scope=athena.config.memory.default_scope)
+                    for i in range(300)]
+    async with serve(home, "--classic") as session:
+        arguments: dict[str, Any] = {"kind": "probe", "limit": 1000}
+        pages: list[dict[str, Any]] = []
+        while True:
+            result = await session.call_tool("episodic_timeline", arguments)
+            outcome(result)
+            page = json.loads(result.content[0].text)
+            if isinstance(page, list):
+                pages.append({"result": page})
+                break
+            assert page["truncated"] is True and page["cut"] and page["hint"], page
+            assert 0 < len(page["result"]) < 300, page["cut"]
+            pages.append(page)
+            arguments = {**arguments, "cursor": page["result"][-1]["cursor"]}
+    assert len(pages) > 1
+    assert [e["id"] for page in pages for e in page["result"]] == recorded
+
+
 RUNNER_POLICY = """\
 [execution]
 policy = "runner"
