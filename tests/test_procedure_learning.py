@@ -400,11 +400,12 @@ def test_a_run_of_calls_shared_by_different_programs_is_proposed_and_admitted(
         assert athena.procedures.run(outcome.id, text="noted pagers", query="pagers") == 1
 
 
-def test_a_shared_run_needs_min_runs_different_literals(tmp_path: Path) -> None:
+def test_a_shared_run_needs_min_runs_different_programs(tmp_path: Path) -> None:
     with Athena.open(config=make_config(tmp_path)) as athena:
-        # three programs share the run, but two of them with the same literals; and a run
-        # of a single call is never proposed on its own
-        for (around, _, _), (note, query) in zip(AROUND, [("a", "x"), ("b", "y"), ("a", "x")],
+        # the run in three programs, but two of them the same program with the same
+        # literals; and a run of a single call is never proposed on its own
+        for (around, _, _), (note, query) in zip([AROUND[0], AROUND[1], AROUND[0]],
+                                                   [("a", "x"), ("b", "y"), ("a", "x")],
                                                    strict=True):
             result = athena.execute(around.format(run=SHARED_RUN.format(note=note,
                                                                          query=query)))
@@ -412,3 +413,18 @@ def test_a_shared_run_needs_min_runs_different_literals(tmp_path: Path) -> None:
         assert propose(athena) == []
         assert [p.evidence.calls for p in propose(athena, min_runs=2)] == [("remember",
                                                                              "recall")]
+
+
+def test_a_run_repeated_unchanged_in_different_programs_has_no_parameters(
+        tmp_path: Path) -> None:
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        for around, _, _ in AROUND:
+            result = athena.execute(around.format(run=SHARED_RUN.format(note="same note",
+                                                                         query="same")))
+            assert result.ok, result.error
+        [proposal] = propose(athena)
+        assert proposal.parameters == () and proposal.evidence.calls == ("remember", "recall")
+        assert "def run() -> Any:" in proposal.code and "'same note'" in proposal.code
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "active", outcome.validation
+        assert outcome.validation is not None and len(outcome.validation.tests) == 1

@@ -196,7 +196,9 @@ def _proposal(athena: Athena, shape: Shape) -> Proposal:
     where = "successful programs" if all(run.part is None for run in shape.runs) else \
         "runs of these calls within successful programs"
     description = (f"Calls {operations} with the given {inputs}. Learned from {count} "
-                   f"{where} that differed only in these values.")[:1024]
+                   f"{where} that differed only in these values." if inputs else
+                   f"Calls {operations}. Learned from {count} {where}, the same calls "
+                   "in different programs.")[:1024]
     made = draft(shape, athena.api, docstring=description)
     runs = shape.runs[:MAX_EVIDENCE_RUNS]
     evidence = Evidence(

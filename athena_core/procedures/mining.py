@@ -84,6 +84,9 @@ class MinedRun:
     #: Where the run of calls is in the program, ``(first unit, units)``; ``None``: the
     #: whole program. ``program`` is then the run's :func:`fragment`.
     part: tuple[int, int] | None = None
+    #: Of a run of calls: the sha256 of the program it is in (its shape and literals),
+    #: so that one run in different programs counts as different runs.
+    context: str = ""
 
 
 @attrs.frozen
@@ -98,8 +101,9 @@ class Shape:
     runs: tuple[MinedRun, ...]
 
     def distinct_inputs(self) -> int:
-        """How many different sets of literals its runs had."""
-        return len({_hashable(run.values) for run in self.runs})
+        """How many different sets of literals its runs had; a run of calls counts once
+        for each different program it is in."""
+        return len({(_hashable(run.values), run.context) for run in self.runs})
 
 
 def literals(tree: ast.AST) -> list[ast.Constant]:
@@ -174,6 +178,8 @@ def mine(audit: AuditLog, *, scope: str | None = None, since: datetime | str | N
         dump, found = abstracted
         key = _key(dump, record.calls)
         whole_key[record.id] = key
+        context = _key(key, tuple(repr(item) for item in _hashable(
+            tuple(node.value for node in found))))
         groups.setdefault(key, []).append((MinedRun(
             execution_id=record.id, seq=record.seq, at=record.at, scope=record.scope,
             program=record.payload, values=tuple(node.value for node in found)),
@@ -187,7 +193,8 @@ def mine(audit: AuditLog, *, scope: str | None = None, since: datetime | str | N
             run_key = at[(record.id, *part)] = _key(piece[0], named)
             groups.setdefault(run_key, []).append((MinedRun(
                 execution_id=record.id, seq=record.seq, at=record.at, scope=record.scope,
-                program=text, values=tuple(node.value for node in piece[1]), part=part),
+                program=text, values=tuple(node.value for node in piece[1]), part=part,
+                context=context),
                 named, piece[1]))
     if progress is not None:
         progress(read)
@@ -198,8 +205,8 @@ def mine(audit: AuditLog, *, scope: str | None = None, since: datetime | str | N
                       slots=tuple(Slot(LITERAL_TYPES[type(node.value)], node.lineno,
                                        node.col_offset) for node in found),
                       runs=tuple(run for run, _, _ in members))
-        if (shape.distinct_inputs() >= min_runs and found
-                and not _subsumed(shape, groups, whole_key, at)):
+        if shape.distinct_inputs() >= min_runs and not _subsumed(shape, groups, whole_key,
+                                                                   at):
             shapes.append(shape)
     return sorted(shapes, key=lambda shape: (
         len(shape.calls) < 2, shape.runs[0].seq,
