@@ -202,3 +202,24 @@ def test_the_harness_records_replays_and_compares(tmp_path: Path) -> None:
     assert [t["operations"] for t in learned["templates"]] == [
         ["bfcl.shelf.add", "bfcl.shelf.relabel", "bfcl.shelf.size"]]
     assert totals["calls_with_procedures"] == totals["calls"] - 4 * 2
+
+
+def test_the_template_of_a_learned_run_of_calls_is_the_list_it_returns() -> None:
+    # what the learner writes for a run of calls within a turn's list of calls
+    template = template_from_code("learned/add-relabel", '''\
+import athena
+from typing import Any
+
+def run(item: str, label: str) -> Any:
+    """Calls add, then relabel."""
+    return [athena.bfcl.shelf.add(item=item, count=2), athena.bfcl.shelf.relabel(label=label)]
+''')
+    assert template is not None
+    assert template.operations == ("bfcl.shelf.add", "bfcl.shelf.relabel")
+    run = [Step("bfcl.shelf.add", {"item": "jam", "count": 2}),
+           Step("bfcl.shelf.relabel", {"label": "pantry"})]
+    assert template.bind(run) == {"item": "jam", "label": "pantry"}
+    steps = [Step("bfcl.shelf.size", {}), *run, Step("bfcl.shelf.size", {})]
+    assert [(c.start, c.length, c.via) for c in cover(
+        steps, [(template.id, template.bind, 2)])] == [
+        (0, 1, None), (1, 2, "learned/add-relabel"), (3, 1, None)]

@@ -350,3 +350,81 @@ def test_with_require_approval_a_passing_version_waits_for_a_person(tmp_path: Pa
         assert again["status"] == "candidate" and again["validation"]["checks"][-1]["passed"]
         approved = athena.procedures.approve(outcome.id)
         assert approved["status"] == "active" and approved["commit"] == outcome.commit
+
+
+# --- runs of calls within programs -----------------------------------------------------------
+
+#: A two-call run (note something, recall a topic) that three programs share with different
+#: literals, each around it other statements of its own.
+SHARED_RUN = 'athena.remember({note!r}, importance=0.25)\nlen(athena.recall({query!r}, k=2))\n'
+AROUND = [
+    ('import athena\n\n{run}len(athena.recall("anything", k=1))\n',
+     "noted deploys", "deploys"),
+    ('import athena\n\nathena.episodic.record("opened the console", kind="action")\n{run}',
+     "noted backups", "backups"),
+    ('import athena\n\nstart = 40 + 2\n{run}athena.remember("done", importance=0.5)\nstart\n',
+     "noted billing", "billing"),
+]
+
+
+def test_a_run_of_calls_shared_by_different_programs_is_proposed_and_admitted(
+        tmp_path: Path) -> None:
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        ids = []
+        for around, note, query in AROUND:
+            result = athena.execute(around.format(run=SHARED_RUN.format(note=note,
+                                                                         query=query)))
+            assert result.ok, result.error
+            ids.append(result.id)
+        [proposal] = propose(athena)
+        assert proposal.evidence.calls == ("remember", "recall")
+        assert [run.execution_id for run in proposal.evidence.runs] == ids
+        # where the run is in each program: its first statement (after the imports) and
+        # its length in statements
+        assert [run.part for run in proposal.evidence.runs] == [(0, 2), (1, 2), (1, 2)]
+        assert [(p.name, p.type, p.values) for p in proposal.parameters] == [
+            ("text", "str", ("noted deploys", "noted backups", "noted billing")),
+            ("query", "str", ("deploys", "backups", "billing"))]
+        assert proposal.procedure.derived_from == tuple(ids)
+        assert proposal.procedure.permissions == ("remember", "recall")
+        tree = ast.parse(proposal.code)
+        [function] = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+        assert [arg.arg for arg in function.args.args] == ["text", "query"]
+        assert "episodic" not in proposal.code and "start" not in proposal.code
+        # tested against the run itself, re-run on its own from an empty scratch scope
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "active", outcome.validation
+        assert outcome.validation is not None and [t.passed for t in outcome.validation.tests] \
+            == [True, True, True]
+        assert outcome.tests is not None and ids[1] in outcome.tests
+        assert athena.procedures.run(outcome.id, text="noted pagers", query="pagers") == 1
+
+
+def test_a_shared_run_needs_min_runs_different_programs(tmp_path: Path) -> None:
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        # the run in three programs, but two of them the same program with the same
+        # literals; and a run of a single call is never proposed on its own
+        for (around, _, _), (note, query) in zip([AROUND[0], AROUND[1], AROUND[0]],
+                                                   [("a", "x"), ("b", "y"), ("a", "x")],
+                                                   strict=True):
+            result = athena.execute(around.format(run=SHARED_RUN.format(note=note,
+                                                                         query=query)))
+            assert result.ok, result.error
+        assert propose(athena) == []
+        assert [p.evidence.calls for p in propose(athena, min_runs=2)] == [("remember",
+                                                                             "recall")]
+
+
+def test_a_run_repeated_unchanged_in_different_programs_has_no_parameters(
+        tmp_path: Path) -> None:
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        for around, _, _ in AROUND:
+            result = athena.execute(around.format(run=SHARED_RUN.format(note="same note",
+                                                                         query="same")))
+            assert result.ok, result.error
+        [proposal] = propose(athena)
+        assert proposal.parameters == () and proposal.evidence.calls == ("remember", "recall")
+        assert "def run() -> Any:" in proposal.code and "'same note'" in proposal.code
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "active", outcome.validation
+        assert outcome.validation is not None and len(outcome.validation.tests) == 1

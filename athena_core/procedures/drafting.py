@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from athena_core.procedures.gate import _athena_aliases
-from athena_core.procedures.mining import Shape, literals
+from athena_core.procedures.mining import Shape, literals, names_in
 
 if TYPE_CHECKING:
     from athena_core.api import ApiRegistry
@@ -204,17 +204,8 @@ def _binds(node: ast.AST, name: str) -> bool:
 def _bound_names(tree: ast.Module) -> set[str]:
     """Every name the program uses or binds, and the builtins (so that no parameter
     shadows them)."""
-    names = set(dir(builtins))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-    return names
+    bound, read = names_in(tree)
+    return set(dir(builtins)) | bound | read
 
 
 def _unique(name: str, taken: set[str]) -> str:

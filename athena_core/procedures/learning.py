@@ -30,7 +30,7 @@ from athena_core._time import isoformat
 from athena_core.errors import InvalidArgumentError, NothingToLearnError
 from athena_core.procedures.drafting import ENTRY, Parameter, draft
 from athena_core.procedures.gate import admit as gate_admit
-from athena_core.procedures.mining import Shape, mine
+from athena_core.procedures.mining import Shape, fragment, mine
 from athena_core.procedures.model import (
     Example,
     Procedure,
@@ -69,10 +69,14 @@ class EvidenceRun:
     at: datetime
     scope: str
     inputs: Mapping[str, Any]
+    #: The run of calls within the program the proposal was learned from, ``(first unit,
+    #: units)`` (see :mod:`~athena_core.procedures.mining`); ``None``: the whole program.
+    part: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"execution_id": self.execution_id, "at": isoformat(self.at),
-                "scope": self.scope, "inputs": dict(self.inputs)}
+                "scope": self.scope, "inputs": dict(self.inputs),
+                "part": None if self.part is None else list(self.part)}
 
 
 @attrs.frozen
@@ -189,19 +193,24 @@ def _proposal(athena: Athena, shape: Shape) -> Proposal:
     probe = draft(shape, athena.api, docstring="")
     operations = ", then ".join(dict.fromkeys(shape.calls))
     inputs = ", ".join(f"{p.name} ({p.type})" for p in probe.parameters)
+    where = "successful programs" if all(run.part is None for run in shape.runs) else \
+        "runs of these calls within successful programs"
     description = (f"Calls {operations} with the given {inputs}. Learned from {count} "
-                   "successful programs that differed only in these values.")[:1024]
+                   f"{where} that differed only in these values." if inputs else
+                   f"Calls {operations}. Learned from {count} {where}, the same calls "
+                   "in different programs.")[:1024]
     made = draft(shape, athena.api, docstring=description)
     runs = shape.runs[:MAX_EVIDENCE_RUNS]
     evidence = Evidence(
         calls=shape.calls, total_runs=count, constant_literals=made.constant_literals,
         shape=shape.key,
         runs=tuple(EvidenceRun(run.execution_id, run.at, run.scope, {
-            p.name: run.values[p.slots[0]] for p in made.parameters}) for run in runs))
+            p.name: run.values[p.slots[0]] for p in made.parameters}, run.part)
+            for run in runs))
     procedure = Procedure.from_code(
         made.code, id=f"{NAMESPACE}/{_slug(shape)}", description=description, entry=ENTRY,
         permissions=made.permissions, tags=[NAMESPACE, _shape_tag(shape.key)],
-        source="learned", derived_from=[run.execution_id for run in runs])
+        source="learned", derived_from=list(dict.fromkeys(run.execution_id for run in runs)))
     return Proposal(procedure=procedure, code=made.code, parameters=made.parameters,
                     evidence=evidence)
 
@@ -291,7 +300,8 @@ def _verified(athena: Athena, proposal: Proposal, notes: tuple[str, ...]) -> Out
 def _test_sources(athena: Athena, proposal: Proposal
                   ) -> list[tuple[str, str, Mapping[str, Any]]]:
     """The source runs to test against: the oldest with different inputs, with their
-    programs (read back from the audit log)."""
+    programs (read back from the audit log; of a run of calls within a program, the
+    run's own program, :func:`~athena_core.procedures.mining.fragment`)."""
     chosen: list[tuple[str, str, Mapping[str, Any]]] = []
     seen: list[Mapping[str, Any]] = []
     for run in proposal.evidence.runs:
@@ -300,6 +310,8 @@ def _test_sources(athena: Athena, proposal: Proposal
             continue
         seen.append(typed)
         program = athena.audit.get(run.execution_id).payload
+        if program is not None and run.part is not None:
+            program = fragment(program, run.part)
         if program is not None:
             chosen.append((run.execution_id, program, run.inputs))
         if len(chosen) == MAX_TESTS:
