@@ -73,6 +73,14 @@ def record_runs(athena: Athena) -> dict[str, list[str]]:
     return ids
 
 
+@pytest.fixture(autouse=True)
+def _own_database(request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL every test shares one database: a test with an instance of its own
+    starts from an empty one (the tests sharing ``recorded``, which run first, keep it)."""
+    if "recorded" not in request.fixturenames:
+        _empty_database()
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[tuple[Athena, dict[str, list[str]]]]:
