@@ -12,7 +12,8 @@ from athena_core.plugins import PluginHost
 def test_only_builtin_plugins_are_installed() -> None:
     host = PluginHost()
     host.load_entry_points()
-    assert {info.name for info in host.plugins()} == {"athena.memory", "athena.retrieval"}
+    assert {info.name for info in host.plugins()} == {"athena.memory", "athena.retrieval",
+                                                      "athena.privacy"}
     assert all(info.distribution == "athena-core" for info in host.plugins())
 
 
