@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ALL_PERMISSIONS", "CallContext", "bind", "current"]
 
-#: Every permission an operation may require.
-ALL_PERMISSIONS = frozenset({"read", "write", "delete", "execute"})
+#: Every permission an operation may require. ``reveal`` is to be handed the real
+#: sensitive values behind placeholders (``privacy.reveal``, bridge results in their real
+#: form); no preset policy grants it, the host has it.
+ALL_PERMISSIONS = frozenset({"read", "write", "delete", "execute", "reveal"})
 
 
 def _allows(patterns: tuple[str, ...], name: str) -> bool:
@@ -51,7 +53,7 @@ class CallContext:
     scope: str | None
     #: Who is calling: ``host``, ``cli``, ``program:<execution id>``, ``mcp:<client>``.
     caller: str = "host"
-    #: Permissions granted (``read``, ``write``, ``delete``, ``execute``).
+    #: Permissions granted (``read``, ``write``, ``delete``, ``execute``, ``reveal``).
     permissions: frozenset[str] = ALL_PERMISSIONS
     #: Operation patterns allowed (``recall``, ``semantic.*``; ``*`` is all).
     operations: tuple[str, ...] = ("*",)

@@ -113,7 +113,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     with _open(args) as athena:
         count = athena.forget(args.ids or None, session=args.session, start=args.since,
                               end=args.until, metadata=_json_arg(args.metadata),
-                              everything=args.all, scope=args.scope)
+                              subject=args.subject, everything=args.all, scope=args.scope)
     _out(args, {"deleted": count}, f"deleted {count} memor{'y' if count == 1 else 'ies'}")
     return 0
 
@@ -650,6 +650,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--since", metavar="TIME", help="memories from this time (ISO-8601)")
     sub.add_argument("--until", metavar="TIME", help="memories before this time (ISO-8601)")
     sub.add_argument("--metadata", metavar="JSON", help="memories with these metadata values")
+    sub.add_argument("--subject", metavar="VALUE",
+                     help="every memory holding this sensitive value (an e-mail address, a "
+                          "phone number...), and the value's encrypted copy")
     sub.add_argument("--all", action="store_true", help="every memory of the scope")
 
     sub = command("timeline", _cmd_timeline, "list episodic events in time order", scoped)
@@ -813,6 +816,9 @@ def _parser() -> argparse.ArgumentParser:
     from athena_core.cli_privacy import register as register_privacy
 
     register_privacy(commands, common, scoped)
+    from athena_core.cli_keys import register as register_keys
+
+    register_keys(commands, common, scoped)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

@@ -349,6 +349,17 @@ class PrivacyConfig(PrivacyRules):
 
     #: Per-scope rules, from ``[privacy.scopes."SCOPE"]`` tables.
     scopes: Mapping[str, PrivacyRules] = attrs.field(factory=dict, converter=_privacy_scopes)
+    #: Store every memory's text and metadata in placeholder form, the sensitive values
+    #: encrypted in the vault; hand models placeholders only. Off: stored as given.
+    conceal: bool = True
+    #: Where the master key comes from: ``file`` (default), ``env``, or a key provider
+    #: plugin's registered name.
+    key_provider: str = "file"
+    #: The ``file`` provider's key file, relative to the data dir unless absolute
+    #: (default ``keys/master.key``; created 0600 when the store first needs a key).
+    key_file: str = ""
+    #: The environment variable the ``env`` provider reads (32 bytes in base64).
+    key_env: str = "ATHENA_MASTER_KEY"
 
     def rules_for(self, scope: str | None) -> PrivacyRules:
         """The rules in force in ``scope``: these, with the scope's own applied."""
@@ -773,6 +784,14 @@ types = []
 # Values never reported (exact), and regular expressions a value may match in full.
 allow = []
 allow_patterns = []
+# Store memories with each sensitive value replaced by a placeholder ([EMAIL_k3x7q2mz]),
+# the values encrypted (AES-256-GCM) in the vault; models see placeholders only.
+conceal = true
+# Where the master key comes from: "file" (key_file, created 0600), "env" (key_env), or
+# a key provider plugin. Keep a copy of the key: without it no value can be read back.
+key_provider = "file"
+key_file = ""                    # default: keys/master.key in the data dir
+key_env = "ATHENA_MASTER_KEY"
 
 # Types of your own: NAME = 'regular expression'.
 [privacy.patterns]

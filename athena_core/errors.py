@@ -15,11 +15,13 @@ __all__ = [
     "DuplicateNameError",
     "ImportFormatError",
     "InvalidArgumentError",
+    "KeyUnavailableError",
     "MemoryNotFoundError",
     "NothingToLearnError",
     "OperationDeclarationError",
     "OptionError",
     "PermissionDeniedError",
+    "PlaceholderError",
     "PluginContractError",
     "PluginLoadError",
     "ProcedureDepthError",
@@ -29,6 +31,7 @@ __all__ = [
     "ProcedurePackageError",
     "ProcedureRunError",
     "ProcedureStoreError",
+    "ProtectedValueError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
     "SchemaVersionError",
@@ -300,3 +303,23 @@ class SkillExportError(InvalidArgumentError):
     """A procedure cannot be written as an Agent Skills folder that meets the specification
     (its skill name breaks the naming rules, or the target folder exists); nothing was
     written."""
+
+
+class KeyUnavailableError(AthenaError):
+    """The key that protects sensitive values cannot be had: the key provider has no key,
+    it cannot be read, or it is not the key this store's values were encrypted under.
+
+    Nothing was written or decrypted; ``athena keys status`` and ``athena doctor`` say
+    which key is expected where."""
+
+
+class ProtectedValueError(AthenaError):
+    """An encrypted sensitive value failed authentication: its ciphertext was changed,
+    or moved to another row or column. It is never decrypted; the message names the
+    row, not the value."""
+
+
+class PlaceholderError(InvalidArgumentError):
+    """A placeholder (``[EMAIL_k3x7q2mz]``) in an argument cannot be resolved: it was
+    never handed out in this scope (forged, or from another scope), or it is nested or
+    cut off. Nothing was called."""

@@ -153,11 +153,17 @@ def athena_register_pii_detectors(register: Register) -> None:
 def athena_register_key_providers(register: Register) -> None:
     """Register key providers for encryption at rest.
 
-    ``factory(context)`` returns a provider that hands out and rotates the keys
-    that encrypt sensitive fields and the placeholder vault.
+    ``factory(context: athena_core.privacy.keys.KeyProviderContext)`` returns a
+    :class:`athena_core.privacy.keys.KeyProvider`, which holds the master key that wraps
+    the data keys of sensitive values: ``load()`` returns it (32 bytes) or ``None`` if
+    there is none yet, ``create()`` makes and keeps one (or raises
+    ``KeyUnavailableError`` if it cannot), and ``describe()`` says where it is, never
+    what. ``[privacy] key_provider`` chooses one by name; the built-in ones are ``file``
+    and ``env``.
 
-    Added in 0.1.
+    Added in 0.1; called since 0.1 (``[privacy] key_provider``).
     """
+
 
 
 @hookspec

@@ -129,7 +129,9 @@ class Athena:
         from athena_core.audit import AuditLog
         from athena_core.memory import MemoryStore
         from athena_core.privacy.detection import Detection
+        from athena_core.privacy.keys import KeyProviderContext, Keys
         from athena_core.privacy.service import Privacy
+        from athena_core.privacy.vault import Vault
         from athena_core.retrieval import EmbedderContext, VectorBackendContext
         from athena_core.retrieval.embedders import preferred_embedder
         from athena_core.retrieval.index import RecallIndex
@@ -139,7 +141,11 @@ class Athena:
         config, host = self.config, self.plugins
         host.hook.athena_configure.call_historic(kwargs={"config": config})
         self._privacy = Privacy(Detection.from_plugins(host, config.privacy),
-                                max_text_bytes=config.memory.max_text_bytes)
+                                max_text_bytes=config.memory.max_text_bytes,
+                                default_scope=config.memory.default_scope)
+        key_provider = (host.create("key provider", config.privacy.key_provider,
+                                    KeyProviderContext(config))
+                        if config.privacy.conceal else None)
         with file_errors(config.data_dir):
             config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         retrieval = config.retrieval
@@ -152,7 +158,13 @@ class Athena:
         # Storage first: its migrations refuse a new database that already holds tables
         # (a backend may keep its own in the same database).
         self.storage = Storage.open(config.database_url, config.storage)
-        self._audit = AuditLog(self.storage, config.audit)
+        vault = None if key_provider is None else Vault(
+            self.storage, Keys(self.storage, key_provider), self._privacy.detection)
+        if vault is not None:
+            vault.keys.prepare()
+        self._audit = AuditLog(self.storage, config.audit, vault)
+        self._privacy.attach(vault, self._audit)
+        self.api.resolver = self._privacy.resolve_arguments
         backend = host.create(
             "vector backend", config.retrieval.vector_backend,
             VectorBackendContext(dimension=embedder.dimension,
@@ -161,7 +173,8 @@ class Athena:
                                  database_url=config.database_url))
         self.index = RecallIndex(self.storage, embedder, backend, retrieval)
         self.index.open()
-        self.store = MemoryStore(self.storage, self.index, config, notify=self._notify)
+        self.store = MemoryStore(self.storage, self.index, config, notify=self._notify,
+                                 vault=vault)
         self.api.collect(self, namespace="", provider="athena-core")
         self.api.collect(self.procedures, namespace="procedures", provider="athena-core")
         self.api.collect(self.privacy, namespace="privacy", provider="athena-core")
@@ -286,14 +299,16 @@ class Athena:
     @operation(permissions="delete")
     def forget(self, ids: str | Sequence[str] | None = None, *, session: str | None = None,
                start: datetime | None = None, end: datetime | None = None,
-               metadata: Mapping[str, Any] | None = None, everything: bool = False,
-               scope: str | None = None) -> int:
+               metadata: Mapping[str, Any] | None = None, subject: str | None = None,
+               everything: bool = False, scope: str | None = None) -> int:
         """Delete memories for good and return how many rows went.
 
         Select by ``ids``, or in bulk: the events of a ``session``, memories from
-        [``start``, ``end``), those whose metadata has the ``metadata`` values, or
-        ``everything=True`` (the whole scope). Several selectors keep what matches all
-        of them; at least one is needed. Nothing is left behind in tables or the
+        [``start``, ``end``), those whose metadata has the ``metadata`` values, those
+        holding the sensitive value ``subject`` (an e-mail address, a phone number...;
+        its placeholder and its encrypted copy go too), or ``everything=True`` (the
+        whole scope). Several selectors keep what matches all of them; at least one is
+        needed. Nothing is left behind in tables or the
         vector index, and no search finds the memories again; their words leave the
         full-text index's files at the next ``checkpoint()`` or close. Forgetting a
         fact forgets all its versions. Unknown ids raise an error and delete
@@ -308,9 +323,11 @@ class Athena:
         from athena_core.storage.queries import key_batches, scoped_keys
 
         store = self._require_store()
-        selection = ForgetSelection.of(ids, session=session, start=start, end=end,
-                                       metadata=metadata, everything=everything)
         scope = store.scope(scope)
+        forms, digest = self.privacy.subject_forms(subject, scope=scope)
+        selection = ForgetSelection.of(ids, session=session, start=start, end=end,
+                                       metadata=metadata, everything=everything,
+                                       subject=forms)
         with store.transaction() as tx:
             found = selection.rows(tx.session, scope)
             keys = {row.pk for row in found}
@@ -326,10 +343,14 @@ class Athena:
                 tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
             gone = [row.id for row in rows]
             audit = self.audit
+            values = 0
+            if digest is not None and store.vault is not None:
+                values = store.vault.erase(tx.session, scope, [digest])
             scrubbed = audit.scrub(scope, None if selection.everything
-                                   else _forgotten_texts(rows), session=tx.session)
+                                   else [*_forgotten_texts(rows), *(forms or ())],
+                                   session=tx.session)
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
-                                scrubbed=scrubbed,
+                                scrubbed=scrubbed, values=values,
                                 layers={row.layer for row in rows}, session=tx.session)
             note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)

@@ -37,14 +37,14 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from athena_core._time import isoformat
+from athena_core._time import isoformat, utcnow
 from athena_core.api.validation import check_fields, declared_fields
 from athena_core.errors import AthenaError, ImportFormatError, InvalidArgumentError
 from athena_core.memory.values import Memory
@@ -135,7 +135,13 @@ CREATE TABLE records (line INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
 CREATE TABLE vectors (line INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE refs (line INTEGER NOT NULL, field TEXT NOT NULL, target TEXT NOT NULL);
 CREATE TABLE stored (id TEXT PRIMARY KEY, scope TEXT NOT NULL, layer TEXT NOT NULL);
+CREATE TABLE vault (scope TEXT NOT NULL, digest TEXT NOT NULL, token TEXT NOT NULL,
+                    type TEXT NOT NULL, key_version INTEGER NOT NULL,
+                    ciphertext BLOB NOT NULL, PRIMARY KEY (scope, digest));
 """
+#: The columns of the spool's ``vault`` table: sensitive values found while checking,
+#: already encrypted, so the spool (a temporary file) never holds one in plaintext.
+_VAULT_COLUMNS = ("scope", "digest", "token", "type", "key_version", "ciphertext")
 #: The first reference to a memory that is neither stored nor in the file, or is of
 #: another scope or layer. A stored memory counts first: a record of the file whose id is
 #: already stored is skipped on import, so what it says of its own scope must not count.
@@ -176,9 +182,13 @@ class _Spool:
         yield
         self.db.execute("COMMIT")
 
-    def add(self, number: int, record: Mapping[str, Any], references: Mapping[str, str]
-            ) -> None:
-        """Spool the checked record of line ``number``; a repeated id raises."""
+    def add(self, number: int, record: Mapping[str, Any], references: Mapping[str, str],
+            sealed: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Spool the checked record of line ``number`` and its sensitive values (encrypted
+        vault rows); a repeated id raises."""
+        self.db.executemany(
+            f"INSERT OR IGNORE INTO vault VALUES ({', '.join('?' * len(_VAULT_COLUMNS))})",
+            [tuple(row[name] for name in _VAULT_COLUMNS) for row in sealed])
         try:
             self.db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
                             (number, record["id"], record["scope"], record["layer"],
@@ -238,8 +248,9 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
 
 
 def _checked(athena: Athena, number: int, value: Mapping[str, Any]
-             ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Line ``number``'s record, checked and converted, and the ids it refers to."""
+             ) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
+    """Line ``number``'s record, checked, converted and concealed, the ids it refers to,
+    and its sensitive values as encrypted vault rows."""
     store = athena._require_store()
     try:
         record = check_fields(value, _record_fields(), name="", required=_record_fields())
@@ -264,7 +275,13 @@ def _checked(athena: Athena, number: int, value: Mapping[str, Any]
         if not isinstance(target, str):
             raise ImportFormatError(f"fields.{field} must be a memory id (a string).",
                                     line=number, field=f"fields.{field}")
-    return record, references
+    sealed: list[dict[str, Any]] = []
+    if store.vault is not None:
+        concealed, found = store.vault.conceal_data(
+            {"text": record["text"], "metadata": record["metadata"]}, scope=record["scope"])
+        record.update(concealed)
+        sealed = store.vault.sealed(record["scope"], found.values())
+    return record, references, sealed
 
 
 def _check_scope(store: MemoryStore, scope: str, number: int) -> None:
@@ -329,6 +346,13 @@ def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> Imp
     imported = skipped = 0
     with store.transaction() as tx:
         tx.keep_entries = False
+        if store.vault is not None:
+            for batch in spool.batches(
+                    f"SELECT rowid, {', '.join(_VAULT_COLUMNS)} FROM vault WHERE rowid > ? "
+                    "ORDER BY rowid LIMIT ?"):
+                store.vault.insert_sealed(tx.session, [
+                    dict(zip(_VAULT_COLUMNS, row[1:], strict=True)) | {"created_at": utcnow()}
+                    for row in batch])
         for batch in spool.batches(
                 "SELECT records.line, record, vector FROM records JOIN vectors USING (line) "
                 "WHERE records.line > ? ORDER BY records.line LIMIT ?"):

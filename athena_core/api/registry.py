@@ -60,6 +60,9 @@ class OperationSpec:
     permissions: frozenset[str]
     #: This operation's own argument limits, by argument name (see :meth:`limits_for`).
     limits: Mapping[str, ArgumentLimits] = attrs.field(factory=dict)
+    #: Whether placeholders in its arguments are resolved to the real values on the host
+    #: (an operation that must act on a value, like sending mail to an address).
+    real_values: bool = False
     _hints: dict[str, Any] | None = None
     _signature: inspect.Signature | None = None
 
@@ -157,14 +160,17 @@ class OperationSpec:
 
 
 def operation(*, permissions: str | Iterable[str] = "read", name: str | None = None,
-              limits: Mapping[str, ArgumentLimits] | None = None) -> Callable[[F], F]:
+              limits: Mapping[str, ArgumentLimits] | None = None,
+              real_values: bool = False) -> Callable[[F], F]:
     """Declare a function or method as an agent-callable operation.
 
     ``permissions`` is what a caller must be allowed (``read``, ``write``,
-    ``delete``, ``execute``). Every call is checked against the argument limits
-    (:mod:`athena_core.api.limits`; ``limits`` overrides them by argument name) and
-    type-checked against the function's annotations before it runs; the docstring
-    is what agents read.
+    ``delete``, ``execute``, ``reveal``). Every call is checked against the argument
+    limits (:mod:`athena_core.api.limits`; ``limits`` overrides them by argument name)
+    and type-checked against the function's annotations before it runs; the docstring
+    is what agents read. With ``real_values``, placeholders of sensitive values in its
+    arguments (``[EMAIL_k3x7q2mz]``) are resolved to the real values on the host before
+    it runs, each call that resolves one on the audit log; callers never see them.
     """
     wanted = frozenset([permissions] if isinstance(permissions, str) else permissions)
     unknown = wanted - PERMISSIONS
@@ -172,7 +178,8 @@ def operation(*, permissions: str | Iterable[str] = "read", name: str | None = N
         raise ValueError(f"unknown permissions {sorted(unknown)}; valid: {sorted(PERMISSIONS)}")
 
     def decorate(function: F) -> F:
-        spec = OperationSpec(function, name or function.__name__, wanted, dict(limits or {}))
+        spec = OperationSpec(function, name or function.__name__, wanted, dict(limits or {}),
+                             real_values)
 
         @functools.wraps(function)
         def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -227,6 +234,10 @@ class ApiRegistry:
         self._operations: dict[str, Operation] = {}
         #: Values derived from the registered operations; emptied when one is added.
         self.cache: dict[object, Any] = {}
+        #: ``resolve(name, args, kwargs) -> (args, kwargs)``: placeholders to real values,
+        #: for the operations declared ``real_values`` (the instance's privacy pipeline).
+        self.resolver: Callable[[str, tuple[Any, ...], dict[str, Any]],
+                                tuple[tuple[Any, ...], dict[str, Any]]] | None = None
 
     def collect(self, owner: object, *, namespace: str, provider: str) -> None:
         """Register every :func:`operation`-decorated method of ``owner`` (all or none)."""
@@ -302,8 +313,23 @@ class ApiRegistry:
                     f"{clash!r}: one name cannot be both an operation and a namespace.")
             taken.add(op.name)
         for op in ops:
-            self._operations[op.name] = op
+            self._operations[op.name] = self._resolving(op) if op.spec.real_values else op
         self.cache.clear()
+
+    def _resolving(self, op: Operation) -> Operation:
+        """``op`` (declared ``real_values``) calling :attr:`resolver` on its arguments once
+        the call context allows the call, before its own checks run."""
+        inner = op.call
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            context = calls.current()
+            if context is not None:
+                context.check(op.name, op.permissions)
+            if self.resolver is not None:
+                args, kwargs = self.resolver(op.name, args, kwargs)
+            return inner(*args, **kwargs)
+
+        return attrs.evolve(op, call=call)
 
     def get(self, name: str) -> Operation:
         try:

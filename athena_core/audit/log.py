@@ -28,6 +28,7 @@ from athena_core.storage.models import AuditRow, StateRow
 if TYPE_CHECKING:
     from athena_core.config import AuditConfig
     from athena_core.execution.model import ExecutionResult
+    from athena_core.privacy.vault import Vault
     from athena_core.storage import Storage
 
 __all__ = ["AUDIT_KINDS", "HEAD_KEY", "MIN_SCRUB_CHARS", "AuditLog", "AuditRecord", "ChainCheck",
@@ -139,6 +140,9 @@ class AuditLog:
 
     storage: Storage
     config: AuditConfig
+    #: The vault of sensitive values (``[privacy] conceal``): a stored payload (a
+    #: program, arguments) holds placeholders, never the values.
+    vault: Vault | None = None
 
     # --- appending -------------------------------------------------------------------
 
@@ -177,6 +181,13 @@ class AuditLog:
             "payload": payload if self.config.keep_programs else None,
             "scrubbed": False, "migrated": False}
         with self._writing(session) as db:
+            if payload is not None and self.vault is not None:
+                concealed = self.vault.conceal(payload, scope=scope)
+                self.vault.keep(db, scope, concealed.values.values())
+                if concealed.text != payload:
+                    payload = concealed.text
+                    fields["payload_sha256"] = payload_digest(payload)
+                    fields["payload"] = payload if self.config.keep_programs else None
             connection = db.connection()
             value = connection.execute(_HEAD).scalar()
             seq, prev = _parse_head(value)
@@ -242,13 +253,16 @@ class AuditLog:
         return record
 
     def record_forget(self, *, scope: str, rows: int, selector: str = "ids",
-                      layers: Iterable[str] = (), scrubbed: int = 0,
+                      layers: Iterable[str] = (), scrubbed: int = 0, values: int = 0,
                       session: Session | None = None) -> AuditRecord:
-        """That a forget happened: who, in which scope, how many rows, chosen how, and how
-        many records' payloads it scrubbed (never what was forgotten)."""
-        return self.append("forget", scope=scope, status="ok",
-                           details={"rows": rows, "selector": selector,
-                                    "layers": sorted(set(layers)), "scrubbed": scrubbed},
+        """That a forget happened: who, in which scope, how many rows, chosen how, how
+        many records' payloads it scrubbed and sensitive values it erased from the vault
+        (never what was forgotten)."""
+        details = {"rows": rows, "selector": selector, "layers": sorted(set(layers)),
+                   "scrubbed": scrubbed}
+        if values:
+            details["values"] = values
+        return self.append("forget", scope=scope, status="ok", details=details,
                            session=session)
 
     # --- forgetting ------------------------------------------------------------------

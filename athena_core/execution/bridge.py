@@ -25,6 +25,7 @@ from athena_core.sandbox_client import frames
 if TYPE_CHECKING:
     from athena_core.api import ApiRegistry, Operation
     from athena_core.execution.policy import Policy
+    from athena_core.privacy.service import Privacy
 
 __all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "WITHHELD_PERMISSIONS", "BridgeHost",
            "BridgeViolation", "allowed_operations", "callable_operations", "error_classes",
@@ -116,11 +117,15 @@ def to_jsonable(value: Any) -> Any:
 class BridgeHost:
     """Answers the calls of one execution."""
 
-    def __init__(self, registry: ApiRegistry, request: ExecutionRequest) -> None:
+    def __init__(self, registry: ApiRegistry, request: ExecutionRequest, *,
+                 privacy: Privacy | None = None) -> None:
         self.request = request
         self.context = program_context(request.policy, scope=request.scope,
                                        caller=f"program:{request.id}", outer=calls.current())
         self._registry = registry
+        #: Conceals results on their way into the program, unless its policy grants
+        #: ``reveal`` (``None``: results as they are, for tests of the bridge alone).
+        self._privacy = None if "reveal" in self.context.permissions else privacy
         self.calls: list[BridgeCall] = []
         self.violations: list[str] = []
         self._bytes = 0
@@ -178,7 +183,10 @@ class BridgeHost:
                                  "message": f"operation {name!r} does not exist"}
         try:
             with calls.bind(self.context):
-                return True, to_jsonable(self._registry.get(name)(*args, **kwargs)), None
+                value = to_jsonable(self._registry.get(name)(*args, **kwargs))
+                if self._privacy is not None:
+                    value = self._privacy.conceal_output(value, scope=self.request.scope)
+                return True, value, None
         except PermissionDeniedError as exc:
             self.violations.append(f"call to {name!r} refused: {exc.message}")
             return False, None, {"type": type(exc).__name__, "message": str(exc)}

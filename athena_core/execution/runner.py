@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from athena_core.config import Config
     from athena_core.plugins import PluginHost
+    from athena_core.privacy.service import Privacy
     from athena_core.runtime import Athena
 
 __all__ = ["AUTO_ORDER", "ExecutionService"]
@@ -143,7 +144,7 @@ class ExecutionService:
                     id=request.id, status="error", executor=executor.name, language=language,
                     policy=chosen.name, error=syntax, violations=tuple(findings)), code, scope)
         assert self._athena is not None, "running needs an open Athena instance"
-        bridge = BridgeHost(self._athena.api, request)
+        bridge = BridgeHost(self._athena.api, request, privacy=self._athena.privacy)
         result = executor.run(request, bridge)
         if findings:
             import attrs
@@ -157,8 +158,10 @@ class ExecutionService:
                 prewarm(chosen)
 
     def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
-        """Record the execution in the audit log (not in memory) and tell observers."""
+        """Conceal what the program printed and returned (its output goes toward a model),
+        record the execution in the audit log (not in memory) and tell observers."""
         assert self._athena is not None
+        result = _concealed(result, self._athena.privacy, scope)
         with self.recording():
             self._athena.audit.record_execution(result, code=code, scope=scope)
         self._athena.plugins.notify("athena_after_execute", athena=self._athena, result=result)
@@ -193,3 +196,20 @@ class ExecutionService:
         for executor in self._executors.values():
             executor.close()
         self._executors.clear()
+
+
+def _concealed(result: ExecutionResult, privacy: Privacy, scope: str) -> ExecutionResult:
+    """``result`` with every sensitive value in its output, value and error message
+    replaced by its placeholder."""
+    import attrs
+
+    error = result.error
+    fields = {"stdout": result.stdout, "stderr": result.stderr, "value": result.value,
+              "error": None if error is None else error.message}
+    concealed = privacy.conceal_output(fields, scope=scope)
+    if concealed == fields:
+        return result
+    if error is not None:
+        error = attrs.evolve(error, message=concealed["error"])
+    return attrs.evolve(result, stdout=concealed["stdout"], stderr=concealed["stderr"],
+                        value=concealed["value"], error=error)

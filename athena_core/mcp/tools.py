@@ -295,7 +295,8 @@ class ToolSession:
             value = op(**arguments, **server_set)
             if isinstance(value, ExecutionResult):  # `execute`: reported as run_code reports
                 return _execution_result(value)
-            value = to_jsonable(value)  # under "result": its keys never mix with ours
+            # under "result": its keys never mix with ours; toward the model: concealed
+            value = self.athena.privacy.conceal_output(to_jsonable(value), scope=self.scope)
             return ToolResult(_compact(value), {"result": value})
 
         return handler

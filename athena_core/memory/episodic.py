@@ -65,6 +65,7 @@ class EpisodicLayer:
         importance = store.importance(importance)
         fields = _event_fields(session=session, kind=kind, outcome=outcome, actor=actor)
         occurred_at = occurred_at or utcnow()
+        content = store.conceal(content, scope=scope)
         vector = store.embed([content])[0]
         with store.transaction() as tx:
             episode = _episode_row(scope, content, occurred_at, context, fields)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
@@ -29,21 +30,26 @@ class ForgetSelection:
     end: datetime | None = None
     metadata: Mapping[str, Any] | None = None
     everything: bool = False
+    #: The forms a subject takes in stored text (the value itself, its placeholder): a
+    #: memory whose text or metadata holds any of them is selected.
+    subject: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, ids: str | Sequence[str] | None, *, session: str | None,
            start: datetime | None, end: datetime | None,
-           metadata: Mapping[str, Any] | None, everything: bool) -> ForgetSelection:
+           metadata: Mapping[str, Any] | None, everything: bool,
+           subject: Sequence[str] | None = None) -> ForgetSelection:
         """Check the selectors of ``forget()``; raise ``InvalidArgumentError`` if they
         select nothing or contradict each other."""
         wanted = None if ids is None else frozenset([ids] if isinstance(ids, str) else ids)
         if wanted is not None and not wanted:
             raise InvalidArgumentError("forget() was given an empty list of ids.")
-        selection = cls(wanted, session, start, end, metadata or None, everything)
+        selection = cls(wanted, session, start, end, metadata or None, everything,
+                        None if subject is None else tuple(subject))
         if not selection.kind:
             raise InvalidArgumentError(
                 "forget() needs ids, or a bulk selector: session=, start=/end=, metadata=, "
-                "or everything=True for the whole scope.")
+                "subject=, or everything=True for the whole scope.")
         if everything and selection.kind != "everything":
             raise InvalidArgumentError(
                 "forget(everything=True) forgets the whole scope; give it no other selector.")
@@ -59,7 +65,8 @@ class ForgetSelection:
         used = [name for name, on in (
             ("ids", self.ids is not None), ("session", self.session is not None),
             ("time", self.start is not None or self.end is not None),
-            ("metadata", bool(self.metadata)), ("everything", self.everything)) if on]
+            ("metadata", bool(self.metadata)), ("subject", self.subject is not None),
+            ("everything", self.everything)) if on]
         return "+".join(used)
 
     def rows(self, db: Session, scope: str) -> list[Any]:
@@ -74,6 +81,13 @@ class ForgetSelection:
         if self.end is not None:
             conditions.append(MemoryRow.valid_from < self.end)
         conditions += metadata_conditions(self.metadata or {})
+        if self.subject is not None:
+            metadata_text = cast(MemoryRow.meta, Text)
+            conditions.append(or_(*(
+                condition for form in self.subject for condition in (
+                    MemoryRow.text.contains(form, autoescape=True),
+                    metadata_text.contains(form, autoescape=True),
+                    metadata_text.contains(json.dumps(form)[1:-1], autoescape=True)))))
         if self.session is not None:
             conditions.append(MemoryRow.pk.in_(
                 select(EpisodeRow.memory_pk).where(EpisodeRow.session == self.session)))

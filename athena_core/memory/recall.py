@@ -18,8 +18,9 @@ def hybrid_recall(store: MemoryStore, query: str, *, k: int, where: RecallFilter
                   ) -> list[Hit]:
     """The ``k`` memories matching ``where`` most relevant to ``query``.
 
-    ``k`` is checked by the dispatcher (1 to :data:`MAX_K`), like every ``k`` argument."""
-    query = store.text(query, name="query")
+    ``k`` is checked by the dispatcher (1 to :data:`MAX_K`), like every ``k`` argument.
+    A sensitive value in ``query`` is searched for as its placeholder, as memories hold it."""
+    query = store.conceal_query(store.text(query, name="query"), scope=where.scope)
     ranked = store.index.search(query, k=k, where=where)
     if not ranked:
         return []

@@ -42,6 +42,7 @@ class SemanticLayer:
         scope = store.scope(scope)
         metadata = store.metadata(metadata)
         importance = store.importance(importance)
+        text = store.conceal(text, scope=scope)
         vector = store.embed([text])[0]
         with store.transaction() as tx:
             row = tx.insert(layer=self.name, text=text, scope=scope, vector=vector,
@@ -65,6 +66,7 @@ class SemanticLayer:
         text = store.text(text)
         scope = store.scope(scope)
         reason = _reason(reason)
+        text = store.conceal(text, scope=scope)
         vector = store.embed([text])[0]
         with store.transaction() as tx:
             found = tx.session.execute(

@@ -35,6 +35,8 @@ from athena_core.storage.queries import insert_memory_rows, insert_row
 if TYPE_CHECKING:
     import numpy as np
 
+    from athena_core.privacy.vault import Kept, Vault
+
 __all__ = ["LayerContext", "MemoryLayer", "MemoryStore", "Transaction", "check_layer"]
 
 #: The scope column's width (scopes also come from call contexts, not only arguments).
@@ -63,6 +65,9 @@ class Transaction:
     changed: set[int] = attrs.field(factory=set)
     #: Observer hooks to call once the transaction has committed, with their arguments.
     events: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
+    #: The vault of sensitive values, when ``[privacy] conceal`` is on: every memory's
+    #: text and metadata are stored in placeholder form, the values kept in it.
+    vault: Vault | None = None
 
     def event(self, hook: str, **kwargs: Any) -> None:
         """Call observer ``hook`` (``athena_after_supersede``...) with ``kwargs`` (and
@@ -87,6 +92,8 @@ class Transaction:
         stored to :attr:`stored`."""
         now = utcnow()
         meta = dict(metadata or {})
+        if self.vault is not None:
+            text, meta, vector = self._concealed(text, meta, scope, vector)
         columns = {"id": id or _ids.new_id(), "scope": scope, "layer": layer, "text": text,
                    "importance": importance, "created_at": created_at or now,
                    "updated_at": updated_at or created_at or now,
@@ -96,11 +103,36 @@ class Transaction:
         self._stage([row], vector.reshape(1, -1))
         return row
 
+    def _concealed(self, text: str, metadata: dict[str, Any], scope: str,
+                   vector: np.ndarray) -> tuple[str, dict[str, Any], np.ndarray]:
+        """``text`` and ``metadata`` in placeholder form, their values kept in this
+        transaction. A text that did not come from :meth:`MemoryStore.conceal` (a layer
+        that stores text of its own making) is concealed here and embedded again, so no
+        vector is made from a sensitive value."""
+        from athena_core.privacy.vault import ConcealedText
+
+        assert self.vault is not None
+        kept: list[Kept] = []
+        if isinstance(text, ConcealedText):
+            kept += text.kept
+        else:
+            concealed = self.vault.conceal(text, scope=scope)
+            if concealed.text != text:
+                kept += concealed.values.values()
+                text = concealed.text
+                vector = self.index.embed([text])[0]
+        metadata, found = self.vault.conceal_data(metadata, scope=scope)
+        self.vault.keep(self.session, scope, [*kept, *found.values()])
+        return str(text), metadata, vector
+
     def insert_many(self, memories: Sequence[Mapping[str, Any]], vectors: np.ndarray
                     ) -> list[MemoryRow]:
         """Insert ``memories`` (each with every column :meth:`insert` sets, ``id``,
         ``created_at``... included, and ``metadata``) and their ``vectors`` in a few
-        statements: the bulk write of an import. Returns their rows, in order."""
+        statements: the bulk write of an import. Returns their rows, in order.
+
+        Their text and metadata must be in placeholder form already, their values kept
+        (an import conceals each record when it checks it: :mod:`athena_core.transfer`)."""
         keys = insert_memory_rows(self.session, memories)
         rows = [MemoryRow(pk=pk, meta=dict(values["metadata"]),
                           **{name: value for name, value in values.items() if name != "metadata"})
@@ -147,6 +179,8 @@ class MemoryStore:
     #: ``notify(hook, **kwargs)`` tells observer plugins, after a commit (the instance's
     #: :meth:`~athena_core.plugins.PluginHost.notify`; a failing observer is logged).
     notify: Callable[..., None] = lambda hook, **kwargs: None
+    #: The vault of sensitive values (``None`` when ``[privacy] conceal`` is off).
+    vault: Vault | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -157,7 +191,7 @@ class MemoryStore:
         in ``tx.stored`` are announced to observers. An exception rolls everything back.
         """
         with self.storage.write() as session:
-            tx = Transaction(session, self.index)
+            tx = Transaction(session, self.index, vault=self.vault)
             yield tx
         # committed: now update the in-memory index and tell observers
         self.index.applied(tx.added, tx.removed, tx.epoch)
@@ -165,6 +199,23 @@ class MemoryStore:
             self.notify("athena_after_remember", memory=memory)
         for hook, kwargs in tx.events:
             self.notify(hook, **kwargs)
+
+    def conceal(self, text: str, *, scope: str) -> str:
+        """``text`` (checked with :meth:`text`) in placeholder form, to embed and store:
+        each sensitive value the scope's ``[privacy]`` rules detect replaced by its
+        placeholder. The values travel with the returned text and are kept, encrypted,
+        by the transaction that inserts it. Unchanged when ``[privacy] conceal`` is off."""
+        if self.vault is None:
+            return text
+        from athena_core.privacy.vault import ConcealedText
+
+        concealed = self.vault.conceal(text, scope=scope)
+        return ConcealedText(concealed.text, concealed.values.values())
+
+    def conceal_query(self, query: str, *, scope: str) -> str:
+        """A search text as stored texts hold it: its sensitive values as placeholders
+        (so searching by a value finds the memories that hold it). Writes nothing."""
+        return query if self.vault is None else self.vault.conceal_query(query, scope=scope)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The embedder's vectors for ``texts`` (one float32 row each), for

@@ -24,3 +24,11 @@ def athena_register_pii_detectors(register: Register) -> None:
     register("us_ssn", ssn_detector)
     register("ip_address", ip_detector)
     register("secrets", secrets_detector)
+
+
+@hookimpl
+def athena_register_key_providers(register: Register) -> None:
+    from athena_core.privacy.keys import EnvKeyProvider, FileKeyProvider
+
+    register("file", FileKeyProvider)
+    register("env", EnvKeyProvider)

@@ -22,10 +22,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,7 +35,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from athena_core import _ids
 
 __all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow",
-           "MemoryRow", "ProcedureRow", "ProcedureVersionRow", "StateRow", "UTCDateTime",
+           "MemoryRow", "PrivacyKeyRow", "ProcedureRow", "ProcedureVersionRow", "SensitiveValueRow",
+           "StateRow", "UTCDateTime",
            "VectorChangeRow", "embedding_table"]
 
 NAMING_CONVENTION = {
@@ -260,3 +263,49 @@ class ProcedureVersionRow(Base):
     #: Real runs of this version (``athena.procedures.run``) and how many succeeded.
     runs: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     successes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class PrivacyKeyRow(Base):
+    """One key of the privacy key hierarchy (:mod:`athena_core.privacy.keys`), wrapped.
+
+    ``purpose`` is ``data`` (encrypts sensitive values; a new version per rotation) or
+    ``index`` (derives placeholders; one, never rotated). ``wrapped`` is the key under
+    the master key from the key provider (AES-256-GCM, associated data naming purpose and
+    version); ``master_id`` identifies that master key without revealing it.
+    """
+
+    __tablename__ = "privacy_keys"
+    __table_args__ = (PrimaryKeyConstraint("purpose", "version"),)
+
+    purpose: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    master_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the version was retired (no value is left on it); ``None`` while in use.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SensitiveValueRow(Base):
+    """One sensitive value of one scope (:mod:`athena_core.privacy.vault`): stored once,
+    as AES-256-GCM ciphertext, and found by the keyed hash of the value (``digest``), so
+    no plaintext index exists. ``token`` is the placeholder text and memories hold in its
+    place (``[EMAIL_k3x7q2mz]``).
+    """
+
+    __tablename__ = "sensitive_values"
+    __table_args__ = (UniqueConstraint("scope", "digest", name="uq_sensitive_values_digest"),
+                      UniqueConstraint("scope", "token", name="uq_sensitive_values_token"))
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    #: HMAC-SHA256 of the value under the scope's placeholder key, hex.
+    digest: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(96))
+    #: The detected type (``email``, ``github_token``, ...).
+    type: Mapped[str] = mapped_column(String(64))
+    #: The data key version the ciphertext is under.
+    key_version: Mapped[int] = mapped_column(Integer, index=True)
+    #: nonce (12 bytes) + AES-256-GCM ciphertext and tag of the value's UTF-8.
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

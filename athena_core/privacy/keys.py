@@ -1,0 +1,411 @@
+"""The key hierarchy that protects sensitive values at rest.
+
+One **master key** (32 bytes) comes from a key provider (``[privacy] key_provider``:
+``file``, the default, ``env``, or a plugin's). It never encrypts a value itself: it
+wraps the keys below it, which are stored wrapped in the ``privacy_keys`` table.
+
+- **Data keys**, ``data`` version 1, 2, ...: AES-256-GCM keys that encrypt the values
+  of the vault (:mod:`athena_core.privacy.vault`). ``athena keys rotate`` adds a version
+  and re-encrypts every value under it; a version no value is left on can be retired.
+- **The placeholder key**, ``index`` version 1: the HMAC key that placeholders are
+  derived from (one per scope, derived from it). It is never rotated, since a new one
+  would change every placeholder stored in memories.
+
+Each wrapped key is AES-256-GCM under the master key with associated data naming its
+purpose and version, so a wrapped key copied to another row does not unwrap. The
+table also records which master key wrapped each key (``master_id``, an HMAC of a fixed
+label under the master key), so a wrong master key is reported as such, not as damage.
+Nothing here is hand-rolled: ``cryptography`` does the AEAD, :mod:`hmac` the hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import attrs
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from athena_core._time import utcnow
+from athena_core.errors import KeyUnavailableError, ProtectedValueError
+from athena_core.storage.models import PrivacyKeyRow
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from sqlalchemy.orm import Session
+
+    from athena_core.config import Config
+    from athena_core.storage import Storage
+
+__all__ = ["KEY_BYTES", "EnvKeyProvider", "FileKeyProvider", "KeyProvider",
+           "KeyProviderContext", "KeyVersion", "Keys", "open_sealed", "seal"]
+
+#: The size of every key, in bytes (AES-256, HMAC-SHA256).
+KEY_BYTES = 32
+_NONCE_BYTES = 12
+_MASTER_ID_LABEL = b"athena master key id v1"
+
+
+def seal(key: AESGCM, plaintext: bytes, associated: bytes) -> bytes:
+    """``plaintext`` encrypted under ``key`` with a fresh random nonce: nonce + ciphertext
+    (with its tag). ``associated`` is authenticated, not stored."""
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + key.encrypt(nonce, plaintext, associated)
+
+
+def open_sealed(key: AESGCM, sealed: bytes, associated: bytes, *, what: str) -> bytes:
+    """The plaintext of :func:`seal`'s output, or :class:`ProtectedValueError` naming
+    ``what`` if it fails authentication (changed, moved, or another key)."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        return key.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
+    except (InvalidTag, ValueError):
+        raise ProtectedValueError(
+            f"{what} failed authentication: its ciphertext was changed or moved from "
+            "another row, or it is under another key. It was not decrypted.",
+            hint="Restore the database from a backup; `athena audit verify` checks the "
+                 "audit log for other changes.") from None
+
+
+def _aead(key: bytes) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+# --- key providers ---------------------------------------------------------------------
+
+@attrs.frozen
+class KeyProviderContext:
+    """What a key provider factory receives."""
+
+    #: The instance's configuration (``config.data_dir``, ``config.privacy``).
+    config: Config
+    #: The process environment the configuration was read with.
+    env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ))
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """Hands out the master key (``athena_register_key_providers``)."""
+
+    def load(self) -> bytes | None:
+        """The master key (32 bytes), or ``None`` if there is none yet. Raise
+        :class:`KeyUnavailableError` if there is one that cannot be read."""
+        ...
+
+    def create(self) -> bytes:
+        """Make a new master key, keep it, and return it (called once, when the store has
+        no keys yet). Raise :class:`KeyUnavailableError` if this provider cannot."""
+        ...
+
+    def describe(self) -> str:
+        """Where the key is, for messages and ``athena keys status`` (never the key)."""
+        ...
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (ValueError, TypeError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise KeyUnavailableError(
+            f"{where} does not hold a key: it must be {KEY_BYTES} bytes in base64.",
+            hint="Restore the key that this store was created with.")
+    return key
+
+
+def _encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii") + "\n"
+
+
+class FileKeyProvider:
+    """The master key in a file readable by its owner only (``[privacy] key_file``,
+    by default ``keys/master.key`` in the data dir), created 0600 in a 0700 directory."""
+
+    def __init__(self, context: KeyProviderContext) -> None:
+        configured = context.config.privacy.key_file
+        base = Path(context.config.data_dir)
+        self.path = (base / Path(configured).expanduser()) if configured \
+            else base / "keys" / "master.key"
+
+    def describe(self) -> str:
+        return f"the key file {self.path}"
+
+    def load(self) -> bytes | None:
+        try:
+            text = self.path.read_text("ascii")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyUnavailableError(
+                f"The key file {self.path} cannot be read ({exc.__class__.__name__}).",
+                hint="Check its owner and mode (0600); `athena doctor` checks both.") from None
+        return _decode_key(text, f"The key file {self.path}")
+
+    def create(self) -> bytes:
+        key = secrets.token_bytes(KEY_BYTES)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.write(_encode_key(key))
+                file.flush()
+                os.fsync(file.fileno())
+            try:
+                os.link(temporary, self.path)  # fails if another process made one first
+            except FileExistsError:
+                existing = self.load()
+                assert existing is not None
+                return existing
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        with contextlib.suppress(OSError):
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        return key
+
+    def problems(self) -> list[str]:
+        """What is wrong with the key file (``athena doctor``): unreadable, not a key, or
+        readable or writable by others."""
+        if not self.path.exists():
+            return []
+        found = []
+        mode = stat.S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            found.append(f"{self.path} has mode {mode:04o}; other users may read it. "
+                         f"Run: chmod 600 {self.path}")
+        try:
+            self.load()
+        except KeyUnavailableError as exc:
+            found.append(exc.message)
+        return found
+
+
+class EnvKeyProvider:
+    """The master key in an environment variable (``[privacy] key_env``, by default
+    ``ATHENA_MASTER_KEY``): 32 bytes in base64. It never makes one: set it yourself
+    (``python -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"``)."""
+
+    def __init__(self, context: KeyProviderContext) -> None:
+        self.variable = context.config.privacy.key_env
+        self._value = context.env.get(self.variable)
+
+    def describe(self) -> str:
+        return f"the environment variable {self.variable}"
+
+    def load(self) -> bytes | None:
+        if not self._value:
+            return None
+        return _decode_key(self._value, f"The environment variable {self.variable}")
+
+    def create(self) -> bytes:
+        raise KeyUnavailableError(
+            f"The environment variable {self.variable} is not set, and the env key "
+            "provider does not make keys.",
+            hint=f"Set {self.variable} to 32 random bytes in base64, e.g. the output of "
+                 "python -c \"import base64,os;print(base64.b64encode(os.urandom(32))"
+                 ".decode())\", and keep a copy: without it nothing encrypted can be read.")
+
+
+# --- the hierarchy ---------------------------------------------------------------------
+
+@attrs.frozen
+class KeyVersion:
+    """One key of the hierarchy, as ``athena keys status`` reports it."""
+
+    purpose: str
+    version: int
+    retired: bool
+    #: How many vault values are encrypted under it (data keys only).
+    values: int | None = None
+
+
+def _master_id(master: bytes) -> str:
+    return hmac.new(master, _MASTER_ID_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def _wrap_label(purpose: str, version: int) -> bytes:
+    return f"athena/privacy_keys/{purpose}/{version}".encode()
+
+
+class Keys:
+    """The key hierarchy of one store: the master key from ``provider`` and the keys it
+    wraps in the ``privacy_keys`` table, made on first use and cached."""
+
+    def __init__(self, storage: Storage, provider: KeyProvider) -> None:
+        self.storage = storage
+        self.provider = provider
+        self._lock = threading.Lock()
+        self._master: bytes | None = None
+        self._data: dict[int, AESGCM] = {}
+        self._index: bytes | None = None
+        self._current: int | None = None
+
+    def prepare(self) -> None:
+        """Load the keys now, making the first ones if the store has none (when the
+        instance opens, so that no key is ever made inside another write transaction).
+        A key that cannot be had is reported when a value needs it, not here: memories
+        stay readable in placeholder form without it."""
+        with contextlib.suppress(KeyUnavailableError):
+            self._loaded_index()
+
+    # -- what the vault uses --
+
+    def placeholder_key(self, scope: str) -> bytes:
+        """The HMAC key that ``scope``'s placeholders are derived from."""
+        index = self._loaded_index()
+        return hmac.new(index, b"athena/placeholders/" + scope.encode("utf-8"),
+                        hashlib.sha256).digest()
+
+    def current(self) -> tuple[int, AESGCM]:
+        """The data key new values are encrypted under: (version, key)."""
+        self._loaded_index()
+        assert self._current is not None
+        return self._current, self.data_key(self._current)
+
+    def data_key(self, version: int) -> AESGCM:
+        """Data key ``version``; :class:`KeyUnavailableError` if it does not exist."""
+        key = self._data.get(version)
+        if key is None:
+            with self._lock:
+                self._refresh()
+            key = self._data.get(version)
+            if key is None:
+                raise KeyUnavailableError(
+                    f"Data key version {version} is not in this store's key table.",
+                    hint="The value was encrypted by a store with other keys; restore the "
+                         "privacy_keys table from the same backup as the values.")
+        return key
+
+    # -- rotation --
+
+    def add_data_version(self, note: Callable[[Session, int], None] | None = None) -> int:
+        """Make a new data key version, the one new values are encrypted under; return it.
+        ``note(session, version)`` writes more in the same transaction (a rotation's
+        target)."""
+        with self._lock:
+            master = self._loaded_master()
+            with self.storage.write() as session:
+                newest = session.scalar(
+                    select(PrivacyKeyRow.version).where(PrivacyKeyRow.purpose == "data")
+                    .order_by(PrivacyKeyRow.version.desc()).limit(1)) or 0
+                session.add(self._wrapped_row(master, "data", newest + 1))
+                if note is not None:
+                    note(session, newest + 1)
+            self._refresh()
+            return newest + 1
+
+    def forget_version(self, session: Session, version: int) -> None:
+        """Retire data key ``version`` in ``session``: its wrapped key is erased, so
+        nothing can be decrypted with it again (the caller checked no value is on it)."""
+        session.execute(update(PrivacyKeyRow).where(
+            PrivacyKeyRow.purpose == "data", PrivacyKeyRow.version == version)
+            .values(wrapped=b"", retired_at=utcnow()))
+        with self._lock:
+            self._data.pop(version, None)
+
+    def versions(self) -> list[KeyVersion]:
+        """Every key of the table (no key material)."""
+        with self.storage.read() as session:
+            rows = session.execute(select(PrivacyKeyRow.purpose, PrivacyKeyRow.version,
+                                          PrivacyKeyRow.retired_at)
+                                   .order_by(PrivacyKeyRow.purpose, PrivacyKeyRow.version))
+            return [KeyVersion(purpose, version, retired_at is not None)
+                    for purpose, version, retired_at in rows]
+
+    def exist(self) -> bool:
+        """Whether this store has keys yet (a store without sensitive values has none)."""
+        with self.storage.read() as session:
+            return session.scalar(select(PrivacyKeyRow.version).limit(1)) is not None
+
+    # -- loading --
+
+    def _loaded_index(self) -> bytes:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._ensure()
+        assert self._index is not None
+        return self._index
+
+    def _loaded_master(self) -> bytes:
+        if self._master is None:
+            master = self.provider.load()
+            if master is None:
+                if self.exist():
+                    raise KeyUnavailableError(
+                        f"This store's sensitive values are encrypted under a master key "
+                        f"that {self.provider.describe()} does not hold.",
+                        hint="Restore the key file (or set the variable) this store was "
+                             "created with; see docs/privacy.md, 'Losing the key'.")
+                master = self.provider.create()
+            self._master = master
+        return self._master
+
+    def _ensure(self) -> None:
+        """Load the keys, making the first ones if the table is empty."""
+        master = self._loaded_master()
+        self._refresh()
+        if self._index is not None and self._current is not None:
+            return
+        try:
+            with self.storage.write() as session:
+                present = {(purpose, version) for purpose, version in session.execute(
+                    select(PrivacyKeyRow.purpose, PrivacyKeyRow.version))}
+                for purpose in ("index", "data"):
+                    if not any(p == purpose for p, _ in present):
+                        session.add(self._wrapped_row(master, purpose, 1))
+        except IntegrityError:
+            pass  # another process made them first: use those
+        self._refresh()
+
+    def _refresh(self) -> None:
+        master = self._loaded_master()
+        expected = _master_id(master)
+        with self.storage.read() as session:
+            rows = list(session.scalars(select(PrivacyKeyRow)))
+        for row in rows:
+            if row.retired_at is not None:
+                self._data.pop(row.version, None)
+                continue
+            if not hmac.compare_digest(row.master_id, expected):
+                raise KeyUnavailableError(
+                    f"The master key from {self.provider.describe()} is not the key this "
+                    "store's values are encrypted under.",
+                    hint="Restore the right key; see docs/privacy.md, 'Losing the key'.")
+            key = open_sealed(_aead(master), row.wrapped, _wrap_label(row.purpose, row.version),
+                              what=f"Key {row.purpose} version {row.version}")
+            if row.purpose == "index":
+                self._index = key
+            else:
+                self._data[row.version] = _aead(key)
+        data = sorted(row.version for row in rows
+                      if row.purpose == "data" and row.retired_at is None)
+        self._current = data[-1] if data else None
+
+    @staticmethod
+    def _wrapped_row(master: bytes, purpose: str, version: int) -> PrivacyKeyRow:
+        key = secrets.token_bytes(KEY_BYTES)
+        return PrivacyKeyRow(purpose=purpose, version=version,
+                             wrapped=seal(_aead(master), key, _wrap_label(purpose, version)),
+                             master_id=_master_id(master), created_at=utcnow(),
+                             retired_at=None)
+

@@ -1,0 +1,153 @@
+"""Key rotation and retirement: ``athena keys rotate/retire/status`` and their host API,
+including a rotation killed with SIGKILL at random points."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from athena_core.errors import InvalidArgumentError
+from athena_core.privacy import placeholders
+from athena_core.privacy.vault import Kept
+from athena_core.storage.models import SensitiveValueRow
+from tests.conftest import DATABASE_URL
+from tests.test_cli import athena as run_athena
+
+VALUES = 600
+
+
+def fill(athena, count: int = VALUES) -> dict[str, str]:
+    """``count`` values kept in the vault directly (one transaction): token -> value."""
+    vault = athena.privacy.vault
+    kept = {}
+    for number in range(count):
+        value = f"user{number}@acme-corp.io"
+        digest = vault.digest(value, scope="default")
+        token = placeholders.placeholder("email", next(placeholders.suffixes(
+            bytes.fromhex(digest))))
+        kept[token] = Kept(digest, token, "email", value)
+    with athena.storage.write() as session:
+        vault.keep(session, "default", kept.values())
+    return {token: item.value for token, item in kept.items()}
+
+
+def versions_in_use(athena) -> dict[int, int]:
+    with athena.storage.read() as session:
+        return dict(session.execute(select(SensitiveValueRow.key_version, func.count())
+                                    .group_by(SensitiveValueRow.key_version)).all())
+
+
+def all_decrypt(athena, values: dict[str, str]) -> None:
+    tokens = list(values)
+    revealed = athena.privacy.reveal(" ".join(tokens))
+    assert revealed == " ".join(values[token] for token in tokens)
+
+
+def key_records(athena) -> list:
+    return [r for r in athena.audit.records() if r.kind == "key_operation"]
+
+
+def test_rotate_moves_every_value_and_retire_erases_the_old_key(athena):
+    values = fill(athena)
+    assert versions_in_use(athena) == {1: VALUES}
+    steps: list[tuple[int, int]] = []
+    report = athena.privacy.rotate_keys(progress=lambda done, total: steps.append((done, total)))
+    assert (report.version, report.rewrapped, report.resumed) == (2, VALUES, False)
+    assert steps[-1] == (VALUES, VALUES)
+    assert versions_in_use(athena) == {2: VALUES}
+    all_decrypt(athena, values)
+    athena.privacy.retire_key(1)
+    status = athena.privacy.key_status()
+    data = {k["version"]: k for k in status["keys"] if k["purpose"] == "data"}
+    assert data[1]["retired"] and data[1]["values"] == 0 and data[2]["values"] == VALUES
+    all_decrypt(athena, values)
+    assert sorted(r.details["operation"] for r in key_records(athena)) == ["retire", "rotate"]
+
+
+def test_retire_is_refused_while_values_remain_or_for_the_current_version(athena):
+    fill(athena, 5)
+    with pytest.raises(InvalidArgumentError, match="current one"):
+        athena.privacy.retire_key(1)
+    athena.privacy.keys.add_data_version()  # a new version, but values still on 1
+    with pytest.raises(InvalidArgumentError, match="still encrypted under"):
+        athena.privacy.retire_key(1)
+    with pytest.raises(InvalidArgumentError, match="no data key version 9"):
+        athena.privacy.retire_key(9)
+
+
+_ROTATE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from athena_core import Athena
+    from athena_core.config import Config
+    from athena_core.privacy.rotation import rotate
+    raw = {"retrieval": {"embedder": "hashing"}}
+    if sys.argv[2]:
+        raw["storage"] = {"url": sys.argv[2]}
+    with Athena.open(config=Config.from_mapping(raw, data_dir=Path(sys.argv[1]),
+                                                env={})) as athena:
+        print("ready", flush=True)
+        rotate(athena.privacy.vault, athena.audit, batch=20)
+    print("done", flush=True)
+""")
+
+
+def test_a_rotation_killed_at_any_point_loses_nothing_and_resumes(athena_factory, data_dir):
+    athena = athena_factory()
+    values = fill(athena)
+    athena.close()
+    rng = random.Random(7)
+    resumed = 0
+    for _ in range(4):
+        process = subprocess.Popen([sys.executable, "-c", _ROTATE, str(data_dir), DATABASE_URL],
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.4))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        check = athena_factory()
+        counts = versions_in_use(check)
+        assert sum(counts.values()) == VALUES  # nothing lost
+        all_decrypt(check, values)
+        status = check.privacy.key_status()
+        if status["rotation_target"] is not None:  # interrupted: finish it
+            target = status["rotation_target"]
+            left = VALUES - counts.get(target, 0)
+            report = check.privacy.rotate_keys()
+            assert report.resumed and report.version == target
+            assert report.rewrapped == left  # what was done is not done twice
+            resumed += 1
+        assert len(versions_in_use(check)) == 1
+        all_decrypt(check, values)
+        check.close()
+    assert resumed >= 1
+
+
+def test_the_keys_commands(athena_factory, data_dir):
+    athena = athena_factory()
+    fill(athena, 10)
+    athena.close()
+    env = {**os.environ, "ATHENA_HOME": str(data_dir), "ATHENA_RETRIEVAL_EMBEDDER": "hashing"}
+    if DATABASE_URL:
+        env["ATHENA_STORAGE_URL"] = DATABASE_URL
+    rotated = run_athena(data_dir, "keys", "rotate", "--json", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert json.loads(rotated.stdout) == {"version": 2, "rewrapped": 10, "resumed": False}
+    refused = run_athena(data_dir, "keys", "retire", "2", env=env)
+    assert refused.returncode == 1 and "current one" in refused.stderr
+    assert run_athena(data_dir, "keys", "retire", "1", env=env).returncode == 0
+    status = run_athena(data_dir, "keys", "status", env=env)
+    assert status.returncode == 0
+    assert "data key version 1: retired" in status.stdout
+    assert "data key version 2: in use, 10 values" in status.stdout
+    assert "master.key" in status.stdout
+
