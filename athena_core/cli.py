@@ -676,7 +676,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  athena audit list --kind execution --status error --limit 20\n"
                "  athena audit list --scope agent-7 --since 2026-12-01 --json")
     sub.add_argument("--scope", help="only this scope (default: all scopes)")
-    sub.add_argument("--kind", help="only this kind: execution, tool_call, forget")
+    sub.add_argument("--kind", help="only this kind: execution, tool_call, forget, procedure_run, "
+                     "detokenisation, key_operation, export")
     sub.add_argument("--status", help="only this status: ok, error, timeout, killed, denied")
     sub.add_argument("--since", metavar="TIME", help="from this time (ISO-8601)")
     sub.add_argument("--until", metavar="TIME", help="before this time (ISO-8601)")

@@ -148,7 +148,34 @@ def _open_checks(config: Config, reported: set[str]) -> list[Check]:
             checks.append(Check("embedder", "ok",
                                 f"{index.settings.embedder} ({embedder}); vector backend "
                                 f"{config.retrieval.vector_backend}"))
+        checks.append(_keys(athena))
     return checks
+
+
+def _keys(athena: Any) -> Check:
+    """The master key: readable, private, the one the store's values are under."""
+    privacy = athena.privacy
+    if privacy.keys is None:
+        return Check("keys", "ok", "sensitive values are stored as given ([privacy] conceal "
+                                   "= false)")
+    provider = privacy.keys.provider
+    problems = provider.problems() if hasattr(provider, "problems") else []
+    try:
+        status = privacy.key_status()
+        privacy.keys.current()
+    except AthenaError as exc:
+        return Check("keys", "fail", exc.message, exc.hint)
+    if problems:
+        return Check("keys", "warn", "; ".join(problems),
+                     "Without the key no sensitive value can be read back: keep it private "
+                     "and keep a copy apart from the data (docs/privacy.md).")
+    in_use = [k for k in status["keys"] if k["purpose"] == "data" and not k["retired"]]
+    summary = (f"master key in {status['provider']}; {status['values']:,} sensitive values "
+               f"under {len(in_use)} data key version{'s' if len(in_use) != 1 else ''}")
+    if status["rotation_target"] is not None:
+        return Check("keys", "warn", f"{summary}; a rotation was interrupted",
+                     "Run `athena keys rotate` to finish it.")
+    return Check("keys", "ok", summary)
 
 
 def _sandbox_client(directory: Path | None = None) -> Check:

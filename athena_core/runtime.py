@@ -159,10 +159,11 @@ class Athena:
         # (a backend may keep its own in the same database).
         self.storage = Storage.open(config.database_url, config.storage)
         vault = None if key_provider is None else Vault(
-            self.storage, Keys(self.storage, key_provider), self._privacy.detection)
+            self.storage, Keys(self.storage, key_provider, on_create=self._keys_created),
+            self._privacy.detection)
+        self._audit = AuditLog(self.storage, config.audit, vault)
         if vault is not None:
             vault.keys.prepare()
-        self._audit = AuditLog(self.storage, config.audit, vault)
         self._privacy.attach(vault, self._audit)
         self.api.resolver = self._privacy.resolve_arguments
         backend = host.create(
@@ -190,6 +191,13 @@ class Athena:
                     raise host.failure(plugin, exc) from exc
                 host.disable(plugin, exc)  # raises in strict mode, or for a built-in
         host.hook.athena_startup(athena=self)
+
+    def _keys_created(self, session: Any) -> None:
+        """The audit record of the store's first privacy keys, in their transaction."""
+        self.audit.append("key_operation", scope="*", status="ok",
+                          details={"operation": "create",
+                                   "provider": self.config.privacy.key_provider},
+                          session=session)
 
     def _add_plugin(self, plugin: str, layers: Registry[Any], extra: Registry[Any]) -> None:
         """Create ``plugin``'s memory layers and register its operations: all or none."""

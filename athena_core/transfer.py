@@ -82,7 +82,11 @@ class ImportReport:
 
 def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
                  progress: Progress | None = None) -> int:
-    """Write every memory (of ``scope``, or all scopes) to ``out``; returns how many."""
+    """Write every memory (of ``scope``, or all scopes) to ``out``; returns how many.
+
+    Texts and metadata are written as stored: with ``[privacy] conceal`` on, sensitive
+    values as placeholders (their encrypted copies stay in the store's vault). One
+    ``export`` audit record says who exported how many memories of which scope."""
     from sqlalchemy import func
 
     storage = athena._require_store().storage
@@ -107,6 +111,8 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
             after = rows[-1].pk
             if progress:
                 progress(count, total)
+    athena.audit.append("export", scope=scope or "*", status="ok",
+                        details={"memories": count})
     return count
 
 

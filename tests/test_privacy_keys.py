@@ -70,7 +70,8 @@ def test_rotate_moves_every_value_and_retire_erases_the_old_key(athena):
     data = {k["version"]: k for k in status["keys"] if k["purpose"] == "data"}
     assert data[1]["retired"] and data[1]["values"] == 0 and data[2]["values"] == VALUES
     all_decrypt(athena, values)
-    assert sorted(r.details["operation"] for r in key_records(athena)) == ["retire", "rotate"]
+    assert sorted(r.details["operation"] for r in key_records(athena)) == [
+        "create", "retire", "rotate"]
 
 
 def test_retire_is_refused_while_values_remain_or_for_the_current_version(athena):
@@ -151,3 +152,31 @@ def test_the_keys_commands(athena_factory, data_dir):
     assert "data key version 2: in use, 10 values" in status.stdout
     assert "master.key" in status.stdout
 
+
+
+def test_doctor_warns_about_a_key_file_others_can_read_and_fails_without_it(athena_factory,
+                                                                             data_dir):
+    from athena_core.doctor import run_checks
+
+    athena = athena_factory()
+    fill(athena, 3)
+    athena.close()
+    key_file = data_dir / "keys" / "master.key"
+
+    def keys_check():
+        config = data_dir / "athena.toml"
+        lines = ['[retrieval]\nembedder = "hashing"\n']
+        if DATABASE_URL:
+            lines.append(f'[storage]\nurl = "{DATABASE_URL}"\n')
+        config.write_text("".join(lines))
+        return next(c for c in run_checks(data_dir, config) if c.name == "keys")
+
+    check = keys_check()
+    assert check.status == "ok" and "3 sensitive values" in check.detail
+    key_file.chmod(0o644)
+    check = keys_check()
+    assert check.status == "warn" and "chmod 600" in check.detail
+    key_file.chmod(0o600)
+    key_file.write_text("not a key\n")
+    check = keys_check()
+    assert check.status == "fail" and "does not hold a key" in check.detail

@@ -105,6 +105,8 @@ def test_an_import_of_plaintext_is_concealed_and_the_export_holds_no_value(athen
     again = io.StringIO()
     export_jsonl(target, again)
     assert EMAIL not in again.getvalue() and PHONE not in again.getvalue()
+    [record] = target.audit.records(kind="export")
+    assert record.details == {"memories": 1} and record.scope == "*"
 
 
 def canary(number: int) -> str:

@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["AUDIT_KINDS", "HEAD_KEY", "MIN_SCRUB_CHARS", "AuditLog", "AuditRecord", "ChainCheck",
            "current_caller", "quoted_forms"]
 
-#: Kinds of record Athena writes today; later work adds more (``detokenisation``,
-#: ``decryption``, ``key_operation``): ``kind`` is a free string.
-AUDIT_KINDS = ("execution", "tool_call", "forget", "procedure_run")
+#: Kinds of record Athena writes today (``kind`` is a free string: plugins may add more).
+AUDIT_KINDS = ("execution", "tool_call", "forget", "procedure_run", "detokenisation",
+               "key_operation", "export")
 #: ``athena_state`` key of the chain's head: the last record's ``seq`` and hash.
 HEAD_KEY = "audit_head"
 _MAX_LIST = 10_000

@@ -250,9 +250,12 @@ class Keys:
     """The key hierarchy of one store: the master key from ``provider`` and the keys it
     wraps in the ``privacy_keys`` table, made on first use and cached."""
 
-    def __init__(self, storage: Storage, provider: KeyProvider) -> None:
+    def __init__(self, storage: Storage, provider: KeyProvider, *,
+                 on_create: Callable[[Session], None] | None = None) -> None:
         self.storage = storage
         self.provider = provider
+        #: Called in the transaction that makes the store's first keys (its audit record).
+        self.on_create = on_create
         self._lock = threading.Lock()
         self._master: bytes | None = None
         self._data: dict[int, AESGCM] = {}
@@ -370,9 +373,12 @@ class Keys:
             with self.storage.write() as session:
                 present = {(purpose, version) for purpose, version in session.execute(
                     select(PrivacyKeyRow.purpose, PrivacyKeyRow.version))}
-                for purpose in ("index", "data"):
-                    if not any(p == purpose for p, _ in present):
-                        session.add(self._wrapped_row(master, purpose, 1))
+                missing = [purpose for purpose in ("index", "data")
+                           if not any(p == purpose for p, _ in present)]
+                for purpose in missing:
+                    session.add(self._wrapped_row(master, purpose, 1))
+                if missing and self.on_create is not None:
+                    self.on_create(session)
         except IntegrityError:
             pass  # another process made them first: use those
         self._refresh()
