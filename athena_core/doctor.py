@@ -159,6 +159,9 @@ def _keys(athena: Any) -> Check:
         return Check("keys", "ok", "sensitive values are stored as given ([privacy] conceal "
                                    "= false)")
     provider = privacy.keys.provider
+    if not privacy.keys.exist():
+        return Check("keys", "ok", f"no sensitive value stored yet, so no keys; the master "
+                                   f"key will be in {provider.describe()}")
     problems = provider.problems() if hasattr(provider, "problems") else []
     try:
         status = privacy.key_status()

@@ -342,3 +342,25 @@ def test_a_value_whose_short_placeholder_is_taken_gets_a_longer_one(athena):
     assert stored == f"to {longer}"
     assert athena.privacy.reveal(stored) == f"to {EMAIL}"
     assert athena.privacy.reveal(short) == "x@other.example"
+
+
+def test_a_store_gets_keys_with_its_first_sensitive_value_even_inside_a_transaction(
+        athena, data_dir):
+    """A layer that stores text of its own making (no MemoryStore.conceal) is concealed in
+    its transaction; the store's first keys are made in that same transaction."""
+    import numpy as np
+
+    from athena_core.storage.models import PrivacyKeyRow
+
+    athena.remember("nothing sensitive here")
+    assert not athena.privacy.keys.exist()
+    store = athena.store
+    with store.transaction() as tx:
+        row = tx.insert(layer="semantic", text=f"raw {EMAIL}", scope="default",
+                        vector=np.zeros(store.index.embedder.dimension, dtype=np.float32))
+    assert EMAIL not in row.text and athena.privacy.keys.exist()
+    assert athena.privacy.reveal(row.text) == f"raw {EMAIL}"
+    with athena.storage.read() as session:
+        assert session.query(PrivacyKeyRow).count() == 2
+    [created] = [r for r in athena.audit.records() if r.kind == "key_operation"]
+    assert created.details["operation"] == "create"

@@ -182,7 +182,7 @@ class AuditLog:
             "scrubbed": False, "migrated": False}
         with self._writing(session) as db:
             if payload is not None and self.vault is not None:
-                concealed = self.vault.conceal(payload, scope=scope)
+                concealed = self.vault.conceal(payload, scope=scope, session=db)
                 self.vault.keep(db, scope, concealed.values.values())
                 if concealed.text != payload:
                     payload = concealed.text

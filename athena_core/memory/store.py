@@ -116,12 +116,12 @@ class Transaction:
         if isinstance(text, ConcealedText):
             kept += text.kept
         else:
-            concealed = self.vault.conceal(text, scope=scope)
+            concealed = self.vault.conceal(text, scope=scope, session=self.session)
             if concealed.text != text:
                 kept += concealed.values.values()
                 text = concealed.text
                 vector = self.index.embed([text])[0]
-        metadata, found = self.vault.conceal_data(metadata, scope=scope)
+        metadata, found = self.vault.conceal_data(metadata, scope=scope, session=self.session)
         self.vault.keep(self.session, scope, [*kept, *found.values()])
         return str(text), metadata, vector
 

@@ -54,6 +54,8 @@ __all__ = ["KEY_BYTES", "EnvKeyProvider", "FileKeyProvider", "KeyProvider",
 KEY_BYTES = 32
 _NONCE_BYTES = 12
 _MASTER_ID_LABEL = b"athena master key id v1"
+#: ``Session.info`` key of the keys made in that write transaction, until it commits.
+_PENDING = "athena_privacy_new_keys"
 
 
 def seal(key: AESGCM, plaintext: bytes, associated: bytes) -> bytes:
@@ -263,26 +265,28 @@ class Keys:
         self._current: int | None = None
 
     def prepare(self) -> None:
-        """Load the keys now, making the first ones if the store has none (when the
-        instance opens, so that no key is ever made inside another write transaction).
-        A key that cannot be had is reported when a value needs it, not here: memories
-        stay readable in placeholder form without it."""
-        with contextlib.suppress(KeyUnavailableError):
-            self._loaded_index()
+        """Load the store's keys if it has any (when the instance opens). Never makes
+        keys - the first sensitive value does - and never fails: a key that cannot be had
+        is reported when a value needs it, since memories stay readable in placeholder
+        form without it."""
+        with contextlib.suppress(KeyUnavailableError), self._lock:
+            if self.exist():
+                self._refresh()
 
     # -- what the vault uses --
 
-    def placeholder_key(self, scope: str) -> bytes:
-        """The HMAC key that ``scope``'s placeholders are derived from."""
-        index = self._loaded_index()
+    def placeholder_key(self, scope: str, session: Session | None = None) -> bytes:
+        """The HMAC key that ``scope``'s placeholders are derived from. ``session``: the
+        write transaction the caller is in, if any (the store's first keys are then made
+        in it)."""
+        index = self._keys(session)[0]
         return hmac.new(index, b"athena/placeholders/" + scope.encode("utf-8"),
                         hashlib.sha256).digest()
 
-    def current(self) -> tuple[int, AESGCM]:
+    def current(self, session: Session | None = None) -> tuple[int, AESGCM]:
         """The data key new values are encrypted under: (version, key)."""
-        self._loaded_index()
-        assert self._current is not None
-        return self._current, self.data_key(self._current)
+        _, version, key = self._keys(session)
+        return version, key
 
     def data_key(self, version: int) -> AESGCM:
         """Data key ``version``; :class:`KeyUnavailableError` if it does not exist."""
@@ -341,13 +345,21 @@ class Keys:
 
     # -- loading --
 
-    def _loaded_index(self) -> bytes:
-        if self._index is None:
+    def _keys(self, session: Session | None) -> tuple[bytes, int, AESGCM]:
+        """(placeholder key, current data key version, its key), made if the store has
+        none: in ``session`` if the caller is inside a write transaction (a second one
+        would wait for the first), else in a transaction of their own."""
+        pending = None if session is None else session.info.get(_PENDING)
+        if pending is not None:
+            return pending  # type: ignore[no-any-return]
+        if self._index is None or self._current is None:
             with self._lock:
-                if self._index is None:
-                    self._ensure()
-        assert self._index is not None
-        return self._index
+                if self._index is None or self._current is None:
+                    made = self._ensure(session)
+                    if made is not None:
+                        return made
+        assert self._index is not None and self._current is not None
+        return self._index, self._current, self.data_key(self._current)
 
     def _loaded_master(self) -> bytes:
         if self._master is None:
@@ -363,25 +375,34 @@ class Keys:
             self._master = master
         return self._master
 
-    def _ensure(self) -> None:
-        """Load the keys, making the first ones if the table is empty."""
+    def _ensure(self, session: Session | None) -> tuple[bytes, int, AESGCM] | None:
+        """Load the keys, making the first ones if the table has none. Made in the
+        caller's ``session``, they are returned and kept in ``session.info`` (cached only
+        once committed, when the next load reads them); else ``None``."""
         master = self._loaded_master()
         self._refresh()
         if self._index is not None and self._current is not None:
-            return
+            return None
+        if session is not None:
+            index, data = secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES)
+            session.add(self._wrapped_row(master, "index", 1, index))
+            session.add(self._wrapped_row(master, "data", 1, data))
+            if self.on_create is not None:
+                self.on_create(session)
+            session.info[_PENDING] = (index, 1, _aead(data))
+            return session.info[_PENDING]  # type: ignore[no-any-return]
         try:
-            with self.storage.write() as session:
-                present = {(purpose, version) for purpose, version in session.execute(
-                    select(PrivacyKeyRow.purpose, PrivacyKeyRow.version))}
-                missing = [purpose for purpose in ("index", "data")
-                           if not any(p == purpose for p, _ in present)]
+            with self.storage.write() as own:
+                present = {purpose for purpose, in own.execute(select(PrivacyKeyRow.purpose))}
+                missing = [purpose for purpose in ("index", "data") if purpose not in present]
                 for purpose in missing:
-                    session.add(self._wrapped_row(master, purpose, 1))
+                    own.add(self._wrapped_row(master, purpose, 1))
                 if missing and self.on_create is not None:
-                    self.on_create(session)
+                    self.on_create(own)
         except IntegrityError:
             pass  # another process made them first: use those
         self._refresh()
+        return None
 
     def _refresh(self) -> None:
         master = self._loaded_master()
@@ -408,8 +429,9 @@ class Keys:
         self._current = data[-1] if data else None
 
     @staticmethod
-    def _wrapped_row(master: bytes, purpose: str, version: int) -> PrivacyKeyRow:
-        key = secrets.token_bytes(KEY_BYTES)
+    def _wrapped_row(master: bytes, purpose: str, version: int, key: bytes | None = None
+                     ) -> PrivacyKeyRow:
+        key = key or secrets.token_bytes(KEY_BYTES)
         return PrivacyKeyRow(purpose=purpose, version=version,
                              wrapped=seal(_aead(master), key, _wrap_label(purpose, version)),
                              master_id=_master_id(master), created_at=utcnow(),

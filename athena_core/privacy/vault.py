@@ -81,14 +81,16 @@ class Vault:
 
     # --- concealing ------------------------------------------------------------------
 
-    def conceal(self, text: str, *, scope: str) -> Concealed:
+    def conceal(self, text: str, *, scope: str, session: Session | None = None
+                ) -> Concealed:
         """``text`` with every sensitive value the scope's rules detect replaced by its
         placeholder. Reads the vault, never writes it: store the values with :meth:`keep`
-        in the transaction that stores the text. Placeholders already in ``text`` stay."""
+        in the transaction that stores the text. Placeholders already in ``text`` stay.
+        ``session``: the write transaction the caller is in, if any."""
         found = self._values(text, scope)
         if not found:
             return Concealed(text)
-        key = self.keys.placeholder_key(scope)
+        key = self.keys.placeholder_key(scope, session)
         kinds = {value: found_type for value, found_type in found.values()}
         macs = {value: hmac.new(key, value.encode("utf-8"), hashlib.sha256) for value in kinds}
         tokens = self._tokens_for(scope, {value: (macs[value], kinds[value])
@@ -112,15 +114,16 @@ class Vault:
     def keep(self, session: Session, scope: str, values: Iterable[Kept]) -> None:
         """Store ``values`` of ``scope`` (those not stored yet) in ``session``'s
         transaction, encrypted under the current data key."""
-        self.insert_sealed(session, self.sealed(scope, values))
+        self.insert_sealed(session, self.sealed(scope, values, session))
 
-    def sealed(self, scope: str, values: Iterable[Kept]) -> list[dict[str, Any]]:
+    def sealed(self, scope: str, values: Iterable[Kept], session: Session | None = None
+               ) -> list[dict[str, Any]]:
         """``values`` of ``scope`` as vault rows, encrypted under the current data key:
         what an import keeps between its passes instead of the values."""
         values = list(values)
         if not values:
             return []
-        version, key = self.keys.current()
+        version, key = self.keys.current(session)
         now = utcnow()
         return [{"scope": scope, "digest": kept.digest, "token": kept.token,
                  "type": kept.type, "key_version": version, "created_at": now,
@@ -139,7 +142,8 @@ class Vault:
             for row in rows:
                 self._tokens[(row["scope"], row["digest"])] = row["token"]
 
-    def conceal_data(self, value: Any, *, scope: str) -> tuple[Any, dict[str, Kept]]:
+    def conceal_data(self, value: Any, *, scope: str, session: Session | None = None
+                     ) -> tuple[Any, dict[str, Kept]]:
         """``value`` (JSON data: strings, lists, dicts, numbers) with the sensitive values
         in its strings replaced by placeholders, and those values by digest (to
         :meth:`keep`). Dict keys stay as they are. Writes nothing."""
@@ -147,7 +151,7 @@ class Vault:
 
         def walk(item: Any) -> Any:
             if isinstance(item, str):
-                concealed = self.conceal(item, scope=scope)
+                concealed = self.conceal(item, scope=scope, session=session)
                 found.update(concealed.values)
                 return concealed.text
             if isinstance(item, Mapping):
