@@ -36,8 +36,13 @@ def files_containing(data_dir: Path, needle: str) -> list[str]:
 
 
 @pytest.fixture
-def secrets(athena):
-    """One memory of each kind that holds a canary, plus a neighbour that must survive."""
+def secrets(athena_factory):
+    """One memory of each kind that holds a canary, plus a neighbour that must survive.
+
+    Stored as given (``[privacy] conceal = false``), so that the scan finds the canaries
+    before the forget; with concealment on, a canary that looks like a secret would be a
+    placeholder already (tests/test_privacy_vault.py forgets those by subject)."""
+    athena = athena_factory(privacy={"conceal": False})
     c = {name: canary() for name in ("note", "meta", "episode", "fact_v1", "fact_v2",
                                      "reason")}
     ids = {

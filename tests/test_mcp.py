@@ -273,9 +273,10 @@ async def test_a_program_that_runs_too_long_times_out_and_the_server_answers(hom
 async def test_classic_mode_offers_one_tool_per_operation_without_scope(classic_server,
                                                                         athena) -> None:
     tools = {tool.name: tool for tool in (await classic_server.list_tools()).tools}
-    # Every operation the server's policy (strict) allows: it does not grant `execute`.
+    # Every operation the server's policy (strict) allows: it grants neither `execute`
+    # nor `reveal`.
     assert set(tools) == {tool_name(op.name) for op in athena.api
-                          if "execute" not in op.permissions}
+                          if not op.permissions & {"execute", "reveal"}}
     assert {"episodic_record", "semantic_update", "recall", "remember",
             "procedures_run"} <= set(tools)
     assert set(tools["procedures_run"].input_schema["properties"]) == {"id", "inputs"}
