@@ -82,27 +82,60 @@ class Param:
 @attrs.frozen
 class Template:
     """The calls a procedure makes, in order: each an operation and its arguments, each
-    argument a constant, a :class:`Param`, or a list or dict holding them."""
+    argument a constant, a :class:`Param`, or a list or dict holding them.
+
+    A step may also take ``optional`` arguments (passed only when their parameter is
+    given: ``**_given(tags=tags)``) and have a ``guard``: ``(parameter, is_flag)``, the step
+    runs only when that parameter is given (``if folder is not None:``) or true (``if
+    with_cd:``)."""
 
     id: str
     steps: tuple[tuple[str, Mapping[str, Any]], ...]
-    #: Every parameter of the entry function: a binding must give each a value.
+    #: Every parameter of the entry function: a binding gives each a value or leaves it
+    #: to its default.
     params: frozenset[str] = frozenset()
+    #: The parameters without a default (default: all of ``params``).
+    required: frozenset[str] | None = None
+    optional: tuple[Mapping[str, Param], ...] = ()
+    guards: tuple[tuple[str, bool] | None, ...] = ()
 
     def bind(self, run: Sequence[Step]) -> dict[str, Any] | None:
         """The inputs with which the procedure makes exactly the calls of ``run``, or
         ``None`` if it cannot (other operations, other argument names, a constant or a
         parameter that does not fit)."""
-        if len(run) != len(self.steps):
+        guards = self.guards or (None,) * len(self.steps)
+        optional = self.optional or ({},) * len(self.steps)
+        required = self.params if self.required is None else self.required & self.params
+
+        def match(index: int, at: int, inputs: dict[str, Any], unset: frozenset[str]
+                  ) -> dict[str, Any] | None:
+            if index == len(self.steps):
+                done = at == len(run) and unset.isdisjoint(inputs) \
+                    and required <= set(inputs) <= self.params
+                return inputs if done else None
+            operation, arguments = self.steps[index]
+            guard = guards[index]
+            if at < len(run) and run[at].operation == operation \
+                    and set(arguments) <= set(run[at].arguments) \
+                    <= set(arguments) | set(optional[index]):
+                trial = dict(inputs)
+                step = run[at]
+                absent = {param.name for name, param in optional[index].items()
+                          if name not in step.arguments}
+                if all(_unify(want, step.arguments[name], trial)
+                       for name, want in [*arguments.items(), *(
+                           (name, param) for name, param in optional[index].items()
+                           if name in step.arguments)]):
+                    if guard is not None and guard[1]:
+                        trial[guard[0]] = True
+                    found = match(index + 1, at + 1, trial, unset | absent)
+                    if found is not None:
+                        return found
+            if guard is not None:  # the step left out
+                return match(index + 1, at, inputs, unset | {guard[0]})
             return None
-        inputs: dict[str, Any] = {}
-        for step, (operation, arguments) in zip(run, self.steps, strict=True):
-            if step.operation != operation or set(step.arguments) != set(arguments):
-                return None
-            if not all(_unify(want, step.arguments[name], inputs)
-                       for name, want in arguments.items()):
-                return None
-        return inputs if set(inputs) == self.params else None
+
+        return match(0, 0, {}, frozenset())
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -141,33 +174,90 @@ class _Unknown(Exception):
 
 
 def template_from_code(procedure_id: str, code: str, entry: str = "run") -> Template | None:
-    """The template of a straight-line procedure: the ``athena.<op>(...)`` calls of its
-    entry function in the order they run, or ``None`` when its calls are not a fixed
-    sequence of keyword calls whose arguments are literals and parameters (a loop, a
-    branch, a helper function, positional arguments, a computed argument)."""
+    """The template of a procedure whose calls are a fixed sequence: the ``athena.<op>(...)``
+    calls of its entry function in the order they run, each with keyword arguments that
+    are literals and parameters (and optional ones, ``**_given(name=parameter, ...)``),
+    each on its own or alone under ``if parameter is not None:`` or ``if flag:`` (an
+    optional step); ``None`` for anything else (a loop, another branch, a helper function,
+    positional arguments, a computed argument)."""
     tree = ast.parse(code)
     function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
                      and node.name == entry), None)
     if function is None:
         return None
+    args = function.args
     params = {a.arg: a.annotation.id if isinstance(a.annotation, ast.Name) else ""
-              for a in [*function.args.args, *function.args.kwonlyargs]}
+              for a in [*args.args, *args.kwonlyargs]}
+    defaulted = {a.arg for a in args.args[len(args.args) - len(args.defaults):]} | {
+        a.arg for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if default is not None}
     steps: list[tuple[str, Mapping[str, Any]]] = []
+    optional: list[Mapping[str, Param]] = []
+    guards: list[tuple[str, bool] | None] = []
     for statement in function.body:
         calls = _athena_calls(statement)
-        if calls and isinstance(statement, ast.For | ast.While | ast.If | ast.Try | ast.With
-                                | ast.FunctionDef | ast.Match):
+        guard = None
+        if calls and isinstance(statement, ast.If):
+            guard = _guard(statement, params)
+            if guard is None or len(calls) != 1:
+                return None
+        elif calls and isinstance(statement, ast.For | ast.While | ast.Try | ast.With
+                                  | ast.FunctionDef | ast.Match):
             return None
         for call in calls:
-            if call.args or any(keyword.arg is None for keyword in call.keywords):
+            parsed = _call(call, params)
+            if parsed is None:
                 return None
-            try:
-                arguments = {keyword.arg: _argument(keyword.value, params)
-                             for keyword in call.keywords if keyword.arg is not None}
-            except _Unknown:
+            steps.append((_dotted(call.func)[len("athena."):], parsed[0]))
+            optional.append(parsed[1])
+            guards.append(guard)
+    if not steps:
+        return None
+    return Template(procedure_id, tuple(steps), frozenset(params),
+                    frozenset(params) - defaulted, tuple(optional), tuple(guards))
+
+
+def _guard(statement: ast.If, params: Mapping[str, str]) -> tuple[str, bool] | None:
+    """``(parameter, is_flag)`` of ``if parameter is not None:`` or ``if flag:`` guarding
+    one statement, else ``None``."""
+    if statement.orelse or len(statement.body) != 1:
+        return None
+    test = statement.test
+    if isinstance(test, ast.Name) and test.id in params:
+        return test.id, True
+    if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) \
+            and test.left.id in params and len(test.ops) == 1 \
+            and isinstance(test.ops[0], ast.IsNot) \
+            and isinstance(test.comparators[0], ast.Constant) \
+            and test.comparators[0].value is None:
+        return test.left.id, False
+    return None
+
+
+def _call(call: ast.Call, params: Mapping[str, str]
+          ) -> tuple[dict[str, Any], dict[str, Param]] | None:
+    """A call's keyword arguments, and its optional ones (``**_given(...)``)."""
+    if call.args:
+        return None
+    arguments: dict[str, Any] = {}
+    optional: dict[str, Param] = {}
+    try:
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                arguments[keyword.arg] = _argument(keyword.value, params)
+                continue
+            given = keyword.value
+            if not (isinstance(given, ast.Call) and isinstance(given.func, ast.Name)
+                    and given.func.id == "_given" and not given.args):
                 return None
-            steps.append((_dotted(call.func)[len("athena."):], arguments))
-    return Template(procedure_id, tuple(steps), frozenset(params)) if steps else None
+            for item in given.keywords:
+                if item.arg is None or not (isinstance(item.value, ast.Name)
+                                            and item.value.id in params):
+                    return None
+                optional[item.arg] = Param(item.value.id, params[item.value.id])
+    except _Unknown:
+        return None
+    return arguments, optional
 
 
 def _argument(node: ast.expr, params: Mapping[str, str]) -> Any:
@@ -242,19 +332,18 @@ def cover(steps: Sequence[Step],
           shortcuts: Sequence[tuple[str, Callable[[Sequence[Step]], Mapping[str, Any] | None],
                                     int]]) -> list[Choice]:
     """The fewest calls issuing ``steps`` in order: each a single step, or a shortcut
-    ``(name, bind, length)`` whose ``bind(run)`` accepts the run of ``length`` steps there
-    (returning its inputs). Among covers with equally few calls, the earliest choice
-    takes the longest shortcut."""
+    ``(name, bind, longest)`` whose ``bind(run)`` accepts a run of at most ``longest``
+    steps there (returning its inputs). Among covers with equally few calls, the earliest
+    choice takes the longest shortcut."""
     n = len(steps)
     best: list[tuple[int, Choice | None]] = [(0, None)] * (n + 1)
     for i in range(n - 1, -1, -1):
         option = (best[i + 1][0] + 1, Choice(i, 1))
-        for name, bind, length in sorted(shortcuts, key=lambda s: -s[2]):
-            if length < 2 or i + length > n:
-                continue
-            inputs = bind(steps[i:i + length])
-            if inputs is not None and best[i + length][0] + 1 < option[0]:
-                option = (best[i + length][0] + 1, Choice(i, length, name, inputs))
+        for name, bind, longest in sorted(shortcuts, key=lambda s: -s[2]):
+            for length in range(min(longest, n - i), 1, -1):
+                inputs = bind(steps[i:i + length])
+                if inputs is not None and best[i + length][0] + 1 < option[0]:
+                    option = (best[i + length][0] + 1, Choice(i, length, name, inputs))
         best[i] = option
     choices, i = [], 0
     while i < n:

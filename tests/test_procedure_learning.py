@@ -33,8 +33,8 @@ athena.remember({note!r})
 NOTE_RUNS = [("deploys", "looked into deploys", "project:web"),
              ("backups", "looked into backups", "project:web"),
              ("billing", "looked into billing", "project:ops")]
-#: Only two runs: too few.
-TWICE = 'import athena\nathena.episodic.record({content!r}, kind="action")\n'
+#: Only two runs: too few. (Wrapped in ``len`` like ``REFUSED`` below.)
+TWICE = 'import athena\nlen(athena.episodic.record({content!r}, kind="action"))\n'
 #: Three runs, the same literals each time: nothing varies.
 SAME = 'import athena\nlen(athena.recall("alerts", k=5))\n'
 #: Three runs with different queries that all fail.
@@ -42,8 +42,10 @@ FAILING = 'import athena\nathena.recall({query!r}, k=1)\n1 / 0\n'
 #: Three runs whose value (a string hash, seeded per process) no rerun reproduces.
 UNREPEATABLE = 'import athena\nathena.remember({note!r})\nhash({note!r})\n'
 #: Three runs that pass an episodic layer to remember, which a procedure declaring only
-#: ``remember`` may not reach: no rerun under the procedure's policy succeeds.
-REFUSED = 'import athena\nathena.remember({note!r}, layer="episodic")\n'
+#: ``remember`` may not reach: no rerun under the procedure's policy succeeds. (The call
+#: is wrapped in ``len``: a program that is a single plain call is never proposed, its
+#: procedure would be the operation again.)
+REFUSED = 'import athena\nlen(athena.remember({note!r}, layer="episodic"))\n'
 
 
 def record_runs(athena: Athena) -> dict[str, list[str]]:

@@ -28,6 +28,7 @@ import attrs
 from athena_core import calls
 from athena_core._time import isoformat
 from athena_core.errors import InvalidArgumentError, NothingToLearnError
+from athena_core.procedures.call_patterns import Pattern, mine_patterns
 from athena_core.procedures.drafting import ENTRY, Parameter, draft
 from athena_core.procedures.gate import admit as gate_admit
 from athena_core.procedures.mining import Shape, fragment, mine
@@ -37,6 +38,7 @@ from athena_core.procedures.model import (
     ValidationReport,
     check_procedure_id,
 )
+from athena_core.procedures.pattern_drafting import draft_pattern, run_inputs
 from athena_core.procedures.replay import MAX_TESTS, observe, tests_for
 
 if TYPE_CHECKING:
@@ -185,7 +187,16 @@ def propose(athena: Athena, *, scope: str | None = None, since: datetime | str |
                  "run from then on can be learned from.")
     report = None if progress is None else (lambda read: progress("mining", read, read))
     shapes = mine(athena.audit, scope=scope, since=since, min_runs=min_runs, progress=report)
-    return [_proposal(athena, shape) for shape in shapes]
+    patterns, covered = mine_patterns(athena.audit, athena.api, scope=scope, since=since,
+                                      min_runs=min_runs)
+    # A shape whose every run a call pattern (or, for a single plain call, the operation
+    # itself) stands for is not proposed.
+    kept = [shape for shape in shapes
+            if not all((run.execution_id, run.part) in covered for run in shape.runs)]
+    several = [shape for shape in kept if len(shape.calls) >= 2]
+    return [*(_pattern_proposal(pattern) for pattern in patterns),
+            *(_proposal(athena, shape) for shape in several),
+            *(_proposal(athena, shape) for shape in kept if len(shape.calls) < 2)]
 
 
 def _proposal(athena: Athena, shape: Shape) -> Proposal:
@@ -208,18 +219,46 @@ def _proposal(athena: Athena, shape: Shape) -> Proposal:
             p.name: run.values[p.slots[0]] for p in made.parameters}, run.part)
             for run in runs))
     procedure = Procedure.from_code(
-        made.code, id=f"{NAMESPACE}/{_slug(shape)}", description=description, entry=ENTRY,
+        made.code, id=f"{NAMESPACE}/{_slug(shape.calls, shape.key)}",
+        description=description, entry=ENTRY,
         permissions=made.permissions, tags=[NAMESPACE, _shape_tag(shape.key)],
         source="learned", derived_from=list(dict.fromkeys(run.execution_id for run in runs)))
     return Proposal(procedure=procedure, code=made.code, parameters=made.parameters,
                     evidence=evidence)
 
 
-def _slug(shape: Shape) -> str:
+def _pattern_proposal(pattern: Pattern) -> Proposal:
+    """The proposal for a call pattern (see :mod:`~athena_core.procedures.call_patterns`)."""
+    steps = ", then ".join(f"{operation} (optional)" if optional else operation
+                           for operation, optional in zip(pattern.operations,
+                                                          pattern.optional, strict=True))
+    count = len(pattern.runs)
+    description = (f"Calls {steps}. Learned from {count} runs of these calls in "
+                   f"{pattern.programs()} different successful programs; the arguments "
+                   "that differed are parameters, the others parameters with the value "
+                   "they always had as default, and an optional step runs when its first "
+                   "parameter or its with_ flag is given.")[:1024]
+    made, defaults = draft_pattern(pattern, docstring=description)
+    runs = pattern.runs[:MAX_EVIDENCE_RUNS]
+    evidence = Evidence(
+        calls=pattern.operations, total_runs=count, constant_literals=0, shape=pattern.key,
+        runs=tuple(EvidenceRun(run.window.execution_id, run.window.at, run.window.scope,
+                               run_inputs(made.parameters, defaults, number),
+                               run.window.part) for number, run in enumerate(runs)))
+    procedure = Procedure.from_code(
+        made.code, id=f"{NAMESPACE}/{_slug(pattern.operations, pattern.key)}",
+        description=description, entry=ENTRY, permissions=made.permissions,
+        tags=[NAMESPACE, _shape_tag(pattern.key)], source="learned",
+        derived_from=list(dict.fromkeys(run.window.execution_id for run in runs)))
+    return Proposal(procedure=procedure, code=made.code, parameters=made.parameters,
+                    evidence=evidence)
+
+
+def _slug(calls: tuple[str, ...], key: str) -> str:
     """``<operations>-<8 hex of the shape>``, e.g. ``recall-remember-1a2b3c4d``."""
-    words = re.sub(r"[^a-z0-9]+", "-", "-".join(dict.fromkeys(shape.calls)).lower()).strip("-")
+    words = re.sub(r"[^a-z0-9]+", "-", "-".join(dict.fromkeys(calls)).lower()).strip("-")
     words = words[:55].rstrip("-") or "program"
-    return f"{words}-{shape.key[:8]}"
+    return f"{words}-{key[:8]}"
 
 
 def _shape_tag(key: str) -> str:

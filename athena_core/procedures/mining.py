@@ -47,8 +47,8 @@ from athena_core.procedures.gate import SCRATCH_PREFIX, _athena_aliases
 if TYPE_CHECKING:
     from athena_core.audit.log import AuditLog, AuditRecord
 
-__all__ = ["LITERAL_TYPES", "MAX_RUN", "MinedRun", "Shape", "Slot", "fragment", "literals",
-           "mine", "names_in"]
+__all__ = ["LITERAL_TYPES", "MAX_RUN", "MinedRun", "Shape", "Slot", "Unit", "fragment",
+           "literals", "mine", "names_in", "program_units"]
 
 #: Literal types that may become parameters, by the annotation they get.
 LITERAL_TYPES: dict[type, str] = {str: "str", bool: "bool", int: "int", float: "float"}
@@ -233,24 +233,8 @@ def _runs(tree: ast.Module, only: tuple[int, int] | None = None
           ) -> Iterator[tuple[tuple[int, int], str, tuple[str, ...]]]:
     """Each run of calls of the program: its part, its :func:`fragment` and the
     operations it names, in the order Python evaluates them."""
-    imports: list[ast.stmt] = []
-    body = list(tree.body)
-    while body and isinstance(body[0], ast.Import | ast.ImportFrom):
-        imports.append(body.pop(0))
+    imports, units = program_units(tree)
     aliases = _athena_aliases(tree)
-    units: list[tuple[int, ast.AST, type | None]] = []  # (group, node, display kind)
-    group = 0
-    for statement in body:
-        if isinstance(statement, ast.Expr) and isinstance(statement.value,
-                                                          ast.List | ast.Tuple):
-            group += 1
-            units += [(group, element, type(statement.value))
-                      for element in statement.value.elts]
-            group += 1
-        elif isinstance(statement, ast.Import | ast.ImportFrom):
-            group += 1
-        else:
-            units.append((group, statement, None))
     named = [_operations(node, aliases) for _, node, _ in units]
     for start in range(len(units)):
         for length in range(2, min(MAX_RUN, len(units) - start) + 1):
@@ -268,6 +252,35 @@ def _runs(tree: ast.Module, only: tuple[int, int] | None = None
                 continue
             calls = tuple(call for found in named[start:last + 1] for call in found)
             yield (start, length), ast.unparse(ast.fix_missing_locations(module)), calls
+
+
+#: A unit of a program: ``(group, node, display kind)``. Units of one group are
+#: consecutive statements (kind ``None``) or elements of one list or tuple display (kind
+#: ``ast.List`` or ``ast.Tuple``).
+Unit = tuple[int, ast.AST, type | None]
+
+
+def program_units(tree: ast.Module) -> tuple[list[ast.stmt], list[Unit]]:
+    """The program's leading imports, and its units (see the module's documentation),
+    numbered from 0 as a run's ``part`` counts them."""
+    imports: list[ast.stmt] = []
+    body = list(tree.body)
+    while body and isinstance(body[0], ast.Import | ast.ImportFrom):
+        imports.append(body.pop(0))
+    units: list[Unit] = []
+    group = 0
+    for statement in body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value,
+                                                          ast.List | ast.Tuple):
+            group += 1
+            units += [(group, element, type(statement.value))
+                      for element in statement.value.elts]
+            group += 1
+        elif isinstance(statement, ast.Import | ast.ImportFrom):
+            group += 1
+        else:
+            units.append((group, statement, None))
+    return imports, units
 
 
 def _operations(node: ast.AST, aliases: dict[str, str]) -> tuple[str, ...]:

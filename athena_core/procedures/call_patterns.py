@@ -1,0 +1,268 @@
+"""Mining runs of plain calls that recur with different arguments and optional steps.
+
+A **plain call** is a unit of a program (see :mod:`~athena_core.procedures.mining`) that is
+nothing but one call of a registered operation through the ``athena`` module whose
+arguments are all literal data: strings, numbers, booleans, and lists and dicts of them
+(``athena.bfcl.fs.cd(folder="docs")``, ``athena.remember("note", importance=0.5)``). Its
+arguments are read by name (positional ones bound by the operation's signature in the API
+registry). A **window** is two or more consecutive plain calls of one kind (statements,
+or elements of one list or tuple display), at most :data:`~athena_core.procedures.
+mining.MAX_RUN` of them.
+
+A **call pattern** is a sequence of operations of one kind. A window *supports* it when
+its operations are the pattern's with some of them left out (an order-preserving
+subsequence; the pattern's own sequence included); a step that some supporting window
+leaves out is **optional**. Windows are grouped by pattern whatever their argument
+values, argument names and list lengths: those become the procedure's parameters (see
+:mod:`~athena_core.procedures.pattern_drafting`). :func:`mine_patterns` proposes every
+pattern whose operations some window has, supported by windows of at least ``min_runs``
+different programs, and not itself a subsequence of another such pattern (of the same
+kind): the longest patterns, each standing for all of its shorter variants.
+
+A window's calls are placed on the pattern's steps leftmost first. Of the windows of one
+execution that support a pattern, one lying inside another is left out (the longer one
+is the run). The records mined are those :func:`~athena_core.procedures.mining.mine`
+mines.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from athena_core.procedures.drafting import operation_of
+from athena_core.procedures.gate import _athena_aliases
+from athena_core.procedures.mining import (
+    MAX_RUN,
+    _minable,
+    _records,
+    program_units,
+)
+
+if TYPE_CHECKING:
+    from athena_core.api import ApiRegistry
+    from athena_core.audit.log import AuditLog
+
+__all__ = ["Call", "Pattern", "PatternRun", "Window", "mine_patterns", "plain_call",
+           "subsequence"]
+
+#: The kinds of a window: a display's elements, or statements.
+KINDS: dict[type | None, str] = {ast.List: "list", ast.Tuple: "tuple", None: "statements"}
+
+
+@attrs.frozen
+class Call:
+    """A plain call: the operation and its arguments by name, in the order written."""
+
+    operation: str
+    arguments: Mapping[str, Any]
+
+
+@attrs.frozen
+class Window:
+    """Consecutive plain calls of one execution."""
+
+    execution_id: str
+    seq: int
+    at: datetime
+    scope: str
+    #: ``(first unit, units)``, as :func:`~athena_core.procedures.mining.fragment` takes it.
+    part: tuple[int, int]
+    kind: str
+    calls: tuple[Call, ...]
+    #: sha256 of the program the window is in: windows of different programs count apart.
+    context: str
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return tuple(call.operation for call in self.calls)
+
+
+@attrs.frozen
+class PatternRun:
+    """A window supporting a pattern, and the pattern step of each of its calls."""
+
+    window: Window
+    positions: tuple[int, ...]
+
+
+@attrs.frozen
+class Pattern:
+    """A call pattern and the windows that support it, oldest first."""
+
+    #: sha256 of the kind, the operations and which steps are optional.
+    key: str
+    kind: str
+    operations: tuple[str, ...]
+    optional: tuple[bool, ...]
+    runs: tuple[PatternRun, ...]
+
+    def programs(self) -> int:
+        """How many different programs its runs are in."""
+        return len({run.window.context for run in self.runs})
+
+
+def plain_call(node: ast.AST, kind: type | None, aliases: dict[str, str],
+               registry: ApiRegistry) -> Call | None:
+    """The unit ``node`` as a :class:`Call`, or ``None`` if it is not a plain call."""
+    if kind is None:
+        if not isinstance(node, ast.Expr):
+            return None
+        node = node.value
+    if not isinstance(node, ast.Call):
+        return None
+    operation = operation_of(node.func, aliases, registry)
+    if operation is None or any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+            keyword.arg is None for keyword in node.keywords):
+        return None
+    try:
+        args = [ast.literal_eval(arg) for arg in node.args]
+        kwargs = {keyword.arg: ast.literal_eval(keyword.value) for keyword in node.keywords
+                  if keyword.arg is not None}
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not all(_data(value) for value in [*args, *kwargs.values()]):
+        return None
+    try:
+        bound = registry.get(operation).signature.bind(*args, **kwargs)
+    except TypeError:
+        return None
+    return Call(operation, dict(bound.arguments))
+
+
+def _data(value: Any) -> bool:
+    """Whether ``value`` is literal data a parameter can hold (no ``None``, no sets, no
+    tuples: what crosses the bridge as itself)."""
+    if isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _data(item) for key, item in value.items())
+    return False
+
+
+def subsequence(short: Sequence[str], long: Sequence[str]) -> tuple[int, ...] | None:
+    """Where the items of ``short`` are in ``long``, leftmost first, in order; ``None`` if
+    ``short`` is not an order-preserving subsequence of ``long``."""
+    positions: list[int] = []
+    at = 0
+    for item in short:
+        while at < len(long) and long[at] != item:
+            at += 1
+        if at == len(long):
+            return None
+        positions.append(at)
+        at += 1
+    return tuple(positions)
+
+
+def windows_of(audit: AuditLog, registry: ApiRegistry, *, scope: str | None = None,
+               since: datetime | str | None = None
+               ) -> tuple[list[Window], dict[str, tuple[int, int]]]:
+    """Every window of the records mined, oldest first; and, of each execution whose
+    program is nothing but plain calls of one kind (one or more), their part."""
+    found: list[Window] = []
+    whole: dict[str, tuple[int, int]] = {}
+    for record in _records(audit, scope=scope, since=since):
+        if not _minable(record):
+            continue
+        assert record.payload is not None
+        try:
+            tree = ast.parse(record.payload)
+        except (SyntaxError, ValueError):
+            continue
+        _, units = program_units(tree)
+        aliases = _athena_aliases(tree)
+        calls = [plain_call(node, kind, aliases, registry) for _, node, kind in units]
+        context = hashlib.sha256(record.payload.encode("utf-8")).hexdigest()
+        start = 0
+        while start < len(units):
+            end = start
+            while end < len(units) and calls[end] is not None \
+                    and units[end][0] == units[start][0]:
+                end += 1
+            if end > start and start == 0 and end == len(units):
+                whole[record.id] = (0, end)
+            for first in range(start, end):
+                for length in range(2, min(MAX_RUN, end - first) + 1):
+                    found.append(Window(
+                        execution_id=record.id, seq=record.seq, at=record.at,
+                        scope=record.scope, part=(first, length),
+                        kind=KINDS[units[first][2]],
+                        calls=tuple(call for call in calls[first:first + length]
+                                    if call is not None),
+                        context=context))
+            start = max(end, start + 1)
+    return found, whole
+
+
+def mine_patterns(audit: AuditLog, registry: ApiRegistry, *, scope: str | None = None,
+                  since: datetime | str | None = None, min_runs: int = 3
+                  ) -> tuple[list[Pattern], set[tuple[str, tuple[int, int] | None]]]:
+    """The call patterns to propose (see the module's documentation), in the order of
+    their first run; and the runs (``(execution id, part)``, part ``None`` for a whole
+    program) that need no procedure of their own shape: every window that supports one
+    of the patterns, and every program that is a single plain call (its procedure would
+    be that operation again)."""
+    windows, whole = windows_of(audit, registry, scope=scope, since=since)
+    by_sequence: dict[tuple[str, tuple[str, ...]], list[Window]] = {}
+    for window in windows:
+        by_sequence.setdefault((window.kind, window.operations), []).append(window)
+    sequences = sorted(by_sequence, key=lambda key: (key[0], -len(key[1]), key[1]))
+    support: dict[tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]] = {}
+    admissible = []
+    for kind, operations in sequences:
+        names = set(operations)
+        members = [other for other in sequences if other[0] == kind
+                   and len(other[1]) <= len(operations) and names.issuperset(other[1])
+                   and subsequence(other[1], operations) is not None]
+        contexts = {window.context for member in members for window in by_sequence[member]}
+        if len(contexts) >= min_runs:
+            support[(kind, operations)] = members
+            admissible.append((kind, operations))
+    patterns: list[Pattern] = []
+    covered: set[tuple[str, tuple[int, int] | None]] = {
+        (execution, None) for execution, part in whole.items() if part[1] == 1}
+    for kind, operations in admissible:
+        if any(other != (kind, operations) and other[0] == kind
+               and len(other[1]) > len(operations)
+               and subsequence(operations, other[1]) is not None for other in admissible):
+            continue  # a longer pattern stands for it
+        supporting = [window for member in support[(kind, operations)]
+                      for window in by_sequence[member]]
+        covered.update((window.execution_id, window.part) for window in supporting)
+        covered.update((window.execution_id, None) for window in supporting
+                       if whole.get(window.execution_id) == window.part)
+        runs = [PatternRun(window, positions) for window in _outermost(supporting)
+                if (positions := subsequence(window.operations, operations)) is not None]
+        runs.sort(key=lambda run: (run.window.seq, run.window.part))
+        optional = tuple(any(step not in run.positions for run in runs)
+                         for step in range(len(operations)))
+        key = hashlib.sha256(json.dumps(["calls", kind, list(operations), list(optional)])
+                             .encode("utf-8")).hexdigest()
+        patterns.append(Pattern(key=key, kind=kind, operations=operations,
+                                optional=optional, runs=tuple(runs)))
+    patterns.sort(key=lambda pattern: (pattern.runs[0].window.seq,
+                                       pattern.runs[0].window.part[0],
+                                       -pattern.runs[0].window.part[1], pattern.key))
+    return patterns, covered
+
+
+def _outermost(windows: Sequence[Window]) -> list[Window]:
+    """``windows`` without those lying inside another of the same execution."""
+    def inside(inner: Window, outer: Window) -> bool:
+        (start, length), (first, span) = inner.part, outer.part
+        return inner is not outer and inner.execution_id == outer.execution_id \
+            and first <= start and start + length <= first + span
+    by_execution: dict[str, list[Window]] = {}
+    for window in windows:
+        by_execution.setdefault(window.execution_id, []).append(window)
+    return [window for window in windows
+            if not any(inside(window, other) for other in by_execution[window.execution_id])]
