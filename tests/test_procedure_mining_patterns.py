@@ -103,6 +103,9 @@ def test_an_optional_step_runs_when_its_own_varying_parameter_is_given() -> None
     # echo's file name is there only when echo is: a parameter of its own
     assert "if content is not None:\n        results.append(athena.fs.echo(" \
         "content=content, file_name=file_name_2))" in code
+    # echo's other value without its guard is refused, not silently skipped
+    assert "elif file_name_2 is not None:\n        raise ValueError('fs.echo runs only " \
+        "when content is given; file_name_2 without it would be ignored')" in code
     assert code.rstrip().endswith("return results[-1]")
     assert signature(code) == {"folder": "str | None = None", "file_name": "str",
                                "content": "str | None = None",

@@ -171,6 +171,15 @@ def draft_pattern(pattern: Pattern, *, docstring: str
             flag = any(item.flag_of == step for item in inputs)
             condition = guards[step] if flag else f"{guards[step]} is not None"
             body += [f"if {condition}:", f"    {line}"]
+            # a value of the step's own given without its guard is refused, never ignored
+            own = [item.name for item in inputs if item.name != guards[step]
+                   and item.slots and {s for s, _ in item.slots} == {step}
+                   and item.default is None]
+            if own:
+                message = (f"{operation} runs only when {guards[step]} is given; "
+                           f"{', '.join(own)} without it would be ignored")
+                given = " or ".join(f"{name} is not None" for name in own)
+                body += [f"elif {given}:", f"    raise ValueError({message!r})"]
         else:
             body.append(line)
     body.append({"list": f"return {_RESULTS}", "tuple": f"return tuple({_RESULTS})",
