@@ -54,6 +54,7 @@ async def test_code_mode_output_and_values_hold_placeholders(tmp_path) -> None:
 
 @require_sandbox()
 def test_the_cli_shows_placeholders_and_forgets_by_subject(tmp_path) -> None:
+    _empty_database()  # on PostgreSQL: a store of its own, with keys of its own
     home = tmp_path / "home"
     env = {**server_env(ATHENA_HOME=str(home), ATHENA_RETRIEVAL_EMBEDDER="hashing")}
     if DATABASE_URL:
