@@ -269,10 +269,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     with _open(args) as athena:
         if args.file == "-":
-            count = export_jsonl(athena, sys.stdout, scope=args.scope)
+            count = export_jsonl(athena, sys.stdout, scope=args.scope, redact=args.redact)
         else:
             with open(args.file, "w", encoding="utf-8") as out:
-                count = export_jsonl(athena, out, scope=args.scope,
+                count = export_jsonl(athena, out, scope=args.scope, redact=args.redact,
                                      progress=_progress("exporting"))
     if args.file != "-":
         _out(args, {"exported": count, "file": args.file}, f"exported {count} memories")
@@ -712,6 +712,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("export", _cmd_export, "write memories to a JSON Lines file")
     sub.add_argument("file", nargs="?", default="-", help="output file (default stdout)")
     sub.add_argument("--scope", help="only this scope (default: all scopes)")
+    sub.add_argument("--redact", action="store_true",
+                     help="leave the encrypted sensitive values out: the file then holds "
+                          "their placeholders only")
 
     sub = command("import", _cmd_import, "read memories from an export file")
     sub.add_argument("file", help="export file ('-' reads stdin)")

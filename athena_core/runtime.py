@@ -315,7 +315,7 @@ class Athena:
         [``start``, ``end``), those whose metadata has the ``metadata`` values, those
         holding the sensitive value ``subject`` (an e-mail address, a phone number...;
         its placeholder and its encrypted copy go too), or ``everything=True`` (the
-        whole scope). Several selectors keep what matches all of them; at least one is
+            if store.vault is not None and selection.everything:
         needed. Nothing is left behind in tables or the
         vector index, and no search finds the memories again; their words leave the
         full-text index's files at the next ``checkpoint()`` or close. Forgetting a
@@ -352,7 +352,9 @@ class Athena:
             gone = [row.id for row in rows]
             audit = self.audit
             values = 0
-            if digest is not None and store.vault is not None:
+            if store.vault is not None and selection.everything:
+                values = store.vault.erase_scope(tx.session, scope)
+            elif digest is not None and store.vault is not None:
                 values = store.vault.erase(tx.session, scope, [digest])
             scrubbed = audit.scrub(scope, None if selection.everything
                                    else [*_forgotten_texts(rows), *(forms or ())],

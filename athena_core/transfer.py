@@ -1,10 +1,13 @@
 """Export and import of memories as JSON Lines.
 
-The first line is a header (``{"format": "athena-export", "version": 1}``); each
+The first line is a header (``{"format": "athena-export", "version": 2}``); each
 following line is one memory of any layer, in the order it was stored, with its
 id, scope, timestamps and layer fields, so an export imported into an empty
 data dir and exported again gives the same file. Vectors are not exported (they
-belong to an embedder); they are recomputed on import.
+belong to an embedder); they are recomputed on import. Sensitive values follow as
+``{"sensitive_value": {...}}`` lines: vault rows, still encrypted (unless the export
+is redacted); an import checks that its store's keys decrypt each one and that it is
+the value its keyed hash names.
 
 An import writes all of a file or nothing, in three passes that each hold one batch
 of records in memory at most:
@@ -31,6 +34,7 @@ of records in memory at most:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -52,13 +56,16 @@ from athena_core.storage.models import MemoryRow
 
 if TYPE_CHECKING:
     from athena_core.memory.store import MemoryStore, Transaction
+    from athena_core.privacy.vault import Vault
     from athena_core.runtime import Athena
 
 __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "export_jsonl",
            "import_jsonl"]
 
 FORMAT = "athena-export"
-VERSION = 1
+#: The version written. Version 2 adds ``sensitive_value`` lines; version 1 files import too.
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _BATCH = 256
 #: Lines checked between two progress reports of the checking pass.
 _REPORT_EVERY = 1_000
@@ -81,12 +88,14 @@ class ImportReport:
 
 
 def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
-                 progress: Progress | None = None) -> int:
+                 progress: Progress | None = None, redact: bool = False) -> int:
     """Write every memory (of ``scope``, or all scopes) to ``out``; returns how many.
 
     Texts and metadata are written as stored: with ``[privacy] conceal`` on, sensitive
-    values as placeholders (their encrypted copies stay in the store's vault). One
-    ``export`` audit record says who exported how many memories of which scope."""
+    values as placeholders. The values follow as ``sensitive_value`` lines, still
+    encrypted (an import into this store, or one with the same keys, restores them);
+    ``redact`` leaves them out, so the file holds placeholders only. One ``export`` audit
+    record says who exported how many memories and values of which scope."""
     from sqlalchemy import func
 
     storage = athena._require_store().storage
@@ -111,9 +120,33 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
             after = rows[-1].pk
             if progress:
                 progress(count, total)
+    vault = athena._require_store().vault
+    values = 0 if redact or vault is None else _export_values(vault, out, scope)
     athena.audit.append("export", scope=scope or "*", status="ok",
-                        details={"memories": count})
+                        details={"memories": count, "values": values, "redacted": redact})
     return count
+
+
+def _export_values(vault: Vault, out: IO[str], scope: str | None) -> int:
+    """Write the vault's rows (of ``scope``, or all) as ``sensitive_value`` lines, their
+    ciphertext in base64; return how many."""
+    from athena_core.storage.models import SensitiveValueRow
+
+    count, after = 0, 0
+    with vault.storage.read() as session:
+        while True:
+            query = select(SensitiveValueRow).where(SensitiveValueRow.pk > after)
+            if scope is not None:
+                query = query.where(SensitiveValueRow.scope == scope)
+            rows = list(session.scalars(query.order_by(SensitiveValueRow.pk).limit(_BATCH)))
+            if not rows:
+                return count
+            for row in rows:
+                out.write(_dumps({"sensitive_value": {
+                    **{name: getattr(row, name) for name in _VAULT_COLUMNS},
+                    "ciphertext": base64.b64encode(row.ciphertext).decode("ascii")}}) + "\n")
+            count += len(rows)
+            after = rows[-1].pk
 
 
 def import_jsonl(athena: Athena, source: IO[bytes], *, progress: PhaseProgress | None = None
@@ -188,13 +221,17 @@ class _Spool:
         yield
         self.db.execute("COMMIT")
 
+    def add_values(self, sealed: Sequence[Mapping[str, Any]]) -> None:
+        """Spool sensitive values as encrypted vault rows (one already spooled: ignored)."""
+        self.db.executemany(
+            f"INSERT OR IGNORE INTO vault VALUES ({', '.join('?' * len(_VAULT_COLUMNS))})",
+            [tuple(row[name] for name in _VAULT_COLUMNS) for row in sealed])
+
     def add(self, number: int, record: Mapping[str, Any], references: Mapping[str, str],
             sealed: Sequence[Mapping[str, Any]] = ()) -> None:
         """Spool the checked record of line ``number`` and its sensitive values (encrypted
         vault rows); a repeated id raises."""
-        self.db.executemany(
-            f"INSERT OR IGNORE INTO vault VALUES ({', '.join('?' * len(_VAULT_COLUMNS))})",
-            [tuple(row[name] for name in _VAULT_COLUMNS) for row in sealed])
+        self.add_values(sealed)
         try:
             self.db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
                             (number, record["id"], record["scope"], record["layer"],
@@ -238,13 +275,17 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
         raise ImportFormatError("the file is empty; expected an Athena export.") from None
     if header.get("format") != FORMAT:
         raise ImportFormatError(f"the first line is not an {FORMAT} header.", line=number)
-    if header.get("version") != VERSION:
+    if header.get("version") not in _READABLE_VERSIONS:
         raise ImportFormatError(
             f"export format version {header.get('version')!r} is not supported "
-            f"(this Athena reads version {VERSION}).", line=number)
+            f"(this Athena reads versions {', '.join(map(str, _READABLE_VERSIONS))}).",
+            line=number)
     with spool.transaction():
         for count, (number, value, done) in enumerate(lines, start=1):
-            spool.add(number, *_checked(athena, number, value))
+            if "sensitive_value" in value:
+                spool.add_values([_checked_value(athena, number, value)])
+            else:
+                spool.add(number, *_checked(athena, number, value))
             if report is not None and total is not None and count % _REPORT_EVERY == 0 \
                     and done < total:
                 report(done, total)
@@ -288,6 +329,44 @@ def _checked(athena: Athena, number: int, value: Mapping[str, Any]
         record.update(concealed)
         sealed = store.vault.sealed(record["scope"], found.values())
     return record, references, sealed
+
+
+def _checked_value(athena: Athena, number: int, value: Mapping[str, Any]) -> dict[str, Any]:
+    """Line ``number``'s sensitive value (a vault row): its fields, its scope, and that
+    this store's keys decrypt it and it is the value its keyed hash names."""
+    store = athena._require_store()
+    if store.vault is None:
+        raise ImportFormatError(
+            "the file carries encrypted sensitive values, and this store does not conceal "
+            "them ([privacy] conceal = false); turn it on, or import a file exported with "
+            "--redact.", line=number, field="sensitive_value")
+    row = value["sensitive_value"]
+    if set(value) != {"sensitive_value"} or not isinstance(row, Mapping) \
+            or set(row) != set(_VAULT_COLUMNS):
+        raise ImportFormatError(
+            f"a sensitive_value line holds exactly the keys {', '.join(_VAULT_COLUMNS)}.",
+            line=number, field="sensitive_value")
+    for name in _VAULT_COLUMNS:
+        wanted = int if name == "key_version" else str
+        if not isinstance(row[name], wanted) or isinstance(row[name], bool):
+            raise ImportFormatError(f"sensitive_value.{name} must be a {wanted.__name__}.",
+                                    line=number, field=f"sensitive_value.{name}")
+    _check_scope(store, row["scope"], number)
+    try:
+        ciphertext = base64.b64decode(row["ciphertext"], validate=True)
+    except ValueError:
+        raise ImportFormatError("sensitive_value.ciphertext is not base64.", line=number,
+                                field="sensitive_value.ciphertext") from None
+    sealed = {**row, "ciphertext": ciphertext}
+    try:
+        store.vault.check_sealed(sealed)
+    except AthenaError as exc:
+        raise ImportFormatError(
+            f"a sensitive value cannot be read with this store's keys ({exc.message}); "
+            "import the file into the store it was exported from (or one restored with the "
+            "same key table and master key), or export it with --redact.",
+            line=number, field="sensitive_value.ciphertext") from None
+    return sealed
 
 
 def _check_scope(store: MemoryStore, scope: str, number: int) -> None:

@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from athena_core.errors import ImportFormatError, PlaceholderError
 from athena_core.privacy import placeholders
 from athena_core.transfer import export_jsonl, import_jsonl
 from tests.conftest import DATABASE_URL, _empty_database
@@ -107,7 +108,8 @@ def test_an_import_of_plaintext_is_concealed_and_the_export_holds_no_value(athen
     export_jsonl(target, again)
     assert EMAIL not in again.getvalue() and PHONE not in again.getvalue()
     [record] = target.audit.records(kind="export")
-    assert record.details == {"memories": 1} and record.scope == "*"
+    assert record.details == {"memories": 1, "values": 2, "redacted": False}
+    assert record.scope == "*"
 
 
 def canary(number: int) -> str:
@@ -156,3 +158,33 @@ def test_no_canary_reaches_any_file(athena_factory, data_dir, tmp_path, writes, 
     reopened = athena_factory(**CANARIES)
     [hit] = reopened.recall(values[5], k=1)
     assert values[5] in reopened.privacy.reveal(hit.text)
+
+
+def test_an_export_carries_the_values_encrypted_and_an_import_restores_them(
+        athena_factory, tmp_path) -> None:
+    athena = athena_factory(tmp_path / "one")
+    stored = athena.get(athena.remember(f"Write to {EMAIL}")).text
+    full, redacted = io.StringIO(), io.StringIO()
+    export_jsonl(athena, full)
+    export_jsonl(athena, redacted, redact=True)
+    lines = [json.loads(line) for line in full.getvalue().splitlines()]
+    [value] = [line["sensitive_value"] for line in lines if "sensitive_value" in line]
+    assert value["token"] in stored and EMAIL not in full.getvalue()
+    assert "sensitive_value" not in redacted.getvalue()
+    athena.forget(everything=True)
+    with pytest.raises(PlaceholderError):
+        athena.privacy.reveal(stored)
+    report = import_jsonl(athena, io.BytesIO(full.getvalue().encode()))
+    assert report.imported == 1
+    assert athena.privacy.reveal(stored) == f"Write to {EMAIL}"
+    # a changed ciphertext, or another store's keys, refuse the file: nothing is written
+    tampered = full.getvalue().replace(value["ciphertext"][:8], "AAAAAAAA")
+    with pytest.raises(ImportFormatError, match="cannot be read with this store's keys"):
+        import_jsonl(athena, io.BytesIO(tampered.encode()))
+    athena.close()
+    _empty_database()
+    other = athena_factory(tmp_path / "two")
+    other.remember(f"mail {TOKEN}")  # keys of its own
+    with pytest.raises(ImportFormatError, match="cannot be read with this store's keys"):
+        import_jsonl(other, io.BytesIO(full.getvalue().encode()))
+    assert other.recall("Write", k=5) == []

@@ -24,7 +24,7 @@ from sqlalchemy import Table, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
-from athena_core.errors import PlaceholderError
+from athena_core.errors import PlaceholderError, ProtectedValueError
 from athena_core.privacy import placeholders
 from athena_core.privacy.keys import open_sealed, seal
 from athena_core.storage.models import SensitiveValueRow
@@ -219,6 +219,15 @@ class Vault:
             self._tokens.clear()
         return removed
 
+    def erase_scope(self, session: Session, scope: str) -> int:
+        """Delete every value of ``scope`` in ``session``'s transaction (a forget of the
+        whole scope)."""
+        result = session.execute(delete(SensitiveValueRow).where(
+            SensitiveValueRow.scope == scope))
+        with self._lock:
+            self._tokens.clear()
+        return getattr(result, "rowcount", 0) or 0
+
     def token_of(self, digest: str, *, scope: str) -> str | None:
         """The placeholder the value with keyed hash ``digest`` has in ``scope``, if kept."""
         with self.storage.read() as session:
@@ -314,6 +323,17 @@ class Vault:
                             _associated(row.scope, row.digest, row.key_version),
                             what=f"Sensitive value {row.token} of scope {row.scope!r}")
         return Kept(row.digest, row.token, row.type, plain.decode("utf-8"))
+
+    def check_sealed(self, row: Mapping[str, Any]) -> None:
+        """Raise unless vault ``row`` (an imported one) decrypts under this store's keys and
+        holds the value its keyed hash names in its scope."""
+        value = open_sealed(self.keys.data_key(row["key_version"]), row["ciphertext"],
+                            _associated(row["scope"], row["digest"], row["key_version"]),
+                            what=f"Sensitive value {row['token']}")
+        if not hmac.compare_digest(self.digest(value.decode("utf-8"), scope=row["scope"]),
+                                   row["digest"]):
+            raise ProtectedValueError(
+                f"Sensitive value {row['token']} is not the value its keyed hash names.")
 
     def rewrap(self, session: Session, row: SensitiveValueRow, version: int) -> None:
         """Re-encrypt ``row`` under data key ``version`` (key rotation), in ``session``."""
