@@ -315,8 +315,8 @@ class Athena:
         [``start``, ``end``), those whose metadata has the ``metadata`` values, those
         holding the sensitive value ``subject`` (an e-mail address, a phone number...;
         its placeholder and its encrypted copy go too), or ``everything=True`` (the
-            if store.vault is not None and selection.everything:
-        needed. Nothing is left behind in tables or the
+        whole scope, its sensitive values included). Several selectors keep what matches
+        all of them; at least one is needed. Nothing is left behind in tables or the
         vector index, and no search finds the memories again; their words leave the
         full-text index's files at the next ``checkpoint()`` or close. Forgetting a
         fact forgets all its versions. Unknown ids raise an error and delete
