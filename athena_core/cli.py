@@ -410,7 +410,7 @@ def _cmd_apis_search(args: argparse.Namespace) -> int:
         if args.detail == "names":
             print(result)
         elif args.detail == "summary":
-            print(f"{result['signature']}\n    {result['summary']}")
+            print(f"{result['name']}{result['signature']}\n    {result['summary']}")
         else:
             print(f"{result['signature']}\n    permissions: {', '.join(result['permissions'])}"
                   f"; file: {result['path']}\n")

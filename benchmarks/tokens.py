@@ -577,7 +577,6 @@ def _top(counts: Counter[str]) -> tuple[str, int]:
       "Which deployments failed last week (2026-10-26 to 2026-11-01), and what fixed them?",
       search="events of one kind between two dates",
       program="""
-        import athena
         deploys = athena.episodic.timeline(kind="deploy", start="2026-10-26", end="2026-11-02",
                                            limit=1000)
         fixes = {e.session: e.text for e in athena.episodic.timeline(
@@ -600,7 +599,7 @@ def _failed_deploys(agent: Agent) -> Any:
       "history of that fact.",
       search="find a fact, replace it with a new version, show its history", ordered=True,
       program="""
-        import athena, re
+        import re
         hit = athena.recall("on-call payments", k=1,
                             metadata={"topic": "oncall", "service": "payments"})[0]
         secondary = re.search(r", (.+) \\(secondary\\)", hit.text).group(1)
@@ -622,7 +621,6 @@ def _oncall_handover(agent: Agent) -> Any:
 @task("incidents-per-service-october", "How many incidents did each service have in October?",
       search="events of one kind between two dates",
       program="""
-        import athena
         from collections import Counter
         incidents = athena.episodic.timeline(kind="incident", start="2026-10-01",
                                              end="2026-11-01", limit=1000)
@@ -636,7 +634,6 @@ def _incidents_per_service(agent: Agent) -> Any:
 @task("perf-notes-by-service", "Find the notes tagged perf and count them by service.",
       search="list all current facts",
       program="""
-        import athena
         from collections import Counter
         notes = [f for f in athena.semantic.facts(limit=10000) if f.metadata.get("topic") == "note"]
         dict(Counter(f.metadata["service"] for f in notes if "perf" in f.metadata["tags"]))
@@ -652,7 +649,6 @@ def _perf_notes(agent: Agent) -> Any:
       "nothing about them is left.",
       search="delete memories about a customer",
       program="""
-        import athena
         ids = [h.id for h in athena.recall("Globex", k=1000, metadata={"customer": "globex"})]
         forgotten = athena.forget(ids)
         left = athena.recall("Globex", k=1000, metadata={"customer": "globex"})
@@ -669,7 +665,6 @@ def _forget_customer(agent: Agent) -> Any:
       "and who is on call for it?",
       search="events of one kind between two dates; find facts by metadata",
       program="""
-        import athena
         from collections import Counter
         incidents = athena.episodic.timeline(kind="incident", start="2026-10-26",
                                              end="2026-11-02", limit=1000)
@@ -696,7 +691,6 @@ def _busiest_service(agent: Agent) -> Any:
       "last four weeks (2026-10-05 to 2026-11-01)?",
       search="events of one kind between two dates",
       program="""
-        import athena
         from collections import defaultdict
         runs = defaultdict(lambda: [0, 0])
         for d in athena.episodic.timeline(kind="deploy", start="2026-10-05", end="2026-11-02",
@@ -719,7 +713,6 @@ def _deploy_success(agent: Agent) -> Any:
       "many each?",
       search="events of one kind",
       program="""
-        import athena
         from collections import Counter
         tickets = athena.episodic.timeline(kind="support_ticket", limit=1000)
         dict(Counter(t.metadata["customer"] for t in tickets if t.outcome == "pending"))
@@ -732,7 +725,6 @@ def _pending_tickets(agent: Agent) -> Any:
 @task("timeout-settings", "What are the timeout settings of payments, checkout and gateway?",
       search="find facts by metadata",
       program="""
-        import athena
         {s: athena.recall("timeout", k=1, metadata={"topic": "config", "service": s,
                                                     "key": "timeout"})[0].text
          for s in ("payments", "checkout", "gateway")}
@@ -747,7 +739,6 @@ def _timeouts(agent: Agent) -> Any:
       "deploys failed?",
       search="events of one kind between two dates",
       program="""
-        import athena
         from collections import Counter
         deploys = athena.episodic.timeline(kind="deploy", start="2026-10-01", end="2026-11-01",
                                            limit=1000)
@@ -767,7 +758,6 @@ def _top_deployer(agent: Agent) -> Any:
       "runbook entries of its service.",
       search="events with a context value; find facts by metadata",
       program="""
-        import athena
         answer = {}
         for sev in ("sev1", "sev2"):
             for e in athena.episodic.timeline(kind="incident", context={"severity": sev},
@@ -799,7 +789,6 @@ def _open_incidents(agent: Agent) -> Any:
       "(minutes, over all the history)?",
       search="events of one kind; events of one session",
       program="""
-        import athena
         from collections import defaultdict
         from datetime import datetime
         failed = {d.session: d for d in athena.episodic.timeline(kind="deploy", limit=1000)
@@ -828,7 +817,6 @@ def _time_to_fix(agent: Agent) -> Any:
       "(2026-10-19 to 2026-11-01), and how often?",
       search="events with a context value between two dates", ordered=True,
       program="""
-        import athena
         from collections import Counter
         runs = athena.episodic.timeline(kind="ci", context={"branch": "main"},
                                         start="2026-10-19", end="2026-11-02", limit=1000)
@@ -848,7 +836,6 @@ def _flaky_suites(agent: Agent) -> Any:
       "piling up), then tell me how many payments incidents are open.",
       search="record an event; events with a context value",
       program="""
-        import athena
         athena.episodic.record(
             "SEV3 incident INC-2001 on payments: webhook retries piling up", kind="incident",
             outcome="open", session="inc-INC-2001",
@@ -878,7 +865,7 @@ _NEW_RUNBOOKS = (
 @task("save-runbooks", "Save these four runbook entries for search, then tell me how many "
       "runbook entries search has: " + " / ".join(_NEW_RUNBOOKS),
       search="store a new fact; find facts by metadata",
-      program="import athena\nrunbooks = [\n" + "".join(
+      program="runbooks = [\n" + "".join(
           f"    {text!r},\n" for text in _NEW_RUNBOOKS) + """]
 for text in runbooks:
     athena.remember(text, metadata={"topic": "runbook", "service": "search"})
@@ -895,7 +882,6 @@ def _save_runbooks(agent: Agent) -> Any:
       "values?",
       search="find facts by metadata; earlier versions of a fact", ordered=True,
       program="""
-        import athena
         changed = {}
         for hit in athena.recall("config", k=100, metadata={"topic": "config"},
                                  layers=["semantic"]):
@@ -920,7 +906,6 @@ def _changed_config(agent: Agent) -> Any:
       "support tickets?",
       search="find facts by metadata; most recent events with a context value", ordered=True,
       program="""
-        import athena
         facts = athena.recall("Initech", k=100, metadata={"customer": "initech"},
                               layers=["semantic"])
         tickets = athena.episodic.timeline(kind="support_ticket", context={"customer": "initech"},
@@ -939,7 +924,6 @@ def _customer_profile(agent: Agent) -> Any:
       "fired for its service in the two hours before it?",
       search="events of one kind between two dates",
       program="""
-        import athena
         from datetime import datetime, timedelta
         counts = {}
         for e in athena.episodic.timeline(kind="incident", start="2026-10-26", end="2026-11-02",
@@ -969,7 +953,6 @@ def _alerts_before(agent: Agent) -> Any:
       "October?",
       search="find facts by metadata; events of one kind between two dates",
       program="""
-        import athena
         from collections import defaultdict
         owners = athena.recall("owned by team", k=100, metadata={"topic": "ownership"})
         team = {h.metadata["service"]: h.metadata["team"] for h in owners}
@@ -997,7 +980,6 @@ def _team_load(agent: Agent) -> Any:
 @task("oncall-for-person", "Which services is Priya Shah on call for, as primary or secondary?",
       search="find facts by metadata",
       program="""
-        import athena
         hits = athena.recall("on-call", k=100, metadata={"topic": "oncall"})
         sorted(h.metadata["service"] for h in hits if "Priya Shah" in h.text)
         """)
@@ -1010,7 +992,6 @@ def _oncall_for_person(agent: Agent) -> Any:
       "count them by service.",
       search="search facts by meaning",
       program="""
-        import athena
         from collections import Counter
         hits = athena.recall("connection pool exhaustion", k=20, layers=["semantic"],
                              metadata={"topic": "note"})
@@ -1026,7 +1007,6 @@ def _pool_notes(agent: Agent) -> Any:
       "support tickets by outcome.",
       search="events of one kind between two dates",
       program="""
-        import athena
         from collections import Counter
         week = dict(start="2026-10-26", end="2026-11-02", limit=1000)
         deploys = athena.episodic.timeline(kind="deploy", **week)
@@ -1048,7 +1028,6 @@ def _week_summary(agent: Agent) -> Any:
       "and list the new texts.",
       search="find facts by metadata; update a fact",
       program="""
-        import athena
         new = []
         for hit in athena.recall("Acme Corp", k=100, metadata={"customer": "acme"},
                                  layers=["semantic"]):
@@ -1070,7 +1049,6 @@ def _rename_customer(agent: Agent) -> Any:
 @task("incident-replay", "What happened during incident INC-1042, in order?",
       search="events of one session in time order", ordered=True,
       program="""
-        import athena
         [e.text for e in athena.episodic.timeline(session="inc-INC-1042", limit=1000)]
         """)
 def _incident_replay(agent: Agent) -> Any:
@@ -1082,7 +1060,6 @@ def _incident_replay(agent: Agent) -> Any:
       "the latest?",
       search="search events by meaning",
       program="""
-        import athena
         hits = [h for h in athena.episodic.search("certificate expiry", k=50)
                 if "certificate" in h.text]
         {"services": sorted({h.metadata["service"] for h in hits}),
@@ -1106,8 +1083,10 @@ def procedure_id(one: Task) -> str:
 
 
 def procedure_code(program: str) -> str:
-    """A task's program as a procedure: its imports at module level, the rest the body of
-    ``run() -> Any``, which returns the value of the program's last expression."""
+    """A task's program as a procedure: ``import athena`` and its own imports at module
+    level (a procedure is a module: ``athena`` is ready without an import only in a
+    program), the rest the body of ``run() -> Any``, which returns the value of the
+    program's last expression."""
     tree = ast.parse(program)
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     body = [node for node in tree.body if node not in imports]
@@ -1119,14 +1098,15 @@ def procedure_code(program: str) -> str:
         body=body, decorator_list=[], returns=ast.Name("Any"))
     if sys.version_info >= (3, 12):
         function.type_params = []  # a field Python 3.11 lacks
-    module = ast.Module(body=[ast.ImportFrom("typing", [ast.alias("Any")], 0), *imports,
-                              function], type_ignores=[])
+    module = ast.Module(body=[ast.ImportFrom("typing", [ast.alias("Any")], 0),
+                              ast.Import([ast.alias("athena")]), *imports, function],
+                        type_ignores=[])
     return ast.unparse(ast.fix_missing_locations(module)) + "\n"
 
 
 def rerun_program(one: Task) -> str:
     """What an agent writes to rerun a task through its saved procedure."""
-    return f"import athena\nathena.procedures.run({procedure_id(one)!r})"
+    return f"athena.procedures.run({procedure_id(one)!r})"
 
 
 def _save_procedure(athena: Any, one: Task) -> None:

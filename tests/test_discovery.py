@@ -285,7 +285,7 @@ def test_detail_levels_return_only_what_was_asked(athena):
     [summary] = search(ops, "find memories about a topic", detail="summary", limit=1)
     assert summary == {"name": "recall", "summary": recall.summary,
                        "signature": summary["signature"]}
-    assert summary["signature"].startswith("recall(query: str, *, k: int = 10")
+    assert summary["signature"].startswith("(query: str, *, k: int = 10")
     assert summary["signature"].endswith("-> list[Hit]")
 
     [full] = search(ops, "events between two dates", detail="full", limit=1)

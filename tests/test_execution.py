@@ -54,6 +54,17 @@ event = athena.episodic.record("sandbox event", kind="action")
     assert all(c.ok and c.request_bytes > 0 for c in result.bridge_calls)
 
 
+def test_athena_is_ready_without_an_import(athena) -> None:
+    """As in JavaScript, a Python program reaches memory through ``athena`` without
+    importing it; ``import athena`` gives the same module."""
+    athena.remember("Deploys go through staging first", scope="web")
+    result = athena.execute("import athena as imported\n"
+                            "[athena is imported, athena.recall('deploy', k=1)[0].text]",
+                            scope="web")
+    assert result.status == "ok", result.stderr
+    assert result.value == [True, "Deploys go through staging first"]
+
+
 _API_FILES = """import os
 sorted(os.path.join(root, name)[len("/athena/apis/"):]
        for root, _, names in os.walk("/athena/apis") for name in names if name.endswith(".py"))

@@ -166,7 +166,7 @@ async def test_code_mode_offers_run_code_and_search_api(code_server) -> None:
     assert set(search_api["properties"]) == {"query", "detail", "limit"}
     assert search_api["properties"]["detail"]["enum"] == ["names", "summary", "full"]
     assert run_code["additionalProperties"] is search_api["additionalProperties"] is False
-    assert "import athena" in tools["run_code"].description
+    assert "`athena` reaches memory, no import needed" in tools["run_code"].description
 
 
 async def test_search_api_finds_recall_at_each_detail_level(code_server) -> None:
@@ -178,7 +178,8 @@ async def test_search_api_finds_recall_at_each_detail_level(code_server) -> None
     summary = outcome(await code_server.call_tool("search_api", {"query": question}))
     best = summary["operations"][0]
     assert best["name"] == "recall"
-    assert best["signature"].startswith("recall(query: str")
+    assert best["signature"].startswith("(query: str")  # the name is beside it
+    assert "scope" not in best["signature"]  # the session sets it
     assert "doc" not in best and best["summary"]
 
     full = outcome(await code_server.call_tool(

@@ -8,6 +8,7 @@ there, whichever transport then carries the result.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,16 @@ def _plugin_session(data_dir, functions: dict) -> tuple:
     return athena, ToolSession(athena, scope="s", classic=True)
 
 
+def _call_plugin(session: ToolSession, operation: str, arguments: dict) -> Any:
+    """Call a plugin's operation: through its own tool, or through ``call_operation``
+    when the tool list had no room for it."""
+    from athena_core.mcp.tools import CALL_OPERATION, tool_name
+
+    if tool_name(operation) in session.tools:
+        return session.call(tool_name(operation), arguments)
+    return session.call(CALL_OPERATION, {"operation": operation, "arguments": arguments})
+
+
 def test_an_operation_result_with_our_keys_stays_its_own_and_bounded(data_dir) -> None:
     """A classic result is nested under "result": an operation returning "cut" or
     "truncated" of its own neither crashes the bounding nor passes for its notes."""
@@ -134,8 +145,8 @@ def test_an_operation_result_with_our_keys_stays_its_own_and_bounded(data_dir) -
 
     athena, session = _plugin_session(data_dir, {"probe.odd": odd, "probe.notes": odd_notes})
     try:
-        for tool in ("probe_odd", "probe_notes"):
-            result = session.call(tool, {})
+        for tool in ("probe.odd", "probe.notes"):
+            result = _call_plugin(session, tool, {})
             assert not result.is_error, result.text[:300]
             assert _size(result) <= 2_000 and result.data["truncated"] is True, tool
         [record, _] = athena.audit.records(kind="tool_call", limit=2)
@@ -154,7 +165,7 @@ def test_an_unexpected_failure_is_an_error_result_and_is_audited(data_dir) -> No
 
     athena, session = _plugin_session(data_dir, {"probe.broken": broken})
     try:
-        result = session.call("probe_broken", {})
+        result = _call_plugin(session, "probe.broken", {})
         assert result.is_error and result.data["error"]["type"] == "InternalError"
         assert "/srv/secret/path" not in result.text
         [record] = athena.audit.records(kind="tool_call", limit=1)

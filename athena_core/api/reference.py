@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Collection
 from itertools import groupby
 
 from athena_core.api.limits import ARGUMENT_LIMITS, DEFAULT_LIMITS, INT64, ArgumentLimits
@@ -12,11 +13,14 @@ from athena_core.api.validation import describe_type
 __all__ = ["limits_markdown", "render_markdown", "signature_text"]
 
 
-def signature_text(op: Operation) -> str:
-    """``name(param: type = default, *, ...) -> return`` with readable type names."""
+def signature_text(op: Operation, omit: Collection[str] = ()) -> str:
+    """``name(param: type = default, *, ...) -> return`` with readable type names;
+    the parameters named in ``omit`` left out."""
     parts: list[str] = []
     star_done = False
     for param in op.signature.parameters.values():
+        if param.name in omit:
+            continue
         if param.kind is param.KEYWORD_ONLY and not star_done:
             parts.append("*")
             star_done = True

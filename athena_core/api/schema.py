@@ -29,7 +29,8 @@ def input_schema(op: Operation) -> dict[str, Any]:
         schema = type_schema(param.annotation)
         if param.default is param.empty:
             required.append(param.name)
-        elif _json_scalar(param.default):
+        elif param.default is not None and _json_scalar(param.default):
+            # (a default of null is what leaving the argument out means: not repeated)
             schema = {**schema, "default": param.default}
         properties[param.name] = schema
     out: dict[str, Any] = {"type": "object", "properties": properties,

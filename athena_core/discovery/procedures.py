@@ -20,7 +20,14 @@ from typing import Any
 
 import attrs
 
-from athena_core.discovery.search import Detail, _query_terms, _terms, check_search
+from athena_core.discovery.search import (
+    DEFAULT_LIMIT,
+    RELATIVE_FLOOR,
+    Detail,
+    _query_terms,
+    _terms,
+    check_search,
+)
 from athena_core.procedures.model import Procedure
 
 __all__ = ["IndexedProcedure", "ProcedureIndex", "run_example"]
@@ -93,12 +100,13 @@ class ProcedureIndex:
                     found, code = load(id, commit)
                     self._add(id, found, code)
 
-    def search(self, query: str, *, detail: Detail = "summary", limit: int = 10
+    def search(self, query: str, *, detail: Detail = "summary", limit: int = DEFAULT_LIMIT
                ) -> list[str] | list[dict[str, Any]]:
         """The procedures most relevant to ``query``, best first: ids (``names``), or
         ``id``, ``description``, ``run`` (how to call it) and ``input_schema``
         (``summary``), plus ``output_schema``, ``permissions``, ``tags`` and ``skill``
-        (``full``). Only procedures sharing a word with the query are returned."""
+        (``full``). Only procedures sharing a word with the query are returned, and of
+        those only the ones scoring at least :data:`~.search.RELATIVE_FLOOR` of the best."""
         check_search(query, detail, limit)
         with self._lock:
             ranked = self._ranked(query)[:limit]
@@ -121,7 +129,9 @@ class ProcedureIndex:
             for id, tf in posting.items():
                 norm = _K1 * (1 - _B + _B * self._lengths[id] / average)
                 scores[id] = scores.get(id, 0.0) + weight * idf * tf * (_K1 + 1) / (tf + norm)
-        return sorted(scores, key=lambda id: (-scores[id], id))
+        floor = RELATIVE_FLOOR * max(scores.values(), default=0.0)
+        return sorted((id for id, score in scores.items() if score >= floor),
+                      key=lambda id: (-scores[id], id))
 
     def _add(self, id: str, found: IndexedProcedure, code: str) -> None:
         bag = _document(found.procedure, code)

@@ -30,7 +30,7 @@ import secrets
 import shutil
 import tempfile
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,9 +98,10 @@ def _readable(text: str) -> str:
     return "".join(p if i % 2 else _QUALIFIER.sub("", p) for i, p in enumerate(pieces))
 
 
-def readable_signature(op: Operation) -> str:
-    """The operation's signature with readable type names, e.g. ``recall(query: str, ...)``."""
-    return op.name + _readable(signature_text(op)[len(op.name):])
+def readable_signature(op: Operation, omit: Collection[str] = ()) -> str:
+    """The operation's signature with readable type names, e.g. ``recall(query: str, ...)``;
+    the parameters named in ``omit`` left out."""
+    return op.name + _readable(signature_text(op, omit)[len(op.name):])
 
 
 def _annotation(annotation: Any) -> str:

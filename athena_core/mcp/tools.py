@@ -1,10 +1,15 @@
 """The tools an MCP client sees, independent of the MCP SDK.
 
 In **code mode** (the default) a client gets two tools: ``run_code``, which runs
-a program in the sandbox where ``import athena`` reaches memory through the
-bridge, and ``search_api``, which finds the operations a program can call. In
+a program in the sandbox where ``athena`` (no import needed) reaches memory through
+the bridge, and ``search_api``, which finds the operations a program can call. In
 **classic mode** every registered operation is a tool of its own, its input
-schema generated from the operation's type hints.
+schema generated from the operation's type hints and its description the first
+sentence of its documentation, at most 150 characters (the whole of it is an
+``athena://apis/`` resource).
+Either way the always-loaded surface stays under :data:`SURFACE_BUDGET`: when the
+operations' tools would not fit, classic mode lists those that do (the memory
+operations first, then the other built-in ones) and one more tool, ``call_operation``, that calls any of them by name.
 
 A :class:`ToolSession` serves one MCP session: it binds every call to the
 session's scope and every program to the server's execution policy, turns bad
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,6 +33,7 @@ import attrs
 
 from athena_core import _ids, calls
 from athena_core.calls import CallContext
+from athena_core.discovery.search import DEFAULT_LIMIT
 from athena_core.errors import AthenaError, InvalidArgumentError
 from athena_core.execution.bridge import allowed_operations, callable_operations, policy_key
 from athena_core.execution.model import ExecutionResult
@@ -37,11 +44,23 @@ if TYPE_CHECKING:
     from athena_core.execution.policy import Policy
     from athena_core.runtime import Athena
 
-__all__ = ["CLASSIC_INSTRUCTIONS", "MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION",
-           "SERVER_INSTRUCTIONS", "Tool", "ToolResult", "ToolSession", "tool_name"]
+__all__ = ["CALL_OPERATION", "CLASSIC_INSTRUCTIONS", "MAX_OUTPUT_CHARS", "RUN_CODE_DESCRIPTION",
+           "SERVER_INSTRUCTIONS", "SURFACE_BUDGET", "Tool", "ToolResult", "ToolSession",
+           "first_sentence", "tool_name"]
 
 log = logging.getLogger("athena.mcp")
 
+#: Characters the always-loaded surface (the instructions and the ``tools/list`` result)
+#: stays under in either mode, however many operations and procedures there are.
+SURFACE_BUDGET = 8_000
+#: What ``tools/list`` puts around the tools, and room for fields an SDK adds to each.
+_LIST_OVERHEAD, _TOOL_OVERHEAD = 200, 20
+#: Longest description of a classic tool (the first sentence of its documentation).
+_DESCRIPTION_CHARS = 150
+#: The built-in plugin of the memory layers, whose operations come first in classic mode.
+_MEMORY_PLUGIN = "athena.memory"
+#: The classic tool that calls operations left without a tool of their own.
+CALL_OPERATION = "call_operation"
 #: Longest value (as JSON), stdout or stderr a ``run_code`` result carries (the rest is
 #: cut, and the result says so). Whole responses are bounded by ``[mcp] max_response_chars``.
 MAX_OUTPUT_CHARS = 20_000
@@ -57,24 +76,26 @@ _SERVER_BOUND = {
               "per call."}
 
 SERVER_INSTRUCTIONS = (
-    "Athena is long-term memory. Use run_code to run a short Python program in which "
-    "`import athena` reaches memory (athena.remember, athena.recall, athena.episodic.*, "
-    "athena.semantic.*); filter and aggregate inside the program and return only the "
-    "answer. Use search_api to find operations and their signatures, and saved procedures "
-    "(found by their description or code; run one with athena.procedures.run).")
+    "Athena is long-term memory. Use run_code to run a short Python program that reaches "
+    "memory through `athena`; filter and aggregate inside the program and return only the "
+    "answer. Use search_api to find operations with their signatures, and saved procedures "
+    "(run one with athena.procedures.run).")
 
 #: What a client of classic mode is told: its tools are the operations themselves.
 CLASSIC_INSTRUCTIONS = (
     "Athena is long-term memory, offered as one tool per operation: remember stores a fact, "
     "recall finds the memories that answer a question, get and forget read and delete one "
     "by id, episodic_record and episodic_timeline keep and list events, semantic_update and "
-    "semantic_facts keep facts that change over time. Each tool's description says what it "
-    "takes; the scope is set by how you connected, never per call.")
+    "semantic_facts keep facts that change over time. A tool's description is the start "
+    "of its documentation, and the whole of it is the resource athena://apis/PATH "
+    "(episodic_timeline: athena://apis/episodic/timeline.py); the scope is set by how you "
+    "connected, never per call.")
 
 RUN_CODE_DESCRIPTION = (
     "Run a program in Athena's sandbox and return its result: status, the value of its "
     "last expression (JSON), stdout, the error if it failed, and the execution id. "
-    "In Python, `import athena` reaches memory: athena.remember(text, metadata=None) -> id, "
+    "In Python `athena` reaches memory, no import needed: "
+    "athena.remember(text, metadata=None) -> id, "
     "athena.recall(query, k=10) -> hits (dicts with id, text, score, metadata, valid_from), "
     "athena.get(id), athena.forget(ids), athena.episodic.record/timeline/search, "
     "athena.semantic.update/history/facts. The API is described in /athena/apis "
@@ -206,7 +227,7 @@ class ToolSession:
                 "properties": {
                     "query": {"type": "string", "description": "what you want to do"},
                     "detail": {"enum": ["names", "summary", "full"], "default": "summary"},
-                    "limit": {"type": "integer", "minimum": 1, "default": 10}},
+                    "limit": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}},
                 "required": ["query"], "additionalProperties": False}, self._search_api),
         ]
 
@@ -229,7 +250,7 @@ class ToolSession:
 
         query = _argument(arguments, "query", str)
         detail = _argument(arguments, "detail", str, "summary")
-        limit = _argument(arguments, "limit", int, 10)
+        limit = _argument(arguments, "limit", int, DEFAULT_LIMIT)
         _no_others(arguments, {"query", "detail", "limit"})
         # What this session's programs may call, and nothing else.
         key = ("mcp-api-index", policy_key(self.policy))
@@ -237,7 +258,9 @@ class ToolSession:
         operations = callable_operations(self.athena.api, self.policy)
         if index is None:
             embed = self.athena.index.embedder.embed  # type: ignore[union-attr]
-            index = self.athena.api.cache[key] = ApiIndex(operations, embed=embed)
+            # What the session sets (its scope) is left out of signatures.
+            index = self.athena.api.cache[key] = ApiIndex(operations, embed=embed,
+                                                          bound=set(_SERVER_BOUND))
         found = index.search(query, detail=detail, limit=limit)
         data: dict[str, Any] = {"operations": found}
         if any(op.name == _RUN_PROCEDURE for op in operations):
@@ -275,11 +298,43 @@ class ToolSession:
     # --- classic mode ----------------------------------------------------------------
 
     def _classic_tools(self) -> list[Tool]:
+        """A tool per operation, the built-in ones first; past :data:`SURFACE_BUDGET`,
+        those that fit and ``call_operation`` for every operation."""
         from athena_core.api.schema import input_schema
+        from athena_core.runtime import BUILTIN_PLUGINS
 
-        return [Tool(tool_name(op.name), op.doc, _without_bound(input_schema(op)),
-                     self._operation_handler(op))
-                for op in allowed_operations(self.athena.api, self.context)]
+        built_in = {*BUILTIN_PLUGINS, "athena-core"}
+
+        def order(op: Operation) -> tuple[int, str]:
+            """The memory operations (top-level and the memory layers') first, then the
+            other built-in ones, then plugins'."""
+            if op.provider not in built_in:
+                return 2, op.name
+            return (0 if not op.namespace or op.provider == _MEMORY_PLUGIN else 1), op.name
+
+        operations = sorted(allowed_operations(self.athena.api, self.context), key=order)
+        tools = [Tool(tool_name(op.name), first_sentence(op.doc),
+                      _without_bound(input_schema(op)), self._operation_handler(op))
+                 for op in operations]
+        room = SURFACE_BUDGET - len(CLASSIC_INSTRUCTIONS) - _LIST_OVERHEAD
+        if sum(_listed_size(tool) for tool in tools) <= room:
+            return tools
+        handlers = {op.name: self._operation_handler(op) for op in operations}
+        fallback = Tool(CALL_OPERATION, _CALL_OPERATION_DESCRIPTION, {
+            "type": "object",
+            "properties": {"operation": {"type": "string",
+                                         "description": "its dotted name, e.g. episodic.record"},
+                           "arguments": {"type": "object", "default": {}}},
+            "required": ["operation"], "additionalProperties": False},
+            lambda arguments: _call_operation(handlers, arguments))
+        room -= _listed_size(fallback)
+        kept: list[Tool] = []
+        for tool in tools:
+            room -= _listed_size(tool)
+            if room < 0:
+                break
+            kept.append(tool)
+        return [*kept, fallback]
 
     def _operation_handler(self, op: Operation) -> Callable[[dict[str, Any]], ToolResult]:
         from athena_core.execution.bridge import to_jsonable
@@ -300,6 +355,45 @@ class ToolSession:
             return ToolResult(_compact(value), {"result": value})
 
         return handler
+
+
+_CALL_OPERATION_DESCRIPTION = (
+    "Call any operation by its dotted name, with its arguments as an object: the tool list "
+    "has no room for a tool per operation. Resource athena://apis/README.md lists them, and "
+    "athena://apis/PATH documents each (episodic.record: athena://apis/episodic/record.py).")
+
+
+def first_sentence(doc: str, limit: int = _DESCRIPTION_CHARS) -> str:
+    """The first sentence of a docstring's first paragraph, its lines joined; past
+    ``limit`` characters, cut after a word and ended with `` ...``."""
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    sentence = _SENTENCE_END.split(paragraph, 1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit - 4].rsplit(" ", 1)[0] + " ..."
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _listed_size(tool: Tool) -> int:
+    """About the characters ``tools/list`` spends on ``tool``."""
+    return len(_compact({"name": tool.name, "description": tool.description,
+                         "inputSchema": tool.input_schema})) + _TOOL_OVERHEAD
+
+
+def _call_operation(handlers: Mapping[str, Callable[[dict[str, Any]], ToolResult]],
+                    arguments: dict[str, Any]) -> ToolResult:
+    name = _argument(arguments, "operation", str)
+    given = arguments.get("arguments", {})
+    _no_others(arguments, {"operation", "arguments"})
+    if not isinstance(given, Mapping):
+        raise TypeError(f"argument 'arguments' must be an object, not {type(given).__name__}")
+    handler = handlers.get(name)
+    if handler is None:
+        return _error("UnknownOperation", f"There is no operation {name!r} this session may "
+                      "call; athena://apis/README.md lists them.")
+    return handler(dict(given))
 
 
 def _execution_result(result: ExecutionResult) -> ToolResult:

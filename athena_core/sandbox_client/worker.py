@@ -62,7 +62,9 @@ def _run_python(run: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     sys.modules["athena"] = athena
     sys.modules["athena.errors"] = athena.errors
     code = run["code"]
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    # As in JavaScript, `athena` is ready without an import (`import athena` gives it too).
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__,
+                                 "athena": athena}
     try:
         tree = ast.parse(code, PROGRAM)
         last = None

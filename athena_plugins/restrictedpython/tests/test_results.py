@@ -122,6 +122,14 @@ event = athena.episodic.record("restricted event", kind="action")
         "written from restricted code"]
 
 
+def test_athena_is_ready_without_an_import(athena) -> None:
+    athena.remember("Deploys go through staging first")
+    result = athena.execute("import athena as imported\n"
+                            "[athena is imported, athena.recall('deploy', k=1)[0].text]")
+    assert result.status == "ok", result.stderr
+    assert result.value == [True, "Deploys go through staging first"]
+
+
 def test_from_import_of_athena_operations(athena) -> None:
     athena.remember("Tea is served at four")
     result = athena.execute("from athena import recall\nrecall('tea', k=1)[0].text")

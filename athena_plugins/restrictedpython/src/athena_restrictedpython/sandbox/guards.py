@@ -292,10 +292,12 @@ def restricted_builtins(athena: types.ModuleType) -> dict[str, Any]:
 
 
 def restricted_globals(athena: types.ModuleType) -> dict[str, Any]:
-    """The globals of one program; ``athena`` is what ``import athena`` returns."""
+    """The globals of one program; ``athena`` is what ``import athena`` returns, and is
+    ready without the import, as in the other executors."""
     return {
         "__builtins__": restricted_builtins(athena),
         "__name__": "__main__",
+        "athena": athena,
         "__metaclass__": program_class,
         "_getattr_": guarded_getattr,
         "_getitem_": guarded_getitem,
