@@ -62,6 +62,19 @@ from athena_core.privacy.detection import Detection
 from athena_core.privacy.secrets import SECRET_TYPES
 from athena_core.runtime import Athena
 
+sys.path.insert(0, str(Path(__file__).parent))
+from privacy_heldout import (  # the fresh held-out set, template set C
+    CODE_C,
+    DECOYS_C,
+    FILLER_C,
+    LOOKALIKES_C,
+    NAMES_C,
+    PROSE_C,
+    personal_values_c,
+    secret_values_c,
+    shown_c,
+)
+
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
 CHECKSUM_TYPES = ("payment_card", "iban")
@@ -311,16 +324,36 @@ LOOKALIKES_B = ["AKIA0000000000000000", "ghp_00000000000000000000000000000000000
                 "npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "v1.2.3.4"]
 
 
+def _value_template(kind: str, value: str, rnd: random.Random) -> str:
+    """Some types only make sense in some sentences: a URL password sits in a URL."""
+    if kind == "url_password":
+        return f"postgres://app_user:{value}@db.internal:5432/app"
+    return value
+
+
+#: How sets A and B write a look-alike and a mutated twin: (prose, code).
+DECOYS_AB = {"lookalike": ("For example: {v}", "EXAMPLE_VALUE = '{v}'"),
+             "mutated": ("ref {v} (rejected)", 'legacy_ref = "{v}"')}
+
+
 @attrs.frozen
 class TemplateSet:
     prose: Sequence[str]
     code: Sequence[str]
     filler: Sequence[str]
     lookalikes: Sequence[str]
+    #: Type -> (variable name, what prose calls it).
+    names: dict[str, tuple[str, str]] = NAMES
+    #: Decoy kind -> (prose template, code template).
+    decoys: dict[str, tuple[str, str]] = DECOYS_AB
+    #: (type, value, random) -> the text that holds the value (a URL around a password).
+    shown: Callable[[str, str, random.Random], str] = _value_template
 
 
 SET_A = TemplateSet(PROSE_A, CODE_A, FILLER_A, LOOKALIKES_A)
 SET_B = TemplateSet(PROSE_B, CODE_B, FILLER_B, LOOKALIKES_B)
+#: The fresh held-out set (benchmarks/privacy_heldout.py): never used for tuning.
+SET_C = TemplateSet(PROSE_C, CODE_C, FILLER_C, LOOKALIKES_C, NAMES_C, DECOYS_C, shown_c)
 
 
 class Builder:
@@ -343,13 +376,6 @@ class Builder:
         self.text += text + "\n"
 
 
-def _value_template(kind: str, value: str, template: str) -> tuple[str, str]:
-    """Some types only make sense in some sentences: a URL password sits in a URL."""
-    if kind == "url_password":
-        return template, f"postgres://app_user:{value}@db.internal:5432/app"
-    return template, value
-
-
 def generate(seed: int, docs: int, templates: TemplateSet,
              values: dict[str, Callable[[random.Random], str]]) -> list[Document]:
     rnd = random.Random(seed)
@@ -362,11 +388,12 @@ def generate(seed: int, docs: int, templates: TemplateSet,
             builder.line(rnd.choice(templates.filler))
         for kind in rnd.sample(kinds, rnd.randint(2, 4)):
             value = values[kind](rnd)
-            name, what = NAMES[kind]
+            name, what = templates.names[kind]
             template = rnd.choice(templates.prose if prose else templates.code)
-            template, shown = _value_template(kind, value, template)
+            shown = templates.shown(kind, value, rnd)
             offset = shown.index(value)
-            fields = {"name": name, "lname": name.lower(), "what": what}
+            fields = {"name": name, "lname": name.lower(), "what": what,
+                      "flag": name.lower().replace("_", "-")}
             builder.add(template, shown, None, prose=prose, **fields)
             last = builder.planted.pop()
             builder.planted.append(Planted(last.start + offset, last.start + offset + len(value),
@@ -375,10 +402,10 @@ def generate(seed: int, docs: int, templates: TemplateSet,
         if kind_twin := rnd.choice(["payment_card", "iban", None]):
             twin = mutated(values[kind_twin](rnd), rnd) if kind_twin in values else None
             if twin is not None:
-                builder.add("ref {v} (rejected)" if prose else 'legacy_ref = "{v}"', twin, None,
+                builder.add(templates.decoys["mutated"][0 if prose else 1], twin, None,
                             prose=prose, decoy="mutated")
         lookalike = rnd.choice(templates.lookalikes)
-        builder.add("For example: {v}" if prose else "EXAMPLE_VALUE = '{v}'", lookalike, None,
+        builder.add(templates.decoys["lookalike"][0 if prose else 1], lookalike, None,
                     prose=prose, decoy="lookalike")
         out.append(Document(builder.text, tuple(builder.planted)))
     return out
@@ -626,6 +653,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "held-out synthetic": generate(args.seed + 1000, args.docs, SET_B,
                                        {**SECRET_GENERATORS, **faker_values(args.seed + 1000)}),
         "held-out third party": third_party(args.seed + 2000, args.docs),
+        "held-out fresh": generate(args.seed + 3000, args.docs, SET_C,
+                                   {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
     }
     tools = {"athena": (athena_detector(), CATEGORIES),
              "presidio": (presidio_detector(), PERSONAL),
