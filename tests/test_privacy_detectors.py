@@ -198,6 +198,13 @@ SHAPES = [
     ("password", "mysql --user root --password [[Tr0ub4dor&3]] app"),
     ("password", "The password is \u201c[[Tr0ub4dor&3]]\u201d - don't share it."),
     ("password", "**Password:** [[Tr0ub4dor&3]]"),
+    # Credentials in SQL, HTTP and shorthand: a quoted value after the word, a bearer
+    # token, curl's user:password, "pw".
+    ("password", "CREATE USER app IDENTIFIED BY '[[S3cret!xyz]]';"),
+    ("password", "ALTER ROLE app WITH PASSWORD '[[S3cret!xyz]]';"),
+    ("password", "Authorization: Bearer [[8f3kD9sL2mQ7xR4tV1wZ6yB0nC5hJ3gA]]"),
+    ("password", "curl -u admin:[[S3cret!xyz]] https://api.acme-corp.com/v1"),
+    ("password", "pw: [[Tr0ub4dor&3]]"),
     # An AWS secret access key with few digits, next to the word "secret".
     ("aws_secret_access_key", "[[EsCLUBU6tgKTwtOiNyQIPWQVbbUVDhqvkRrUdTPl]] <- that's the AWS "
                               "secret access key"),
@@ -218,6 +225,10 @@ NOT_PHONES = [
     "call_count: 123456789, calls 10000000000",  # counting, round
     "calendar grid, call it: 21 22 23 24 25 26 27",
     "codepoints: 0031 2044 0034 and 0044 2079 4609",  # zero-padded, no phone word
+    "keep the secret 'sauce recipe' and the token 'abc'",  # words, too short
+    "Bearer authentication with a Bearer ${ACCESS_TOKEN} or Bearer <token>",
+    "curl -u user:pass -u admin:$API_TOKEN https://api.acme-corp.com",
+    "socat -u TCP4-LISTEN:3334,reuseaddr,fork; pass `spec=True` or pass \"py.exe\"",
     "the password hashing in Python3.11 is slow",
     "reset the password at https://acme-corp.com/reset?u=Ab3$x9",
 ]

@@ -169,6 +169,15 @@ def _password_near(match: re.Match[str], text: str) -> float | None:
     return None if confidence is None else 0.6
 
 
+def _bearer(match: re.Match[str], text: str) -> float | None:
+    """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
+    value = match.group("bare")
+    if is_lookalike(value) or not (any(c.isalpha() for c in value)
+                                   and any(c.isdigit() for c in value)):
+        return None
+    return 0.8
+
+
 def _url_password(match: re.Match[str], text: str) -> float | None:
     value = match.group("password")
     if value.lower() in _NOT_PASSWORDS or is_lookalike(value) or set(value) <= {"*", "x", "X"}:
@@ -176,7 +185,7 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-_KEY_WORDS = (r"password|passwd|passphrase|pwd|pass|secret|client[_ -]?secret|secret[_ -]?key"
+_KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|pass|secret|client[_ -]?secret|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
               r"|private_key_password")
 _PASSWORD_WORDS = r"(?:password|passphrase|passcode)"
@@ -207,6 +216,17 @@ _NEAR = re.compile(
 _PAIR = re.compile(
     rf"(?i)\b(?:name|key)[ \t]*[=:][ \t]*[\"']?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
     r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[ \t]*[=:][ \t]*" + _VALUE)
+#: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
+#: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
+#: verb and its object).
+_QUOTED_AFTER_WORDS = r"password|passwd|passphrase|identified[ \t]+by"
+_QUOTED_AFTER = re.compile(
+    rf"(?i)(?:{_QUOTED_AFTER_WORDS})[ \t]+(?P<q>[\"'`])(?P<quoted>[^\s\"'`]{{6,200}})(?P=q)")
+#: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
+_BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
+                     r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])")
+_BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:\"'@]{1,64}:"
+                         r"(?P<bare>[^\s\"'@]{1,128}[^\s\"'@.,;:])")
 #: A command-line flag: ``--password VALUE``, ``--api-key VALUE``.
 _FLAG = re.compile(
     r"(?i)(?<![\w-])--(?:password|passwd|pass|secret|client-secret|api-key|apikey|token"
@@ -276,13 +296,21 @@ _RULES: tuple[Rule, ...] = (
          keywords=("password", "passphrase", "passcode"),
          anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
-         keywords=("pass", "pwd", "secret", "key", "token"),
+         keywords=("pass", "pw", "secret", "key", "token"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
          not_after=frozenset(string.ascii_letters + string.digits)),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\b(?:name|key)[ \t]*[=:]")),
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
+    Rule("password", _QUOTED_AFTER, _password_named, group="quoted",
+         keywords=("passw", "passphrase", "identified"),
+         anchor=re.compile(rf"(?:{_QUOTED_AFTER_WORDS})[ \t]+[\"'`]"),
+         not_after=frozenset(string.ascii_letters + string.digits + "_")),
+    Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
+         anchor=re.compile(r"\b(?:bearer|authorization:)")),
+    Rule("password", _BASIC_USER, _password, group="bare", keywords=("curl",),
+         anchor=re.compile(r"\bcurl\b")),
 )
 
 
