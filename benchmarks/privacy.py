@@ -27,7 +27,8 @@ Scoring is per category (``email``, ``phone``, ``payment_card``, ``iban``, ``us_
 planted value of its category, each planted value counts once. Athena's per-type recall
 of secrets is printed too. Presidio runs its pattern recognizers without an NLP model
 (e-mail, phone, credit card, IBAN, US SSN, IP), every result counted (threshold 0, its
-default); detect-secrets runs its default plugins and filters line by line.
+default); detect-secrets runs its default plugins and filters over each document's
+lines as ``detect-secrets scan`` does over a file's.
 """
 
 from __future__ import annotations
@@ -505,20 +506,28 @@ def presidio_detector() -> Callable[[str], list[Finding]]:
 
 
 def detect_secrets_detector() -> Callable[[str], list[Finding]]:
-    from detect_secrets.core.scan import scan_line
+    """detect-secrets as ``detect-secrets scan`` runs it on a file: its default plugins
+    and filters over the document's lines (the function ``scan_file`` calls once it has
+    read a file). Not its ``scan_line``: that is its ad-hoc mode, which searches eagerly
+    and reports every word as a high-entropy candidate."""
+    from detect_secrets.core.scan import _process_line_based_plugins
     from detect_secrets.settings import default_settings
 
     def detect(text: str) -> list[Finding]:
         found: list[Finding] = []
-        offset = 0
+        lines = text.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
         with default_settings():
-            for line in text.split("\n"):
-                for secret in scan_line(line):
-                    value = secret.secret_value or ""
-                    at = line.find(value) if value else -1
-                    if at >= 0:
-                        found.append((offset + at, offset + at + len(value), "secret"))
-                offset += len(line) + 1
+            for secret in _process_line_based_plugins(
+                    lines=list(enumerate(lines, start=1)), filename="document.txt"):
+                line = lines[secret.line_number - 1]
+                value = secret.secret_value or ""
+                at = line.find(value) if value else -1
+                if at >= 0:
+                    start = starts[secret.line_number - 1] + at
+                    found.append((start, start + len(value), "secret"))
         return found
     return detect
 
@@ -643,6 +652,40 @@ def remember_cost(samples: int, seed: int) -> dict[str, float]:
     return out
 
 
+# --- clean text ---------------------------------------------------------------------------
+
+#: The LoCoMo conversations (see benchmarks/locomo.py), beside the project.
+LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo"
+
+
+def clean_texts(path: Path) -> list[str] | str:
+    """The turns of the LoCoMo conversations - chat about everyday life that holds no
+    sensitive value, so every finding on it is a false one - or why they are missing."""
+    files = sorted(path.glob("*.json"))
+    if not files:
+        return f"skipped: no LoCoMo files in {path} (--clean DIR; see benchmarks/locomo.py)"
+    texts = []
+    for file in files:
+        for key, turns in json.loads(file.read_text(encoding="utf-8")).items():
+            if key.startswith("session_") and isinstance(turns, list):
+                texts += [" ".join(filter(None, (turn["text"], turn.get("blip_caption"))))
+                          for turn in turns]
+    return texts
+
+
+def clean_findings(texts: Sequence[str], detect: Callable[[str], list[Finding]],
+                   claims: Sequence[str]) -> dict[str, Any]:
+    """Findings (all false) per category on clean ``texts``, and the cost per KB."""
+    found: Counter[str] = Counter()
+    started = time.perf_counter()
+    for text in texts:
+        found.update(category(kind) for _, _, kind in detect(text))
+    seconds = time.perf_counter() - started
+    kb = sum(len(text.encode()) for text in texts) / 1024
+    return {"findings": {cat: found[cat] for cat in claims if found[cat]},
+            "total": sum(found[cat] for cat in claims), "ms_per_kb": 1000 * seconds / kb}
+
+
 # --- the report --------------------------------------------------------------------------
 
 
@@ -674,6 +717,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 [evaluate(docs, tools["athena"][0], CATEGORIES, by_type=True)]
                 for kind in sorted(k for k in score.gold if "/" not in k)},
         }
+    clean = clean_texts(args.clean)
+    if isinstance(clean, str):
+        results["clean"] = clean
+    else:
+        print(f"scanning clean text ({len(clean)} turns)", file=sys.stderr)
+        results["clean"] = {"turns": len(clean),
+                            "kb": sum(len(text.encode()) for text in clean) / 1024,
+                            **{tool: clean_findings(clean, detect, claims)
+                               for tool, (detect, claims) in tools.items()}}
     print("measuring remember", file=sys.stderr)
     results["remember"] = remember_cost(args.remember_samples, args.seed)
     return results
@@ -714,6 +766,18 @@ def print_report(results: dict[str, Any]) -> None:
         low = {k: v for k, v in corpus["athena_by_type"].items() if v is not None and v < 1}
         print("athena recall below 1.00 by type: " + (", ".join(
             f"{k} {v:.3f}" for k, v in sorted(low.items())) or "none") + "\n")
+    clean = results["clean"]
+    print("## clean text: LoCoMo conversations (nothing planted: every finding is false)")
+    if isinstance(clean, str):
+        print(clean + "\n")
+    else:
+        print(f"{clean['turns']} turns, {clean['kb']:.0f} KB")
+        for tool in ("athena", "presidio", "detect-secrets"):
+            row = clean[tool]
+            detail = ", ".join(f"{cat} {n}" for cat, n in row["findings"].items()) or "none"
+            print(f"{tool:<16}{row['total']:>6} findings ({detail}); "
+                  f"{row['ms_per_kb']:.3f} ms per KB")
+        print()
     r = results["remember"]
     print("## remember (hashing embedder, budget p95 <= 25 ms)")
     print(f"remember p95 {r['remember_p95_ms']:.2f} ms; remember + scan p95 "
@@ -727,6 +791,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=600, help="documents per corpus")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--remember-samples", type=int, default=300)
+    parser.add_argument("--clean", type=Path, default=LOCOMO,
+                        help="directory of the LoCoMo conversations (clean text)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead")
     args = parser.parse_args(argv)
     results = run(args)
