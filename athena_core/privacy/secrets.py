@@ -112,14 +112,14 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
 #: The groups a password rule may find its value in: quoted, in curly quotes, between
 #: markdown emphasis, or bare.
 _VALUE_GROUPS = ("quoted", "curly", "emphasis", "bare")
-#: A value in quotes, curly quotes or markdown emphasis, or a bare one up to the next
-#: space, quote, separator or closing bracket (and not ending in a full stop or colon).
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
 #: mark with a password than to leave a password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
 _LAST = _STOP + ".:\\\\"
+#: A value in quotes, curly quotes or markdown emphasis, or a bare one up to the next
+#: space, quote, separator or closing bracket.
 _VALUE = (r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
