@@ -195,7 +195,7 @@ SHAPES = [
     ("password", "Rotated the password today; the new one ([[hunter2!Blue]]) is in the vault."),
     ("password", '<add key="DB_PASSWORD" value="[[hunter2!Blue3]]" />'),
     ("password", "env:\n  - name: DB_PASSWORD\n    value: \"[[S3cure#Pass60]]\"\n"),
-    ("password", "mysql --user root --password [[Tr0ub4dor&3]] app"),
+    ("password", "npm publish --auth-token [[a8Fk29dLq0Zm3Xr7]] --tag next"),
     ("password", "The password is \u201c[[Tr0ub4dor&3]]\u201d - don't share it."),
     ("password", "**Password:** [[Tr0ub4dor&3]]"),
     # Credentials in SQL, HTTP and shorthand: a quoted value after the word, a bearer
