@@ -3,10 +3,10 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
 
     pip install -e ".[bench]"                    # presidio-analyzer, detect-secrets, Faker
     pip install --no-deps presidio-evaluator     # its templates: the third-party held-out set
-    python benchmarks/privacy.py                 # about a minute
+    python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Three corpora, each scored separately:
+Four corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -14,20 +14,25 @@ Three corpora, each scored separately:
   wrong). The detectors were written against this set.
 * **held-out, synthetic** (``--seed`` + 1000): template set B - other wording, other
   documents, values from Faker where Faker has them (e-mail, phone, card, IBAN, SSN,
-  IP) - and look-alikes of other shapes. Never used to tune the detectors; it shares
-  the author of the secret generators with the detectors, so it is held out from tuning,
-  not independent.
+  IP) - and look-alikes of other shapes. Its misses were looked at and fixed by class
+  on 2026-12-07, so it is a tuning set now.
 * **held-out, third party**: the 210 sentence templates that ship with
   ``presidio-evaluator`` (MIT; support-desk requests, not written for Athena), filled
   with Faker values; the personal types only (no secrets in them). Names, addresses,
-  dates and so on are filled in too and count against precision if flagged.
+  dates and so on are filled in too and count against precision if flagged. Also looked
+  at on 2026-12-07.
+* **held-out, fresh** (``--seed`` + 3000): template set C (``privacy_heldout.py``),
+  written before the detector changes of 2026-12-07 and not tuned on; see its docstring.
+* **clean text**: the LoCoMo conversations (``--clean``, beside the project when
+  present), which hold nothing sensitive: every finding there is false.
 
 Scoring is per category (``email``, ``phone``, ``payment_card``, ``iban``, ``us_ssn``,
 ``ip``, ``secret``) so the three tools compare; a finding is right when it overlaps a
 planted value of its category, each planted value counts once. Athena's per-type recall
 of secrets is printed too. Presidio runs its pattern recognizers without an NLP model
 (e-mail, phone, credit card, IBAN, US SSN, IP), every result counted (threshold 0, its
-default); detect-secrets runs its default plugins and filters line by line.
+default); detect-secrets runs its default plugins and filters over each document's
+lines as ``detect-secrets scan`` does over a file's.
 """
 
 from __future__ import annotations
@@ -61,6 +66,19 @@ from athena_core.privacy.checksums import (
 from athena_core.privacy.detection import Detection
 from athena_core.privacy.secrets import SECRET_TYPES
 from athena_core.runtime import Athena
+
+sys.path.insert(0, str(Path(__file__).parent))
+from privacy_heldout import (  # the fresh held-out set, template set C
+    CODE_C,
+    DECOYS_C,
+    FILLER_C,
+    LOOKALIKES_C,
+    NAMES_C,
+    PROSE_C,
+    personal_values_c,
+    secret_values_c,
+    shown_c,
+)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -311,16 +329,36 @@ LOOKALIKES_B = ["AKIA0000000000000000", "ghp_00000000000000000000000000000000000
                 "npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "v1.2.3.4"]
 
 
+def _value_template(kind: str, value: str, rnd: random.Random) -> str:
+    """Some types only make sense in some sentences: a URL password sits in a URL."""
+    if kind == "url_password":
+        return f"postgres://app_user:{value}@db.internal:5432/app"
+    return value
+
+
+#: How sets A and B write a look-alike and a mutated twin: (prose, code).
+DECOYS_AB = {"lookalike": ("For example: {v}", "EXAMPLE_VALUE = '{v}'"),
+             "mutated": ("ref {v} (rejected)", 'legacy_ref = "{v}"')}
+
+
 @attrs.frozen
 class TemplateSet:
     prose: Sequence[str]
     code: Sequence[str]
     filler: Sequence[str]
     lookalikes: Sequence[str]
+    #: Type -> (variable name, what prose calls it).
+    names: dict[str, tuple[str, str]] = NAMES
+    #: Decoy kind -> (prose template, code template).
+    decoys: dict[str, tuple[str, str]] = DECOYS_AB
+    #: (type, value, random) -> the text that holds the value (a URL around a password).
+    shown: Callable[[str, str, random.Random], str] = _value_template
 
 
 SET_A = TemplateSet(PROSE_A, CODE_A, FILLER_A, LOOKALIKES_A)
 SET_B = TemplateSet(PROSE_B, CODE_B, FILLER_B, LOOKALIKES_B)
+#: The fresh held-out set (benchmarks/privacy_heldout.py): never used for tuning.
+SET_C = TemplateSet(PROSE_C, CODE_C, FILLER_C, LOOKALIKES_C, NAMES_C, DECOYS_C, shown_c)
 
 
 class Builder:
@@ -343,13 +381,6 @@ class Builder:
         self.text += text + "\n"
 
 
-def _value_template(kind: str, value: str, template: str) -> tuple[str, str]:
-    """Some types only make sense in some sentences: a URL password sits in a URL."""
-    if kind == "url_password":
-        return template, f"postgres://app_user:{value}@db.internal:5432/app"
-    return template, value
-
-
 def generate(seed: int, docs: int, templates: TemplateSet,
              values: dict[str, Callable[[random.Random], str]]) -> list[Document]:
     rnd = random.Random(seed)
@@ -362,11 +393,12 @@ def generate(seed: int, docs: int, templates: TemplateSet,
             builder.line(rnd.choice(templates.filler))
         for kind in rnd.sample(kinds, rnd.randint(2, 4)):
             value = values[kind](rnd)
-            name, what = NAMES[kind]
+            name, what = templates.names[kind]
             template = rnd.choice(templates.prose if prose else templates.code)
-            template, shown = _value_template(kind, value, template)
+            shown = templates.shown(kind, value, rnd)
             offset = shown.index(value)
-            fields = {"name": name, "lname": name.lower(), "what": what}
+            fields = {"name": name, "lname": name.lower(), "what": what,
+                      "flag": name.lower().replace("_", "-")}
             builder.add(template, shown, None, prose=prose, **fields)
             last = builder.planted.pop()
             builder.planted.append(Planted(last.start + offset, last.start + offset + len(value),
@@ -375,10 +407,10 @@ def generate(seed: int, docs: int, templates: TemplateSet,
         if kind_twin := rnd.choice(["payment_card", "iban", None]):
             twin = mutated(values[kind_twin](rnd), rnd) if kind_twin in values else None
             if twin is not None:
-                builder.add("ref {v} (rejected)" if prose else 'legacy_ref = "{v}"', twin, None,
+                builder.add(templates.decoys["mutated"][0 if prose else 1], twin, None,
                             prose=prose, decoy="mutated")
         lookalike = rnd.choice(templates.lookalikes)
-        builder.add("For example: {v}" if prose else "EXAMPLE_VALUE = '{v}'", lookalike, None,
+        builder.add(templates.decoys["lookalike"][0 if prose else 1], lookalike, None,
                     prose=prose, decoy="lookalike")
         out.append(Document(builder.text, tuple(builder.planted)))
     return out
@@ -478,20 +510,28 @@ def presidio_detector() -> Callable[[str], list[Finding]]:
 
 
 def detect_secrets_detector() -> Callable[[str], list[Finding]]:
-    from detect_secrets.core.scan import scan_line
+    """detect-secrets as ``detect-secrets scan`` runs it on a file: its default plugins
+    and filters over the document's lines (the function ``scan_file`` calls once it has
+    read a file). Not its ``scan_line``: that is its ad-hoc mode, which searches eagerly
+    and reports every word as a high-entropy candidate."""
+    from detect_secrets.core.scan import _process_line_based_plugins
     from detect_secrets.settings import default_settings
 
     def detect(text: str) -> list[Finding]:
         found: list[Finding] = []
-        offset = 0
+        lines = text.split("\n")
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
         with default_settings():
-            for line in text.split("\n"):
-                for secret in scan_line(line):
-                    value = secret.secret_value or ""
-                    at = line.find(value) if value else -1
-                    if at >= 0:
-                        found.append((offset + at, offset + at + len(value), "secret"))
-                offset += len(line) + 1
+            for secret in _process_line_based_plugins(
+                    lines=list(enumerate(lines, start=1)), filename="document.txt"):
+                line = lines[secret.line_number - 1]
+                value = secret.secret_value or ""
+                at = line.find(value) if value else -1
+                if at >= 0:
+                    start = starts[secret.line_number - 1] + at
+                    found.append((start, start + len(value), "secret"))
         return found
     return detect
 
@@ -616,6 +656,40 @@ def remember_cost(samples: int, seed: int) -> dict[str, float]:
     return out
 
 
+# --- clean text ---------------------------------------------------------------------------
+
+#: The LoCoMo conversations (see benchmarks/locomo.py), beside the project.
+LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo"
+
+
+def clean_texts(path: Path) -> list[str] | str:
+    """The turns of the LoCoMo conversations - chat about everyday life that holds no
+    sensitive value, so every finding on it is a false one - or why they are missing."""
+    files = sorted(path.glob("*.json"))
+    if not files:
+        return f"skipped: no LoCoMo files in {path} (--clean DIR; see benchmarks/locomo.py)"
+    texts = []
+    for file in files:
+        for key, turns in json.loads(file.read_text(encoding="utf-8")).items():
+            if key.startswith("session_") and isinstance(turns, list):
+                texts += [" ".join(filter(None, (turn["text"], turn.get("blip_caption"))))
+                          for turn in turns]
+    return texts
+
+
+def clean_findings(texts: Sequence[str], detect: Callable[[str], list[Finding]],
+                   claims: Sequence[str]) -> dict[str, Any]:
+    """Findings (all false) per category on clean ``texts``, and the cost per KB."""
+    found: Counter[str] = Counter()
+    started = time.perf_counter()
+    for text in texts:
+        found.update(category(kind) for _, _, kind in detect(text))
+    seconds = time.perf_counter() - started
+    kb = sum(len(text.encode()) for text in texts) / 1024
+    return {"findings": {cat: found[cat] for cat in claims if found[cat]},
+            "total": sum(found[cat] for cat in claims), "ms_per_kb": 1000 * seconds / kb}
+
+
 # --- the report --------------------------------------------------------------------------
 
 
@@ -626,6 +700,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "held-out synthetic": generate(args.seed + 1000, args.docs, SET_B,
                                        {**SECRET_GENERATORS, **faker_values(args.seed + 1000)}),
         "held-out third party": third_party(args.seed + 2000, args.docs),
+        "held-out fresh": generate(args.seed + 3000, args.docs, SET_C,
+                                   {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
     }
     tools = {"athena": (athena_detector(), CATEGORIES),
              "presidio": (presidio_detector(), PERSONAL),
@@ -645,6 +721,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 [evaluate(docs, tools["athena"][0], CATEGORIES, by_type=True)]
                 for kind in sorted(k for k in score.gold if "/" not in k)},
         }
+    clean = clean_texts(args.clean)
+    if isinstance(clean, str):
+        results["clean"] = clean
+    else:
+        print(f"scanning clean text ({len(clean)} turns)", file=sys.stderr)
+        results["clean"] = {"turns": len(clean),
+                            "kb": sum(len(text.encode()) for text in clean) / 1024,
+                            **{tool: clean_findings(clean, detect, claims)
+                               for tool, (detect, claims) in tools.items()}}
     print("measuring remember", file=sys.stderr)
     results["remember"] = remember_cost(args.remember_samples, args.seed)
     return results
@@ -685,6 +770,18 @@ def print_report(results: dict[str, Any]) -> None:
         low = {k: v for k, v in corpus["athena_by_type"].items() if v is not None and v < 1}
         print("athena recall below 1.00 by type: " + (", ".join(
             f"{k} {v:.3f}" for k, v in sorted(low.items())) or "none") + "\n")
+    clean = results["clean"]
+    print("## clean text: LoCoMo conversations (nothing planted: every finding is false)")
+    if isinstance(clean, str):
+        print(clean + "\n")
+    else:
+        print(f"{clean['turns']} turns, {clean['kb']:.0f} KB")
+        for tool in ("athena", "presidio", "detect-secrets"):
+            row = clean[tool]
+            detail = ", ".join(f"{cat} {n}" for cat, n in row["findings"].items()) or "none"
+            print(f"{tool:<16}{row['total']:>6} findings ({detail}); "
+                  f"{row['ms_per_kb']:.3f} ms per KB")
+        print()
     r = results["remember"]
     print("## remember (hashing embedder, budget p95 <= 25 ms)")
     print(f"remember p95 {r['remember_p95_ms']:.2f} ms; remember + scan p95 "
@@ -698,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=600, help="documents per corpus")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--remember-samples", type=int, default=300)
+    parser.add_argument("--clean", type=Path, default=LOCOMO,
+                        help="directory of the LoCoMo conversations (clean text)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead")
     args = parser.parse_args(argv)
     results = run(args)

@@ -156,6 +156,89 @@ def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert set(DETECTION.types()) == {kind for kind, _ in EXAMPLES}
 
 
+
+# --- shapes met in real text beyond the examples above -------------------------------------
+
+def _luhn(payload: str) -> str:
+    return payload + luhn_check_digit(payload)
+
+
+GITHUB = "ghp_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rES"
+
+#: (type, text with the values between [[ and ]]), one or more per class of shape.
+SHAPES = [
+    # Text holding escaped line breaks (JSON strings, log records): ``\n`` is a break.
+    ("phone", r'{"notes": "Office:\n[[+34 927 218 715]]\nFax:\n[[0131 496 0517]]"}'),
+    ("email", r'"contact:\n[[maria.lopez@acme-corp.com]]\tthanks"'),
+    ("github_token", r'{"log": "token\n[[' + GITHUB + r']]\n"}'),
+    ("phone", r"Mobile:\r\n[[470.449.8384]]x3353"),
+    # Phone numbers: a trunk prefix in parentheses, the 00 international prefix, an
+    # extension, a run of digits that the words around it call a phone number.
+    ("phone", "call [[(0161) 496 0066]] or [[(0117)4960618]] or [[(0275)-820930]]"),
+    ("phone", "from abroad dial [[0044 20 7946 0958]] or [[001-415-867-5309]]x120"),
+    ("phone", "her phone number is [[07700900123]], mine [[0475058970]]"),
+    ("phone", "[[4158675309]] <- that's the phone number"),
+    ("phone", "support_phone=[[03918491022]]"),
+    ("phone", "Tel.\n[[612 34 56 78]] (mobile), or text me: [[3921823282]]"),
+    # Card numbers of issuer ranges beyond the current IIN tables: JCB's 15-digit 1800
+    # and 2131, Diners Club 38 with 14 digits, Maestro 50, 56-59, 63, 67.
+    ("payment_card", f"JCB [[{_luhn('18000000000001')}]] and [[{_luhn('21310000000009')}]]"),
+    ("payment_card", f"Diners [[{_luhn('3855064167515')}]]"),
+    ("payment_card", f"Maestro [[{_luhn('56883397184')}]], [[{_luhn('63902648118')}]], "
+                     f"[[{_luhn('670300000000000')}]], [[{_luhn('50123456789')}]]"),
+    # Passwords named by an arrow, by the words after them, near the word, or as the value
+    # of a name/value pair (XML settings, Kubernetes env), or given as a command-line flag.
+    ("password", "Note to self: password -> [[Zx9!qLm2#4]]"),
+    ("password", "Could you check whether [[S3cure#Pass53]] is still the right password?"),
+    ("password", "[[Zx9!qLm2#619]] <- that's the password, don't lose it"),
+    ("password", "[[hunter2!Blue]] - that is the new admin password"),
+    ("password", "Rotated the password today; the new one ([[hunter2!Blue]]) is in the vault."),
+    ("password", '<add key="DB_PASSWORD" value="[[hunter2!Blue3]]" />'),
+    ("password", "env:\n  - name: DB_PASSWORD\n    value: \"[[S3cure#Pass60]]\"\n"),
+    ("password", "npm publish --auth-token [[a8Fk29dLq0Zm3Xr7]] --tag next"),
+    ("password", "The password is \u201c[[Tr0ub4dor&3]]\u201d - don't share it."),
+    ("password", "**Password:** [[Tr0ub4dor&3]]"),
+    # Credentials in SQL, HTTP and shorthand: a quoted value after the word, a bearer
+    # token, curl's user:password, "pw".
+    ("password", "CREATE USER app IDENTIFIED BY '[[S3cret!xyz]]';"),
+    ("password", "ALTER ROLE app WITH PASSWORD '[[S3cret!xyz]]';"),
+    ("password", "Authorization: Bearer [[8f3kD9sL2mQ7xR4tV1wZ6yB0nC5hJ3gA]]"),
+    ("password", "curl -u admin:[[S3cret!xyz]] https://api.acme-corp.com/v1"),
+    ("password", "pw: [[Tr0ub4dor&3]]"),
+    # An AWS secret access key with few digits, next to the word "secret".
+    ("aws_secret_access_key", "[[EsCLUBU6tgKTwtOiNyQIPWQVbbUVDhqvkRrUdTPl]] <- that's the AWS "
+                              "secret access key"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(SHAPES)])
+def test_values_in_the_shapes_of_real_text_are_found(kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+NOT_PHONES = [
+    "order 0475058970 shipped on 2024-03-15",  # a run of digits, no phone words
+    "call on 2024-05-01 at 10:30",
+    "see ticket 4158675309 before the call",  # named a ticket right before it
+    "call_count: 123456789, calls 10000000000",  # counting, round
+    "calendar grid, call it: 21 22 23 24 25 26 27",
+    "codepoints: 0031 2044 0034 and 0044 2079 4609",  # zero-padded, no phone word
+    "keep the secret 'sauce recipe' and the token 'abc'",  # words, too short
+    "Bearer authentication with a Bearer ${ACCESS_TOKEN} or Bearer <token>",
+    "curl -u user:pass -u admin:$API_TOKEN https://api.acme-corp.com",
+    "socat -u TCP4-LISTEN:3334,reuseaddr,fork; pass `spec=True` or pass \"py.exe\"",
+    "the password hashing in Python3.11 is slow",
+    "reset the password at https://acme-corp.com/reset?u=Ab3$x9",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_numbers_and_words_near_phone_or_password_words_are_not_all_values(text: str) -> None:
+    assert found(text) == []
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [

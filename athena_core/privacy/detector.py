@@ -17,7 +17,7 @@ import attrs
 
 from athena_core.privacy.spans import Span
 
-__all__ = ["Detector", "DetectorContext", "Rule", "RuleDetector"]
+__all__ = ["Detector", "DetectorContext", "Rule", "RuleDetector", "unescape_breaks"]
 
 
 @attrs.frozen
@@ -122,6 +122,21 @@ class RuleDetector:
         return tuple(dict.fromkeys(rule.type for rule in self.rules))
 
     def detect(self, text: str) -> list[Span]:
+        text = unescape_breaks(text)
         folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
             else text
         return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]
+
+
+_ESCAPED_BREAK = re.compile(r"\\[nrt]")
+
+
+def unescape_breaks(text: str) -> str:
+    """``text`` with each escaped line break or tab (the two characters ``\\n``, ``\\r``
+    or ``\\t``, as in a JSON string or a log record) replaced by two spaces.
+
+    The rules then see the break as the boundary it stands for: in
+    ``"Phone:\\n+44 20 7946 0958"`` the number starts after ``n``, which is not part of
+    it. The result has the same length, so offsets into it are offsets into ``text``.
+    """
+    return _ESCAPED_BREAK.sub("  ", text) if "\\" in text else text

@@ -10,6 +10,7 @@ have no check digit and Athena ships no numbering-plan database: see
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
@@ -60,9 +61,32 @@ _COUNTRY_CODES = frozenset(
                         *range(992, 999)]])
 _INTERNATIONAL = re.compile(
     r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
+#: The ``00`` international prefix: the groups must be separated (``0044 20 7946 0958``),
+#: a run of digits starting with 00 is not told from other numbers, and a phone word
+#: must be near (``_international_00``).
+_INTERNATIONAL_00 = re.compile(
+    r"00(?<![\w+.-]00)(?<!\d[ .-]00)[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]\d{1,5}){1,6}"
+    r"(?!\d|[.-]\d)")
 _NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])"
                    r"[2-9]\d{2}[ .-]\d{4}(?!\d|[ .-]\d)")
 _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
+#: A trunk prefix and area code in parentheses: ``(0161) 496 0066``, ``(0117)4960618``.
+_TRUNK_PARENTHESES = re.compile(
+    r"(?<![\w+.-])\(0[1-9]\d{1,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
+#: Digits that only the words around them make a phone number: a run of 9 to 11 digits
+#: (``07700900123``, ``4158675309``, ``612345678``) or 8 to 13 digits in groups
+#: (``612 34 56 78``).
+_CONTEXT_NUMBER = re.compile(
+    r"(?<![\w+.,/:#$€£-])(?:\d{9,11}|\d{2,4}(?:[ .-]\d{2,4}){2,5})(?![\w/-]|[.,:]\d)")
+#: Words that call a number a phone number; ``_phone_word`` looks for them around it.
+_PHONE_WORDS = re.compile(
+    r"(?<![a-z])(?:phone|telephone|tel|mobile|cell|cellphone|call|called|calling|fax|sms"
+    r"|text me|whatsapp|dial|ring me|contact number)(?![a-z])")
+#: Words that name a number something else when they come right before it.
+_OTHER_LABELS = re.compile(
+    r"(?<![a-z])(?:order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
+    r"|confirmation|serial|sku|card|pin|otp|code|no|nr|#)\W{0,3}$")
+_DATE = re.compile(r"\d{4}([ .-])\d{1,2}\1\d{1,2}|\d{1,2}([ .-])\d{1,2}\2\d{4}")
 
 
 def _nanp_fictional(digits: str) -> bool:
@@ -73,6 +97,8 @@ def _nanp_fictional(digits: str) -> bool:
 def _international(match: re.Match[str], text: str) -> float | None:
     value = match.group()
     digits = re.sub(r"\D", "", value.replace("(0)", ""))
+    if digits.startswith("00"):
+        digits = digits[2:]
     if not 8 <= len(digits) <= 15:
         return None
     if not any(digits[:n] in _COUNTRY_CODES for n in (1, 2, 3)):
@@ -91,26 +117,79 @@ def _trunk(match: re.Match[str], text: str) -> float | None:
     return 0.7 if 10 <= sum(c.isdigit() for c in match.group()) <= 11 else None
 
 
+def _phone_word(text: str, start: int, end: int) -> bool:
+    """Whether a phone word is within 40 characters before ``start`` or 30 after ``end``."""
+    return bool(_PHONE_WORDS.search(text[max(0, start - 40):start].lower())
+                or _PHONE_WORDS.search(text[end:end + 30].lower()))
+
+
+def _counting(value: str) -> bool:
+    """Whether the groups of digits in ``value`` count (``21 22 23 24``, ``123456789``) or
+    use two digits at most (``10000000000``): a table or a round number, not a phone."""
+    digits = re.sub(r"\D", "", value)
+    groups = [int(group) for group in re.findall(r"\d+", value)]
+    steps = {b - a for a, b in itertools.pairwise(groups)}
+    return len(set(digits)) <= 2 or "123456789" in digits or "987654321" in digits \
+        or (len(groups) > 2 and len(steps) == 1)
+
+
+def _international_00(match: re.Match[str], text: str) -> float | None:
+    """``00`` and a country code: zero-padded numbers start with 00 too (code points, hex
+    dumps), so a phone word must be near."""
+    if not _phone_word(text, *match.span()):
+        return None
+    return _international(match, text)
+
+
+def _context_number(match: re.Match[str], text: str) -> float | None:
+    value = match.group()
+    digits = re.sub(r"\D", "", value)
+    if value.isdigit():  # a run of 9 to 11 digits, not the 00 international prefix
+        plausible = not digits.startswith("00") and not _nanp_fictional(digits)
+    else:
+        plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value)
+    start, end = match.span()
+    plausible = plausible and not _counting(value)
+    if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
+            or not _phone_word(text, start, end):
+        return None
+    return 0.6
+
+
 def phone_detector(context: DetectorContext) -> RuleDetector:
     """Phone numbers, without a numbering-plan database:
 
     - international: ``+`` and an assigned country calling code, 8 to 15 digits in all,
       groups separated by spaces, dots or hyphens, an optional ``(0)`` or area code in
-      parentheses (``+44 20 7946 0958``, ``+1 (415) 555-2671``, ``+33 1 23 45 67 89``);
-      ``+1`` numbers follow the North American plan's rules;
+      parentheses (``+44 20 7946 0958``, ``+1 (415) 555-2671``); ``+1`` numbers follow
+      the North American plan's rules; the same after the ``00`` prefix, in groups and
+      near a phone word (below): ``dial 0033 1 23 45 67 89``;
     - North American national: ``(415) 555-2671``, ``415-555-2671``, ``415.555.2671``
       (area code and exchange not starting with 0 or 1);
     - national with a trunk prefix 0, 10 or 11 digits in at least two groups
-      (``020 7946 0958``, ``07700 900123``, ``01 23 45 67 89``, ``030 12345678``).
+      (``020 7946 0958``, ``07700 900123``, ``01 23 45 67 89``, ``030 12345678``), or
+      with the trunk prefix and area code in parentheses (``(0161) 496 0066``);
+    - numbers that only the words around them make phone numbers: a run of 9 to 11
+      digits (not starting with 00) or 8 to 13 digits in groups (not a date), at most 40
+      characters after or 30 before a phone word ("phone", "tel", "mobile", "cell",
+      "call", "fax", "SMS", "text me", "WhatsApp", "dial", "ring me"), not right after a
+      word that names it something else ("order", "invoice", "ticket", "account",
+      "card", "code", "#", ...) and not counting (``21 22 23 24``, ``123456789``,
+      ``10000000000``): ``phone: 07700900123``, ``MOBILE=4158675309``, ``call me on
+      3921823282``.
 
-    Not recognised: numbers written as one run of digits without ``+`` (they cannot be
-    told from other numbers), the ``00`` international prefix, and short or local
-    numbers. Fictional ``555-01xx`` numbers are not reported.
+    Not recognised: other runs of digits, short or local numbers. Fictional
+    ``555-01xx`` numbers are not reported.
     """
     return RuleDetector(context.name, (
         Rule("phone", _INTERNATIONAL, _international, keywords=("+",)),
+        Rule("phone", _INTERNATIONAL_00, _international_00, keywords=("00",)),
         Rule("phone", _NANP, _nanp),
         Rule("phone", _TRUNK, _trunk, keywords=("0",)),
+        Rule("phone", _TRUNK_PARENTHESES, _trunk, keywords=("(0",)),
+        Rule("phone", _CONTEXT_NUMBER, _context_number,
+             keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
+                       "messag", "whatsapp", "dial", "ring")),
     ))
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import (
     KNOWN_SAMPLES,
+    entropy,
     is_identifier_reference,
     is_lookalike,
     is_uuid_or_digest,
@@ -79,8 +80,9 @@ _SECRET_WORD = re.compile(r"(?i)secret|aws_?sk")
 def _aws_secret(match: re.Match[str], text: str) -> float | None:
     value = match.group()
     if _mixed(match, text) is None or ("/" not in value and "+" not in value
-                                       and sum(c.isdigit() for c in value) < 2):
-        return None
+                                       and sum(c.isdigit() for c in value) < 2
+                                       and entropy(value) < 4.45):
+        return None  # a long identifier (``getAwsSecretAccessKeyFromParameterStore2``)
     start, end = match.span()
     if _SECRET_WORD.search(text, max(0, start - 40), start) \
             or _SECRET_WORD.search(text, end, end + 40):
@@ -107,9 +109,36 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
                             "password", "passwd", "secret", "token", "pass", "pwd", "%s"})
 
 
+#: The groups a password rule may find its value in: quoted, in curly quotes, between
+#: markdown emphasis, or bare.
+_VALUE_GROUPS = ("quoted", "curly", "emphasis", "bare")
+#: Characters that end a bare value: spaces, quotes (curly ones too), separators and
+#: closing brackets; a bare value does not end in a full stop or colon either (the end
+#: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
+#: mark with a password than to leave a password's last character out.
+_STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
+_LAST = _STOP + ".:\\\\"
+#: A value in quotes, curly quotes or markdown emphasis, or a bare one up to the next
+#: space, quote, separator or closing bracket.
+_VALUE = (r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+          r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
+          r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
+          rf"|(?P<bare>[^{_STOP}]{{0,199}}[^{_LAST}]))")
+#: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
+_VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
+
+
+def _value(match: re.Match[str]) -> tuple[str, bool]:
+    """The value a password rule matched, and whether it was quoted."""
+    groups = match.re.groupindex
+    for name in _VALUE_GROUPS:
+        if name in groups and match.group(name) is not None:
+            return match.group(name), name != "bare"
+    raise AssertionError("unreachable: a password rule matches one of its value groups")
+
+
 def _password(match: re.Match[str], text: str) -> float | None:
-    quoted = "quoted" in match.re.groupindex and match.group("quoted") is not None
-    value = match.group("quoted") if quoted else match.group("bare")
+    value, quoted = _value(match)
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[", '"', "'")
                        or "(" in value or "[" in value):
         return None  # code: a call, a subscript (``os.environ["X"]``)
@@ -120,12 +149,33 @@ def _password(match: re.Match[str], text: str) -> float | None:
 
 
 def _password_named(match: re.Match[str], text: str) -> float | None:
-    """A value named a password by the words after it: it must look like one (a letter
-    and a digit or symbol), not like a word of the sentence."""
-    value = match.group("bare")
-    if not (any(c.isalpha() for c in value) and any(not c.isalpha() for c in value)):
+    """A value named a password by the words around it: it must look like one (a letter
+    and a digit or symbol), not like a word of the sentence, a URL or a versioned name."""
+    value, _ = _value(match)
+    if not (any(c.isalpha() for c in value) and any(not c.isalpha() for c in value)) \
+            or "://" in value or _VERSIONED.fullmatch(value):
         return None
     return _password(match, text)
+
+
+def _password_near(match: re.Match[str], text: str) -> float | None:
+    """A value in the sentence of the word "password" that could be nothing else: 8 or
+    more characters with letters, digits and symbols."""
+    value, _ = _value(match)
+    if not (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
+            and any(not c.isalnum() for c in value)) or ("@" in value and "." in value):
+        return None
+    confidence = _password_named(match, text)
+    return None if confidence is None else 0.6
+
+
+def _bearer(match: re.Match[str], text: str) -> float | None:
+    """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
+    value = match.group("bare")
+    if is_lookalike(value) or not (any(c.isalpha() for c in value)
+                                   and any(c.isdigit() for c in value)):
+        return None
+    return 0.8
 
 
 def _url_password(match: re.Match[str], text: str) -> float | None:
@@ -135,24 +185,52 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-_KEY_WORDS = (r"password|passwd|passphrase|pwd|pass|secret|client_secret|secret_key|api_key"
-              r"|apikey|api-key|access_token|auth_token|token|private_key_password")
+_KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|pass|secret|client[_ -]?secret|secret[_ -]?key"
+              r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
+              r"|private_key_password")
+_PASSWORD_WORDS = r"(?:password|passphrase|passcode)"
 _ASSIGNMENT = re.compile(
     rf"(?i)(?:{_KEY_WORDS})\b[\"'\]]{{0,2}}"
     r"(?:(?:[ \t]+[\w'-]{1,20}){1,5}?(?=[ \t]*:[ \t]|[ \t]+is[ \t]))?"
-    r"[ \t]*(?::=|=>|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*"
-    r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
-    r"|(?P<bare>[^\s\"'`,;)}\]]{0,199}[^\s\"'`,;)}\].?:]))")
+    r"[ \t]*(?::=|=>|->|\u2192|<-|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*(?:\*{1,2}[ \t]+)?"
+    + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
 _NAMED_BEFORE = re.compile(
-    r"(?i)\b(?:password|passphrase|passcode)(?:[ \t]+[a-z'-]{1,20}){0,2}?[ \t]+\(?"
-    r"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^\s\"'`,;)}\]]{5,63}[^\s\"'`,;)}\].?:])")
-#: "X is the password", "X as the new password": the value before the word.
+    rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+\(?"
+    rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(]{{5,63}}[^{_LAST}])")
+#: "X is the password", "X is still the right password", "X as the new password",
+#: "X <- that's the password", "X - this is my password": the value before the word.
 _NAMED_AFTER = re.compile(
-    r"(?<![^\s\"'`(])(?P<bare>[^\s\"'`]{6,64}?)[\"'`.,]?[ \t]+(?:is|as|was)[ \t]+"
-    r"(?:(?:the|my|our|your|a|an|new|old|current|temporary)[ \t]+){0,3}"
-    r"(?:[\w-]+[ \t]+){0,2}?(?:password|passphrase|passcode)\b", re.I)
+    rf"(?<![^\s\"'`(\u201c\u2018])(?P<bare>[^{_STOP}(]{{5,63}}?[^{_LAST}])[\"'`.,]?[ \t]+"
+    r"(?:(?:is|as|was)[ \t]+|(?:<-|\u2190|-{1,2}|\u2013|\u2014)[ \t]*"
+    r"(?:(?:that's|that is|this is|it's|it is|which is)[ \t]+)?)"
+    r"(?:[\w'-]+[ \t]+){0,3}?" + _PASSWORD_WORDS + r"\b", re.I)
+#: A value with letters, digits and symbols after the word in the same sentence:
+#: "rotated the password today; the new one (hunter2!Blue) is in the vault".
+_NEAR = re.compile(
+    rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
+    rf"(?P<bare>[^{_STOP}(]{{7,63}}[^{_LAST}])(?![^{_LAST}])")
+#: A name/value pair naming a secret: ``<add key="DB_PASSWORD" value="..."/>``, a
+#: Kubernetes ``- name: DB_PASSWORD`` with ``value: ...`` on the next line.
+_PAIR = re.compile(
+    rf"(?i)\b(?:name|key)[ \t]*[=:][ \t]*[\"']?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
+    r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[ \t]*[=:][ \t]*" + _VALUE)
+#: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
+#: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
+#: verb and its object).
+_QUOTED_AFTER_WORDS = r"password|passwd|passphrase|identified[ \t]+by"
+_QUOTED_AFTER = re.compile(
+    rf"(?i)(?:{_QUOTED_AFTER_WORDS})[ \t]+(?P<q>[\"'`])(?P<quoted>[^\s\"'`]{{6,200}})(?P=q)")
+#: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
+_BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
+                     r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])")
+_BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:\"'@]{1,64}:"
+                         r"(?P<bare>[^\s\"'@]{1,128}[^\s\"'@.,;:])")
+#: A command-line flag: ``--password VALUE``, ``--api-key VALUE``.
+_FLAG = re.compile(
+    r"(?i)(?<![\w-])--(?:password|passwd|pass|secret|client-secret|api-key|apikey|token"
+    r"|access-token|auth-token)[ \t]+(?!-)" + _VALUE)
 _URL_PASSWORD = (
     r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:(?P<password>[^\s@/\"'<>]{1,128})"
     r"@[A-Za-z0-9.-]+")
@@ -214,10 +292,25 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
          keywords=("password", "passphrase", "passcode"),
          anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
-    Rule("password", _ASSIGNMENT, _password, group=("quoted", "bare"),
-         keywords=("pass", "pwd", "secret", "key", "token"),
+    Rule("password", _NEAR, _password_near, group="bare",
+         keywords=("password", "passphrase", "passcode"),
+         anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
+    Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
+         keywords=("pass", "pw", "secret", "key", "token"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
          not_after=frozenset(string.ascii_letters + string.digits)),
+    Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
+         anchor=re.compile(r"\b(?:name|key)[ \t]*[=:]")),
+    Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
+         anchor=re.compile(r"--[a-z]")),
+    Rule("password", _QUOTED_AFTER, _password_named, group="quoted",
+         keywords=("passw", "passphrase", "identified"),
+         anchor=re.compile(rf"(?:{_QUOTED_AFTER_WORDS})[ \t]+[\"'`]"),
+         not_after=frozenset(string.ascii_letters + string.digits + "_")),
+    Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
+         anchor=re.compile(r"\b(?:bearer|authorization:)")),
+    Rule("password", _BASIC_USER, _password, group="bare", keywords=("curl",),
+         anchor=re.compile(r"\bcurl\b")),
 )
 
 
