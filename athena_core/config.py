@@ -360,6 +360,8 @@ class PrivacyConfig(PrivacyRules):
     key_file: str = ""
     #: The environment variable the ``env`` provider reads (32 bytes in base64).
     key_env: str = "ATHENA_MASTER_KEY"
+    #: Options passed to a key provider plugin's factory (``[privacy.key_options]``).
+    key_options: Mapping[str, Any] = attrs.field(factory=dict)
 
     def rules_for(self, scope: str | None) -> PrivacyRules:
         """The rules in force in ``scope``: these, with the scope's own applied."""
@@ -792,6 +794,8 @@ conceal = true
 key_provider = "file"
 key_file = ""                    # default: keys/master.key in the data dir
 key_env = "ATHENA_MASTER_KEY"
+# A key provider plugin's options, e.g. { service = "athena" } for "keyring".
+key_options = {}
 
 # Types of your own: NAME = 'regular expression'.
 [privacy.patterns]

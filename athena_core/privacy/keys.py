@@ -30,7 +30,7 @@ import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 from sqlalchemy import select, update
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from athena_core.storage import Storage
 
 __all__ = ["KEY_BYTES", "EnvKeyProvider", "FileKeyProvider", "KeyProvider",
-           "KeyProviderContext", "KeyVersion", "Keys", "open_sealed", "seal"]
+           "KeyProviderContext", "KeyVersion", "Keys", "decode_key", "open_sealed", "seal"]
 
 #: The size of every key, in bytes (AES-256, HMAC-SHA256).
 KEY_BYTES = 32
@@ -97,6 +97,11 @@ class KeyProviderContext:
     #: The process environment the configuration was read with.
     env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ))
 
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """A key provider plugin's options: ``[privacy.key_options]``."""
+        return self.config.privacy.key_options
+
 
 @runtime_checkable
 class KeyProvider(Protocol):
@@ -117,7 +122,9 @@ class KeyProvider(Protocol):
         ...
 
 
-def _decode_key(text: str, where: str) -> bytes:
+def decode_key(text: str, where: str) -> bytes:
+    """The master key held in ``text`` (32 bytes in base64, surrounding white space
+    ignored), or :class:`KeyUnavailableError` saying that ``where`` holds no key."""
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (ValueError, TypeError):
@@ -155,7 +162,7 @@ class FileKeyProvider:
             raise KeyUnavailableError(
                 f"The key file {self.path} cannot be read ({exc.__class__.__name__}).",
                 hint="Check its owner and mode (0600); `athena doctor` checks both.") from None
-        return _decode_key(text, f"The key file {self.path}")
+        return decode_key(text, f"The key file {self.path}")
 
     def create(self) -> bytes:
         key = secrets.token_bytes(KEY_BYTES)
@@ -216,7 +223,7 @@ class EnvKeyProvider:
     def load(self) -> bytes | None:
         if not self._value:
             return None
-        return _decode_key(self._value, f"The environment variable {self.variable}")
+        return decode_key(self._value, f"The environment variable {self.variable}")
 
     def create(self) -> bytes:
         raise KeyUnavailableError(
@@ -369,8 +376,9 @@ class Keys:
                     raise KeyUnavailableError(
                         f"This store's sensitive values are encrypted under a master key "
                         f"that {self.provider.describe()} does not hold.",
-                        hint="Restore the key file (or set the variable) this store was "
-                             "created with; see docs/privacy.md, 'Losing the key'.")
+                        hint="Restore the key this store was created with (the key file, "
+                             "the variable or the keyring entry); see docs/privacy.md, "
+                             "'Losing the key'.")
                 master = self.provider.create()
             self._master = master
         return self._master
