@@ -67,8 +67,8 @@ KNOWN_MISSES = [
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory) -> ApiIndex:
-    from tests.conftest import make_config
     from athena_core import Athena
+    from tests.conftest import make_config
 
     with Athena.open(config=make_config(tmp_path_factory.mktemp("quality"))) as athena:
         operations = callable_operations(athena.api, athena.execution.policy(None))

@@ -4,6 +4,7 @@ the key hierarchy, ``privacy.reveal`` and operations declared to receive real va
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import string
@@ -301,13 +302,16 @@ def test_forget_by_subject_erases_every_trace_of_the_value(athena_factory, data_
     fact = athena.remember(f"Jane's address is {EMAIL}")
     athena.semantic.update(fact, f"Jane's address is still {EMAIL}")
     athena.episodic.record("Jane wrote in", context={"from": EMAIL})
+    athena.episodic.record("Replied to Jane", outcome=f"sent to {EMAIL}")
     kept = athena.remember(f"Call {PHONE} for support")
     program = athena.execute(f"import athena\nathena.remember('cc {EMAIL}')\n'{EMAIL}'")
     assert program.ok, program.error
     token = placeholders.placeholders_in(athena.get(fact).text)[0]
 
+    events = athena.episodic.timeline()
+    assert all(EMAIL not in json.dumps(event.to_dict()) for event in events)
     gone = athena.forget(subject=EMAIL)
-    assert gone == 4  # both versions of the fact, the episode, the program's memory
+    assert gone == 5  # both versions of the fact, two events, the program's memory
     assert athena.get(kept).text.startswith("Call [PHONE_")
     assert athena.recall(EMAIL) == athena.recall(token) == []
     with pytest.raises(PlaceholderError):

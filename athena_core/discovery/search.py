@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from athena_core.api.registry import Operation
 
-__all__ = ["DEFAULT_LIMIT", "DETAILS", "RELATIVE_FLOOR", "ApiIndex", "Detail", "EmbedFunction", "check_search",
-           "search"]
+__all__ = ["DEFAULT_LIMIT", "DETAILS", "RELATIVE_FLOOR", "ApiIndex", "Detail", "EmbedFunction",
+           "check_search", "search"]
 
 #: How much :func:`search` returns per operation.
 Detail = Literal["names", "summary", "full"]

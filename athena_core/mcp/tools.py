@@ -9,7 +9,8 @@ sentence of its documentation, at most 150 characters (the whole of it is an
 ``athena://apis/`` resource).
 Either way the always-loaded surface stays under :data:`SURFACE_BUDGET`: when the
 operations' tools would not fit, classic mode lists those that do (the memory
-operations first, then the other built-in ones) and one more tool, ``call_operation``, that calls any of them by name.
+operations first, then the other built-in ones) and one more tool, ``call_operation``,
+that calls any of them by name.
 
 A :class:`ToolSession` serves one MCP session: it binds every call to the
 session's scope and every program to the server's execution policy, turns bad

@@ -68,6 +68,11 @@ class EpisodicLayer:
         content = store.conceal(content, scope=scope)
         vector = store.embed([content])[0]
         with store.transaction() as tx:
+            # concealed before the event's digest is taken: it must not hash a value
+            context = tx.conceal(context, scope=scope)
+            if fields["outcome"] is not None:  # its placeholders must fit the column too
+                fields["outcome"] = store.label(tx.conceal(fields["outcome"], scope=scope),
+                                                name="outcome", column=EpisodeRow.outcome)
             episode = _episode_row(scope, content, occurred_at, context, fields)
             existing = tx.session.connection().scalar(
                 _EXISTING_EVENT, {"digest": episode["content_hash"]})

@@ -12,7 +12,7 @@ from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from athena_core.errors import InvalidArgumentError, MemoryNotFoundError
-from athena_core.storage.models import EpisodeRow, MemoryRow
+from athena_core.storage.models import EpisodeRow, FactRow, MemoryRow
 from athena_core.storage.queries import metadata_conditions
 
 __all__ = ["ForgetSelection"]
@@ -87,7 +87,11 @@ class ForgetSelection:
                 condition for form in self.subject for condition in (
                     MemoryRow.text.contains(form, autoescape=True),
                     metadata_text.contains(form, autoescape=True),
-                    metadata_text.contains(json.dumps(form)[1:-1], autoescape=True)))))
+                    metadata_text.contains(json.dumps(form)[1:-1], autoescape=True),
+                    MemoryRow.pk.in_(select(EpisodeRow.memory_pk).where(
+                        EpisodeRow.outcome.contains(form, autoescape=True))),
+                    MemoryRow.pk.in_(select(FactRow.memory_pk).where(
+                        FactRow.supersede_reason.contains(form, autoescape=True)))))))
         if self.session is not None:
             conditions.append(MemoryRow.pk.in_(
                 select(EpisodeRow.memory_pk).where(EpisodeRow.session == self.session)))

@@ -92,7 +92,7 @@ class SemanticLayer:
             old_row.valid_to = now
             old_row.updated_at = now
             old_fact.superseded_by = row.id
-            old_fact.supersede_reason = reason
+            old_fact.supersede_reason = tx.conceal(reason, scope=scope)
             tx.changed_existing_rows([old_row.pk])
             new = Fact.from_rows(row, FactRow(**fact))
             tx.stored.append(new)

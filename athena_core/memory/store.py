@@ -103,6 +103,16 @@ class Transaction:
         self._stage([row], vector.reshape(1, -1))
         return row
 
+    def conceal(self, value: Any, *, scope: str) -> Any:
+        """``value`` (a string, or JSON data) for a layer's own row, in placeholder form,
+        its sensitive values kept in this transaction (an episode's outcome, a fact's
+        supersede reason). ``None`` stays ``None``; unchanged when concealing is off."""
+        if value is None or self.vault is None:
+            return value
+        concealed, found = self.vault.conceal_data(value, scope=scope, session=self.session)
+        self.vault.keep(self.session, scope, found.values())
+        return concealed
+
     def _concealed(self, text: str, metadata: dict[str, Any], scope: str,
                    vector: np.ndarray) -> tuple[str, dict[str, Any], np.ndarray]:
         """``text`` and ``metadata`` in placeholder form, their values kept in this
