@@ -368,3 +368,18 @@ def test_a_store_gets_keys_with_its_first_sensitive_value_even_inside_a_transact
         assert session.query(PrivacyKeyRow).count() == 2
     [created] = [r for r in athena.audit.records() if r.kind == "key_operation"]
     assert created.details["operation"] == "create"
+
+
+@pytest.mark.parametrize("joiner", [" ", "\n\x1e\n"])
+def test_results_toward_a_model_are_concealed_string_by_string(athena, joiner):
+    """Strings of a result are scanned together; a string holding the separator they are
+    joined with is scanned alone, with the same outcome."""
+    result = [{"text": f"mail {EMAIL}{joiner}now", "n": 3, "tags": ["ok", f"call {PHONE}"]},
+              (TOKEN, None, 2.5)]
+    concealed = athena.privacy.conceal_output(result, scope="default")
+    assert concealed[0]["n"] == 3 and concealed[0]["tags"][0] == "ok"
+    assert concealed[0]["text"].endswith(f"{joiner}now") and concealed[1][1:] == [None, 2.5]
+    flat = json.dumps(concealed)
+    assert EMAIL not in flat and PHONE not in flat and TOKEN not in flat
+    assert athena.privacy.reveal(concealed[0]["text"]) == f"mail {EMAIL}{joiner}now"
+    assert athena.privacy.reveal(concealed[1][0]) == TOKEN

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -146,21 +146,36 @@ class Vault:
                      ) -> tuple[Any, dict[str, Kept]]:
         """``value`` (JSON data: strings, lists, dicts, numbers) with the sensitive values
         in its strings replaced by placeholders, and those values by digest (to
-        :meth:`keep`). Dict keys stay as they are. Writes nothing."""
+        :meth:`keep`). Dict keys stay as they are. Writes nothing.
+
+        Its strings are scanned as one text, joined by a separator no value spans (one
+        detection and one lookup instead of one per string; an operation's result has
+        many short strings); if a value spans it, or a string holds it, each string is
+        scanned alone."""
+        strings: list[str] = []
+        _strings_of(value, strings)
+        if not strings:
+            return value, {}
+        if len(strings) == 1 or any(_JOIN in item for item in strings):
+            parts, found = self._each(strings, scope, session)
+        else:
+            joined = self.conceal(_JOIN.join(strings), scope=scope, session=session)
+            parts, found = joined.text.split(_JOIN), dict(joined.values)
+            if len(parts) != len(strings):  # a value spanned two strings
+                parts, found = self._each(strings, scope, session)
+        if parts == strings:
+            return value, found
+        return _with_strings(value, iter(parts)), found
+
+    def _each(self, strings: Sequence[str], scope: str, session: Session | None
+              ) -> tuple[list[str], dict[str, Kept]]:
         found: dict[str, Kept] = {}
-
-        def walk(item: Any) -> Any:
-            if isinstance(item, str):
-                concealed = self.conceal(item, scope=scope, session=session)
-                found.update(concealed.values)
-                return concealed.text
-            if isinstance(item, Mapping):
-                return {name: walk(inner) for name, inner in item.items()}
-            if isinstance(item, list | tuple):
-                return [walk(inner) for inner in item]
-            return item
-
-        return walk(value), found
+        parts = []
+        for item in strings:
+            concealed = self.conceal(item, scope=scope, session=session)
+            found.update(concealed.values)
+            parts.append(concealed.text)
+        return parts, found
 
     def conceal_value(self, value: Any, *, scope: str) -> Any:
         """:meth:`conceal_data`, with new values kept in a transaction of their own: the
@@ -341,6 +356,35 @@ class Vault:
         row.ciphertext = seal(self.keys.data_key(version), kept.value.encode("utf-8"),
                               _associated(row.scope, row.digest, version))
         row.key_version = version
+
+
+#: Between the strings of one value scanned together: a record separator on a line of its
+#: own, which no detector's value contains.
+_JOIN = "\n\x1e\n"
+
+
+def _strings_of(value: Any, out: list[str]) -> None:
+    """Append the strings of JSON data ``value`` to ``out``, in a fixed order."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for inner in value.values():
+            _strings_of(inner, out)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            _strings_of(inner, out)
+
+
+def _with_strings(value: Any, parts: Iterator[str]) -> Any:
+    """``value`` with its strings replaced, in :func:`_strings_of`'s order, by ``parts``
+    (lists and tuples become lists)."""
+    if isinstance(value, str):
+        return next(parts)
+    if isinstance(value, Mapping):
+        return {name: _with_strings(inner, parts) for name, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_with_strings(inner, parts) for inner in value]
+    return value
 
 
 def _check_fragments(text: str) -> None:
