@@ -299,19 +299,22 @@ class ToolSession:
     # --- classic mode ----------------------------------------------------------------
 
     def _classic_tools(self) -> list[Tool]:
-        """A tool per operation, the built-in ones first; past :data:`SURFACE_BUDGET`,
+        """A tool per operation, memory operations first; past :data:`SURFACE_BUDGET`,
         those that fit and ``call_operation`` for every operation."""
         from athena_core.api.schema import input_schema
         from athena_core.runtime import BUILTIN_PLUGINS
 
         built_in = {*BUILTIN_PLUGINS, "athena-core"}
 
+        layers = set(self.athena.layers)
+
         def order(op: Operation) -> tuple[int, str]:
-            """The memory operations (top-level and the memory layers') first, then the
-            other built-in ones, then plugins'."""
+            """The built-in memory operations (top-level and the memory layers') first,
+            then the operations of plugins' memory layers, then the other built-in ones,
+            then the other plugin operations."""
             if op.provider not in built_in:
-                return 2, op.name
-            return (0 if not op.namespace or op.provider == _MEMORY_PLUGIN else 1), op.name
+                return (1 if op.namespace.split(".", 1)[0] in layers else 3), op.name
+            return (0 if not op.namespace or op.provider == _MEMORY_PLUGIN else 2), op.name
 
         operations = sorted(allowed_operations(self.athena.api, self.context), key=order)
         tools = [Tool(tool_name(op.name), first_sentence(op.doc),
