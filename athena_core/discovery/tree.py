@@ -18,7 +18,6 @@ cache directory, so asking again costs a render in memory and one ``stat``.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
 import errno
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.api.reference import signature_text
 from athena_core.api.registry import name_problem
 from athena_core.api.validation import describe_type
@@ -145,7 +145,7 @@ def _def_line(op: Operation, short: str) -> str | None:
             inner = "".join(f"    {p},\n" for p in params)
             line = f"def {short}(\n{inner}){text[params_end + 1:]}:"
     try:
-        ast.parse(f"{line}\n    ...\n")
+        parse_python(f"{line}\n    ...\n")
     except SyntaxError:
         return None
     return line

@@ -13,6 +13,7 @@ import ast
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.execution.model import ErrorInfo
 from athena_core.execution.policy import Policy
 
@@ -41,7 +42,7 @@ class Finding:
 def check_python(code: str, policy: Policy) -> tuple[ErrorInfo | None, list[Finding]]:
     """``(syntax error or None, findings)`` for ``code`` under ``policy``."""
     try:
-        tree = ast.parse(code, "<program>")
+        tree = parse_python(code, "<program>")
     except SyntaxError as exc:
         return ErrorInfo("SyntaxError", exc.msg or "invalid syntax", exc.lineno), []
     except ValueError as exc:  # e.g. NUL bytes in the source

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.procedures.drafting import operation_of
 from athena_core.procedures.gate import _athena_aliases
 from athena_core.procedures.mining import (
@@ -175,7 +176,7 @@ def windows_of(audit: AuditLog, registry: ApiRegistry, *, scope: str | None = No
             continue
         assert record.payload is not None
         try:
-            tree = ast.parse(record.payload)
+            tree = parse_python(record.payload)
         except (SyntaxError, ValueError):
             continue
         _, units = program_units(tree)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.procedures.gate import _athena_aliases
 from athena_core.procedures.mining import Shape, literals, names_in
 
@@ -76,7 +77,7 @@ def draft(shape: Shape, registry: ApiRegistry, *, docstring: str) -> Draft:
     for slot, column in enumerate(columns):
         if len({(type(value), value) for value in column}) > 1:
             varying.setdefault(tuple((type(v).__name__, v) for v in column), []).append(slot)
-    tree = ast.parse(runs[0].program)
+    tree = parse_python(runs[0].program)
     nodes = literals(tree)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     aliases = _athena_aliases(tree)

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core._time import utcnow
 from athena_core.api.registry import SANDBOX_NAMES
 from athena_core.errors import InvalidArgumentError
@@ -196,7 +197,7 @@ def _static_checks(registry: ApiRegistry, revision: Revision) -> list[Validation
     problems: list[str] = []
     for name, source in ((CODE_FILE, revision.code), (TESTS_FILE, revision.tests)):
         try:
-            trees[name] = ast.parse(source, filename=name)
+            trees[name] = parse_python(source, filename=name)
         except (SyntaxError, ValueError) as exc:
             problems.append(f"{name} does not parse (line {getattr(exc, 'lineno', '?')})")
     if problems:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.procedures.gate import SCRATCH_PREFIX, _athena_aliases
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def _abstract(program: str) -> tuple[str, list[ast.Constant]] | None:
     """The dump of ``program``'s tree with its literals as placeholders, and the
     literals; ``None`` if it does not parse."""
     try:
-        tree = ast.parse(program)
+        tree = parse_python(program)
     except (SyntaxError, ValueError):
         return None
     found = literals(tree)
@@ -184,7 +185,7 @@ def mine(audit: AuditLog, *, scope: str | None = None, since: datetime | str | N
             execution_id=record.id, seq=record.seq, at=record.at, scope=record.scope,
             program=record.payload, values=tuple(node.value for node in found)),
             record.calls, found))
-        for part, text, named in _runs(ast.parse(record.payload)):
+        for part, text, named in _runs(parse_python(record.payload)):
             piece = _abstract(text)
             assert piece is not None
             if piece[0] == dump:  # the run is the whole program
@@ -219,7 +220,7 @@ def fragment(program: str, part: tuple[int, int]) -> str | None:
     ``program``: its leading imports, then the run's statements, or its elements in a
     display of the same kind; ``None`` if there is no such run."""
     try:
-        tree = ast.parse(program)
+        tree = parse_python(program)
     except (SyntaxError, ValueError):
         return None
     return next((text for found, text, _ in _runs(tree, only=part)), None)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core._time import as_utc, isoformat
 from athena_core.api.registry import name_problem
 from athena_core.api.schema import type_schema
@@ -613,7 +614,7 @@ def _find_function(source: str, function: str | None) -> ast.FunctionDef:
             f"source must be Python source text or a function, not {type(source).__name__}.",
             argument="source")
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError) as exc:
         lineno = getattr(exc, "lineno", None)
         line = f" (line {lineno})" if lineno else ""
@@ -661,7 +662,7 @@ def _annotation_type(node: ast.expr, param: str, where: str) -> Any:
                 return None
             if isinstance(expr.value, str):  # a string annotation: "list[int]"
                 try:
-                    inner = ast.parse(expr.value, mode="eval").body
+                    inner = parse_python(expr.value, mode="eval").body
                 except SyntaxError:
                     refuse()
                 return build(inner)

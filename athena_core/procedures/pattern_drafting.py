@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.procedures.call_patterns import Pattern
 from athena_core.procedures.drafting import ENTRY, Draft, Parameter, _unique
 
@@ -191,7 +192,7 @@ def draft_pattern(pattern: Pattern, *, docstring: str
         + (_GIVEN_SOURCE + "\n" if uses_given else "\n")
         + f"def {ENTRY}(" + (f"*, {signature}" if signature else "") + ") -> Any:\n"
         + f'    """{text}"""\n' + "".join(f"    {line}\n" for line in body))
-    code = ast.unparse(ast.parse(code)) + "\n"  # one canonical layout
+    code = ast.unparse(parse_python(code)) + "\n"  # one canonical layout
     parameters = tuple(Parameter(name=item.name, type=item.annotation, values=item.values,
                                  slots=()) for item in inputs)
     defaults = {item.name: item.default for item in inputs if item.default is not _REQUIRED}

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.errors import (
     InvalidArgumentError,
     ProcedureManifestError,
@@ -764,10 +765,8 @@ def check_code(procedure: Procedure, code: str, tests: str) -> None:
 
 
 def _parse(id: str, source: str, name: str) -> None:
-    import ast
-
     try:
-        ast.parse(source, filename=name)
+        parse_python(source, filename=name)
     except (SyntaxError, ValueError) as exc:
         lineno = getattr(exc, "lineno", None)
         line = f" line {lineno}" if lineno else ""

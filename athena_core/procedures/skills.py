@@ -28,7 +28,6 @@ tests are empty, so the gate will not admit it until someone writes tests: it st
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -41,6 +40,7 @@ from typing import Any
 
 import attrs
 
+from athena_core._ast import parse_python
 from athena_core.errors import InvalidArgumentError, SkillExportError, SkillFormatError
 from athena_core.procedures.frontmatter import Value, read_front_matter, write_front_matter
 from athena_core.procedures.model import (
@@ -453,7 +453,7 @@ def _code_and_tests(folder: Path, entry: str, warnings: list[str]
         return code, "", {_CODE}
     try:
         tests = tests_path.read_bytes().decode("utf-8")
-        ast.parse(tests)
+        parse_python(tests)
     except (UnicodeDecodeError, SyntaxError, ValueError):
         warnings.append(f"{_TESTS} is not Python that parses; it is not imported.")
         return code, "", {_CODE}
