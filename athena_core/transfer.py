@@ -55,8 +55,9 @@ from athena_core.memory.values import Memory
 from athena_core.storage.models import MemoryRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from athena_core.memory.store import MemoryStore, Transaction
-    from athena_core.privacy.vault import Vault
     from athena_core.runtime import Athena
 
 __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "export_jsonl",
@@ -95,58 +96,59 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     values as placeholders. The values follow as ``sensitive_value`` lines, still
     encrypted (an import into this store, or one with the same keys, restores them);
     ``redact`` leaves them out, so the file holds placeholders only. One ``export`` audit
-    record says who exported how many memories and values of which scope."""
-    from sqlalchemy import func
+    record says who exported how many memories and values of which scope; it is written
+    before the first line, so an export the audit log cannot record writes nothing."""
+    from athena_core.storage.models import SensitiveValueRow
 
-    storage = athena._require_store().storage
-    out.write(_dumps({"format": FORMAT, "version": VERSION}) + "\n")
-    count, after = 0, 0
-    with storage.read() as session:
-        total_query = select(func.count()).select_from(MemoryRow)
-        if scope is not None:
-            total_query = total_query.where(MemoryRow.scope == scope)
-        total = session.scalar(total_query) or 0
-        while True:
-            query = select(MemoryRow).where(MemoryRow.pk > after)
-            if scope is not None:
-                query = query.where(MemoryRow.scope == scope)
-            rows = list(session.scalars(query.order_by(MemoryRow.pk).limit(_BATCH)))
-            if not rows:
-                break
+    store = athena._require_store()
+    vault = None if redact else store.vault
+    with store.storage.read() as session:
+        total = _count(session, MemoryRow, scope)
+        values = 0 if vault is None else _count(session, SensitiveValueRow, scope)
+        athena.audit.append("export", scope=scope or "*", status="ok",
+                            details={"memories": total, "values": values,
+                                     "redacted": redact})
+        out.write(_dumps({"format": FORMAT, "version": VERSION}) + "\n")
+        count = 0
+        for rows in _pages(session, MemoryRow, scope):
             fields = _layer_fields(athena, session, rows)
             for row in rows:
                 out.write(_dumps(_record(row, fields.get(row.pk, {}))) + "\n")
             count += len(rows)
-            after = rows[-1].pk
             if progress:
                 progress(count, total)
-    vault = athena._require_store().vault
-    values = 0 if redact or vault is None else _export_values(vault, out, scope)
-    athena.audit.append("export", scope=scope or "*", status="ok",
-                        details={"memories": count, "values": values, "redacted": redact})
+        if vault is not None:
+            for sealed in _pages(session, SensitiveValueRow, scope):
+                for value in sealed:
+                    out.write(_dumps({"sensitive_value": {
+                        **{name: getattr(value, name) for name in _VAULT_COLUMNS},
+                        "ciphertext": base64.b64encode(value.ciphertext).decode("ascii"),
+                    }}) + "\n")
     return count
 
 
-def _export_values(vault: Vault, out: IO[str], scope: str | None) -> int:
-    """Write the vault's rows (of ``scope``, or all) as ``sensitive_value`` lines, their
-    ciphertext in base64; return how many."""
-    from athena_core.storage.models import SensitiveValueRow
+def _count(session: Session, table: type[Any], scope: str | None) -> int:
+    """How many rows of ``table`` (of ``scope``, or all) there are."""
+    from sqlalchemy import func
 
-    count, after = 0, 0
-    with vault.storage.read() as session:
-        while True:
-            query = select(SensitiveValueRow).where(SensitiveValueRow.pk > after)
-            if scope is not None:
-                query = query.where(SensitiveValueRow.scope == scope)
-            rows = list(session.scalars(query.order_by(SensitiveValueRow.pk).limit(_BATCH)))
-            if not rows:
-                return count
-            for row in rows:
-                out.write(_dumps({"sensitive_value": {
-                    **{name: getattr(row, name) for name in _VAULT_COLUMNS},
-                    "ciphertext": base64.b64encode(row.ciphertext).decode("ascii")}}) + "\n")
-            count += len(rows)
-            after = rows[-1].pk
+    query = select(func.count()).select_from(table)
+    if scope is not None:
+        query = query.where(table.scope == scope)
+    return session.scalar(query) or 0
+
+
+def _pages(session: Session, table: type[Any], scope: str | None) -> Iterator[list[Any]]:
+    """The rows of ``table`` (of ``scope``, or all) in key order, a page at a time."""
+    after = 0
+    while True:
+        query = select(table).where(table.pk > after)
+        if scope is not None:
+            query = query.where(table.scope == scope)
+        rows = list(session.scalars(query.order_by(table.pk).limit(_BATCH)))
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].pk
 
 
 def import_jsonl(athena: Athena, source: IO[bytes], *, progress: PhaseProgress | None = None

@@ -294,6 +294,25 @@ def test_when_the_audit_record_cannot_be_written_nothing_is_revealed(athena, mon
         athena.privacy.reveal(stored)
 
 
+def test_an_export_the_audit_log_cannot_record_writes_nothing(athena, monkeypatch):
+    import io
+
+    from athena_core.audit import AuditLog
+    from athena_core.errors import StorageFullError
+    from athena_core.transfer import export_jsonl
+
+    athena.remember(f"bill: {EMAIL}")
+
+    def full(*args, **kwargs):
+        raise StorageFullError("The disk is full.")
+
+    monkeypatch.setattr(AuditLog, "append", full)
+    out = io.StringIO()
+    with pytest.raises(StorageFullError):
+        export_jsonl(athena, out)
+    assert out.getvalue() == ""
+
+
 # --- erasure by subject -----------------------------------------------------------------
 
 @require_sandbox()
@@ -322,6 +341,16 @@ def test_forget_by_subject_erases_every_trace_of_the_value(athena_factory, data_
     athena.checkpoint()
     if not DATABASE_URL:
         assert_nowhere(data_dir, EMAIL, token)
+
+
+def test_forget_by_subject_on_a_store_without_keys_makes_none(athena):
+    """A store that never kept a sensitive value has no keys; erasing by subject finds
+    the plain text and leaves the store without keys."""
+    athena.remember("the Falkenstein rollout slipped a week")
+    athena.remember("unrelated note")
+    assert athena.forget(subject="Falkenstein") == 1
+    assert not athena.privacy.keys.exist()
+    assert [hit.text for hit in athena.recall("note")] == ["unrelated note"]
 
 
 def test_a_subject_too_short_to_be_specific_is_refused(athena):

@@ -124,8 +124,8 @@ class Privacy:
                 "forget(subject=...) needs a value of at least 5 characters (an e-mail "
                 "address, a phone number, a name); a shorter one matches too much.",
                 argument="subject")
-        if self.vault is None:
-            return (value,), None
+        if self.vault is None or not self.vault.keys.exist():
+            return (value,), None  # no keys yet: no value was ever kept, none is made
         digest = self.vault.digest(value, scope=scope)
         token = self.vault.token_of(digest, scope=scope)
         return ((value,) if token is None else (value, token)), digest

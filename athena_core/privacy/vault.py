@@ -202,23 +202,17 @@ class Vault:
 
     def resolve(self, value: Any, *, scope: str) -> tuple[Any, list[Kept]]:
         """``value`` (arguments: strings, lists, dicts) with every placeholder in its
-        strings replaced by the real value, and the values revealed."""
+        strings replaced by the real value, and the values revealed (tuples become
+        lists)."""
+        strings: list[str] = []
+        _strings_of(value, strings)
         revealed: dict[str, Kept] = {}
-
-        def walk(item: Any) -> Any:
-            if isinstance(item, str):
-                text, kept = self.reveal(item, scope=scope)
-                revealed.update((k.digest, k) for k in kept)
-                return text
-            if isinstance(item, Mapping):
-                return {name: walk(inner) for name, inner in item.items()}
-            if isinstance(item, tuple):
-                return tuple(walk(inner) for inner in item)
-            if isinstance(item, list):
-                return [walk(inner) for inner in item]
-            return item
-
-        return walk(value), list(revealed.values())
+        texts = []
+        for text in strings:
+            shown, kept = self.reveal(text, scope=scope)
+            revealed.update((k.digest, k) for k in kept)
+            texts.append(shown)
+        return _with_strings(value, iter(texts)), list(revealed.values())
 
     # --- erasing ---------------------------------------------------------------------
 
