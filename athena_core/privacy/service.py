@@ -99,16 +99,24 @@ class Privacy:
         """``args`` and ``kwargs`` of a call of ``operation_name`` (declared
         ``real_values=True``) with each placeholder resolved to its value in the call's
         scope; one audit record if any was."""
-        if self.vault is None:
-            return args, kwargs
         context = calls.current()
         asked = kwargs.get("scope")
         scope = (context.resolve(asked) if context is not None else asked) \
             or self.default_scope
-        (args, kwargs), kept = self.vault.resolve((args, kwargs), scope=scope)
-        if kept:
-            self._record(scope, operation_name, kept)
+        args, kwargs = self.resolve_value(operation_name, (args, kwargs), scope=scope)
         return tuple(args), dict(kwargs)
+
+    def resolve_value(self, receiver: str, value: Any, *, scope: str) -> Any:
+        """``value`` (JSON data) with each placeholder in its strings resolved to the real
+        value it stands for in ``scope`` (tuples become lists), for ``receiver`` (an
+        operation, or a procedure's inputs); one ``detokenisation`` audit record if any
+        was, and none handed out if that record cannot be written."""
+        if self.vault is None:
+            return value
+        resolved, kept = self.vault.resolve(value, scope=scope)
+        if kept:
+            self._record(scope, receiver, kept)
+        return resolved
 
     def subject_forms(self, subject: str | None, *, scope: str
                       ) -> tuple[tuple[str, ...] | None, str | None]:

@@ -187,6 +187,17 @@ def _operation_problem(item: str) -> str | None:
     return "is not an Athena operation name (such as 'semantic.recall')"
 
 
+def _check_real_values(instance: object, attribute: attrs.Attribute[Any],
+                       value: object) -> None:
+    _strings(_text_problem)(instance, attribute, value)
+    assert isinstance(value, tuple)
+    inputs = getattr(instance, "input_schema", {}).get("properties", {})
+    for name in value:
+        if name not in inputs:
+            _fail(attribute, f"names {name[:80]!r}, which is not an input; it may name "
+                             f"only inputs ({', '.join(inputs) or 'it has none'}).")
+
+
 def _check_schema(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, dict):
         _fail(attribute, f"must be a JSON schema object, not {type(value).__name__}.")
@@ -306,6 +317,11 @@ class Procedure:
     #: for a procedure that only reads); never granted to its code or to a real run.
     test_permissions: tuple[str, ...] = attrs.field(
         default=(), converter=_tuple, validator=_strings(_operation_problem))
+    #: Inputs that receive real values: a placeholder of a sensitive value passed in one
+    #: of them is resolved on the host before the run (on the audit log); in any other
+    #: input the procedure gets the placeholder.
+    real_values: tuple[str, ...] = attrs.field(
+        default=(), converter=_tuple, validator=_check_real_values)
     tags: tuple[str, ...] = attrs.field(
         default=(), converter=_tuple, validator=_strings(_text_problem))
     source: Source = attrs.field(default="user", validator=_one_of(SOURCES))

@@ -205,6 +205,7 @@ class Procedures:
     def save(self, id: str, description: str, code: str, tests: str, *,
              permissions: Sequence[str] = (), tags: Sequence[str] = (),
              examples: Sequence[Mapping[str, Any]] = (),
+             real_values: Sequence[str] = (),
              message: str = "saved with athena.procedures.save") -> dict[str, Any]:
         """Save a new version of procedure ``id`` (source ``user``) and return it
         (``commit``, ``number``, ``status``, ...): a ``candidate`` until
@@ -213,12 +214,17 @@ class Procedures:
         ``code`` defines ``run(...)`` with typed parameters (its input schema); ``tests``
         are ``test_*`` functions importing it (``from main import run``);
         ``permissions`` names the Athena operations it calls; ``examples`` are inputs
-        (``{"inputs": {...}, "expected": ...}``) the gate dry-runs it with.
+        (``{"inputs": {...}, "expected": ...}``) the gate dry-runs it with;
+        ``real_values`` names inputs whose placeholders are resolved to the real values
+        before a run, which only a caller with the ``reveal`` permission may declare.
         """
+        context = calls.current()
+        if real_values and context is not None:
+            context.check("procedures.save", frozenset({"reveal"}))
         procedure = Procedure.from_code(
             code, id=id, description=description, permissions=builtins.list(permissions),
-            tags=builtins.list(tags), examples=builtins.list(examples), source="user")
-        context = calls.current()
+            tags=builtins.list(tags), examples=builtins.list(examples),
+            real_values=builtins.list(real_values), source="user")
         author = context.caller if context is not None else "host"
         version = self.catalog.save(procedure, code, tests, author=author, message=message)
         return self._version_dict(procedure.id, version)
@@ -304,11 +310,12 @@ class Procedures:
         version = self.catalog.version(procedure_id, entry.active_commit)
         procedure = version.procedure
         values = check_inputs(procedure_id, procedure.input_schema, values)
+        scope = self._athena._require_store().scope(None)
+        values = self._with_real_values(procedure, values, scope)
         registry = self._athena.api
         allowed = [name for name in procedure.permissions if name in registry
                    and context.allows(name, registry.get(name).permissions)]
         policy = procedure_policy(self._athena, allowed)
-        scope = self._athena._require_store().scope(None)
         started = time.perf_counter()
         with calls.bind(calls.CallContext(scope=scope, caller=f"{_CALLER_PREFIX}{procedure_id}",
                                           outer=context)):
@@ -339,6 +346,17 @@ class Procedures:
         return outcome[1]
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _with_real_values(self, procedure: Procedure, values: dict[str, Any],
+                          scope: str) -> dict[str, Any]:
+        """``values`` with the placeholders in the inputs ``procedure`` declares
+        ``real_values`` resolved (the others keep theirs)."""
+        wanted = {name: values[name] for name in procedure.real_values if name in values}
+        if not wanted:
+            return values
+        resolved = self._athena.privacy.resolve_value(
+            f"procedure {procedure.id}", wanted, scope=scope)
+        return {**values, **resolved}
 
     def _decision(self, procedure_id: str, record: VersionRecord) -> dict[str, Any]:
         """What ``validate`` and ``approve`` return about the version they decided on."""

@@ -1,0 +1,95 @@
+"""Placeholders in a procedure's inputs: resolved on the host only for the inputs its
+manifest declares ``real_values``, by a declaration only a caller allowed to reveal
+may make; every other input keeps its placeholder."""
+
+from __future__ import annotations
+
+import pytest
+
+from athena_core.calls import CallContext, bind
+from athena_core.errors import (
+    InvalidArgumentError,
+    PermissionDeniedError,
+    PlaceholderError,
+    ProcedureManifestError,
+    ProcedureNotFoundError,
+)
+from athena_core.privacy import placeholders
+from athena_core.procedures.model import Procedure
+from tests.sandbox import require_sandbox
+from tests.test_privacy_vault import EMAIL
+
+pytestmark = require_sandbox()
+
+DOMAIN = '''\
+def run(to: str, note: str = "") -> dict:
+    """The domain of an address, and whether the note holds a placeholder."""
+    return {"domain": to.partition("@")[2], "note": note}
+'''
+DOMAIN_TESTS = '''\
+from main import run
+
+
+def test_the_domain_is_after_the_at_sign() -> None:
+    assert run("a@example.org")["domain"] == "example.org"
+'''
+
+EXAMPLES = [{"inputs": {"to": "b@example.net"}, "expected": {"domain": "example.net",
+                                                             "note": ""}}]
+
+
+def admitted(athena, id: str, **fields) -> None:
+    athena.procedures.save(id, "The domain of an address.", DOMAIN, DOMAIN_TESTS,
+                           examples=EXAMPLES, **fields)
+    report = athena.procedures.validate(id)
+    assert report["status"] == "active", report["validation"]
+
+
+def detokenisations(athena) -> list:
+    return [record.details for record in athena.audit.records(kind="detokenisation")]
+
+
+def test_a_declared_input_gets_the_real_value_and_the_others_keep_placeholders(athena):
+    admitted(athena, "mail/domain", real_values=["to"])
+    token = placeholders.placeholders_in(athena.get(athena.remember(f"to {EMAIL}")).text)[0]
+    result = athena.procedures.run("mail/domain", to=token, note=token)
+    assert result == {"domain": "acme-corp.io", "note": token}
+    [record] = detokenisations(athena)
+    assert record["operation"] == "procedure mail/domain" and record["values"] == 1
+
+
+def test_an_undeclared_input_keeps_its_placeholder(athena):
+    admitted(athena, "mail/plain")
+    token = placeholders.placeholders_in(athena.get(athena.remember(f"to {EMAIL}")).text)[0]
+    assert athena.procedures.run("mail/plain", to=token)["domain"] == ""
+    assert detokenisations(athena) == []
+
+
+def test_a_forged_placeholder_in_a_declared_input_is_refused(athena):
+    admitted(athena, "mail/forged", real_values=["to"])
+    with pytest.raises(PlaceholderError):
+        athena.procedures.run("mail/forged", to="[EMAIL_aaaaaaaa]")
+
+
+def test_only_a_caller_allowed_to_reveal_declares_real_values(athena):
+    result = athena.execute(
+        "athena.procedures.save('mail/sneaky', 'The domain of an address.', "
+        f"{DOMAIN!r}, {DOMAIN_TESTS!r}, real_values=['to'])")
+    assert not result.ok and result.error.type == "PermissionDeniedError"
+    assert "reveal" in result.error.message
+    with pytest.raises(ProcedureNotFoundError):
+        athena.procedures.show("mail/sneaky")
+    with pytest.raises(PermissionDeniedError, match="reveal"), \
+            bind(CallContext(scope=None, caller="mcp", permissions=frozenset({"write"}))):
+        athena.procedures.save("mail/sneaky", "d", DOMAIN, DOMAIN_TESTS, real_values=["to"])
+
+
+def test_real_values_may_name_only_inputs():
+    with pytest.raises(InvalidArgumentError, match="not an input"):
+        Procedure.from_code(DOMAIN, id="mail/typo", description="d", real_values=["too"])
+    manifest = Procedure.from_code(DOMAIN, id="mail/ok", description="d",
+                                   real_values=["to"]).to_manifest()
+    assert Procedure.from_manifest(manifest).real_values == ("to",)
+    with pytest.raises(ProcedureManifestError, match="real_values"):
+        Procedure.from_manifest(manifest.replace('"real_values": [\n    "to"',
+                                                 '"real_values": [\n    "cc"'))
