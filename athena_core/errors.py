@@ -36,6 +36,7 @@ __all__ = [
     "SandboxUnavailableError",
     "SchemaVersionError",
     "ScopeViolationError",
+    "SensitiveValueError",
     "SkillExportError",
     "SkillFormatError",
     "StorageError",
@@ -317,6 +318,12 @@ class ProtectedValueError(AthenaError):
     """An encrypted sensitive value failed authentication: its ciphertext was changed,
     or moved to another row or column. It is never decrypted; the message names the
     row, not the value."""
+
+
+class SensitiveValueError(InvalidArgumentError):
+    """A text that is kept where placeholders cannot stand in for values (a procedure's
+    files, in git and shared by every scope) holds a sensitive value. The message names
+    the file, the type and the line, never the value; nothing was saved."""
 
 
 class PlaceholderError(InvalidArgumentError):

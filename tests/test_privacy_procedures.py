@@ -93,3 +93,31 @@ def test_real_values_may_name_only_inputs():
     with pytest.raises(ProcedureManifestError, match="real_values"):
         Procedure.from_manifest(manifest.replace('"real_values": [\n    "to"',
                                                  '"real_values": [\n    "cc"'))
+
+
+def test_a_procedure_holding_a_sensitive_value_is_refused_and_nothing_is_saved(athena):
+    from athena_core.errors import SensitiveValueError
+
+    leaky = DOMAIN.replace('"""The domain', f'"""Mail {EMAIL}: the domain')
+    with pytest.raises(SensitiveValueError, match=r"main\.py .* \(email, line 2\)") as caught:
+        athena.procedures.save("mail/leaky", "The domain of an address.", leaky,
+                               DOMAIN_TESTS, examples=EXAMPLES)
+    assert EMAIL not in str(caught.value)
+    with pytest.raises(SensitiveValueError, match=r"manifest\.json"):
+        athena.procedures.save("mail/leaky", f"Mail {EMAIL}.", DOMAIN, DOMAIN_TESTS)
+    with pytest.raises(ProcedureNotFoundError):
+        athena.procedures.show("mail/leaky")
+    result = athena.execute(
+        f"athena.procedures.save('mail/leaky', 'd', {leaky!r}, {DOMAIN_TESTS!r})")
+    assert not result.ok and result.error.type == "SensitiveValueError"
+    token = placeholders.placeholders_in(athena.get(athena.remember(f"to {EMAIL}")).text)[0]
+    with_token = DOMAIN.replace('"""The domain', f'"""Mail {token}: the domain')
+    athena.procedures.save("mail/token", "The domain of an address.", with_token,
+                           DOMAIN_TESTS)  # a placeholder is no value
+
+
+def test_without_concealment_a_procedure_may_hold_any_text(athena_factory):
+    athena = athena_factory(privacy={"conceal": False})
+    leaky = DOMAIN.replace('"""The domain', f'"""Mail {EMAIL}: the domain')
+    athena.procedures.save("mail/open", "The domain of an address.", leaky, DOMAIN_TESTS)
+    assert EMAIL in athena.procedures.catalog.repository.read("mail/open").code

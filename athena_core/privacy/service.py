@@ -10,12 +10,12 @@ in arguments are resolved for operations declared to receive real values
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from athena_core import calls
 from athena_core.api import operation
-from athena_core.errors import InvalidArgumentError
+from athena_core.errors import InvalidArgumentError, SensitiveValueError
 from athena_core.privacy.detection import Detection
 
 if TYPE_CHECKING:
@@ -117,6 +117,23 @@ class Privacy:
         if kept:
             self._record(scope, receiver, kept)
         return resolved
+
+    def refuse_sensitive(self, owner: str, files: Mapping[str, str]) -> None:
+        """Raise :class:`SensitiveValueError` if a text of ``files`` (name -> text) holds
+        a sensitive value: for what is kept where no placeholder can stand in for it
+        (``owner``: the procedure whose files they are). Placeholders pass."""
+        if self.vault is None:
+            return
+        for name, text in files.items():
+            spans = self.detection.detect(text)
+            if spans:
+                line = text.count("\n", 0, spans[0].start) + 1
+                raise SensitiveValueError(
+                    f"{name} of procedure {owner!r} holds a sensitive value "
+                    f"({spans[0].type}, line {line}); procedures are kept in git and "
+                    "shared by every scope, so they may not hold one. Nothing was saved.",
+                    hint="Take the value as an input (listed in real_values if the code "
+                         "needs it in clear), or pass its placeholder.")
 
     def subject_forms(self, subject: str | None, *, scope: str
                       ) -> tuple[tuple[str, ...] | None, str | None]:

@@ -358,8 +358,11 @@ class Procedure:
 
     def manifest_fields(self) -> dict[str, Any]:
         """The fields as JSON values, in the order above: what the manifest (and an Agent
-        Skills export's metadata) holds, and what the constructor takes back."""
-        fields = attrs.asdict(self, filter=lambda field, _value: field.name != "examples")
+        Skills export's metadata) holds, and what the constructor takes back.
+        ``real_values`` appears only when it names an input, so the manifests written
+        before it existed stay byte for byte canonical."""
+        fields = attrs.asdict(self, filter=lambda field, value: field.name != "examples"
+                              and not (field.name == "real_values" and not value))
         fields["examples"] = [example.to_dict() for example in self.examples]
         return fields
 

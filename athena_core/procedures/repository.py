@@ -37,7 +37,7 @@ import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -65,7 +65,11 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo
 
 __all__ = ["CODE_FILE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE", "Change",
-           "ProcedureRepository", "RepositoryLog", "check_code"]
+           "ProcedureRepository", "RepositoryLog", "Screen", "check_code"]
+
+#: Sees a version's files (procedure id, file name -> text) before they are written;
+#: raises an :class:`~athena_core.errors.AthenaError` to refuse them.
+Screen = Callable[[str, Mapping[str, str]], None]
 
 MANIFEST_FILE = "manifest.json"
 CODE_FILE = "main.py"
@@ -107,20 +111,25 @@ class ProcedureRepository:
     take turns across processes (see the module docstring).
     """
 
-    def __init__(self, path: Path, repo: Repo, *, lock_timeout: float) -> None:
+    def __init__(self, path: Path, repo: Repo, *, lock_timeout: float,
+                 screen: Screen | None = None) -> None:
         self.path = path
         self._repo = repo
         self.lock_timeout = lock_timeout
+        #: Called with each version's files before they are written; raises to refuse one.
+        self.screen = screen
         #: Commits and trees already parsed, by id (a git object never changes).
         self._parsed: dict[bytes, ShaFile] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 30.0
-             ) -> ProcedureRepository:
+    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 30.0,
+             screen: Screen | None = None) -> ProcedureRepository:
         """Open the repository at ``path``, creating it if it does not exist (or is an empty
         directory), and remove the lock files a killed writer left.
 
         ``lock_timeout`` is how long (seconds) a write waits for another process's write.
+        ``screen`` sees each version's files (name -> text) before anything is written
+        and raises to refuse it (the privacy check of :mod:`athena_core.procedures`).
         Raises :class:`ProcedureStoreError` if ``path`` is something other than a bare git
         repository, or cannot be read or created.
         """
@@ -144,7 +153,7 @@ class ProcedureRepository:
                 f"{where} is a git work tree; procedures are kept in a bare repository.",
                 hint="Point [procedures] repository at a new path, or at a bare clone "
                      "(git clone --bare).")
-        store = cls(where, repo, lock_timeout=lock_timeout)
+        store = cls(where, repo, lock_timeout=lock_timeout, screen=screen)
         try:
             store._recover_stale_locks()
         except BaseException:
@@ -298,7 +307,7 @@ class ProcedureRepository:
         code or tests do not parse, the code's entry function does not match the
         manifest's schemas, or the author or message is unusable.
         """
-        objects, folder = _folder_objects(procedure, code, tests)
+        objects, folder = _folder_objects(procedure, code, tests, self.screen)
         identity, text = _identity(author), _message(message)
         return self._commit_folder(procedure.id, objects, folder, identity, text)
 
@@ -318,7 +327,7 @@ class ProcedureRepository:
         folders: dict[str, bytes] = {}
         objects: builtins.list[ShaFile] = []
         for procedure, code, tests in versions:
-            made, folder = _folder_objects(procedure, code, tests)
+            made, folder = _folder_objects(procedure, code, tests, self.screen)
             if procedure.id in folders:
                 raise InvalidArgumentError(
                     f"Procedure {procedure.id!r} is given twice; nothing was saved.",
@@ -726,9 +735,10 @@ def _children(obj: ShaFile) -> Iterator[tuple[bytes, bytes]]:
             yield sha, b"tree" if stat.S_ISDIR(mode) else b"blob"
 
 
-def _folder_objects(procedure: Procedure, code: str, tests: str
+def _folder_objects(procedure: Procedure, code: str, tests: str, screen: Screen | None
                     ) -> tuple[builtins.list[ShaFile], bytes]:
-    """The blobs and tree of ``procedure``'s folder (checked, not stored), and the tree's id."""
+    """The blobs and tree of ``procedure``'s folder (checked and screened, not stored),
+    and the tree's id."""
     if not isinstance(procedure, Procedure):
         raise InvalidArgumentError(
             f"procedure must be a Procedure, not {type(procedure).__name__}.",
@@ -736,6 +746,8 @@ def _folder_objects(procedure: Procedure, code: str, tests: str
     files = {MANIFEST_FILE: procedure.to_manifest(), CODE_FILE: _source(code, "code"),
              TESTS_FILE: _source(tests, "tests")}
     check_code(procedure, code, tests)
+    if screen is not None:
+        screen(procedure.id, files)
     from dulwich.objects import Blob, Tree
 
     folder = Tree()

@@ -108,7 +108,8 @@ class Procedures:
                     storage = self._athena._require_store().storage
                     if self._repository is None:
                         self._repository = ProcedureRepository.open(
-                            self._athena.config.procedure_repository)
+                            self._athena.config.procedure_repository,
+                            screen=self._athena.privacy.refuse_sensitive)
                     # Set before synchronising: the gate's programs may use procedures.
                     self._catalog = ProcedureCatalog.open(storage, self._repository)
                     self.sync_packages()

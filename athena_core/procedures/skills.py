@@ -246,7 +246,7 @@ def _athena_metadata(revision: Revision) -> dict[str, str]:
     fields = revision.procedure.manifest_fields()
     metadata = {}
     for key, field in _FIELD_KEYS.items():
-        value = fields[field]
+        value = fields.get(field)  # real_values only when it names an input
         if value is None:
             continue
         metadata[key] = value if isinstance(value, str) else json.dumps(
