@@ -313,8 +313,9 @@ class Athena:
 
         Select by ``ids``, or in bulk: the events of a ``session``, memories from
         [``start``, ``end``), those whose metadata has the ``metadata`` values, those
-        holding the sensitive value ``subject`` (an e-mail address, a phone number...;
-        its placeholder and its encrypted copy go too), or ``everything=True`` (the
+        holding the value ``subject`` (an e-mail address, a phone number, a name...;
+        its placeholder and its encrypted copy go too, and so does every procedure any
+        version of which holds it, from the whole git history), or ``everything=True`` (the
         whole scope, its sensitive values included). Several selectors keep what matches
         all of them; at least one is needed. Nothing is left behind in tables or the
         vector index, and no search finds the memories again; their words leave the
@@ -336,6 +337,7 @@ class Athena:
         selection = ForgetSelection.of(ids, session=session, start=start, end=end,
                                        metadata=metadata, everything=everything,
                                        subject=forms)
+        procedures = [] if forms is None else self.procedures.erase_holding(forms)
         with store.transaction() as tx:
             found = selection.rows(tx.session, scope)
             keys = {row.pk for row in found}
@@ -361,7 +363,8 @@ class Athena:
                                    session=tx.session)
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
                                 scrubbed=scrubbed, values=values,
-                                layers={row.layer for row in rows}, session=tx.session)
+                                layers={row.layer for row in rows},
+                                procedures=len(procedures), session=tx.session)
             note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)
         self._notify("athena_after_forget", ids=gone)

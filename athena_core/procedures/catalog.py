@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from athena_core._time import utcnow
 from athena_core.errors import InvalidArgumentError, ProcedureNotFoundError, ProcedureStoreError
+from athena_core.procedures.erasure import finish_interrupted
 from athena_core.procedures.gate import RunStats
 from athena_core.procedures.model import (
     SOURCES,
@@ -172,6 +173,7 @@ class ProcedureCatalog:
             state = session.get(StateRow, HEAD_KEY)
             if (state.value if state is not None else None) == head:
                 return 0  # the common case, without a write transaction
+        finish_interrupted(self)  # an erasure a killed process left recorded
         with self.storage.write() as session:
             state = session.get(StateRow, HEAD_KEY)
             recorded = state.value if state is not None else None

@@ -37,7 +37,7 @@ import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -64,8 +64,9 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
-__all__ = ["CODE_FILE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE", "Change",
-           "ProcedureRepository", "RepositoryLog", "Screen", "check_code"]
+__all__ = ["CODE_FILE", "ERASED_MESSAGE", "LOCK_FILE", "MANIFEST_FILE", "TESTS_FILE",
+           "Change", "ProcedureRepository", "RepositoryLog", "Rewrite", "Screen",
+           "check_code"]
 
 #: Sees a version's files (procedure id, file name -> text) before they are written;
 #: raises an :class:`~athena_core.errors.AthenaError` to refuse them.
@@ -74,6 +75,8 @@ Screen = Callable[[str, Mapping[str, str]], None]
 MANIFEST_FILE = "manifest.json"
 CODE_FILE = "main.py"
 TESTS_FILE = "test_main.py"
+#: The message of a commit whose own message held an erased subject.
+ERASED_MESSAGE = "(message erased)"
 #: The file whose ``flock`` every writer holds (inside the repository).
 LOCK_FILE = "athena.flock"
 _FILES = (MANIFEST_FILE, CODE_FILE, TESTS_FILE)
@@ -102,6 +105,20 @@ class RepositoryLog:
 
     changes: tuple[Change, ...]
     complete: bool
+
+
+@attrs.frozen
+class Rewrite:
+    """History rewritten without some procedures (:meth:`ProcedureRepository.erase`)."""
+
+    old_head: str
+    new_head: str
+    #: Each rewritten commit -> the commit it became: its copy without the erased
+    #: procedures, or the commit before it if it changed only those. Commits before the
+    #: first one that held an erased procedure keep their ids and are not listed.
+    commits: Mapping[str, str]
+    #: The commits whose message held the subject (their copies' messages are erased).
+    scrubbed: frozenset[str]
 
 
 class ProcedureRepository:
@@ -359,6 +376,151 @@ class ProcedureRepository:
             saved = commit.decode("ascii")
             return {id: self._version_at(id, head) if head is not None and id in unchanged
                     else saved for id in folders}
+
+    # --- erasing -----------------------------------------------------------------------------
+
+    def holding(self, forms: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """The procedures any version of which has a file holding one of ``forms`` (case
+        ignored), and the commits whose message holds one."""
+        needles = [form.lower().encode("utf-8") for form in forms if form]
+        ids: set[str] = set()
+        messages: set[str] = set()
+        for change in self.log().changes:
+            commit = change.entry.commit
+            if any(needle in self._commit(commit).message.lower() for needle in needles):
+                messages.add(commit)
+            for id in change.procedures:
+                if id not in ids and any(needle in data.lower() for needle in needles
+                                         for data in self._files(id, commit).values()):
+                    ids.add(id)
+        return frozenset(ids), frozenset(messages)
+
+    def erase(self, ids: Collection[str], scrub: Collection[str], *,
+              record: Callable[[Rewrite], None]) -> Rewrite | None:
+        """Rewrite the history without procedures ``ids`` (every version) and with the
+        messages of commits ``scrub`` erased, then delete every object only the old
+        history reached, so no file of the repository holds them any more.
+
+        Under the writers' lock: the new commits are written and synced, ``record`` is
+        called with the :class:`Rewrite` (the caller makes it durable: the catalog
+        remaps its rows and notes the erasure in one transaction), then the branch moves
+        and the old objects go (:meth:`finish_erasure`, which also completes an erasure a
+        killed process left after ``record``). ``None`` if there is nothing to erase.
+        """
+        dropped = {id.encode() for id in ids}
+        with self._write_lock():
+            head = self.head()
+            if head is None or not (dropped or scrub):
+                return None
+            chain = [change.entry.commit for change in self.log().changes]
+            written: builtins.list[ShaFile] = []
+            commits: dict[str, str] = {}
+            parent: str | None = None
+            parent_tree: bytes | None = None
+            for old_id in chain:
+                old = self._commit(old_id)
+                old_parent = old.parents[0].decode() if old.parents else None
+                tree = self._without(old.tree, dropped, written)
+                if old_parent == parent and tree == old.tree and old_id not in scrub:
+                    parent, parent_tree = old_id, tree  # untouched so far: keeps its id
+                    continue
+                if parent is not None and tree == parent_tree and old_id not in scrub:
+                    commits[old_id] = parent  # it changed only erased procedures
+                    continue
+                parent = self._copy(old, tree, parent, old_id in scrub, written)
+                parent_tree = tree
+                commits[old_id] = parent
+            if not commits:
+                return None
+            assert parent is not None  # the first commit is kept or copied, never dropped
+            with _os_errors(self.path):
+                store = self._repo.object_store
+                syncing, store.fsync_object_files = store.fsync_object_files, True
+                try:
+                    unique = {obj.id: obj for obj in written}
+                    store.add_objects([(obj, None) for obj in unique.values()])
+                finally:
+                    store.fsync_object_files = syncing
+                _fsync(Path(store.pack_dir))
+            rewrite = Rewrite(old_head=head, new_head=parent, commits=commits,
+                              scrubbed=frozenset(scrub))
+            record(rewrite)
+            self._finish(head, parent)
+            return rewrite
+
+    def finish_erasure(self, old_head: str, new_head: str) -> None:
+        """Complete an erasure whose rewrite was recorded: move the branch from
+        ``old_head`` to ``new_head`` if it is still at ``old_head``, and delete the objects
+        the branch no longer reaches."""
+        with self._write_lock():
+            self._finish(old_head, new_head)
+
+    def _finish(self, old_head: str, new_head: str) -> None:
+        from dulwich.gc import find_unreachable_objects
+
+        if self.head() == old_head:
+            self._move_head(old_head, new_head.encode("ascii"))
+        self._parsed.clear()
+        with _os_errors(self.path):
+            store = self._repo.object_store
+            unreachable = find_unreachable_objects(store, self._repo.refs,
+                                                   include_reflogs=False)
+            syncing, store.fsync_object_files = store.fsync_object_files, True
+            try:
+                store.repack(exclude=unreachable)
+            finally:
+                store.fsync_object_files = syncing
+            _fsync(Path(store.pack_dir))
+            _fsync(Path(store.path))
+
+    def _without(self, root: bytes, dropped: set[bytes],
+                 written: builtins.list[ShaFile]) -> bytes:
+        """Root tree ``root`` without the ``namespace/name`` folders ``dropped`` (``root``
+        itself if it has none of them); new trees are appended to ``written``."""
+        from dulwich.objects import Tree
+
+        by_namespace: dict[bytes, set[bytes]] = {}
+        for id in dropped:
+            namespace, name = id.split(b"/")
+            by_namespace.setdefault(namespace, set()).add(name)
+        new_root, changed = Tree(), False
+        for namespace, mode, sha in self._tree(root).iteritems():
+            names = by_namespace.get(namespace)
+            if names and stat.S_ISDIR(mode):
+                space = Tree()
+                for name, inner_mode, inner in self._tree(sha).iteritems():
+                    if name not in names:
+                        space.add(name, inner_mode, inner)
+                if space.id != sha:
+                    changed = True
+                    if not space.items():
+                        continue  # an empty namespace goes too
+                    written.append(space)
+                    sha = space.id
+            new_root.add(namespace, mode, sha)
+        if not changed:
+            return root
+        written.append(new_root)
+        tree_id: bytes = new_root.id
+        return tree_id
+
+    def _copy(self, old: Commit, tree: bytes, parent: str | None, scrub: bool,
+              written: builtins.list[ShaFile]) -> str:
+        """A copy of commit ``old`` with ``tree`` on ``parent`` (its message erased if
+        ``scrub``), appended to ``written``; its id."""
+        from dulwich.objects import Commit
+
+        commit = Commit()
+        commit.tree = _oid(tree)
+        commit.parents = [_oid(parent.encode())] if parent else []
+        commit.author, commit.committer = old.author, old.committer
+        commit.author_time, commit.commit_time = old.author_time, old.commit_time
+        commit.author_timezone = old.author_timezone
+        commit.commit_timezone = old.commit_timezone
+        commit.encoding = b"UTF-8"
+        commit.message = ERASED_MESSAGE.encode() + b"\n" if scrub else old.message
+        written.append(commit)
+        return str(commit.id.decode("ascii"))
 
     def rollback(self, id: str, to_commit: str, *, author: str, message: str) -> str:
         """Make procedure ``id`` what it was at ``to_commit``, as a new commit whose files are

@@ -141,6 +141,17 @@ class Procedures:
         assert self._repository is not None
         return self._repository
 
+    def erase_holding(self, forms: Sequence[str]) -> builtins.list[str]:
+        """For ``forget(subject=...)``: erase from the whole git history every procedure
+        any version of which holds one of ``forms`` (see
+        :mod:`athena_core.procedures.erasure`); return their ids. A store whose
+        procedures were never used has none to erase."""
+        from athena_core.procedures.erasure import erase_holding
+
+        if self._catalog is None and not self._athena.config.procedure_repository.exists():
+            return []
+        return builtins.list(erase_holding(self.catalog, forms))
+
     def close(self) -> None:
         """Close the repository (the catalog's rows live in the instance's storage)."""
         repository, self._repository, self._catalog = self._repository, None, None
