@@ -188,3 +188,40 @@ def test_an_export_carries_the_values_encrypted_and_an_import_restores_them(
     with pytest.raises(ImportFormatError, match="cannot be read with this store's keys"):
         import_jsonl(other, io.BytesIO(full.getvalue().encode()))
     assert all("Write to" not in hit.text for hit in other.recall("Write", k=5))
+
+
+@pytest.mark.anyio
+async def test_classic_mode_resolves_placeholders_only_for_real_values_operations_and_forgets_by_subject(  # noqa: E501
+        data_dir) -> None:
+    """Over the SDK's own client: a placeholder the model passes to a ``real_values``
+    operation reaches it as the value while the result the model reads holds the
+    placeholder; ``forget`` with ``subject`` erases every trace."""
+    from mcp import Client
+
+    from athena_core import Athena
+    from athena_core.mcp.server import build_server
+    from tests.conftest import make_config
+    from tests.test_privacy_vault import MAIL, SENT
+
+    _empty_database()
+    SENT.clear()
+    with Athena.open(config=make_config(data_dir), plugins=[MAIL]) as athena:
+        async with Client(build_server(athena, classic=True)) as client:
+            stored = (await client.call_tool("remember", {"text": f"bill: {EMAIL}"}))
+            memory_id = stored.structured_content["result"]
+            text = (await client.call_tool("get", {"id": memory_id})).structured_content
+            token = placeholders.placeholders_in(text["result"]["text"])[0]
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            name = "mail_send" if "mail_send" in tools else "call_operation"
+            arguments = {"to": token, "body": f"hi {token}"}
+            sent = await client.call_tool(name, arguments if name == "mail_send" else {
+                "operation": "mail.send", "arguments": arguments})
+            assert not sent.is_error, sent.content
+            assert EMAIL not in json.dumps(sent.structured_content)
+            assert [(EMAIL, f"hi {EMAIL}")] == SENT
+            gone = await client.call_tool("forget", {"subject": EMAIL})
+            assert gone.structured_content == {"result": 1}
+            hits = await client.call_tool("recall", {"query": EMAIL})
+            assert hits.structured_content == {"result": []}
+        with pytest.raises(PlaceholderError):
+            athena.privacy.reveal(token)

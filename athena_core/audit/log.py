@@ -141,7 +141,8 @@ class AuditLog:
     storage: Storage
     config: AuditConfig
     #: The vault of sensitive values (``[privacy] conceal``): a stored payload (a
-    #: program, arguments) holds placeholders, never the values.
+    #: program, arguments) holds placeholders of kept values and redactions of others
+    #: (``[EMAIL]``), never the values.
     vault: Vault | None = None
 
     # --- appending -------------------------------------------------------------------
@@ -182,10 +183,9 @@ class AuditLog:
             "scrubbed": False, "migrated": False}
         with self._writing(session) as db:
             if payload is not None and self.vault is not None:
-                concealed = self.vault.conceal(payload, scope=scope, session=db)
-                self.vault.keep(db, scope, concealed.values.values())
-                if concealed.text != payload:
-                    payload = concealed.text
+                concealed = self.vault.conceal_record(payload, scope=scope, session=db)
+                if concealed != payload:
+                    payload = concealed
                     fields["payload_sha256"] = payload_digest(payload)
                     fields["payload"] = payload if self.config.keep_programs else None
             connection = db.connection()

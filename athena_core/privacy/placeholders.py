@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 __all__ = ["FRAGMENT", "MAX_SUFFIX", "MIN_SUFFIX", "PLACEHOLDER", "label", "placeholder",
-           "placeholders_in", "suffixes"]
+           "placeholders_in", "redaction", "suffixes"]
 
 MIN_SUFFIX = 8
 MAX_SUFFIX = 52  # all of a SHA-256 digest in base32
@@ -45,6 +45,12 @@ def suffixes(digest: bytes) -> Iterator[str]:
 def placeholder(type_name: str, suffix: str) -> str:
     """The placeholder of a value of ``type_name`` whose hash part is ``suffix``."""
     return f"[{label(type_name)}_{suffix}]"
+
+
+def redaction(type_name: str) -> str:
+    """What stands for a value of ``type_name`` that is not kept (``[EMAIL]``): it names the
+    type only and resolves to nothing."""
+    return f"[{label(type_name)}]"
 
 
 def placeholders_in(text: str) -> list[str]:

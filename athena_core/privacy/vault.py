@@ -106,6 +106,23 @@ class Vault:
         pieces.append(text[at:])
         return Concealed("".join(pieces), kept)
 
+    def conceal_record(self, text: str, *, scope: str, session: Session) -> str:
+        """``text`` for the audit log: each sensitive value the scope keeps as its
+        placeholder, any other as a :func:`~athena_core.privacy.placeholders.redaction`
+        that stands for nothing. Writes nothing: a record never keeps a value, so one a
+        forget erased (a forget's own ``subject`` included) stays erased."""
+        concealed = self.conceal(text, scope=scope, session=session)
+        if not concealed.values:
+            return concealed.text
+        stored = set(session.scalars(select(SensitiveValueRow.digest).where(
+            SensitiveValueRow.scope == scope,
+            SensitiveValueRow.digest.in_(list(concealed.values)))))
+        out = concealed.text
+        for digest, item in concealed.values.items():
+            if digest not in stored:
+                out = out.replace(item.token, placeholders.redaction(item.type))
+        return out
+
     def conceal_query(self, text: str, *, scope: str) -> str:
         """``text`` as a search for it must look: its sensitive values as their
         placeholders. Writes nothing (a value never kept matches nothing anyway)."""
