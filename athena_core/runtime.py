@@ -328,12 +328,16 @@ class Athena:
 
         from athena_core.memory.forgetting import ForgetSelection
         from athena_core.retrieval.lexical import note_deleted_text
-        from athena_core.storage.models import MemoryRow
+        from athena_core.storage.models import EpisodeRow, MemoryRow
         from athena_core.storage.queries import key_batches, scoped_keys
 
         store = self._require_store()
         scope = store.scope(scope)
         forms, digest = self.privacy.subject_forms(subject, scope=scope)
+        if session is not None:  # as events store it: its sensitive values concealed
+            session = store.conceal_query(store.label(session, name="session",
+                                                      column=EpisodeRow.session,
+                                                      blank_ok=True), scope=scope)
         selection = ForgetSelection.of(ids, session=session, start=start, end=end,
                                        metadata=metadata, everything=everything,
                                        subject=forms)

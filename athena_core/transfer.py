@@ -326,9 +326,12 @@ def _checked(athena: Athena, number: int, value: Mapping[str, Any]
                                     line=number, field=f"fields.{field}")
     sealed: list[dict[str, Any]] = []
     if store.vault is not None:
+        fields = record["fields"]
+        labels = {name: value for name, value in fields.items() if name not in references}
         concealed, found = store.vault.conceal_data(
-            {"text": record["text"], "metadata": record["metadata"]}, scope=record["scope"])
-        record.update(concealed)
+            {"text": record["text"], "metadata": record["metadata"], "fields": labels},
+            scope=record["scope"])
+        record.update(concealed, fields={**fields, **concealed["fields"]})
         sealed = store.vault.sealed(record["scope"], found.values())
     return record, references, sealed
 

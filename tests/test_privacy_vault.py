@@ -313,6 +313,32 @@ def test_an_export_the_audit_log_cannot_record_writes_nothing(athena, monkeypatc
     assert out.getvalue() == ""
 
 
+def test_an_events_labels_are_concealed_and_still_filter_by_the_value(athena, data_dir):
+    import io
+
+    from athena_core.transfer import export_jsonl, import_jsonl
+
+    athena.episodic.record("Ticket opened", session=f"mail {EMAIL}", actor=EMAIL,
+                           kind=f"call {PHONE}", outcome=f"reply to {EMAIL}")
+    [event] = athena.episodic.timeline(actor=EMAIL)
+    for label in (event.session, event.actor, event.kind, event.outcome):
+        assert EMAIL not in label and PHONE not in label and placeholders.placeholders_in(label)
+    assert athena.episodic.timeline(session=f"mail {EMAIL}", kind=f"call {PHONE}") == [event]
+    assert [hit.id for hit in athena.episodic.search("ticket", actor=EMAIL)] == [event.id]
+    athena.checkpoint()
+    if not DATABASE_URL:
+        assert_nowhere(data_dir, EMAIL, PHONE)
+    plain = io.StringIO()
+    export_jsonl(athena, plain, redact=True)
+    assert athena.forget(session=f"mail {EMAIL}") == 1
+    source = plain.getvalue().replace(event.actor, EMAIL).replace(event.session,
+                                                                  f"mail {EMAIL}")
+    assert EMAIL in source  # an export of a store that concealed nothing
+    assert import_jsonl(athena, io.BytesIO(source.encode())).imported == 1
+    [back] = athena.episodic.timeline(actor=EMAIL)
+    assert back.actor == event.actor and back.session == event.session
+
+
 # --- erasure by subject -----------------------------------------------------------------
 
 @require_sandbox()

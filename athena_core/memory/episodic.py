@@ -70,9 +70,10 @@ class EpisodicLayer:
         with store.transaction() as tx:
             # concealed before the event's digest is taken: it must not hash a value
             context = tx.conceal(context, scope=scope)
-            if fields["outcome"] is not None:  # its placeholders must fit the column too
-                fields["outcome"] = store.label(tx.conceal(fields["outcome"], scope=scope),
-                                                name="outcome", column=EpisodeRow.outcome)
+            for name in _LABELS:  # their placeholders must fit the columns too
+                if fields[name] is not None:
+                    fields[name] = store.label(tx.conceal(fields[name], scope=scope),
+                                               name=name, column=getattr(EpisodeRow, name))
             episode = _episode_row(scope, content, occurred_at, context, fields)
             existing = tx.session.connection().scalar(
                 _EXISTING_EVENT, {"digest": episode["content_hash"]})
@@ -100,9 +101,10 @@ class EpisodicLayer:
         ``cursor=`` (same order) for the next page.
         """
         listing = Listing("episodic.timeline", descending=order == "desc")
-        where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
-                             until=end, metadata=MetadataFilter.parse(context, name="context"),
-                             session=session, actor=actor, kind=kind)
+        scope = self._store.scope(scope)
+        where = RecallFilter(scope, layers={self.name}, since=start, until=end,
+                             metadata=MetadataFilter.parse(context, name="context"),
+                             **self._labels(scope, session, actor, kind))
         # Joined: the episode conditions are on the joined row, so an index on them serves.
         stmt = (select(MemoryRow, EpisodeRow)
                 .join(EpisodeRow, EpisodeRow.memory_pk == MemoryRow.pk)
@@ -126,10 +128,20 @@ class EpisodicLayer:
         """
         from athena_core.memory.recall import hybrid_recall
 
-        where = RecallFilter(self._store.scope(scope), layers={self.name}, since=start,
-                             until=end, metadata=MetadataFilter.parse(context, name="context"),
-                             session=session, actor=actor, kind=kind)
+        scope = self._store.scope(scope)
+        where = RecallFilter(scope, layers={self.name}, since=start, until=end,
+                             metadata=MetadataFilter.parse(context, name="context"),
+                             **self._labels(scope, session, actor, kind))
         return hybrid_recall(self._store, query, k=k, where=where)
+
+    def _labels(self, scope: str, session: str | None, actor: str | None,
+                kind: str | None) -> dict[str, Any]:
+        """The ``session``, ``actor`` and ``kind`` filters of a :class:`RecallFilter` as
+        events store these labels: their sensitive values as placeholders."""
+        labels = {"session": session, "actor": actor, "kind": kind}
+        return {name: self._store.conceal_query(value, scope=scope)
+                if isinstance(value, str) else value  # others: RecallFilter refuses them
+                for name, value in labels.items()}
 
     # --- export / import -------------------------------------------------------
 
@@ -158,6 +170,10 @@ class EpisodicLayer:
                       importance: float, scope: str | None) -> str:
         """``athena.remember(..., layer="episodic")``: an observation that happened now."""
         return self.record(text, context=metadata, importance=importance, scope=scope)
+
+
+#: An event's short labels, concealed like its content.
+_LABELS = ("session", "kind", "outcome", "actor")
 
 
 def _event_fields(*, session: str | None, kind: str, outcome: str | None, actor: str | None,
