@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Four corpora, each scored separately, and clean text:
+Five corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -72,7 +72,7 @@ from athena_core.privacy.secrets import SECRET_TYPES
 from athena_core.runtime import Athena
 
 sys.path.insert(0, str(Path(__file__).parent))
-from privacy_heldout import (  # the fresh held-out set, template set C
+from privacy_heldout import (  # template set C (tuned on since round 2)
     CODE_C,
     DECOYS_C,
     FILLER_C,
