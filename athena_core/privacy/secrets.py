@@ -262,13 +262,14 @@ _NAMED_AFTER = re.compile(
     r"(?:(?:is|as|was)[ \t]+|(?:<-|\u2190|-{1,2}|\u2013|\u2014)[ \t]*"
     r"(?:(?:that's|that is|this is|it's|it is|which is)[ \t]+)?)"
     r"(?P<gap>(?:[\w'-]+[ \t]+){0,8}?)" + _PASSWORD_WORDS + r"\b", re.I)
-#: A value with letters, digits and symbols after the word in the same sentence:
-#: "rotated the password today; the new one (hunter2!Blue) is in the vault".
+#: A word of running text that could be a password: 8 to 64 characters.
 _TOKEN_IN_TEXT = rf"[^{_STOP}(]{{7,63}}[^{_LAST}]"
 #: Lookaheads that a candidate has a letter, a digit and a symbol, so that a pattern
 #: searching a sentence for one passes over its words instead of stopping at the first.
 _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
            rf"(?=[^{_STOP}(]*?[^A-Za-z0-9{_STOP}(])")
+#: A value with letters, digits and symbols after the word in the same sentence:
+#: "rotated the password today; the new one (hunter2!Blue) is in the vault".
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])")
