@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Four corpora, each scored separately, and clean text:
+Five corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -21,8 +21,12 @@ Four corpora, each scored separately, and clean text:
   with Faker values; the personal types only (no secrets in them). Names, addresses,
   dates and so on are filled in too and count against precision if flagged. Also looked
   at on 2026-12-07.
-* **held-out, fresh** (``--seed`` + 3000): template set C (``privacy_heldout.py``),
-  written before the detector changes of 2026-12-07 and not tuned on; see its docstring.
+* **set C** (``--seed`` + 3000): template set C (``privacy_heldout.py``), written
+  before the first detector changes of 2026-12-07 and evaluated once as held out; its
+  misses were then fixed by class, so it is a tuning set now.
+* **held-out D** (``--seed`` + 4000): set D (``privacy_heldout_d.py``: its own document
+  composer and value generators), written before the second round of changes of
+  2026-12-07 and not tuned on; see its docstring.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -68,7 +72,7 @@ from athena_core.privacy.secrets import SECRET_TYPES
 from athena_core.runtime import Athena
 
 sys.path.insert(0, str(Path(__file__).parent))
-from privacy_heldout import (  # the fresh held-out set, template set C
+from privacy_heldout import (  # template set C (tuned on since round 2)
     CODE_C,
     DECOYS_C,
     FILLER_C,
@@ -79,6 +83,7 @@ from privacy_heldout import (  # the fresh held-out set, template set C
     secret_values_c,
     shown_c,
 )
+from privacy_heldout_d import documents_d  # the held-out set D
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -357,7 +362,7 @@ class TemplateSet:
 
 SET_A = TemplateSet(PROSE_A, CODE_A, FILLER_A, LOOKALIKES_A)
 SET_B = TemplateSet(PROSE_B, CODE_B, FILLER_B, LOOKALIKES_B)
-#: The fresh held-out set (benchmarks/privacy_heldout.py): never used for tuning.
+#: Set C (benchmarks/privacy_heldout.py): held out in the first round, tuned on since.
 SET_C = TemplateSet(PROSE_C, CODE_C, FILLER_C, LOOKALIKES_C, NAMES_C, DECOYS_C, shown_c)
 
 
@@ -700,9 +705,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "held-out synthetic": generate(args.seed + 1000, args.docs, SET_B,
                                        {**SECRET_GENERATORS, **faker_values(args.seed + 1000)}),
         "held-out third party": third_party(args.seed + 2000, args.docs),
-        "held-out fresh": generate(args.seed + 3000, args.docs, SET_C,
-                                   {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
+        "set C (tuned on)": generate(args.seed + 3000, args.docs, SET_C,
+                                     {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
+        "held-out D": [Document(text, tuple(Planted(*p) for p in planted))
+                       for text, planted in documents_d(args.seed + 4000, args.docs)],
     }
+    if args.only:
+        corpora = {name: docs for name, docs in corpora.items() if name in args.only}
     tools = {"athena": (athena_detector(), CATEGORIES),
              "presidio": (presidio_detector(), PERSONAL),
              "detect-secrets": (detect_secrets_detector(), ("secret",))}
@@ -721,6 +730,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 [evaluate(docs, tools["athena"][0], CATEGORIES, by_type=True)]
                 for kind in sorted(k for k in score.gold if "/" not in k)},
         }
+    if args.only:  # a partial run: the chosen corpora, without clean text and remember
+        return results
     clean = clean_texts(args.clean)
     if isinstance(clean, str):
         results["clean"] = clean
@@ -770,6 +781,8 @@ def print_report(results: dict[str, Any]) -> None:
         low = {k: v for k, v in corpus["athena_by_type"].items() if v is not None and v < 1}
         print("athena recall below 1.00 by type: " + (", ".join(
             f"{k} {v:.3f}" for k, v in sorted(low.items())) or "none") + "\n")
+    if "clean" not in results:
+        return
     clean = results["clean"]
     print("## clean text: LoCoMo conversations (nothing planted: every finding is false)")
     if isinstance(clean, str):
@@ -798,6 +811,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clean", type=Path, default=LOCOMO,
                         help="directory of the LoCoMo conversations (clean text)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead")
+    parser.add_argument("--only", action="append", metavar="CORPUS",
+                        help="score only this corpus (repeatable): 'development', "
+                             "'held-out synthetic', 'held-out third party', "
+                             "'set C (tuned on)', 'held-out D'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:

@@ -164,6 +164,8 @@ def _luhn(payload: str) -> str:
 
 
 GITHUB = "ghp_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rES"
+SLACK_ROTATING = ("u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXuDL7"
+                  "DxtpYlSXpfKtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedU")
 
 #: (type, text with the values between [[ and ]]), one or more per class of shape.
 SHAPES = [
@@ -208,6 +210,47 @@ SHAPES = [
     # An AWS secret access key with few digits, next to the word "secret".
     ("aws_secret_access_key", "[[EsCLUBU6tgKTwtOiNyQIPWQVbbUVDhqvkRrUdTPl]] <- that's the AWS "
                               "secret access key"),
+    # ... or with no digit at all (one random 40-character key in a thousand).
+    ("aws_secret_access_key", "AWS secret: [[FDEEtfjgVvVqE+SkHbnHxjSIbWHtPfSqHxkwXoII]]"),
+    # Slack's rotating tokens: the access token of an app with token rotation on, and its
+    # refresh token.
+    ("slack_token", "SLACK_TOKEN=[[xoxe.xoxp-1-" + SLACK_ROTATING + "]]"),
+    ("slack_token", "refresh with [[xoxe-1-" + SLACK_ROTATING + "]] when it expires"),
+    # A random token that holds a look-alike marker in mixed case by chance.
+    ("anthropic_api_key", "ANTHROPIC_API_KEY=[[sk-ant-api03-QCyEZDz-TddJ8HyS5SUkCnD8zRA9a9Skp"
+                          "Xz9w3QlxXXxY7Zkuvqdt7s8Stqcbnr3yBdGBLEPH1qhT61qtc4xatws8phP9AA]]"),
+    ("anthropic_api_key", "key [[sk-ant-api03-nhFyJfm5di4PzJ59FHz5r1pY4OjE2jBMptUsGr7CYoURmY_"
+                          "uCu3ZR1zTOlUcR64cXQLioDnkHIfxIq2HZt-PlJhx2jIclAA]]"),
+    # Passwords: in the sentence before the one that names them; more words between the
+    # value and the word; in HTML; quoted after "password to" or "password for"; as the
+    # default of a secret-named setting; after a flag with a prefix; with a remark in
+    # parentheses before the colon; in JSON escaped inside a string.
+    ("password", "Please retry with [[Gr8!Wombat#7]]. It should be the new root password."),
+    ("password", "[[Gr8!Wombat#7]] is the one everybody on the team uses as the root password"),
+    ("password", "<tr><td>Password:</td><td><code>[[Gr8!Wombat#7]]</code></td></tr>"),
+    ("password", "Your password: <strong>[[Gr8!Wombat#7]]</strong>"),
+    ("password", "I changed the root password to '[[Gr8!Wombat#7]]' this morning."),
+    ("password", "We swapped the old password for '[[Gr8!Wombat#7]]' yesterday."),
+    ("password", 'const dbPass = process.env.DB_PASSWORD || "[[Gr8!Wombat#7]]";'),
+    ("password", 'password = os.getenv("SMTP_PASSWORD", "[[Gr8!Wombat#7]]")'),
+    ("password", "token = os.environ.get('API_TOKEN') or '[[Gr8Wombat7xQ]]'"),
+    ("password", "psql \"password=${PGPASS:-[[Gr8!Wombat#7]]}\""),
+    ("password", "./install.sh --root-pass [[Gr8!Wombat#7]] --yes"),
+    ("password", "root password (checked yesterday): [[Falcon2026?]]; see you Monday."),
+    ("password", r'{"msg": "{\"db_password\": \"[[Gr8!Wombat#7]]\"}"}'),
+    # Phone numbers: the North American trunk prefix 1 without +, the North American
+    # shape with an area code or exchange nobody is assigned (near a phone word), a
+    # one-digit area code in parentheses, an area code before a slash, the 00 prefix with
+    # no separators or with the phone word further along the line, 8-digit numbers near a
+    # phone word, the phone word 40 characters after the number.
+    ("phone", "call [[1-415-867-5309]] or [[1 (415) 867-5309]] after six"),
+    ("phone", "mobile: [[(206) 091-4417]], or the desk phone [[117-805-2529]] x12"),
+    ("phone", "Sydney office [[(02) 9374 4000]], call before noon"),
+    ("phone", "Tel. [[089/1234 5678]] or [[02/ 511 22 33]]"),
+    ("phone", "phone: [[00447911123456]]"),
+    ("phone", "Try [[00420 798 774 057]] again, that's the number of her mobile."),
+    ("phone", "mobile [[2145 6789]], cell: [[41726354]]"),
+    ("phone", "[[669 230 898]] is what we're now using as the mobile number"),
 ]
 
 
@@ -231,6 +274,21 @@ NOT_PHONES = [
     "socat -u TCP4-LISTEN:3334,reuseaddr,fork; pass `spec=True` or pass \"py.exe\"",
     "the password hashing in Python3.11 is slow",
     "reset the password at https://acme-corp.com/reset?u=Ab3$x9",
+    # Guards of the rules above: the North American shape with unassigned codes, 8-digit
+    # numbers, 00 runs and slashes without a phone word or named something else; words
+    # and file names before the word "password"; a username quoted after "password for";
+    # defaults that are references or too short; a flag that ends in "pass" as a word.
+    "ref (206) 091-4417 in the ledger, batch 41726354, id 00447911123456",
+    "phone it in: PIN 4172 6354, order 2145 6789",
+    "the ratio is 089/1234 and page 02/ 511",
+    "Saved it to backup_v2.tar.gz. Then I reset the password.",
+    "Python3.11 is what the team uses to hash the password",
+    "I reset the password for 'jdoe2' and the password for 'alice'.",
+    'const p = process.env.DB_PASSWORD || "";',
+    'password = os.getenv("SMTP_PASSWORD", "none")',
+    "token = os.environ.get('API_TOKEN') or DEFAULT_TOKEN",
+    "rsync --bypass-pass through",
+    "The word <b>password</b> is in bold: <b>bold</b>",
 ]
 
 
@@ -268,6 +326,8 @@ LOOKALIKES = [
     "order 1234 5678 9012 3456 shipped",
     "SSN 000-12-3456, 666-12-3456, 912-34-5678, 123-00-4567, 123-45-0000, 078-05-1120",
     "integrity sha512-" + "A" * 20 + "b" * 66 + "==",
+    "ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX and sk-ant-api03-YOUR_KEY_HERE",
+    "ANTHROPIC_API_KEY=sk-ant-api03-Your-Anthropic-Key-Goes-Here-0000000000000000000000AA",
 ]
 
 

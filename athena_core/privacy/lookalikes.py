@@ -30,6 +30,14 @@ KNOWN_SAMPLES = frozenset({
 _MARKERS = ("example", "sample", "placeholder", "redacted", "dummy", "your", "fake",
             "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "${", "{{", "}}",
             "%(", "$(", "...")
+#: A marker as people write it: in lower case, upper case or capitalised, each word of
+#: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
+#: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
+#: a few thousand holds some marker when case is ignored).
+_MARKER_AS_WRITTEN = re.compile("|".join(
+    "".join(f"(?:{re.escape(word)}|{re.escape(word.upper())}|{re.escape(word.capitalize())})"
+            for word in (("change", "me") if marker == "changeme" else (marker,)))
+    for marker in _MARKERS))
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})", re.I)
@@ -52,14 +60,14 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     """Whether ``value`` is a documentation sample, a template or a mask, not a secret.
 
     True for vendors' published samples, values holding a marker (``example``,
-    ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...), counting sequences
+    ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
+    case, counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
     if value in KNOWN_SAMPLES:
         return True
-    folded = value.lower()
-    if any(marker in folded for marker in _MARKERS) or any(s in folded for s in _SEQUENCES):
+    if _MARKER_AS_WRITTEN.search(value) or any(s in value.lower() for s in _SEQUENCES):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
 

@@ -61,23 +61,29 @@ _COUNTRY_CODES = frozenset(
                         *range(992, 999)]])
 _INTERNATIONAL = re.compile(
     r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
-#: The ``00`` international prefix: the groups must be separated (``0044 20 7946 0958``),
-#: a run of digits starting with 00 is not told from other numbers, and a phone word
-#: must be near (``_international_00``).
+#: The ``00`` international prefix, in groups (``0044 20 7946 0958``) or not
+#: (``00447911123456``): zero-padded numbers start with 00 too, so a phone word must be
+#: on the line (``_international_00``).
 _INTERNATIONAL_00 = re.compile(
-    r"00(?<![\w+.-]00)(?<!\d[ .-]00)[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]\d{1,5}){1,6}"
-    r"(?!\d|[.-]\d)")
-_NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])"
-                   r"[2-9]\d{2}[ .-]\d{4}(?!\d|[ .-]\d)")
+    r"00(?<![\w+.-]00)(?<!\d[ .-]00)(?:[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]\d{1,5}){1,6}"
+    r"|[1-9]\d{7,13})(?!\d|[.-]\d)")
+#: The North American shape, with the trunk prefix 1 or not: ``(415) 867-5309``,
+#: ``1-415-867-5309``, ``1 (415) 867-5309``; any digits (``_nanp`` checks them).
+_NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])"
+                   r"\d{3}[ .-]\d{4}(?!\d|[ .-]\d)")
 _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
-#: A trunk prefix and area code in parentheses: ``(0161) 496 0066``, ``(0117)4960618``.
+#: A trunk prefix and area code in parentheses: ``(0161) 496 0066``, ``(0117)4960618``,
+#: ``(02) 9374 4000``.
 _TRUNK_PARENTHESES = re.compile(
-    r"(?<![\w+.-])\(0[1-9]\d{1,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
-#: Digits that only the words around them make a phone number: a run of 9 to 11 digits
-#: (``07700900123``, ``4158675309``, ``612345678``) or 8 to 13 digits in groups
-#: (``612 34 56 78``).
+    r"(?<![\w+.-])\(0[1-9]\d{0,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
+#: A trunk prefix and area code before a slash: ``089/1234 5678``, ``02/ 511 22 33``.
+_TRUNK_SLASH = re.compile(
+    r"(?<![\w+./-])0[1-9]\d{0,4}/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
+#: Digits that only the words around them make a phone number: a run of 8 to 11 digits
+#: (``07700900123``, ``4158675309``, ``41726354``) or 8 to 13 digits in groups
+#: (``612 34 56 78``, ``2145 6789``).
 _CONTEXT_NUMBER = re.compile(
-    r"(?<![\w+.,/:#$€£-])(?:\d{9,11}|\d{2,4}(?:[ .-]\d{2,4}){2,5})(?![\w/-]|[.,:]\d)")
+    r"(?<![\w+.,/:#$€£-])(?:\d{8,11}|\d{2,4}(?:[ .-]\d{2,4}){1,5})(?![\w/-]|[.,:]\d)")
 #: Words that call a number a phone number; ``_phone_word`` looks for them around it.
 _PHONE_WORDS = re.compile(
     r"(?<![a-z])(?:phone|telephone|tel|mobile|cell|cellphone|call|called|calling|fax|sms"
@@ -110,17 +116,36 @@ def _international(match: re.Match[str], text: str) -> float | None:
 
 
 def _nanp(match: re.Match[str], text: str) -> float | None:
-    return None if _nanp_fictional(re.sub(r"\D", "", match.group())) else 0.8
+    """A number in the North American plan (area code and exchange not starting with 0 or
+    1), or in its shape with codes nobody is assigned when a phone word is near and no
+    other label comes right before it (as mistyped and made-up numbers are written)."""
+    digits = re.sub(r"\D", "", match.group())[-10:]
+    if _nanp_fictional(digits):
+        return None
+    if digits[0] in "01" or digits[3] in "01":
+        start, end = match.span()
+        if _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
+                or not _phone_word(text, start, end):
+            return None
+        return 0.6
+    return 0.8
 
 
 def _trunk(match: re.Match[str], text: str) -> float | None:
     return 0.7 if 10 <= sum(c.isdigit() for c in match.group()) <= 11 else None
 
 
-def _phone_word(text: str, start: int, end: int) -> bool:
-    """Whether a phone word is within 40 characters before ``start`` or 30 after ``end``."""
-    return bool(_PHONE_WORDS.search(text[max(0, start - 40):start].lower())
-                or _PHONE_WORDS.search(text[end:end + 30].lower()))
+def _trunk_slash(match: re.Match[str], text: str) -> float | None:
+    """``0`` and an area code before a slash: 9 to 11 digits (a Belgian or Austrian
+    landline has 9)."""
+    return 0.7 if 9 <= sum(c.isdigit() for c in match.group()) <= 11 else None
+
+
+def _phone_word(text: str, start: int, end: int, reach: int = 40) -> bool:
+    """Whether a phone word is within ``reach`` characters before ``start`` or after
+    ``end``."""
+    return bool(_PHONE_WORDS.search(text[max(0, start - reach):start].lower())
+                or _PHONE_WORDS.search(text[end:end + reach].lower()))
 
 
 def _counting(value: str) -> bool:
@@ -135,8 +160,11 @@ def _counting(value: str) -> bool:
 
 def _international_00(match: re.Match[str], text: str) -> float | None:
     """``00`` and a country code: zero-padded numbers start with 00 too (code points, hex
-    dumps), so a phone word must be near."""
-    if not _phone_word(text, *match.span()):
+    dumps), so a phone word must be within 80 characters on the same line."""
+    start, end = match.span()
+    line_start, line_end = text.rfind("\n", 0, start) + 1, text.find("\n", end)
+    line = text[line_start:len(text) if line_end < 0 else line_end]
+    if not _phone_word(line, start - line_start, end - line_start, reach=80):
         return None
     return _international(match, text)
 
@@ -144,7 +172,7 @@ def _international_00(match: re.Match[str], text: str) -> float | None:
 def _context_number(match: re.Match[str], text: str) -> float | None:
     value = match.group()
     digits = re.sub(r"\D", "", value)
-    if value.isdigit():  # a run of 9 to 11 digits, not the 00 international prefix
+    if value.isdigit():  # a run of 8 to 11 digits, not the 00 international prefix
         plausible = not digits.startswith("00") and not _nanp_fictional(digits)
     else:
         plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value)
@@ -162,19 +190,23 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
     - international: ``+`` and an assigned country calling code, 8 to 15 digits in all,
       groups separated by spaces, dots or hyphens, an optional ``(0)`` or area code in
       parentheses (``+44 20 7946 0958``, ``+1 (415) 555-2671``); ``+1`` numbers follow
-      the North American plan's rules; the same after the ``00`` prefix, in groups and
-      near a phone word (below): ``dial 0033 1 23 45 67 89``;
-    - North American national: ``(415) 555-2671``, ``415-555-2671``, ``415.555.2671``
-      (area code and exchange not starting with 0 or 1);
+      the North American plan's rules; the same after the ``00`` prefix, in groups or as
+      one run, with a phone word (below) on the line within 80 characters:
+      ``dial 0033 1 23 45 67 89``, ``phone: 00447911123456``;
+    - North American national, with the trunk prefix 1 or not: ``(415) 555-2671``,
+      ``415-555-2671``, ``415.555.2671``, ``1-415-555-2671`` (area code and exchange not
+      starting with 0 or 1; in the same shape with such codes only near a phone word);
     - national with a trunk prefix 0, 10 or 11 digits in at least two groups
-      (``020 7946 0958``, ``07700 900123``, ``01 23 45 67 89``, ``030 12345678``), or
-      with the trunk prefix and area code in parentheses (``(0161) 496 0066``);
-    - numbers that only the words around them make phone numbers: a run of 9 to 11
+      (``020 7946 0958``, ``07700 900123``, ``01 42 68 53 00``, ``030 12345678``), with
+      the trunk prefix and area code in parentheses (``(0161) 496 0066``,
+      ``(02) 9374 4000``), or 9 to 11 digits with the area code before a slash
+      (``089/1234 5678``, ``02/ 511 22 33``);
+    - numbers that only the words around them make phone numbers: a run of 8 to 11
       digits (not starting with 00) or 8 to 13 digits in groups (not a date), at most 40
-      characters after or 30 before a phone word ("phone", "tel", "mobile", "cell",
-      "call", "fax", "SMS", "text me", "WhatsApp", "dial", "ring me"), not right after a
-      word that names it something else ("order", "invoice", "ticket", "account",
-      "card", "code", "#", ...) and not counting (``21 22 23 24``, ``123456789``,
+      characters after or before a phone word ("phone", "tel", "mobile", "cell", "call",
+      "fax", "SMS", "text me", "WhatsApp", "dial", "ring me"), not right after a word
+      that names it something else ("order", "invoice", "ticket", "account", "card",
+      "pin", "code", "#", ...) and not counting (``21 22 23 24``, ``123456789``,
       ``10000000000``): ``phone: 07700900123``, ``MOBILE=4158675309``, ``call me on
       3921823282``.
 
@@ -187,6 +219,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
         Rule("phone", _NANP, _nanp),
         Rule("phone", _TRUNK, _trunk, keywords=("0",)),
         Rule("phone", _TRUNK_PARENTHESES, _trunk, keywords=("(0",)),
+        Rule("phone", _TRUNK_SLASH, _trunk_slash, keywords=("/",)),
         Rule("phone", _CONTEXT_NUMBER, _context_number,
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
                        "messag", "whatsapp", "dial", "ring")),

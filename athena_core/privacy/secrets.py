@@ -78,10 +78,16 @@ _SECRET_WORD = re.compile(r"(?i)secret|aws_?sk")
 
 
 def _aws_secret(match: re.Match[str], text: str) -> float | None:
+    """40 base64 characters near the word "secret" or after an AWS key id: upper and lower
+    case letters and a digit, ``/`` or ``+`` (a random key lacks digits once in a
+    thousand), and not a long identifier."""
     value = match.group()
-    if _mixed(match, text) is None or ("/" not in value and "+" not in value
-                                       and sum(c.isdigit() for c in value) < 2
-                                       and entropy(value) < 4.45):
+    if is_lookalike(value) or not (any(c.isupper() for c in value)
+                                   and any(c.islower() for c in value)
+                                   and any(c.isdigit() or c in "/+" for c in value)):
+        return None
+    if "/" not in value and "+" not in value and sum(c.isdigit() for c in value) < 2 \
+            and entropy(value) < 4.45:
         return None  # a long identifier (``getAwsSecretAccessKeyFromParameterStore2``)
     start, end = match.span()
     if _SECRET_WORD.search(text, max(0, start - 40), start) \
@@ -110,20 +116,25 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
 
 
 #: The groups a password rule may find its value in: quoted, in curly quotes, between
-#: markdown emphasis, or bare.
-_VALUE_GROUPS = ("quoted", "curly", "emphasis", "bare")
+#: markdown emphasis, in an HTML inline element, or bare.
+_VALUE_GROUPS = ("quoted", "curly", "emphasis", "tagged", "bare")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
 #: mark with a password than to leave a password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
 _LAST = _STOP + ".:\\\\"
-#: A value in quotes, curly quotes or markdown emphasis, or a bare one up to the next
+#: HTML elements a value is shown in (``<b>S3cret!</b>``, ``<code>S3cret!</code>``).
+_INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
+#: A value in quotes (escaped ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
+#: curly quotes, markdown emphasis or an HTML inline element, or a bare one up to the next
 #: space, quote, separator or closing bracket.
-_VALUE = (r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+_VALUE = (r"(?:(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
-          rf"|(?P<bare>[^{_STOP}]{{0,199}}[^{_LAST}]))")
+          rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
+          r"</(?P=tag)>"
+          rf"|(?P<bare>(?!<)[^{_STOP}]{{0,199}}[^{_LAST}]))")
 #: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
 _VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
 
@@ -169,6 +180,45 @@ def _password_near(match: re.Match[str], text: str) -> float | None:
     return None if confidence is None else 0.6
 
 
+def _strong(value: str) -> bool:
+    """Letters, digits and a symbol, and not an e-mail address, a URL, a file or host name
+    (``backup_v2.tar.gz``, ``api2.acme.io``) or a versioned name (``Python3.11``)."""
+    return (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
+            and any(not c.isalnum() for c in value) and not ("@" in value and "." in value)
+            and "://" not in value and not _FILE_OR_HOST.fullmatch(value)
+            and not _VERSIONED.fullmatch(value))
+
+
+#: ``backup_v2.tar.gz``, ``api2.acme.io``, ``src/app.py``: a name with extensions or a path.
+_FILE_OR_HOST = re.compile(r"[\w./-]*\.[A-Za-z][A-Za-z0-9]{0,5}|[\w.-]*/[\w./-]*")
+
+
+def _password_strong(match: re.Match[str], text: str) -> float | None:
+    """A value only loosely tied to the word "password" (in the sentence before it, or
+    many words before it): it must have letters, digits and a symbol (:func:`_strong`)."""
+    value, _ = _value(match)
+    if not _strong(value):
+        return None
+    confidence = _password_named(match, text)
+    return None if confidence is None else 0.6
+
+
+def _password_named_after(match: re.Match[str], text: str) -> float | None:
+    """"X is the password", and with more than three words between ("X is what we use as
+    the admin password"), where X must then look like a password beyond doubt."""
+    if len(match.group("gap").split()) > 3:
+        return _password_strong(match, text)
+    return _password_named(match, text)
+
+
+def _password_quoted_after(match: re.Match[str], text: str) -> float | None:
+    """A quoted value after "password", "password to", "password as" or "password for"; after
+    "for" it may be an account's name ("the password for 'jdoe2'"), so it must be strong."""
+    if (match.group("prep") or "").lower() == "for":
+        return _password_strong(match, text)
+    return _password_named(match, text)
+
+
 def _bearer(match: re.Match[str], text: str) -> float | None:
     """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
     value = match.group("bare")
@@ -189,28 +239,45 @@ _KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|pass|secret|client[_ -]?secret
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
               r"|private_key_password")
 _PASSWORD_WORDS = r"(?:password|passphrase|passcode)"
+#: A remark in parentheses between the word and its colon: "password (confirmed twice):".
+_REMARK = r"\([^()\n]{1,40}\)"
+#: HTML tags between a label and its value: ``Password:</td><td><code>``.
+_TAGS_BETWEEN = rf"(?:</?(?:{_INLINE_TAGS}|p|div|li|dd|dt|th|tr|br)\b[^<>\n]{{0,60}}>[ \t]*)"
 _ASSIGNMENT = re.compile(
-    rf"(?i)(?:{_KEY_WORDS})\b[\"'\]]{{0,2}}"
-    r"(?:(?:[ \t]+[\w'-]{1,20}){1,5}?(?=[ \t]*:[ \t]|[ \t]+is[ \t]))?"
+    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}"
+    rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
+    rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::=|=>|->|\u2192|<-|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*(?:\*{1,2}[ \t]+)?"
-    + _VALUE)
+    rf"{_TAGS_BETWEEN}{{0,4}}?" + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
 _NAMED_BEFORE = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+\(?"
     rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(]{{5,63}}[^{_LAST}])")
 #: "X is the password", "X is still the right password", "X as the new password",
-#: "X <- that's the password", "X - this is my password": the value before the word.
+#: "X <- that's the password", "X - this is my password": the value before the word
+#: (more than three words between only for a strong value: ``_password_named_after``).
 _NAMED_AFTER = re.compile(
     rf"(?<![^\s\"'`(\u201c\u2018])(?P<bare>[^{_STOP}(]{{5,63}}?[^{_LAST}])[\"'`.,]?[ \t]+"
     r"(?:(?:is|as|was)[ \t]+|(?:<-|\u2190|-{1,2}|\u2013|\u2014)[ \t]*"
     r"(?:(?:that's|that is|this is|it's|it is|which is)[ \t]+)?)"
-    r"(?:[\w'-]+[ \t]+){0,3}?" + _PASSWORD_WORDS + r"\b", re.I)
+    r"(?P<gap>(?:[\w'-]+[ \t]+){0,8}?)" + _PASSWORD_WORDS + r"\b", re.I)
+#: A word of running text that could be a password: 8 to 64 characters.
+_TOKEN_IN_TEXT = rf"[^{_STOP}(]{{7,63}}[^{_LAST}]"
+#: Lookaheads that a candidate has a letter, a digit and a symbol, so that a pattern
+#: searching a sentence for one passes over its words instead of stopping at the first.
+_SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
+           rf"(?=[^{_STOP}(]*?[^A-Za-z0-9{_STOP}(])")
 #: A value with letters, digits and symbols after the word in the same sentence:
 #: "rotated the password today; the new one (hunter2!Blue) is in the vault".
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
-    rf"(?P<bare>[^{_STOP}(]{{7,63}}[^{_LAST}])(?![^{_LAST}])")
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])")
+#: A strong value in the sentence before the one naming it: "Please retry with X. It
+#: should be the new root password." (at most 100 characters on, on the same line).
+_NEAR_BEFORE = re.compile(
+    rf"(?<![^\s\"'`(\u201c\u2018])(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])"
+    rf"[^\n]{{0,100}}?\b{_PASSWORD_WORDS}\b", re.I)
 #: A name/value pair naming a secret: ``<add key="DB_PASSWORD" value="..."/>``, a
 #: Kubernetes ``- name: DB_PASSWORD`` with ``value: ...`` on the next line.
 _PAIR = re.compile(
@@ -221,16 +288,29 @@ _PAIR = re.compile(
 #: verb and its object).
 _QUOTED_AFTER_WORDS = r"password|passwd|passphrase|identified[ \t]+by"
 _QUOTED_AFTER = re.compile(
-    rf"(?i)(?:{_QUOTED_AFTER_WORDS})[ \t]+(?P<q>[\"'`])(?P<quoted>[^\s\"'`]{{6,200}})(?P=q)")
+    rf"(?i)(?:{_QUOTED_AFTER_WORDS})[ \t]+(?:(?P<prep>to|as|for)[ \t]+)?"
+    r"(?:(?P<q>[\"'`])(?P<quoted>[^\s\"'`]{6,200})(?P=q)"
+    r"|[\u201c\u2018](?P<curly>[^\s\u201c\u201d\u2018\u2019]{6,200})[\u201d\u2019])")
+#: A quoted default of a secret-named setting: ``process.env.DB_PASSWORD || "..."``,
+#: ``os.environ.get("API_TOKEN") or "..."``, ``os.getenv("SMTP_PASSWORD", "...")``,
+#: ``ENV.fetch("SECRET_KEY", "...")``, and a shell default ``${PGPASS:-...}``.
+_QUOTED = r"(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+_DEFAULT_OR = re.compile(
+    rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
+_DEFAULT_ARGUMENT = re.compile(
+    rf"(?i)\b(?:getenv|get|fetch|getproperty|env)\([ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
+    rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
+_DEFAULT_SHELL = re.compile(
+    rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*:?-(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
 #: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
 _BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
                      r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])")
 _BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:\"'@]{1,64}:"
                          r"(?P<bare>[^\s\"'@]{1,128}[^\s\"'@.,;:])")
-#: A command-line flag: ``--password VALUE``, ``--api-key VALUE``.
+#: A command-line flag: ``--password VALUE``, ``--api-key VALUE``, ``--admin-pass VALUE``.
 _FLAG = re.compile(
-    r"(?i)(?<![\w-])--(?:password|passwd|pass|secret|client-secret|api-key|apikey|token"
-    r"|access-token|auth-token)[ \t]+(?!-)" + _VALUE)
+    r"(?i)(?<![\w-])--(?:[a-z0-9]+-){0,3}(?:password|passwd|pass|secret|api-key|apikey|token)"
+    r"[ \t]+(?!-)" + _VALUE)
 _URL_PASSWORD = (
     r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:(?P<password>[^\s@/\"'<>]{1,128})"
     r"@[A-Za-z0-9.-]+")
@@ -255,6 +335,8 @@ _RULES: tuple[Rule, ...] = (
           + _AFTER, None, "gl"),
     _rule("slack_token", r"xox[abposre]-\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
           None, "xox"),
+    # Rotating tokens: an access token (``xoxe.xoxp-1-...``) and its refresh token.
+    _rule("slack_token", r"xoxe(?:\.xox[abp])?-\d-[A-Za-z0-9]{40,}" + _AFTER, None, "xoxe"),
     _rule("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
           r"T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}", None, "hooks.slack.com", token=False),
     _rule("stripe_key", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,99}" + _AFTER,
@@ -287,7 +369,9 @@ _RULES: tuple[Rule, ...] = (
           "shp"),
     _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
-    Rule("password", _NAMED_AFTER, _password_named, group="bare",
+    Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
+         keywords=("password", "passphrase", "passcode")),
+    Rule("password", _NEAR_BEFORE, _password_strong, group="bare",
          keywords=("password", "passphrase", "passcode")),
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
          keywords=("password", "passphrase", "passcode"),
@@ -303,10 +387,19 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"\b(?:name|key)[ \t]*[=:]")),
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
-    Rule("password", _QUOTED_AFTER, _password_named, group="quoted",
+    Rule("password", _QUOTED_AFTER, _password_quoted_after, group=("quoted", "curly"),
          keywords=("passw", "passphrase", "identified"),
-         anchor=re.compile(rf"(?:{_QUOTED_AFTER_WORDS})[ \t]+[\"'`]"),
+         anchor=re.compile(rf"(?:{_QUOTED_AFTER_WORDS})[ \t]+(?:(?:to|as|for)[ \t]+)?"
+                           "[\"'`\u201c\u2018]"),
          not_after=frozenset(string.ascii_letters + string.digits + "_")),
+    Rule("password", _DEFAULT_OR, _password_named, group="quoted",
+         keywords=("||", "??", " or "), anchor=re.compile(rf"(?:{_KEY_WORDS})"),
+         not_after=frozenset(string.ascii_letters + string.digits)),
+    Rule("password", _DEFAULT_ARGUMENT, _password_named, group="quoted",
+         keywords=("get", "fetch", "env("),
+         anchor=re.compile(r"\b(?:getenv|get|fetch|getproperty|env)\(")),
+    Rule("password", _DEFAULT_SHELL, _password_named, group="bare", keywords=("${",),
+         anchor=re.compile(r"\$\{")),
     Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
          anchor=re.compile(r"\b(?:bearer|authorization:)")),
     Rule("password", _BASIC_USER, _password, group="bare", keywords=("curl",),
@@ -323,6 +416,7 @@ def secrets_detector(context: DetectorContext) -> RuleDetector:
     npm, Twilio, SendGrid, Google, Azure storage, DigitalOcean, Shopify and Hugging Face;
     JWTs (whose header decodes to JSON naming an ``alg``); PEM private keys; passwords
     in URLs; and values assigned to ``password``, ``secret``, ``api_key``, ``token`` and
-    the like, in code (``password = "..."``, ``PASSWORD=...``, ``"secret": "..."``) and in
-    prose ("the password is ...")."""
+    the like, in code (``password = "..."``, ``PASSWORD=...``, ``"secret": "..."``, the
+    quoted default of a secret-named setting, a flag) and in prose ("the password is
+    ...", a strong value in or just before a sentence naming a password)."""
     return RuleDetector(context.name, _RULES)
