@@ -438,3 +438,23 @@ def test_a_run_repeated_unchanged_in_different_programs_has_no_parameters(
         [outcome] = learn(athena).outcomes
         assert outcome.status == "active", outcome.validation
         assert outcome.validation is not None and len(outcome.validation.tests) == 1
+
+
+def test_a_learned_test_compares_a_value_that_reads_as_sensitive_by_its_digest() -> None:
+    """A source run's value that reads as a sensitive value (a program returning a hash
+    that passes for a card number) is never written into the learned tests: procedures
+    may hold none (docs/privacy.md). The digest comparison still checks it exactly."""
+    from athena_core.procedures.replay import Observation, digest, tests_for
+
+    seen = [Observation("01EXAMPLE", {"text": "third hash"}, 2126675139353276195)]
+    plain = tests_for("learned/x", "run", seen)
+    assert "== 2126675139353276195" in plain
+    guarded = tests_for("learned/x", "run", seen, sensitive=lambda text: "2126" in text)
+    assert "2126675139353276195" not in guarded
+    assert f"digest(comparable(run(text='third hash'))) == {digest(2126675139353276195)!r}" \
+        in guarded
+    namespace: dict[str, object] = {}
+    exec(compile(guarded.replace("from main import run\n", ""), "test_main.py", "exec"),
+         namespace)
+    namespace["run"] = lambda text: 2126675139353276195
+    namespace["test_source_run_1"]()  # the digest form passes on the same value

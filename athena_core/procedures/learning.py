@@ -317,7 +317,9 @@ def _verified(athena: Athena, proposal: Proposal, notes: tuple[str, ...]) -> Out
         if failure is not None:
             notes = (*notes, f"tested against {len(observed)} of {len(sources)} source runs: "
                              f"{failure}")
-        tests = tests_for(proposal.id, ENTRY, observed)
+        tests = tests_for(proposal.id, ENTRY, observed,
+                          sensitive=lambda text: athena.privacy.vault is not None
+                          and bool(athena.privacy.detection.detect(text)))
         procedure = attrs.evolve(proposal.procedure, examples=[
             Example(dict(observation.inputs)) for observation in observed])
         runs = len(proposal.evidence.runs)

@@ -19,7 +19,7 @@ import hashlib
 import inspect
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -94,15 +94,18 @@ def observe(athena: Athena, programs: Sequence[tuple[str, str, Mapping[str, Any]
     return observed, None
 
 
-def tests_for(procedure_id: str, entry: str, observations: Sequence[Observation]) -> str:
-    """The ``test_main.py`` of a learned procedure: one test per observation, in order."""
+def tests_for(procedure_id: str, entry: str, observations: Sequence[Observation], *,
+              sensitive: Callable[[str], bool] | None = None) -> str:
+    """The ``test_main.py`` of a learned procedure: one test per observation, in order.
+    An expected value too long to write out, or one ``sensitive`` says holds a sensitive
+    value (procedures may not), is compared by its digest."""
     tests = []
     uses_digest = False
     for number, observation in enumerate(observations, 1):
         call = f"{entry}(" + ", ".join(f"{name}={value!r}" for name, value in
                                        observation.inputs.items()) + ")"
         expected = repr(observation.value)
-        if len(expected) > MAX_LITERAL_CHARS:
+        if len(expected) > MAX_LITERAL_CHARS or (sensitive and sensitive(expected)):
             uses_digest = True
             check = f"digest(comparable({call})) == {digest(observation.value)!r}"
         else:
