@@ -95,7 +95,7 @@ def observe(athena: Athena, programs: Sequence[tuple[str, str, Mapping[str, Any]
 
 
 def tests_for(procedure_id: str, entry: str, observations: Sequence[Observation], *,
-              sensitive: Callable[[str], bool] | None = None) -> str:
+              sensitive: Callable[[str], bool]) -> str:
     """The ``test_main.py`` of a learned procedure: one test per observation, in order.
     An expected value too long to write out, or one ``sensitive`` says holds a sensitive
     value (procedures may not), is compared by its digest."""
@@ -105,7 +105,7 @@ def tests_for(procedure_id: str, entry: str, observations: Sequence[Observation]
         call = f"{entry}(" + ", ".join(f"{name}={value!r}" for name, value in
                                        observation.inputs.items()) + ")"
         expected = repr(observation.value)
-        if len(expected) > MAX_LITERAL_CHARS or (sensitive and sensitive(expected)):
+        if len(expected) > MAX_LITERAL_CHARS or sensitive(expected):
             uses_digest = True
             check = f"digest(comparable({call})) == {digest(observation.value)!r}"
         else:
