@@ -23,7 +23,7 @@ from athena_core.errors import (
     UnknownRelationTypeError,
 )
 from athena_core.storage.models import GraphEntityRow, GraphFactRow
-from tests.conftest import make_config
+from tests.conftest import _empty_database, make_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -350,6 +350,7 @@ def test_proposals_of_a_plugin_pass_the_same_validation(tmp_path) -> None:
                       {"subject": "Bob Stone", "predicate": "works_at",
                        "object": "Globex"},
                       {"subject": "Bob Stone", "predicate": "owns", "object": "Acme"}]})
+    _empty_database()  # on PostgreSQL, tests share one database
     with Athena.open(config=make_config(tmp_path), plugins=[proposer]) as athena:
         athena.graph.declare("works_at")
         memory = athena.remember("Bob Stone joined Acme in May.")
@@ -370,6 +371,7 @@ def test_proposals_of_a_plugin_pass_the_same_validation(tmp_path) -> None:
 
 def test_a_failing_proposer_is_reported_and_the_rules_still_apply(tmp_path) -> None:
     proposer = _Proposer(RuntimeError("model unreachable"))
+    _empty_database()  # on PostgreSQL, tests share one database
     with Athena.open(config=make_config(tmp_path), plugins=[proposer]) as athena:
         found = athena.graph.extract("Bob Stone is Alice Martin's manager.")
         assert found["relations"] and found["rejected"][0]["why"] == \
@@ -405,8 +407,113 @@ def test_the_timeline_suite_agrees_with_the_reference_model(athena) -> None:
 def test_a_relation_to_an_entity_nobody_proposed_is_refused(tmp_path) -> None:
     proposer = _Proposer({"relations": [{"subject": "Bob Stone", "predicate": "works_at",
                                          "object": "joined"}]})
+    _empty_database()  # on PostgreSQL, tests share one database
     with Athena.open(config=make_config(tmp_path), plugins=[proposer]) as athena:
         found = athena.graph.extract("Bob Stone joined Acme in May.")
         assert found["relations"] == []
         assert [r["why"] for r in found["rejected"]] == [
             "a relation's subject and object must be proposed or known entities"]
+
+
+# --- export and import ----------------------------------------------------------------
+
+
+def test_export_and_import_carry_both_times_and_the_memory_links(athena, tmp_path) -> None:
+    import io
+
+    from athena_core.config import Config
+    from athena_core.transfer import export_jsonl, import_jsonl
+
+    raw = {"plugins": {"strict": True}, "retrieval": {"embedder": "hashing"}}
+    with Athena.open(config=Config.from_mapping(raw, data_dir=tmp_path / "src",
+                                                env={})) as source:
+        graph = _people(source)
+        graph.cascade("lives_in", "commute_time")
+        paris = graph.relate("Alice", "lives_in", "Paris", valid_from="2020-01-01")
+        graph.observe("Alice", "commute_time", 30, valid_from="2020-01-01")
+        graph.relate("Alice", "lives_in", "London", valid_from="2022-01-01")
+        memory = source.remember("Bob Stone is Alice Martin's manager.")
+        graph.link(memory)
+        out = io.StringIO()
+        export_jsonl(source, out)
+        first = out.getvalue()
+        history = graph.history("Alice")
+    import_jsonl(athena, io.BytesIO(first.encode("utf-8")))
+    assert athena.graph.history("Alice") == history
+    assert _values(athena.graph.as_of("Alice", valid_time="2023-01-01",
+                                      record_time=paris["recorded_at"])) == ["Paris"]
+    assert [f["stale"] for f in athena.graph.current("Alice", predicate="commute_time")] == [
+        True]
+    again = io.StringIO()
+    export_jsonl(athena, again)
+    assert again.getvalue() == first
+    import_jsonl(athena, io.BytesIO(first.encode("utf-8")))  # a second import adds nothing
+    assert athena.graph.history("Alice") == history
+    athena.forget(memory)  # the imported links still say what only it asserted
+    with pytest.raises(UnknownEntityError):
+        athena.graph.current("Alice Martin")
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ({"graph_fact": {"id": "bad", "scope": "default"}}, "graph_fact.id"),
+    ({"graph_entity": {"scope": "default", "name": "", "type": "person"}}, "graph_entity.name"),
+    ({"graph_fact": {"id": "0" * 26, "scope": "default", "subject": "Alice",
+                     "predicate": "lives_in", "object": "Paris",
+                     "valid_from": "2021-01-01T00:00:00Z", "valid_to": "2020-01-01T00:00:00Z",
+                     "recorded_at": "2026-01-01T00:00:00Z"}}, "graph_fact.valid_to"),
+    ({"graph_fact": {"id": "0" * 26, "scope": "default", "subject": "Nobody",
+                     "predicate": "lives_in", "object": "Paris",
+                     "valid_from": "2021-01-01T00:00:00Z",
+                     "recorded_at": "2026-01-01T00:00:00Z"}}, "graph_fact.subject"),
+])
+def test_a_bad_graph_line_is_refused_naming_it_and_nothing_is_imported(athena, line,
+                                                                      field) -> None:
+    import io
+    import json
+
+    from athena_core.errors import ImportFormatError
+    from athena_core.transfer import import_jsonl
+
+    entity = {"graph_entity": {"scope": "default", "name": "Paris", "type": "city"}}
+    text = "\n".join(json.dumps(item) for item in (
+        {"format": "athena-export", "version": 3}, entity, line)) + "\n"
+    with pytest.raises(ImportFormatError) as caught:
+        import_jsonl(athena, io.BytesIO(text.encode("utf-8")))
+    assert caught.value.line == 3 and caught.value.field == field
+    with athena.storage.snapshot() as db:
+        assert db.execute(select(GraphEntityRow.pk)).first() is None
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def test_the_command_line_offers_every_graph_operation(tmp_path, capsys) -> None:
+    import json
+
+    from athena_core.cli import main
+
+    home = ["--home", str(tmp_path / "cli")]
+
+    def run(*args: str) -> Any:
+        capsys.readouterr()
+        status = main([*args, *home, "--json"])
+        out = capsys.readouterr().out
+        return status, json.loads(out) if out.strip() else None
+
+    assert run("graph", "entity", "Alice", "--type", "person", "--aliases", "Ali")[0] == 0
+    run("graph", "entity", "Paris", "--type", "city")
+    assert run("graph", "declare", "lives_in", "--functional")[1]["functional"] is True
+    status, fact = run("graph", "relate", "Ali", "lives_in", "Paris", "--valid-from",
+                       "2024-03-01", "--attributes", '{"source": "hr"}')
+    assert status == 0 and fact["attributes"] == {"source": "hr"}
+    status, error = run("graph", "observe", "Alice", "age", "42")
+    assert status == 1 and error["error"]["type"] == "UnknownRelationTypeError"
+    assert [f["object"] for f in run("graph", "current", "Alice")[1]] == ["Paris"]
+    assert run("graph", "as-of", "Alice", "--valid-time", "2020-01-01")[1] == []
+    status, error = run("graph", "relate", "Alice", "lives_in", "Atlantis")
+    assert status == 1 and error["error"]["type"] == "UnknownEntityError"
+    from athena_core.cli_graph import _operations
+    from athena_core.graph.service import Graph
+
+    assert {name for name, _ in _operations()} == {
+        name for name in vars(Graph) if hasattr(vars(Graph)[name], "__athena_operation__")}

@@ -452,14 +452,14 @@ WITH RECURSIVE edges(here, there, fact) AS (
     SELECT subject_pk, object_pk, id FROM graph_facts WHERE {visible}
     {reverse}
 ), walk(node, depth, nodes, facts) AS (
-    SELECT CAST(:source AS INTEGER), 0, ',' || CAST(:source AS VARCHAR(24)) || ',',
-           CAST('' AS VARCHAR(4000))
+    SELECT CAST(:source AS INTEGER), 0, CAST(',' || CAST(:source AS TEXT) || ',' AS TEXT),
+           CAST('' AS TEXT)
     UNION ALL
-    SELECT e.there, w.depth + 1, w.nodes || CAST(e.there AS VARCHAR(24)) || ',',
-           w.facts || e.fact || ','
+    SELECT e.there, w.depth + 1, CAST(w.nodes || CAST(e.there AS TEXT) || ',' AS TEXT),
+           CAST(w.facts || e.fact || ',' AS TEXT)
     FROM walk w JOIN edges e ON e.here = w.node
     WHERE w.depth < :max_depth AND w.node <> :target
-      AND w.nodes NOT LIKE '%,' || CAST(e.there AS VARCHAR(24)) || ',%'
+      AND w.nodes NOT LIKE '%,' || CAST(e.there AS TEXT) || ',%'
 )
 SELECT nodes, facts FROM walk WHERE node = :target ORDER BY depth, nodes LIMIT 1
 """
