@@ -437,10 +437,7 @@ class Graph:
             return self._fact(tx.session, scope, new_id)
 
     def _fact(self, db: Any, scope: str, fact_id: str) -> dict[str, Any]:
-        row = rows.fact_row(db, scope, fact_id)
-        facts = [fact for fact in rows.history(db, scope, row.subject_pk,
-                                                predicate=row.predicate) if fact.id == fact_id]
-        return facts[0].to_dict()
+        return rows.fact(db, scope, fact_id).to_dict()
 
     def _entity(self, db: Any, pk: int) -> dict[str, Any]:
         from sqlalchemy import select

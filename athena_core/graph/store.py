@@ -46,7 +46,7 @@ from athena_core.storage.models import (
 )
 
 __all__ = ["MAX_PATH_DEPTH", "add_alias", "add_cascade", "add_entity", "as_of", "assert_fact",
-           "cascade_rules", "declare", "declared_types", "entity_pk", "fact_row",
+           "cascade_rules", "declare", "declared_types", "entity_pk", "fact", "fact_row",
            "forget_memories", "history", "mark_dependants", "neighbours", "path", "retract"]
 
 #: The deepest path search (each level multiplies the walks the database follows).
@@ -60,14 +60,18 @@ _object = aliased(GraphEntityRow, name="object_entity")
 # --- entities and declarations --------------------------------------------------------
 
 
+_BY_NAME = select(GraphEntityRow.pk).where(GraphEntityRow.scope == bindparam("scope"),
+                                            GraphEntityRow.key == bindparam("key"))
+_BY_ALIAS = select(GraphAliasRow.entity_pk).where(GraphAliasRow.scope == bindparam("scope"),
+                                                  GraphAliasRow.key == bindparam("key"))
+
+
 def entity_pk(db: Any, scope: str, name: str) -> int | None:
     """The entity ``name`` is (its name or one of its aliases), or ``None``."""
-    key = entity_key(name)
-    found = db.execute(select(GraphEntityRow.pk).where(
-        GraphEntityRow.scope == scope, GraphEntityRow.key == key)).scalar()
+    params = {"scope": scope, "key": entity_key(name)}
+    found = db.execute(_BY_NAME, params).scalar()
     if found is None:
-        found = db.execute(select(GraphAliasRow.entity_pk).where(
-            GraphAliasRow.scope == scope, GraphAliasRow.key == key)).scalar()
+        found = db.execute(_BY_ALIAS, params).scalar()
     return None if found is None else int(found)
 
 
@@ -220,14 +224,27 @@ def assert_fact(db: Any, scope: str, *, subject_pk: int, predicate: str, object_
                 sources: Iterable[int] = (), derived_from: str | None = None) -> str:
     """Store one fact with supersession in its slot (see the module docstring); return its
     id. ``sources`` are memory keys that asserted it."""
-    slot = [row for row in _believed(db, subject_pk, predicate)
-            if functional or (row.object_pk == object_pk and row.value == value)]
+    believed = select(_facts).where(_facts.c.subject_pk == subject_pk,
+                                    _facts.c.predicate == predicate,
+                                    _facts.c.retracted_at.is_(None))
+    if not functional:
+        believed = believed.where(_facts.c.object_pk.is_(None) if object_pk is None
+                                  else _facts.c.object_pk == object_pk)
+
+    def in_slot(row: Any) -> bool:
+        return functional or row.value == value  # JSON values compare here, not in SQL
+
     if valid_to is None:  # "from then on" ends where the slot's next known fact begins
-        later = [row.valid_from for row in slot if row.valid_from > valid_from]
-        valid_to = min(later) if later else None
+        later = db.execute(believed.where(_facts.c.valid_from > valid_from)
+                           .order_by(_facts.c.valid_from))
+        valid_to = next((row.valid_from for row in later if in_slot(row)), None)
+    overlapping = believed.where(or_(_facts.c.valid_to.is_(None),
+                                     _facts.c.valid_to > valid_from))
+    if valid_to is not None:
+        overlapping = overlapping.where(_facts.c.valid_from < valid_to)
     new_id = _ids.new_id()
-    for row in slot:
-        if _overlaps(row.valid_from, row.valid_to, valid_from, valid_to):
+    for row in db.execute(overlapping.order_by(_facts.c.pk)).all():
+        if in_slot(row):
             _retract_row(db, row.pk, now=now, by=new_id, reason=None)
             kept = _sources(db, row.pk)
             for start, end in _outside(row.valid_from, row.valid_to, valid_from, valid_to):
@@ -320,12 +337,6 @@ def forget_memories(db: Any, scope: str, memory_keys: Sequence[int], *,
     return len(only)
 
 
-def _believed(db: Any, subject_pk: int, predicate: str) -> list[Any]:
-    return list(db.execute(select(_facts).where(
-        _facts.c.subject_pk == subject_pk, _facts.c.predicate == predicate,
-        _facts.c.retracted_at.is_(None))))
-
-
 def _sources(db: Any, fact_pk: int) -> list[int]:
     return [row[0] for row in db.execute(select(GraphFactSourceRow.memory_pk)
                                          .where(GraphFactSourceRow.fact_pk == fact_pk))]
@@ -354,11 +365,6 @@ def _insert(db: Any, scope: str, *, subject_pk: int, predicate: str, object_pk: 
     return pk
 
 
-def _overlaps(a_from: datetime, a_to: datetime | None, b_from: datetime,
-              b_to: datetime | None) -> bool:
-    return (a_to is None or a_to > b_from) and (b_to is None or b_to > a_from)
-
-
 def _outside(old_from: datetime, old_to: datetime | None, new_from: datetime,
              new_to: datetime | None) -> list[tuple[datetime, datetime | None]]:
     """The parts of [old_from, old_to) outside [new_from, new_to)."""
@@ -373,7 +379,7 @@ def _outside(old_from: datetime, old_to: datetime | None, new_from: datetime,
 # --- reads ----------------------------------------------------------------------------
 
 
-def _fact_columns(record_time: datetime | None) -> list[Any]:
+def _fact_columns(record_time: Any) -> list[Any]:
     stale = exists().where(GraphStaleRow.fact_pk == _facts.c.pk)
     if record_time is not None:
         stale = stale.where(GraphStaleRow.marked_at <= record_time)
@@ -386,7 +392,7 @@ def _joined(query: Any) -> Any:
             .outerjoin(_object, _object.pk == _facts.c.object_pk))
 
 
-def _visible(valid_time: datetime, record_time: datetime) -> Any:
+def _visible(valid_time: Any, record_time: Any) -> Any:
     """The SQL form of :func:`athena_core.graph.model.visible`."""
     return and_(_facts.c.recorded_at <= record_time,
                 or_(_facts.c.retracted_at.is_(None), _facts.c.retracted_at > record_time),
@@ -403,16 +409,33 @@ def to_fact(row: Any) -> Fact:
                 derived_from=row.derived_from, reason=row.reason, stale=bool(row.is_stale))
 
 
+_VALID = bindparam("valid_time", type_=UTCDateTime())
+_RECORD = bindparam("record_time", type_=UTCDateTime())
+_AS_OF = _joined(select(*_fact_columns(_RECORD)).select_from(_facts)).where(
+    _facts.c.subject_pk == bindparam("subject"), _facts.c.scope == bindparam("scope"),
+    _visible(_VALID, _RECORD))
+_ORDER = (_facts.c.predicate, _facts.c.valid_from, _facts.c.pk)
+#: ``as_of`` of one subject (all its types, or one): built once, run with parameters.
+AS_OF = _AS_OF.order_by(*_ORDER)
+AS_OF_PREDICATE = _AS_OF.where(_facts.c.predicate == bindparam("predicate")).order_by(*_ORDER)
+
+
 def as_of(db: Any, scope: str, subject_pk: int, *, valid_time: datetime,
           record_time: datetime, predicate: str | None = None) -> list[Fact]:
     """The subject's facts believed at ``record_time`` to hold at ``valid_time``."""
-    conditions = [_facts.c.subject_pk == subject_pk, _facts.c.scope == scope,
-                  _visible(valid_time, record_time)]
-    if predicate is not None:
-        conditions.append(_facts.c.predicate == predicate)
-    query = _joined(select(*_fact_columns(record_time)).select_from(_facts)).where(
-        *conditions).order_by(_facts.c.predicate, _facts.c.valid_from, _facts.c.pk)
-    return [to_fact(row) for row in db.execute(query)]
+    params = {"subject": subject_pk, "scope": scope, "valid_time": valid_time,
+              "record_time": record_time, "predicate": predicate}
+    query = AS_OF if predicate is None else AS_OF_PREDICATE
+    return [to_fact(row) for row in db.execute(query, params)]
+
+
+def fact(db: Any, scope: str, fact_id: str) -> Fact:
+    """Fact ``fact_id`` as stored (its stale flag: marked at any time)."""
+    row = db.execute(_joined(select(*_fact_columns(None)).select_from(_facts)).where(
+        _facts.c.scope == scope, _facts.c.id == fact_id)).first()
+    if row is None:
+        raise GraphFactNotFoundError(f"No fact {fact_id!r} in scope {scope!r}.")
+    return to_fact(row)
 
 
 def history(db: Any, scope: str, subject_pk: int, *, predicate: str | None = None

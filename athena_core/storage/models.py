@@ -381,7 +381,6 @@ class GraphFactRow(Base):
     __table_args__ = (
         Index("ix_graph_facts_slot", "subject_pk", "predicate", "valid_from"),
         Index("ix_graph_facts_object", "object_pk"),
-        Index("ix_graph_facts_scope_recorded", "scope", "recorded_at"),
         {"sqlite_autoincrement": True},
     )
 

@@ -101,9 +101,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_graph_facts_object", "graph_facts", ["object_pk"], unique=False)
     op.create_index(
-        "ix_graph_facts_scope_recorded", "graph_facts", ["scope", "recorded_at"], unique=False
-    )
-    op.create_index(
         "ix_graph_facts_slot",
         "graph_facts",
         ["subject_pk", "predicate", "valid_from"],
@@ -176,7 +173,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_graph_mentions_entity_pk"), table_name="graph_mentions")
     op.drop_table("graph_mentions")
     op.drop_index("ix_graph_facts_slot", table_name="graph_facts")
-    op.drop_index("ix_graph_facts_scope_recorded", table_name="graph_facts")
     op.drop_index("ix_graph_facts_object", table_name="graph_facts")
     op.drop_table("graph_facts")
     op.drop_index(op.f("ix_graph_aliases_entity_pk"), table_name="graph_aliases")
