@@ -81,7 +81,7 @@ def _handler(name: str, spec: Any) -> Callable[[argparse.Namespace], int]:
         given = {p: getattr(args, p) for p in names if getattr(args, p) not in (None, False)}
         with _open(args) as athena:
             result = getattr(athena.graph, name)(**given, scope=args.scope)
-        result = [attrs_dict(item) for item in result] if isinstance(result, list) \
+        result = [_jsonable(item) for item in result] if isinstance(result, list) \
             else result
         if args.json:
             _print_json(result)
@@ -97,7 +97,7 @@ def _handler(name: str, spec: Any) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def attrs_dict(item: Any) -> Any:
+def _jsonable(item: Any) -> Any:
     """A hit (an attrs value) as JSON data; other items unchanged."""
     import attrs
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select
 
 from athena_core._time import isoformat
 from athena_core.errors import MissingExtraError
-from athena_core.graph.store import _visible, entity_names
+from athena_core.graph.store import entity_names, visible_clause
 from athena_core.storage.models import GraphEntityRow, GraphFactRow
 
 __all__ = ["collect_subgraph", "communities", "to_graphml"]
@@ -22,7 +22,7 @@ _facts = GraphFactRow.__table__
 def _edges(db: Any, scope: str, keys: set[int] | None, *, valid_time: datetime,
            record_time: datetime) -> list[Any]:
     """Facts visible at the two times touching ``keys`` (every fact if ``None``)."""
-    query = select(_facts).where(_facts.c.scope == scope, _visible(valid_time, record_time))
+    query = select(_facts).where(_facts.c.scope == scope, visible_clause(valid_time, record_time))
     if keys is not None:
         wanted = sorted(keys)
         query = query.where(or_(_facts.c.subject_pk.in_(wanted),

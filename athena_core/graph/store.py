@@ -45,9 +45,11 @@ from athena_core.storage.models import (
     UTCDateTime,
 )
 
-__all__ = ["MAX_PATH_DEPTH", "add_alias", "add_cascade", "add_entity", "as_of", "assert_fact",
-           "cascade_rules", "declare", "declared_types", "entity_pk", "fact", "fact_row",
-           "forget_memories", "history", "mark_dependants", "neighbours", "path", "retract"]
+__all__ = ["AS_OF", "AS_OF_PREDICATE", "MAX_PATH_DEPTH", "add_alias", "add_cascade",
+           "add_entity", "as_of", "assert_fact", "cascade_rules", "check_predicate",
+           "count_facts", "declare", "declared_types", "entity_names", "entity_pk", "fact",
+           "fact_row", "forget_memories", "history", "mark_dependants", "neighbours", "path",
+           "require_entity", "retract", "to_fact", "visible_clause"]
 
 #: The deepest path search (each level multiplies the walks the database follows).
 MAX_PATH_DEPTH = 6
@@ -392,7 +394,7 @@ def _joined(query: Any) -> Any:
             .outerjoin(_object, _object.pk == _facts.c.object_pk))
 
 
-def _visible(valid_time: Any, record_time: Any) -> Any:
+def visible_clause(valid_time: Any, record_time: Any) -> Any:
     """The SQL form of :func:`athena_core.graph.model.visible`."""
     return and_(_facts.c.recorded_at <= record_time,
                 or_(_facts.c.retracted_at.is_(None), _facts.c.retracted_at > record_time),
@@ -413,7 +415,7 @@ _VALID = bindparam("valid_time", type_=UTCDateTime())
 _RECORD = bindparam("record_time", type_=UTCDateTime())
 _AS_OF = _joined(select(*_fact_columns(_RECORD)).select_from(_facts)).where(
     _facts.c.subject_pk == bindparam("subject"), _facts.c.scope == bindparam("scope"),
-    _visible(_VALID, _RECORD))
+    visible_clause(_VALID, _RECORD))
 _ORDER = (_facts.c.predicate, _facts.c.valid_from, _facts.c.pk)
 #: ``as_of`` of one subject (all its types, or one): built once, run with parameters.
 AS_OF = _AS_OF.order_by(*_ORDER)
@@ -461,7 +463,7 @@ def neighbours(db: Any, scope: str, pk: int, *, valid_time: datetime, record_tim
                         _facts.c.id)
                  .select_from(_facts).join(GraphEntityRow, GraphEntityRow.pk == there)
                  .where(_facts.c.scope == scope, here == pk, _facts.c.object_pk.is_not(None),
-                        _visible(valid_time, record_time))
+                        visible_clause(valid_time, record_time))
                  .order_by(_facts.c.predicate, GraphEntityRow.name))
         if predicate is not None:
             query = query.where(_facts.c.predicate == predicate)
