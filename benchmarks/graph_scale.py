@@ -26,7 +26,7 @@ from typing import Any
 
 EPOCH = datetime(2010, 1, 1, tzinfo=UTC)
 RECORDED = datetime(2025, 1, 1, tzinfo=UTC)
-MOVES = 4  # lives_in moves per person: 4 open facts -> 4 kept + 3 retracted + 3 parts
+MOVES = 4  # lives_in facts per person: each move retracts one and re-stores its part (3)
 KNOWS = 4
 
 
@@ -36,7 +36,7 @@ def generate(athena: Any, relations: int, rng: random.Random) -> dict[str, Any]:
 
     from athena_core.storage.models import GraphEntityRow, GraphFactRow, GraphTypeRow
 
-    per_person = MOVES + (MOVES - 1) * 2 + KNOWS
+    per_person = MOVES + (MOVES - 1) + KNOWS  # open facts, re-stored parts, knows
     people = max(relations // per_person, 10)
     storage = athena.storage
     now = RECORDED
