@@ -31,6 +31,7 @@ examples:
   athena audit list --kind execution --limit 5 && athena audit verify
   athena procedures list && athena procedures run notes/recent --input days=3
   athena privacy scan --file notes.txt --json
+  athena graph relate Alice lives_in Paris --valid-from 2024-03-01 && athena graph current Alice
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -820,6 +821,9 @@ def _parser() -> argparse.ArgumentParser:
     from athena_core.cli_privacy import register as register_privacy
 
     register_privacy(commands, common, scoped)
+    from athena_core.cli_graph import register as register_graph
+
+    register_graph(commands, common, scoped)
     from athena_core.cli_keys import register as register_keys
 
     register_keys(commands, common, scoped)

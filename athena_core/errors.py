@@ -10,13 +10,18 @@ from __future__ import annotations
 
 __all__ = [
     "AthenaError",
+    "CascadeCycleError",
     "ConfigError",
     "CorruptDatabaseError",
     "DuplicateNameError",
+    "GraphFactNotFoundError",
+    "GraphInputError",
     "ImportFormatError",
     "InvalidArgumentError",
+    "InvalidIntervalError",
     "KeyUnavailableError",
     "MemoryNotFoundError",
+    "MissingExtraError",
     "NothingToLearnError",
     "OperationDeclarationError",
     "OptionError",
@@ -43,8 +48,10 @@ __all__ = [
     "StorageFullError",
     "StorageLockedError",
     "StoragePermissionError",
+    "UnknownEntityError",
     "UnknownNameError",
     "UnknownPrivacyTypeError",
+    "UnknownRelationTypeError",
 ]
 
 
@@ -330,3 +337,39 @@ class PlaceholderError(InvalidArgumentError):
     """A placeholder (``[EMAIL_k3x7q2mz]``) in an argument cannot be resolved: it was
     never handed out in this scope (forged, or from another scope), or it is nested or
     cut off. Nothing was called."""
+
+
+class GraphInputError(InvalidArgumentError):
+    """A knowledge-graph write was refused as a whole (nothing was stored): the message
+    says what is wrong and what is accepted. Its subclasses name the kind of problem."""
+
+
+class UnknownEntityError(GraphInputError):
+    """A relation, observation or query names an entity the scope's graph does not hold
+    (by name or alias); ``graph.entity(name, type)`` creates it."""
+
+
+class InvalidIntervalError(GraphInputError):
+    """A valid time interval ends at or before it starts (``valid_to <= valid_from``)."""
+
+
+class UnknownRelationTypeError(GraphInputError):
+    """A relation or observation type is not declared, in a scope whose graph has declared
+    types (``graph.declare``); the message lists the declared ones."""
+
+
+class CascadeCycleError(GraphInputError):
+    """A cascade rule would close a cycle (``a`` makes ``b`` stale, ``b`` makes ``a``
+    stale); the message gives the cycle."""
+
+
+class GraphFactNotFoundError(AthenaError, KeyError):
+    """No fact with the given id exists in the scope's graph."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class MissingExtraError(AthenaError):
+    """A feature needs an optional package that is not installed; the message names the
+    package and the extra that installs it."""

@@ -15,6 +15,7 @@ The families, in the order Athena calls them:
 * **registration** - memory layers, vector backends, embedders, executors,
   extra API operations, PII detectors, key providers, marketplace sources and
   LLM providers;
+* **proposals** - knowledge-graph entities and relations proposed for a text;
 * **lifecycle** - configure, startup, shutdown;
 * **events** - observers called after an operation succeeded and its writes
   committed. An observer's return value is ignored; an observer that raises is
@@ -191,6 +192,27 @@ def athena_register_llm_providers(register: Register) -> None:
     without one.
 
     Added in 0.1.
+    """
+
+
+# --- proposals ----------------------------------------------------------------
+
+
+@hookspec
+def athena_graph_proposals(text: str, types: Sequence[str]) -> Any:
+    """Propose knowledge-graph entities and relations found in ``text`` (a memory's text
+    as stored: sensitive values are placeholders such as ``[EMAIL_k3x7q2mz]``).
+
+    Return ``None`` or ``{"entities": [{"name": str, "type": str}, ...], "relations":
+    [{"subject": str, "predicate": str, "object": str}, ...]}``. ``types`` are the
+    relation types the scope declares (empty: any). A language-model plugin answers
+    here. Proposals are only suggestions: each goes through the graph's validation
+    (every name must occur in ``text``, types must be well-formed and declared, a
+    relation's ends must be proposed or known entities) and what fails is reported by
+    ``graph.extract`` and never written. An implementation that raises is reported the
+    same way; the rule-based proposals still apply.
+
+    Added in 0.2.
     """
 
 

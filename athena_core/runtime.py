@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from athena_core.audit import AuditLog
     from athena_core.calls import CallContext
     from athena_core.execution.runner import ExecutionService
+    from athena_core.graph import Graph
     from athena_core.memory import MemoryStore
     from athena_core.privacy.service import Privacy
     from athena_core.procedures.service import Procedures
@@ -66,6 +67,7 @@ class Athena:
         self._audit: AuditLog | None = None
         self._procedures: Procedures | None = None
         self._privacy: Privacy | None = None
+        self._graph: Graph | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -179,6 +181,7 @@ class Athena:
         self.api.collect(self, namespace="", provider="athena-core")
         self.api.collect(self.procedures, namespace="procedures", provider="athena-core")
         self.api.collect(self.privacy, namespace="privacy", provider="athena-core")
+        self.api.collect(self.graph, namespace="graph", provider="athena-core")
         in_use = {host.registry("embedder").provider(retrieval.embedder),
                   host.registry("vector backend").provider(config.retrieval.vector_backend)}
         layers, extra = host.registry("memory layer"), host.registry("api operation")
@@ -326,6 +329,7 @@ class Athena:
         """
         from sqlalchemy import delete, select
 
+        from athena_core.graph.store import forget_memories as forget_graph_facts
         from athena_core.memory.forgetting import ForgetSelection
         from athena_core.retrieval.lexical import note_deleted_text
         from athena_core.storage.models import EpisodeRow, MemoryRow
@@ -349,6 +353,7 @@ class Athena:
                 if layer in self.layers:
                     keys = self.layers[layer].related_for_forget(tx.session, keys)
             keys = scoped_keys(tx.session, scope, keys)  # no expansion crosses the scope
+            forget_graph_facts(tx.session, scope, sorted(keys), everything=selection.everything)
             rows: list[Any] = []
             for batch in key_batches(keys):
                 rows += tx.session.execute(select(MemoryRow.id, MemoryRow.layer, MemoryRow.text,
@@ -426,6 +431,16 @@ class Athena:
 
             self._procedures = Procedures(self)
         return self._procedures
+
+    @property
+    def graph(self) -> Graph:
+        """The knowledge graph: entities, relations and observations in valid time and
+        record time (see docs/layers.md)."""
+        if self._graph is None:
+            from athena_core.graph import Graph
+
+            self._graph = Graph(self)
+        return self._graph
 
     @property
     def privacy(self) -> Privacy:

@@ -64,9 +64,10 @@ __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "ex
            "import_jsonl"]
 
 FORMAT = "athena-export"
-#: The version written. Version 2 adds ``sensitive_value`` lines; version 1 files import too.
-VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: The version written. Version 2 adds ``sensitive_value`` lines, version 3 the knowledge
+#: graph's lines (:mod:`athena_core.graph.transfer`); older files import too.
+VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 _BATCH = 256
 #: Lines checked between two progress reports of the checking pass.
 _REPORT_EVERY = 1_000
@@ -98,6 +99,8 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     ``redact`` leaves them out, so the file holds placeholders only. One ``export`` audit
     record says who exported how many memories and values of which scope; it is written
     before the first line, so an export the audit log cannot record writes nothing."""
+    from athena_core.graph.transfer import EXPORTED_ROWS
+    from athena_core.graph.transfer import write_export as write_graph_export
     from athena_core.storage.models import SensitiveValueRow
 
     store = athena._require_store()
@@ -105,9 +108,10 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     with store.storage.read() as session:
         total = _count(session, MemoryRow, scope)
         values = 0 if vault is None else _count(session, SensitiveValueRow, scope)
+        graph = sum(_count(session, table, scope) for table in EXPORTED_ROWS)
         athena.audit.append("export", scope=scope or "*", status="ok",
                             details={"memories": total, "values": values,
-                                     "redacted": redact})
+                                     "redacted": redact, "graph_lines": graph})
         out.write(_dumps({"format": FORMAT, "version": VERSION}) + "\n")
         count = 0
         for rows in _pages(session, MemoryRow, scope):
@@ -124,6 +128,7 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
                         **{name: getattr(value, name) for name in _VAULT_COLUMNS},
                         "ciphertext": base64.b64encode(value.ciphertext).decode("ascii"),
                     }}) + "\n")
+        write_graph_export(session, out, scope, _dumps)
     return count
 
 
@@ -176,6 +181,7 @@ CREATE TABLE records (line INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
 CREATE TABLE vectors (line INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE refs (line INTEGER NOT NULL, field TEXT NOT NULL, target TEXT NOT NULL);
 CREATE TABLE stored (id TEXT PRIMARY KEY, scope TEXT NOT NULL, layer TEXT NOT NULL);
+CREATE TABLE graph (line INTEGER PRIMARY KEY, kind TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE vault (scope TEXT NOT NULL, digest TEXT NOT NULL, token TEXT NOT NULL,
                     type TEXT NOT NULL, key_version INTEGER NOT NULL,
                     ciphertext BLOB NOT NULL, PRIMARY KEY (scope, digest));
@@ -286,6 +292,9 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
         for count, (number, value, done) in enumerate(lines, start=1):
             if "sensitive_value" in value:
                 spool.add_values([_checked_value(athena, number, value)])
+            elif graph_kind := _graph_kind(athena, number, value):
+                spool.db.execute("INSERT INTO graph VALUES (?, ?, ?)",
+                                 (number, graph_kind, _dumps(value[graph_kind])))
             else:
                 spool.add(number, *_checked(athena, number, value))
             if report is not None and total is not None and count % _REPORT_EVERY == 0 \
@@ -468,7 +477,42 @@ def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> Imp
             done += len(batch)
             if report is not None:
                 report(done, total)
+        _write_graph(athena, tx, spool)
     return ImportReport(imported=imported, skipped=skipped)
+
+
+def _graph_kind(athena: Athena, number: int, value: Mapping[str, Any]) -> str | None:
+    """The kind of a knowledge-graph line (checked), or ``None`` for a memory's."""
+    from athena_core.graph.transfer import KINDS, check_line
+
+    kinds = [kind for kind in KINDS if kind in value]
+    if not kinds:
+        return None
+    if len(value) != 1:
+        raise ImportFormatError(f"a {kinds[0]} line holds only that key.", line=number,
+                                field=kinds[0])
+    store = athena._require_store()
+
+    def scope(name: str) -> str:
+        _check_scope(store, name, number)
+        return name
+
+    try:
+        check_line(kinds[0], value[kinds[0]], scope=scope)
+    except ImportFormatError as exc:
+        raise ImportFormatError(exc.message, line=number, field=exc.field) from None
+    return kinds[0]
+
+
+def _write_graph(athena: Athena, tx: Transaction, spool: _Spool) -> None:
+    """Write the spooled knowledge-graph lines, after the memories they may name."""
+    from athena_core.graph.transfer import check_line, write_lines
+
+    lines = [(number, kind, check_line(kind, json.loads(record), scope=str))
+             for number, kind, record in spool.db.execute(
+                 "SELECT line, kind, record FROM graph ORDER BY line")]
+    if lines:
+        write_lines(tx.session, lines, lambda value, scope: tx.conceal(value, scope=scope))
 
 
 def _insert(athena: Athena, tx: Transaction, new: list[tuple[dict[str, Any], bytes]]) -> None:

@@ -60,6 +60,9 @@ _LIST_OVERHEAD, _TOOL_OVERHEAD = 200, 20
 _DESCRIPTION_CHARS = 150
 #: The built-in plugin of the memory layers, whose operations come first in classic mode.
 _MEMORY_PLUGIN = "athena.memory"
+#: The knowledge graph's namespace: its many operations come after the other built-in
+#: ones in classic mode, so they are the first to be reached through ``call_operation``.
+_GRAPH_NAMESPACE = "graph"
 #: The classic tool that calls operations left without a tool of their own.
 CALL_OPERATION = "call_operation"
 #: Longest value (as JSON), stdout or stderr a ``run_code`` result carries (the rest is
@@ -308,13 +311,15 @@ class ToolSession:
 
         layers = set(self.athena.layers)
 
-        def order(op: Operation) -> tuple[int, str]:
+        def order(op: Operation) -> tuple[int, bool, str]:
             """The built-in memory operations (top-level and the memory layers') first,
-            then the operations of plugins' memory layers, then the other built-in ones,
-            then the other plugin operations."""
+            then the operations of plugins' memory layers, then the other built-in ones
+            (the knowledge graph's, many, last of them), then the other plugin
+            operations."""
             if op.provider not in built_in:
-                return (1 if op.namespace.split(".", 1)[0] in layers else 3), op.name
-            return (0 if not op.namespace or op.provider == _MEMORY_PLUGIN else 2), op.name
+                return (1 if op.namespace.split(".", 1)[0] in layers else 3), False, op.name
+            return ((0 if not op.namespace or op.provider == _MEMORY_PLUGIN else 2),
+                    op.namespace == _GRAPH_NAMESPACE, op.name)
 
         operations = sorted(allowed_operations(self.athena.api, self.context), key=order)
         tools = [Tool(tool_name(op.name), first_sentence(op.doc),

@@ -35,6 +35,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from athena_core import _ids
 
 __all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", "FactRow",
+           "GraphAliasRow", "GraphCascadeRow", "GraphEntityRow", "GraphFactRow",
+           "GraphFactSourceRow", "GraphMentionRow", "GraphStaleRow", "GraphTypeRow",
            "MemoryRow", "PrivacyKeyRow", "ProcedureRow", "ProcedureVersionRow", "SensitiveValueRow",
            "StateRow", "UTCDateTime",
            "VectorChangeRow", "embedding_table"]
@@ -309,3 +311,129 @@ class SensitiveValueRow(Base):
     #: nonce (12 bytes) + AES-256-GCM ciphertext and tag of the value's UTF-8.
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- the knowledge graph (athena_core.graph) -------------------------------------------
+
+
+class GraphEntityRow(Base):
+    """An entity of the knowledge graph: its name, type and whether extraction made it."""
+
+    __tablename__ = "graph_entities"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_graph_entities_key"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    #: The name as it is matched: case-folded, spaces collapsed.
+    key: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(64))
+    #: Made by extraction from memories (removed with the last memory that mentions it).
+    extracted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GraphAliasRow(Base):
+    """Another name an entity is found by."""
+
+    __tablename__ = "graph_aliases"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_graph_aliases_key"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(512))
+    alias: Mapped[str] = mapped_column(Text)
+    entity_pk: Mapped[int] = mapped_column(
+        ForeignKey("graph_entities.pk", ondelete="CASCADE"), index=True)
+
+
+class GraphTypeRow(Base):
+    """A declared relation or observation type: functional ones hold one value at a time."""
+
+    __tablename__ = "graph_types"
+    __table_args__ = (PrimaryKeyConstraint("scope", "name"),)
+
+    scope: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(128))
+    functional: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GraphCascadeRow(Base):
+    """A cascade rule: a change of ``trigger`` makes the entity's ``dependent`` facts stale."""
+
+    __tablename__ = "graph_cascades"
+    __table_args__ = (PrimaryKeyConstraint("scope", "trigger", "dependent"),)
+
+    scope: Mapped[str] = mapped_column(String(255))
+    trigger: Mapped[str] = mapped_column(String(128))
+    dependent: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GraphFactRow(Base):
+    """One assertion: a relation (``object_pk``) or an observation (``value``) about a
+    subject, true over [``valid_from``, ``valid_to``) in the world and believed over
+    [``recorded_at``, ``retracted_at``) by Athena. Only ``retracted_at`` (with
+    ``retracted_by``) is ever set after insertion, once; the valid interval never changes."""
+
+    __tablename__ = "graph_facts"
+    __table_args__ = (
+        Index("ix_graph_facts_slot", "subject_pk", "predicate", "valid_from"),
+        Index("ix_graph_facts_object", "object_pk"),
+        {"sqlite_autoincrement": True},
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("graph_entities.pk", ondelete="CASCADE"))
+    predicate: Mapped[str] = mapped_column(String(128))
+    object_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("graph_entities.pk", ondelete="CASCADE"))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The fact whose recording retracted this one (``None``: retracted on its own).
+    retracted_by: Mapped[str | None] = mapped_column(String(_ids.LENGTH), default=None)
+    #: The fact this one is a remaining part or a correction of.
+    derived_from: Mapped[str | None] = mapped_column(String(_ids.LENGTH), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class GraphFactSourceRow(Base):
+    """A memory that asserted a fact; a fact whose every source is forgotten goes too."""
+
+    __tablename__ = "graph_fact_sources"
+    __table_args__ = (PrimaryKeyConstraint("fact_pk", "memory_pk"),)
+
+    fact_pk: Mapped[int] = mapped_column(ForeignKey("graph_facts.pk", ondelete="CASCADE"))
+    memory_pk: Mapped[int] = mapped_column(ForeignKey("memories.pk", ondelete="CASCADE"),
+                                           index=True)
+
+
+class GraphMentionRow(Base):
+    """A memory that mentions an entity."""
+
+    __tablename__ = "graph_mentions"
+    __table_args__ = (PrimaryKeyConstraint("memory_pk", "entity_pk"),)
+
+    memory_pk: Mapped[int] = mapped_column(ForeignKey("memories.pk", ondelete="CASCADE"))
+    entity_pk: Mapped[int] = mapped_column(
+        ForeignKey("graph_entities.pk", ondelete="CASCADE"), index=True)
+
+
+class GraphStaleRow(Base):
+    """A cascade's mark: ``fact_pk`` may no longer hold since ``cause`` changed."""
+
+    __tablename__ = "graph_stale"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fact_pk: Mapped[int] = mapped_column(ForeignKey("graph_facts.pk", ondelete="CASCADE"),
+                                         index=True)
+    #: The id of the fact whose recording or retraction made it stale.
+    cause: Mapped[str] = mapped_column(String(_ids.LENGTH))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -280,6 +280,13 @@ class CliDoor(Door):
                 return ["forget", "--session", session]
             case "episodic.timeline", (), dict() if "scope" not in kwargs:
                 return ["timeline", "--limit", "1000"]
+            case str(), tuple(), dict() if op.startswith("graph.") and "scope" not in kwargs:
+                # athena graph <operation>: positional arguments, then --options
+                options = [part for name, value in kwargs.items() for item in (
+                    value if isinstance(value, list) else [value])
+                    for part in (f"--{name.replace('_', '-')}", str(item))]
+                return ["graph", op.split(".", 1)[1].replace("_", "-"),
+                        *map(str, args), *options]
         return None
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Outcome | None:

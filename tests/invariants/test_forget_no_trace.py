@@ -60,13 +60,17 @@ def test_forgotten_text_is_nowhere(forgetting: World) -> None:
         token = canary(door.name.split("[")[0].replace("-", "")[:6])
         # Quotes, a backslash, a newline and accents: every program and tool call quotes
         # the text with escapes of its own.
-        fact = door.call("remember", f'the "vault" code is {token}\nsaid Zoë \\ twice')
+        fact = door.call("remember", f'the "vault" code is {token}\nsaid Zoë \\ twice, '
+                                     f"see https://wiki.example/{token}")
         event = door.call("episodic.record", f"read the vault code {token} aloud, it's ünïque",
                           session="forget-me")
         assert fact is not None and fact.ok, (door, fact)
         ids = [_id(fact.value)] + ([_id(event.value)] if event is not None and event.ok
                                    else [])
         stored[door.name] = token
+        # The graph takes the canary too: the URL becomes an entity the memory mentions.
+        linked = door.call("graph.link", ids[0])
+        assert linked is None or (linked.ok and token in linked.seen), (door, linked)
         # found before it is forgotten: the scan below is not blind
         hit = door.call("recall", "vault code")  # the query does not quote the canary
         assert hit is not None and token in hit.seen, (door, hit)

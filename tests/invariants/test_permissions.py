@@ -21,6 +21,7 @@ pytestmark = pytest.mark.timeout(900)
 
 def writes(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[str, Any]]]:
     b_id = st.sampled_from(sorted(world.b.ids.values()))
+    b_fact = st.sampled_from(sorted(world.b.facts.values()))
     text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30)
     return st.one_of(
         st.tuples(st.just("remember"), st.tuples(text), st.just({})),
@@ -32,6 +33,12 @@ def writes(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[s
         st.tuples(st.just("scopeless.wipe"), st.tuples(st.lists(b_id, min_size=1, max_size=2,
                                                                 unique=True)), st.just({})),
         st.tuples(st.just("execute"), st.just(("1",)), st.just({})),
+        st.tuples(st.just("graph.entity"), st.tuples(text), st.just({})),
+        st.tuples(st.just("graph.relate"), st.just(("B owner", "lives_in", "Vault")),
+                  st.just({})),
+        st.tuples(st.just("graph.retract"), st.tuples(b_fact), st.just({})),
+        st.tuples(st.just("graph.link"), st.tuples(b_id), st.just({})),
+        st.tuples(st.just("graph.declare"), st.just(("visited",)), st.just({})),
     )
 
 
@@ -66,7 +73,7 @@ def test_listings_show_only_what_the_policy_allows(world: World) -> None:
     """Classic mode's tools and code mode's search_api list no operation the read-only
     policy refuses."""
     refused = {"remember", "forget", "episodic_record", "semantic_update", "execute",
-               "scopeless_note", "scopeless_wipe"}
+               "scopeless_note", "scopeless_wipe", "graph_relate", "graph_retract"}
     for door in world.doors("readonly"):
         client = getattr(door, "client", None)
         if client is None:
@@ -79,4 +86,5 @@ def test_listings_show_only_what_the_policy_allows(world: World) -> None:
                                                     "detail": "names", "limit": 50})
             names = set(found.structured_content["operations"])
             assert not names & {"remember", "forget", "episodic.record", "semantic.update",
-                                "scopeless.note", "scopeless.wipe"}, (door, names)
+                                "scopeless.note", "scopeless.wipe", "graph.relate",
+                                "graph.retract"}, (door, names)

@@ -25,6 +25,7 @@ def attacks(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[
     a, b = world.a, world.b
     a_id = st.sampled_from(sorted(a.ids.values()))
     b_id = st.sampled_from(sorted(b.ids.values()))
+    a_fact = st.sampled_from(sorted(a.facts.values()))
     # What B could guess of A's texts; A's token itself is secret, so it must never show.
     token = st.sampled_from(["deploy key", "deploy key rotated", "standup mentioned", "note",
                              "A deploy", "vault"])
@@ -52,6 +53,18 @@ def attacks(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[
         st.tuples(st.just("remember"), st.tuples(texts), st.just({"scope": "A"})),
         st.tuples(st.just("remember"), st.tuples(texts), st.just({})),
         st.tuples(st.just("scopeless.find"), st.tuples(token), st.just({})),
+        st.tuples(st.just("graph.current"), st.tuples(st.just("A owner")), st.just({})),
+        st.tuples(st.just("graph.current"), st.tuples(st.just("A owner")),
+                  st.just({"scope": "A"})),
+        st.tuples(st.just("graph.history"), st.tuples(st.just("Vault")), st.just({})),
+        st.tuples(st.just("graph.subgraph"), st.tuples(st.just(["Vault"])),
+                  st.just({"depth": 2})),
+        st.tuples(st.just("graph.recall"), st.tuples(token), st.just({})),
+        st.tuples(st.just("graph.retract"), st.tuples(a_fact), st.just({})),
+        st.tuples(st.just("graph.correct"), st.tuples(a_fact), st.just({"value": "x"})),
+        st.tuples(st.just("graph.link"), st.tuples(a_id), st.just({})),
+        st.tuples(st.just("graph.relate"), st.just(("A owner", "lives_in", "Vault")),
+                  st.just({"scope": "A"})),
         st.tuples(st.just("scopeless.note"), st.tuples(texts), st.just({})),
         st.tuples(st.just("scopeless.wipe"), st.tuples(st.lists(a_id, min_size=1, max_size=2,
                                                                 unique=True)), st.just({})),

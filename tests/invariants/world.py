@@ -77,6 +77,8 @@ class Tenant:
     scope: str
     token: str
     ids: dict[str, str] = attrs.field(factory=dict)
+    #: Knowledge-graph facts by role (their ids are not memory ids).
+    facts: dict[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def seeded(cls, athena: Athena, scope: str) -> Tenant:
@@ -93,6 +95,14 @@ class Tenant:
             tenant.ids["episode"] = athena.episodic.record(
                 f"{scope} standup mentioned {tenant.token}", session=SHARED_SESSION,
                 actor="lead", context={"tenant": scope})
+            graph = athena.graph
+            graph.declare("lives_in", functional=True)
+            graph.declare("secret")
+            graph.entity(f"{scope} owner", "person")
+            graph.entity("Vault", "place")
+            tenant.facts["home"] = graph.relate(f"{scope} owner", "lives_in", "Vault")["id"]
+            tenant.facts["secret"] = graph.observe(f"{scope} owner", "secret",
+                                                   tenant.token)["id"]
         return tenant
 
 
