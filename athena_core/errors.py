@@ -12,6 +12,7 @@ __all__ = [
     "AthenaError",
     "ConfigError",
     "CorruptDatabaseError",
+    "DependencyCycleError",
     "DuplicateNameError",
     "ImportFormatError",
     "InvalidArgumentError",
@@ -35,6 +36,7 @@ __all__ = [
     "ReindexRequiredError",
     "SandboxUnavailableError",
     "SchemaVersionError",
+    "ScheduleError",
     "ScopeViolationError",
     "SkillExportError",
     "SkillFormatError",
@@ -42,8 +44,11 @@ __all__ = [
     "StorageFullError",
     "StorageLockedError",
     "StoragePermissionError",
+    "TaskNotFoundError",
+    "TriggerInPastError",
     "UnknownNameError",
     "UnknownPrivacyTypeError",
+    "UnknownTimeZoneError",
 ]
 
 
@@ -323,3 +328,30 @@ class PlaceholderError(InvalidArgumentError):
     """A placeholder (``[EMAIL_k3x7q2mz]``) in an argument cannot be resolved: it was
     never handed out in this scope (forged, or from another scope), or it is nested or
     cut off. Nothing was called."""
+
+
+class ScheduleError(InvalidArgumentError):
+    """A time or event trigger is malformed (a cron expression, an RRULE, an ``at`` or
+    ``every`` value, a cue): the message says which part and what is accepted. Nothing
+    was stored."""
+
+
+class UnknownTimeZoneError(ScheduleError):
+    """A trigger names a time zone the IANA database here does not know. Nothing was
+    stored."""
+
+
+class TriggerInPastError(ScheduleError):
+    """A time trigger would never fire: its one instant, or its last, is in the past.
+    Nothing was stored."""
+
+
+class DependencyCycleError(InvalidArgumentError):
+    """Task dependencies (or a parent goal) would form a cycle. Nothing was stored."""
+
+
+class TaskNotFoundError(AthenaError, KeyError):
+    """No task, goal or reminder with that id in the scope."""
+
+    def __str__(self) -> str:
+        return self.message

@@ -50,7 +50,7 @@ from athena_core.storage.faults import (
 __all__ = ["SCHEMA_HEAD", "Storage"]
 
 #: The newest migration; a test checks it matches the migrations directory.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 #: Key of the PostgreSQL advisory lock that serialises Athena's write transactions.
 _PG_WRITE_LOCK = 0x41_7468_656E_61  # "Athena"
 #: Key of the PostgreSQL advisory lock held while the schema is created or upgraded.
