@@ -355,7 +355,8 @@ class Athena:
                                        metadata=metadata, everything=everything,
                                        subject=forms)
         with store.transaction() as tx:
-            found = selection.rows(tx.session, scope)
+            found = selection.rows(tx.session, scope, elsewhere=self.prospective.ids_among(
+                tx.session, scope, selection.ids))
             keys = {row.pk for row in found}
             for layer in {row.layer for row in found}:
                 if layer in self.layers:
@@ -368,6 +369,7 @@ class Athena:
                                            .where(MemoryRow.pk.in_(batch))).all()
                 tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
             gone = [row.id for row in rows]
+            intentions = self.prospective.forget(tx.session, scope, selection, forms)
             audit = self.audit
             values = 0
             if store.vault is not None and selection.everything:
@@ -383,7 +385,7 @@ class Athena:
             note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)
         self._notify("athena_after_forget", ids=gone)
-        return len(gone)
+        return len(gone) + intentions
 
     @operation()
     def get(self, id: str, *, scope: str | None = None) -> Memory:

@@ -63,9 +63,10 @@ __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "ex
            "import_jsonl"]
 
 FORMAT = "athena-export"
-#: The version written. Version 2 adds ``sensitive_value`` lines; version 1 files import too.
-VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: The version written. Version 2 adds ``sensitive_value`` lines, version 3 ``intention``
+#: lines (prospective memory); older files import too.
+VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 _BATCH = 256
 #: Lines checked between two progress reports of the checking pass.
 _REPORT_EVERY = 1_000
@@ -120,10 +121,24 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
             after = rows[-1].pk
             if progress:
                 progress(count, total)
+    intentions = _export_intentions(storage, out, scope)
     vault = athena._require_store().vault
     values = 0 if redact or vault is None else _export_values(vault, out, scope)
     athena.audit.append("export", scope=scope or "*", status="ok",
-                        details={"memories": count, "values": values, "redacted": redact})
+                        details={"memories": count, "values": values, "redacted": redact,
+                                 "intentions": intentions})
+    return count
+
+
+def _export_intentions(storage: Any, out: IO[str], scope: str | None) -> int:
+    """Write the intentions (of ``scope``, or all) as ``intention`` lines; how many."""
+    from athena_core.prospective.transfer import export_intentions
+
+    count = 0
+    with storage.read() as session:
+        for record in export_intentions(session, scope):
+            out.write(_dumps(record) + "\n")
+            count += 1
     return count
 
 
@@ -177,6 +192,7 @@ CREATE TABLE stored (id TEXT PRIMARY KEY, scope TEXT NOT NULL, layer TEXT NOT NU
 CREATE TABLE vault (scope TEXT NOT NULL, digest TEXT NOT NULL, token TEXT NOT NULL,
                     type TEXT NOT NULL, key_version INTEGER NOT NULL,
                     ciphertext BLOB NOT NULL, PRIMARY KEY (scope, digest));
+CREATE TABLE intentions (line INTEGER PRIMARY KEY, record TEXT NOT NULL);
 """
 #: The columns of the spool's ``vault`` table: sensitive values found while checking,
 #: already encrypted, so the spool (a temporary file) never holds one in plaintext.
@@ -284,6 +300,11 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
         for count, (number, value, done) in enumerate(lines, start=1):
             if "sensitive_value" in value:
                 spool.add_values([_checked_value(athena, number, value)])
+            elif "intention" in value:
+                from athena_core.prospective.transfer import check_intention
+
+                spool.db.execute("INSERT INTO intentions VALUES (?, ?)", (number, _dumps(
+                    check_intention(athena._require_store(), number, value["intention"]))))
             else:
                 spool.add(number, *_checked(athena, number, value))
             if report is not None and total is not None and count % _REPORT_EVERY == 0 \
@@ -463,7 +484,12 @@ def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> Imp
             done += len(batch)
             if report is not None:
                 report(done, total)
-    return ImportReport(imported=imported, skipped=skipped)
+        from athena_core.prospective.transfer import write_intentions
+
+        intentions = [(line, json.loads(record)) for line, record in spool.db.execute(
+            "SELECT line, record FROM intentions ORDER BY line")]
+        added, repeated = write_intentions(tx.session, intentions)
+    return ImportReport(imported=imported + added, skipped=skipped + repeated)
 
 
 def _insert(athena: Athena, tx: Transaction, new: list[tuple[dict[str, Any], bytes]]) -> None:

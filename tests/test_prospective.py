@@ -296,3 +296,57 @@ def test_concurrent_writers_deliver_a_once_trigger_exactly_once(tmp_path: Path) 
         for instance in instances:
             instance.close()
     assert len(runs) == 1
+
+
+# --- export, import and forget ----------------------------------------------------------------
+
+def test_export_import_and_forget_cover_intentions(tmp_path: Path) -> None:
+    import io
+
+    from athena_core.transfer import export_jsonl, import_jsonl
+
+    with Athena.open(config=make_config(tmp_path / "one")) as athena:
+        goal = athena.prospective.add("launch", kind="goal")["id"]
+        first = athena.prospective.add("draft", parent=goal)["id"]
+        athena.prospective.add("publish", depends_on=[first], cron="0 9 * * MON",
+                               zone="Europe/Berlin")
+        athena.prospective.add("on error", when={"kind": "error"}, once=False)
+        athena.prospective.triggered(kind="error", event="e1")
+        out = io.StringIO()
+        export_jsonl(athena, out)
+        before = athena.prospective.list()
+    with Athena.open(config=make_config(tmp_path / "two")) as other:
+        import_jsonl(other, io.BytesIO(out.getvalue().encode()))
+        again = io.StringIO()
+        export_jsonl(other, again)
+        assert again.getvalue() == out.getvalue()
+        assert other.prospective.list() == before
+        other.episodic.record("it broke", kind="error")  # the imported cue still fires
+        assert len(other.prospective.runs()) == 2
+        assert other.forget(first) == 1
+        assert [item["title"] for item in other.prospective.list()] == [
+            "launch", "publish", "on error"]
+        other.forget(subject="publish")
+        other.forget(everything=True)
+        assert other.prospective.list() == [] and other.prospective.runs() == []
+
+
+def test_an_import_linking_to_another_scopes_intention_is_refused(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from athena_core.errors import ImportFormatError
+    from athena_core.transfer import export_jsonl, import_jsonl
+
+    with Athena.open(config=make_config(tmp_path)) as athena:
+        theirs = athena.prospective.add("theirs", scope="A")["id"]
+        athena.prospective.add("mine", scope="B")
+        out = io.StringIO()
+        export_jsonl(athena, out, scope="B")
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        lines[-1]["intention"]["id"] = "01J" + "A" * 23
+        lines[-1]["intention"]["depends_on"] = [theirs]
+        payload = "".join(json.dumps(line) + "\n" for line in lines)
+        with pytest.raises(ImportFormatError, match="no intention of scope"):
+            import_jsonl(athena, io.BytesIO(payload.encode()))
+        assert [item["title"] for item in athena.prospective.list(scope="B")] == ["mine"]

@@ -56,6 +56,7 @@ from athena_core.storage.models import (
 
 if TYPE_CHECKING:
     from athena_core.memory import MemoryStore
+    from athena_core.memory.forgetting import ForgetSelection
     from athena_core.memory.store import Transaction
     from athena_core.storage import Storage
 
@@ -634,28 +635,34 @@ class Prospective:
 
     # --- forget, export, import (host side) --------------------------------------------
 
-    def forget_scope(self, session: Session, scope: str) -> int:
-        """Delete every intention of ``scope`` (triggers, cues and runs go with them)."""
-        return int(session.execute(delete(TaskRow).where(TaskRow.scope == scope)).rowcount)
+    @staticmethod
+    def ids_among(session: Session, scope: str, ids: Iterable[str] | None) -> frozenset[str]:
+        """Those of ``ids`` that name intentions of ``scope``."""
+        wanted = sorted(ids or ())
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_BATCH):
+            found.update(session.scalars(select(TaskRow.id).where(
+                TaskRow.scope == scope, TaskRow.id.in_(wanted[start:start + _IN_BATCH]))))
+        return frozenset(found)
 
-    def forget_ids(self, session: Session, scope: str, ids: Sequence[str]) -> int:
-        """Delete the intentions of ``scope`` among ``ids`` (memory ids are ignored)."""
-        total = 0
-        for start in range(0, len(ids), _IN_BATCH):
-            total += int(session.execute(delete(TaskRow).where(
-                TaskRow.scope == scope, TaskRow.id.in_(ids[start:start + _IN_BATCH])))
-                .rowcount)
-        return total
-
-    def forget_matching(self, session: Session, scope: str, forms: Sequence[str]) -> int:
-        """Delete the intentions of ``scope`` whose title, notes or outcome hold one of
-        ``forms`` (``forget(subject=...)``)."""
-        if not forms:
+    def forget(self, session: Session, scope: str, selection: ForgetSelection,
+               forms: Sequence[str] | None) -> int:
+        """For ``athena.forget``, in its transaction: delete the intentions of ``scope``
+        it selects - all of them (``everything``), those among its ``ids``, or those whose
+        title, notes or outcome hold a form of its ``subject`` - with their triggers, cues
+        and runs. Returns how many."""
+        where: Any
+        if selection.everything:
+            where = TaskRow.scope == scope
+        elif selection.ids:
+            where = TaskRow.id.in_(sorted(selection.ids))
+        elif forms:
+            where = or_(*(column.contains(form) for form in forms
+                          for column in (TaskRow.title, TaskRow.notes, TaskRow.outcome)))
+        else:
             return 0
-        conditions = [column.contains(form) for form in forms
-                      for column in (TaskRow.title, TaskRow.notes, TaskRow.outcome)]
-        return int(session.execute(delete(TaskRow).where(TaskRow.scope == scope,
-                                                         or_(*conditions))).rowcount)
+        return int(session.execute(delete(TaskRow).where(TaskRow.scope == scope, where))
+                   .rowcount)
 
     # --- helpers -------------------------------------------------------------------------
 
