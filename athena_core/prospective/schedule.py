@@ -23,7 +23,7 @@ kind, two occurrences that land on the same instant fire once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,9 +122,9 @@ class Schedule:
         schedule = cls.from_spec(spec)
         if schedule.next_after(now - timedelta(microseconds=1)) is None:
             raise TriggerInPastError(
-                f"This {given[0]} trigger would never fire: its "
-                + ("instant" if given[0] == "at" else "last occurrence")
-                + f" is before now ({now.isoformat(timespec='seconds')}).",
+                f"This {given[0]} trigger would never fire: "
+                + ("its instant is" if given[0] == "at" else "it has no occurrence")
+                + f" after now ({now.isoformat(timespec='seconds')}).",
                 hint="Give a time in the future.")
         return schedule
 
@@ -190,31 +190,42 @@ class Schedule:
                 return anchor
             done = int((after - anchor).total_seconds() // step) + 1
             return anchor + timedelta(seconds=done * step)
+        return _earliest(self._readings(after, tz), after)
+
+    def _readings(self, after: datetime, tz: Any) -> Iterator[tuple[datetime,
+                                                                   tuple[datetime, ...]]]:
+        """``(wall, instants)`` of a cron or RRULE schedule in wall-clock order, from a
+        little before ``after``'s reading; each instant strays at most :data:`_SLACK`
+        from that order."""
         near = wallclock.local(after, tz) - _SLACK
         if self._cron is not None:
-            walls = self._cron.walls_from(near)
-            if self._cron.fixed_time:  # instants rise with the readings
-                for wall in walls:
-                    instant = wallclock.first_instant(wall, tz)
-                    if instant > after:
-                        return instant
-                return None
-            return _earliest(((wall, wallclock.every_instant(wall, tz)) for wall in walls),
-                             after)
+            resolve = (lambda wall: (wallclock.first_instant(wall, tz),)) \
+                if self._cron.fixed_time else (lambda wall: wallclock.every_instant(wall, tz))
+            return ((wall, resolve(wall)) for wall in self._cron.walls_from(near))
         assert self._rule is not None
-        until = self._rule.until
-        return _earliest(_until(((wall, (wallclock.rfc5545_instant(wall, tz),))
-                                 for wall in self._rule.walls(near)), until), after)
+        return _until(((wall, (wallclock.rfc5545_instant(wall, tz),))
+                       for wall in self._rule.walls(near)), self._rule.until)
 
     def fires_between(self, after: datetime, until: datetime, *, limit: int
                       ) -> list[datetime]:
-        """The fire instants in (``after``, ``until``], in order, at most ``limit``."""
-        found: list[datetime] = []
-        instant = self.next_after(after)
-        while instant is not None and instant <= until and len(found) < limit:
-            found.append(instant)
-            instant = self.next_after(instant)
-        return found
+        """The fire instants in (``after``, ``until``], in order, at most ``limit``: one
+        pass over the readings of the window."""
+        after, until = after.astimezone(UTC), until.astimezone(UTC)
+        if self.kind in ("at", "every"):
+            found: list[datetime] = []
+            instant = self.next_after(after)
+            while instant is not None and instant <= until and len(found) < limit:
+                found.append(instant)
+                instant = self.next_after(instant)
+            return found
+        tz = wallclock.zone(self.spec["zone"])
+        last_wall = wallclock.local(until, tz) + 2 * _SLACK
+        seen: set[datetime] = set()
+        for wall, instants in self._readings(after, tz):
+            if wall > last_wall:
+                break
+            seen.update(instant for instant in instants if after < instant <= until)
+        return sorted(seen)[:limit]
 
 
 def _until(readings: Any, until: datetime | None) -> Any:
