@@ -380,8 +380,6 @@ class Prospective:
                 step = self._tick_batch(tx.session, now, scope)
             report = TickReport(report.triggers + step.triggers, report.runs + step.runs,
                                 report.overdue + step.overdue)
-            if step.triggers < TICK_BATCH:
-                return report
 
     @staticmethod
     def _due_triggers(now: datetime, scope: str | None) -> Any:
