@@ -270,8 +270,8 @@ def test_context_and_operation_triggers(athena: Any) -> None:
 
 def test_announcing_the_same_event_twice_fires_once(athena: Any) -> None:
     task = athena.prospective.add("greet", when={"session": "standup"}, once=False)["id"]
-    assert len(athena.prospective.triggered(session="standup", event="e1")) == 1
-    assert athena.prospective.triggered(session="standup", event="e1") == []
+    assert len(athena.prospective.triggered(session="standup", key="e1")) == 1
+    assert athena.prospective.triggered(session="standup", key="e1") == []
     assert [run["task"] for run in athena.prospective.runs()] == [task]
 
 
@@ -311,7 +311,7 @@ def test_export_import_and_forget_cover_intentions(tmp_path: Path) -> None:
         athena.prospective.add("publish", depends_on=[first], cron="0 9 * * MON",
                                zone="Europe/Berlin")
         athena.prospective.add("on error", when={"kind": "error"}, once=False)
-        athena.prospective.triggered(kind="error", event="e1")
+        athena.prospective.triggered(kind="error", key="e1")
         out = io.StringIO()
         export_jsonl(athena, out)
         before = athena.prospective.list()

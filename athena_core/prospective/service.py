@@ -149,7 +149,7 @@ class Prospective:
         ``zone``, or ``'in 45 minutes'``), ``every`` (``'30 minutes'``, ``'2 days'``),
         ``cron`` (five fields) or ``rrule`` (RFC 5545, from ``start``), in the IANA
         ``zone``, with a ``misfire`` policy for instants missed by more than ``grace``.
-        ``when`` is an event or context trigger: ``{'kind': 'error', 'keyword':
+        ``when`` is a condition trigger, on what happens or where: ``{'kind': 'error', 'keyword':
         'deploy'}``, ``{'operation': 'procedures.run'}``, ``{'path': '/srv/app',
         'session': 's1'}`` (parts: operation, kind, outcome, keyword, entity, session,
         tags, path); ``once=False`` fires it on every matching event. Nothing is stored
@@ -514,18 +514,18 @@ class Prospective:
     def triggered(self, *, text: str | None = None, operation: str | None = None,
                   kind: str | None = None, outcome: str | None = None,
                   session: str | None = None, tags: Sequence[str] | None = None,
-                  path: str | None = None, event: str | None = None,
+                  path: str | None = None, key: str | None = None,
                   scope: str | None = None) -> builtins.list[dict[str, Any]]:
-        """Announce an event or a context (what happened: ``text``, ``operation``,
-        ``kind``, ``outcome``; where: ``session``, ``tags``, ``path``) and return the
-        reminders it fires, delivered to the caller. ``event`` names it: announcing the
-        same ``event`` again fires nothing new."""
+        """Announce what happened (``text``, ``operation``, ``kind``, ``outcome``) or
+        where the agent is (``session``, ``tags``, ``path``) and return the reminders
+        it fires, delivered to the caller. ``key`` names the announcement: announcing
+        the same ``key`` again fires nothing new."""
         store = self._store
         scope = store.scope(scope)
         if text is not None:
             text = store.text(text)
         now = utcnow()
-        announced = Event.of(event or _ids.new_id(), text=text, operation=operation, kind=kind,
+        announced = Event.of(key or _ids.new_id(), text=text, operation=operation, kind=kind,
                              outcome=outcome, session=session, tags=tags, path=path)
         with store.transaction() as tx:
             pks = self._fire_events(tx.session, scope, [announced], now)
