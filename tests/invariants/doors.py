@@ -280,6 +280,15 @@ class CliDoor(Door):
                 return ["forget", "--session", session]
             case "episodic.timeline", (), dict() if "scope" not in kwargs:
                 return ["timeline", "--limit", "1000"]
+            case "prospective.list", (), dict() if not kwargs:
+                return ["tasks", "list"]
+            case "prospective.add", (str() as title,), dict() if not kwargs:
+                return ["tasks", "add", title]
+            case "prospective.done" | "prospective.cancel", (str() as id,), dict() \
+                    if not kwargs:
+                return ["tasks", op.split(".")[1], id]
+            case "prospective.runs", (str() as id,), dict() if not kwargs:
+                return ["tasks", "runs", id]
         return None
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Outcome | None:

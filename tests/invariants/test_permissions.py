@@ -32,6 +32,14 @@ def writes(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[s
         st.tuples(st.just("scopeless.wipe"), st.tuples(st.lists(b_id, min_size=1, max_size=2,
                                                                 unique=True)), st.just({})),
         st.tuples(st.just("execute"), st.just(("1",)), st.just({})),
+        st.tuples(st.just("prospective.add"), st.tuples(text), st.just({})),
+        st.tuples(st.just("prospective.done"), st.tuples(st.just(world.b.task)), st.just({})),
+        st.tuples(st.just("prospective.cancel"), st.tuples(st.just(world.b.task)),
+                  st.just({})),
+        st.tuples(st.just("prospective.due"), st.just(()), st.just({})),
+        st.tuples(st.just("prospective.triggered"), st.just(()),
+                  st.just({"text": "standup"})),
+        st.tuples(st.just("forget"), st.tuples(st.just(world.b.task)), st.just({})),
     )
 
 
@@ -66,7 +74,7 @@ def test_listings_show_only_what_the_policy_allows(world: World) -> None:
     """Classic mode's tools and code mode's search_api list no operation the read-only
     policy refuses."""
     refused = {"remember", "forget", "episodic_record", "semantic_update", "execute",
-               "scopeless_note", "scopeless_wipe"}
+               "scopeless_note", "scopeless_wipe", "prospective_add", "prospective_due"}
     for door in world.doors("readonly"):
         client = getattr(door, "client", None)
         if client is None:

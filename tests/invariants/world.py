@@ -77,6 +77,8 @@ class Tenant:
     scope: str
     token: str
     ids: dict[str, str] = attrs.field(factory=dict)
+    #: The id of the tenant's reminder (prospective memory; not a memory id).
+    task: str = ""
 
     @classmethod
     def seeded(cls, athena: Athena, scope: str) -> Tenant:
@@ -93,6 +95,9 @@ class Tenant:
             tenant.ids["episode"] = athena.episodic.record(
                 f"{scope} standup mentioned {tenant.token}", session=SHARED_SESSION,
                 actor="lead", context={"tenant": scope})
+            tenant.task = athena.prospective.add(
+                f"{scope} rotate the key {tenant.token}", kind="reminder",
+                cron="0 9 29 2 *", when={"keyword": "standup"}, once=False)["id"]
         return tenant
 
 
