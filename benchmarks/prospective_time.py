@@ -46,7 +46,7 @@ import time
 import zoneinfo
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from cronsim import CronSim
@@ -56,7 +56,7 @@ from athena_core.errors import TriggerInPastError
 from athena_core.prospective.schedule import Schedule
 
 REQUIRED_ZONES = ["Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham"]
-ZONES = REQUIRED_ZONES + [
+ZONES = [*REQUIRED_ZONES,
     "UTC", "Europe/Berlin", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Kyiv",
     "Europe/Moscow", "Europe/Istanbul", "America/New_York", "America/Chicago",
     "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage",
@@ -76,7 +76,7 @@ DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 CRON_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def changes(zone: str) -> tuple[datetime, ...]:
     """The instants (UTC, to the minute) at which ``zone``'s offset changes in 2020-2030,
     found by bisection over instants."""

@@ -299,11 +299,11 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
         uri = str(params.uri)
         if uri == DUE_RESOURCE:
             try:
-                text = await anyio.to_thread.run_sync(read_due, ctx, limiter=workers)
+                due = await anyio.to_thread.run_sync(read_due, ctx, limiter=workers)
             except AthenaError as exc:
                 raise MCPError(code=_RESOURCE_NOT_FOUND, message=str(exc)) from None
             return types.ReadResourceResult(contents=[types.TextResourceContents(
-                uri=uri, mime_type="application/json", text=text)])
+                uri=uri, mime_type="application/json", text=due)])
         if uri.startswith(SCHEME):
             try:
                 file = await anyio.to_thread.run_sync(skills.file, context(ctx), uri,

@@ -33,9 +33,11 @@ ACCEPTED = ("five fields 'minute hour day-of-month month day-of-week', each '*',
             "'30 9 * * MON-FRI', '*/15 * * * *')")
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
            ("day-of-week", 0, 7))
-_NAMES = {3: {name: number for number, name in enumerate(
-              "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)},
-          4: {name: number for number, name in enumerate("SUN MON TUE WED THU FRI SAT".split())}}
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+           "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_NAMES = {3: {name: number for number, name in enumerate(_MONTHS, start=1)},
+          4: {name: number for number, name in enumerate(_WEEKDAYS)}}
 
 
 def _error(expression: str, problem: str) -> ScheduleError:

@@ -11,8 +11,9 @@ own scope, and match texts as stored (with ``[privacy] conceal`` on, a sensitive
 is a placeholder there, so a keyword that is one never matches).
 
 Each trigger is filed under one *cue key* from its condition (``word:deploy``,
-``op:procedures.run``, ``path:/srv/app``...); an event computes its own keys (its words,
-its path and each of its parents, ...) and one indexed query finds the triggers filed
+``op:procedures.run``, ``path:/srv/app``...); an event computes its own keys
+(:meth:`Event.cue_keys`: its words, its path and each of its parents, ...) and one
+indexed query finds the triggers filed
 under them, whose full conditions are then checked. The cost of an event grows with the
 event's size, not with the number of triggers.
 """
@@ -160,9 +161,7 @@ class Condition:
             return False
         if self.keyword and self.keyword not in event.word_set:
             return False
-        if self.entity and not _contains(event.words, self.entity):
-            return False
-        return True
+        return not (self.entity and not _contains(event.words, self.entity))
 
 
 def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
@@ -211,7 +210,7 @@ class Event:
                       session=getattr(memory, "session", None),
                       tags=[str(tag) for tag in tags if isinstance(tag, str | int)], path=path)
 
-    def keys(self) -> list[str]:
+    def cue_keys(self) -> list[str]:
         """The cue keys of this event (what triggers may be filed under)."""
         keys = [f"word:{word}" for word in dict.fromkeys(self.words)][:MAX_EVENT_WORDS]
         for name, prefix in (("operation", "op"), ("outcome", "outcome"), ("kind", "kind"),

@@ -1,12 +1,13 @@
 """RFC 5545 recurrence rules (a declared subset), evaluated by Athena.
 
 Accepted parts: ``FREQ`` (``YEARLY``, ``MONTHLY``, ``WEEKLY``, ``DAILY``, ``HOURLY``,
-``MINUTELY``), ``INTERVAL``, ``COUNT`` (at most :data:`MAX_COUNT`) or ``UNTIL`` (a UTC
-date-time, ``20301231T235900Z``), ``BYMONTH``, ``BYMONTHDAY`` (1 to 31, -31 to -1),
+``MINUTELY``), ``INTERVAL``, ``COUNT`` (at most :data:`MAX_COUNT`) or ``UNTIL``
+(a UTC date-time, ``20301231T235900Z``), ``BYMONTH``, ``BYMONTHDAY`` (1 to 31, -31 to -1),
 ``BYDAY`` (``MO``...``SU``; with an ordinal such as ``1MO`` or ``-1FR`` under ``MONTHLY``
-and ``YEARLY`` only, not mixed with days without one), ``BYHOUR``, ``BYMINUTE``, ``BYSETPOS`` (under ``MONTHLY`` and
-``YEARLY`` only) and ``WKST``. Anything else (``BYSECOND``, ``BYYEARDAY``, ``BYWEEKNO``,
-``SECONDLY``, ``RDATE``, ``EXDATE``...) is refused with
+and ``YEARLY`` only, not mixed with days without one), ``BYHOUR``, ``BYMINUTE``,
+``BYSETPOS`` (under ``MONTHLY`` and ``YEARLY`` only) and ``WKST``. Anything else
+(``BYSECOND``, ``BYYEARDAY``, ``BYWEEKNO``, ``SECONDLY``, ``RDATE``, ``EXDATE``...) is
+refused with
 :class:`~athena_core.errors.ScheduleError`.
 
 Occurrences are wall-clock times of ``DTSTART``'s zone (the trigger's ``start`` and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import attrs
 
@@ -109,7 +111,7 @@ class RecurrenceRule:
             raise _error(rule, f"FREQ={parts['FREQ'][:20]} is not supported")
         frequency = FREQUENCIES.index(parts["FREQ"])
         start = start.replace(second=0, microsecond=0)
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         if "INTERVAL" in parts:
             values["interval"] = min(_ints(rule, "INTERVAL", parts["INTERVAL"], 1, 10_000))
         if "COUNT" in parts and "UNTIL" in parts:
@@ -165,12 +167,12 @@ class RecurrenceRule:
             if plain and nth:
                 raise _error(rule, "BYDAY mixes days with and without ordinals")
             values["weekdays"], values["nth_weekdays"] = frozenset(plain), frozenset(nth)
-        rrule = cls(rule, start, frequency, **values)  # type: ignore[arg-type]
+        rrule = cls(rule, start, frequency, **values)
         return rrule._defaults()
 
     def _defaults(self) -> RecurrenceRule:
         """The parts RFC 5545 takes from ``DTSTART`` when left out."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if not (self.month_days or self.weekdays or self.nth_weekdays):
             if self.frequency == 0:
                 changes["months"] = self.months or frozenset({self.start.month})
@@ -277,9 +279,7 @@ class RecurrenceRule:
             length = calendar.monthrange(day.year, day.month)[1]
             if day.day not in self.month_days and day.day - length - 1 not in self.month_days:
                 return False
-        if self.nth_weekdays and not self._nth_ok(day):
-            return False
-        return True
+        return not (self.nth_weekdays and not self._nth_ok(day))
 
     def _nth_ok(self, day: date) -> bool:
         """Whether ``day`` is one of the ordinal weekdays (1MO, -1FR) of its month, or of

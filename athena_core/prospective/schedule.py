@@ -199,9 +199,10 @@ class Schedule:
         from that order."""
         near = wallclock.local(after, tz) - _SLACK
         if self._cron is not None:
-            resolve = (lambda wall: (wallclock.first_instant(wall, tz),)) \
-                if self._cron.fixed_time else (lambda wall: wallclock.every_instant(wall, tz))
-            return ((wall, resolve(wall)) for wall in self._cron.walls_from(near))
+            fixed = self._cron.fixed_time
+            return ((wall, (wallclock.first_instant(wall, tz),) if fixed
+                     else wallclock.every_instant(wall, tz))
+                    for wall in self._cron.walls_from(near))
         assert self._rule is not None
         return _until(((wall, (wallclock.rfc5545_instant(wall, tz),))
                        for wall in self._rule.walls(near)), self._rule.until)
@@ -228,7 +229,10 @@ class Schedule:
         return sorted(seen)[:limit]
 
 
-def _until(readings: Any, until: datetime | None) -> Any:
+Readings = Iterator[tuple[datetime, tuple[datetime, ...]]]
+
+
+def _until(readings: Readings, until: datetime | None) -> Readings:
     """``readings`` up to the first whose instant passes ``until`` (RRULE ``UNTIL``)."""
     for wall, instants in readings:
         if until is not None and instants[0] > until:
@@ -236,7 +240,7 @@ def _until(readings: Any, until: datetime | None) -> Any:
         yield wall, instants
 
 
-def _earliest(readings: Any, after: datetime) -> datetime | None:
+def _earliest(readings: Readings, after: datetime) -> datetime | None:
     """The earliest instant after ``after`` among ``(wall, instants)`` readings in wall
     order, whose instants stray at most :data:`_SLACK` from that order."""
     best: datetime | None = None

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import CursorResult, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from athena_core import _ids, calls
@@ -45,7 +45,6 @@ from athena_core.errors import (
 )
 from athena_core.prospective.cues import Condition, Event
 from athena_core.prospective.schedule import Schedule, parse_duration
-from athena_core.storage.queries import insert_row
 from athena_core.storage.models import (
     TaskDependencyRow,
     TaskRow,
@@ -53,6 +52,7 @@ from athena_core.storage.models import (
     TriggerRow,
     TriggerRunRow,
 )
+from athena_core.storage.queries import insert_row
 
 if TYPE_CHECKING:
     from athena_core.memory import MemoryStore
@@ -111,7 +111,13 @@ def _insert_run(session: Session, values: Mapping[str, Any]) -> bool:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     statement = dialect_insert(TriggerRunRow).values(**values).on_conflict_do_nothing(
         index_elements=["item_pk", "occurrence"])
-    return bool(session.execute(statement).rowcount)
+    return bool(_changed(session, statement))
+
+
+def _changed(session: Session, statement: Any) -> int:
+    """How many rows ``statement`` (an insert, update or delete) changed."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return int(result.rowcount)
 
 
 class Prospective:
@@ -220,7 +226,7 @@ class Prospective:
                   "spec": dict(spec), "misfire": misfire, "grace_seconds": grace,
                   "next_fire": next_fire, "waiting": waiting, "status": "active",
                   "once": once, "fires": 0, "created_at": now}
-        return int(session.execute(insert(TriggerRow).values(**values)).inserted_primary_key[0])
+        return int(insert_row(session, TriggerRow, values))
 
     @staticmethod
     def _due(due: str, now: datetime) -> datetime:
@@ -466,12 +472,11 @@ class Prospective:
         records += [("fired", instant, 1) for instant in timely]
         last = records[-1][1]
         following = schedule.next_after(last)
-        claimed = session.execute(
-            update(TriggerRow).where(TriggerRow.pk == row.pk,
-                                     TriggerRow.next_fire == row.next_fire)
-            .values(next_fire=following, fires=TriggerRow.fires + len(records),
-                    status="active" if following is not None else "finished"))
-        if claimed.rowcount != 1:
+        claimed = _changed(session, update(TriggerRow).where(
+            TriggerRow.pk == row.pk, TriggerRow.next_fire == row.next_fire).values(
+            next_fire=following, fires=TriggerRow.fires + len(records),
+            status="active" if following is not None else "finished"))
+        if claimed != 1:
             return None
         written = []
         for outcome, instant, count in records:
@@ -535,7 +540,7 @@ class Prospective:
                      now: datetime) -> builtins.list[int]:
         """Fire the triggers of ``scope`` that ``events`` match (once per trigger and
         event; once ever for a ``once`` trigger); the keys of the runs written."""
-        keys = sorted({key for event in events for key in event.keys()})
+        keys = sorted({key for event in events for key in event.cue_keys()})
         candidates: set[int] = set()
         for start in range(0, len(keys), _IN_BATCH):
             candidates.update(session.scalars(select(TriggerCueRow.trigger_pk).where(
@@ -553,10 +558,10 @@ class Prospective:
                 if not condition.matches(event):
                     continue
                 if trigger.once:
-                    claimed = session.execute(update(TriggerRow).where(
+                    claimed = _changed(session, update(TriggerRow).where(
                         TriggerRow.pk == trigger.pk, TriggerRow.status == "active").values(
                         status="finished", fires=TriggerRow.fires + 1))
-                    if claimed.rowcount != 1:
+                    if claimed != 1:
                         break
                 run_id = _ids.new_id()
                 if _insert_run(session, {
@@ -565,8 +570,10 @@ class Prospective:
                         "scheduled_for": None, "fired_at": now, "outcome": "fired",
                         "instants": 1, "detail": {"kind": trigger.kind, "event": event.id},
                         "delivered_to": None, "delivered_at": None}):
-                    written.append(int(session.scalar(select(TriggerRunRow.pk).where(
-                        TriggerRunRow.id == run_id))))
+                    key = session.scalar(select(TriggerRunRow.pk).where(
+                        TriggerRunRow.id == run_id))
+                    assert key is not None
+                    written.append(int(key))
                     session.execute(update(TaskRow).where(
                         TaskRow.pk == trigger.item_pk, TaskRow.status == "pending")
                         .values(status="active", updated_at=now))
@@ -623,10 +630,10 @@ class Prospective:
                                .limit(limit)).all()
         delivered = []
         for row in rows:
-            claimed = session.execute(update(TriggerRunRow).where(
+            claimed = _changed(session, update(TriggerRunRow).where(
                 TriggerRunRow.pk == row.pk, TriggerRunRow.delivered_at.is_(None))
                 .values(delivered_to=caller[:255], delivered_at=now))
-            if claimed.rowcount == 1:
+            if claimed == 1:
                 delivered.append(row)
         session.expire_all()
         return self._runs(session, delivered, with_task=True)
@@ -659,8 +666,7 @@ class Prospective:
                           for column in (TaskRow.title, TaskRow.notes, TaskRow.outcome)))
         else:
             return 0
-        return int(session.execute(delete(TaskRow).where(TaskRow.scope == scope, where))
-                   .rowcount)
+        return _changed(session, delete(TaskRow).where(TaskRow.scope == scope, where))
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from athena_core._time import as_utc, isoformat
@@ -182,7 +182,7 @@ def write_intentions(session: Session, records: Sequence[tuple[int, Mapping[str,
         TaskRow.id.in_([record["id"] for _, record in records])))} if records else {}
     keys: dict[str, tuple[int, str]] = {}
     new = [(number, record) for number, record in records if record["id"] not in stored]
-    for number, record in new:
+    for _, record in new:
         keys[record["id"]] = (insert_row(session, TaskRow, {
             "id": record["id"], "scope": record["scope"], "kind": record["kind"],
             "title": record["title"], "notes": record["notes"], "status": record["status"],
@@ -203,14 +203,14 @@ def write_intentions(session: Session, records: Sequence[tuple[int, Mapping[str,
                                         f"of scope {scope!r}, in the file or stored.",
                                         line=number, field=f"intention.{field}")
             if field == "parent":
-                session.execute(TaskRow.__table__.update().where(TaskRow.pk == pk)
+                session.execute(update(TaskRow).where(TaskRow.pk == pk)
                                 .values(parent_pk=target))
             else:
                 session.execute(insert(TaskDependencyRow).values(item_pk=pk,
                                                                  depends_on_pk=target))
         due = _time(record.get("due_at"))
         if due is not None:
-            session.execute(TaskRow.__table__.update().where(TaskRow.pk == pk).values(
+            session.execute(update(TaskRow).where(TaskRow.pk == pk).values(
                 overdue_at=due + timedelta(seconds=record["grace_seconds"])))
         triggers: dict[str, int] = {}
         for trigger in record["triggers"]:
