@@ -221,7 +221,8 @@ def tick(root: Path, count: int, samples: int) -> dict[str, Any]:
 # --- events -----------------------------------------------------------------------------------
 
 FAMILIES = ("keyword", "entity", "episode", "operation", "context")
-FILLER = ["the", "weekly", "sync", "covered", "hiring", "plans", "and", "the", "budget", "review", "for", "next", "quarter", "while", "lunch", "orders", "went", "out"]
+FILLER = ("the", "weekly", "sync", "covered", "hiring", "plans", "and", "the", "budget",
+          "review", "for", "next", "quarter", "while", "lunch", "orders", "went", "out")
 
 
 def _case(rng: random.Random, family: str, n: int) -> dict[str, Any]:
