@@ -1,13 +1,16 @@
 """Export and import of memories as JSON Lines.
 
-The first line is a header (``{"format": "athena-export", "version": 2}``); each
+The first line is a header (``{"format": "athena-export", "version": 3}``); each
 following line is one memory of any layer, in the order it was stored, with its
 id, scope, timestamps and layer fields, so an export imported into an empty
 data dir and exported again gives the same file. Vectors are not exported (they
 belong to an embedder); they are recomputed on import. Sensitive values follow as
 ``{"sensitive_value": {...}}`` lines: vault rows, still encrypted (unless the export
 is redacted); an import checks that its store's keys decrypt each one and that it is
-the value its keyed hash names.
+the value its keyed hash names. Intentions of prospective memory follow as
+``{"intention": {...}}`` lines (:mod:`athena_core.prospective.transfer`); an import
+spools them with the records but holds all of a file's intentions in memory while it
+writes them.
 
 An import writes all of a file or nothing, in three passes that each hold one batch
 of records in memory at most:
