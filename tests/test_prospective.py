@@ -21,7 +21,13 @@ from athena_core.errors import (
     UnknownTimeZoneError,
 )
 from athena_core.prospective.schedule import Schedule
-from tests.conftest import make_config
+from tests.conftest import _empty_database, make_config
+
+
+@pytest.fixture(autouse=True)
+def empty_database() -> None:
+    """Each test starts from an empty database (on PostgreSQL, one is shared)."""
+    _empty_database()
 
 
 @pytest.fixture
@@ -315,6 +321,7 @@ def test_export_import_and_forget_cover_intentions(tmp_path: Path) -> None:
         out = io.StringIO()
         export_jsonl(athena, out)
         before = athena.prospective.list()
+    _empty_database()  # the second store starts empty on PostgreSQL too
     with Athena.open(config=make_config(tmp_path / "two")) as other:
         import_jsonl(other, io.BytesIO(out.getvalue().encode()))
         again = io.StringIO()

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from sqlalchemy import CursorResult, delete, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from athena_core import _ids, calls
@@ -101,17 +101,20 @@ def _grace(value: str | int | None) -> int:
     return count * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}[unit]
 
 
-def _insert_run(session: Session, values: Mapping[str, Any]) -> bool:
-    """Insert a run record unless one for the same intention and occurrence exists;
-    whether it was inserted."""
+def _insert_run(session: Session, values: Mapping[str, Any]) -> int | None:
+    """Insert a run record unless one for the same intention and occurrence exists; its
+    key, or ``None`` if it existed."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    statement = dialect_insert(TriggerRunRow).values(**values).on_conflict_do_nothing(
-        index_elements=["item_pk", "occurrence"])
-    return bool(_changed(session, statement))
+    table: Table = TriggerRunRow.__table__  # type: ignore[assignment]  # a FromClause to mypy
+    statement = (dialect_insert(table).values(**values)
+                 .on_conflict_do_nothing(index_elements=["item_pk", "occurrence"])
+                 .returning(table.c.pk))
+    key = session.execute(statement).scalar()
+    return None if key is None else int(key)
 
 
 def _changed(session: Session, statement: Any) -> int:
@@ -448,7 +451,7 @@ class Prospective:
             "id": _ids.new_id(), "scope": item.scope, "item_pk": item.pk, "trigger_pk": None,
             "occurrence": f"overdue@{stamp}", "scheduled_for": scheduled, "fired_at": now,
             "outcome": "overdue", "instants": 1, "detail": {}, "delivered_to": None,
-            "delivered_at": None}))
+            "delivered_at": None}) is not None)
 
     def _fire_time_trigger(self, session: Session, row: TriggerRow, now: datetime
                            ) -> builtins.list[tuple[str, datetime]] | None:
@@ -486,7 +489,7 @@ class Prospective:
                     "trigger_pk": row.pk, "occurrence": f"{row.id}@{stamp}",
                     "scheduled_for": instant, "fired_at": now, "outcome": outcome,
                     "instants": count, "detail": {"kind": row.kind},
-                    "delivered_to": None, "delivered_at": None}):
+                    "delivered_to": None, "delivered_at": None}) is not None:
                 written.append((outcome, instant))
         return written
 
@@ -563,17 +566,14 @@ class Prospective:
                         status="finished", fires=TriggerRow.fires + 1))
                     if claimed != 1:
                         break
-                run_id = _ids.new_id()
-                if _insert_run(session, {
-                        "id": run_id, "scope": scope, "item_pk": trigger.item_pk,
-                        "trigger_pk": trigger.pk, "occurrence": f"{trigger.id}#{event.id}",
-                        "scheduled_for": None, "fired_at": now, "outcome": "fired",
-                        "instants": 1, "detail": {"kind": trigger.kind, "event": event.id},
-                        "delivered_to": None, "delivered_at": None}):
-                    key = session.scalar(select(TriggerRunRow.pk).where(
-                        TriggerRunRow.id == run_id))
-                    assert key is not None
-                    written.append(int(key))
+                key = _insert_run(session, {
+                    "id": _ids.new_id(), "scope": scope, "item_pk": trigger.item_pk,
+                    "trigger_pk": trigger.pk, "occurrence": f"{trigger.id}#{event.id}",
+                    "scheduled_for": None, "fired_at": now, "outcome": "fired",
+                    "instants": 1, "detail": {"kind": trigger.kind, "event": event.id},
+                    "delivered_to": None, "delivered_at": None})
+                if key is not None:
+                    written.append(key)
                     session.execute(update(TaskRow).where(
                         TaskRow.pk == trigger.item_pk, TaskRow.status == "pending")
                         .values(status="active", updated_at=now))
