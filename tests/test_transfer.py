@@ -19,7 +19,7 @@ from athena_core.errors import ImportFormatError, InvalidArgumentError
 from athena_core.transfer import ImportReport, export_jsonl, import_jsonl
 
 T0 = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
-HEADER = '{"format":"athena-export","version":2}'
+HEADER = '{"format":"athena-export","version":3}'
 UNICODE_TEXT = "Zoë's café serves crème brûlée ☕ — the 東京 branch opens in May"
 
 
@@ -239,7 +239,7 @@ BAD_FILES = {
     "missing-field": (_edit(3, lambda r: r.pop("scope")), 3, "scope"),
     "wrong-type": (_edit(3, lambda r: r.update(importance="high")), 3, "importance"),
     "wrong-header": (_set_line(1, b'{"format":"other-export","version":1}'), 1, "header"),
-    "newer-version": (_set_line(1, b'{"format":"athena-export","version":3}'), 1, "version"),
+    "newer-version": (_set_line(1, b'{"format":"athena-export","version":4}'), 1, "version"),
     "unknown-layer": (_edit(3, lambda r: r.update(layer="dreams")), 3, "dreams"),
     "text-too-large": (_edit(3, lambda r: r.update(text="é" * 101)), 3, "202 bytes"),
     "bad-timestamp": (_edit(3, lambda r: r.update(created_at="yesterday")), 3, "created_at"),

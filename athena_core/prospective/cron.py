@@ -17,6 +17,7 @@ readings never fire, repeated ones fire on each pass.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -100,6 +101,8 @@ class CronExpression:
     either_day: bool
     #: Minute and hour fixed: the expression names wall-clock times (see module doc).
     fixed_time: bool
+    #: Its ``(hour, minute)`` times of a day, in order.
+    times: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def parse(cls, expression: str) -> CronExpression:
@@ -120,8 +123,10 @@ class CronExpression:
         if not either and min(fields[2]) > max(calendar.monthrange(2024, month)[1]
                                                for month in fields[3]):
             raise _error(expression, "no month it names has that day")
+        times = tuple(sorted((hour, minute) for hour in fields[1] for minute in fields[0]))
         return cls(expression, fields[0], fields[1], fields[2], fields[3], fields[4],
-                   either, not parts[0].startswith("*") and not parts[1].startswith("*"))
+                   either, not parts[0].startswith("*") and not parts[1].startswith("*"),
+                   times)
 
     def day_matches(self, day: date) -> bool:
         """Whether ``day`` is one of the expression's days (month included)."""
@@ -138,12 +143,12 @@ class CronExpression:
         first = start.replace(second=0, microsecond=0)
         if first < start:
             first += timedelta(minutes=1)
-        times = sorted((hour, minute) for hour in self.hours for minute in self.minutes)
+        times = self.times
         limit = date(min(day.year + 50, 9999), 1, 1)
         while day < limit:
             if self.day_matches(day):
-                for hour, minute in times:
-                    wall = datetime(day.year, day.month, day.day, hour, minute)
-                    if wall >= first:
-                        yield wall
+                skip = bisect.bisect_left(times, (first.hour, first.minute)) \
+                    if day == first.date() else 0
+                for hour, minute in times[skip:]:
+                    yield datetime(day.year, day.month, day.day, hour, minute)
             day += timedelta(days=1)

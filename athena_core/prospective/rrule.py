@@ -194,7 +194,7 @@ class RecurrenceRule:
         ``near`` (and no ``COUNT``), starting at a period a little before ``near``."""
         period = 0
         if near is not None and self.count is None:
-            period = max(0, self._period_of(near - timedelta(days=2)) - 1)
+            period = max(0, self._period_of(near) - 1)
         remaining = self.count
         empty = 0
         while empty < _EMPTY_PERIODS:

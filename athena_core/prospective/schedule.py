@@ -37,8 +37,11 @@ from athena_core.prospective.rrule import RecurrenceRule
 __all__ = ["KINDS", "Schedule", "parse_duration"]
 
 KINDS = ("at", "every", "cron", "rrule")
-#: How far a wall-clock reading's instant may sit from its order among readings.
+#: How far a wall-clock reading's instant may sit from its order among readings, at most.
 _SLACK = timedelta(hours=3)
+#: Offsets are sampled this often to see whether they change, over at most this long.
+_SAMPLE = timedelta(minutes=30)
+_LONG = timedelta(days=2)
 _UNITS = {"minute": 60, "minutes": 60, "min": 60, "m": 60, "hour": 3600, "hours": 3600,
           "h": 3600, "day": 86400, "days": 86400, "d": 86400, "week": 604800,
           "weeks": 604800, "w": 604800}
@@ -190,14 +193,14 @@ class Schedule:
                 return anchor
             done = int((after - anchor).total_seconds() // step) + 1
             return anchor + timedelta(seconds=done * step)
-        return _earliest(self._readings(after, tz), after)
+        slack = _spread(tz, after - _SLACK, after + _SLACK)
+        return _earliest(self._readings(after, tz, slack), after, tz)
 
-    def _readings(self, after: datetime, tz: Any) -> Iterator[tuple[datetime,
-                                                                   tuple[datetime, ...]]]:
-        """``(wall, instants)`` of a cron or RRULE schedule in wall-clock order, from a
-        little before ``after``'s reading; each instant strays at most :data:`_SLACK`
-        from that order."""
-        near = wallclock.local(after, tz) - _SLACK
+    def _readings(self, after: datetime, tz: Any, slack: timedelta) -> Readings:
+        """``(wall, instants)`` of a cron or RRULE schedule in wall-clock order, from
+        ``slack`` before ``after``'s reading (the most an instant strays from that order
+        around ``after``: nothing where the zone's offset does not change)."""
+        near = wallclock.local(after, tz) - slack
         if self._cron is not None:
             fixed = self._cron.fixed_time
             return ((wall, (wallclock.first_instant(wall, tz),) if fixed
@@ -220,9 +223,10 @@ class Schedule:
                 instant = self.next_after(instant)
             return found
         tz = wallclock.zone(self.spec["zone"])
-        last_wall = wallclock.local(until, tz) + 2 * _SLACK
+        slack = _spread(tz, after - _SLACK, until + _SLACK)
+        last_wall = wallclock.local(until, tz) + slack
         seen: set[datetime] = set()
-        for wall, instants in self._readings(after, tz):
+        for wall, instants in self._readings(after, tz, slack):
             if wall > last_wall:
                 break
             seen.update(instant for instant in instants if after < instant <= until)
@@ -230,6 +234,24 @@ class Schedule:
 
 
 Readings = Iterator[tuple[datetime, tuple[datetime, ...]]]
+
+
+def _spread(tz: Any, start: datetime, end: datetime) -> timedelta:
+    """How far the zone's UTC offset ranges over [start, end] (sampled every 30 minutes,
+    closer than any two clock changes): zero where it does not change. Over more than two
+    days, the most it can be (:data:`_SLACK`), without sampling."""
+    if end - start > _LONG:
+        return _SLACK
+    offsets = set()
+    moment = start
+    while True:
+        offsets.add(moment.astimezone(tz).utcoffset())
+        if moment >= end:
+            break
+        moment = min(moment + _SAMPLE, end)
+    if len(offsets) == 1:
+        return timedelta(0)
+    return max(offsets) - min(offsets) + timedelta(minutes=1)  # type: ignore[operator,type-var]
 
 
 def _until(readings: Readings, until: datetime | None) -> Readings:
@@ -240,17 +262,18 @@ def _until(readings: Readings, until: datetime | None) -> Readings:
         yield wall, instants
 
 
-def _earliest(readings: Readings, after: datetime) -> datetime | None:
+def _earliest(readings: Readings, after: datetime, tz: Any) -> datetime | None:
     """The earliest instant after ``after`` among ``(wall, instants)`` readings in wall
-    order, whose instants stray at most :data:`_SLACK` from that order."""
+    order: once one is found, readings go on as far as instants may stray from wall order
+    around it (nowhere, where the zone's offset does not change)."""
     best: datetime | None = None
-    first_wall: datetime | None = None
+    last_wall: datetime | None = None
     for wall, instants in readings:
-        if first_wall is not None and wall > first_wall + 2 * _SLACK:
+        if last_wall is not None and wall > last_wall:
             break
         for instant in instants:
             if instant > after and (best is None or instant < best):
                 best = instant
-                if first_wall is None:
-                    first_wall = wall
+                if last_wall is None:
+                    last_wall = wall + 2 * _spread(tz, instant - _SLACK, instant + _SLACK)
     return best

@@ -118,8 +118,10 @@ def _insert_run(session: Session, values: Mapping[str, Any]) -> int | None:
 
 
 def _changed(session: Session, statement: Any) -> int:
-    """How many rows ``statement`` (an insert, update or delete) changed."""
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    """How many rows ``statement`` (an update or delete) changed; the session's loaded
+    objects are not synchronised (the callers read rows again where they need them)."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        statement.execution_options(synchronize_session=False))
     return int(result.rowcount)
 
 
