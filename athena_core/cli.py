@@ -32,6 +32,7 @@ examples:
   athena procedures list && athena procedures run notes/recent --input days=3
   athena privacy scan --file notes.txt --json
   athena graph relate Alice lives_in Paris --valid-from 2024-03-01 && athena graph current Alice
+  athena tasks add 'stand-up notes' --cron '0 9 * * MON-FRI' --zone Europe/Berlin
   athena doctor
 
 The data dir is --home, else $ATHENA_HOME, else ~/.athena.
@@ -827,6 +828,9 @@ def _parser() -> argparse.ArgumentParser:
     from athena_core.cli_keys import register as register_keys
 
     register_keys(commands, common, scoped)
+    from athena_core.cli_tasks import register as register_tasks
+
+    register_tasks(commands, common, scoped)
 
     command("reindex", _cmd_reindex, "re-embed every memory with the configured embedder")
     command("doctor", _cmd_doctor, "check the installation and say what to fix")

@@ -13,6 +13,7 @@ __all__ = [
     "CascadeCycleError",
     "ConfigError",
     "CorruptDatabaseError",
+    "DependencyCycleError",
     "DuplicateNameError",
     "GraphFactNotFoundError",
     "GraphInputError",
@@ -39,6 +40,7 @@ __all__ = [
     "ProtectedValueError",
     "ReindexRequiredError",
     "SandboxUnavailableError",
+    "ScheduleError",
     "SchemaVersionError",
     "ScopeViolationError",
     "SensitiveValueError",
@@ -48,10 +50,13 @@ __all__ = [
     "StorageFullError",
     "StorageLockedError",
     "StoragePermissionError",
+    "TaskNotFoundError",
+    "TriggerInPastError",
     "UnknownEntityError",
     "UnknownNameError",
     "UnknownPrivacyTypeError",
     "UnknownRelationTypeError",
+    "UnknownTimeZoneError",
 ]
 
 
@@ -373,3 +378,30 @@ class GraphFactNotFoundError(AthenaError, KeyError):
 class MissingExtraError(AthenaError):
     """A feature needs an optional package that is not installed; the message names the
     package and the extra that installs it."""
+
+
+class ScheduleError(InvalidArgumentError):
+    """A time or event trigger is malformed (a cron expression, an RRULE, an ``at`` or
+    ``every`` value, a cue): the message says which part and what is accepted. Nothing
+    was stored."""
+
+
+class UnknownTimeZoneError(ScheduleError):
+    """A trigger names a time zone the IANA database here does not know. Nothing was
+    stored."""
+
+
+class TriggerInPastError(ScheduleError):
+    """A time trigger would never fire: its one instant, or its last, is in the past.
+    Nothing was stored."""
+
+
+class DependencyCycleError(InvalidArgumentError):
+    """Task dependencies (or a parent goal) would form a cycle. Nothing was stored."""
+
+
+class TaskNotFoundError(AthenaError, KeyError):
+    """No task, goal or reminder with that id in the scope."""
+
+    def __str__(self) -> str:
+        return self.message

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from athena_core.memory import MemoryStore
     from athena_core.privacy.service import Privacy
     from athena_core.procedures.service import Procedures
+    from athena_core.prospective.service import Prospective
     from athena_core.retrieval.index import RecallIndex
     from athena_core.storage import Storage
 
@@ -68,6 +69,7 @@ class Athena:
         self._procedures: Procedures | None = None
         self._privacy: Privacy | None = None
         self._graph: Graph | None = None
+        self._prospective: Prospective | None = None
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -182,6 +184,7 @@ class Athena:
         self.api.collect(self.procedures, namespace="procedures", provider="athena-core")
         self.api.collect(self.privacy, namespace="privacy", provider="athena-core")
         self.api.collect(self.graph, namespace="graph", provider="athena-core")
+        self._wire_prospective()
         in_use = {host.registry("embedder").provider(retrieval.embedder),
                   host.registry("vector backend").provider(config.retrieval.vector_backend)}
         layers, extra = host.registry("memory layer"), host.registry("api operation")
@@ -194,6 +197,21 @@ class Athena:
                     raise host.failure(plugin, exc) from exc
                 host.disable(plugin, exc)  # raises in strict mode, or for a built-in
         host.hook.athena_startup(athena=self)
+
+    def _wire_prospective(self) -> None:
+        """Prospective memory: its operations, its event triggers on the write path and
+        after operations, and a tick that catches up what fell due while no process
+        ran (each trigger per its misfire policy)."""
+        from athena_core.prospective.service import Prospective
+
+        store = self._require_store()
+        prospective = Prospective(store, default_scope=self.config.memory.default_scope)
+        self._prospective = prospective
+        store.before_commit = prospective.on_write
+        self.api.collect(prospective, namespace="prospective", provider="athena-core")
+        self.api.observer = lambda name: (None if name.startswith("prospective.")
+                                          else prospective.on_operation(name))
+        prospective.tick()
 
     def _keys_created(self, session: Any) -> None:
         """The audit record of the store's first privacy keys, in their transaction."""
@@ -347,7 +365,8 @@ class Athena:
                                        subject=forms)
         procedures = [] if forms is None else self.procedures.erase_holding(forms)
         with store.transaction() as tx:
-            found = selection.rows(tx.session, scope)
+            found = selection.rows(tx.session, scope, elsewhere=self.prospective.ids_among(
+                tx.session, scope, selection.ids))
             keys = {row.pk for row in found}
             for layer in {row.layer for row in found}:
                 if layer in self.layers:
@@ -361,6 +380,7 @@ class Athena:
                                            .where(MemoryRow.pk.in_(batch))).all()
                 tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
             gone = [row.id for row in rows]
+            intentions = self.prospective.forget(tx.session, scope, selection, forms)
             audit = self.audit
             values = 0
             if store.vault is not None and selection.everything:
@@ -377,7 +397,7 @@ class Athena:
             note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)
         self._notify("athena_after_forget", ids=gone)
-        return len(gone)
+        return len(gone) + intentions
 
     @operation()
     def get(self, id: str, *, scope: str | None = None) -> Memory:
@@ -441,6 +461,15 @@ class Athena:
 
             self._graph = Graph(self)
         return self._graph
+
+    @property
+    def prospective(self) -> Prospective:
+        """Prospective memory: tasks, goals and reminders with time, event and context
+        triggers (see docs/layers.md)."""
+        if self._closed or self._prospective is None:
+            raise InvalidArgumentError("This Athena instance is closed.",
+                                       hint="Open a new one with Athena.open().")
+        return self._prospective
 
     @property
     def privacy(self) -> Privacy:

@@ -1,13 +1,17 @@
 """Export and import of memories as JSON Lines.
 
-The first line is a header (``{"format": "athena-export", "version": 2}``); each
+The first line is a header (``{"format": "athena-export", "version": 3}``); each
 following line is one memory of any layer, in the order it was stored, with its
 id, scope, timestamps and layer fields, so an export imported into an empty
 data dir and exported again gives the same file. Vectors are not exported (they
 belong to an embedder); they are recomputed on import. Sensitive values follow as
 ``{"sensitive_value": {...}}`` lines: vault rows, still encrypted (unless the export
 is redacted); an import checks that its store's keys decrypt each one and that it is
-the value its keyed hash names.
+the value its keyed hash names. Intentions of prospective memory follow as
+``{"intention": {...}}`` lines (:mod:`athena_core.prospective.transfer`); an import
+spools them with the records but holds all of a file's intentions in memory while it
+writes them. The knowledge graph's lines come last (``graph_type``, ``graph_cascade``,
+``graph_entity``, ``graph_fact``; :mod:`athena_core.graph.transfer`).
 
 An import writes all of a file or nothing, in three passes that each hold one batch
 of records in memory at most:
@@ -65,7 +69,8 @@ __all__ = ["FORMAT", "VERSION", "ImportReport", "PhaseProgress", "Progress", "ex
 
 FORMAT = "athena-export"
 #: The version written. Version 2 adds ``sensitive_value`` lines, version 3 the knowledge
-#: graph's lines (:mod:`athena_core.graph.transfer`); older files import too.
+#: graph's lines (:mod:`athena_core.graph.transfer`) and ``intention`` lines (prospective
+#: memory); older files import too.
 VERSION = 3
 _READABLE_VERSIONS = (1, 2, 3)
 _BATCH = 256
@@ -101,7 +106,8 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     before the first line, so an export the audit log cannot record writes nothing."""
     from athena_core.graph.transfer import EXPORTED_ROWS
     from athena_core.graph.transfer import write_export as write_graph_export
-    from athena_core.storage.models import SensitiveValueRow
+    from athena_core.prospective.transfer import export_intentions
+    from athena_core.storage.models import SensitiveValueRow, TaskRow
 
     store = athena._require_store()
     vault = None if redact else store.vault
@@ -111,7 +117,8 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
         graph = sum(_count(session, table, scope) for table in EXPORTED_ROWS)
         athena.audit.append("export", scope=scope or "*", status="ok",
                             details={"memories": total, "values": values,
-                                     "redacted": redact, "graph_lines": graph})
+                                     "redacted": redact, "graph_lines": graph,
+                                     "intentions": _count(session, TaskRow, scope)})
         out.write(_dumps({"format": FORMAT, "version": VERSION}) + "\n")
         count = 0
         for rows in _pages(session, MemoryRow, scope):
@@ -128,6 +135,8 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
                         **{name: getattr(value, name) for name in _VAULT_COLUMNS},
                         "ciphertext": base64.b64encode(value.ciphertext).decode("ascii"),
                     }}) + "\n")
+        for intention in export_intentions(session, scope):
+            out.write(_dumps(intention) + "\n")
         write_graph_export(session, out, scope, _dumps)
     return count
 
@@ -185,6 +194,7 @@ CREATE TABLE graph (line INTEGER PRIMARY KEY, kind TEXT NOT NULL, record TEXT NO
 CREATE TABLE vault (scope TEXT NOT NULL, digest TEXT NOT NULL, token TEXT NOT NULL,
                     type TEXT NOT NULL, key_version INTEGER NOT NULL,
                     ciphertext BLOB NOT NULL, PRIMARY KEY (scope, digest));
+CREATE TABLE intentions (line INTEGER PRIMARY KEY, record TEXT NOT NULL);
 """
 #: The columns of the spool's ``vault`` table: sensitive values found while checking,
 #: already encrypted, so the spool (a temporary file) never holds one in plaintext.
@@ -295,6 +305,11 @@ def _check_lines(athena: Athena, source: IO[bytes], spool: _Spool,
             elif graph_kind := _graph_kind(athena, number, value):
                 spool.db.execute("INSERT INTO graph VALUES (?, ?, ?)",
                                  (number, graph_kind, _dumps(value[graph_kind])))
+            elif "intention" in value:
+                from athena_core.prospective.transfer import check_intention
+
+                spool.db.execute("INSERT INTO intentions VALUES (?, ?)", (number, _dumps(
+                    check_intention(athena._require_store(), number, value["intention"]))))
             else:
                 spool.add(number, *_checked(athena, number, value))
             if report is not None and total is not None and count % _REPORT_EVERY == 0 \
@@ -477,8 +492,13 @@ def _write(athena: Athena, spool: _Spool, progress: PhaseProgress | None) -> Imp
             done += len(batch)
             if report is not None:
                 report(done, total)
+        from athena_core.prospective.transfer import write_intentions
+
+        intentions = [(line, json.loads(record)) for line, record in spool.db.execute(
+            "SELECT line, record FROM intentions ORDER BY line")]
+        added, repeated = write_intentions(tx.session, intentions)
         _write_graph(athena, tx, spool)
-    return ImportReport(imported=imported, skipped=skipped)
+    return ImportReport(imported=imported + added, skipped=skipped + repeated)
 
 
 def _graph_kind(athena: Athena, number: int, value: Mapping[str, Any]) -> str | None:

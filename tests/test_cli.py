@@ -17,7 +17,7 @@ import athena_core
 
 COMMANDS = {"init", "remember", "recall", "forget", "timeline", "plugins", "config", "export",
             "import", "run", "reindex", "doctor", "demo", "apis", "serve", "audit", "mcp",
-            "procedures", "privacy", "keys", "graph"}
+            "procedures", "privacy", "keys", "graph", "tasks", "tick"}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:

@@ -238,6 +238,9 @@ class ApiRegistry:
         #: for the operations declared ``real_values`` (the instance's privacy pipeline).
         self.resolver: Callable[[str, tuple[Any, ...], dict[str, Any]],
                                 tuple[tuple[Any, ...], dict[str, Any]]] | None = None
+        #: ``observe(name)``: told after each operation called through the registry returns
+        #: (the instance's prospective memory fires its operation triggers).
+        self.observer: Callable[[str], None] | None = None
 
     def collect(self, owner: object, *, namespace: str, provider: str) -> None:
         """Register every :func:`operation`-decorated method of ``owner`` (all or none)."""
@@ -313,8 +316,21 @@ class ApiRegistry:
                     f"{clash!r}: one name cannot be both an operation and a namespace.")
             taken.add(op.name)
         for op in ops:
+            op = self._observed(op)
             self._operations[op.name] = self._resolving(op) if op.spec.real_values else op
         self.cache.clear()
+
+    def _observed(self, op: Operation) -> Operation:
+        """``op`` telling :attr:`observer` once it returned."""
+        inner = op.call
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = inner(*args, **kwargs)
+            if self.observer is not None:
+                self.observer(op.name)
+            return result
+
+        return attrs.evolve(op, call=call)
 
     def _resolving(self, op: Operation) -> Operation:
         """``op`` (declared ``real_values``) calling :attr:`resolver` on its arguments once

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["API_RESOURCE_PREFIX", "SessionTable", "build_server", "serve_http", "serve_stdio"]
 
 API_RESOURCE_PREFIX = "athena://apis/"
+#: Due reminders of the session's scope (reading delivers them: ``prospective.due``).
+DUE_RESOURCE = "athena://prospective/due"
 _MIME = {".md": "text/markdown", ".py": "text/x-python"}
 _RESOURCE_NOT_FOUND = -32002
 _INVALID_PARAMS = -32602
@@ -248,8 +250,25 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
         async with session.order:
             result = await anyio.to_thread.run_sync(
                 tools.call, params.name, params.arguments, limiter=workers)
-        return types.CallToolResult(content=[types.TextContent(text=result.text)],
+        notice = await anyio.to_thread.run_sync(due_notice, ctx, limiter=workers)
+        return types.CallToolResult(content=[types.TextContent(text=result.text + notice)],
                                     structured_content=result.data, is_error=result.is_error)
+
+    def due_notice(ctx: Any) -> str:
+        """A line telling the agent how many reminders of its scope are due (never what
+        they say: it reads them from the due resource, or with prospective.due())."""
+        from athena_core import calls
+
+        bound = context(ctx)
+        if not bound.allows("prospective.due", frozenset({"write"})):
+            return ""
+        with calls.bind(bound):
+            athena.prospective.tick(scope=athena.store.scope(None))  # type: ignore[union-attr]
+            waiting = athena.prospective.pending_count()
+        if not waiting:
+            return ""
+        return (f"\n\n[athena] {waiting} reminder{'s are' if waiting != 1 else ' is'} due: "
+                f"read {DUE_RESOURCE} or call athena.prospective.due().")
 
     async def list_resources(ctx: Any, params: Any) -> Any:
         cursor = params.cursor if params is not None else None
@@ -257,6 +276,10 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
             types.Resource(uri=API_RESOURCE_PREFIX + path, name=path,
                            mime_type=_MIME.get(path[path.rfind("."):], "text/plain"))
             for path in api_files(ctx)]
+        if cursor is None and context(ctx).allows("prospective.due", frozenset({"write"})):
+            resources.append(types.Resource(
+                uri=DUE_RESOURCE, name="due reminders", mime_type="application/json",
+                description="Reminders and tasks due now in this scope; reading delivers them."))
         found, next_cursor = await skill_page(ctx, cursor, _RESOURCE_SKILLS_PAGE)
         resources += [types.Resource(
             uri=file.uri, mime_type=file.mime_type,
@@ -274,6 +297,13 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
 
     async def read_resource(ctx: Any, params: Any) -> Any:
         uri = str(params.uri)
+        if uri == DUE_RESOURCE:
+            try:
+                due = await anyio.to_thread.run_sync(read_due, ctx, limiter=workers)
+            except AthenaError as exc:
+                raise MCPError(code=_RESOURCE_NOT_FOUND, message=str(exc)) from None
+            return types.ReadResourceResult(contents=[types.TextResourceContents(
+                uri=uri, mime_type="application/json", text=due)])
         if uri.startswith(SCHEME):
             try:
                 file = await anyio.to_thread.run_sync(skills.file, context(ctx), uri,
@@ -289,6 +319,15 @@ def build_server(athena: Athena, *, classic: bool = False, scope: str | None = N
                            message=f"No resource {uri!r}; list them with resources/list.")
         return types.ReadResourceResult(contents=[types.TextResourceContents(
             uri=uri, mime_type=_MIME.get(uri[uri.rfind("."):], "text/plain"), text=text)])
+
+    def read_due(ctx: Any) -> str:
+        """``prospective.due()`` in the session's call context, as JSON for the model."""
+        from athena_core import calls
+
+        with calls.bind(context(ctx)):
+            due = athena.api.get("prospective.due").call()
+            due = athena.privacy.conceal_output(due, scope=athena.store.scope(None))  # type: ignore[union-attr]
+        return json.dumps(due, ensure_ascii=False)
 
     # --- the skills extension: active procedures as Agent Skills ----------------------------
 

@@ -69,10 +69,12 @@ class ForgetSelection:
             ("everything", self.everything)) if on]
         return "+".join(used)
 
-    def rows(self, db: Session, scope: str) -> list[Any]:
+    def rows(self, db: Session, scope: str, *, elsewhere: frozenset[str] = frozenset()
+             ) -> list[Any]:
         """``(pk, id, layer)`` of the selected memories of ``scope``.
 
-        Raises ``MemoryNotFoundError`` (deleting nothing) if an id is not in ``scope``.
+        Raises ``MemoryNotFoundError`` (deleting nothing) if an id is not in ``scope``
+        (ids in ``elsewhere`` name other records of the scope, such as intentions).
         """
         columns = (MemoryRow.pk, MemoryRow.id, MemoryRow.layer)
         conditions: list[Any] = [MemoryRow.scope == scope]
@@ -103,7 +105,7 @@ class ForgetSelection:
             batch = wanted[start:start + _ID_BATCH]
             found += db.execute(select(*columns).where(MemoryRow.id.in_(batch),
                                                        *conditions)).all()
-        missing = self.ids - {row.id for row in found}
+        missing = self.ids - {row.id for row in found} - elsewhere
         if missing:
             raise MemoryNotFoundError(
                 f"No memory {sorted(missing)[0]!r} in scope {scope!r}"

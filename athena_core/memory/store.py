@@ -191,6 +191,9 @@ class MemoryStore:
     notify: Callable[..., None] = lambda hook, **kwargs: None
     #: The vault of sensitive values (``None`` when ``[privacy] conceal`` is off).
     vault: Vault | None = None
+    #: Called with each write transaction that stored memories, before it commits (the
+    #: instance's prospective memory evaluates its event triggers there).
+    before_commit: Callable[[Transaction], None] | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -203,6 +206,8 @@ class MemoryStore:
         with self.storage.write() as session:
             tx = Transaction(session, self.index, vault=self.vault)
             yield tx
+            if tx.stored and self.before_commit is not None:
+                self.before_commit(tx)  # event triggers fire in the same transaction
         # committed: now update the in-memory index and tell observers
         self.index.applied(tx.added, tx.removed, tx.epoch)
         for memory in tx.stored:

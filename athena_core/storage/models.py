@@ -38,7 +38,8 @@ __all__ = ["AltEmbeddingRow", "AuditRow", "Base", "EmbeddingRow", "EpisodeRow", 
            "GraphAliasRow", "GraphCascadeRow", "GraphEntityRow", "GraphFactRow",
            "GraphFactSourceRow", "GraphMentionRow", "GraphStaleRow", "GraphTypeRow",
            "MemoryRow", "PrivacyKeyRow", "ProcedureRow", "ProcedureVersionRow", "SensitiveValueRow",
-           "StateRow", "UTCDateTime",
+           "StateRow", "TaskDependencyRow", "TaskRow", "TriggerCueRow", "TriggerRow",
+           "TriggerRunRow", "UTCDateTime",
            "VectorChangeRow", "embedding_table"]
 
 NAMING_CONVENTION = {
@@ -437,3 +438,128 @@ class GraphStaleRow(Base):
     #: The id of the fact whose recording or retraction made it stale.
     cause: Mapped[str] = mapped_column(String(_ids.LENGTH))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- prospective memory (athena_core.prospective) ----------------------------------------
+
+
+class TaskRow(Base):
+    """One intention of prospective memory (:mod:`athena_core.prospective`): a task, a
+    goal or a reminder, with its status, priority, parent goal and due time."""
+
+    __tablename__ = "prospective_items"
+    __table_args__ = (Index("ix_prospective_items_scope_status", "scope", "status"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    #: ``task``, ``goal`` or ``reminder``.
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: ``pending``, ``active``, ``done``, ``cancelled``, ``overdue`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(16))
+    #: 0 (low) to 3 (urgent).
+    priority: Mapped[int] = mapped_column(Integer)
+    parent_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("prospective_items.pk", ondelete="SET NULL"), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    #: ``due_at`` plus the grace period: past it, an unfinished item is overdue.
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    #: Why it failed, or how it was done (free text).
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskDependencyRow(Base):
+    """``item_pk`` may not fire or start before ``depends_on_pk`` is done."""
+
+    __tablename__ = "prospective_dependencies"
+
+    item_pk: Mapped[int] = mapped_column(
+        ForeignKey("prospective_items.pk", ondelete="CASCADE"), primary_key=True)
+    depends_on_pk: Mapped[int] = mapped_column(
+        ForeignKey("prospective_items.pk", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class TriggerRow(Base):
+    """One trigger of an intention: a time trigger (``at``, ``every``, ``cron``,
+    ``rrule``; ``next_fire`` is its next instant, ``None`` once finished) or an event or
+    context trigger (``event``, ``context``; found through its cues)."""
+
+    __tablename__ = "prospective_triggers"
+    __table_args__ = (Index("ix_prospective_triggers_due", "waiting", "next_fire"),
+                      Index("ix_prospective_triggers_scope_due", "scope", "waiting",
+                            "next_fire"))
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    item_pk: Mapped[int] = mapped_column(
+        ForeignKey("prospective_items.pk", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The canonical schedule or condition (:mod:`athena_core.prospective.schedule`,
+    #: :mod:`athena_core.prospective.cues`).
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ``catch_up_all``, ``coalesce_once`` or ``skip``.
+    misfire: Mapped[str] = mapped_column(String(16))
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    next_fire: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Its intention waits for dependencies: not fired until they are done.
+    waiting: Mapped[bool] = mapped_column(Boolean)
+    #: ``active``, ``finished`` or ``cancelled``.
+    status: Mapped[str] = mapped_column(String(16))
+    #: An event or context trigger that fires once (else on every matching event).
+    once: Mapped[bool] = mapped_column(Boolean)
+    fires: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TriggerCueRow(Base):
+    """One cue of an event or context trigger: a key an event must carry for the trigger
+    to be considered (``kind:error``, ``word:deploy``, ``path:/srv/app``...), so a write
+    looks up its own keys instead of scanning every trigger."""
+
+    __tablename__ = "prospective_cues"
+    __table_args__ = (Index("ix_prospective_cues_scope_key", "scope", "key"),)
+
+    trigger_pk: Mapped[int] = mapped_column(
+        ForeignKey("prospective_triggers.pk", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255))
+
+
+class TriggerRunRow(Base):
+    """One fire of a trigger (or an intention falling overdue): when, what it was for,
+    its outcome and to whom it was delivered. ``occurrence`` names what fired (a time
+    trigger's instant, an event's id), unique per intention, so a fire is recorded once
+    however many processes see it."""
+
+    __tablename__ = "prospective_runs"
+    __table_args__ = (UniqueConstraint("item_pk", "occurrence",
+                                       name="uq_prospective_runs_occurrence"),
+                      Index("ix_prospective_runs_scope_delivered", "scope", "delivered_at"))
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(_ids.LENGTH), unique=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    item_pk: Mapped[int] = mapped_column(
+        ForeignKey("prospective_items.pk", ondelete="CASCADE"), index=True)
+    trigger_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("prospective_triggers.pk", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[str] = mapped_column(String(128))
+    #: The instant it was due (time triggers and overdue records).
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: ``fired``, ``late``, ``caught_up``, ``coalesced``, ``skipped`` or ``overdue``.
+    outcome: Mapped[str] = mapped_column(String(16))
+    #: How many instants this record stands for (a coalesced or skipped stretch).
+    instants: Mapped[int] = mapped_column(Integer)
+    #: What fired an event or context trigger (the memory id, operation, cue).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivered_to: Mapped[str | None] = mapped_column(String(255))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -287,6 +287,15 @@ class CliDoor(Door):
                     for part in (f"--{name.replace('_', '-')}", str(item))]
                 return ["graph", op.split(".", 1)[1].replace("_", "-"),
                         *map(str, args), *options]
+            case "prospective.list", (), dict() if not kwargs:
+                return ["tasks", "list"]
+            case "prospective.add", (str() as title,), dict() if not kwargs:
+                return ["tasks", "add", title]
+            case "prospective.done" | "prospective.cancel", (str() as id,), dict() \
+                    if not kwargs:
+                return ["tasks", op.split(".")[1], id]
+            case "prospective.runs", (str() as id,), dict() if not kwargs:
+                return ["tasks", "runs", id]
         return None
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Outcome | None:

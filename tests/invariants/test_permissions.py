@@ -39,6 +39,14 @@ def writes(world: World) -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[s
         st.tuples(st.just("graph.retract"), st.tuples(b_fact), st.just({})),
         st.tuples(st.just("graph.link"), st.tuples(b_id), st.just({})),
         st.tuples(st.just("graph.declare"), st.just(("visited",)), st.just({})),
+        st.tuples(st.just("prospective.add"), st.tuples(text), st.just({})),
+        st.tuples(st.just("prospective.done"), st.tuples(st.just(world.b.task)), st.just({})),
+        st.tuples(st.just("prospective.cancel"), st.tuples(st.just(world.b.task)),
+                  st.just({})),
+        st.tuples(st.just("prospective.due"), st.just(()), st.just({})),
+        st.tuples(st.just("prospective.triggered"), st.just(()),
+                  st.just({"text": "standup"})),
+        st.tuples(st.just("forget"), st.tuples(st.just(world.b.task)), st.just({})),
     )
 
 
@@ -73,7 +81,8 @@ def test_listings_show_only_what_the_policy_allows(world: World) -> None:
     """Classic mode's tools and code mode's search_api list no operation the read-only
     policy refuses."""
     refused = {"remember", "forget", "episodic_record", "semantic_update", "execute",
-               "scopeless_note", "scopeless_wipe", "graph_relate", "graph_retract"}
+               "scopeless_note", "scopeless_wipe", "graph_relate", "graph_retract",
+               "prospective_add", "prospective_due"}
     for door in world.doors("readonly"):
         client = getattr(door, "client", None)
         if client is None:

@@ -79,6 +79,8 @@ class Tenant:
     ids: dict[str, str] = attrs.field(factory=dict)
     #: Knowledge-graph facts by role (their ids are not memory ids).
     facts: dict[str, str] = attrs.field(factory=dict)
+    #: The id of the tenant's reminder (prospective memory; not a memory id).
+    task: str = ""
 
     @classmethod
     def seeded(cls, athena: Athena, scope: str) -> Tenant:
@@ -103,6 +105,9 @@ class Tenant:
             tenant.facts["home"] = graph.relate(f"{scope} owner", "lives_in", "Vault")["id"]
             tenant.facts["secret"] = graph.observe(f"{scope} owner", "secret",
                                                    tenant.token)["id"]
+            tenant.task = athena.prospective.add(
+                f"{scope} rotate the key {tenant.token}", kind="reminder",
+                cron="0 9 29 2 *", when={"keyword": "standup"}, once=False)["id"]
         return tenant
 
 

@@ -3,7 +3,7 @@ relation types and cascade rules, bi-temporal facts (valid time and record time)
 memories that asserted them and the memories that mention each entity, and cascade marks.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from athena_core.storage.models import UTCDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
