@@ -109,7 +109,7 @@ def test_an_import_of_plaintext_is_concealed_and_the_export_holds_no_value(athen
     assert EMAIL not in again.getvalue() and PHONE not in again.getvalue()
     [record] = target.audit.records(kind="export")
     assert record.details == {"memories": 1, "values": 2, "redacted": False,
-                              "graph_lines": 0}
+                              "graph_lines": 0, "intentions": 0}
     assert record.scope == "*"
 
 
