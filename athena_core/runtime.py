@@ -348,6 +348,7 @@ class Athena:
         from sqlalchemy import delete, select
 
         from athena_core.graph.store import forget_memories as forget_graph_facts
+        from athena_core.graph.store import forget_subject as forget_graph_subject
         from athena_core.memory.forgetting import ForgetSelection
         from athena_core.retrieval.lexical import note_deleted_text
         from athena_core.storage.models import EpisodeRow, MemoryRow
@@ -373,6 +374,7 @@ class Athena:
                     keys = self.layers[layer].related_for_forget(tx.session, keys)
             keys = scoped_keys(tx.session, scope, keys)  # no expansion crosses the scope
             forget_graph_facts(tx.session, scope, sorted(keys), everything=selection.everything)
+            graph = 0 if forms is None else forget_graph_subject(tx.session, scope, forms)
             rows: list[Any] = []
             for batch in key_batches(keys):
                 rows += tx.session.execute(select(MemoryRow.id, MemoryRow.layer, MemoryRow.text,
@@ -393,7 +395,8 @@ class Athena:
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
                                 scrubbed=scrubbed, values=values,
                                 layers={row.layer for row in rows},
-                                procedures=len(procedures), session=tx.session)
+                                erased={"procedures": len(procedures), "graph": graph},
+                                session=tx.session)
             note_deleted_text(tx.session)  # merged away at the next checkpoint or close
             tx.changed_existing_rows(sorted(keys), removed=True)
         self._notify("athena_after_forget", ids=gone)

@@ -22,6 +22,7 @@ from athena_core.errors import (
     PermissionDeniedError,
     PlaceholderError,
     ProtectedValueError,
+    UnknownEntityError,
 )
 from athena_core.privacy import placeholders
 from athena_core.storage.models import SensitiveValueRow
@@ -377,6 +378,27 @@ def test_forget_by_subject_on_a_store_without_keys_makes_none(athena):
     assert athena.forget(subject="Falkenstein") == 1
     assert not athena.privacy.keys.exist()
     assert [hit.text for hit in athena.recall("note")] == ["unrelated note"]
+
+
+def test_forget_by_subject_erases_graph_entities_and_facts_holding_it(athena, data_dir):
+    graph = athena.graph
+    graph.entity(EMAIL, "person")
+    graph.entity("Acme", "company")
+    graph.entity("Jane Doe", "person", aliases=[f"mail {EMAIL}"])
+    graph.relate(EMAIL, "works_at", "Acme")
+    graph.observe("Acme", "contact", f"write to {EMAIL}")
+    kept = graph.observe("Acme", "city", "Lyon")
+    [token] = set(placeholders.placeholders_in(json.dumps(graph.current("Acme"))))
+    gone = athena.forget(subject=EMAIL)
+    assert gone == 0  # no memory held it
+    assert [fact["id"] for fact in graph.current("Acme")] == [kept["id"]]
+    with pytest.raises(UnknownEntityError):
+        graph.current("Jane Doe")
+    record = [r for r in athena.audit.records(kind="forget")][-1]
+    assert record.details["graph"] == 4  # two entities, two facts
+    athena.checkpoint()
+    if not DATABASE_URL:
+        assert_nowhere(data_dir, EMAIL, token)
 
 
 def test_a_subject_too_short_to_be_specific_is_refused(athena):

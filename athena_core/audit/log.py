@@ -254,16 +254,17 @@ class AuditLog:
 
     def record_forget(self, *, scope: str, rows: int, selector: str = "ids",
                       layers: Iterable[str] = (), scrubbed: int = 0, values: int = 0,
-                      procedures: int = 0, session: Session | None = None) -> AuditRecord:
+                      erased: Mapping[str, int] | None = None,
+                      session: Session | None = None) -> AuditRecord:
         """That a forget happened: who, in which scope, how many rows, chosen how, how
         many records' payloads it scrubbed, sensitive values it erased from the vault and
-        procedures it erased from git (never what was forgotten)."""
-        details = {"rows": rows, "selector": selector, "layers": sorted(set(layers)),
-                   "scrubbed": scrubbed}
+        other items it erased (``erased``: procedures from git, graph entities and facts;
+        never what was forgotten)."""
+        details: dict[str, Any] = {"rows": rows, "selector": selector,
+                                   "layers": sorted(set(layers)), "scrubbed": scrubbed}
         if values:
             details["values"] = values
-        if procedures:
-            details["procedures"] = procedures
+        details.update((name, count) for name, count in (erased or {}).items() if count)
         return self.append("forget", scope=scope, status="ok", details=details,
                            session=session)
 

@@ -17,6 +17,7 @@ transaction and the scope it runs in; nothing here reaches another scope. Writes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -337,6 +338,36 @@ def forget_memories(db: Any, scope: str, memory_keys: Sequence[int], *,
         GraphEntityRow.pk.in_(mentioned), GraphEntityRow.pk.not_in(elsewhere),
         GraphEntityRow.pk.not_in(used)))
     return len(only)
+
+
+def forget_subject(db: Any, scope: str, forms: Sequence[str]) -> int:
+    """For ``forget(subject=...)``: delete every entity of ``scope`` whose name or alias
+    holds one of ``forms`` (the value, its placeholder) with every fact about or toward it,
+    and every fact whose value, attributes or reason holds one. Returns how many entities
+    and facts went."""
+    from sqlalchemy import Text, cast
+
+    def holding(column: Any) -> Any:
+        text_form = cast(column, Text)
+        return or_(*(condition for form in forms for condition in (
+            text_form.contains(form, autoescape=True),
+            text_form.contains(json.dumps(form)[1:-1], autoescape=True))))
+
+    named = select(GraphAliasRow.entity_pk).where(GraphAliasRow.scope == scope,
+                                                  holding(GraphAliasRow.alias))
+    entities = [row[0] for row in db.execute(select(GraphEntityRow.pk).where(
+        GraphEntityRow.scope == scope,
+        or_(holding(GraphEntityRow.name), GraphEntityRow.pk.in_(named))))]
+    facts = [row[0] for row in db.execute(select(_facts.c.pk).where(
+        _facts.c.scope == scope,
+        or_(_facts.c.subject_pk.in_(entities), _facts.c.object_pk.in_(entities),
+            holding(_facts.c.value), holding(_facts.c.attributes),
+            holding(_facts.c.reason))))]
+    if facts:
+        db.execute(delete(GraphFactRow).where(GraphFactRow.pk.in_(facts)))
+    if entities:
+        db.execute(delete(GraphEntityRow).where(GraphEntityRow.pk.in_(entities)))
+    return len(entities) + len(facts)
 
 
 def _sources(db: Any, fact_pk: int) -> list[int]:
