@@ -24,9 +24,10 @@ Five corpora, each scored separately, and clean text:
 * **set C** (``--seed`` + 3000): template set C (``privacy_heldout.py``), written
   before the first detector changes of 2026-12-07 and evaluated once as held out; its
   misses were then fixed by class, so it is a tuning set now.
-* **held-out D** (``--seed`` + 4000): set D (``privacy_heldout_d.py``: its own document
+* **set D** (``--seed`` + 4000): set D (``privacy_heldout_d.py``: its own document
   composer and value generators), written before the second round of changes of
-  2026-12-07 and evaluated once, at the end of that round; see its docstring.
+  2026-12-07 and evaluated once as held out at the end of that round; its misses were
+  then fixed by class in round 3, so it is a tuning set now.
 * **held-out E** (``--seed`` + 5000): set E (``privacy_heldout_e.py``: whole artifacts of
   one format each - chat exports, issue bodies, Terraform, Helm, HAR, SQL dumps, ... -
   with its own value generators), written before round 3's detector changes were
@@ -712,7 +713,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "held-out third party": third_party(args.seed + 2000, args.docs),
         "set C (tuned on)": generate(args.seed + 3000, args.docs, SET_C,
                                      {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
-        "held-out D": [Document(text, tuple(Planted(*p) for p in planted))
+        "set D (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
                        for text, planted in documents_d(args.seed + 4000, args.docs)],
         "held-out E": [Document(text, tuple(Planted(*p) for p in planted))
                        for text, planted in documents_e(args.seed + 5000, args.docs)],
@@ -821,7 +822,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="CORPUS",
                         help="score only this corpus (repeatable): 'development', "
                              "'held-out synthetic', 'held-out third party', "
-                             "'set C (tuned on)', 'held-out D', 'held-out E'")
+                             "'set C (tuned on)', 'set D (tuned on)', 'held-out E'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:

@@ -140,7 +140,8 @@ def phone_e(rnd: random.Random) -> str:
         f"+351 91{n(1)} {n(3)} {n(3)}", f"+420 6{n(2)} {n(3)} {n(3)}",
         f"+32 47{n(1)} {n(2)} {n(2)} {n(2)}", f"+45 {rnd.randint(20, 99)} {n(2)} {n(2)} {n(2)}",
         f"+46 70-{n(3)} {n(2)} {n(2)}", f"+49 (0)151 {n(8)}", f"+49 30 {n(8)}",
-        f"0151 {n(4)} {n(4)}", f"+33 6 {n(2)} {n(2)} {n(2)} {n(2)}", f"06.{n(2)}.{n(2)}.{n(2)}.{n(2)}",
+        f"0151 {n(4)} {n(4)}", f"+33 6 {n(2)} {n(2)} {n(2)} {n(2)}",
+        f"06.{n(2)}.{n(2)}.{n(2)}.{n(2)}",
         f"+1 ({rnd.randint(201, 989)}) {rnd.randint(200, 999)}-{n(4)}",
         f"{rnd.randint(201, 989)}.{rnd.randint(200, 999)}.{n(4)}",
     ])
@@ -153,9 +154,10 @@ _DOM = ["gmx.de", "web.de", "yandex.com", "proton.me", "seznam.cz", "uol.com.br"
 
 
 def email_e(rnd: random.Random) -> str:
-    f, l = rnd.choice(_FIRST), rnd.choice(_LAST)
-    local = rnd.choice([f"{f}_{l}", f"{f}.{l}{rnd.randint(70, 99)}", f"{l}.{f[0]}",
-                        f"{f}-{l}", f"{f.upper()}.{l.upper()}", f"{f}{l}+{rnd.choice(['hr', 'x'])}"])
+    f, s = rnd.choice(_FIRST), rnd.choice(_LAST)
+    local = rnd.choice([f"{f}_{s}", f"{f}.{s}{rnd.randint(70, 99)}", f"{s}.{f[0]}",
+                        f"{f}-{s}", f"{f.upper()}.{s.upper()}",
+                        f"{f}{s}+{rnd.choice(['hr', 'x'])}"])
     return f"{local}@{rnd.choice(_DOM)}"
 
 
@@ -390,7 +392,8 @@ _Format = tuple[bool, bool, Sequence[str], Sequence[str], Sequence[str]]
 _FORMATS: dict[str, _Format] = {
     "slack_export": (True, True, ['[', '  {"type": "message", "user": "U04QX1", '
                                   '"text": "morning all :coffee:", "ts": "1733561021.000100"},'], [
-        '  {"type": "message", "user": "U02BB7", "text": "{what}: {v}", "ts": "1733561101.000200"},',
+        '  {"type": "message", "user": "U02BB7", "text": "{what}: {v}", '
+        '"ts": "1733561101.000200"},',
         '  {"type": "message", "user": "U07ZZ3", "text": "hey <@U02BB7> can you try {v} '
         'as the {what}?", "ts": "1733561188.000300"},',
         '  {"type": "message", "user": "U02BB7", "text": "what\'s the {what} again?\\n>{v}", '
