@@ -345,6 +345,23 @@ CREDENTIAL_SHAPES = [
                      "RH9ucAUsdMlHUvTCQCyEzzX8qL2mN5pR7tV0wY3b]]"),
     ("openai_api_key", "OPENAI_ADMIN_KEY=[[sk-admin-" + "P9nhFyJfm5di4PzJ59FHz5r1pY4OjE2jBMptU"
                        "sGr7CmY_uCu" + "]]"),
+    # Diceware passwords with dots (not attribute references: three or more words, the
+    # last ending in digits).
+    ("password", "root_password : [[Walrus.meadow.Ember66]]"),
+    ("password", "fyi mail password changed, new one is [[glacier.saffron.tundra71]] :lock:"),
+    ("password", "docker login -u ci -p [[meadow.Quartz.saffron87]] registry.internal"),
+    # A random token (upper and lower case letters and digits, 16 or more) in the sentence
+    # of the word, without a symbol.
+    ("password", "the password for the NAS is still [[uIkH59pPk6LF4AhKln8seU40]] btw"),
+    # A secret-named identifier right before its value, without a separator.
+    ("password", "AuthException: rejected smtp_password [[M3@dow!3284]] for principal svc"),
+    ("password", "[INFO] Using wifi_psk '[[Sp0JfrhhUf1r09/DwatyLpeU]]' from settings.xml"),
+    ("password", "AuthException: rejected vpn_pass [[Pumice.Quartz.meadow72]] for svc"),
+    # The value alone on an indented line below a line that names it and ends in a dash
+    # or colon.
+    ("password", "Please find below the root password for the account -\n\n    [[3QEl7Ct"
+                 "IxvsFmIVlXLWFLPri]]\n\nKind regards"),
+    ("password", "Here is the secret for the new vendor account:\n\n    [[Kx7#mQ2vL9pT4wZ8]]\n"),
 ]
 
 
@@ -383,6 +400,14 @@ NOT_CREDENTIALS = [
     "Amex 378282246310005 or 3782 822463 10005, Discover 6011111111111117",
     "JCB 3530111333300000, Diners 30569309025904, UnionPay 6200000000000005",
     "IBAN example DE89 3704 0044 0532 0130 00 and GB82WEST12345698765432",
+    # Guards of the rules just above: references with digits and two words, a sentence
+    # with the word and a random-looking identifier of another kind, a named field.
+    "password = settings.db2; pw = self.config.Timeout3()",
+    "the password reset link expired: see ResetPasswordTokenV2Handler in the log",
+    "the password field uses the validator PasswordPolicyV2Strict",
+    "the db_password field is required; smtp_password for the relay",
+    "Reset your password at the link below:\n    https://acme-corp.io/reset\n",
+    "The secret key rotation steps -\n\n    kubectl rollout restart deploy/api\n",
 ]
 
 

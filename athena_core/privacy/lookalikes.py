@@ -129,5 +129,10 @@ def is_uuid_or_digest(value: str) -> bool:
 def is_identifier_reference(value: str) -> bool:
     """Whether an unquoted ``value`` after ``password =`` is code naming a value (a
     variable, a constant, an attribute, a call, an environment variable) rather than
-    the value itself."""
-    return bool(_REFERENCE.fullmatch(value))
+    the value itself; not three or more dotted words ending in digits, which is how
+    diceware passwords are written (``meadow.Quartz.saffron87``)."""
+    return bool(_REFERENCE.fullmatch(value)) and not _DICEWARE.fullmatch(value)
+
+
+#: Diceware: three or more words of letters joined by dots, the last ending in digits.
+_DICEWARE = re.compile(r"[A-Za-z]{3,}(?:\.[A-Za-z]{3,}){2,}\d{1,4}")

@@ -240,6 +240,34 @@ def _password_answer(match: re.Match[str], text: str) -> float | None:
     return _password_named(match, text)
 
 
+#: Words of an identifier in camel or upper case with digits (``PasswordPolicyV2Strict``).
+_CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]{2,}|[a-z]{3,}|[A-Z]+|\d{1,4})+")
+
+
+def _password_random(match: re.Match[str], text: str) -> float | None:
+    """A value in the sentence of the word "password" without a symbol: 16 or more
+    letters and digits that read as random (upper and lower case and a digit, not words
+    in camel case, not a digest)."""
+    value, _ = _value(match)
+    if _CAMEL_WORDS.fullmatch(value) or entropy(value) < 3.5 or is_uuid_or_digest(value):
+        return None
+    confidence = _password(match, text)
+    return None if confidence is None else 0.6
+
+
+def _password_below(match: re.Match[str], text: str) -> float | None:
+    """A value on its own line below the line naming it: letters and a digit, and not a
+    URL, an absolute or relative path or a file or host name."""
+    value, _ = _value(match)
+    if "://" in value or value.startswith(("/", "./", "~/")) or _FILE_NAME.fullmatch(value):
+        return None
+    return _password_answer(match, text)
+
+
+#: ``backup_v2.tar.gz``, ``api2.acme.io``: a name with extensions.
+_FILE_NAME = re.compile(r"[\w.-]*\.[A-Za-z][A-Za-z0-9]{0,5}")
+
+
 def _bearer(match: re.Match[str], text: str) -> float | None:
     """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
     value = match.group("bare")
@@ -300,6 +328,12 @@ _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])")
+#: A random-looking token after the word in the same sentence: "the password for the NAS
+#: is still uIkH59pPk6LF4AhKln8seU40".
+_NEAR_RANDOM = re.compile(
+    rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
+    r"(?P<bare>(?-i:(?=[A-Za-z0-9]*?[A-Z])(?=[A-Za-z0-9]*?[a-z])(?=[A-Za-z0-9]*?\d)"
+    r"[A-Za-z0-9]{16,64}))(?![^\s\"'`\u201d\u2019,;)])")
 #: A strong value in the sentence before the one naming it: "Please retry with X. It
 #: should be the new root password." (at most 100 characters on, on the same line).
 _NEAR_BEFORE = re.compile(
@@ -351,6 +385,15 @@ _COMMAND_PASSWORD = re.compile(
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+)" + _VALUE)
+#: A secret-named identifier right before its value, with no separator: "rejected
+#: smtp_password M3@dow!3284", "Using wifi_psk '...'".
+_NAMED_IDENTIFIER = re.compile(
+    r"(?i)\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])" + _VALUE)
+#: The value alone on an indented line below a line naming a password or secret that ends
+#: in a dash or colon: "Please find below the root password -" then "    ...".
+_BLOCK_BELOW = re.compile(
+    rf"(?i)\b(?:{_PASSWORD_WORDS}|secret|token)\b[^\n]{{0,80}}?[-:\u2013\u2014][ \t]*\n"
+    r"(?:[ \t]*\n)?[ \t]+(?P<bare>[^\s\"'`]{8,128})(?=[ \t]*(?:\n|$))")
 #: A user and password as a pair: "login: admin / ...", "creds are admin:...".
 _CREDENTIAL_PAIR = re.compile(
     r"(?i)\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p)\b[ \t]*"
@@ -446,6 +489,11 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
     Rule("password", _ANSWER, _password_answer, group="bare", keywords=("?",)),
+    Rule("password", _NEAR_RANDOM, _password_random, group="bare",
+         keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
+    Rule("password", _NAMED_IDENTIFIER, _password_named, group=_VALUE_GROUPS,
+         keywords=("_pass", "_pwd", "_psk", "_secret", "_token")),
+    Rule("password", _BLOCK_BELOW, _password_below, group="bare", keywords=("\n",)),
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
     Rule("password", _QUOTED_AFTER, _password_quoted_after, group=("quoted", "curly"),
