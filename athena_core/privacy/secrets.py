@@ -240,8 +240,17 @@ def _password_answer(match: re.Match[str], text: str) -> float | None:
     return _password_named(match, text)
 
 
-#: Words of an identifier in camel or upper case with digits (``PasswordPolicyV2Strict``).
-_CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]{2,}|[a-z]{3,}|[A-Z]+|\d{1,4})+")
+#: The parts of an identifier: a word (capitalised or not), capitals, digits.
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _camel_words(value: str) -> bool:
+    """Whether ``value`` reads as an identifier of words in camel or upper case with a
+    few digits (``PasswordPolicyV2Strict``): each part with small letters has three or
+    more, each run of digits at most four. (Parts are found in one pass, so a long
+    value costs linear time.)"""
+    return all((len(part) >= 3 if part[-1].islower() else not part.isdigit() or len(part) <= 4)
+               for part in _CAMEL_PART.findall(value))
 
 
 def _password_random(match: re.Match[str], text: str) -> float | None:
@@ -249,7 +258,7 @@ def _password_random(match: re.Match[str], text: str) -> float | None:
     letters and digits that read as random (upper and lower case and a digit, not words
     in camel case, not a digest)."""
     value, _ = _value(match)
-    if _CAMEL_WORDS.fullmatch(value) or entropy(value) < 3.5 or is_uuid_or_digest(value):
+    if _camel_words(value) or entropy(value) < 3.5 or is_uuid_or_digest(value):
         return None
     confidence = _password(match, text)
     return None if confidence is None else 0.6
