@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Five corpora, each scored separately, and clean text:
+Six corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
