@@ -1,9 +1,10 @@
-"""The second fresh held-out set of the privacy benchmark (set D): HELD OUT.
+"""The second fresh held-out set of the privacy benchmark (set D): a TUNING SET since round 3.
 
 Written on 2026-12-07 after set C had been evaluated (and spent), before that round's
 detector changes and without running the detectors on it; committed on its own before
-those changes. ``benchmarks/privacy.py`` scores it once per round as "held-out D"; a
-miss found here is reported, not fixed against this set.
+those changes, and evaluated once as held out at the end of round 2. Its misses were
+then fixed by class in round 3, so set D is spent: ``benchmarks/privacy.py`` scores it
+as "set D (tuned on)", and the held-out set is set E (``privacy_heldout_e.py``).
 
 Nothing here comes from sets A, B or C: its own document composer (:func:`documents_d`),
 its own value generators (no Faker, no ``athena_core`` import: card numbers, IBANs and

@@ -305,7 +305,7 @@ async def test_classic_mode_remembers_and_recalls_as_json(classic_server) -> Non
 
 
 async def test_classic_mode_scans_for_sensitive_values_by_offset(classic_server) -> None:
-    text = "Mail ada@acme-corp.com, card 4111 1111 1111 1111"
+    text = "Mail ada@acme-corp.com, card 4539 1488 0343 6467"
     result = outcome(await classic_server.call_tool("privacy_scan", {"text": text}))["result"]
     assert [(s["type"], s["start"], s["end"]) for s in result] == [
         ("email", 5, 22), ("payment_card", 29, 48)]

@@ -68,15 +68,15 @@ EXAMPLES = [
     ("phone", "Office: [[+1 (415) 867-5309]]"),
     ("phone", "her mobile is [[(312) 867-5309]], landline [[030 12345678]]"),
     ("phone", "Numéro : [[01 42 68 53 00]]"),
-    ("payment_card", "card [[4111 1111 1111 1111]] exp 12/27"),
-    ("payment_card", 'pan = "[[5555555555554444]]"'),
-    ("payment_card", "Amex [[3782-822463-10005]] on file"),
-    ("payment_card", "test with [[2223003122003222]] (Mastercard 2-series)"),
-    ("payment_card", "JCB [[3530111333300000]], Diners [[30569309025904]]"),
-    ("payment_card", "Discover [[6011111111111117]] and Maestro [[6759649826438453]]"),
-    ("iban", "Pay to [[DE89 3704 0044 0532 0130 00]] by Friday."),
-    ("iban", "iban: [[GB82WEST12345698765432]]"),
-    ("iban", "Portugal [[PT50000201231234567890154]], Norway [[NO9386011117947]]"),
+    ("payment_card", "card [[4539 1488 0343 6467]] exp 12/27"),
+    ("payment_card", 'pan = "[[5526439018773105]]"'),
+    ("payment_card", "Amex [[3762-198044-51534]] on file"),
+    ("payment_card", "paid with [[2223104587162907]] (Mastercard 2-series)"),
+    ("payment_card", "JCB [[3538571023349108]], Diners [[30569312045972]]"),
+    ("payment_card", "Discover [[6011938472615348]] and Maestro [[6759140288364122]]"),
+    ("iban", "Pay to [[DE39 3705 0299 1004 8372 61]] by Friday."),
+    ("iban", "iban: [[GB46NWBK40152731846209]]"),
+    ("iban", "Portugal [[PT49003506830004612870392]], Norway [[NO5915032781946]]"),
     ("us_ssn", "SSN [[536-22-1857]] on the W-2"),
     ("us_ssn", "social security number: [[536221857]]"),
     ("ipv4", "the db listens on [[10.20.30.40]]:5432"),
@@ -297,6 +297,131 @@ def test_numbers_and_words_near_phone_or_password_words_are_not_all_values(text:
     assert found(text) == []
 
 
+XAPP = ("xapp-1-A07QJ3K2M4N-7729461830152-a4c123b1612dd272d1371c17149d4395"
+        "36b3216fdaeeb975729fae923d5a4fd1")
+#: (type, text with the values between [[ and ]]): credentials named by words other than
+#: "password", given to commands, in YAML blocks, JSON name/value pairs and chat answers;
+#: URLs with an empty user; more of the published prefixes of the listed vendors.
+CREDENTIAL_SHAPES = [
+    # Names without the word "password": a pre-shared key, pw, pwd, a glued env name.
+    ("password", "WIFI_PSK=[[Kq8-meadow-Tz4]]"),
+    ("password", "fyi the VPN pw changed, new one is [[Ember!9021x]]"),
+    ("password", "can u use [[Ember!9021x]] for the VPN pw pls"),
+    ("password", "here's the wifi pwd \u2192 [[Kq8!meadow4]]"),
+    ("password", "PGPASSWORD='[[Ember!9021x]]' psql -h pg-primary -U app"),
+    ("password", "export MYSQLPWD=[[Ember!9021x]]"),
+    # Commands that take a password: mysql -p glued, sshpass, docker login, redis-cli -a.
+    ("password", "mysql -h db1 -u app -p'[[Ember!9021x]]' orders"),
+    ("password", "mysqldump -uroot -p[[Ember9021xQ]] shop > shop.sql"),
+    ("password", "sshpass -p '[[Ember!9021x]]' ssh deploy@bastion"),
+    ("password", "docker login -u ci -p [[Ember9021xQ]] registry.internal"),
+    ("password", "redis-cli -h cache -p 6379 -a [[Ember!9021x]] ping"),
+    # A user and password given as a pair.
+    ("password", "login: admin / [[Ember!9021x]]"),
+    ("password", "creds are admin:[[Ember!9021x]] (same as staging)"),
+    # A YAML block scalar, folded or literal, on the line after the key.
+    ("password", "  smtp_password: >-\n    [[Ember!9021x]]\n"),
+    ("password", "db:\n  password: |\n    [[Ember!9021x]]\n"),
+    # A chat answer on the line after the question.
+    ("password", "[10:05] dana: VPN password?\n[10:06] sam: [[Ember!9021x]]"),
+    ("password", "root pw?\n[[Ember!9021x]]"),
+    # JSON name/value pairs (ECS, SSM).
+    ("password", '    {"name": "SMTP_PASSWORD", "value": "[[Ember!9021x]]"},'),
+    ("password", '{"Name": "/prod/db_password", "Value": "[[Ember!9021x]]", "Type": "S"}'),
+    # A URL with an empty user.
+    ("url_password", "REDIS_URL=redis://:[[Zx9kQ2mL7pW4]]@cache.internal:6379/0"),
+    # Published prefixes of the listed vendors.
+    ("slack_token", f"SLACK_APP_TOKEN=[[{XAPP}]]"),
+    ("anthropic_api_key", "token [[sk-ant-oat01-" + "Iq2HZt-PlJhx2jIclHkCiHp6bR1IqfEouHgxzNNAL5w"
+                          "IScGebcy8F5n3-YNBDRzrZSgqbjG3uhkWKFLf6xuI5aHUQPFeNAA]]"),
+    ("anthropic_api_key", "admin key [[sk-ant-admin01-" + "Iq2HZt-PlJhx2jIclHkCiHp6bR1IqfEouHgxz"
+                          "NNAL5wIScGebcy8F5n3-YNBDRzrZSgqbjG3uhkWKFLf6xuI5aHUQPFeNAA]]"),
+    ("stripe_key", "signing secret: [[whsec_" + "pWLuqIA1id6Vw5DQL05HA064Zk8mQ2rT" + "]]"),
+    ("gitlab_token", "trigger [[glptt-cc3fc1626e53a13043b026c48bbf33feff9243a8]] and "
+                     "runner [[glrt-"
+                     "RH9ucAUsdMlHUvTCQCyE]]"),
+    ("gitlab_token", "oauth [[gloas-2aabfe228f219e9cb0eb53f16947ccf25ec84d8dbc742547"
+                     "70f58904dba41ecc]], agent [[glagent-"
+                     "RH9ucAUsdMlHUvTCQCyEzzX8qL2mN5pR7tV0wY3b]]"),
+    ("openai_api_key", "OPENAI_ADMIN_KEY=[[sk-admin-" + "P9nhFyJfm5di4PzJ59FHz5r1pY4OjE2jBMptU"
+                       "sGr7CmY_uCu" + "]]"),
+    # Diceware passwords with dots (not attribute references: three or more words, the
+    # last ending in digits).
+    ("password", "root_password : [[Walrus.meadow.Ember66]]"),
+    ("password", "fyi mail password changed, new one is [[glacier.saffron.tundra71]] :lock:"),
+    ("password", "docker login -u ci -p [[meadow.Quartz.saffron87]] registry.internal"),
+    # A random token (upper and lower case letters and digits, 16 or more) in the sentence
+    # of the word, without a symbol.
+    ("password", "the password for the NAS is still [[uIkH59pPk6LF4AhKln8seU40]] btw"),
+    # A secret-named identifier right before its value, without a separator.
+    ("password", "AuthException: rejected smtp_password [[M3@dow!3284]] for principal svc"),
+    ("password", "[INFO] Using wifi_psk '[[Sp0JfrhhUf1r09/DwatyLpeU]]' from settings.xml"),
+    ("password", "AuthException: rejected vpn_pass [[Pumice.Quartz.meadow72]] for svc"),
+    # The value alone on an indented line below a line that names it and ends in a dash
+    # or colon.
+    ("password", "Please find below the root password for the account -\n\n    [[3QEl7Ct"
+                 "IxvsFmIVlXLWFLPri]]\n\nKind regards"),
+    ("password", "Here is the secret for the new vendor account:\n\n    [[Kx7#mQ2vL9pT4wZ8]]\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), CREDENTIAL_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(CREDENTIAL_SHAPES)])
+def test_credentials_named_other_ways_are_found(kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What the rules above must not take: look-alikes of those shapes.
+NOT_CREDENTIALS = [
+    # An SSH remote is a host and a path, not an e-mail address.
+    "git clone git@github.com:acme-corp/api.git && cd api",
+    "remote: deploy@build-01.acme-corp.io:/srv/releases/api",
+    # Network ranges are not addresses.
+    "allow 10.0.0.0/8, 172.16.0.0/12 and 100.64.0.0/10; deny fe80::/10 and 2a00:1450::/32",
+    "route add -net 81.2.69.0/24 dev eth0",
+    # An AWS ARN names a secret; it is not one.
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+    "SecretId: arn:aws:secretsmanager:us-east-1:210987654321:secret:payments/api-k3Yx9Q",
+    # The other fields of a connection string.
+    "Server=sql01;Database=crm;User Id=svc;Password=${DB_PASSWORD};",
+    # Commands with a port, not a password, after -p; a prompt for one.
+    "redis-cli -h cache -p 6379 ping; mysql -h db1 -u app -p orders",
+    "docker login -u ci --password-stdin registry.internal",
+    # Pairs that are not credentials; a question with no answer value.
+    "login: see docs/setup.md / wiki",
+    "VPN password?\nI don't know, ask Dana.",
+    '{"name": "SMTP_PASSWORD", "valueFrom": "arn:aws:ssm:eu-west-1:1:parameter/smtp"}',
+    "  smtp_password: >-\n    ${SMTP_PASSWORD}\n",
+    # The payment processors' published test card numbers and the IBAN registry's
+    # examples are documentation.
+    "Stripe test card 4242 4242 4242 4242, Visa 4111111111111111, 4012888888881881",
+    "Mastercard 5555 5555 5555 4444, 5105105105105100, 2223003122003222",
+    "Amex 378282246310005 or 3782 822463 10005, Discover 6011111111111117",
+    "JCB 3530111333300000, Diners 30569309025904, UnionPay 6200000000000005",
+    "IBAN example DE89 3704 0044 0532 0130 00 and GB82WEST12345698765432",
+    # Guards of the rules just above: references with digits and two words, a sentence
+    # with the word and a random-looking identifier of another kind, a named field.
+    "password = settings.db2; pw = self.config.Timeout3()",
+    "the password reset link expired: see ResetPasswordTokenV2Handler in the log",
+    "the password field uses the validator PasswordPolicyV2Strict",
+    "the db_password field is required; smtp_password for the relay",
+    "Reset your password at the link below:\n    https://acme-corp.io/reset\n",
+    "The secret key rotation steps -\n\n    kubectl rollout restart deploy/api\n",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS)
+def test_lookalikes_of_credentials_remotes_ranges_and_test_numbers_are_not_reported(
+        text: str) -> None:
+    assert found(text) == []
+
+
+def test_an_address_with_its_prefix_length_is_still_an_address() -> None:
+    assert found("eth0: inet 81.2.69.77/24 brd 81.2.69.255, mail ana@acme-corp.io: ok") == [
+        ("ipv4", "81.2.69.77"), ("ipv4", "81.2.69.255"), ("email", "ana@acme-corp.io")]
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [
@@ -337,11 +462,11 @@ def test_documentation_lookalikes_uuids_and_hashes_are_not_reported(text: str) -
 
 
 MUTATED = [
-    "card 4111 1111 1111 1112 exp 12/27",
-    "card 5555555555554443",
-    "Pay to DE89 3704 0044 0532 0130 01 by Friday.",
-    "iban: GB82WEST12345698765433",
-    "Portugal PT50000201231234567890155",
+    "card 4539 1488 0343 6468 exp 12/27",
+    "card 5526439018773104",
+    "Pay to DE39 3705 0299 1004 8372 62 by Friday.",
+    "iban: GB46NWBK40152731846208",
+    "Portugal PT49003506830004612870393",
 ]
 
 
@@ -526,7 +651,7 @@ def test_a_plugin_detector_joins_the_built_in_ones(tmp_path: Path) -> None:
     with Athena.open(config=config, plugins=[_ticket_plugin()]) as athena:
         assert athena.plugins.registry("pii detector").provider("tickets") == "ticketing"
         assert "ticket" in athena.privacy.types()
-        text = "TCK-0042-QA reported by ada@acme-corp.com, card 4111111111111111"
+        text = "TCK-0042-QA reported by ada@acme-corp.com, card 4539148803436467"
         assert [(s["type"], s["detector"]) for s in athena.privacy.scan(text)] == [
             ("ticket", "tickets"), ("email", "email")]
 

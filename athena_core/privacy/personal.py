@@ -15,6 +15,7 @@ import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
 from athena_core.privacy.detector import DetectorContext, Rule, RuleDetector
+from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
 __all__ = ["card_detector", "email_detector", "iban_detector", "ip_detector",
            "phone_detector", "ssn_detector"]
@@ -29,20 +30,25 @@ _RESERVED_DOMAIN = re.compile(
     r"(?:^|\.)(?:example\.(?:com|net|org|edu)|example|test|invalid|localhost)$", re.I)
 #: ``scheme://user:password@host``: the part before ``@`` is a URL's user, not a mailbox.
 _URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*$")
+#: ``git@github.com:acme/api.git``, ``deploy@host.io:/srv``: a colon and a path right
+#: after the host make it an SSH or scp remote, not a mailbox.
+_REMOTE_PATH = re.compile(r":[\w~/.-]")
 
 
 def _email(match: re.Match[str], text: str) -> float | None:
     local, _, domain = match.group().rpartition("@")
     if ".." in local or local.endswith(".") or _RESERVED_DOMAIN.search(domain):
         return None
-    if _URL_USERINFO.search(text, max(0, match.start() - 100), match.start()):
+    if _URL_USERINFO.search(text, max(0, match.start() - 100), match.start()) \
+            or _REMOTE_PATH.match(text, match.end()):
         return None
     return 1.0
 
 
 def email_detector(context: DetectorContext) -> RuleDetector:
     """E-mail addresses, except those of domains reserved for documentation and tests
-    (``example.com``, ``*.test``, ``*.invalid``, ...) and the user part of a URL."""
+    (``example.com``, ``*.test``, ``*.invalid``, ...), the user part of a URL and SSH or
+    scp remotes (``git@github.com:acme/api.git``: a colon and a path after the host)."""
     return RuleDetector(context.name, (Rule("email", _EMAIL, _email, keywords=("@",)),))
 
 
@@ -238,7 +244,8 @@ _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}(?: [A-Z0-9]{4})* $")
 def _card(match: re.Match[str], text: str) -> float | None:
     digits = re.sub(r"[ -]", "", match.group())
     separators = set(re.findall(r"[ -]", match.group()))
-    if len(separators) > 1 or not luhn_valid(digits) or card_issuer(digits) is None:
+    if len(separators) > 1 or not luhn_valid(digits) or card_issuer(digits) is None \
+            or digits in PUBLISHED_NUMBERS:
         return None
     if _IBAN_HEAD.search(text, max(0, match.start() - 40), match.start()):
         return None
@@ -249,7 +256,8 @@ def card_detector(context: DetectorContext) -> RuleDetector:
     """Payment card numbers (12 to 19 digits, written together or grouped with spaces or
     hyphens) that pass the Luhn check and fall in a real issuer's range with a length
     that issuer uses: Visa, Mastercard, American Express, Discover, JCB, Diners Club and
-    Maestro."""
+    Maestro; not the payment processors' published test numbers (``4242 4242 4242 4242``,
+    ``4111 1111 1111 1111``, ... :data:`~athena_core.privacy.lookalikes.PUBLISHED_NUMBERS`)."""
     return RuleDetector(context.name, (Rule("payment_card", _CARD, _card),))
 
 
@@ -259,12 +267,14 @@ _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7
 
 
 def _iban(match: re.Match[str], text: str) -> float | None:
-    return 1.0 if iban_valid(match.group().replace(" ", "")) else None
+    value = match.group().replace(" ", "")
+    return 1.0 if iban_valid(value) and value not in PUBLISHED_NUMBERS else None
 
 
 def iban_detector(context: DetectorContext) -> RuleDetector:
     """IBANs, written together or in groups of four, that have their country's length
-    (every country of the IBAN registry) and pass the mod-97 check."""
+    (every country of the IBAN registry) and pass the mod-97 check; not the registry's
+    and banks' published examples (``DE89 3704 0044 0532 0130 00``, ...)."""
     return RuleDetector(context.name, (Rule("iban", _IBAN, _iban),))
 
 
@@ -301,6 +311,7 @@ _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}"
                    r"|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
 _VERSION = re.compile(r"(?i)\b(?:version|ver\.?|release|v)\s*$")
+_PREFIX_LENGTH = re.compile(r"/(\d{1,3})(?!\d)")
 #: Addresses that identify nobody: documentation ranges, loopback, unspecified, masks.
 _UNREPORTED = tuple(ipaddress.ip_network(net) for net in (
     "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "127.0.0.0/8", "0.0.0.0/8",
@@ -319,13 +330,27 @@ def _ip(match: re.Match[str], text: str) -> float | None:
         return None
     if any(address.version == net.version and address in net for net in _UNREPORTED):
         return None
+    prefix = _PREFIX_LENGTH.match(text, match.end())
+    if prefix is not None and _network(f"{value}/{prefix.group(1)}"):
+        return None  # ``10.0.0.0/8``, ``fe80::/10``: a range, not an address
     return 0.9
+
+
+def _network(cidr: str) -> bool:
+    """Whether ``cidr`` names a network of more than one address by its first address."""
+    try:
+        network = ipaddress.ip_network(cidr)  # strict: host bits must be zero
+    except ValueError:
+        return False
+    return network.num_addresses > 1
 
 
 def ip_detector(context: DetectorContext) -> RuleDetector:
     """IPv4 and IPv6 addresses, validated by the standard library's ``ipaddress``; not
     the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
-    2001:db8::/32), loopback, unspecified addresses or netmasks (255.x.x.x)."""
+    2001:db8::/32), loopback, unspecified addresses, netmasks (255.x.x.x) or network
+    ranges written by their first address (``10.0.0.0/8``, ``fe80::/10``; an address
+    with its prefix length, ``81.2.69.77/24``, is still reported)."""
     return RuleDetector(context.name, (
         Rule("ipv4", _IPV4, _ip, keywords=(".",)),
         Rule("ipv6", _IPV6, _ip, keywords=(":",)),

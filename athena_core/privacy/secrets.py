@@ -150,6 +150,10 @@ def _value(match: re.Match[str]) -> tuple[str, bool]:
 
 def _password(match: re.Match[str], text: str) -> float | None:
     value, quoted = _value(match)
+    if value.startswith("-----BEGIN"):
+        return None  # a PEM block under ``key: |``: the private-key rule's
+    if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
+        return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[", '"', "'")
                        or "(" in value or "[" in value):
         return None  # code: a call, a subscript (``os.environ["X"]``)
@@ -157,6 +161,10 @@ def _password(match: re.Match[str], text: str) -> float | None:
             or is_uuid_or_digest(value) or (not quoted and is_identifier_reference(value)):
         return None
     return 0.8 if quoted else 0.7
+
+
+#: The fields of an ARN before its resource type: ``arn:aws:secretsmanager:eu-west-1:1234:``.
+_ARN_BEFORE = re.compile(r"\barn:[\w-]+:[\w-]+:[\w-]*:\d*:$")
 
 
 def _password_named(match: re.Match[str], text: str) -> float | None:
@@ -186,7 +194,11 @@ def _strong(value: str) -> bool:
     return (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
             and any(not c.isalnum() for c in value) and not ("@" in value and "." in value)
             and "://" not in value and not _FILE_OR_HOST.fullmatch(value)
-            and not _VERSIONED.fullmatch(value))
+            and not _VERSIONED.fullmatch(value) and not _SETTING.match(value))
+
+
+#: ``Server=sql01``, ``Database=crm``: a setting and its value, not one value.
+_SETTING = re.compile(r"[A-Za-z_][\w.-]*=(?!=|$)")
 
 
 #: ``backup_v2.tar.gz``, ``api2.acme.io``, ``src/app.py``: a name with extensions or a path.
@@ -219,6 +231,52 @@ def _password_quoted_after(match: re.Match[str], text: str) -> float | None:
     return _password_named(match, text)
 
 
+def _password_answer(match: re.Match[str], text: str) -> float | None:
+    """A line answering a question about a password: the whole answer must look like one
+    (letters and a digit, and a digit or symbol besides letters), not like a word."""
+    value, _ = _value(match)
+    if not any(c.isdigit() for c in value):
+        return None
+    return _password_named(match, text)
+
+
+#: The parts of an identifier: a word (capitalised or not), capitals, digits.
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _camel_words(value: str) -> bool:
+    """Whether ``value`` reads as an identifier of words in camel or upper case with a
+    few digits (``PasswordPolicyV2Strict``): each part with small letters has three or
+    more, each run of digits at most four. (Parts are found in one pass, so a long
+    value costs linear time.)"""
+    return all((len(part) >= 3 if part[-1].islower() else not part.isdigit() or len(part) <= 4)
+               for part in _CAMEL_PART.findall(value))
+
+
+def _password_random(match: re.Match[str], text: str) -> float | None:
+    """A value in the sentence of the word "password" without a symbol: 16 or more
+    letters and digits that read as random (upper and lower case and a digit, not words
+    in camel case, not a digest)."""
+    value, _ = _value(match)
+    if _camel_words(value) or entropy(value) < 3.5 or is_uuid_or_digest(value):
+        return None
+    confidence = _password(match, text)
+    return None if confidence is None else 0.6
+
+
+def _password_below(match: re.Match[str], text: str) -> float | None:
+    """A value on its own line below the line naming it: letters and a digit, and not a
+    URL, an absolute or relative path or a file or host name."""
+    value, _ = _value(match)
+    if "://" in value or value.startswith(("/", "./", "~/")) or _FILE_NAME.fullmatch(value):
+        return None
+    return _password_answer(match, text)
+
+
+#: ``backup_v2.tar.gz``, ``api2.acme.io``: a name with extensions.
+_FILE_NAME = re.compile(r"[\w.-]*\.[A-Za-z][A-Za-z0-9]{0,5}")
+
+
 def _bearer(match: re.Match[str], text: str) -> float | None:
     """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
     value = match.group("bare")
@@ -235,10 +293,15 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-_KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|pass|secret|client[_ -]?secret|secret[_ -]?key"
+_KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|psk|pass|secret|client[_ -]?secret"
+              r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
               r"|private_key_password")
-_PASSWORD_WORDS = r"(?:password|passphrase|passcode)"
+#: Words that name a password in prose: "password", and "pw", "pwd", "passwd" and "PSK"
+#: (a Wi-Fi or VPN pre-shared key), as chat and notes write them.
+_PASSWORD_WORDS = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk)"
+_PASSWORD_KEYWORDS = ("password", "passphrase", "passcode", "passwd", "pwd", "pw", "psk")
+_PASSWORD_ANCHOR = re.compile(rf"\b{_PASSWORD_WORDS}\b")
 #: A remark in parentheses between the word and its colon: "password (confirmed twice):".
 _REMARK = r"\([^()\n]{1,40}\)"
 #: HTML tags between a label and its value: ``Password:</td><td><code>``.
@@ -247,7 +310,8 @@ _ASSIGNMENT = re.compile(
     rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}"
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
-    r"[ \t]*(?::=|=>|->|\u2192|<-|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*(?:\*{1,2}[ \t]+)?"
+    r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
+    r"|:=|=>|->|\u2192|<-|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*(?:\*{1,2}[ \t]+)?"
     rf"{_TAGS_BETWEEN}{{0,4}}?" + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
@@ -273,6 +337,12 @@ _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])")
+#: A random-looking token after the word in the same sentence: "the password for the NAS
+#: is still uIkH59pPk6LF4AhKln8seU40".
+_NEAR_RANDOM = re.compile(
+    rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
+    r"(?P<bare>(?-i:(?=[A-Za-z0-9]*?[A-Z])(?=[A-Za-z0-9]*?[a-z])(?=[A-Za-z0-9]*?\d)"
+    r"[A-Za-z0-9]{16,64}))(?![^\s\"'`\u201d\u2019,;)])")
 #: A strong value in the sentence before the one naming it: "Please retry with X. It
 #: should be the new root password." (at most 100 characters on, on the same line).
 _NEAR_BEFORE = re.compile(
@@ -281,8 +351,8 @@ _NEAR_BEFORE = re.compile(
 #: A name/value pair naming a secret: ``<add key="DB_PASSWORD" value="..."/>``, a
 #: Kubernetes ``- name: DB_PASSWORD`` with ``value: ...`` on the next line.
 _PAIR = re.compile(
-    rf"(?i)\b(?:name|key)[ \t]*[=:][ \t]*[\"']?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
-    r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[ \t]*[=:][ \t]*" + _VALUE)
+    rf"(?i)\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?[\w./-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
+    r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE)
 #: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
 #: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
 #: verb and its object).
@@ -311,8 +381,39 @@ _BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:
 _FLAG = re.compile(
     r"(?i)(?<![\w-])--(?:[a-z0-9]+-){0,3}(?:password|passwd|pass|secret|api-key|apikey|token)"
     r"[ \t]+(?!-)" + _VALUE)
+#: A secret-named environment variable with a prefix glued on: ``PGPASSWORD=...``,
+#: ``MYSQLPWD=...`` (upper case, as environments write them).
+_GLUED_NAME = re.compile(
+    r"(?<![\w$])[A-Z][A-Z0-9]*(?:PASSWORD|PASSWD|PASSPHRASE|PWD|PSK|SECRET|TOKEN)"
+    r"[ \t]*(?:=|:[ \t])[ \t]*" + _VALUE)
+#: Commands that take a password as a flag: ``mysql -p'...'`` (glued: ``-p`` alone makes
+#: mysql ask), ``sshpass -p``, ``docker login -p`` (and podman, buildah, skopeo, oras,
+#: helm registry), ``mongo -p``, ``redis-cli -a``, ``ldapsearch -w``.
+_COMMAND_PASSWORD = re.compile(
+    r"\b(?:mysql\w*\b[^\n|;&]*?[ \t]-p(?=\S)"
+    r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
+    r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
+    r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+)" + _VALUE)
+#: A secret-named identifier right before its value, with no separator: "rejected
+#: smtp_password M3@dow!3284", "Using wifi_psk '...'".
+_NAMED_IDENTIFIER = re.compile(
+    r"(?i)\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])" + _VALUE)
+#: The value alone on an indented line below a line naming a password or secret that ends
+#: in a dash or colon: "Please find below the root password -" then "    ...".
+_BLOCK_BELOW = re.compile(
+    rf"(?i)\b(?:{_PASSWORD_WORDS}|secret|token)\b[^\n]{{0,80}}?[-:\u2013\u2014][ \t]*\n"
+    r"(?:[ \t]*\n)?[ \t]+(?P<bare>[^\s\"'`]{8,128})(?=[ \t]*(?:\n|$))")
+#: A user and password as a pair: "login: admin / ...", "creds are admin:...".
+_CREDENTIAL_PAIR = re.compile(
+    r"(?i)\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p)\b[ \t]*"
+    r"(?::|=|\bare\b|\bis\b)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*" + _VALUE)
+#: A chat answer: the value alone on the line after a question about a password or key
+#: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any.
+_ANSWER = re.compile(
+    rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}\?[ \t]*\n"
+    rf"(?:[^\n]{{0,40}}?:[ \t]+)?(?P<bare>[^\s\"'`]{{6,128}})(?=[ \t]*(?:\n|$))")
 _URL_PASSWORD = (
-    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{1,64}:(?P<password>[^\s@/\"'<>]{1,128})"
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{0,64}:(?P<password>[^\s@/\"'<>]{1,128})"
     r"@[A-Za-z0-9.-]+")
 
 
@@ -331,22 +432,29 @@ _RULES: tuple[Rule, ...] = (
     _rule("github_token", r"gh[pousr]_[A-Za-z0-9]{36}" + _AFTER, None, "gh"),
     _rule("github_token", r"github_pat_[A-Za-z0-9_]{82}" + _AFTER, None,
           "github_pat_"),
-    _rule("gitlab_token", r"gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_-]{20,}"
+    _rule("gitlab_token", r"gl(?:pat|oas|dt|rt|rtr|ptt|ft|imt|agent|soat|ffct|cbt|wt)"
+          r"-[A-Za-z0-9_-]{20,}"
           + _AFTER, None, "gl"),
     _rule("slack_token", r"xox[abposre]-\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
           None, "xox"),
     # Rotating tokens: an access token (``xoxe.xoxp-1-...``) and its refresh token.
     _rule("slack_token", r"xoxe(?:\.xox[abp])?-\d-[A-Za-z0-9]{40,}" + _AFTER, None, "xoxe"),
+    # App-level tokens (Socket Mode): ``xapp-1-A0123ABCD-1234567890123-<64 hex>``.
+    _rule("slack_token", r"xapp-\d-[A-Z0-9]{6,}-\d{6,}-[A-Za-z0-9]{32,}" + _AFTER, None,
+          "xapp-"),
     _rule("slack_webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
           r"T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}", None, "hooks.slack.com", token=False),
     _rule("stripe_key", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,99}" + _AFTER,
           None, "_live_", "_test_"),
-    _rule("openai_api_key", r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}" + _AFTER,
+    # A webhook endpoint's signing secret.
+    _rule("stripe_key", r"whsec_[A-Za-z0-9+/]{32,88}" + _AFTER, None, "whsec_"),
+    _rule("openai_api_key", r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,}" + _AFTER,
           None, "sk-"),
     _rule("openai_api_key", r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}" + _AFTER,
           None, "sk-"),
     _rule("openai_api_key", r"sk-[A-Za-z0-9]{48}" + _AFTER, _mixed, "sk-"),
-    _rule("anthropic_api_key", r"sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_-]{32,}"
+    # API keys (api03), admin keys (admin01), OAuth access and refresh tokens (oat01, ort01).
+    _rule("anthropic_api_key", r"sk-ant-(?:api|admin|sid|oat|ort)\d{2}-[A-Za-z0-9_-]{32,}"
           + _AFTER, None, "sk-ant-"),
     _rule("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
           + _AFTER, _jwt, "eyj"),
@@ -370,21 +478,31 @@ _RULES: tuple[Rule, ...] = (
     _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
     Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
-         keywords=("password", "passphrase", "passcode")),
+         keywords=_PASSWORD_KEYWORDS),
     Rule("password", _NEAR_BEFORE, _password_strong, group="bare",
-         keywords=("password", "passphrase", "passcode")),
+         keywords=_PASSWORD_KEYWORDS),
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
-         keywords=("password", "passphrase", "passcode"),
-         anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
+         keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NEAR, _password_near, group="bare",
-         keywords=("password", "passphrase", "passcode"),
-         anchor=re.compile(r"\bpass(?:word|phrase|code)\b")),
+         keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
-         keywords=("pass", "pw", "secret", "key", "token"),
+         keywords=("pass", "pw", "psk", "secret", "key", "token"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
          not_after=frozenset(string.ascii_letters + string.digits)),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
-         anchor=re.compile(r"\b(?:name|key)[ \t]*[=:]")),
+         anchor=re.compile(r"\b(?:name|key)[\"']?[ \t]*[=:]")),
+    Rule("password", _GLUED_NAME, _password, group=_VALUE_GROUPS,
+         keywords=("password", "passwd", "passphrase", "pwd", "psk", "secret", "token")),
+    Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
+         keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap")),
+    Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
+         keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
+    Rule("password", _ANSWER, _password_answer, group="bare", keywords=("?",)),
+    Rule("password", _NEAR_RANDOM, _password_random, group="bare",
+         keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
+    Rule("password", _NAMED_IDENTIFIER, _password_named, group=_VALUE_GROUPS,
+         keywords=("_pass", "_pwd", "_psk", "_secret", "_token")),
+    Rule("password", _BLOCK_BELOW, _password_below, group="bare", keywords=("\n",)),
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
     Rule("password", _QUOTED_AFTER, _password_quoted_after, group=("quoted", "curly"),
