@@ -1,7 +1,8 @@
 """``athena tasks`` and ``athena tick``: prospective memory from the command line.
 
-Thin layers over the ``prospective`` operations (``list``, ``add``, ``done``,
-``cancel``, ``runs``) and over :meth:`~athena_core.prospective.service.Prospective.tick`,
+Thin layers over every ``prospective`` operation (``list``, ``get``, ``add``,
+``depend``, ``start``, ``done``, ``cancel``, ``fail``, ``runs``, ``due``,
+``triggered``) and over :meth:`~athena_core.prospective.service.Prospective.tick`,
 which a cron-driven host runs every minute (``* * * * * athena tick``).
 """
 
@@ -61,19 +62,40 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_change(args: argparse.Namespace) -> int:
+    """``get``, ``start``, ``done``, ``cancel``, ``fail`` and ``depend`` of one id."""
+    extra = {name: getattr(args, name) for name in ("reason", "on")
+             if getattr(args, name, None) is not None}
     with _open(args) as athena:
         operation = getattr(athena.prospective, args.change)
-        item = operation(args.id, scope=args.scope)
+        item = operation(args.id, scope=args.scope, **extra)
     return _show(args, item, [_item_line(item)])
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    return (f"{run['fired_at']}  {run['outcome']:<9} x{run['instants']}  task {run['task']}  "
+            f"for {run['scheduled_for'] or run['occurrence']}  delivered to "
+            f"{run['delivered_to'] or '-'}")
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     with _open(args) as athena:
         runs = athena.prospective.runs(args.id, limit=args.limit, scope=args.scope)
-    return _show(args, runs, [
-        f"{run['fired_at']}  {run['outcome']:<9} x{run['instants']}  task {run['task']}  "
-        f"for {run['scheduled_for'] or run['occurrence']}  delivered to "
-        f"{run['delivered_to'] or '-'}" for run in runs])
+    return _show(args, runs, [_run_line(run) for run in runs])
+
+
+def _cmd_due(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        runs = athena.prospective.due(limit=args.limit, scope=args.scope)
+    return _show(args, runs, [_run_line(run) for run in runs])
+
+
+def _cmd_triggered(args: argparse.Namespace) -> int:
+    announced = {name: getattr(args, name) for name in (
+        "text", "operation", "kind", "outcome", "session", "tags", "path", "key")
+        if getattr(args, name) is not None}
+    with _open(args) as athena:
+        runs = athena.prospective.triggered(scope=args.scope, **announced)
+    return _show(args, runs, [_run_line(run) for run in runs])
 
 
 def _cmd_tick(args: argparse.Namespace) -> int:
@@ -86,7 +108,8 @@ def _cmd_tick(args: argparse.Namespace) -> int:
 
 def register(commands: Any, common: argparse.ArgumentParser,
              scoped: argparse.ArgumentParser) -> None:
-    """Add ``athena tasks`` (list, add, done, cancel, runs) and ``athena tick``."""
+    """Add ``athena tasks`` (one command per ``prospective`` operation) and
+    ``athena tick``."""
     tasks = commands.add_parser(
         "tasks", help="tasks, goals and reminders with time, event and context triggers",
         description="Prospective memory (docs/layers.md).")
@@ -124,15 +147,34 @@ def register(commands: Any, common: argparse.ArgumentParser,
     sub.add_argument("--misfire", choices=["catch_up_all", "coalesce_once", "skip"])
     sub.add_argument("--grace", help="e.g. '5 minutes' (the default)")
     sub.set_defaults(handler=_cmd_add)
-    for change, text in (("done", "mark an intention done"), ("cancel", "cancel an intention")):
+    for change, text in (("get", "one intention, with its notes and outcome"),
+                         ("start", "mark an intention active"),
+                         ("done", "mark an intention done"), ("cancel", "cancel an intention"),
+                         ("fail", "mark an intention failed, saying why"),
+                         ("depend", "make an intention wait for others to be done")):
         sub = tasks_commands.add_parser(change, parents=[common, scoped], help=text)
         sub.add_argument("id")
+        if change == "fail":
+            sub.add_argument("--reason", required=True)
+        if change == "depend":
+            sub.add_argument("--on", action="append", required=True, metavar="ID")
         sub.set_defaults(handler=_cmd_change, change=change)
     sub = tasks_commands.add_parser("runs", parents=[common, scoped],
                                     help="fire records: when, outcome, delivered to whom")
     sub.add_argument("id", nargs="?")
     sub.add_argument("--limit", type=int, default=100)
     sub.set_defaults(handler=_cmd_runs)
+    sub = tasks_commands.add_parser("due", parents=[common, scoped],
+                                    help="what is due now, delivered to you once")
+    sub.add_argument("--limit", type=int, default=100)
+    sub.set_defaults(handler=_cmd_due)
+    sub = tasks_commands.add_parser(
+        "triggered", parents=[common, scoped],
+        help="announce what happened or where you are; print the reminders it fires")
+    for name in ("text", "operation", "kind", "outcome", "session", "path", "key"):
+        sub.add_argument(f"--{name}")
+    sub.add_argument("--tag", dest="tags", action="append", metavar="TAG")
+    sub.set_defaults(handler=_cmd_triggered)
     sub = commands.add_parser(
         "tick", parents=[common], help="fire what is due (for cron: '* * * * * athena tick')",
         description="Fire every time trigger due now in every scope, per its misfire policy, "
