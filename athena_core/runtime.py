@@ -382,7 +382,8 @@ class Athena:
                                            .where(MemoryRow.pk.in_(batch))).all()
                 tx.session.execute(delete(MemoryRow).where(MemoryRow.pk.in_(batch)))
             gone = [row.id for row in rows]
-            intentions = self.prospective.forget(tx.session, scope, selection, forms)
+            intentions, intention_texts = self.prospective.forget(tx.session, scope,
+                                                                  selection, forms)
             audit = self.audit
             values = 0
             if store.vault is not None and selection.everything:
@@ -390,7 +391,8 @@ class Athena:
             elif digest is not None and store.vault is not None:
                 values = store.vault.erase(tx.session, scope, [digest])
             scrubbed = audit.scrub(scope, None if selection.everything
-                                   else [*_forgotten_texts(rows), *(forms or ())],
+                                   else [*_forgotten_texts(rows), *intention_texts,
+                                         *(forms or ())],
                                    session=tx.session)
             audit.record_forget(scope=scope, rows=len(rows), selector=selection.kind,
                                 scrubbed=scrubbed, values=values,

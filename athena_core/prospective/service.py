@@ -653,11 +653,12 @@ class Prospective:
         return frozenset(found)
 
     def forget(self, session: Session, scope: str, selection: ForgetSelection,
-               forms: Sequence[str] | None) -> int:
+               forms: Sequence[str] | None) -> tuple[int, builtins.list[str]]:
         """For ``athena.forget``, in its transaction: delete the intentions of ``scope``
         it selects - all of them (``everything``), those among its ``ids``, or those whose
         title, notes or outcome hold a form of its ``subject`` - with their triggers, cues
-        and runs. Returns how many."""
+        and runs. Returns how many, and the texts they held (for the audit log to scrub
+        the programs and calls that quoted them)."""
         where: Any
         if selection.everything:
             where = TaskRow.scope == scope
@@ -667,8 +668,11 @@ class Prospective:
             where = or_(*(column.contains(form) for form in forms
                           for column in (TaskRow.title, TaskRow.notes, TaskRow.outcome)))
         else:
-            return 0
-        return _changed(session, delete(TaskRow).where(TaskRow.scope == scope, where))
+            return 0, []
+        texts = [text for row in session.execute(
+            select(TaskRow.title, TaskRow.notes, TaskRow.outcome)
+            .where(TaskRow.scope == scope, where)) for text in row if text]
+        return _changed(session, delete(TaskRow).where(TaskRow.scope == scope, where)), texts
 
     # --- helpers -------------------------------------------------------------------------
 

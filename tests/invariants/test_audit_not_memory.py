@@ -2,7 +2,7 @@
 forge, change or delete it.
 
 Tenant C does nothing but run programs and tool calls; afterwards C has no memory at
-all, while the audit log holds a record of each call, hash-chained and intact.
+all (no memory, intention or graph fact), while the audit log holds a record of each call, hash-chained and intact.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def test_calls_leave_audit_records_and_no_memories(world: World) -> None:
         assert outcome is not None and outcome.ok, (door, outcome)
         for op, args in (("recall", ("tool call execution program",)),
                          ("episodic.timeline", ()),
-                         ("episodic.search", ("ran a python program",))):
+                         ("episodic.search", ("ran a python program",)),
+                         ("prospective.list", ()), ("prospective.due", ())):
             outcome = door.call(op, *args)
             if outcome is not None:
                 assert outcome.ok and outcome.value in ([], None, {"result": []}), \

@@ -1,7 +1,7 @@
 """Forget leaves no trace, whichever door stored the text and whichever forgot it.
 
-Each door stores a text holding its own canary - as a fact and as an event - then
-forgets both. After every server has stopped and the database is checkpointed, no byte
+Each door stores a text holding its own canary - as a fact, as an event and as a
+reminder's title - then forgets them. After every server has stopped and the database is checkpointed, no byte
 of the data dir (database, write-ahead log, full-text shadow tables, the audit log
 that recorded the programs and tool calls carrying the canary), of an export, or of
 the servers' logs holds the canary in any common encoding.
@@ -71,6 +71,11 @@ def test_forgotten_text_is_nowhere(forgetting: World) -> None:
         # The graph takes the canary too: the URL becomes an entity the memory mentions.
         linked = door.call("graph.link", ids[0])
         assert linked is None or (linked.ok and token in linked.seen), (door, linked)
+        # and prospective memory: a reminder whose title holds it
+        reminder = door.call("prospective.add", f"rotate the vault code {token}")
+        if reminder is not None:  # (a door without the operation among its tools: None)
+            assert reminder.ok, (door, reminder)
+            ids.append(_id(reminder.value))
         # found before it is forgotten: the scan below is not blind
         hit = door.call("recall", "vault code")  # the query does not quote the canary
         assert hit is not None and token in hit.seen, (door, hit)
@@ -93,6 +98,8 @@ def test_forgotten_text_is_nowhere(forgetting: World) -> None:
 def _id(value: object) -> str:
     """An id as each door returns it (a string, or the classic mode's ``{"result": id}``)."""
     if isinstance(value, dict):
-        value = value.get("result", value.get("id"))
+        value = value.get("result", value)
+    if isinstance(value, dict):  # an intention: its description, with its id
+        value = value.get("id")
     assert isinstance(value, str), value
     return value
