@@ -2,7 +2,8 @@
 forge, change or delete it.
 
 Tenant C does nothing but run programs and tool calls; afterwards C has no memory at
-all (no memory, intention or graph fact), while the audit log holds a record of each call, hash-chained and intact.
+all (no memory, intention or graph fact), while the audit log holds a record of each
+call, hash-chained and intact.
 """
 
 from __future__ import annotations

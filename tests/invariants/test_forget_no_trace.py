@@ -1,10 +1,10 @@
 """Forget leaves no trace, whichever door stored the text and whichever forgot it.
 
 Each door stores a text holding its own canary - as a fact, as an event and as a
-reminder's title - then forgets them. After every server has stopped and the database is checkpointed, no byte
-of the data dir (database, write-ahead log, full-text shadow tables, the audit log
-that recorded the programs and tool calls carrying the canary), of an export, or of
-the servers' logs holds the canary in any common encoding.
+reminder's title - then forgets them. After every server has stopped and the database
+is checkpointed, no byte of the data dir (database, write-ahead log, full-text shadow
+tables, the audit log that recorded the programs and tool calls carrying the canary),
+of an export, or of the servers' logs holds the canary in any common encoding.
 """
 
 from __future__ import annotations
