@@ -274,6 +274,18 @@ def test_context_and_operation_triggers(athena: Any) -> None:
     assert [entry["task"] for entry in athena.prospective.due()] == [op]
 
 
+def test_a_hosts_direct_call_of_an_athena_method_is_announced_once(athena: Any) -> None:
+    """``athena.remember(...)`` in a host is a method of Athena itself, not a registry
+    call: it fires an operation trigger all the same, and a call through the registry
+    fires it once, not twice."""
+    task = athena.prospective.add("after remember", when={"operation": "remember"},
+                                  once=False)["id"]
+    athena.remember("direct from the host")
+    assert [entry["task"] for entry in athena.prospective.due()] == [task]
+    athena.api.get("remember")("through the registry")
+    assert [entry["task"] for entry in athena.prospective.due()] == [task]
+
+
 def test_announcing_the_same_event_twice_fires_once(athena: Any) -> None:
     task = athena.prospective.add("greet", when={"session": "standup"}, once=False)["id"]
     assert len(athena.prospective.triggered(session="standup", key="e1")) == 1

@@ -183,7 +183,14 @@ def operation(*, permissions: str | Iterable[str] = "read", name: str | None = N
 
         @functools.wraps(function)
         def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
-            return spec.invoke(owner, _qualified(owner, spec.name), *args, **kwargs)
+            qualified = _qualified(owner, spec.name)
+            result = spec.invoke(owner, qualified, *args, **kwargs)
+            # A direct call of an owner's method (``athena.remember(...)`` in a host) is
+            # announced as a call through the registry is (ApiRegistry._observed).
+            registry = getattr(owner, "api", None)
+            if isinstance(registry, ApiRegistry) and registry.observer is not None:
+                registry.observer(qualified)
+            return result
 
         setattr(checked, _MARK, spec)
         return typing.cast(F, checked)
