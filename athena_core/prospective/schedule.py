@@ -146,14 +146,21 @@ class Schedule:
 
     @staticmethod
     def _at(at: str | datetime, tz: Any, now: datetime) -> datetime:
-        if isinstance(at, str) and at.strip().lower().startswith("in "):
-            count, unit = parse_duration(at.strip()[3:], argument="at")
-            seconds = count * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}[unit]
-            return now + timedelta(seconds=seconds)
-        value = at if isinstance(at, datetime) else _wall(at, argument="at")
-        if value.tzinfo is not None:
-            return value.astimezone(UTC)
-        return wallclock.first_instant(value.replace(microsecond=0), tz)
+        try:
+            if isinstance(at, str) and at.strip().lower().startswith("in "):
+                count, unit = parse_duration(at.strip()[3:], argument="at")
+                seconds = count * {"minute": 60, "hour": 3600, "day": 86400,
+                                   "week": 604800}[unit]
+                return now + timedelta(seconds=seconds)
+            value = at if isinstance(at, datetime) else _wall(at, argument="at")
+            if value.tzinfo is not None:
+                return value.astimezone(UTC)
+            return wallclock.first_instant(value.replace(microsecond=0), tz)
+        except OverflowError:
+            raise ScheduleError(
+                "at is outside the times Athena can schedule (it must fall in the years "
+                "1 to 9998 in UTC).", hint="Give a time such as '2027-03-01T09:00' or "
+                "'in 45 minutes'.", argument="at") from None
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Schedule:

@@ -172,11 +172,18 @@ class Prospective:
         notes = None if notes is None else store.text(notes, name="notes")
         meta = store.metadata(metadata)
         now = utcnow()
-        grace_seconds = _grace(grace)
-        due_at = None if due is None else self._due(due, now)
         timed = any(value is not None for value in (at, every, cron, rrule))
-        schedule = Schedule.create(at=at, every=every, cron=cron, rrule=rrule, start=start,
-                                   zone=zone, now=now) if timed else None
+        try:
+            grace_seconds = _grace(grace)
+            due_at = None if due is None else self._due(due, now)
+            schedule = Schedule.create(at=at, every=every, cron=cron, rrule=rrule,
+                                       start=start, zone=zone, now=now) if timed else None
+        except OverflowError:
+            raise ScheduleError(
+                "A time (due, at, start) or a duration (every, grace) is outside what Athena "
+                "can schedule: times must fall in the years 1 to 9998 in UTC.",
+                hint="Give a time such as '2027-03-01T09:00' or a duration such as "
+                     "'30 minutes'.") from None
         if not timed and (start is not None or zone != "UTC"):
             raise ScheduleError("start and zone belong to a time trigger (at, every, cron "
                                 "or rrule).", argument="zone")
