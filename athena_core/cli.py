@@ -40,7 +40,7 @@ The data dir is --home, else $ATHENA_HOME, else ~/.athena.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = _parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
@@ -610,7 +610,10 @@ def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output", **keep)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line's parser; ``argv`` (the arguments to parse) decides which
+    commands need their subcommands built (``graph``'s come from the operations'
+    declarations, which import the storage layer: only for ``athena graph ...``)."""
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, defaults=False)
     scoped = argparse.ArgumentParser(add_help=False)
@@ -824,7 +827,7 @@ def _parser() -> argparse.ArgumentParser:
     register_privacy(commands, common, scoped)
     from athena_core.cli_graph import register as register_graph
 
-    register_graph(commands, common, scoped)
+    register_graph(commands, common, scoped, subcommands="graph" in argv)
     from athena_core.cli_keys import register as register_keys
 
     register_keys(commands, common, scoped)

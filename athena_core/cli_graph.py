@@ -105,14 +105,16 @@ def _jsonable(item: Any) -> Any:
 
 
 def register(commands: Any, common: argparse.ArgumentParser,
-             scoped: argparse.ArgumentParser) -> None:
-    """Add ``athena graph`` and a subcommand per ``graph`` operation."""
+             scoped: argparse.ArgumentParser, *, subcommands: bool = True) -> None:
+    """Add ``athena graph`` and, with ``subcommands``, a subcommand per ``graph``
+    operation (reading the declarations imports the storage layer, which ``athena
+    --help`` and other commands do not need)."""
     graph = commands.add_parser(
         "graph", help="the knowledge graph: entities, relations, facts in two times",
         description="Entities, typed relations and observations, each true over a valid "
                     "interval and believed over a record interval (docs/layers.md).")
     graph_commands = graph.add_subparsers(title="commands", metavar="COMMAND")
-    for name, spec in _operations():
+    for name, spec in _operations() if subcommands else ():
         doc = spec.doc
         sub = graph_commands.add_parser(
             name.replace("_", "-"), parents=[common, scoped], help=doc.split(".")[0],
