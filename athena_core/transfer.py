@@ -106,7 +106,7 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
     before the first line, so an export the audit log cannot record writes nothing."""
     from athena_core.graph.transfer import EXPORTED_ROWS
     from athena_core.graph.transfer import write_export as write_graph_export
-    from athena_core.prospective.transfer import export_intentions
+    from athena_core.prospective.transfer import intention_record
     from athena_core.storage.models import SensitiveValueRow, TaskRow
 
     store = athena._require_store()
@@ -135,8 +135,9 @@ def export_jsonl(athena: Athena, out: IO[str], *, scope: str | None = None,
                         **{name: getattr(value, name) for name in _VAULT_COLUMNS},
                         "ciphertext": base64.b64encode(value.ciphertext).decode("ascii"),
                     }}) + "\n")
-        for intention in export_intentions(session, scope):
-            out.write(_dumps(intention) + "\n")
+        for items in _pages(session, TaskRow, scope):
+            for item in items:
+                out.write(_dumps(intention_record(session, item)) + "\n")
         write_graph_export(session, out, scope, _dumps)
     return count
 

@@ -10,7 +10,7 @@ an intention whose id is stored is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,26 +39,16 @@ from athena_core.storage.queries import insert_row
 if TYPE_CHECKING:
     from athena_core.memory import MemoryStore
 
-__all__ = ["check_intention", "export_intentions", "write_intentions"]
+__all__ = ["check_intention", "intention_record", "write_intentions"]
 
-_BATCH = 256
 _ITEM_TIMES = ("due_at", "created_at", "updated_at", "finished_at")
 _RUN_TIMES = ("scheduled_for", "fired_at", "delivered_at")
 
 
-def export_intentions(session: Session, scope: str | None) -> Iterator[dict[str, Any]]:
-    """The ``intention`` records of ``scope`` (or every scope), in the order added."""
-    after = 0
-    while True:
-        query = select(TaskRow).where(TaskRow.pk > after)
-        if scope is not None:
-            query = query.where(TaskRow.scope == scope)
-        rows = list(session.scalars(query.order_by(TaskRow.pk).limit(_BATCH)))
-        if not rows:
-            return
-        for row in rows:
-            yield {"intention": _record(session, row)}
-        after = rows[-1].pk
+def intention_record(session: Session, row: TaskRow) -> dict[str, Any]:
+    """The ``intention`` line of ``row``: the intention with its dependencies, triggers
+    and runs."""
+    return {"intention": _record(session, row)}
 
 
 def _record(session: Session, row: TaskRow) -> dict[str, Any]:
