@@ -286,6 +286,25 @@ def test_a_hosts_direct_call_of_an_athena_method_is_announced_once(athena: Any) 
     assert [entry["task"] for entry in athena.prospective.due()] == [task]
 
 
+def test_an_operation_trigger_added_by_another_process_fires_at_the_next_call(
+        tmp_path: Path) -> None:
+    """What an instance knows about operation triggers is kept only until the database
+    changes: a trigger another instance (another process, as far as the database is
+    concerned) adds after this one looked fires at this one's very next call, and one
+    it cancels stops firing at once."""
+    config = make_config(tmp_path)
+    with Athena.open(config=config) as here, Athena.open(config=config) as there:
+        memory = here.remember("kept")
+        here.api.get("get")(memory)  # here looks, and finds no trigger on get
+        task = there.prospective.add("after get", when={"operation": "get"},
+                                     once=False)["id"]
+        here.api.get("get")(memory)
+        assert [entry["task"] for entry in here.prospective.due()] == [task]
+        there.prospective.cancel(task)
+        here.api.get("get")(memory)
+        assert here.prospective.due() == []
+
+
 def test_announcing_the_same_event_twice_fires_once(athena: Any) -> None:
     task = athena.prospective.add("greet", when={"session": "standup"}, once=False)["id"]
     assert len(athena.prospective.triggered(session="standup", key="e1")) == 1

@@ -58,6 +58,17 @@ def _always(match: re.Match[str], text: str) -> float:
     return 1.0
 
 
+def shortest_match(pattern: re.Pattern[str]) -> int:
+    """The length of the shortest text ``pattern`` can match: texts shorter than that
+    need not be searched (0 where the pattern cannot be analysed)."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]  # reports widths
+
+        return int(_parser.parse(pattern.pattern, pattern.flags).getwidth()[0])
+    except Exception:  # another Python's parser: search every text
+        return 0
+
+
 @attrs.frozen
 class Rule:
     """One precompiled pattern of a detector: a match of ``group`` is a value of ``type``.
@@ -82,6 +93,12 @@ class Rule:
     #: start (a case-insensitive pattern that starts with words is many times slower to
     #: search for than the same words in lower case); ``pattern`` is then tried there.
     anchor: re.Pattern[str] | None = None
+    #: The shortest text the pattern can match (texts shorter are not searched).
+    shortest: int = attrs.field(init=False)
+
+    @shortest.default
+    def _shortest(self) -> int:
+        return shortest_match(self.pattern)
 
     def _matches(self, text: str, folded: str) -> Iterable[re.Match[str]]:
         if self.anchor is None or len(folded) != len(text):
@@ -96,7 +113,8 @@ class Rule:
                     yield match
 
     def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
-        if self.keywords and not any(word in folded for word in self.keywords):
+        if len(text) < self.shortest or (
+                self.keywords and not any(word in folded for word in self.keywords)):
             return
         groups = self.group if isinstance(self.group, tuple) else (self.group,)
         for match in self._matches(text, folded):
@@ -116,12 +134,21 @@ class RuleDetector:
 
     name: str
     rules: tuple[Rule, ...]
+    #: The shortest text any rule can match: shorter texts (an id, a count, a flag in an
+    #: operation's result) hold nothing this detector finds, and are not searched.
+    shortest: int = attrs.field(init=False)
+
+    @shortest.default
+    def _shortest(self) -> int:
+        return min((rule.shortest for rule in self.rules), default=0)
 
     @property
     def types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(rule.type for rule in self.rules))
 
     def detect(self, text: str) -> list[Span]:
+        if len(text) < self.shortest:
+            return []
         text = unescape_breaks(text)
         folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
             else text

@@ -26,12 +26,13 @@ registry (:meth:`Prospective.on_operation`), and when a host announces an event 
 from __future__ import annotations
 
 import builtins
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from sqlalchemy import CursorResult, Table, delete, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from athena_core import _ids, calls
@@ -78,6 +79,9 @@ MAX_COUNTED = 1_000_000
 #: Triggers claimed per tick transaction.
 TICK_BATCH = 500
 _IN_BATCH = 500
+#: Whether an operation trigger watches an operation: asked after operation calls.
+_WATCHED = select(TriggerCueRow.trigger_pk).where(
+    TriggerCueRow.scope == bindparam("scope"), TriggerCueRow.key == bindparam("key")).limit(1)
 
 
 @attrs.frozen
@@ -133,6 +137,10 @@ class Prospective:
     def __init__(self, store: MemoryStore, *, default_scope: str = "default") -> None:
         self._store = store
         self.default_scope = default_scope
+        #: Whether (scope, operation) has an operation trigger, as read at a commit counter.
+        self._watched: dict[tuple[str, str], bool] = {}
+        self._watched_at: int | None = None
+        self._watched_lock = threading.Lock()
 
     @property
     def storage(self) -> Storage:
@@ -518,14 +526,30 @@ class Prospective:
         the registry for every operation but this namespace's)."""
         context = calls.current()
         scope = self._store.scope(context.scope if context is not None else None)
-        event = Event.of(_ids.new_id(), operation=name)
-        with self.storage.snapshot() as connection:
-            if not connection.execute(select(TriggerCueRow.trigger_pk).where(
-                    TriggerCueRow.scope == scope,
-                    TriggerCueRow.key == f"op:{name}").limit(1)).first():
-                return
+        if not self._watches(scope, name):
+            return
         with self._store.transaction() as tx:
-            self._fire_events(tx.session, scope, [event], utcnow())
+            self._fire_events(tx.session, scope, [Event.of(_ids.new_id(), operation=name)],
+                              utcnow())
+
+    def _watches(self, scope: str, name: str) -> bool:
+        """Whether an operation trigger of ``scope`` names ``name``. What was read is kept
+        until the database's commit counter moves (any commit, in any process), so an
+        operation call on an unchanged store asks SQLite one pragma, and one indexed
+        read otherwise."""
+        counter = self.storage.commit_counter()
+        with self._watched_lock:
+            if counter is None or counter != self._watched_at:
+                self._watched = {}
+                self._watched_at = counter
+            known = self._watched.get((scope, name))
+        if known is not None:
+            return known
+        known = self.storage.peek(_WATCHED, {"scope": scope, "key": f"op:{name}"}) is not None
+        with self._watched_lock:
+            if counter is not None and counter == self._watched_at:
+                self._watched[(scope, name)] = known
+        return known
 
     @operation(permissions="write")
     def triggered(self, *, text: str | None = None, operation: str | None = None,

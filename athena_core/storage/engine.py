@@ -22,13 +22,16 @@ import contextlib
 import contextvars
 import fcntl
 import os
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, Select, create_engine, event, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from athena_core.config import StorageConfig
 from athena_core.errors import (
@@ -88,6 +91,11 @@ class Storage:
                 isolation_level="REPEATABLE READ")
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        #: A connection of its own that only asks SQLite whether anyone committed.
+        self._watcher: sqlite3.Connection | None = None
+        self._watcher_lock = threading.Lock()
+        self._watchable = self.path is not None and self.url.database != ":memory:"
+        self._peeks: dict[Select[Any], SQLCompiler] = {}
         self.closed = False
 
     @classmethod
@@ -203,8 +211,52 @@ class Storage:
                 conn.rollback()
                 return None
 
+    def commit_counter(self) -> int | None:
+        """A number that changes whenever a connection commits to this database, in any
+        process; ``None`` where the database cannot tell cheaply (PostgreSQL, SQLite in
+        memory), and callers must read again.
+
+        SQLite's ``PRAGMA data_version`` on a connection of Storage's own that never
+        writes: a few microseconds, so that hot paths can keep what they read until the
+        database changes.
+        """
+        if not self._watchable:
+            return None
+        with self._watching() as watcher:
+            return int(watcher.execute("PRAGMA data_version").fetchone()[0])
+
+    def peek(self, statement: Select[Any], params: Mapping[str, Any]) -> Row[Any] | None:
+        """The first row of a small indexed read, for paths run after every operation:
+        on SQLite through the same connection of Storage's own, without SQLAlchemy's
+        per-statement cost (``statement`` is compiled once); elsewhere a snapshot read."""
+        if not self._watchable:
+            with self.snapshot() as connection:
+                return connection.execute(statement, dict(params)).first()
+        compiled = self._peeks.get(statement)
+        if compiled is None:
+            compiled = self._peeks[statement] = statement.compile(
+                dialect=self._read_engine.dialect)
+        bound = compiled.construct_params(dict(params)) or {}
+        values = [bound[name] for name in compiled.positiontup or ()]
+        with self._watching() as watcher:
+            return watcher.execute(compiled.string, values).fetchone()  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def _watching(self) -> Iterator[sqlite3.Connection]:
+        self._require_open()
+        with self._watcher_lock, self._translated():
+            if self._watcher is None:
+                self._watcher = sqlite3.connect(self.path or "", check_same_thread=False,
+                                                isolation_level=None)
+                self._watcher.execute(f"PRAGMA busy_timeout = {int(self.settings.busy_timeout_ms)}")
+            yield self._watcher
+
     def close(self) -> None:
         self.closed = True
+        with self._watcher_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         if not hasattr(self, "_write_engine"):  # the engines could not be made
             return
         self._write_engine.dispose()
