@@ -32,6 +32,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
+    if args.master:
+        return _rotate_master(args)
     with _open(args) as athena:
         report = athena.privacy.rotate_keys(progress=_progress("re-encrypting"))
     if args.json:
@@ -40,6 +42,20 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
         how = "finished an interrupted rotation: " if report.resumed else ""
         print(f"{how}{report.rewrapped:,} values re-encrypted under data key version "
               f"{report.version}. Retire old versions with `athena keys retire VERSION`.")
+    return 0
+
+
+def _rotate_master(args: argparse.Namespace) -> int:
+    with _open(args) as athena:
+        todo = athena.privacy.rotate_master_key()
+        where = athena.privacy.key_status()["provider"]
+    if args.json:
+        _print_json({"master_rotated": True, "provider": where, "todo": todo})
+    else:
+        print(f"every key re-wrapped under a new master key, in {where}; the old master key "
+              "no longer opens this store")
+        if todo:
+            print(todo)
     return 0
 
 
@@ -69,7 +85,12 @@ def register(commands: Any, common: argparse.ArgumentParser,
         help="re-encrypt every value under a new data key version (resumable)",
         description="Add a data key version and re-encrypt every sensitive value under it, "
                     "a batch at a time. Killed at any point, it loses nothing; run it again "
-                    "to finish (no value is re-encrypted twice).")
+                    "to finish (no value is re-encrypted twice). With --master, replace "
+                    "the master key instead: the data keys are re-wrapped under a new one "
+                    "in one transaction (the env provider takes the new key from "
+                    "ATHENA_MASTER_KEY_NEXT, or [privacy] key_env + _NEXT).")
+    sub.add_argument("--master", action="store_true",
+                     help="replace the master key that wraps the data keys")
     sub.set_defaults(handler=_cmd_rotate)
     sub = key_commands.add_parser(
         "retire", parents=[common],

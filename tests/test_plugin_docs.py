@@ -14,7 +14,7 @@ from athena_core.calls import CallContext
 from athena_core.memory.store import LayerContext, MemoryLayer, MemoryStore, Transaction
 from athena_core.memory.values import Memory
 from athena_core.privacy import Detector, DetectorContext, Span
-from athena_core.privacy.keys import KeyProvider, KeyProviderContext
+from athena_core.privacy.keys import KeyProvider, KeyProviderContext, StagingKeyProvider
 from athena_core.retrieval.embedders import Embedder, EmbedderContext
 from athena_core.retrieval.filters import RecallFilter
 from athena_core.retrieval.vectors import (
@@ -30,7 +30,7 @@ DOCUMENTED: tuple[type, ...] = (
     LayerContext, MemoryStore, Transaction, MemoryLayer, Memory, CallContext,
     VectorBackendContext, VectorEntry, VectorBackend, PersistentVectorBackend, RecallFilter,
     EmbedderContext, Embedder, DetectorContext, Detector, Span, KeyProviderContext,
-    KeyProvider)
+    KeyProvider, StagingKeyProvider)
 #: Dunder methods that are part of a protocol.
 PROTOCOL_DUNDERS = {"__len__", "__contains__"}
 #: What typing adds to every Protocol class.

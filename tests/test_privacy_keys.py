@@ -3,23 +3,29 @@ including a rotation killed with SIGKILL at random points."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from athena_core.errors import InvalidArgumentError
+from athena_core import Athena
+from athena_core.config import Config
+from athena_core.errors import InvalidArgumentError, KeyUnavailableError
 from athena_core.privacy import placeholders
+from athena_core.privacy.keys import FileKeyProvider
 from athena_core.privacy.vault import Kept
 from athena_core.storage.models import SensitiveValueRow
-from tests.conftest import DATABASE_URL
+from tests.conftest import DATABASE_URL, _empty_database
 from tests.test_cli import athena as run_athena
 
 VALUES = 600
@@ -85,7 +91,7 @@ def test_retire_is_refused_while_values_remain_or_for_the_current_version(athena
         athena.privacy.retire_key(9)
 
 
-_ROTATE = textwrap.dedent("""
+_IN_A_CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     from athena_core import Athena
@@ -97,9 +103,25 @@ _ROTATE = textwrap.dedent("""
     with Athena.open(config=Config.from_mapping(raw, data_dir=Path(sys.argv[1]),
                                                 env={})) as athena:
         print("ready", flush=True)
-        rotate(athena.privacy.vault, athena.audit, batch=20)
+        if sys.argv[3] == "data":
+            rotate(athena.privacy.vault, athena.audit, batch=20)
+        else:
+            while True:
+                athena.privacy.rotate_master_key()
     print("done", flush=True)
 """)
+
+
+def killed_at_random(data_dir, rotation: str, rng: random.Random, longest: float) -> None:
+    """Run ``rotation`` (``data`` or ``master``) in a child and SIGKILL it at a random
+    point in its first ``longest`` seconds."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _IN_A_CHILD, str(data_dir), DATABASE_URL, rotation],
+        stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    time.sleep(rng.uniform(0.0, longest))
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def test_a_rotation_killed_at_any_point_loses_nothing_and_resumes(athena_factory, data_dir):
@@ -109,12 +131,7 @@ def test_a_rotation_killed_at_any_point_loses_nothing_and_resumes(athena_factory
     rng = random.Random(7)
     resumed = 0
     for _ in range(4):
-        process = subprocess.Popen([sys.executable, "-c", _ROTATE, str(data_dir), DATABASE_URL],
-                                   stdout=subprocess.PIPE, text=True)
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.4))
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        killed_at_random(data_dir, "data", rng, 0.4)
         check = athena_factory()
         counts = versions_in_use(check)
         assert sum(counts.values()) == VALUES  # nothing lost
@@ -180,3 +197,132 @@ def test_doctor_warns_about_a_key_file_others_can_read_and_fails_without_it(athe
     key_file.write_text("not a key\n")
     check = keys_check()
     assert check.status == "fail" and "does not hold a key" in check.detail
+
+
+# --- the master key -----------------------------------------------------------------------
+
+def key_file(data_dir) -> Path:
+    return data_dir / "keys" / "master.key"
+
+
+def test_rotating_the_master_key_rewraps_every_key_and_the_old_one_opens_nothing(
+        athena_factory, data_dir):
+    athena = athena_factory()
+    values = fill(athena, 50)
+    athena.privacy.rotate_keys()  # two data key versions, the old one retired
+    athena.privacy.retire_key(1)
+    old = key_file(data_dir).read_bytes()
+    assert athena.privacy.rotate_master_key() is None  # the file provider swaps it itself
+    all_decrypt(athena, values)
+    assert key_file(data_dir).read_bytes() != old
+    assert not key_file(data_dir).with_name("master.key.next").exists()
+    assert stat.S_IMODE(key_file(data_dir).stat().st_mode) == 0o600
+    assert [r.details["operation"] for r in key_records(athena)].count("rotate_master") == 1
+    athena.close()
+    all_decrypt(athena_factory(), values)  # the new key opens the store from now on
+    new = key_file(data_dir).read_bytes()
+    key_file(data_dir).write_bytes(old)
+    with pytest.raises(KeyUnavailableError, match="not the key"):
+        athena_factory().privacy.reveal(next(iter(values)))
+    key_file(data_dir).write_bytes(new)
+
+
+def test_a_master_rotation_stopped_after_its_commit_is_finished_by_the_next_load(
+        athena_factory, data_dir, monkeypatch):
+    athena = athena_factory()
+    values = fill(athena, 20)
+    old = key_file(data_dir).read_bytes()
+
+    def killed(self) -> None:
+        raise KeyboardInterrupt  # as if the process died between commit and swap
+
+    monkeypatch.setattr(FileKeyProvider, "promote", killed)
+    with pytest.raises(KeyboardInterrupt):
+        athena.privacy.rotate_master_key()
+    monkeypatch.undo()
+    staged = key_file(data_dir).with_name("master.key.next")
+    assert staged.exists() and key_file(data_dir).read_bytes() == old
+    new = staged.read_bytes()
+    all_decrypt(athena_factory(), values)  # a fresh load finds the table under the staged key
+    assert key_file(data_dir).read_bytes() == new and not staged.exists()
+
+
+def test_a_master_rotation_stopped_before_its_commit_changed_nothing(athena_factory,
+                                                                      data_dir, monkeypatch):
+    athena = athena_factory()
+    values = fill(athena, 20)
+    old = key_file(data_dir).read_bytes()
+
+    def failing(*args, **kwargs) -> None:
+        raise KeyboardInterrupt  # the re-wrapping transaction never commits
+
+    monkeypatch.setattr(type(athena.privacy.audit), "append", failing)
+    with pytest.raises(KeyboardInterrupt):
+        athena.privacy.rotate_master_key()
+    monkeypatch.undo()
+    assert key_file(data_dir).read_bytes() == old
+    all_decrypt(athena_factory(), values)  # still under the old key; the staged one unused
+    athena_factory().privacy.rotate_master_key()  # and a rotation then goes through
+    assert key_file(data_dir).read_bytes() != old
+    all_decrypt(athena_factory(), values)
+
+
+def test_master_rotations_killed_at_any_point_lose_nothing(athena_factory, data_dir):
+    athena = athena_factory()
+    values = fill(athena, 30)
+    athena.close()
+    rng = random.Random(11)
+    for _ in range(6):
+        killed_at_random(data_dir, "master", rng, 0.5)
+        check = athena_factory()
+        all_decrypt(check, values)
+        check.close()
+    rotations = [r for r in key_records(athena_factory()) if
+                 r.details["operation"] == "rotate_master"]
+    assert rotations  # the loop did rotate before it was killed
+
+
+def test_the_env_provider_rotates_to_the_key_its_user_sets(data_dir, monkeypatch):
+    _empty_database()
+    old, new = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    raw: dict = {"privacy": {"key_provider": "env"}, "retrieval": {"embedder": "hashing"}}
+    if DATABASE_URL:
+        raw["storage"] = {"url": DATABASE_URL}
+
+    def opened(**env: str) -> Athena:
+        for name in ("ATHENA_MASTER_KEY", "ATHENA_MASTER_KEY_NEXT"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return Athena.open(config=Config.from_mapping(raw, data_dir=data_dir, env={}))
+
+    with opened(ATHENA_MASTER_KEY=old) as athena:
+        values = fill(athena, 10)
+        with pytest.raises(KeyUnavailableError, match="ATHENA_MASTER_KEY_NEXT"):
+            athena.privacy.rotate_master_key()
+        all_decrypt(athena, values)
+    with opened(ATHENA_MASTER_KEY=old, ATHENA_MASTER_KEY_NEXT=new) as athena:
+        todo = athena.privacy.rotate_master_key()
+        assert todo is not None and "ATHENA_MASTER_KEY_NEXT" in todo
+        all_decrypt(athena, values)
+    with opened(ATHENA_MASTER_KEY=old, ATHENA_MASTER_KEY_NEXT=new) as athena:
+        all_decrypt(athena, values)  # the staged key, until the user swaps the variables
+    with opened(ATHENA_MASTER_KEY=new) as athena:
+        all_decrypt(athena, values)
+    with opened(ATHENA_MASTER_KEY=old) as athena, \
+            pytest.raises(KeyUnavailableError, match="not the key"):
+        athena.privacy.reveal(next(iter(values)))
+    assert not (data_dir / "keys").exists()
+
+
+def test_keys_rotate_master_on_the_command_line(athena_factory, data_dir):
+    athena = athena_factory()
+    values = fill(athena, 5)
+    athena.close()
+    env = {**os.environ, "ATHENA_HOME": str(data_dir), "ATHENA_RETRIEVAL_EMBEDDER": "hashing"}
+    if DATABASE_URL:
+        env["ATHENA_STORAGE_URL"] = DATABASE_URL
+    done = run_athena(data_dir, "keys", "rotate", "--master", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["master_rotated"] is True
+    all_decrypt(athena_factory(), values)

@@ -15,6 +15,14 @@ Each wrapped key is AES-256-GCM under the master key with associated data naming
 purpose and version, so a wrapped key copied to another row does not unwrap. The
 table also records which master key wrapped each key (``master_id``, an HMAC of a fixed
 label under the master key), so a wrong master key is reported as such, not as damage.
+
+``athena keys rotate --master`` replaces the master key itself (:meth:`Keys.rotate_master`):
+the provider first keeps the new key *beside* the old one (:class:`StagingKeyProvider`),
+one transaction re-wraps every key of the table under it, and only then does the
+provider drop the old one. A process killed before that transaction commits left the
+table under the old key; one killed after it left the new key staged, and the next load
+that finds the table under the staged key finishes the swap. Nothing is lost at any
+point, and neither key is ever needed together with the other.
 Nothing here is hand-rolled: ``cryptography`` does the AEAD, :mod:`hmac` the hashes.
 """
 
@@ -48,7 +56,8 @@ if TYPE_CHECKING:
     from athena_core.storage import Storage
 
 __all__ = ["KEY_BYTES", "EnvKeyProvider", "FileKeyProvider", "KeyProvider",
-           "KeyProviderContext", "KeyVersion", "Keys", "decode_key", "open_sealed", "seal"]
+           "KeyProviderContext", "KeyVersion", "Keys", "StagingKeyProvider", "decode_key",
+           "open_sealed", "seal"]
 
 #: The size of every key, in bytes (AES-256, HMAC-SHA256).
 KEY_BYTES = 32
@@ -122,6 +131,28 @@ class KeyProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class StagingKeyProvider(KeyProvider, Protocol):
+    """A key provider that can replace its master key (``athena keys rotate --master``):
+    it keeps a new key beside the current one until the store has moved to it."""
+
+    def staged(self) -> bytes | None:
+        """The new master key kept beside the current one, or ``None``."""
+        ...
+
+    def stage(self, key: bytes) -> None:
+        """Keep ``key`` beside the current master key, durably, replacing a staged key
+        left by a rotation that never committed. Raise :class:`KeyUnavailableError` if
+        this provider cannot keep keys (it then takes a staged key from its user)."""
+        ...
+
+    def promote(self) -> str | None:
+        """Make the staged key the master key, the old one gone (the store no longer
+        needs it). Return what the user must still do, if the provider cannot do it
+        itself (an environment variable to change), else ``None``."""
+        ...
+
+
 def decode_key(text: str, where: str) -> bytes:
     """The master key held in ``text`` (32 bytes in base64, surrounding white space
     ignored), or :class:`KeyUnavailableError` saying that ``where`` holds no key."""
@@ -154,42 +185,71 @@ class FileKeyProvider:
         return f"the key file {self.path}"
 
     def load(self) -> bytes | None:
-        try:
-            text = self.path.read_text("ascii")
-        except FileNotFoundError:
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyUnavailableError(
-                f"The key file {self.path} cannot be read ({exc.__class__.__name__}).",
-                hint="Check its owner and mode (0600); `athena doctor` checks both.") from None
-        return decode_key(text, f"The key file {self.path}")
+        return self._read(self.path, "key file")
 
     def create(self) -> bytes:
         key = secrets.token_bytes(KEY_BYTES)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self._write(key, lambda temporary: os.link(temporary, self.path))
+        except FileExistsError:  # another process made one first
+            existing = self.load()
+            assert existing is not None
+            return existing
+        return key
+
+    @property
+    def staged_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".next")
+
+    def staged(self) -> bytes | None:
+        return self._read(self.staged_path, "staged key file")
+
+    def stage(self, key: bytes) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._write(key, lambda temporary: os.replace(temporary, self.staged_path))
+
+    def promote(self) -> None:
+        with contextlib.suppress(FileNotFoundError):  # another process promoted it
+            os.replace(self.staged_path, self.path)
+            self._sync_directory()
+
+    @staticmethod
+    def _read(path: Path, what: str) -> bytes | None:
+        try:
+            text = path.read_text("ascii")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyUnavailableError(
+                f"The {what} {path} cannot be read ({exc.__class__.__name__}).",
+                hint="Check its owner and mode (0600); `athena doctor` checks both.") from None
+        return decode_key(text, f"The {what} {path}")
+
+    def _write(self, key: bytes, place: Callable[[Path], None]) -> None:
+        """Write ``key`` to a new 0600 file beside the key file, flushed, and ``place``
+        it (link or rename it into its name); the directory is flushed after."""
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}."
+                                        f"{threading.get_ident()}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as file:
                 file.write(_encode_key(key))
                 file.flush()
                 os.fsync(file.fileno())
-            try:
-                os.link(temporary, self.path)  # fails if another process made one first
-            except FileExistsError:
-                existing = self.load()
-                assert existing is not None
-                return existing
+            place(temporary)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
         with contextlib.suppress(OSError):
             directory = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
-        return key
 
     def problems(self) -> list[str]:
         """What is wrong with the key file (``athena doctor``): unreadable, not a key, or
@@ -216,6 +276,9 @@ class EnvKeyProvider:
     def __init__(self, context: KeyProviderContext) -> None:
         self.variable = context.config.privacy.key_env
         self._value = context.env.get(self.variable)
+        #: The next master key, for ``athena keys rotate --master``: set by the user.
+        self.next_variable = f"{self.variable}_NEXT"
+        self._next = context.env.get(self.next_variable)
 
     def describe(self) -> str:
         return f"the environment variable {self.variable}"
@@ -232,6 +295,24 @@ class EnvKeyProvider:
             hint=f"Set {self.variable} to 32 random bytes in base64, e.g. the output of "
                  "python -c \"import base64,os;print(base64.b64encode(os.urandom(32))"
                  ".decode())\", and keep a copy: without it nothing encrypted can be read.")
+
+    def staged(self) -> bytes | None:
+        if not self._next:
+            return None
+        return decode_key(self._next, f"The environment variable {self.next_variable}")
+
+    def stage(self, key: bytes) -> None:
+        raise KeyUnavailableError(
+            f"The env key provider does not make keys: set {self.next_variable} to the new "
+            "master key to rotate to.",
+            hint=f"Set {self.next_variable} to 32 random bytes in base64 (python -c \"import "
+                 "base64,os;print(base64.b64encode(os.urandom(32)).decode())\"), keep a copy, "
+                 "and run the rotation again.")
+
+    def promote(self) -> str:
+        return (f"Set {self.variable} to the value of {self.next_variable}, then unset "
+                f"{self.next_variable}: this store's keys are now wrapped under it, and "
+                f"the old value of {self.variable} no longer opens them.")
 
 
 # --- the hierarchy ---------------------------------------------------------------------
@@ -336,6 +417,38 @@ class Keys:
         with self._lock:
             self._data.pop(version, None)
 
+    def rotate_master(self, note: Callable[[Session], object]) -> str | None:
+        """Wrap every key of the table under a new master key and have the provider drop
+        the old one (see the module's documentation for why a kill at any point loses
+        nothing). ``note(session)`` writes the audit record in the re-wrapping
+        transaction. Returns what the provider says the user must still do, if anything.
+        """
+        provider = self.provider
+        if not isinstance(provider, StagingKeyProvider):
+            raise KeyUnavailableError(
+                f"The master key in {provider.describe()} cannot be replaced by Athena: its "
+                "key provider does not keep a second key.",
+                hint="Replace the key where the provider keeps it only together with a "
+                     "store made under the new key (export, then import).")
+        with self._lock:
+            self._refresh()  # the table is under the current master key, or made so
+            old = self._loaded_master()
+            new = provider.staged()
+            if new is None or hmac.compare_digest(new, old):
+                new = secrets.token_bytes(KEY_BYTES)
+                provider.stage(new)
+            with self.storage.write() as session:
+                for row in session.scalars(select(PrivacyKeyRow)):
+                    if row.retired_at is None:
+                        label = _wrap_label(row.purpose, row.version)
+                        key = open_sealed(_aead(old), row.wrapped, label,
+                                          what=f"Key {row.purpose} version {row.version}")
+                        row.wrapped = seal(_aead(new), key, label)
+                    row.master_id = _master_id(new)
+                note(session)
+            self._master = new
+            return provider.promote()
+
     def versions(self) -> list[KeyVersion]:
         """Every key of the table (no key material)."""
         with self.storage.read() as session:
@@ -414,18 +527,15 @@ class Keys:
 
     def _refresh(self) -> None:
         master = self._loaded_master()
-        expected = _master_id(master)
         with self.storage.read() as session:
             rows = list(session.scalars(select(PrivacyKeyRow)))
+        live = [row for row in rows if row.retired_at is None]
+        if any(not hmac.compare_digest(row.master_id, _master_id(master)) for row in live):
+            master = self._master = self._master_of(live)
         for row in rows:
             if row.retired_at is not None:
                 self._data.pop(row.version, None)
                 continue
-            if not hmac.compare_digest(row.master_id, expected):
-                raise KeyUnavailableError(
-                    f"The master key from {self.provider.describe()} is not the key this "
-                    "store's values are encrypted under.",
-                    hint="Restore the right key; see docs/privacy.md, 'Losing the key'.")
             key = open_sealed(_aead(master), row.wrapped, _wrap_label(row.purpose, row.version),
                               what=f"Key {row.purpose} version {row.version}")
             if row.purpose == "index":
@@ -435,6 +545,27 @@ class Keys:
         data = sorted(row.version for row in rows
                       if row.purpose == "data" and row.retired_at is None)
         self._current = data[-1] if data else None
+
+    def _master_of(self, rows: list[PrivacyKeyRow]) -> bytes:
+        """The master key ``rows`` are wrapped under, when it is not the one loaded: the
+        provider's key (another process rotated it), or its staged key (a rotation that
+        committed and was killed before the provider dropped the old key: the swap is
+        finished now)."""
+        wanted = {row.master_id for row in rows}
+        provider = self.provider
+        candidates = [provider.load()]
+        if isinstance(provider, StagingKeyProvider):
+            candidates.append(provider.staged())
+        for number, candidate in enumerate(candidates):
+            if candidate is not None and wanted == {_master_id(candidate)}:
+                if number == 1:
+                    assert isinstance(provider, StagingKeyProvider)
+                    provider.promote()
+                return candidate
+        raise KeyUnavailableError(
+            f"The master key from {provider.describe()} is not the key this "
+            "store's values are encrypted under.",
+            hint="Restore the right key; see docs/privacy.md, 'Losing the key'.")
 
     @staticmethod
     def _wrapped_row(master: bytes, purpose: str, version: int, key: bytes | None = None

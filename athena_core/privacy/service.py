@@ -173,6 +173,23 @@ class Privacy:
         assert self.audit is not None
         return rotate(self._vault(), self.audit, progress=progress)
 
+    def rotate_master_key(self) -> str | None:
+        """Replace the master key: every key of the table re-wrapped under a new one in
+        one transaction with its ``key_operation`` audit record, then the old key dropped
+        by the key provider (:meth:`~athena_core.privacy.keys.Keys.rotate_master`).
+        Returns what the user must still do, if the provider cannot (``env``)."""
+        vault = self._vault()
+        assert self.audit is not None
+        audit = self.audit
+        if not vault.keys.exist():
+            raise InvalidArgumentError(
+                "This store has no keys yet: it has never held a sensitive value, so there "
+                "is no master key to replace.", hint="Nothing to do.")
+        return vault.keys.rotate_master(lambda session: audit.append(
+            "key_operation", scope="*", status="ok",
+            details={"operation": "rotate_master",
+                     "provider": vault.keys.provider.describe()}, session=session))
+
     def retire_key(self, version: int) -> None:
         """Erase data key ``version`` once no value is encrypted under it."""
         from athena_core.privacy.rotation import retire

@@ -214,3 +214,23 @@ def test_processes_creating_the_key_at_once_make_one(data_dir: Path,
     master = stored_key(data_dir)
     assert master is not None
     assert made == [master.hex()] * 4
+
+
+def test_rotating_the_master_key_replaces_the_entry_and_keeps_every_value(
+        open_athena: Callable[..., Athena], data_dir: Path, keyring_file: Path) -> None:
+    athena = open_athena()
+    memory_id = athena.remember(TEXT)
+    stored = athena.get(memory_id).text
+    old = stored_key(data_dir)
+    assert athena.privacy.rotate_master_key() is None
+    new = stored_key(data_dir)
+    assert new is not None and new != old
+    assert keyring.get_password("athena", f"{data_dir} (next)") is None
+    assert athena.privacy.reveal(stored) == TEXT
+    athena.close()
+    assert open_athena().privacy.reveal(stored) == TEXT
+    parser = configparser.RawConfigParser()
+    parser.read(keyring_file, encoding="utf-8")
+    entries = [base64.decodebytes(parser.get(section, option).encode())
+               for section in parser.sections() for option in parser.options(section)]
+    assert entries == [base64.b64encode(new)]  # the old key and the staged entry are gone

@@ -90,7 +90,7 @@ class KeyringKeyProvider:
     @property
     def entry(self) -> str:
         """The entry, as users see it: ``service "athena", username "/home/me/.athena"``."""
-        return f'service "{self.service}", username "{self.username}"'
+        return self._entry(self.username)
 
     def describe(self) -> str:
         try:
@@ -100,13 +100,7 @@ class KeyringKeyProvider:
         return f"{backend}, entry {self.entry}"
 
     def load(self) -> bytes | None:
-        backend = self._backend()
-        text = self._calling(backend, "read",
-                             lambda: backend.get_password(self.service, self.username))
-        if text is None:
-            return None
-        return decode_key(text, f"The keyring entry {self.entry} of "
-                                f"{_backend_name(backend)}")
+        return self._read(self.username)
 
     def create(self) -> bytes:
         with self._locked():
@@ -114,20 +108,62 @@ class KeyringKeyProvider:
             if existing is not None:  # another process made it while this one waited
                 return existing
             key = secrets.token_bytes(KEY_BYTES)
-            backend = self._backend()
-            encoded = base64.b64encode(key).decode("ascii")
-            self._calling(backend, "write",
-                          lambda: backend.set_password(self.service, self.username, encoded))
-            kept = self.load()
-            if kept is None or not hmac.compare_digest(kept, key):
-                raise KeyUnavailableError(
-                    f"The keyring {_backend_name(backend)} did not keep the key written to "
-                    f"its entry {self.entry}: reading it back gave "
-                    f"{'nothing' if kept is None else 'another key'}.",
-                    hint="Choose a keyring backend that stores entries (`keyring "
-                         "--list-backends`, PYTHON_KEYRING_BACKEND), or another "
-                         "[privacy] key_provider.")
+            self._write(self.username, key)
             return key
+
+    # -- replacing the master key (``athena keys rotate --master``) -------------------
+
+    @property
+    def staged_username(self) -> str:
+        """The entry of a new master key kept beside the current one during a rotation."""
+        return f"{self.username} (next)"
+
+    def staged(self) -> bytes | None:
+        return self._read(self.staged_username)
+
+    def stage(self, key: bytes) -> None:
+        with self._locked():
+            self._write(self.staged_username, key)
+
+    def promote(self) -> None:
+        with self._locked():
+            key = self.staged()
+            if key is None:  # another process promoted it
+                return
+            self._write(self.username, key)
+            backend = self._backend()
+            self._calling(backend, "delete", lambda: backend.delete_password(
+                self.service, self.staged_username))
+
+    # -- entries -----------------------------------------------------------------------
+
+    def _read(self, username: str) -> bytes | None:
+        backend = self._backend()
+        text = self._calling(backend, "read",
+                             lambda: backend.get_password(self.service, username))
+        if text is None:
+            return None
+        return decode_key(text, f"The keyring entry {self._entry(username)} of "
+                                f"{_backend_name(backend)}")
+
+    def _write(self, username: str, key: bytes) -> None:
+        """Write ``key`` to entry ``username`` and read it back."""
+        backend = self._backend()
+        encoded = base64.b64encode(key).decode("ascii")
+        self._calling(backend, "write",
+                      lambda: backend.set_password(self.service, username, encoded))
+        kept = self._read(username)
+        if kept is None or not hmac.compare_digest(kept, key):
+            raise KeyUnavailableError(
+                f"The keyring {_backend_name(backend)} did not keep the key written to "
+                f"its entry {self._entry(username)}: reading it back gave "
+                f"{'nothing' if kept is None else 'another key'}.",
+                hint="Choose a keyring backend that stores entries (`keyring "
+                     "--list-backends`, PYTHON_KEYRING_BACKEND), or another "
+                     "[privacy] key_provider.")
+
+    def _entry(self, username: str) -> str:
+        return f'service "{self.service}", username "{username}"'
 
     # -- the keyring -------------------------------------------------------------------
 
