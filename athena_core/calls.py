@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -30,7 +30,7 @@ from athena_core.errors import PermissionDeniedError, ScopeViolationError
 if TYPE_CHECKING:
     from athena_core.execution.policy import Policy
 
-__all__ = ["ALL_PERMISSIONS", "CallContext", "bind", "current"]
+__all__ = ["ALL_PERMISSIONS", "CallContext", "after_call", "bind", "current", "operation_call"]
 
 #: Every permission an operation may require. ``reveal`` is to be handed the real
 #: sensitive values behind placeholders (``privacy.reveal``, bridge results in their real
@@ -131,3 +131,36 @@ def bind(context: CallContext) -> Iterator[CallContext]:
         yield context
     finally:
         _CURRENT.reset(token)
+
+
+#: Work deferred to the end of the outermost operation call under way (``None``: none is).
+_AFTER: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "athena_after_call", default=None)
+
+
+@contextlib.contextmanager
+def operation_call() -> Iterator[None]:
+    """Mark an operation call (the registry's dispatch): what :func:`after_call` defers
+    inside it runs when the outermost one ends, after the call was announced."""
+    if _AFTER.get() is not None:
+        yield
+        return
+    pending: list[Callable[[], None]] = []
+    token = _AFTER.set(pending)
+    try:
+        yield
+    finally:
+        _AFTER.reset(token)
+        for callback in pending:
+            callback()
+
+
+def after_call(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the operation call under way has returned and been announced
+    (at once outside any): background work such as pre-starting the next sandbox then
+    does not compete with the rest of this call for the interpreter."""
+    pending = _AFTER.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)

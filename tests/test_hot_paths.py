@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, select
 
-from athena_core import Athena
+from athena_core import Athena, calls
+from athena_core.api import ApiRegistry, operation
 from athena_core.privacy.detector import Rule, RuleDetector, shortest_match
 from athena_core.storage.models import MemoryRow
 from tests.conftest import _empty_database, make_config
@@ -70,3 +71,32 @@ def test_a_no_op_result_is_not_searched_but_a_short_sensitive_one_is(tmp_path: P
     with Athena.open(config=make_config(tmp_path)) as athena:
         assert athena.privacy.scan("x") == []
         assert [span["type"] for span in athena.privacy.scan("ip 10.1.2.3")] == ["ipv4"]
+
+
+class _Owner:
+    api_namespace = "t"
+
+    def __init__(self, order: list[str]) -> None:
+        self.order = order
+
+    @operation(permissions="read")
+    def work(self) -> str:
+        calls.after_call(lambda: self.order.append("deferred"))
+        self.order.append("returned")
+        return "done"
+
+
+def test_work_deferred_by_an_operation_runs_after_it_returned_and_was_announced() -> None:
+    """What an operation defers (the next sandbox's start, after an execution) waits
+    for the whole call, its announcement to operation triggers included, and runs even
+    when the call is through the registry; outside any call it runs at once."""
+    order: list[str] = []
+    registry = ApiRegistry()
+    owner = _Owner(order)
+    registry.collect(owner, namespace="t", provider="test")
+    registry.observer = lambda name: order.append(f"announced {name}")
+    assert registry.get("t.work")() == "done"
+    assert order == ["returned", "announced t.work", "deferred"]
+    order.clear()
+    calls.after_call(lambda: order.append("now"))
+    assert order == ["now"]

@@ -184,12 +184,13 @@ def operation(*, permissions: str | Iterable[str] = "read", name: str | None = N
         @functools.wraps(function)
         def checked(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
             qualified = _qualified(owner, spec.name)
-            result = spec.invoke(owner, qualified, *args, **kwargs)
-            # A direct call of an owner's method (``athena.remember(...)`` in a host) is
-            # announced as a call through the registry is (ApiRegistry._observed).
-            registry = getattr(owner, "api", None)
-            if isinstance(registry, ApiRegistry) and registry.observer is not None:
-                registry.observer(qualified)
+            with calls.operation_call():
+                result = spec.invoke(owner, qualified, *args, **kwargs)
+                # A direct call of an owner's method (``athena.remember(...)`` in a host)
+                # is announced as a call through the registry is (ApiRegistry._observed).
+                registry = getattr(owner, "api", None)
+                if isinstance(registry, ApiRegistry) and registry.observer is not None:
+                    registry.observer(qualified)
             return result
 
         setattr(checked, _MARK, spec)
@@ -332,9 +333,10 @@ class ApiRegistry:
         inner = op.call
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            result = inner(*args, **kwargs)
-            if self.observer is not None:
-                self.observer(op.name)
+            with calls.operation_call():
+                result = inner(*args, **kwargs)
+                if self.observer is not None:
+                    self.observer(op.name)
             return result
 
         return attrs.evolve(op, call=call)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from athena_core import _ids
+from athena_core import _ids, calls
 from athena_core.errors import ConfigError, SandboxUnavailableError, UnknownNameError
 from athena_core.execution.bridge import BridgeHost, callable_operations, policy_key
 from athena_core.execution.model import (
@@ -154,8 +155,8 @@ class ExecutionService:
             return self._finish(result, code, scope)
         finally:
             prewarm = getattr(executor, "prewarm", None)
-            if prewarm is not None:
-                prewarm(chosen)
+            if prewarm is not None:  # once this call is over: starting a sandbox is costly
+                calls.after_call(functools.partial(prewarm, chosen))
 
     def _finish(self, result: ExecutionResult, code: str, scope: str) -> ExecutionResult:
         """Conceal what the program printed and returned (its output goes toward a model),
