@@ -190,6 +190,7 @@ def test_doctor_warns_about_a_key_file_others_can_read_and_fails_without_it(athe
 
     check = keys_check()
     assert check.status == "ok" and "3 sensitive values" in check.detail
+    original = key_file.read_bytes()
     key_file.chmod(0o644)
     check = keys_check()
     assert check.status == "warn" and "chmod 600" in check.detail
@@ -197,6 +198,12 @@ def test_doctor_warns_about_a_key_file_others_can_read_and_fails_without_it(athe
     key_file.write_text("not a key\n")
     check = keys_check()
     assert check.status == "fail" and "does not hold a key" in check.detail
+    key_file.write_bytes(original)
+    staged = key_file.with_name("master.key.next")  # left by a master rotation
+    staged.write_text(base64.b64encode(os.urandom(32)).decode())
+    staged.chmod(0o644)
+    check = keys_check()
+    assert check.status == "warn" and f"chmod 600 {staged}" in check.detail
 
 
 # --- the master key -----------------------------------------------------------------------

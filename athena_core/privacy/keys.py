@@ -252,19 +252,20 @@ class FileKeyProvider:
                 os.close(directory)
 
     def problems(self) -> list[str]:
-        """What is wrong with the key file (``athena doctor``): unreadable, not a key, or
-        readable or writable by others."""
-        if not self.path.exists():
-            return []
+        """What is wrong with the key file, or a staged one (``athena doctor``):
+        unreadable, not a key, or readable or writable by others."""
         found = []
-        mode = stat.S_IMODE(self.path.stat().st_mode)
-        if mode & 0o077:
-            found.append(f"{self.path} has mode {mode:04o}; other users may read it. "
-                         f"Run: chmod 600 {self.path}")
-        try:
-            self.load()
-        except KeyUnavailableError as exc:
-            found.append(exc.message)
+        for path, read in ((self.path, self.load), (self.staged_path, self.staged)):
+            if not path.exists():
+                continue
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                found.append(f"{path} has mode {mode:04o}; other users may read it. "
+                             f"Run: chmod 600 {path}")
+            try:
+                read()
+            except KeyUnavailableError as exc:
+                found.append(exc.message)
         return found
 
 
