@@ -22,7 +22,6 @@ import attrs
 
 from athena_core.discovery.search import (
     DEFAULT_LIMIT,
-    RELATIVE_FLOOR,
     Detail,
     _query_terms,
     _terms,
@@ -34,6 +33,10 @@ __all__ = ["IndexedProcedure", "ProcedureIndex", "run_example"]
 
 _FIELD_WEIGHTS = {"id": 3.0, "description": 2.0, "tags": 2.0, "inputs": 1.0, "code": 1.0}
 _K1, _B = 1.2, 0.75
+#: A procedure scoring below this share of the best one's BM25 score is left out. Lower
+#: than :data:`~.search.RELATIVE_FLOOR` for operations, which was retuned (to 0.35) on
+#: questions about operations only; the procedures' own ranking was not.
+RELATIVE_FLOOR = 0.2
 #: Inputs that ``athena.procedures.run`` takes itself: such an input goes in ``inputs={}``.
 _RUN_OWN = frozenset({"id", "inputs"})
 
@@ -106,7 +109,7 @@ class ProcedureIndex:
         ``id``, ``description``, ``run`` (how to call it) and ``input_schema``
         (``summary``), plus ``output_schema``, ``permissions``, ``tags`` and ``skill``
         (``full``). Only procedures sharing a word with the query are returned, and of
-        those only the ones scoring at least :data:`~.search.RELATIVE_FLOOR` of the best."""
+        those only the ones scoring at least :data:`RELATIVE_FLOOR` of the best."""
         check_search(query, detail, limit)
         with self._lock:
             ranked = self._ranked(query)[:limit]
