@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bfcl_plugin import World, api_classes, task_data
@@ -28,9 +30,12 @@ from bfcl_procedures import resolver, task_number
 from bfcl_replay import Step, Template, cover, parse_turn, program, template_from_code
 from timing import output
 
+from athena_core import Athena
+from athena_core.config import Config
 from athena_core.procedures.call_patterns import Call, Window, _data, patterns_of
 from athena_core.procedures.mining import MAX_RUN
-from athena_core.procedures.pattern_drafting import draft_pattern
+from athena_core.privacy.placeholders import redaction
+from athena_core.procedures.pattern_drafting import draft_pattern, run_inputs
 
 __all__ = ["learn_templates", "main", "split", "windows"]
 
@@ -67,18 +72,24 @@ def windows(turns: Sequence[Sequence[Step]]
     return found, whole
 
 
-def learn_templates(turns: Sequence[Sequence[Step]], *, min_runs: int = 3
-                    ) -> list[Template]:
-    """The templates of the procedures the learner would propose from ``turns``."""
+def learn_templates(turns: Sequence[Sequence[Step]], sensitive: Callable[[str], bool], *,
+                    min_runs: int = 3) -> list[Template]:
+    """The templates of the procedures the learner would propose from ``turns`` and
+    could save: none whose code or tests (the source runs' inputs) ``sensitive`` says
+    hold a sensitive value, which the catalog refuses."""
     found, whole = windows(turns)
     patterns, _ = patterns_of(found, whole, min_runs=min_runs)
     templates = []
     for number, pattern in enumerate(patterns):
-        made, _ = draft_pattern(pattern, docstring="Learned.")
+        made, defaults = draft_pattern(pattern, docstring="Learned.")
+        tests = [", ".join(f"{name}={value!r}" for name, value in
+                           run_inputs(made.parameters, defaults, run).items())
+                 for run in range(len(pattern.runs))]
+        if any(sensitive(text) for text in (made.code, *tests)):
+            continue
         template = template_from_code(f"learned/p{number}", made.code)
         if template is not None:
             templates.append(template)
-
     return templates
 
 
@@ -93,8 +104,20 @@ def coverage(templates: Sequence[Template], turns: Sequence[Sequence[Step]]
             "bound_pct": 100.0 * (1 - len(turns) / plain)}
 
 
-def split(tasks: Sequence[Mapping[str, Any]], world: World) -> dict[str, Any]:
-    """Learn on one half of the training tasks, cover the other, both ways."""
+def redacted(turn: Sequence[Step], detect: Callable[[str], str | None]) -> list[Step]:
+    """``turn`` as the audit log keeps its program: each argument ``detect`` finds a
+    sensitive value of a type in (as ``name=value``) replaced by that type's redaction
+    (``[PASSWORD]``)."""
+    return [Step(step.operation, {
+        name: value if (kind := detect(f"{name}={value!r}")) is None else redaction(kind)
+        for name, value in step.arguments.items()}) for step in turn]
+
+
+def split(tasks: Sequence[Mapping[str, Any]], world: World,
+          detect: Callable[[str], str | None]) -> dict[str, Any]:
+    """Learn on all folds but one of the training tasks, cover that one, each in turn;
+    with two folds (task number divisible by 4, and not), and with four. ``detect(text)``:
+    the type of the first sensitive value in ``text``, or ``None``."""
     train = [t for t in tasks if task_number(t) % 2 == 0]
     turns = {t["id"]: [parse_turn(turn, resolver(world, t["involved_classes"]))
                        for turn in t["ground_truth"]] for t in train}
@@ -105,8 +128,9 @@ def split(tasks: Sequence[Mapping[str, Any]], world: World) -> dict[str, Any]:
                   for turn in turns[t["id"]]] for fold in range(folds)]
         rows = {}
         for fold in range(folds):
-            templates = learn_templates([turn for other in range(folds) if other != fold
-                                         for turn in parts[other]])
+            templates = learn_templates([redacted(turn, detect) for other in range(folds)
+                                         if other != fold for turn in parts[other]],
+                                        lambda text: detect(text) is not None)
             rows[f"rest->{fold}"] = coverage(templates, parts[fold])
         calls = sum(r["calls"] for r in rows.values())
         used = sum(r["calls_with_procedures"] for r in rows.values())
@@ -136,7 +160,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE")
     args = parser.parse_args(argv)
-    output(split(task_data(), World(api_classes())), render, args.json)
+    with tempfile.TemporaryDirectory(prefix="athena-bfcl-split-") as home:
+        config = Config.from_mapping({}, data_dir=Path(home).resolve(), env={})
+        with Athena.open(home, config=config) as athena:
+            def detect(text: str) -> str | None:
+                spans = [] if athena.privacy.vault is None else \
+                    athena.privacy.detection.detect(text)
+                return spans[0].type if spans else None
+
+            result = split(task_data(), World(api_classes()), detect)
+    output(result, render, args.json)
     return 0
 
 

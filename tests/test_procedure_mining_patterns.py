@@ -116,6 +116,25 @@ def test_an_optional_step_runs_when_its_own_varying_parameter_is_given() -> None
     assert draft.parameters[0].values == ("docs", None, "tmp")
 
 
+def test_one_constant_of_one_name_is_one_parameter_whichever_runs_have_its_steps() -> None:
+    # the token is the same wherever it is passed, by steps the runs make or leave out
+    made = pattern("list", ("shop.login", "shop.book", "shop.cancel"), [
+        [(0, "shop.login", {"user": "ana"}), (1, "shop.book", {"token": "t-1", "item": "a"})],
+        [(0, "shop.login", {"user": "bo"}), (2, "shop.cancel", {"token": "t-1", "id": 7})],
+        [(0, "shop.login", {"user": "cy"}), (1, "shop.book", {"token": "t-1", "item": "c"}),
+         (2, "shop.cancel", {"token": "t-1", "id": 9})],
+    ])
+    draft, defaults = draft_pattern(made, docstring="Log in, book, cancel.")
+    assert signature(draft.code) == {"user": "str", "token": "str = 't-1'",
+                                     "item": "str | None = None", "id": "int | None = None"}
+    assert "athena.shop.book(token=token, item=item)" in draft.code
+    assert "athena.shop.cancel(token=token, id=id)" in draft.code
+    assert defaults == {"token": "t-1", "item": None, "id": None}
+    assert [run_inputs(draft.parameters, defaults, run) for run in range(3)] == [
+        {"user": "ana", "item": "a"}, {"user": "bo", "id": 7},
+        {"user": "cy", "item": "c", "id": 9}]
+
+
 def test_a_step_with_nothing_varying_of_its_own_gets_a_flag() -> None:
     made = pattern("list", ("car.lock", "car.brake", "car.start"), [
         [(0, "car.lock", {"unlock": False}), (1, "car.brake", {"position": 1.0}),
