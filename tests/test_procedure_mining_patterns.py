@@ -22,6 +22,7 @@ from athena_core.procedures.call_patterns import (
     Pattern,
     PatternRun,
     Window,
+    patterns_of,
     subsequence,
 )
 from athena_core.procedures.learning import learn, propose
@@ -63,6 +64,47 @@ def test_subsequence_places_items_leftmost() -> None:
     assert subsequence(["cd", "mv"], ["cd", "mkdir", "cd", "mv"]) == (0, 3)
     assert subsequence(["mv", "cd"], ["cd", "mv"]) is None
     assert subsequence([], ["cd"]) == ()
+
+
+def mined(programs: list[list[str]], min_runs: int = 3) -> list[tuple[str, ...]]:
+    """The patterns mined from programs that are lists of calls (operation names; the
+    arguments differ from program to program), each as its steps, an optional step in
+    brackets."""
+    windows = []
+    for number, names in enumerate(programs):
+        calls = tuple(Call(name, {"value": f"{name} {number}"}) for name in names)
+        windows += [Window(execution_id=f"e{number}", seq=number, at=AT, scope="default",
+                           part=(first, length), kind="list",
+                           calls=calls[first:first + length], context=f"program {number}")
+                    for first in range(len(calls))
+                    for length in range(2, len(calls) - first + 1)]
+    whole = {f"e{number}": (0, len(names)) for number, names in enumerate(programs)}
+    patterns, _ = patterns_of(windows, whole, min_runs=min_runs)
+    return [tuple(f"[{name}]" if optional else name for name, optional in
+                  zip(found.operations, found.optional, strict=True)) for found in patterns]
+
+
+def test_runs_of_one_core_with_different_steps_after_it_are_one_pattern() -> None:
+    # cd then cat, grep or ls: none of the pairs three times, cd then something thrice
+    assert mined([["cd", "cat"], ["cd", "grep"], ["cd", "ls"]]) == [
+        ("cd", "[cat]", "[grep]", "[ls]")]
+    # steps before it and after it alike; the core is every run's
+    assert mined([["diff", "touch", "echo"], ["du", "touch", "echo"],
+                  ["touch", "echo", "wc"]]) == [("[diff]", "[du]", "touch", "echo", "[wc]")]
+    # two different programs are not three
+    assert mined([["cd", "cat"], ["cd", "grep"]]) == []
+    # one step before it and another after it: not two different steps on one side
+    assert mined([["a", "core"], ["core", "b"], ["a", "core"]]) == []
+
+
+def test_a_pattern_another_has_every_run_of_is_left_out() -> None:
+    # add -> size lies inside add -> relabel -> size in three programs: only the longer
+    # pattern, whose relabel the fourth program leaves out
+    assert mined([["add", "relabel", "size"], ["add", "relabel", "size"],
+                  ["add", "relabel", "size"], ["add", "size"]]) == [
+        ("add", "[relabel]", "size")]
+    # of two of one length that have each other's runs, the first
+    assert mined([["a", "b", "a"], ["a", "b"], ["a", "b"]]) == [("a", "b", "[a]")]
 
 
 def test_arguments_become_typed_parameters_constants_defaults_and_lists_one_value() -> None:
