@@ -32,9 +32,9 @@ from timing import output
 
 from athena_core import Athena
 from athena_core.config import Config
+from athena_core.privacy.placeholders import redaction
 from athena_core.procedures.call_patterns import Call, Window, _data, patterns_of
 from athena_core.procedures.mining import MAX_RUN
-from athena_core.privacy.placeholders import redaction
 from athena_core.procedures.pattern_drafting import draft_pattern, run_inputs
 
 __all__ = ["learn_templates", "main", "split", "windows"]
