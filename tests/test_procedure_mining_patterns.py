@@ -64,6 +64,10 @@ def test_subsequence_places_items_leftmost() -> None:
     assert subsequence(["cd", "mv"], ["cd", "mkdir", "cd", "mv"]) == (0, 3)
     assert subsequence(["mv", "cd"], ["cd", "mv"]) is None
     assert subsequence([], ["cd"]) == ()
+    # with steps that must be taken: not leftmost when leftmost would leave one out
+    assert subsequence(["cd"], ["cd", "ls", "cd"], frozenset({2})) == (2,)
+    assert subsequence(["cd", "ls"], ["cd", "mv", "ls"], frozenset({1})) is None
+    assert subsequence([], ["cd"], frozenset({0})) is None
 
 
 def mined(programs: list[list[str]], min_runs: int = 3) -> list[tuple[str, ...]]:

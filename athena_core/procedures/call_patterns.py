@@ -11,18 +11,23 @@ mining.MAX_RUN` of them.
 
 A **call pattern** is a sequence of operations of one kind. A window *supports* it when
 its operations are the pattern's with some of them left out (an order-preserving
-subsequence; the pattern's own sequence included); a step that some supporting window
-leaves out is **optional**. Windows are grouped by pattern whatever their argument
-values, argument names and list lengths: those become the procedure's parameters (see
-:mod:`~athena_core.procedures.pattern_drafting`). :func:`mine_patterns` proposes every
-pattern whose operations some window has, supported by windows of at least ``min_runs``
-different programs, and not itself a subsequence of another such pattern (of the same
-kind): the longest patterns, each standing for all of its shorter variants.
+subsequence; the pattern's own sequence included). Windows are grouped by pattern
+whatever their argument values, argument names and list lengths: those become the
+procedure's parameters (see :mod:`~athena_core.procedures.pattern_drafting`). The
+candidates are every sequence of operations some window has, and every **core with
+different ends**: windows that are one sequence (the core) with one step before it or
+after it, when two or more different steps come before it or two or more after it, as
+the steps before it, the core and the steps after it, supported only by windows that
+make the whole core. :func:`mine_patterns` proposes each candidate supported by windows
+of at least ``min_runs`` different programs unless another **has each of its runs**
+(can make the run's calls with its own required steps, or holds the run inside one of
+its own) and is longer, or more general, or of two with each other's runs the first.
 
-A window's calls are placed on the pattern's steps leftmost first. Of the windows of one
-execution that support a pattern, one lying inside another is left out (the longer one
-is the run). The records mined are those :func:`~athena_core.procedures.mining.mine`
-mines.
+A window's calls are placed on the pattern's steps leftmost first (the core's steps
+taken). Of the windows of one execution that support a pattern, one lying inside
+another is left out (the longer one is the run); a step that one of the runs leaves out
+is **optional**. The records mined are those
+:func:`~athena_core.procedures.mining.mine` mines.
 """
 
 from __future__ import annotations
@@ -149,19 +154,25 @@ def _data(value: Any) -> bool:
     return False
 
 
-def subsequence(short: Sequence[str], long: Sequence[str]) -> tuple[int, ...] | None:
-    """Where the items of ``short`` are in ``long``, leftmost first, in order; ``None`` if
-    ``short`` is not an order-preserving subsequence of ``long``."""
-    positions: list[int] = []
-    at = 0
-    for item in short:
-        while at < len(long) and long[at] != item:
-            at += 1
-        if at == len(long):
-            return None
-        positions.append(at)
-        at += 1
-    return tuple(positions)
+def subsequence(short: Sequence[str], long: Sequence[str],
+                required: frozenset[int] = frozenset()) -> tuple[int, ...] | None:
+    """Where the items of ``short`` are in ``long``, in order and leftmost first, with
+    every position in ``required`` taken; ``None`` if there is no such placement (with
+    nothing required: if ``short`` is not an order-preserving subsequence of ``long``)."""
+    def place(item: int, start: int) -> tuple[int, ...] | None:
+        if item == len(short):
+            return () if all(at < start for at in required) else None
+        for at in range(start, len(long)):
+            if long[at] == short[item]:
+                rest = place(item + 1, at + 1)
+                if rest is not None:
+                    return (at, *rest)
+                if not required:  # placed leftmost, nothing later can do better
+                    return None
+            if at in required:
+                return None  # a required step left out
+        return None
+    return place(0, 0)
 
 
 def windows_of(audit: AuditLog, registry: ApiRegistry, *, scope: str | None = None,
@@ -209,9 +220,9 @@ def mine_patterns(audit: AuditLog, registry: ApiRegistry, *, scope: str | None =
                   ) -> tuple[list[Pattern], set[tuple[str, tuple[int, int] | None]]]:
     """The call patterns to propose (see the module's documentation), in the order of
     their first run; and the runs (``(execution id, part)``, part ``None`` for a whole
-    program) that need no procedure of their own shape: every window that supports one
-    of the patterns, and every program that is a single plain call (its procedure would
-    be that operation again)."""
+    program) that need no procedure of their own shape: every window that supports a
+    candidate (proposed, or left out for another that has its runs), and every program
+    that is a single plain call (its procedure would be that operation again)."""
     windows, whole = windows_of(audit, registry, scope=scope, since=since)
     return patterns_of(windows, whole, min_runs=min_runs)
 
@@ -263,7 +274,6 @@ class _Candidate:
     members: tuple[tuple[_Sequence, tuple[int, ...]], ...]
 
 
-
 def _with_steps_left_out(sequences: Sequence[_Sequence]) -> list[_Candidate]:
     """Each window sequence, supported by every window sequence that is it with some
     steps left out."""
@@ -297,25 +307,7 @@ def _supported(kind: str, operations: tuple[str, ...], core: frozenset[int],
         (other, positions) for other in sequences
         if other[0] == kind and len(other[1]) <= len(operations)
         and names.issuperset(other[1])
-        and (positions := _embedding(other[1], operations, core)) is not None))
-
-
-def _embedding(short: Sequence[str], long: Sequence[str], required: frozenset[int]
-               ) -> tuple[int, ...] | None:
-    """Where the items of ``short`` are in ``long``, in order and leftmost first, with
-    every position in ``required`` taken; ``None`` if there is no such placement."""
-    def place(item: int, start: int) -> tuple[int, ...] | None:
-        if item == len(short):
-            return () if all(at < start for at in required) else None
-        for at in range(start, len(long)):
-            if long[at] == short[item]:
-                rest = place(item + 1, at + 1)
-                if rest is not None:
-                    return (at, *rest)
-            if at in required:
-                return None  # a required step left out
-        return None
-    return place(0, 0)
+        and (positions := subsequence(other[1], operations, core)) is not None))
 
 
 def _longest(candidates: Sequence[_Candidate],
@@ -340,7 +332,7 @@ def _longest(candidates: Sequence[_Candidate],
         for run in runs[other]:
             start, length = run.window.part
             if not any(first <= start and start + length <= first + span for first, span
-                       in spans[one].get(run.window.execution_id, ())) and _embedding(
+                       in spans[one].get(run.window.execution_id, ())) and subsequence(
                     run.window.operations, candidates[one].operations,
                     required[one]) is None:
                 return False
