@@ -145,10 +145,19 @@ class Template:
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 
 
+def _typed_as(value: Any, annotation: str) -> bool:
+    """Whether ``value`` is of the type ``annotation`` names, as a procedure's input
+    schema checks it: a ``float`` parameter is a JSON number, so a whole number fits it
+    (and is passed on as the whole number it is)."""
+    if annotation == "float" and type(value) is int:
+        return True
+    return type(value) is _TYPES.get(annotation)
+
+
 def _unify(want: Any, value: Any, inputs: dict[str, Any]) -> bool:
     """Whether ``value`` fits ``want``, binding the parameters in it (in ``inputs``)."""
     if isinstance(want, Param):
-        if want.type and type(value) is not _TYPES.get(want.type):
+        if want.type and not _typed_as(value, want.type):
             return False
         if want.name in inputs:
             return _same(inputs[want.name], value)
@@ -219,8 +228,9 @@ def template_from_code(procedure_id: str, code: str, entry: str = "run") -> Temp
 
 def _guard(statement: ast.If, params: Mapping[str, str]) -> tuple[str, bool] | None:
     """``(parameter, is_flag)`` of ``if parameter is not None:`` or ``if flag:`` guarding
-    one statement, else ``None``."""
-    if statement.orelse or len(statement.body) != 1:
+    one statement (and at most an ``elif ...:`` that only raises: inputs given without
+    the guard are refused, which makes no call), else ``None``."""
+    if len(statement.body) != 1 or not (not statement.orelse or _refusal(statement.orelse)):
         return None
     test = statement.test
     if isinstance(test, ast.Name) and test.id in params:
@@ -232,6 +242,13 @@ def _guard(statement: ast.If, params: Mapping[str, str]) -> tuple[str, bool] | N
             and test.comparators[0].value is None:
         return test.left.id, False
     return None
+
+
+def _refusal(orelse: list[ast.stmt]) -> bool:
+    """Whether an ``if``'s else branch is ``elif ...: raise ...`` and nothing else."""
+    return len(orelse) == 1 and isinstance(orelse[0], ast.If) and not orelse[0].orelse \
+        and len(orelse[0].body) == 1 and isinstance(orelse[0].body[0], ast.Raise) \
+        and not _athena_calls(orelse[0])
 
 
 def _call(call: ast.Call, params: Mapping[str, str]

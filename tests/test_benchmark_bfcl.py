@@ -119,6 +119,22 @@ def run(item: str) -> None:
     assert template.bind([same[0], Step("bfcl.shelf.relabel", {"label": "b"})]) is None
 
 
+def test_a_float_parameter_takes_a_whole_number_as_its_input_schema_does() -> None:
+    template = template_from_code("shelf/weigh", '''\
+import athena
+
+
+def run(weight: float) -> None:
+    athena.bfcl.shelf.weigh(weight=weight)
+''')
+    assert template is not None
+    # a float's schema is a JSON number: 2940 is one, and passed on as the int it is
+    assert template.bind([Step("bfcl.shelf.weigh", {"weight": 2940})]) == {"weight": 2940}
+    assert template.bind([Step("bfcl.shelf.weigh", {"weight": 2.5})]) == {"weight": 2.5}
+    assert template.bind([Step("bfcl.shelf.weigh", {"weight": True})]) is None
+    assert template.bind([Step("bfcl.shelf.weigh", {"weight": "2"})]) is None
+
+
 def test_lists_and_dicts_bind_part_by_part_and_every_parameter_needs_a_value() -> None:
     template = template_from_code("shelf/nested", '''\
 import athena
@@ -225,3 +241,37 @@ def run(item: str, label: str) -> Any:
     assert [(c.start, c.length, c.via) for c in cover(
         steps, [(template.id, template.bind, 2)])] == [
         (0, 1, None), (1, 2, "learned/add-relabel"), (3, 1, None)]
+
+
+def test_an_optional_step_that_refuses_its_other_inputs_without_its_guard_is_read() -> None:
+    # what the learner writes for an optional step with two inputs of its own
+    template = template_from_code("learned/add-relabel", '''\
+import athena
+from typing import Any
+
+def run(*, label: str, item: str | None = None, count: int | None = None) -> Any:
+    results: list[Any] = []
+    results.append(athena.bfcl.shelf.relabel(label=label))
+    if item is not None:
+        results.append(athena.bfcl.shelf.add(item=item, count=count))
+    elif count is not None:
+        raise ValueError('bfcl.shelf.add runs only when item is given')
+    return results
+''')
+    assert template is not None
+    assert template.guards == (None, ("item", False))
+    relabel = Step("bfcl.shelf.relabel", {"label": "pantry"})
+    assert template.bind([relabel, Step("bfcl.shelf.add", {"item": "jam", "count": 2})]) == {
+        "label": "pantry", "item": "jam", "count": 2}
+    assert template.bind([relabel]) == {"label": "pantry"}
+    # any other else branch: not a fixed sequence of calls
+    for other in ("    else:\n        athena.bfcl.shelf.size()\n",
+                  "    elif count is not None:\n        athena.bfcl.shelf.size()\n"):
+        code = f'''\
+import athena
+
+def run(*, item: str | None = None, count: int | None = None) -> None:
+    if item is not None:
+        athena.bfcl.shelf.add(item=item, count=count)
+{other}'''
+        assert template_from_code("learned/other", code) is None

@@ -316,6 +316,25 @@ def test_a_provider_whose_code_does_not_parse_is_rejected_and_nothing_saved(
         assert athena.procedures.catalog.list() == []
 
 
+def test_a_proposal_holding_a_sensitive_value_is_rejected_and_nothing_saved(
+        tmp_path: Path) -> None:
+    # a learned procedure is kept in git and shared by every scope: code holding a
+    # password (here the provider's; a constant of a drafted one alike) is never saved,
+    # and learning goes on
+    leaky = ('import athena\\n\\n\\ndef run(query: str, text: str) -> list[str]:\\n'
+             '    \\"\\"\\"Recall a topic.\\"\\"\\"\\n'
+             '    hits = athena.recall(query, k=3)\\n'
+             '    athena.remember(text, metadata=dict(password=\'Tr0ub4dor-Zebra-93\'))\\n'
+             '    return [hit.text for hit in hits]\\n')
+    athena, _ = with_provider(tmp_path, '{"code": "' + leaky + '"}')
+    with athena:
+        [outcome] = learn(athena).outcomes
+        assert outcome.status == "rejected" and outcome.commit is None
+        assert "sensitive value" in (outcome.reason or "")
+        assert "Tr0ub4dor" not in (outcome.reason or "")
+        assert athena.procedures.catalog.list() == []
+
+
 def test_an_unknown_provider_is_a_config_error_listing_the_installed_ones(
         tmp_path: Path) -> None:
     athena, provider = with_provider(tmp_path, "{}", name="nonesuch")

@@ -22,6 +22,7 @@ from athena_core.procedures.call_patterns import (
     Pattern,
     PatternRun,
     Window,
+    patterns_of,
     subsequence,
 )
 from athena_core.procedures.learning import learn, propose
@@ -63,6 +64,51 @@ def test_subsequence_places_items_leftmost() -> None:
     assert subsequence(["cd", "mv"], ["cd", "mkdir", "cd", "mv"]) == (0, 3)
     assert subsequence(["mv", "cd"], ["cd", "mv"]) is None
     assert subsequence([], ["cd"]) == ()
+    # with steps that must be taken: not leftmost when leftmost would leave one out
+    assert subsequence(["cd"], ["cd", "ls", "cd"], frozenset({2})) == (2,)
+    assert subsequence(["cd", "ls"], ["cd", "mv", "ls"], frozenset({1})) is None
+    assert subsequence([], ["cd"], frozenset({0})) is None
+
+
+def mined(programs: list[list[str]], min_runs: int = 3) -> list[tuple[str, ...]]:
+    """The patterns mined from programs that are lists of calls (operation names; the
+    arguments differ from program to program), each as its steps, an optional step in
+    brackets."""
+    windows = []
+    for number, names in enumerate(programs):
+        calls = tuple(Call(name, {"value": f"{name} {number}"}) for name in names)
+        windows += [Window(execution_id=f"e{number}", seq=number, at=AT, scope="default",
+                           part=(first, length), kind="list",
+                           calls=calls[first:first + length], context=f"program {number}")
+                    for first in range(len(calls))
+                    for length in range(2, len(calls) - first + 1)]
+    whole = {f"e{number}": (0, len(names)) for number, names in enumerate(programs)}
+    patterns, _ = patterns_of(windows, whole, min_runs=min_runs)
+    return [tuple(f"[{name}]" if optional else name for name, optional in
+                  zip(found.operations, found.optional, strict=True)) for found in patterns]
+
+
+def test_runs_of_one_core_with_different_steps_after_it_are_one_pattern() -> None:
+    # cd then cat, grep or ls: none of the pairs three times, cd then something thrice
+    assert mined([["cd", "cat"], ["cd", "grep"], ["cd", "ls"]]) == [
+        ("cd", "[cat]", "[grep]", "[ls]")]
+    # steps before it and after it alike; the core is every run's
+    assert mined([["diff", "touch", "echo"], ["du", "touch", "echo"],
+                  ["touch", "echo", "wc"]]) == [("[diff]", "[du]", "touch", "echo", "[wc]")]
+    # two different programs are not three
+    assert mined([["cd", "cat"], ["cd", "grep"]]) == []
+    # one step before it and another after it: not two different steps on one side
+    assert mined([["a", "core"], ["core", "b"], ["a", "core"]]) == []
+
+
+def test_a_pattern_another_has_every_run_of_is_left_out() -> None:
+    # add -> size lies inside add -> relabel -> size in three programs: only the longer
+    # pattern, whose relabel the fourth program leaves out
+    assert mined([["add", "relabel", "size"], ["add", "relabel", "size"],
+                  ["add", "relabel", "size"], ["add", "size"]]) == [
+        ("add", "[relabel]", "size")]
+    # of two of one length that have each other's runs, the first
+    assert mined([["a", "b", "a"], ["a", "b"], ["a", "b"]]) == [("a", "b", "[a]")]
 
 
 def test_arguments_become_typed_parameters_constants_defaults_and_lists_one_value() -> None:
@@ -114,6 +160,25 @@ def test_an_optional_step_runs_when_its_own_varying_parameter_is_given() -> None
                                                          "file_name": "c.txt"}
     assert ABSENT is None
     assert draft.parameters[0].values == ("docs", None, "tmp")
+
+
+def test_one_constant_of_one_name_is_one_parameter_whichever_runs_have_its_steps() -> None:
+    # the token is the same wherever it is passed, by steps the runs make or leave out
+    made = pattern("list", ("shop.login", "shop.book", "shop.cancel"), [
+        [(0, "shop.login", {"user": "ana"}), (1, "shop.book", {"token": "t-1", "item": "a"})],
+        [(0, "shop.login", {"user": "bo"}), (2, "shop.cancel", {"token": "t-1", "id": 7})],
+        [(0, "shop.login", {"user": "cy"}), (1, "shop.book", {"token": "t-1", "item": "c"}),
+         (2, "shop.cancel", {"token": "t-1", "id": 9})],
+    ])
+    draft, defaults = draft_pattern(made, docstring="Log in, book, cancel.")
+    assert signature(draft.code) == {"user": "str", "token": "str = 't-1'",
+                                     "item": "str | None = None", "id": "int | None = None"}
+    assert "athena.shop.book(token=token, item=item)" in draft.code
+    assert "athena.shop.cancel(token=token, id=id)" in draft.code
+    assert defaults == {"token": "t-1", "item": None, "id": None}
+    assert [run_inputs(draft.parameters, defaults, run) for run in range(3)] == [
+        {"user": "ana", "item": "a"}, {"user": "bo", "id": 7},
+        {"user": "cy", "item": "c", "id": 9}]
 
 
 def test_a_step_with_nothing_varying_of_its_own_gets_a_flag() -> None:

@@ -11,18 +11,23 @@ mining.MAX_RUN` of them.
 
 A **call pattern** is a sequence of operations of one kind. A window *supports* it when
 its operations are the pattern's with some of them left out (an order-preserving
-subsequence; the pattern's own sequence included); a step that some supporting window
-leaves out is **optional**. Windows are grouped by pattern whatever their argument
-values, argument names and list lengths: those become the procedure's parameters (see
-:mod:`~athena_core.procedures.pattern_drafting`). :func:`mine_patterns` proposes every
-pattern whose operations some window has, supported by windows of at least ``min_runs``
-different programs, and not itself a subsequence of another such pattern (of the same
-kind): the longest patterns, each standing for all of its shorter variants.
+subsequence; the pattern's own sequence included). Windows are grouped by pattern
+whatever their argument values, argument names and list lengths: those become the
+procedure's parameters (see :mod:`~athena_core.procedures.pattern_drafting`). The
+candidates are every sequence of operations some window has, and every **core with
+different ends**: windows that are one sequence (the core) with one step before it or
+after it, when two or more different steps come before it or two or more after it, as
+the steps before it, the core and the steps after it, supported only by windows that
+make the whole core. :func:`mine_patterns` proposes each candidate supported by windows
+of at least ``min_runs`` different programs unless another **has each of its runs**
+(can make the run's calls with its own required steps, or holds the run inside one of
+its own) and is longer, or more general, or of two with each other's runs the first.
 
-A window's calls are placed on the pattern's steps leftmost first. Of the windows of one
-execution that support a pattern, one lying inside another is left out (the longer one
-is the run). The records mined are those :func:`~athena_core.procedures.mining.mine`
-mines.
+A window's calls are placed on the pattern's steps leftmost first (the core's steps
+taken). Of the windows of one execution that support a pattern, one lying inside
+another is left out (the longer one is the run); a step that one of the runs leaves out
+is **optional**. The records mined are those
+:func:`~athena_core.procedures.mining.mine` mines.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ if TYPE_CHECKING:
     from athena_core.api import ApiRegistry
     from athena_core.audit.log import AuditLog
 
-__all__ = ["Call", "Pattern", "PatternRun", "Window", "mine_patterns", "plain_call",
-           "subsequence"]
+__all__ = ["Call", "Pattern", "PatternRun", "Window", "mine_patterns", "patterns_of",
+           "plain_call", "subsequence"]
 
 #: The kinds of a window: a display's elements, or statements.
 KINDS: dict[type | None, str] = {ast.List: "list", ast.Tuple: "tuple", None: "statements"}
@@ -149,19 +154,25 @@ def _data(value: Any) -> bool:
     return False
 
 
-def subsequence(short: Sequence[str], long: Sequence[str]) -> tuple[int, ...] | None:
-    """Where the items of ``short`` are in ``long``, leftmost first, in order; ``None`` if
-    ``short`` is not an order-preserving subsequence of ``long``."""
-    positions: list[int] = []
-    at = 0
-    for item in short:
-        while at < len(long) and long[at] != item:
-            at += 1
-        if at == len(long):
-            return None
-        positions.append(at)
-        at += 1
-    return tuple(positions)
+def subsequence(short: Sequence[str], long: Sequence[str],
+                required: frozenset[int] = frozenset()) -> tuple[int, ...] | None:
+    """Where the items of ``short`` are in ``long``, in order and leftmost first, with
+    every position in ``required`` taken; ``None`` if there is no such placement (with
+    nothing required: if ``short`` is not an order-preserving subsequence of ``long``)."""
+    def place(item: int, start: int) -> tuple[int, ...] | None:
+        if item == len(short):
+            return () if all(at < start for at in required) else None
+        for at in range(start, len(long)):
+            if long[at] == short[item]:
+                rest = place(item + 1, at + 1)
+                if rest is not None:
+                    return (at, *rest)
+                if not required:  # placed leftmost, nothing later can do better
+                    return None
+            if at in required:
+                return None  # a required step left out
+        return None
+    return place(0, 0)
 
 
 def windows_of(audit: AuditLog, registry: ApiRegistry, *, scope: str | None = None,
@@ -209,51 +220,160 @@ def mine_patterns(audit: AuditLog, registry: ApiRegistry, *, scope: str | None =
                   ) -> tuple[list[Pattern], set[tuple[str, tuple[int, int] | None]]]:
     """The call patterns to propose (see the module's documentation), in the order of
     their first run; and the runs (``(execution id, part)``, part ``None`` for a whole
-    program) that need no procedure of their own shape: every window that supports one
-    of the patterns, and every program that is a single plain call (its procedure would
-    be that operation again)."""
+    program) that need no procedure of their own shape: every window that supports a
+    candidate (proposed, or left out for another that has its runs), and every program
+    that is a single plain call (its procedure would be that operation again)."""
     windows, whole = windows_of(audit, registry, scope=scope, since=since)
-    by_sequence: dict[tuple[str, tuple[str, ...]], list[Window]] = {}
+    return patterns_of(windows, whole, min_runs=min_runs)
+
+
+def patterns_of(windows: Sequence[Window], whole: Mapping[str, tuple[int, int]], *,
+                min_runs: int = 3
+                ) -> tuple[list[Pattern], set[tuple[str, tuple[int, int] | None]]]:
+    """:func:`mine_patterns` of the windows ``windows`` (``whole``: as
+    :func:`windows_of` gives it)."""
+    by_sequence: dict[_Sequence, list[Window]] = {}
     for window in windows:
         by_sequence.setdefault((window.kind, window.operations), []).append(window)
     sequences = sorted(by_sequence, key=lambda key: (key[0], -len(key[1]), key[1]))
-    support: dict[tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]] = {}
-    admissible = []
-    for kind, operations in sequences:
-        names = set(operations)
-        members = [other for other in sequences if other[0] == kind
-                   and len(other[1]) <= len(operations) and names.issuperset(other[1])
-                   and subsequence(other[1], operations) is not None]
-        contexts = {window.context for member in members for window in by_sequence[member]}
-        if len(contexts) >= min_runs:
-            support[(kind, operations)] = members
-            admissible.append((kind, operations))
-    patterns: list[Pattern] = []
+
+    def enough(members: Sequence[tuple[_Sequence, tuple[int, ...]]]) -> bool:
+        return len({window.context for sequence, _ in members
+                    for window in by_sequence[sequence]}) >= min_runs
+
+    candidates = [candidate for candidate in (*_with_steps_left_out(sequences),
+                                              *_alternative_ends(sequences))
+                  if enough(candidate.members)]
+    kept = _longest(candidates, by_sequence)
     covered: set[tuple[str, tuple[int, int] | None]] = {
         (execution, None) for execution, part in whole.items() if part[1] == 1}
-    for kind, operations in admissible:
-        if any(other != (kind, operations) and other[0] == kind
-               and len(other[1]) > len(operations)
-               and subsequence(operations, other[1]) is not None for other in admissible):
-            continue  # a longer pattern stands for it
-        supporting = [window for member in support[(kind, operations)]
-                      for window in by_sequence[member]]
-        covered.update((window.execution_id, window.part) for window in supporting)
-        covered.update((window.execution_id, None) for window in supporting
-                       if whole.get(window.execution_id) == window.part)
-        runs = [PatternRun(window, positions) for window in _outermost(supporting)
-                if (positions := subsequence(window.operations, operations)) is not None]
-        runs.sort(key=lambda run: (run.window.seq, run.window.part))
-        optional = tuple(any(step not in run.positions for run in runs)
-                         for step in range(len(operations)))
-        key = hashlib.sha256(json.dumps(["calls", kind, list(operations), list(optional)])
-                             .encode("utf-8")).hexdigest()
-        patterns.append(Pattern(key=key, kind=kind, operations=operations,
-                                optional=optional, runs=tuple(runs)))
+    for candidate in candidates:  # each a pattern kept or stood for by one
+        for sequence, _ in candidate.members:
+            for window in by_sequence[sequence]:
+                covered.add((window.execution_id, window.part))
+                if whole.get(window.execution_id) == window.part:
+                    covered.add((window.execution_id, None))
+    patterns = [_pattern(candidate, by_sequence) for candidate in kept]
     patterns.sort(key=lambda pattern: (pattern.runs[0].window.seq,
                                        pattern.runs[0].window.part[0],
                                        -pattern.runs[0].window.part[1], pattern.key))
     return patterns, covered
+
+
+#: ``(kind, operations)`` of windows.
+_Sequence = tuple[str, tuple[str, ...]]
+
+
+@attrs.frozen
+class _Candidate:
+    """A pattern that may be proposed: its operations, and the window sequences that
+    support it, each with the step of each of its calls."""
+
+    kind: str
+    operations: tuple[str, ...]
+    members: tuple[tuple[_Sequence, tuple[int, ...]], ...]
+
+
+def _with_steps_left_out(sequences: Sequence[_Sequence]) -> list[_Candidate]:
+    """Each window sequence, supported by every window sequence that is it with some
+    steps left out."""
+    return [_supported(kind, operations, frozenset(), sequences)
+            for kind, operations in sequences]
+
+
+def _alternative_ends(sequences: Sequence[_Sequence]) -> list[_Candidate]:
+    """Window sequences that are one sequence (the core) with another step before it or
+    after it, as one, when two or more different steps come before it or after it: the
+    steps before it, each optional, the core, required, and the steps after it, each
+    optional (in the order of ``sequences``); supported by the window sequences that
+    are it with some of its optional steps left out."""
+    ends: dict[tuple[str, tuple[str, ...]], tuple[dict[str, None], dict[str, None]]] = {}
+    for kind, operations in sequences:
+        if len(operations) >= 2:
+            ends.setdefault((kind, operations[1:]), ({}, {}))[0][operations[0]] = None
+            ends.setdefault((kind, operations[:-1]), ({}, {}))[1][operations[-1]] = None
+    return [_supported(kind, (*heads, *core, *tails),
+                       frozenset(range(len(heads), len(heads) + len(core))), sequences)
+            for (kind, core), (heads, tails) in ends.items()
+            if len(heads) >= 2 or len(tails) >= 2]
+
+
+def _supported(kind: str, operations: tuple[str, ...], core: frozenset[int],
+               sequences: Sequence[_Sequence]) -> _Candidate:
+    """The candidate ``operations``, supported by the window sequences of ``kind`` that
+    are it with some steps outside ``core`` left out."""
+    names = set(operations)
+    return _Candidate(kind, operations, tuple(
+        (other, positions) for other in sequences
+        if other[0] == kind and len(other[1]) <= len(operations)
+        and names.issuperset(other[1])
+        and (positions := subsequence(other[1], operations, core)) is not None))
+
+
+def _longest(candidates: Sequence[_Candidate],
+             by_sequence: Mapping[_Sequence, Sequence[Window]]) -> list[_Candidate]:
+    """``candidates`` without those another stands for: one that has each of their runs
+    (it can make the run, leaving out only optional steps, or the run lies inside one of
+    its own) and is longer, or more general (they do not have each of its runs), or, of
+    two that have each other's runs, the first."""
+    runs = [_runs(candidate, by_sequence) for candidate in candidates]
+    required = [_required(candidate, found) for candidate, found in zip(candidates, runs,
+                                                                         strict=True)]
+    spans: list[dict[str, list[tuple[int, int]]]] = []
+    for found in runs:
+        spans.append({})
+        for run in found:
+            spans[-1].setdefault(run.window.execution_id, []).append(run.window.part)
+
+    def has(one: int, other: int) -> bool:
+        """Whether candidate ``one`` has every run of candidate ``other``."""
+        if candidates[one].kind != candidates[other].kind:
+            return False
+        for run in runs[other]:
+            start, length = run.window.part
+            if not any(first <= start and start + length <= first + span for first, span
+                       in spans[one].get(run.window.execution_id, ())) and subsequence(
+                    run.window.operations, candidates[one].operations,
+                    required[one]) is None:
+                return False
+        return True
+
+    def stands_for(one: int, other: int) -> bool:
+        longer = len(candidates[one].operations) - len(candidates[other].operations)
+        return one != other and longer >= 0 and has(one, other) and (
+            longer > 0 or not has(other, one) or one < other)
+
+    return [candidate for number, candidate in enumerate(candidates)
+            if not any(stands_for(other, number) for other in range(len(candidates)))]
+
+
+def _runs(candidate: _Candidate, by_sequence: Mapping[_Sequence, Sequence[Window]]
+          ) -> list[PatternRun]:
+    """The windows supporting ``candidate`` that lie inside no other, oldest first."""
+    positions = dict(candidate.members)
+    supporting = [window for sequence, _ in candidate.members
+                  for window in by_sequence[sequence]]
+    runs = [PatternRun(window, positions[(window.kind, window.operations)])
+            for window in _outermost(supporting)]
+    runs.sort(key=lambda run: (run.window.seq, run.window.part))
+    return runs
+
+
+def _required(candidate: _Candidate, runs: Sequence[PatternRun]) -> frozenset[int]:
+    """The steps every run makes."""
+    return frozenset(step for step in range(len(candidate.operations))
+                     if all(step in run.positions for run in runs))
+
+
+def _pattern(candidate: _Candidate, by_sequence: Mapping[_Sequence, Sequence[Window]]
+             ) -> Pattern:
+    runs = _runs(candidate, by_sequence)
+    required = _required(candidate, runs)
+    optional = tuple(step not in required for step in range(len(candidate.operations)))
+    key = hashlib.sha256(json.dumps(["calls", candidate.kind, list(candidate.operations),
+                                     list(optional)]).encode("utf-8")).hexdigest()
+    return Pattern(key=key, kind=candidate.kind, operations=candidate.operations,
+                   optional=optional, runs=tuple(runs))
 
 
 def _outermost(windows: Sequence[Window]) -> list[Window]:

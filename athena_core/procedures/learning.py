@@ -27,7 +27,11 @@ import attrs
 
 from athena_core import calls
 from athena_core._time import isoformat
-from athena_core.errors import InvalidArgumentError, NothingToLearnError
+from athena_core.errors import (
+    InvalidArgumentError,
+    NothingToLearnError,
+    SensitiveValueError,
+)
 from athena_core.procedures.call_patterns import Pattern, mine_patterns
 from athena_core.procedures.drafting import ENTRY, Parameter, draft
 from athena_core.procedures.gate import admit as gate_admit
@@ -279,8 +283,8 @@ def learn(athena: Athena, *, scope: str | None = None, since: datetime | str | N
     A version the gate passes becomes ``active`` (or, with ``[procedures]
     require_approval``, stays a ``candidate`` awaiting approval); one it fails stays a
     ``candidate`` with its report; a proposal that cannot be saved (the provider's code
-    does not parse, or no source program ran again) is ``rejected`` and nothing is
-    written. Needs a sandbox when ``admit`` is true.
+    does not parse, no source program ran again, or its code holds a sensitive value) is
+    ``rejected`` and nothing is written. Needs a sandbox when ``admit`` is true.
     """
     from athena_core.llm import selected_llm_provider
 
@@ -323,10 +327,13 @@ def _verified(athena: Athena, proposal: Proposal, notes: tuple[str, ...]) -> Out
         procedure = attrs.evolve(proposal.procedure, examples=[
             Example(dict(observation.inputs)) for observation in observed])
         runs = len(proposal.evidence.runs)
-        version = procedures.catalog.save(
-            procedure, proposal.code, tests, author=AUTHOR,
-            message=f"learned from {runs} successful runs of one program shape "
-                    f"({', '.join(proposal.evidence.calls)})")
+        try:
+            version = procedures.catalog.save(
+                procedure, proposal.code, tests, author=AUTHOR,
+                message=f"learned from {runs} successful runs of one program shape "
+                        f"({', '.join(proposal.evidence.calls)})")
+        except SensitiveValueError as exc:  # its message names the type, not the value
+            return Outcome(proposal, "rejected", notes=notes, reason=exc.message)
         # The same content learned before is the same version: its decision stands.
         record = version if version.validation is not None and version.status != "retired" \
             else gate_admit(athena, procedures.catalog, procedures.repository, proposal.id,

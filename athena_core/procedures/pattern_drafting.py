@@ -6,7 +6,8 @@ the argument was left out). Slots become keyword-only parameters of ``run``:
 
 - slots with the same values in every run (absent in the same runs) that differed
   between runs become one parameter (a file created and then written to); slots that
-  never differed become one parameter when they also have the same argument name;
+  never differed become one parameter when they also have the same argument name and
+  value, whichever runs they are absent from (one token passed to two steps);
 - a parameter is named after the argument (a name taken gets ``_2``, ...); its type is
   the values' (``str``, ``int``, ``float`` - also for ints mixed with floats -, ``bool``,
   ``list[X]``, ``dict[str, Any]``);
@@ -110,21 +111,23 @@ def draft_pattern(pattern: Pattern, *, docstring: str
     groups: dict[str, list[tuple[int, str]]] = {}
     for slot in slots:
         column = columns[slot]
-        key = json.dumps([[_typed(value) for value in column],
-                          None if _varies(column) else slot[1]])
+        key = json.dumps([[_typed(value) for value in column], None] if _varies(column)
+                         else [_typed(next(v for v in column if v is not ABSENT)), slot[1]])
         groups.setdefault(key, []).append(slot)
     taken = {ENTRY, _GIVEN, _RESULTS, "athena", "Any"}
     inputs: list[_Input] = []
     for members in groups.values():
-        values = tuple(columns[members[0]])
+        # the value of each run: the members' (one value, or a constant where given)
+        values = tuple(next((columns[slot][number] for slot in members
+                             if columns[slot][number] is not ABSENT), ABSENT)
+                       for number in range(len(runs)))
         name = _unique(members[0][1], taken)
         taken.add(name)
         inputs.append(_Input(
             name=name, annotation=_annotation([v for v in values if v is not ABSENT]),
             values=values, slots=tuple(members), default=_REQUIRED,
-            optional_argument=any(value is ABSENT and present[step][number]
-                                  for step, _ in members
-                                  for number, value in enumerate(values))))
+            optional_argument=any(columns[slot][number] is ABSENT and present[slot[0]][number]
+                                  for slot in members for number in range(len(runs)))))
     guards: dict[int, str] = {}
     for step in range(steps):
         if not pattern.optional[step]:
