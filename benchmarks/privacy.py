@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Six corpora, each scored separately, and clean text:
+Seven corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -32,6 +32,11 @@ Six corpora, each scored separately, and clean text:
   one format each - chat exports, issue bodies, Terraform, Helm, HAR, SQL dumps, ... -
   with its own value generators), written before round 3's detector changes were
   finished and not tuned on; see its docstring.
+* **held-out F** (``--seed`` + 6000): set F (``privacy_heldout_f.py``: other kinds of
+  text - Teams and Matrix exports, support tickets, SMS threads, call transcripts, commit
+  messages; Kubernetes Secrets, systemd units, nginx, crontabs, dotfiles, Go, Rust, Java,
+  C#, Makefiles, GitLab CI, SQL migrations, logfmt, syslog - with its own value
+  generators), written before round 4's detector changes and evaluated once at its end.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -90,6 +95,7 @@ from privacy_heldout import (  # template set C (tuned on since round 2)
 )
 from privacy_heldout_d import documents_d  # set D (tuned on since round 3)
 from privacy_heldout_e import documents_e  # the held-out set E
+from privacy_heldout_f import documents_f  # the held-out set F (round 4)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -717,6 +723,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        for text, planted in documents_d(args.seed + 4000, args.docs)],
         "held-out E": [Document(text, tuple(Planted(*p) for p in planted))
                        for text, planted in documents_e(args.seed + 5000, args.docs)],
+        "held-out F": [Document(text, tuple(Planted(*p) for p in planted))
+                       for text, planted in documents_f(args.seed + 6000, args.docs)],
     }
     if args.only:
         corpora = {name: docs for name, docs in corpora.items() if name in args.only}
@@ -822,7 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="CORPUS",
                         help="score only this corpus (repeatable): 'development', "
                              "'held-out synthetic', 'held-out third party', "
-                             "'set C (tuned on)', 'set D (tuned on)', 'held-out E'")
+                             "'set C (tuned on)', 'set D (tuned on)', 'held-out E', 'held-out F'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:
