@@ -1,9 +1,10 @@
-"""The third fresh held-out set of the privacy benchmark (set E): HELD OUT.
+"""The third fresh held-out set of the privacy benchmark (set E): a TUNING SET since round 4.
 
 Written on 2026-12-07 after set D had been evaluated (and spent), before round 3's
 detector changes were finished and without running the detectors on it; committed on its
-own first. ``benchmarks/privacy.py`` scores it once, at the end of round 3, as "held-out
-E"; a miss found here is reported, not fixed against this set.
+own first, and evaluated once as held out at the end of round 3. Its misses were then
+fixed by class in round 4, so set E is spent: ``benchmarks/privacy.py`` scores it as
+"set E (tuned on)", and the held-out set is set F (``privacy_heldout_f.py``).
 
 Nothing here comes from sets A-D: no Faker, no ``athena_core`` import (Luhn, mod-97 and
 the SSN rules are written again below), and the documents are whole artifacts of one

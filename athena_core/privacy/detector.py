@@ -93,12 +93,22 @@ class Rule:
     #: start (a case-insensitive pattern that starts with words is many times slower to
     #: search for than the same words in lower case); ``pattern`` is then tried there.
     anchor: re.Pattern[str] | None = None
+    #: For a pattern that is an alternation of named groups, one per type (many vendors'
+    #: prefixes searched in one pass): group name -> type. A match's type is then the
+    #: type of the group that matched; ``type`` names the rule.
+    group_types: tuple[tuple[str, str], ...] = ()
+
     #: The shortest text the pattern can match (texts shorter are not searched).
     shortest: int = attrs.field(init=False)
 
     @shortest.default
     def _shortest(self) -> int:
         return shortest_match(self.pattern)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The types this rule's spans may have."""
+        return tuple(dict.fromkeys(kind for _, kind in self.group_types)) or (self.type,)
 
     def _matches(self, text: str, folded: str) -> Iterable[re.Match[str]]:
         if self.anchor is None or len(folded) != len(text):
@@ -125,7 +135,8 @@ class Rule:
                 continue
             confidence = self.check(match, text)
             if confidence is not None:
-                yield Span(self.type, start, end, detector, confidence)
+                kind = dict(self.group_types).get(match.lastgroup or "", self.type)
+                yield Span(kind, start, end, detector, confidence)
 
 
 @attrs.frozen
@@ -144,7 +155,7 @@ class RuleDetector:
 
     @property
     def types(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(rule.type for rule in self.rules))
+        return tuple(dict.fromkeys(kind for rule in self.rules for kind in rule.types))
 
     def detect(self, text: str) -> list[Span]:
         if len(text) < self.shortest:

@@ -8,12 +8,13 @@ secret detectors drop a value when :func:`is_lookalike` says it is one.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections import Counter
 
 __all__ = ["KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "entropy", "is_identifier_reference",
-           "is_lookalike", "is_uuid_or_digest"]
+           "is_lookalike", "is_structured_identifier", "is_uuid_or_digest"]
 
 #: Credentials published in vendors' documentation as examples.
 KNOWN_SAMPLES = frozenset({
@@ -24,6 +25,10 @@ KNOWN_SAMPLES = frozenset({
     "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
     "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    # The MD5, SHA-1 and SHA-256 digests of empty input, the digests documentation shows.
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 })
 
 #: Card numbers and IBANs published as test and documentation values: the payment
@@ -74,10 +79,15 @@ _PUBLISHED = (
 )
 PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 
-#: Words that mark a value as a stand-in for a real one.
-_MARKERS = ("example", "sample", "placeholder", "redacted", "dummy", "your", "fake",
-            "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "${", "{{", "}}",
-            "%(", "$(", "...")
+#: Words that mark a value as a stand-in for a real one (templates: ``_TEMPLATE``).
+_MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "dummy",
+            "your", "fake",
+            "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...")
+#: A template's slot: ``{{ .Values.x }}``, ``${VAR}``, ``%(name)s``, ``$(cat f)``, closed
+#: or cut off by the end of the value; not ``{{`` or ``}}`` inside a value, which a
+#: generated password may hold (``mb*BY^y3bF{{K}(%]+yO``).
+_TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
+                       r"|\$\([^()]*(?:\)|$)")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
@@ -115,7 +125,8 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     """
     if value in KNOWN_SAMPLES:
         return True
-    if _MARKER_AS_WRITTEN.search(value) or any(s in value.lower() for s in _SEQUENCES):
+    if _MARKER_AS_WRITTEN.search(value) or _TEMPLATE.search(value) \
+            or any(s in value.lower() for s in _SEQUENCES):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
 
@@ -124,6 +135,31 @@ def is_uuid_or_digest(value: str) -> bool:
     """Whether ``value`` is a UUID or a hex digest (a git hash, a SHA-256): identifiers,
     not credentials."""
     return bool(_UUID.fullmatch(value) or _HEX_DIGEST.fullmatch(value))
+
+
+#: Identifiers and numbers of other kinds, which are found where a credential goes too (an
+#: ``X-Api-Key`` header, ``IDENTIFIED BY '...'``) in documentation and test data: an
+#: IBAN's shape, a card number's (12 to 19 digits), digits with separators (a phone, an
+#: SSN, a date), a ULID, a subresource-integrity or image digest, an ARN, a data URI,
+#: an Ansible vault blob, a bcrypt hash, an IP address.
+_STRUCTURED = re.compile(
+    r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|\d(?:[ -]?\d){11,18}"
+    r"|[+(]?\d[\d()]*(?:[ ./-]+[\d()]+)+"
+    r"|[0-7][0-9A-HJKMNP-TV-Z]{25}|sha(?:1|256|384|512)[-:][A-Za-z0-9+/=]{16,}"
+    r"|arn:[\w-]+:\S+|data:[\w/+.-]+[;,]\S*|\$ANSIBLE_VAULT;[\s\S]*"
+    r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}")
+
+
+def is_structured_identifier(value: str) -> bool:
+    """Whether ``value`` is an identifier or number of a kind that is not a credential
+    (:data:`_STRUCTURED`), whatever name it is given."""
+    if _STRUCTURED.fullmatch(value):
+        return True
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_identifier_reference(value: str) -> bool:

@@ -82,6 +82,10 @@ _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,
 #: ``(02) 9374 4000``.
 _TRUNK_PARENTHESES = re.compile(
     r"(?<![\w+.-])\(0[1-9]\d{0,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
+#: A two-digit area code in parentheses and a number of eight or nine digits with a
+#: hyphen, as Brazil writes them: ``(11) 94316-0766`` (a mobile: nine digits, the first 9),
+#: ``(21) 3456-7890`` (a landline: reported near a phone word).
+_AREA_PARENTHESES = re.compile(r"(?<![\w+.-])\([1-9]\d\)[ ]?(9?)\d{4}-\d{4}(?![\w-])")
 #: A trunk prefix and area code before a slash: ``089/1234 5678``, ``02/ 511 22 33``.
 _TRUNK_SLASH = re.compile(
     r"(?<![\w+./-])0[1-9]\d{0,4}/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
@@ -147,6 +151,12 @@ def _trunk_slash(match: re.Match[str], text: str) -> float | None:
     return 0.7 if 9 <= sum(c.isdigit() for c in match.group()) <= 11 else None
 
 
+def _area_parentheses(match: re.Match[str], text: str) -> float | None:
+    if match.group(1) or _phone_word(text, *match.span()):
+        return 0.7
+    return None
+
+
 def _phone_word(text: str, start: int, end: int, reach: int = 40) -> bool:
     """Whether a phone word is within ``reach`` characters before ``start`` or after
     ``end``."""
@@ -206,7 +216,9 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
       (``020 7946 0958``, ``07700 900123``, ``01 42 68 53 00``, ``030 12345678``), with
       the trunk prefix and area code in parentheses (``(0161) 496 0066``,
       ``(02) 9374 4000``), or 9 to 11 digits with the area code before a slash
-      (``089/1234 5678``, ``02/ 511 22 33``);
+      (``089/1234 5678``, ``02/ 511 22 33``); a two-digit area code in parentheses and
+      nine digits starting with 9 (a Brazilian mobile: ``(11) 94316-0766``), or eight
+      near a phone word;
     - numbers that only the words around them make phone numbers: a run of 8 to 11
       digits (not starting with 00) or 8 to 13 digits in groups (not a date), at most 40
       characters after or before a phone word ("phone", "tel", "mobile", "cell", "call",
@@ -226,6 +238,8 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
         Rule("phone", _TRUNK, _trunk, keywords=("0",)),
         Rule("phone", _TRUNK_PARENTHESES, _trunk, keywords=("(0",)),
         Rule("phone", _TRUNK_SLASH, _trunk_slash, keywords=("/",)),
+        Rule("phone", _AREA_PARENTHESES, _area_parentheses,
+             keywords=tuple(f"({digit}" for digit in "123456789")),
         Rule("phone", _CONTEXT_NUMBER, _context_number,
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
                        "messag", "whatsapp", "dial", "ring")),
@@ -281,7 +295,19 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 # --- US Social Security numbers ---------------------------------------------------------
 
 _SSN = re.compile(r"(\d(?<![\w-]\d)\d\d)([- ])(\d{2})\2(\d{4})(?![\w-])")
-_SSN_PLAIN = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)\W{0,5}(\d{9})\b")
+_SSN_PLAIN = re.compile(
+    r"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)(?:\W{0,10}|[^.?!\n\d]{1,40}?)"
+    r"(\d{9})\b")
+#: Nine digits before "SSN": "can you try 859025506 as the SSN?".
+_SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
+#: Nine digits named "social" as a field is (``"social": "..."``, ``|social|...|``,
+#: ``{"key": "social", "value": "..."}``) or as the answer on the line after a question
+#: about it ("what's the social again?").
+_SSN_SOCIAL = re.compile(
+    r"(?i)\bsocial(?:[ _-]?(?:security|sec))?(?:[ _-]?(?:number|num|no))?\b"
+    r"(?:\\?[\"'|]?[ \t]*[:=|,][ \t]*\\?[\"']?(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
+    r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+"
+    r"|[^\n?]{0,20}\?[ \t]*\n?[^\n\d]{0,40}?)(\d{9})\b")
 
 
 def _ssn(match: re.Match[str], text: str) -> float | None:
@@ -295,13 +321,18 @@ def _ssn_plain(match: re.Match[str], text: str) -> float | None:
 
 def ssn_detector(context: DetectorContext) -> RuleDetector:
     """US Social Security numbers written ``123-45-6789`` or ``123 45 6789``, or as nine
-    digits right after "SSN" or "social security number", that could have been issued
+    digits in the sentence of "SSN" or "social security number" (after it, or right
+    before it), as the value of a field named "social", "the social ... is ...", or the
+    answer to a question about it, that could have been issued
     (area not 000, 666 or 900-999, group not 00, serial not 0000; not a well-known
     sample number)."""
     return RuleDetector(context.name, (
         Rule("us_ssn", _SSN, _ssn),
         Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
              anchor=re.compile(r"\b(?:ssn|social security)")),
+        Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
+        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("social",),
+             anchor=re.compile(r"\bsocial")),
     ))
 
 

@@ -23,6 +23,7 @@ from athena_core.privacy.lookalikes import (
     entropy,
     is_identifier_reference,
     is_lookalike,
+    is_structured_identifier,
     is_uuid_or_digest,
 )
 
@@ -75,6 +76,9 @@ def _private_key(match: re.Match[str], text: str) -> float | None:
 
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _SECRET_WORD = re.compile(r"(?i)secret|aws_?sk")
+#: Words before a random-looking value that make it a signature or digest, not a key.
+_SIGNATURE_CONTEXT = re.compile(
+    r"(?i)sign|\bsig\b|hmac|digest|hash|checksum|etag|sha-?\d{3}|integrity")
 
 
 def _aws_secret(match: re.Match[str], text: str) -> float | None:
@@ -95,6 +99,11 @@ def _aws_secret(match: re.Match[str], text: str) -> float | None:
         return 0.9
     if _AWS_KEY_ID.search(text, max(0, start - 200), start):
         return 0.8
+    if ("/" in value or "+" in value) and any(c.isdigit() for c in value) \
+            and entropy(value) >= 4.3 and text[start - 1:start] not in ("-", "_", ".") \
+            and text[end:end + 1] not in ("-", "_", ".") \
+            and not _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start):
+        return 0.6  # the shape alone: mixed case, digits, ``/`` or ``+``, random
     return None
 
 
@@ -102,17 +111,27 @@ _AZURE_CONTEXT = re.compile(r"(?i)accountkey=|azure|storage|account key|access k
 
 
 def _azure_key(match: re.Match[str], text: str) -> float | None:
+    """86 base64 characters and ``==``: near a word naming Azure storage; alone when it
+    reads as random (mixed case and digits) and no word names it a signature or digest."""
     start, end = match.span()
-    if text[max(0, start - 7):start].lower() == "sha512-" or is_lookalike(match.group()):
+    value = match.group()
+    if text[max(0, start - 7):start].lower() == "sha512-" or is_lookalike(value):
         return None
     near = _AZURE_CONTEXT.search(text, max(0, start - 80), start) \
         or _AZURE_CONTEXT.search(text, end, end + 60)
-    return 0.9 if near else None
+    if near:
+        return 0.9
+    if _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start) \
+            or not (any(c.isupper() for c in value) and any(c.islower() for c in value)
+                    and any(c.isdigit() for c in value)) or entropy(value) < 4.8:
+        return None
+    return 0.6
 
 
 _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", "optional",
                             "empty", "hidden", "undefined", "string", "str", "bytes",
-                            "password", "passwd", "secret", "token", "pass", "pwd", "%s"})
+                            "password", "passwd", "secret", "token", "pass", "pwd", "%s",
+                            "bearer", "basic", "digest", "negotiate"})
 
 
 #: The groups a password rule may find its value in: quoted, in curly quotes, between
@@ -124,6 +143,9 @@ _VALUE_GROUPS = ("quoted", "curly", "emphasis", "tagged", "bare")
 #: mark with a password than to leave a password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
 _LAST = _STOP + ".:\\\\"
+#: The next field of form data or a query string (``&remember=1``), or a wiki macro
+#: (``{{noformat}}``): a bare value ends there.
+_NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
 #: HTML elements a value is shown in (``<b>S3cret!</b>``, ``<code>S3cret!</code>``).
 _INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
 #: A value in quotes (escaped ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
@@ -134,7 +156,7 @@ _VALUE = (r"(?:(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
           r"</(?P=tag)>"
-          rf"|(?P<bare>(?!<)[^{_STOP}]{{0,199}}[^{_LAST}]))")
+          rf"|(?P<bare>(?!<)(?:(?!{_NEXT_FIELD})[^{_STOP}]){{0,199}}(?!{_NEXT_FIELD})[^{_LAST}]))")
 #: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
 _VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
 
@@ -154,13 +176,43 @@ def _password(match: re.Match[str], text: str) -> float | None:
         return None  # a PEM block under ``key: |``: the private-key rule's
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
         return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
-    if not quoted and (text[match.end():match.end() + 1] in ("(", "[", '"', "'")
-                       or "(" in value or "[" in value):
+    if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
+                       or _CALL_OR_SUBSCRIPT.match(value)):
         return None  # code: a call, a subscript (``os.environ["X"]``)
     if len(value) < 6 or value.lower() in _NOT_PASSWORDS or is_lookalike(value) \
-            or is_uuid_or_digest(value) or (not quoted and is_identifier_reference(value)):
+            or is_structured_identifier(value) or _SHELL_VARIABLE.fullmatch(value) \
+            or (not quoted and is_identifier_reference(value)):
         return None
+    if is_uuid_or_digest(value) and not (_HEX.fullmatch(value) and _names_password(match)):
+        return None  # an identifier; hex is a password only where a password is named
     return 0.8 if quoted else 0.7
+
+
+#: ``get_password(user``, ``os.environ[``: code, a call or a subscript, not a value.
+_CALL_OR_SUBSCRIPT = re.compile(r"[\w.$]+[(\[]")
+#: ``$API_TOKEN``, quoted or not: a variable, not its value.
+_SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+#: Names of a password, and of a vendor's auth token (Twilio's is 32 hex digits), as they
+#: are written in code and prose: a hex value they name is a password made by
+#: ``openssl rand -hex``, not a digest.
+_PASSWORD_NAME = re.compile(
+    r"(?i)pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])|psk"
+    r"|auth[_ -]?token|identified[ \t]+by")
+
+
+def _names_password(match: re.Match[str]) -> bool:
+    """Whether the text of ``match`` outside its value names a password."""
+    start, end = next(span for span in map(match.span, _groups(match)) if span[0] >= 0)
+    outside = match.string[match.start():start] + " " + match.string[end:match.end()]
+    if "named" in match.re.groupindex and match.group("named"):
+        outside += " " + match.group("named")
+    return bool(_PASSWORD_NAME.search(outside))
+
+
+def _groups(match: re.Match[str]) -> tuple[str, ...]:
+    names = match.re.groupindex
+    return tuple(name for name in _VALUE_GROUPS if name in names) or ("bare",)
 
 
 #: The fields of an ARN before its resource type: ``arn:aws:secretsmanager:eu-west-1:1234:``.
@@ -171,7 +223,8 @@ def _password_named(match: re.Match[str], text: str) -> float | None:
     """A value named a password by the words around it: it must look like one (a letter
     and a digit or symbol), not like a word of the sentence, a URL or a versioned name."""
     value, _ = _value(match)
-    if not (any(c.isalpha() for c in value) and any(not c.isalpha() for c in value)) \
+    core = value.rstrip("?!")  # "again?" is a word and a question mark
+    if not (any(c.isalpha() for c in core) and any(not c.isalpha() for c in core)) \
             or "://" in value or _VERSIONED.fullmatch(value):
         return None
     return _password(match, text)
@@ -280,8 +333,8 @@ _FILE_NAME = re.compile(r"[\w.-]*\.[A-Za-z][A-Za-z0-9]{0,5}")
 def _bearer(match: re.Match[str], text: str) -> float | None:
     """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
     value = match.group("bare")
-    if is_lookalike(value) or not (any(c.isalpha() for c in value)
-                                   and any(c.isdigit() for c in value)):
+    if is_lookalike(value) or is_structured_identifier(value) \
+            or not (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)):
         return None
     return 0.8
 
@@ -296,7 +349,7 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
 _KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|psk|pass|secret|client[_ -]?secret"
               r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
-              r"|private_key_password")
+              r"|private_key_password|authorization")
 #: Words that name a password in prose: "password", and "pw", "pwd", "passwd" and "PSK"
 #: (a Wi-Fi or VPN pre-shared key), as chat and notes write them.
 _PASSWORD_WORDS = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk)"
@@ -311,7 +364,9 @@ _ASSIGNMENT = re.compile(
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
-    r"|:=|=>|->|\u2192|<-|==?|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*(?:\*{1,2}[ \t]+)?"
+    r"|:=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|[ \t]is[ \t]|[ \t]was[ \t])"
+    r"[ \t]*(?:\*{1,2}[ \t]+)?"
     rf"{_TAGS_BETWEEN}{{0,4}}?" + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
@@ -353,6 +408,12 @@ _NEAR_BEFORE = re.compile(
 _PAIR = re.compile(
     rf"(?i)\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?[\w./-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
     r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE)
+#: A value before the name that says what it is: ``SET value = '...' WHERE name =
+#: 'admin_password'`` (a settings table), ``{"value": "...", "key": "DB_PASSWORD"}``.
+_PAIR_REVERSED = re.compile(
+    r"(?i)\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE
+    + rf"(?=[^\n]{{0,60}}?\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?"
+    rf"(?P<named>[\w./-]*?(?:{_KEY_WORDS})))")
 #: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
 #: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
 #: verb and its object).
@@ -374,7 +435,8 @@ _DEFAULT_SHELL = re.compile(
     rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*:?-(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
 #: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
 _BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
-                     r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)(?![A-Za-z0-9._~+/=-])")
+                     r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*(?![A-Za-z0-9._~+/=-])"
+                     r"|[^\s\"'<>]{7,199}[^\s\"'<>.,;:])")
 _BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:\"'@]{1,64}:"
                          r"(?P<bare>[^\s\"'@]{1,128}[^\s\"'@.,;:])")
 #: A command-line flag: ``--password VALUE``, ``--api-key VALUE``, ``--admin-pass VALUE``.
@@ -410,11 +472,137 @@ _CREDENTIAL_PAIR = re.compile(
 #: A chat answer: the value alone on the line after a question about a password or key
 #: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any.
 _ANSWER = re.compile(
-    rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}\?[ \t]*\n"
-    rf"(?:[^\n]{{0,40}}?:[ \t]+)?(?P<bare>[^\s\"'`]{{6,128}})(?=[ \t]*(?:\n|$))")
+    rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}\?(?:[ \t]*\n|  )"
+    rf"(?:[^\n]{{0,40}}?:[ \t]+)?>?[ \t]*(?P<bare>[^\s\"'`>]{{6,128}})"
+    r"(?=[ \t]*(?:\n|$)|\"[,}\]\s])")
 _URL_PASSWORD = (
     r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{0,64}:(?P<password>[^\s@/\"'<>]{1,128})"
     r"@[A-Za-z0-9.-]+")
+
+
+#: Setting a secret-named variable in prose: "I set `ADMIN_PASSWORD` to `...`", "changed
+#: the api_key to ...".
+_SET_TO = re.compile(
+    rf"(?i)\b(?:set|change[sd]?|update[sd]?|rotate[sd]?)[ \t]+(?:the[ \t]+)?[`'\"]?"
+    rf"[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[`'\"]?[ \t]+to[ \t]+" + _VALUE)
+#: A Terraform variable named as a secret and its default: ``variable "db_password" {``
+#: then ``default = "..."``.
+_VARIABLE_DEFAULT = re.compile(
+    rf"(?i)\bvariable[ \t]+\"[\w-]*?(?:{_KEY_WORDS})[\w-]*\"[ \t]*\{{[^{{}}]{{0,120}}?"
+    r"\bdefault[ \t]*=[ \t]*" + _VALUE)
+#: A value written to a file that names a secret: ``echo "..." > /run/secrets/db_password``.
+_ECHO_TO_FILE = re.compile(
+    r"\becho[ \t]+(?:-[neE]{1,3}[ \t]+)?(?:(?P<q>[\"'])(?P<quoted>[^\"'\n]{1,200})(?P=q)"
+    r"|(?P<bare>[^\s\"'|>;&]{1,200}))[ \t]*>>?[ \t]*[^\s;&|]{0,100}?"
+    r"(?i:pass|pwd|pw\b|psk|secret|token|_key\b)")
+
+
+#: A random-looking token of 20 to 200 characters in running text or a setting's value.
+_TOKEN_CANDIDATE = re.compile(
+    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9]={0,2}(?![\w/+=~-]|\.\w)")
+#: Words naming a credential that is not a password: a key, token, secret, credentials.
+_TOKEN_WORD = re.compile(
+    r"(?i)(?<![a-z])(?:api[_ -]?)?(?:key|token|secret|credentials?|auth|apikey)s?(?![a-z])")
+#: Keys that are not credentials: ``public key``, ``primary_key``, ``cache key``, ...
+_NOT_SECRET_KEY = re.compile(
+    r"(?i)(?:public|publishable|cache|primary|sort|partition|foreign|idempotency|hash|row"
+    r"|license|product|ssh|gpg|pgp|host)[ _.-]?$")
+#: What a line may hold before a value that answers the line above: a speaker, a quote.
+_ANSWER_PREFIX = re.compile(
+    r"[ \t>*-]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:[\w .-]{1,30}:[ \t]*)?[ \t>]*$")
+
+
+def _credential_word(text: str, start: int, end: int) -> bool:
+    """Whether a word naming a key, token or secret is on the line of ``text[start:end]``
+    (80 characters before it or 50 after), or ends the line above when nothing but a
+    speaker or quote mark comes before the value on its line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    windows = [(max(line_start, start - 80), start), (end, min(line_end, end + 50))]
+    if line_start and _ANSWER_PREFIX.match(text, line_start, start):
+        above = text.rfind("\n", 0, line_start - 1) + 1
+        if text[above:line_start - 1].rstrip().endswith(("?", ":")):
+            windows.append((max(above, line_start - 81), line_start - 1))
+    for low, high in windows:
+        for word in _TOKEN_WORD.finditer(text, low, high):
+            if not _NOT_SECRET_KEY.search(text, max(0, word.start() - 15), word.start()):
+                return True
+    return False
+
+
+def _named_token(match: re.Match[str], text: str) -> float | None:
+    """A token a key, token or secret word names (:func:`_credential_word`) that reads as
+    random - upper and lower case letters and digits, not words in camel case, not a path,
+    file or host name, a digest, a structured identifier or a look-alike - and that no
+    rule of a vendor's prefix takes; not a public key, a base64 image or a line of a PEM
+    block."""
+    value = match.group()
+    start, end = match.span()
+    if not (any(c.isupper() for c in value) and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value)) or value.count("/") > 2 \
+            or value.startswith("AAAA") or text[max(0, start - 7):start] == "base64," \
+            or not _credential_word(text, start, end):
+        return None  # the cheap tests first: most long tokens are dropped here
+    if entropy(value) < 3.7 or _camel_words(value) or _FILE_OR_HOST.fullmatch(value) \
+            or is_lookalike(value) or is_uuid_or_digest(value) \
+            or is_structured_identifier(value) or _in_pem_block(text, start) \
+            or _PREFIXED.match(value):
+        return None
+    return 0.6
+
+
+def _in_pem_block(text: str, at: int) -> bool:
+    begin = text.rfind("-----BEGIN", 0, at)
+    return begin >= 0 and text.find("-----END", begin, at) < 0
+
+
+#: Other vendors' documented token prefixes: (type, pattern, its prefixes in lower case),
+#: searched in one pass where a prefix is (Terraform Cloud's and Telegram's tokens, which
+#: start with an id, have rules of their own).
+_VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("linear_api_key", r"lin_(?:api|oauth)_[A-Za-z0-9]{40}", ("lin_",)),
+    ("atlassian_api_token", r"ATATT3[A-Za-z0-9_=-]{60,}", ("atatt3",)),
+    ("databricks_token", r"dapi[0-9a-f]{32}(?:-\d)?", ("dapi",)),
+    ("doppler_token", r"dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,44}",
+     ("dp.",)),
+    ("postman_api_key", r"PMAK-[0-9a-f]{24}-[0-9a-f]{34}", ("pmak-",)),
+    ("newrelic_api_key", r"NR(?:AK|II|IQ|RA)-[A-Z0-9]{27}", ("nrak-", "nrii-", "nriq-", "nrra-")),
+    ("sentry_token", r"sntry[su]_[A-Za-z0-9_=+/-]{60,}", ("sntry",)),
+    ("grafana_token", r"glsa_[A-Za-z0-9]{32}_[0-9a-f]{8}", ("glsa_",)),
+    ("pulumi_token", r"pul-[0-9a-f]{40}", ("pul-",)),
+    ("vault_token", r"hv[sbr]\.[A-Za-z0-9_-]{24,}", ("hvs.", "hvb.", "hvr.")),
+    ("tailscale_key", r"tskey-[a-z]+-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}", ("tskey-",)),
+    ("brevo_api_key", r"x(?:keysib|smtpsib)-[0-9a-f]{64}-[A-Za-z0-9]{16}",
+     ("xkeysib-", "xsmtpsib-")),
+    ("age_secret_key", r"AGE-SECRET-KEY-1[A-Z0-9]{58}", ("age-secret-key-",)),
+    ("supabase_token", r"sbp_[0-9a-f]{40}|sb_secret_[A-Za-z0-9_-]{20,}", ("sbp_", "sb_secret_")),
+    ("planetscale_token", r"pscale_(?:pw|tkn|oauth)_[A-Za-z0-9_.-]{32,64}", ("pscale_",)),
+    ("notion_token", r"ntn_[A-Za-z0-9]{40,50}", ("ntn_",)),
+    ("notion_token", r"secret_[A-Za-z0-9]{43}", ("secret_",)),
+)
+
+
+def _vendor_token(match: re.Match[str], text: str) -> float | None:
+    """A vendor's token: not a look-alike, and (Notion's ``secret_``, a common word) reads
+    as random after the prefix: upper and lower case and digits, not camel-case words."""
+    value = match.group()
+    if is_lookalike(value):
+        return None
+    if value.startswith("secret_") and (_mixed(match, text) is None
+                                        or _camel_words(value[len("secret_"):])):
+        return None
+    return 1.0
+
+
+_VENDOR_RULE = Rule(
+    "vendor_token",
+    re.compile("(?:" + "|".join(f"(?P<v{i}>{pattern})" for i, (_, pattern, _) in
+                                enumerate(_VENDOR_TOKENS)) + ")" + _AFTER),
+    _vendor_token, keywords=tuple(word for _, _, words in _VENDOR_TOKENS for word in words),
+    not_after=_TOKEN_CHARS, anchor=re.compile("|".join(
+        re.escape(word) for _, _, words in _VENDOR_TOKENS for word in words)),
+    group_types=tuple((f"v{i}", kind) for i, (kind, _, _) in enumerate(_VENDOR_TOKENS)))
 
 
 def _rule(type: str, pattern: str, check: Check | None = None, *keywords: str,
@@ -428,7 +616,7 @@ _RULES: tuple[Rule, ...] = (
     _rule("aws_access_key_id", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA"
           r"|AROA|ASCA)[A-Z0-9]{16}" + _AFTER),
     _rule("aws_secret_access_key", r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-          _aws_secret, "secret", "aws", "akia", "asia", token=False),
+          _aws_secret, "secret", "aws", "akia", "asia", "/", "+", token=False),
     _rule("github_token", r"gh[pousr]_[A-Za-z0-9]{36}" + _AFTER, None, "gh"),
     _rule("github_token", r"github_pat_[A-Za-z0-9_]{82}" + _AFTER, None,
           "github_pat_"),
@@ -476,6 +664,10 @@ _RULES: tuple[Rule, ...] = (
     _rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _AFTER, None,
           "shp"),
     _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
+    _VENDOR_RULE,
+    _rule("terraform_cloud_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}" + _AFTER,
+          None, ".atlasv1."),
+    _rule("telegram_bot_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}" + _AFTER, None, ":aa"),
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
     Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
          keywords=_PASSWORD_KEYWORDS),
@@ -486,11 +678,13 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _NEAR, _password_near, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
-         keywords=("pass", "pw", "psk", "secret", "key", "token"),
+         keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
          not_after=frozenset(string.ascii_letters + string.digits)),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\b(?:name|key)[\"']?[ \t]*[=:]")),
+    Rule("password", _PAIR_REVERSED, _password, group=_VALUE_GROUPS, keywords=("value",),
+         anchor=re.compile(r"\bvalue[\"']?[ \t]*[=:]")),
     Rule("password", _GLUED_NAME, _password, group=_VALUE_GROUPS,
          keywords=("password", "passwd", "passphrase", "pwd", "psk", "secret", "token")),
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
@@ -522,11 +716,29 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"\b(?:bearer|authorization:)")),
     Rule("password", _BASIC_USER, _password, group="bare", keywords=("curl",),
          anchor=re.compile(r"\bcurl\b")),
+    Rule("password", _SET_TO, _password_named, group=_VALUE_GROUPS,
+         keywords=("set", "chang", "updat", "rotat"),
+         anchor=re.compile(r"\b(?:set|change[sd]?|update[sd]?|rotate[sd]?)[ \t]")),
+    Rule("password", _VARIABLE_DEFAULT, _password, group=_VALUE_GROUPS, keywords=("variable",),
+         anchor=re.compile(r"\bvariable[ \t]")),
+    Rule("password", _ECHO_TO_FILE, _password_named, group=("quoted", "bare"),
+         keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
+    Rule("api_token", _TOKEN_CANDIDATE, _named_token,
+         keywords=("key", "token", "secret", "credential", "auth")),
 )
 
 
+#: The start of a token a rule of its own finds (a vendor's prefix, a JWT, an AWS key id):
+#: the generic ``api_token`` rule leaves those to it.
+_PREFIXED = re.compile("|".join(
+    rule.pattern.pattern for rule in _RULES
+    if rule.type not in ("password", "api_token", "url_password", "aws_secret_access_key",
+                         "azure_storage_key", "private_key", "slack_webhook")))
+
+
 #: Every type of secret the built-in detector reports.
-SECRET_TYPES: Sequence[str] = tuple(dict.fromkeys(rule.type for rule in _RULES))
+SECRET_TYPES: Sequence[str] = tuple(dict.fromkeys(kind for rule in _RULES
+                                                  for kind in rule.types))
 
 
 def secrets_detector(context: DetectorContext) -> RuleDetector:
