@@ -557,6 +557,16 @@ def test_digests_identifiers_and_public_keys_in_a_credentials_place_are_not_repo
     assert found(text) == []
 
 
+@pytest.mark.parametrize("text", [
+    'let db_password = String::from("hunter2-Xq9");',
+    'let smtp_password = SecretString::new("hunter2-Xq9".into());',
+    'auto password = std::string("hunter2-Xq9");'])
+def test_a_constructor_call_in_a_passwords_place_is_not_the_password(text: str) -> None:
+    """Rust's ``String::from(``, C++'s ``std::string(``: the call's name is code, not a
+    value (round 4 reported it after it stopped dropping a bare value before a quote)."""
+    assert not [value for _, value in found(text) if value.endswith("(")]
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [

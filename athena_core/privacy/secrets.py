@@ -188,8 +188,9 @@ def _password(match: re.Match[str], text: str) -> float | None:
     return 0.8 if quoted else 0.7
 
 
-#: ``get_password(user``, ``os.environ[``: code, a call or a subscript, not a value.
-_CALL_OR_SUBSCRIPT = re.compile(r"[\w.$]+[(\[]")
+#: ``get_password(user``, ``String::from(``, ``os.environ[``: code, a call or a
+#: subscript, not a value.
+_CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+[(\[]")
 #: ``$API_TOKEN``, quoted or not: a variable, not its value.
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
