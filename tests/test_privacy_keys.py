@@ -289,6 +289,28 @@ def test_master_rotations_killed_at_any_point_lose_nothing(athena_factory, data_
     assert rotations  # the loop did rotate before it was killed
 
 
+def test_two_processes_rotating_the_master_key_at_once_lose_nothing(athena_factory, data_dir):
+    """Each rotation holds the provider's lock from staging to promoting, so one never
+    promotes the key another staged."""
+    athena = athena_factory()
+    values = fill(athena, 10)
+    athena.close()
+    children = [subprocess.Popen(
+        [sys.executable, "-c", _IN_A_CHILD, str(data_dir), DATABASE_URL, "master"],
+        stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    time.sleep(2.0)
+    alive = [child.poll() is None for child in children]  # neither failed a rotation
+    for child in children:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert alive == [True, True]
+    check = athena_factory()
+    all_decrypt(check, values)
+    assert len([r for r in key_records(check) if r.details["operation"] == "rotate_master"]) > 2
+
+
 def test_the_env_provider_rotates_to_the_key_its_user_sets(data_dir, monkeypatch):
     _empty_database()
     old, new = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))

@@ -44,6 +44,7 @@ import attrs
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from athena_core._locks import file_lock
 from athena_core._time import utcnow
 from athena_core.errors import KeyUnavailableError, ProtectedValueError
 from athena_core.storage.models import PrivacyKeyRow
@@ -152,6 +153,11 @@ class StagingKeyProvider(KeyProvider, Protocol):
         itself (an environment variable to change), else ``None``."""
         ...
 
+    def exclusive(self) -> contextlib.AbstractContextManager[object]:
+        """Held across a whole rotation (stage, re-wrap, promote), so that two rotations,
+        in any processes, never overwrite each other's staged key."""
+        ...
+
 
 def decode_key(text: str, where: str) -> bytes:
     """The master key held in ``text`` (32 bytes in base64, surrounding white space
@@ -213,6 +219,9 @@ class FileKeyProvider:
         with contextlib.suppress(FileNotFoundError):  # another process promoted it
             os.replace(self.staged_path, self.path)
             self._sync_directory()
+
+    def exclusive(self) -> contextlib.AbstractContextManager[object]:
+        return file_lock(self.path.with_name(f".{self.path.name}.rotation.lock"))
 
     @staticmethod
     def _read(path: Path, what: str) -> bytes | None:
@@ -309,6 +318,9 @@ class EnvKeyProvider:
             hint=f"Set {self.next_variable} to 32 random bytes in base64 (python -c \"import "
                  "base64,os;print(base64.b64encode(os.urandom(32)).decode())\"), keep a copy, "
                  "and run the rotation again.")
+
+    def exclusive(self) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()  # it writes nothing: rotations take the same key
 
     def promote(self) -> str:
         return (f"Set {self.variable} to the value of {self.next_variable}, then unset "
@@ -431,8 +443,8 @@ class Keys:
                 "key provider does not keep a second key.",
                 hint="Replace the key where the provider keeps it only together with a "
                      "store made under the new key (export, then import).")
-        with self._lock:
-            self._refresh()  # the table is under the current master key, or made so
+        with provider.exclusive(), self._lock:
+            self._refresh()  # under the master key now (another process may have rotated)
             old = self._loaded_master()
             new = provider.staged()
             if new is None or hmac.compare_digest(new, old):

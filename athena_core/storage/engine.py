@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import fcntl
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -33,6 +31,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from athena_core._locks import held, open_lock
 from athena_core.config import StorageConfig
 from athena_core.errors import (
     ConfigError,
@@ -394,13 +393,9 @@ class Storage:
             return
         lock_path = self.path.with_name(self.path.name + ".migrate.lock")
         with file_errors(lock_path):
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            descriptor = open_lock(lock_path)
+        with held(descriptor):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _where(self) -> str:
         return str(self.path) if self.path else self.url.render_as_string(hide_password=True)

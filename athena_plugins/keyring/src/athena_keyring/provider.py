@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import functools
 import hmac
-import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+from athena_core._locks import file_lock
 from athena_core.errors import KeyUnavailableError
 from athena_core.options import PluginOptions
 from athena_core.privacy.keys import KEY_BYTES, KeyProviderContext, decode_key
@@ -188,14 +187,9 @@ class KeyringKeyProvider:
             f"Athena cannot {doing} the master key's entry {self.entry} in {where} "
             f"({reason}).", hint=_HINT) from None
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[object]:
         """Hold the data dir's key lock (processes on other data dirs are not held)."""
-        self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-            os.close(descriptor)
+        return file_lock(self.lock_path)
+
+    def exclusive(self) -> contextlib.AbstractContextManager[object]:
+        return file_lock(self.lock_path.with_name(f"{LOCK_FILE}.rotation"))
