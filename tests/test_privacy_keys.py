@@ -234,7 +234,7 @@ def test_rotating_the_master_key_rewraps_every_key_and_the_old_one_opens_nothing
     key_file(data_dir).write_bytes(new)
 
 
-def test_a_master_rotation_stopped_after_its_commit_is_finished_by_the_next_load(
+def test_a_master_rotation_stopped_after_its_commit_opens_and_the_next_one_finishes_it(
         athena_factory, data_dir, monkeypatch):
     athena = athena_factory()
     values = fill(athena, 20)
@@ -250,8 +250,13 @@ def test_a_master_rotation_stopped_after_its_commit_is_finished_by_the_next_load
     staged = key_file(data_dir).with_name("master.key.next")
     assert staged.exists() and key_file(data_dir).read_bytes() == old
     new = staged.read_bytes()
-    all_decrypt(athena_factory(), values)  # a fresh load finds the table under the staged key
-    assert key_file(data_dir).read_bytes() == new and not staged.exists()
+    reader = athena_factory()
+    all_decrypt(reader, values)  # a load finds the table under the staged key and uses it
+    assert key_file(data_dir).read_bytes() == old and staged.read_bytes() == new
+    athena_factory().privacy.rotate_master_key()  # finishes that swap, then rotates
+    assert not staged.exists() and key_file(data_dir).read_bytes() not in (old, new)
+    all_decrypt(athena_factory(), values)
+    all_decrypt(reader, values)  # an instance opened before the rotations reads on
 
 
 def test_a_master_rotation_stopped_before_its_commit_changed_nothing(athena_factory,

@@ -19,9 +19,10 @@ label under the master key), so a wrong master key is reported as such, not as d
 ``athena keys rotate --master`` replaces the master key itself (:meth:`Keys.rotate_master`):
 the provider first keeps the new key *beside* the old one (:class:`StagingKeyProvider`),
 one transaction re-wraps every key of the table under it, and only then does the
-provider drop the old one. A process killed before that transaction commits left the
-table under the old key; one killed after it left the new key staged, and the next load
-that finds the table under the staged key finishes the swap. Nothing is lost at any
+provider drop the old one, all under the provider's lock. A process killed before that
+transaction commits left the table under the old key; one killed after it left the new
+key staged: loads that find the table under the staged key use it, and the next
+rotation finishes the swap first. Nothing is lost at any
 point, and neither key is ever needed together with the other.
 Nothing here is hand-rolled: ``cryptography`` does the AEAD, :mod:`hmac` the hashes.
 """
@@ -444,7 +445,10 @@ class Keys:
                 hint="Replace the key where the provider keeps it only together with a "
                      "store made under the new key (export, then import).")
         with provider.exclusive(), self._lock:
-            self._refresh()  # under the master key now (another process may have rotated)
+            # Under the master key now (another process may have rotated), and a swap a
+            # killed rotation left unfinished finished first: only a rotation, holding
+            # the provider's lock, ever promotes a staged key.
+            self._refresh(finish_swap=True)
             old = self._loaded_master()
             new = provider.staged()
             if new is None or hmac.compare_digest(new, old):
@@ -538,13 +542,13 @@ class Keys:
         self._refresh()
         return None
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, finish_swap: bool = False) -> None:
         master = self._loaded_master()
         with self.storage.read() as session:
             rows = list(session.scalars(select(PrivacyKeyRow)))
         live = [row for row in rows if row.retired_at is None]
         if any(not hmac.compare_digest(row.master_id, _master_id(master)) for row in live):
-            master = self._master = self._master_of(live)
+            master = self._master = self._master_of(live, finish_swap=finish_swap)
         for row in rows:
             if row.retired_at is not None:
                 self._data.pop(row.version, None)
@@ -559,22 +563,23 @@ class Keys:
                       if row.purpose == "data" and row.retired_at is None)
         self._current = data[-1] if data else None
 
-    def _master_of(self, rows: list[PrivacyKeyRow]) -> bytes:
+    def _master_of(self, rows: list[PrivacyKeyRow], *, finish_swap: bool) -> bytes:
         """The master key ``rows`` are wrapped under, when it is not the one loaded: the
         provider's key (another process rotated it), or its staged key (a rotation that
-        committed and was killed before the provider dropped the old key: the swap is
-        finished now)."""
+        committed and was killed before the provider dropped the old key). The staged
+        key is then promoted only if ``finish_swap`` (a rotation, holding the provider's
+        lock); any other load just uses it."""
         wanted = {row.master_id for row in rows}
         provider = self.provider
-        candidates = [provider.load()]
-        if isinstance(provider, StagingKeyProvider):
-            candidates.append(provider.staged())
-        for number, candidate in enumerate(candidates):
-            if candidate is not None and wanted == {_master_id(candidate)}:
-                if number == 1:
-                    assert isinstance(provider, StagingKeyProvider)
-                    provider.promote()
-                return candidate
+        current = provider.load()
+        if current is not None and wanted == {_master_id(current)}:
+            return current
+        staged = provider.staged() if isinstance(provider, StagingKeyProvider) else None
+        if staged is not None and wanted == {_master_id(staged)}:
+            if finish_swap:
+                assert isinstance(provider, StagingKeyProvider)
+                provider.promote()
+            return staged
         raise KeyUnavailableError(
             f"The master key from {provider.describe()} is not the key this "
             "store's values are encrypted under.",
