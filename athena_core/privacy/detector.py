@@ -105,9 +105,11 @@ class Rule:
     def _shortest(self) -> int:
         return shortest_match(self.pattern)
 
-    @property
-    def types(self) -> tuple[str, ...]:
-        """The types this rule's spans may have."""
+    #: The types this rule's spans may have (computed once: detection asks on every text).
+    types: tuple[str, ...] = attrs.field(init=False)
+
+    @types.default
+    def _types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(kind for _, kind in self.group_types)) or (self.type,)
 
     def _matches(self, text: str, folded: str) -> Iterable[re.Match[str]]:
@@ -153,8 +155,11 @@ class RuleDetector:
     def _shortest(self) -> int:
         return min((rule.shortest for rule in self.rules), default=0)
 
-    @property
-    def types(self) -> tuple[str, ...]:
+    #: The types its rules report (computed once: detection asks on every text).
+    types: tuple[str, ...] = attrs.field(init=False)
+
+    @types.default
+    def _types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(kind for rule in self.rules for kind in rule.types))
 
     def detect(self, text: str) -> list[Span]:
