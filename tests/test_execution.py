@@ -351,6 +351,43 @@ import athena
     assert result.value == host
 
 
+def test_the_error_classes_are_listed_before_use_and_made_once(athena) -> None:
+    """``athena.errors`` makes each class on first use: ``dir`` and ``__all__`` list them
+    all before, a parent made after its child is that child's parent, and a class is the
+    same object each time it is looked up."""
+    program = """
+import athena
+errors = athena.errors
+listed = "MemoryNotFoundError" in dir(errors) and "StorageError" in errors.__all__
+child = errors.StorageFullError
+try:
+    errors.MemoryNotFoundErr
+    misspelt = None
+except AttributeError as exc:
+    misspelt = str(exc)
+[listed, child is errors.StorageFullError, child.__mro__[1] is errors.StorageError,
+ errors.StorageError.__mro__[1] is errors.AthenaError, misspelt]
+"""
+    result = athena.execute(program)
+    assert result.status == "ok", result.stderr
+    *checks, misspelt = result.value
+    assert checks == [True] * 4
+    assert "Did you mean 'MemoryNotFoundError'" in misspelt
+
+
+def test_a_frame_with_members_encoded_before_is_the_frame_of_the_whole_message() -> None:
+    from athena_core.sandbox_client import frames
+
+    operations = [{"name": "recall", "doc": "Find memories \u00e9 \u2014 \U0001f600"}]
+    message = {"type": "run", "code": "print('\u00e9')"}
+    whole = frames.encode({**message, "operations": operations, "errors": []})
+    parts = frames.encode(message, encoded={"operations": frames.ascii_json(operations),
+                                            "errors": "[]"})
+    assert json.loads(parts[4:]) == json.loads(whole[4:])
+    assert frames.HEADER.unpack(parts[:4])[0] == len(parts) - 4
+    assert json.loads(frames.encode({}, encoded={"a": "1"})[4:]) == {"a": 1}
+
+
 def test_a_program_catches_host_errors_by_their_class(athena) -> None:
     program = """
 import athena

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CALL_BYTES", "MAX_REPLY_BYTES", "WITHHELD_PERMISSIONS", "BridgeHost",
            "BridgeViolation", "allowed_operations", "callable_operations", "error_classes",
-           "operation_specs", "policy_key", "program_context", "to_jsonable"]
+           "error_classes_json", "operation_specs", "operation_specs_json", "policy_key",
+           "program_context", "to_jsonable"]
 
 #: Largest call frame a program may send.
 MAX_CALL_BYTES = 1 << 20
@@ -89,6 +90,22 @@ def operation_specs(registry: ApiRegistry, request: ExecutionRequest) -> list[di
     return specs
 
 
+def operation_specs_json(registry: ApiRegistry, request: ExecutionRequest) -> str:
+    """:func:`operation_specs` as JSON text, encoded once per policy (about 30 KB, which
+    took a warm execution about 0.4 ms to encode each time)."""
+    key = ("bridge-specs-json", policy_key(request.policy))
+    text = registry.cache.get(key)
+    if text is None:
+        text = registry.cache[key] = frames.ascii_json(operation_specs(registry, request))
+    return text
+
+
+@functools.cache
+def error_classes_json() -> str:
+    """:func:`error_classes` as JSON text (see :func:`operation_specs_json`)."""
+    return frames.ascii_json(error_classes())
+
+
 @functools.cache
 def error_classes() -> tuple[dict[str, Any], ...]:
     """The error classes of :mod:`athena_core.errors`, parents first: what the sandbox's
@@ -133,6 +150,10 @@ class BridgeHost:
     def operation_specs(self) -> list[dict[str, Any]]:
         """What the sandbox's ``athena`` module of this execution is generated from."""
         return operation_specs(self._registry, self.request)
+
+    def operation_specs_json(self) -> str:
+        """:meth:`operation_specs` as JSON text, encoded once per policy."""
+        return operation_specs_json(self._registry, self.request)
 
     def handle(self, frame: Mapping[str, Any], frame_bytes: int) -> bytes:
         """Answer one ``call`` frame with an encoded ``reply`` frame; raise on a breach."""

@@ -30,7 +30,7 @@ from athena_core.execution.bridge import (
     MAX_REPLY_BYTES,
     BridgeHost,
     BridgeViolation,
-    error_classes,
+    error_classes_json,
 )
 from athena_core.execution.model import ErrorInfo, ExecutionRequest, ExecutionResult, Status
 from athena_core.execution.policy import Limits
@@ -204,11 +204,12 @@ def _reachable_by_others(path: str) -> bool:
 def supervise(worker: Worker, request: ExecutionRequest, bridge: BridgeHost, *,
               executor: str, operations: list[dict[str, Any]] | None = None,
               violations: list[str] | None = None) -> ExecutionResult:
-    """Run ``request`` on ``worker`` to completion; the worker is always killed after."""
-    if operations is None:
-        operations = bridge.operation_specs()
-    return _Supervision(worker, request, bridge, executor, list(violations or ())).run(
-        operations)
+    """Run ``request`` on ``worker`` to completion; the worker is always killed after.
+
+    ``operations`` replaces the bridge's operation specs, which are sent by default."""
+    specs = (bridge.operation_specs_json() if operations is None
+             else frames.ascii_json(operations))
+    return _Supervision(worker, request, bridge, executor, list(violations or ())).run(specs)
 
 
 #: How often the host measures the process tree's CPU time and memory.
@@ -235,15 +236,16 @@ class _Supervision:
         self.cpu = 0.0
         self.peak = 0
 
-    def run(self, operations: list[dict[str, Any]]) -> ExecutionResult:
+    def run(self, operations: str) -> ExecutionResult:
+        """Run the program; ``operations`` is the JSON text of the operation specs."""
         started = time.monotonic()
         selector = selectors.DefaultSelector()
         try:
             self.outgoing += frames.encode({
                 "type": "run", "code": self.request.code, "language": self.request.language,
-                "operations": operations, "max_reply_bytes": MAX_REPLY_BYTES,
-                "max_call_bytes": MAX_CALL_BYTES,
-                "max_result_bytes": self.max_result, "errors": error_classes()})
+                "max_reply_bytes": MAX_REPLY_BYTES, "max_call_bytes": MAX_CALL_BYTES,
+                "max_result_bytes": self.max_result},
+                encoded={"operations": operations, "errors": error_classes_json()})
             self._loop(selector, started + self.limits.wall_seconds)
         except (BridgeViolation, frames.FrameError) as exc:
             self._violation(str(exc))

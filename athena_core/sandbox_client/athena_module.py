@@ -83,31 +83,53 @@ class Namespace(types.SimpleNamespace):
         if name.startswith("__"):
             raise AttributeError(name)
         path = self.__dict__.get("_path", "athena")
-        names = [n for n in self.__dict__ if not n.startswith("_")]
         what = "error class" if path == "athena.errors" else "operation"
-        raise _unknown(f"{path} has no {what}", name, names)
+        raise _unknown(f"{path} has no {what}", name, self._names())
+
+    def _names(self) -> list[str]:
+        return [n for n in self.__dict__ if not n.startswith("_")]
+
+
+class ErrorClasses(Namespace):
+    """``athena.errors``: the host's error classes, each made on first use (making all
+    of them, about 50, cost every program half a millisecond before it started)."""
+
+    def __getattr__(self, name: str) -> Any:
+        spec = self.__dict__["_specs"].get(name)
+        if spec is None:
+            return super().__getattr__(name)
+        bases = []
+        for base in spec.get("bases", []):
+            cls = getattr(self, base, None) if base in self._specs else getattr(builtins, base,
+                                                                                None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                bases.append(cls)
+        if not any(issubclass(b, AthenaError) for b in bases):
+            bases.insert(0, AthenaError)
+        made = type(name, tuple(bases), {"__doc__": spec.get("doc") or None,
+                                          "__module__": "athena.errors"})
+        setattr(self, name, made)
+        return made
+
+    def _names(self) -> list[str]:
+        return sorted({*self._specs, *super()._names()})
+
+    def __dir__(self) -> list[str]:
+        return self._names()
+
+    def __repr__(self) -> str:
+        return f"<athena.errors: {len(self._names())} error classes>"
 
 
 def build_errors(classes: list[dict[str, Any]]) -> Namespace:
     """``athena.errors``: the host's error classes (names, bases, first doc lines), parents
     first, built on :class:`AthenaError`. A namespace, not a module object (which some
     sandboxes withhold from programs); ``import athena.errors`` finds it all the same."""
-    module = Namespace(_path="athena.errors")
+    specs = {name: spec for spec in classes
+             if (name := str(spec.get("name", ""))).isidentifier() and name != "AthenaError"}
+    module = ErrorClasses(_path="athena.errors", _specs=specs)
     module.AthenaError = AthenaError
-    for spec in classes:
-        name = str(spec.get("name", ""))
-        if not name.isidentifier() or name == "AthenaError":
-            continue
-        bases = []
-        for base in spec.get("bases", []):
-            cls = getattr(module, base, None) or getattr(builtins, base, None)
-            if isinstance(cls, type) and issubclass(cls, BaseException):
-                bases.append(cls)
-        if not any(issubclass(b, AthenaError) for b in bases):
-            bases.insert(0, AthenaError)
-        setattr(module, name, type(name, tuple(bases), {
-            "__doc__": spec.get("doc") or None, "__module__": "athena.errors"}))
-    module.__all__ = sorted(n for n, v in vars(module).items() if isinstance(v, type))
+    module.__all__ = sorted({*specs, "AthenaError"})
     return module
 
 

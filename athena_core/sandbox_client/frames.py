@@ -40,15 +40,27 @@ class FrameError(Exception):
     """A frame was malformed, too large, or the peer went away mid-frame."""
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: dict[str, Any], encoded: Mapping[str, str] | None = None) -> bytes:
     """The frame of ``message``. A lone surrogate, which UTF-8 cannot hold, travels as a
-    JSON escape (``\\ud800``), so that the receiver can refuse it in words of its own."""
+    JSON escape (``\\ud800``), so that the receiver can refuse it in words of its own.
+
+    ``encoded`` holds more members whose values are JSON text already, in ASCII (what
+    :func:`ascii_json` returns): the host encodes what every run frame carries once."""
     text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         body = text.encode("utf-8")
     except UnicodeEncodeError:
         body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
+    if encoded:
+        members = b",".join(json.dumps(key).encode("ascii") + b":" + value.encode("ascii")
+                            for key, value in encoded.items())
+        body = body[:-1] + (b"," if message else b"") + members + b"}"
     return HEADER.pack(len(body)) + body
+
+
+def ascii_json(value: Any) -> str:
+    """``value`` as compact JSON text in ASCII, for :func:`encode`'s ``encoded``."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> int:

@@ -167,8 +167,7 @@ class BwrapExecutor(ExecutorBase):
 
     def run(self, request: ExecutionRequest, bridge: BridgeHost) -> ExecutionResult:
         worker = self._take(request.policy) or self._start(request.policy)
-        return supervise(worker, request, bridge, executor=self.name,
-                         operations=bridge.operation_specs())
+        return supervise(worker, request, bridge, executor=self.name)
 
     def prewarm(self, policy: Policy) -> None:
         """Start workers for ``policy`` in the background, up to the pool size.

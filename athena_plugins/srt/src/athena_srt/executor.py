@@ -221,8 +221,7 @@ class SrtExecutor(ExecutorBase):
                                   preexec=self._preexec(policy.limits, run))
             with contextlib.suppress(OSError):  # srt died at once: supervise reports it
                 worker.sock.sendall(frames.encode(self._boot_frame(policy, run)))
-            result = supervise(worker, request, bridge, executor=self.name,
-                               operations=bridge.operation_specs())
+            result = supervise(worker, request, bridge, executor=self.name)
             return _explain_death(result, worker)
         finally:
             with self._lock:
