@@ -4,6 +4,7 @@ including a rotation killed with SIGKILL at random points."""
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import random
@@ -26,6 +27,7 @@ from athena_core.privacy.keys import FileKeyProvider
 from athena_core.privacy.vault import Kept
 from athena_core.storage.models import SensitiveValueRow
 from tests.conftest import DATABASE_URL, _empty_database
+from tests.sandbox import require_sandbox
 from tests.test_cli import athena as run_athena
 
 VALUES = 600
@@ -279,6 +281,67 @@ def test_a_master_rotation_stopped_before_its_commit_changed_nothing(athena_fact
     all_decrypt(athena_factory(), values)
 
 
+@pytest.mark.parametrize("failing", ["lock", "stage", "promote"])
+def test_a_key_file_write_that_fails_is_a_key_error_and_loses_nothing(
+        athena_factory, data_dir, monkeypatch, failing):
+    """A full disk or read-only key directory while rotating the master key: a
+    ``KeyUnavailableError`` naming the file, no temporary file left, every value readable;
+    after a failed promote (the rotation committed) the next rotation finishes it."""
+    athena = athena_factory()
+    values = fill(athena, 20)
+    old = key_file(data_dir).read_bytes()
+    staged = key_file(data_dir).with_name("master.key.next")
+    full = OSError(errno.ENOSPC, "No space left on device")
+    real_open, real_fsync, real_replace = os.open, os.fsync, os.replace
+
+    def open_(path, *args, **kwargs):
+        if failing == "lock" and str(path).endswith(".rotation.lock"):
+            raise full
+        return real_open(path, *args, **kwargs)
+
+    def fsync(descriptor):
+        if failing == "stage":
+            raise full
+        return real_fsync(descriptor)
+
+    def replace(source, target, *args, **kwargs):
+        if failing == "promote" and Path(source) == staged:
+            raise full
+        return real_replace(source, target, *args, **kwargs)
+
+    for name, patched in (("open", open_), ("fsync", fsync), ("replace", replace)):
+        monkeypatch.setattr(os, name, patched)
+    with pytest.raises(KeyUnavailableError, match="No space left on device") as raised:
+        athena.privacy.rotate_master_key()
+    monkeypatch.undo()
+    assert str(key_file(data_dir).parent) in raised.value.message
+    assert not [p.name for p in key_file(data_dir).parent.iterdir() if p.name.endswith(".tmp")]
+    if failing == "promote":
+        assert "rotation itself is done" in raised.value.message and staged.exists()
+    else:
+        assert not staged.exists() and key_file(data_dir).read_bytes() == old
+    all_decrypt(athena_factory(), values)
+    athena_factory().privacy.rotate_master_key()
+    assert not staged.exists() and key_file(data_dir).read_bytes() != old
+    all_decrypt(athena_factory(), values)
+
+
+def test_a_key_file_that_cannot_be_created_is_a_key_error(athena_factory, data_dir,
+                                                         monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "link", full)
+    with pytest.raises(KeyUnavailableError, match=r"Could not create the key file .*"
+                                                  r"No space left on device"):
+        athena_factory().remember("write to ann.smith@acme-corp.io")
+    monkeypatch.undo()
+    assert not key_file(data_dir).exists()
+    athena = athena_factory()
+    athena.remember("write to ann.smith@acme-corp.io")
+    assert athena.recall("ann.smith@acme-corp.io")
+
+
 def test_master_rotations_killed_at_any_point_lose_nothing(athena_factory, data_dir):
     athena = athena_factory()
     values = fill(athena, 30)
@@ -314,6 +377,20 @@ def test_two_processes_rotating_the_master_key_at_once_lose_nothing(athena_facto
     check = athena_factory()
     all_decrypt(check, values)
     assert len([r for r in key_records(check) if r.details["operation"] == "rotate_master"]) > 2
+
+
+def test_key_operations_are_the_hosts_alone(athena):
+    """Rotating, retiring and replacing keys are not registry operations: an agent's
+    program cannot reach them through its ``athena`` module (nor MCP, which serves the
+    registry's operations)."""
+    names = {op.name for op in athena.api}
+    assert not {name for name in names if "key" in name or "rotate" in name or "retire" in name}
+    require_sandbox()
+    result = athena.execute("import athena\n"
+                            "[hasattr(athena.privacy, name) for name in ('rotate_master_key',"
+                            " 'rotate_keys', 'retire_key', 'reveal')]")
+    assert result.status == "ok", result.stderr
+    assert result.value == [False, False, False, True]
 
 
 def test_the_env_provider_rotates_to_the_key_its_user_sets(data_dir, monkeypatch):

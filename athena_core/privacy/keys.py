@@ -37,7 +37,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -196,9 +196,9 @@ class FileKeyProvider:
 
     def create(self) -> bytes:
         key = secrets.token_bytes(KEY_BYTES)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            self._write(key, lambda temporary: os.link(temporary, self.path))
+            with self._writing(self.path, "create the key file"):
+                self._write(key, lambda temporary: os.link(temporary, self.path))
         except FileExistsError:  # another process made one first
             existing = self.load()
             assert existing is not None
@@ -213,16 +213,39 @@ class FileKeyProvider:
         return self._read(self.staged_path, "staged key file")
 
     def stage(self, key: bytes) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._write(key, lambda temporary: os.replace(temporary, self.staged_path))
+        with self._writing(self.staged_path, "write the next master key to"):
+            self._write(key, lambda temporary: os.replace(temporary, self.staged_path))
 
     def promote(self) -> None:
-        with contextlib.suppress(FileNotFoundError):  # another process promoted it
-            os.replace(self.staged_path, self.path)
+        with contextlib.suppress(FileNotFoundError), self._writing(
+                self.path, "move the next master key into",
+                after="The rotation itself is done: the store opens with the next key, "
+                      f"kept in {self.staged_path}, and the next `athena keys rotate "
+                      "--master` finishes the move first."):
+            os.replace(self.staged_path, self.path)  # FileNotFoundError: another promoted it
             self._sync_directory()
 
+    @contextlib.contextmanager
+    def _writing(self, path: Path, doing: str,
+                 after: str = "The key in place was not changed.") -> Iterator[None]:
+        """Make the key directory (0700), and turn a failure to write in it (a full disk,
+        a read-only directory) into a :class:`KeyUnavailableError` naming ``path``.
+        ``FileExistsError`` and ``FileNotFoundError`` pass: callers expect them."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            yield
+        except (FileExistsError, FileNotFoundError):
+            raise
+        except OSError as exc:
+            raise KeyUnavailableError(
+                f"Could not {doing} {path}: {exc.strerror or exc.__class__.__name__}. "
+                f"{after}", hint="Free space on its disk or make its directory writable by "
+                                 "this user, then try again.") from None
+
     def exclusive(self) -> contextlib.AbstractContextManager[object]:
-        return file_lock(self.path.with_name(f".{self.path.name}.rotation.lock"))
+        lock = self.path.with_name(f".{self.path.name}.rotation.lock")
+        with self._writing(lock, "create the rotation's lock file"):
+            return file_lock(lock)
 
     @staticmethod
     def _read(path: Path, what: str) -> bytes | None:
@@ -241,6 +264,8 @@ class FileKeyProvider:
         it (link or rename it into its name); the directory is flushed after."""
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}."
                                         f"{threading.get_ident()}.tmp")
+        with contextlib.suppress(FileNotFoundError):  # left by a killed process of this pid
+            temporary.unlink()
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as file:
