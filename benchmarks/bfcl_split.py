@@ -13,6 +13,7 @@ in seconds, never looking at the odd-numbered (held-out) tasks.
 
     python benchmarks/bfcl_split.py            # the table
     python benchmarks/bfcl_split.py --json     # JSON on stdout instead
+    python benchmarks/bfcl_split.py --misses   # and the turns left at more than one call
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +39,7 @@ from athena_core.procedures.call_patterns import Call, Window, _data, patterns_o
 from athena_core.procedures.mining import MAX_RUN
 from athena_core.procedures.pattern_drafting import draft_pattern, run_inputs
 
-__all__ = ["learn_templates", "main", "split", "windows"]
+__all__ = ["learn_templates", "main", "misses", "split", "windows"]
 
 _AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -104,6 +106,19 @@ def coverage(templates: Sequence[Template], turns: Sequence[Sequence[Step]]
             "bound_pct": 100.0 * (1 - len(turns) / plain)}
 
 
+def misses(templates: Sequence[Template], turns: Sequence[Sequence[Step]]
+           ) -> Counter[tuple[str, ...]]:
+    """The turns ``templates`` leave at more than one call: each turn's operations (their
+    last dotted part), with the calls beyond one it still needs, summed over the turns."""
+    shortcuts = [(t.id, t.bind, len(t.steps)) for t in templates]
+    left: Counter[tuple[str, ...]] = Counter()
+    for turn in turns:
+        extra = len(cover(turn, shortcuts)) - 1
+        if extra > 0:
+            left[tuple(step.operation.rsplit(".", 1)[-1] for step in turn)] += extra
+    return left
+
+
 def redacted(turn: Sequence[Step], detect: Callable[[str], str | None]) -> list[Step]:
     """``turn`` as the audit log keeps its program: each argument ``detect`` finds a
     sensitive value of a type in (as ``name=value``) replaced by that type's redaction
@@ -132,6 +147,9 @@ def split(tasks: Sequence[Mapping[str, Any]], world: World,
                                          if other != fold for turn in parts[other]],
                                         lambda text: detect(text) is not None)
             rows[f"rest->{fold}"] = coverage(templates, parts[fold])
+            rows[f"rest->{fold}"]["misses"] = [
+                [" -> ".join(operations), extra]
+                for operations, extra in misses(templates, parts[fold]).most_common()]
         calls = sum(r["calls"] for r in rows.values())
         used = sum(r["calls_with_procedures"] for r in rows.values())
         rows["all"] = {"calls": calls, "calls_with_procedures": used,
@@ -142,7 +160,9 @@ def split(tasks: Sequence[Mapping[str, Any]], world: World,
     return result
 
 
-def render(result: dict[str, Any]) -> str:
+def render(result: dict[str, Any], *, misses: bool = False) -> str:
+    """The table; with ``misses``, under each fold the turns it leaves at more than one
+    call (their operations, and the calls beyond one)."""
     lines = [f"{'learn -> cover':<16}{'procs':>7}{'calls':>7}{'with':>7}{'saving':>9}"
              f"{'bound':>9}"]
     for folds, rows in result.items():
@@ -151,6 +171,9 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"  {label:<14}{row.get('procedures', ''):>7}{row['calls']:>7}"
                          f"{row['calls_with_procedures']:>7}{row['saving_pct']:>8.1f}%"
                          f"{row['bound_pct']:>8.1f}%")
+            if misses:
+                lines += [f"{extra:>6} +  {operations}"
+                          for operations, extra in row.get("misses", ())]
     return "\n".join(lines) + "\n"
 
 
@@ -159,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE")
+    parser.add_argument("--misses", action="store_true",
+                        help="list each fold's turns left at more than one call")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="athena-bfcl-split-") as home:
         config = Config.from_mapping({}, data_dir=Path(home).resolve(), env={})
@@ -169,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 return spans[0].type if spans else None
 
             result = split(task_data(), World(api_classes()), detect)
-    output(result, render, args.json)
+    output(result, lambda found: render(found, misses=args.misses), args.json)
     return 0
 
 

@@ -175,6 +175,21 @@ def test_cover_uses_the_fewest_calls() -> None:
     assert [c.length for c in cover(steps, [])] == [1] * 6
 
 
+def test_the_split_harness_names_the_turns_procedures_leave_at_more_than_one_call() -> None:
+    from bfcl_split import misses
+
+    ab = template_from_code("shelf/ab", """
+import athena
+
+def run(*, item: str) -> list:
+    return [athena.bfcl.shelf.add(item=item), athena.bfcl.shelf.size()]
+""")
+    assert ab is not None
+    add, size = Step("bfcl.shelf.add", {"item": "a"}), Step("bfcl.shelf.size", {})
+    relabel = Step("bfcl.shelf.relabel", {"label": "x"})
+    turns = [[add, size], [add, size, relabel], [relabel, size], [relabel, size], [size]]
+    assert misses([ab], turns) == {("add", "size", "relabel"): 1, ("relabel", "size"): 2}
+
 def test_name_macros_are_the_frequent_contiguous_ngrams() -> None:
     turns = [["a", "b", "c"], ["a", "b"], ["x", "a", "b", "c"], ["c", "a"]]
     assert name_macros(turns, min_count=2) == [("a", "b"), ("a", "b", "c"), ("b", "c")]
