@@ -274,16 +274,19 @@ SECRET_GENERATORS: dict[str, Callable[[random.Random], str]] = {
 PERSONAL_GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "email": email, "phone": phone, "payment_card": card, "iban": iban, "us_ssn": ssn,
     "ipv4": ipv4, "ipv6": ipv6}
-#: Set A plants the types of round 3 (the vendors' prefixes and ``api_token`` of round 4 are
-#: planted by sets E and F): adding generators would redraw every document of set A.
+#: Set A plants the types of round 3 (the vendors' prefixes and ``api_token`` of round 4,
+#: and the types of round 5, are planted by sets E, F and G): adding generators would
+#: redraw every document of set A.
 ROUND_4_TYPES = frozenset({
     "linear_api_key", "atlassian_api_token", "databricks_token", "doppler_token",
     "postman_api_key", "newrelic_api_key", "sentry_token", "grafana_token", "pulumi_token",
     "terraform_cloud_token", "vault_token", "tailscale_key", "brevo_api_key",
     "telegram_bot_token", "age_secret_key", "supabase_token", "planetscale_token",
     "notion_token", "api_token"})
-assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - ROUND_4_TYPES, \
-    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ ROUND_4_TYPES
+ROUND_5_TYPES = frozenset({"groq_api_key", "xai_api_key", "mailgun_api_key",
+                           "twilio_auth_token"})
+assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - ROUND_4_TYPES - ROUND_5_TYPES, \
+    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ ROUND_4_TYPES ^ ROUND_5_TYPES
 
 
 def mutated(value: str, rnd: random.Random) -> str:

@@ -96,6 +96,11 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
     "".join(f"(?:{re.escape(word)}|{re.escape(word.upper())}|{re.escape(word.capitalize())})"
             for word in (("change", "me") if marker == "changeme" else (marker,)))
     for marker in _MARKERS))
+#: A reference to a secret kept elsewhere, as configuration loaders write it:
+#: ``env:SENTRY_TOKEN``, ``secret:db/password``, ``vault:secret/data/app#key``,
+#: ``file:/run/secrets/token``, ``ssm:/prod/db``.
+_STORE_REFERENCE = re.compile(
+    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})", re.I)
@@ -119,13 +124,15 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
 
     True for vendors' published samples, values holding a marker (``example``,
     ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
-    case, counting sequences
+    case, references to a secret store or the environment (``env:API_TOKEN``,
+    ``vault:secret/app#key``), counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
     if value in KNOWN_SAMPLES:
         return True
     if _MARKER_AS_WRITTEN.search(value) or _TEMPLATE.search(value) \
+            or _STORE_REFERENCE.fullmatch(value) \
             or any(s in value.lower() for s in _SEQUENCES):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
