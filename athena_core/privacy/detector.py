@@ -129,8 +129,13 @@ class Rule:
 
     def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
         if len(text) < self.shortest or (
-                self.keywords and not any(word in folded for word in self.keywords)):
+                self.keywords and not any(map(folded.__contains__, self.keywords))):
             return
+        yield from self.found(text, detector, folded)
+
+    def found(self, text: str, detector: str, folded: str) -> Iterable[Span]:
+        """The spans of ``text`` (``folded``: in lower case), without the length and
+        keyword tests of :meth:`spans` (the caller has made them)."""
         groups = self.group if isinstance(self.group, tuple) else (self.group,)
         for match in self._matches(text, folded):
             start, end = next((span for span in map(match.span, groups) if span[0] >= 0),
@@ -172,13 +177,31 @@ class RuleDetector:
     def _types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(kind for rule in self.rules for kind in rule.types))
 
+    #: Whether a rule needs the text in lower case (for its keywords or anchor).
+    folds: bool = attrs.field(init=False)
+
+    @folds.default
+    def _folds(self) -> bool:
+        return any(rule.keywords or rule.anchor for rule in self.rules)
+
     def detect(self, text: str) -> list[Span]:
         if len(text) < self.shortest:
             return []
         text = unescape_breaks(text)
-        folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
-            else text
-        return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]
+        folded = text.lower() if self.folds else text
+        holds: dict[tuple[str, ...], bool] = {}  # rules share keywords: test each set once
+        found: list[Span] = []
+        for rule in self.rules:
+            if len(text) < rule.shortest:
+                continue
+            if rule.keywords:
+                held = holds.get(rule.keywords)
+                if held is None:
+                    held = holds[rule.keywords] = any(map(folded.__contains__, rule.keywords))
+                if not held:
+                    continue
+            found += rule.found(text, self.name, folded)
+        return found
 
 
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")

@@ -25,6 +25,7 @@ from athena_core.privacy.lookalikes import (
     is_lookalike,
     is_structured_identifier,
     is_uuid_or_digest,
+    mixed_case_and_digit,
 )
 
 __all__ = ["SECRET_TYPES", "secrets_detector"]
@@ -44,9 +45,7 @@ def _token(group: int | str = 0) -> Check:
 def _mixed(match: re.Match[str], text: str) -> float | None:
     """A token without a distinctive prefix: needs upper and lower case letters and digits."""
     value = match.group()
-    if is_lookalike(value) or not (any(c.isupper() for c in value)
-                                   and any(c.islower() for c in value)
-                                   and any(c.isdigit() for c in value)):
+    if not mixed_case_and_digit(value) or is_lookalike(value):
         return None
     return 1.0
 
@@ -122,8 +121,7 @@ def _azure_key(match: re.Match[str], text: str) -> float | None:
     if near:
         return 0.9
     if _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start) \
-            or not (any(c.isupper() for c in value) and any(c.islower() for c in value)
-                    and any(c.isdigit() for c in value)) or entropy(value) < 4.8:
+            or not mixed_case_and_digit(value) or entropy(value) < 4.8:
         return None
     return 0.6
 
@@ -267,8 +265,7 @@ def _file_or_host(value: str) -> bool:
     if not _FILE_OR_HOST.fullmatch(value):
         return False
     return "/" in value or not any(
-        len(part) >= 16 and any(c.isupper() for c in part) and any(c.islower() for c in part)
-        and any(c.isdigit() for c in part) and not _camel_words(part)
+        len(part) >= 16 and mixed_case_and_digit(part) and not _camel_words(part)
         for part in value.split("."))
 
 
@@ -614,15 +611,13 @@ def _named_token(match: re.Match[str], text: str) -> float | None:
     block."""
     value = match.group()
     start, end = match.span()
-    if not (any(c.isupper() for c in value) and any(c.islower() for c in value)
-            and any(c.isdigit() for c in value)) or value.count("/") > 2 \
+    if not mixed_case_and_digit(value) or value.count("/") > 2 \
             or value.startswith("AAAA") or text[max(0, start - 7):start] == "base64," \
-            or not _credential_word(text, start, end):
+            or _PREFIXED.match(value) or not _credential_word(text, start, end):
         return None  # the cheap tests first: most long tokens are dropped here
-    if entropy(value) < 3.7 or _camel_words(value) or _file_or_host(value) \
-            or is_lookalike(value) or is_uuid_or_digest(value) \
-            or is_structured_identifier(value) or _in_pem_block(text, start) \
-            or _PREFIXED.match(value):
+    if _in_pem_block(text, start) or is_uuid_or_digest(value) or entropy(value) < 3.7 \
+            or _camel_words(value) or _file_or_host(value) or is_lookalike(value) \
+            or is_structured_identifier(value):
         return None
     return 0.6
 
