@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Seven corpora, each scored separately, and clean text:
+Eight corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -33,11 +33,19 @@ Seven corpora, each scored separately, and clean text:
   with its own value generators), written before round 3's detector changes were
   finished and evaluated once as held out at the end of round 3; its misses were fixed
   by class in round 4, so it is a tuning set now.
-* **held-out F** (``--seed`` + 6000): set F (``privacy_heldout_f.py``: other kinds of
+* **set F** (``--seed`` + 6000): set F (``privacy_heldout_f.py``: other kinds of
   text - Teams and Matrix exports, support tickets, SMS threads, call transcripts, commit
   messages; Kubernetes Secrets, systemd units, nginx, crontabs, dotfiles, Go, Rust, Java,
   C#, Makefiles, GitLab CI, SQL migrations, logfmt, syslog - with its own value
-  generators), written before round 4's detector changes and evaluated once at its end.
+  generators), written before round 4's detector changes and evaluated once as held out
+  at its end; its misses were fixed by class in round 5, so it is a tuning set now.
+* **held-out G** (``--seed`` + 7000): set G (``privacy_heldout_g.py``: WhatsApp, IRC and
+  Google Chat logs, Linear comments, e-mail reply chains, call notes, forum posts,
+  onboarding e-mails; httpie transcripts, AWS credential files, Ansible inventories,
+  Terraform state, PHP, Ruby, Kotlin, Swift and TypeScript source, commented ``.env``
+  files, zsh history, CSV exports, compose anchors, Postman environments, kubeconfigs,
+  Spring YAML, redis-cli and mongosh sessions - with its own value generators), written
+  before round 5's detector changes and evaluated once at its end.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -96,7 +104,8 @@ from privacy_heldout import (  # template set C (tuned on since round 2)
 )
 from privacy_heldout_d import documents_d  # set D (tuned on since round 3)
 from privacy_heldout_e import documents_e  # set E (tuned on since round 4)
-from privacy_heldout_f import documents_f  # the held-out set F (round 4)
+from privacy_heldout_f import documents_f  # set F (tuned on since round 5)
+from privacy_heldout_g import documents_g  # the held-out set G (round 5)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -265,16 +274,19 @@ SECRET_GENERATORS: dict[str, Callable[[random.Random], str]] = {
 PERSONAL_GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "email": email, "phone": phone, "payment_card": card, "iban": iban, "us_ssn": ssn,
     "ipv4": ipv4, "ipv6": ipv6}
-#: Set A plants the types of round 3 (the vendors' prefixes and ``api_token`` of round 4 are
-#: planted by sets E and F): adding generators would redraw every document of set A.
+#: Set A plants the types of round 3 (the vendors' prefixes and ``api_token`` of round 4,
+#: and the types of round 5, are planted by sets E, F and G): adding generators would
+#: redraw every document of set A.
 ROUND_4_TYPES = frozenset({
     "linear_api_key", "atlassian_api_token", "databricks_token", "doppler_token",
     "postman_api_key", "newrelic_api_key", "sentry_token", "grafana_token", "pulumi_token",
     "terraform_cloud_token", "vault_token", "tailscale_key", "brevo_api_key",
     "telegram_bot_token", "age_secret_key", "supabase_token", "planetscale_token",
     "notion_token", "api_token"})
-assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - ROUND_4_TYPES, \
-    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ ROUND_4_TYPES
+ROUND_5_TYPES = frozenset({"groq_api_key", "xai_api_key", "mailgun_api_key",
+                           "twilio_auth_token"})
+assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - ROUND_4_TYPES - ROUND_5_TYPES, \
+    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ ROUND_4_TYPES ^ ROUND_5_TYPES
 
 
 def mutated(value: str, rnd: random.Random) -> str:
@@ -733,8 +745,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        for text, planted in documents_d(args.seed + 4000, args.docs)],
         "set E (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
                        for text, planted in documents_e(args.seed + 5000, args.docs)],
-        "held-out F": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_f(args.seed + 6000, args.docs)],
+        "set F (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
+                             for text, planted in documents_f(args.seed + 6000, args.docs)],
+        "held-out G": [Document(text, tuple(Planted(*p) for p in planted))
+                       for text, planted in documents_g(args.seed + 7000, args.docs)],
     }
     if args.only:
         corpora = {name: docs for name, docs in corpora.items() if name in args.only}
@@ -841,7 +855,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="score only this corpus (repeatable): 'development', "
                              "'held-out synthetic', 'held-out third party', "
                              "'set C (tuned on)', 'set D (tuned on)', 'set E (tuned on)', "
-                             "'held-out F'")
+                             "'set F (tuned on)', 'held-out G'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:

@@ -152,7 +152,8 @@ def test_each_type_is_found_in_code_and_prose(kind: str, marked: str) -> None:
 
 def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
-    examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES}
+    examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
+                + ROUND_5_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -490,7 +491,7 @@ ROUND_4_SHAPES = [
     ("password", f"db_password: [[{HEX_PASSWORD}]]"),
     ("password", f"the LDAP bind password for the sandbox is [[{HEX_PASSWORD}]]"),
     ("password", f"curl -d 'ldap_bind_pw=[[{HEX_PASSWORD}]]' https://auth.acme-corp.io/token"),
-    ("password", f"TWILIO_AUTH_TOKEN=[[{HEX_PASSWORD}]]"),
+    ("twilio_auth_token", f"TWILIO_AUTH_TOKEN=[[{HEX_PASSWORD}]]"),
     ("aws_secret_access_key", f'{{"msg": "auth failed for [[{AWS_SECRET}]]"}}'),
     ("aws_secret_access_key", f'7781,"Novak, Ivo",[[{AWS_SECRET}]],2024-10-01'),
     ("azure_storage_key", f"INSERT INTO t VALUES (1, '[[{AZURE_BARE}]]');"),
@@ -565,6 +566,105 @@ def test_a_constructor_call_in_a_passwords_place_is_not_the_password(text: str) 
     """Rust's ``String::from(``, C++'s ``std::string(``: the call's name is code, not a
     value (round 4 reported it after it stopped dropping a bare value before a quote)."""
     assert not [value for _, value in found(text) if value.endswith("(")]
+
+
+# --- round 5: the classes set F showed -----------------------------------------------------
+
+TWILIO_HEX = "26492592bfcccad18170e71c72d676d5"
+PASSWORD_5 = "Quokka2031!x"
+CLIENT_SECRET_DOTTED = "aNMMaZJlsKSLOsjLcm5rXNrT5LC1XH.rEXP~"
+#: (type, marked text): secret names in camel and Pascal case as Go, C#, Java, Kotlin and
+#: Rust write them; C# verbatim strings, typed Rust constants, Makefile assignments;
+#: answers after ``<br>``, on the line after a question without a question mark, after
+#: "yes it's"; a name before "set to"; SSNs named as a tax id or in parentheses; the
+#: documented prefixes of Groq, xAI, Mailgun and GitLab runner registration tokens;
+#: Twilio auth tokens (32 hex digits) named by "twilio" in any syntax.
+ROUND_5_SHAPES = [
+    ("password", f'const bindPassword = "[[{PASSWORD_5}]]"'),
+    ("password", f"\tcfg.smtpPwd = `[[{PASSWORD_5}]]`"),
+    ("password", f'    var DbPassword = @"[[{PASSWORD_5}]]";'),
+    ("password", f'const ROOT_PW: &str = "[[{PASSWORD_5}]]";'),
+    ("password", f'    private val adminPassword: String = "[[{PASSWORD_5}]]"'),
+    ("password", f"ADMIN_PASSWORD ?= [[{PASSWORD_5}]]"),
+    ("password", f'"text": "<div>here is the password you asked for<br>[[{PASSWORD_5}]]</div>"'),
+    ("password", f"Mon 09:14  Ana: whats the wifi password again\nMon 09:16  Me: [[{PASSWORD_5}]]"),
+    ("password", f"[00:01:12] Agent: can I get the password please\n[00:01:15] Caller: yes "
+                 f"it's [[{PASSWORD_5}]]"),
+    ("password", f"can you double-check the password? I have [[{PASSWORD_5}]]"),
+    ("password", f"I've updated the admin password on file to [[{PASSWORD_5}]]."),
+    ("password", "Tested against staging with pw `[[K558GXTN33]]`."),
+    ("password", '    set $smtp_pwd "[[c32ea95bde92422a0519c2de]]";'),
+    ("password", f'    SetEnv SMTP_PASSWORD "[[{PASSWORD_5}]]"'),
+    ("twilio_auth_token", f"Mon 09:14  Ana: whats the twilio token again\nMon 09:16  Me: "
+                          f"[[{TWILIO_HEX}]]"),
+    ("twilio_auth_token", f"[00:01:12] Agent: the twilio token please\n[00:01:15] Caller: "
+                          f"yes it's [[{TWILIO_HEX}]]"),
+    ("password", f"billing[22]: smtp password set to [[{PASSWORD_5}]]"),
+    ("password", f'    let db_password = String::from("[[{PASSWORD_5}]]");'),
+    ("password", f'var appSecret = "[[{CLIENT_SECRET_DOTTED}]]"'),
+    ("password", f'  "OauthSecret": "[[{TOKEN}]]",'),
+    ("password", f"client_secret=[[{CLIENT_SECRET_DOTTED}]] level=debug"),
+    ("api_token", f"ts=1 msg=\"oauth secret rotated\" value=[[{CLIENT_SECRET_DOTTED}]]"),
+    ("us_ssn", 'var SocialSecurityNumber = @"[[536221857]]";'),
+    ("us_ssn", "SOCIAL_SECURITY_NUMBER := [[536221857]]"),
+    ("us_ssn", "Environment=TAX_ID=[[536221857]]"),
+    ("us_ssn", '  "TaxId": "[[536221857]]",'),
+    ("us_ssn", "spring.tax.id=[[536221857]]"),
+    ("us_ssn", "Customer: my tax id is [[536221857]] if that helps"),
+    ("us_ssn", "the social ([[536221857]]) was hard-coded"),
+    ("us_ssn", '    proxy_set_header X-social_security_number "[[536221857]]";'),
+    ("us_ssn", "Mon 09:14  Ana: whats the soc sec # again\nMon 09:16  Me: [[536221857]]"),
+    ("password", f"Agent: I've updated the admin password on file to [[{HEX_PASSWORD}]]."),
+    ("password", f'    std::env::set_var("SMTP_PWD", "[[{PASSWORD_5}]]");'),
+    ("password", '"content": "<p>passcode: <b>[[Jq4vZa+7tDv4q8Dj]]</b></p>"'),
+    ("groq_api_key", "[[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]]"),
+    ("xai_api_key", "Me: [[xai-fMAYCFFeEqJwhrozJBELlOrdpZOUw1AuTwJ5OacwTQmFuEHs8HzrPFnQ82plInRSwCLP"
+                    "FaSdJgMGqlEn]]"),
+    ("mailgun_api_key", "service key [[key-d3d69607ff6d0be82dbdca214d40218b]]"),
+    ("gitlab_token", '"CiRegistrationToken": "[[GR1348941gi1Ec5keT2b0CHtrKIiY]]",'),
+    ("stripe_key", "upstream: [[whsec_EJbu9hHMgRMcO09Steo6l3P5]]"),
+    ("openai_api_key", "# [[sk-l95GdkWis_YeQ1ojhin8MLBYdxsR9S9dqH8QmgP6T3BlbkFJMIH9mSDomrPa5Wv0nG"
+                       "lDchVa08hQAEEzU8QicTYF]]"),
+    ("twilio_auth_token", f'    SetEnv TWILIO_AUTH_TOKEN "[[{TWILIO_HEX}]]"'),
+    ("twilio_auth_token", f"TWILIO_AUTH_TOKEN ?= [[{TWILIO_HEX}]]"),
+    ("twilio_auth_token", f"var twilioAuthToken = \"[[{TWILIO_HEX}]]\""),
+    ("twilio_auth_token", f'\tos.Setenv("TWILIO_AUTH_TOKEN", "[[{TWILIO_HEX}]]")'),
+    ("twilio_auth_token", f"- Decision: keep [[{TWILIO_HEX}]] as the twilio token until Friday"),
+    ("twilio_auth_token", f'vb.customize ["setextradata", :id, "twilio_auth_token", '
+                          f'"[[{TWILIO_HEX}]]"]'),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_5_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_5_SHAPES)])
+def test_camel_case_names_answers_tax_ids_and_vendor_tokens_set_f_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What the round-5 rules must not take: fictional numbers in groups, references to a
+#: secret store or the environment, the command after such a reference, camel-case names
+#: of things that are not secrets, hashes named beside "twilio", tax ids of companies.
+NOT_CREDENTIALS_5 = [
+    "cell +1 202-555-0173 dont lose it",
+    "MOBILE_NUMBER=+1 (312) 555-0188",
+    "phone: 415.555.0100",
+    "SENTRY_TOKEN: env:SENTRY_TOKEN",
+    'private static final String DB_PASSWORD = "secret:db/password";',
+    "0 3 * * * SENTRY_TOKEN=env:SENTRY_TOKEN /usr/local/bin/backup.sh",
+    'const passwordPolicy = "strict"',
+    "var forgotPasswordUrl = `/account/forgot`",
+    f"twilio-python {TWILIO_HEX[:7]} commit {TWILIO_HEX}0a1b2c3d",
+    f"sha256 of the twilio sdk tarball: {TWILIO_HEX}{TWILIO_HEX}",
+    "tax id: 12-3456789 (the company's EIN)",
+    "const keyId = `key-rotation-2026`",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_5)
+def test_fictional_numbers_references_and_names_are_not_reported(text: str) -> None:
+    assert found(text) == []
 
 
 # --- what is not reported ----------------------------------------------------------------

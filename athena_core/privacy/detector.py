@@ -77,7 +77,9 @@ class Rule:
     ``keywords`` (lower case): the rule runs only on texts holding one of these strings
     (a fast substring test of the lower-cased text that skips the pattern on most texts);
     empty: always. ``not_after``: characters that must not come right before a match (the
-    whole match, whichever ``group`` is the span).
+    whole match, whichever ``group`` is the span), except, with ``camel_case``, before
+    a capital that starts a word of an identifier in camel or Pascal case (``bindPassword``,
+    ``SmtpPwd``: a small letter or digit, then the capital the match starts with).
     Testing this after the match, rather than with a look-behind at the start of the
     pattern, keeps a pattern that starts with a literal (``ghp_``) on the regular
     expression engine's fast literal search.
@@ -89,6 +91,7 @@ class Rule:
     group: int | str | tuple[str, ...] = 0
     keywords: tuple[str, ...] = ()
     not_after: frozenset[str] = frozenset()
+    camel_case: bool = False
     #: A case-sensitive pattern run on the lower-cased text to find where ``pattern`` may
     #: start (a case-insensitive pattern that starts with words is many times slower to
     #: search for than the same words in lower case); ``pattern`` is then tried there.
@@ -126,19 +129,31 @@ class Rule:
 
     def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
         if len(text) < self.shortest or (
-                self.keywords and not any(word in folded for word in self.keywords)):
+                self.keywords and not any(map(folded.__contains__, self.keywords))):
             return
+        yield from self.found(text, detector, folded)
+
+    def found(self, text: str, detector: str, folded: str) -> Iterable[Span]:
+        """The spans of ``text`` (``folded``: in lower case), without the length and
+        keyword tests of :meth:`spans` (the caller has made them)."""
         groups = self.group if isinstance(self.group, tuple) else (self.group,)
         for match in self._matches(text, folded):
             start, end = next((span for span in map(match.span, groups) if span[0] >= 0),
                               (-1, -1))
             at = match.start()
-            if start == end or (at and text[at - 1] in self.not_after):
+            if start == end or (at and text[at - 1] in self.not_after
+                                and not (self.camel_case and _camel_boundary(text, at))):
                 continue
             confidence = self.check(match, text)
             if confidence is not None:
                 kind = dict(self.group_types).get(match.lastgroup or "", self.type)
                 yield Span(kind, start, end, detector, confidence)
+
+
+def _camel_boundary(text: str, at: int) -> bool:
+    """Whether a word of a camel-case identifier starts at ``at``: a capital after a small
+    letter or a digit (``bind|Password``, ``Smtp|Pwd``)."""
+    return text[at].isupper() and (text[at - 1].islower() or text[at - 1].isdigit())
 
 
 @attrs.frozen
@@ -162,24 +177,50 @@ class RuleDetector:
     def _types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(kind for rule in self.rules for kind in rule.types))
 
+    #: Whether a rule needs the text in lower case (for its keywords or anchor).
+    folds: bool = attrs.field(init=False)
+
+    @folds.default
+    def _folds(self) -> bool:
+        return any(rule.keywords or rule.anchor for rule in self.rules)
+
     def detect(self, text: str) -> list[Span]:
         if len(text) < self.shortest:
             return []
         text = unescape_breaks(text)
-        folded = text.lower() if any(rule.keywords or rule.anchor for rule in self.rules) \
-            else text
-        return [span for rule in self.rules for span in rule.spans(text, self.name, folded)]
+        folded = text.lower() if self.folds else text
+        holds: dict[tuple[str, ...], bool] = {}  # rules share keywords: test each set once
+        found: list[Span] = []
+        for rule in self.rules:
+            if len(text) < rule.shortest:
+                continue
+            if rule.keywords:
+                held = holds.get(rule.keywords)
+                if held is None:
+                    held = holds[rule.keywords] = any(map(folded.__contains__, rule.keywords))
+                if not held:
+                    continue
+            found += rule.found(text, self.name, folded)
+        return found
 
 
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")
+#: An HTML line break: ``<br>``, ``<br/>``, ``<br />``, in any case.
+_HTML_BREAK = re.compile(r"<[bB][rR][ \t]*/?>")
 
 
 def unescape_breaks(text: str) -> str:
     """``text`` with each escaped line break or tab (the two characters ``\\n``, ``\\r``
-    or ``\\t``, as in a JSON string or a log record) replaced by two spaces.
+    or ``\\t``, as in a JSON string or a log record) and each HTML line break (``<br>``,
+    ``<br />``, as in a chat export's HTML) replaced by as many spaces.
 
     The rules then see the break as the boundary it stands for: in
     ``"Phone:\\n+44 20 7946 0958"`` the number starts after ``n``, which is not part of
-    it. The result has the same length, so offsets into it are offsets into ``text``.
+    it, and in ``"the password you asked for<br>S3cret!x"`` the value is a word of its
+    own. The result has the same length, so offsets into it are offsets into ``text``.
     """
-    return _ESCAPED_BREAK.sub("  ", text) if "\\" in text else text
+    if "\\" in text:
+        text = _ESCAPED_BREAK.sub("  ", text)
+    if "<b" in text or "<B" in text:
+        text = _HTML_BREAK.sub(lambda match: " " * len(match.group()), text)
+    return text

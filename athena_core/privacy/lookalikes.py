@@ -14,7 +14,8 @@ import re
 from collections import Counter
 
 __all__ = ["KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "entropy", "is_identifier_reference",
-           "is_lookalike", "is_structured_identifier", "is_uuid_or_digest"]
+           "is_lookalike", "is_structured_identifier", "is_uuid_or_digest",
+           "mixed_case_and_digit"]
 
 #: Credentials published in vendors' documentation as examples.
 KNOWN_SAMPLES = frozenset({
@@ -96,7 +97,14 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
     "".join(f"(?:{re.escape(word)}|{re.escape(word.upper())}|{re.escape(word.capitalize())})"
             for word in (("change", "me") if marker == "changeme" else (marker,)))
     for marker in _MARKERS))
+#: A reference to a secret kept elsewhere, as configuration loaders write it:
+#: ``env:SENTRY_TOKEN``, ``secret:db/password``, ``vault:secret/data/app#key``,
+#: ``file:/run/secrets/token``, ``ssm:/prod/db``.
+_STORE_REFERENCE = re.compile(
+    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
+#: Any of :data:`_SEQUENCES` in a value in lower case, in one search.
+_SEQUENCE = re.compile("|".join(_SEQUENCES))
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})", re.I)
 #: A reference to a value rather than the value: ``os.environ["X"]``, ``settings.DB_PASS``,
@@ -107,11 +115,20 @@ _REFERENCE = re.compile(
 
 
 def entropy(value: str) -> float:
-    """Shannon entropy of ``value``'s characters, in bits per character."""
+    """Shannon entropy of ``value``'s characters, in bits per character: ``log2(n) -
+    sum(c log2 c) / n`` over the counts ``c`` of its ``n`` characters (the sum from a
+    table: the detectors ask for it on every candidate value)."""
     if not value:
         return 0.0
-    counts = Counter(value)
-    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    size = len(value)
+    counts = Counter(value).values()
+    if size < len(_C_LOG_C):
+        return math.log2(size) - sum(map(_C_LOG_C.__getitem__, counts)) / size
+    return math.log2(size) - sum(c * math.log2(c) for c in counts) / size
+
+
+#: ``c * log2(c)`` for the counts a value of up to 1,024 characters holds.
+_C_LOG_C = tuple(c * math.log2(c) if c else 0.0 for c in range(1025))
 
 
 def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
@@ -119,16 +136,30 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
 
     True for vendors' published samples, values holding a marker (``example``,
     ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
-    case, counting sequences
+    case, references to a secret store or the environment (``env:API_TOKEN``,
+    ``vault:secret/app#key``), counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
     if value in KNOWN_SAMPLES:
         return True
-    if _MARKER_AS_WRITTEN.search(value) or _TEMPLATE.search(value) \
-            or any(s in value.lower() for s in _SEQUENCES):
+    lowered = value.lower()
+    if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
+        return True  # a substring test first: the pattern is slow, and most values pass
+    if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) \
+            or _SEQUENCE.search(lowered):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
+
+
+def mixed_case_and_digit(value: str) -> bool:
+    """Whether ``value`` holds a capital, a small letter and a digit (tested by the
+    string methods, without a loop in Python: detectors ask it of every candidate)."""
+    return value.lower() != value and value.upper() != value \
+        and _DIGIT.search(value) is not None
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def is_uuid_or_digest(value: str) -> bool:
@@ -150,11 +181,17 @@ _STRUCTURED = re.compile(
     r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}")
 
 
+#: The characters an IP address is written with (a quick test before parsing one).
+_IP_CHARACTERS = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]*(?:%[\w.-]+)?")
+
+
 def is_structured_identifier(value: str) -> bool:
     """Whether ``value`` is an identifier or number of a kind that is not a credential
     (:data:`_STRUCTURED`), whatever name it is given."""
     if _STRUCTURED.fullmatch(value):
         return True
+    if not _IP_CHARACTERS.fullmatch(value):
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:

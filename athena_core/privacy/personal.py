@@ -105,6 +105,10 @@ _OTHER_LABELS = re.compile(
 _DATE = re.compile(r"\d{4}([ .-])\d{1,2}\1\d{1,2}|\d{1,2}([ .-])\d{1,2}\2\d{4}")
 
 
+#: The end of a fictional North American number written in groups: ``202-555-0173``.
+_FICTIONAL_GROUPED = re.compile(r"(?<!\d)555[ .-]?01\d\d$")
+
+
 def _nanp_fictional(digits: str) -> bool:
     """555-0100 to 555-0199: reserved for fiction and documentation."""
     return digits[-7:-2] == "55501"
@@ -190,8 +194,9 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
     digits = re.sub(r"\D", "", value)
     if value.isdigit():  # a run of 8 to 11 digits, not the 00 international prefix
         plausible = not digits.startswith("00") and not _nanp_fictional(digits)
-    else:
-        plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value)
+    else:  # in groups: not a date, not a fictional ``555-01xx`` number
+        plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value) \
+            and not _FICTIONAL_GROUPED.search(value)
     start, end = match.span()
     plausible = plausible and not _counting(value)
     if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
@@ -300,14 +305,20 @@ _SSN_PLAIN = re.compile(
     r"(\d{9})\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
-#: Nine digits named "social" as a field is (``"social": "..."``, ``|social|...|``,
-#: ``{"key": "social", "value": "..."}``) or as the answer on the line after a question
-#: about it ("what's the social again?").
+#: Nine digits named "social", "soc sec #" or "tax id" (in any case: ``SocialSecurityNumber``,
+#: ``TAX_ID``, ``spring.tax.id``) as a field is (``"social": "..."``, ``|social|...|``,
+#: ``{"key": "social", "value": "..."}``, ``TAX_ID := ...``, ``@"..."``), in a sentence
+#: ("my tax id is ..."), in parentheses or quotes after it, or as the answer on the line
+#: after a question about it ("what's the social again?", "whats the soc sec # again").
+_SSN_NAME = (r"(?:(?:social(?:[ _-]?(?:security|sec))?|soc[ _.-]?sec)(?:[ _-]?(?:number|num|no))?"
+             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?)\b(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(
-    r"(?i)\bsocial(?:[ _-]?(?:security|sec))?(?:[ _-]?(?:number|num|no))?\b"
-    r"(?:\\?[\"'|]?[ \t]*[:=|,][ \t]*\\?[\"']?(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
-    r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+"
-    r"|[^\n?]{0,20}\?[ \t]*\n?[^\n\d]{0,40}?)(\d{9})\b")
+    rf"(?i)\b{_SSN_NAME}"
+    r"(?:\\?[\"'|]?[ \t]*(?:[:?]?=|[:|,])[ \t]*@?\\?[\"']?"
+    r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
+    r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
+    r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
+    r"[^\n\d]{0,40}?)(\d{9})\b")
 
 
 def _ssn(match: re.Match[str], text: str) -> float | None:
@@ -322,8 +333,9 @@ def _ssn_plain(match: re.Match[str], text: str) -> float | None:
 def ssn_detector(context: DetectorContext) -> RuleDetector:
     """US Social Security numbers written ``123-45-6789`` or ``123 45 6789``, or as nine
     digits in the sentence of "SSN" or "social security number" (after it, or right
-    before it), as the value of a field named "social", "the social ... is ...", or the
-    answer to a question about it, that could have been issued
+    before it), as the value of a field named "social" or "tax id" (in any case), "the
+    social ... is ...", "my tax id is ...", in parentheses after the name, or the answer
+    to a question about it, that could have been issued
     (area not 000, 666 or 900-999, group not 00, serial not 0000; not a well-known
     sample number)."""
     return RuleDetector(context.name, (
@@ -331,8 +343,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
         Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
              anchor=re.compile(r"\b(?:ssn|social security)")),
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
-        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("social",),
-             anchor=re.compile(r"\bsocial")),
+        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax"),
+             anchor=re.compile(r"\b(?:soc|tax)")),
     ))
 
 

@@ -25,6 +25,7 @@ from athena_core.privacy.lookalikes import (
     is_lookalike,
     is_structured_identifier,
     is_uuid_or_digest,
+    mixed_case_and_digit,
 )
 
 __all__ = ["SECRET_TYPES", "secrets_detector"]
@@ -44,9 +45,7 @@ def _token(group: int | str = 0) -> Check:
 def _mixed(match: re.Match[str], text: str) -> float | None:
     """A token without a distinctive prefix: needs upper and lower case letters and digits."""
     value = match.group()
-    if is_lookalike(value) or not (any(c.isupper() for c in value)
-                                   and any(c.islower() for c in value)
-                                   and any(c.isdigit() for c in value)):
+    if not mixed_case_and_digit(value) or is_lookalike(value):
         return None
     return 1.0
 
@@ -122,8 +121,7 @@ def _azure_key(match: re.Match[str], text: str) -> float | None:
     if near:
         return 0.9
     if _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start) \
-            or not (any(c.isupper() for c in value) and any(c.islower() for c in value)
-                    and any(c.isdigit() for c in value)) or entropy(value) < 4.8:
+            or not mixed_case_and_digit(value) or entropy(value) < 4.8:
         return None
     return 0.6
 
@@ -247,7 +245,7 @@ def _strong(value: str) -> bool:
     (``backup_v2.tar.gz``, ``api2.acme.io``) or a versioned name (``Python3.11``)."""
     return (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
             and any(not c.isalnum() for c in value) and not ("@" in value and "." in value)
-            and "://" not in value and not _FILE_OR_HOST.fullmatch(value)
+            and "://" not in value and not _file_or_host(value)
             and not _VERSIONED.fullmatch(value) and not _SETTING.match(value))
 
 
@@ -257,6 +255,18 @@ _SETTING = re.compile(r"[A-Za-z_][\w.-]*=(?!=|$)")
 
 #: ``backup_v2.tar.gz``, ``api2.acme.io``, ``src/app.py``: a name with extensions or a path.
 _FILE_OR_HOST = re.compile(r"[\w./-]*\.[A-Za-z][A-Za-z0-9]{0,5}|[\w.-]*/[\w./-]*")
+
+
+def _file_or_host(value: str) -> bool:
+    """Whether ``value`` reads as a file or host name or a path (:data:`_FILE_OR_HOST`),
+    and, without a ``/``, no part of it between dots reads as random (16 or more
+    characters with upper and lower case letters and a digit, not words in camel case):
+    an OAuth client secret may hold a dot (``aNMMaZJlsKSLOsjLcm5rXNrT5LC1XH.rEXP``)."""
+    if not _FILE_OR_HOST.fullmatch(value):
+        return False
+    return "/" in value or not any(
+        len(part) >= 16 and mixed_case_and_digit(part) and not _camel_words(part)
+        for part in value.split("."))
 
 
 def _password_strong(match: re.Match[str], text: str) -> float | None:
@@ -347,7 +357,7 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-_KEY_WORDS = (r"password|passwd|passphrase|pwd|pw|psk|pass|secret|client[_ -]?secret"
+_KEY_WORDS = (r"password|passwd|passphrase|passcode|pwd|pw|psk|pass|secret|client[_ -]?secret"
               r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
               r"|private_key_password|authorization")
@@ -360,15 +370,23 @@ _PASSWORD_ANCHOR = re.compile(rf"\b{_PASSWORD_WORDS}\b")
 _REMARK = r"\([^()\n]{1,40}\)"
 #: HTML tags between a label and its value: ``Password:</td><td><code>``.
 _TAGS_BETWEEN = rf"(?:</?(?:{_INLINE_TAGS}|p|div|li|dd|dt|th|tr|br)\b[^<>\n]{{0,60}}>[ \t]*)"
+#: A type between a name and ``=``: ``ROOT_PW: &str = ...`` (Rust), ``adminPassword:
+#: String = ...`` (Kotlin, Swift, TypeScript).
+_TYPE_ANNOTATION = r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t]*=))?"
+#: What may wrap a quoted value: C#'s verbatim string (``@"..."``), a constructor of a
+#: string (``String::from("...")``, ``SecretString::new("...")``, ``std::string("...")``).
+_STRING_WRAPPER = (r"(?:@(?=\")|(?:[A-Za-z_]\w*::)+(?:from|new)\([ \t]*(?=[\"'])"
+                   r"|std::string\([ \t]*(?=[\"']))?")
 _ASSIGNMENT = re.compile(
-    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}"
+    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}{_TYPE_ANNOTATION}"
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
-    r"|:=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|:=|\?=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|[ \t](?:is[ \t]+|was[ \t]+)?(?:set|changed|updated|reset)[ \t]+to[ \t]"
     r"|[ \t]is[ \t]|[ \t]was[ \t])"
     r"[ \t]*(?:\*{1,2}[ \t]+)?"
-    rf"{_TAGS_BETWEEN}{{0,4}}?" + _VALUE)
+    rf"{_TAGS_BETWEEN}{{0,4}}?{_STRING_WRAPPER}" + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
 _NAMED_BEFORE = re.compile(
@@ -382,8 +400,9 @@ _NAMED_AFTER = re.compile(
     r"(?:(?:is|as|was)[ \t]+|(?:<-|\u2190|-{1,2}|\u2013|\u2014)[ \t]*"
     r"(?:(?:that's|that is|this is|it's|it is|which is)[ \t]+)?)"
     r"(?P<gap>(?:[\w'-]+[ \t]+){0,8}?)" + _PASSWORD_WORDS + r"\b", re.I)
-#: A word of running text that could be a password: 8 to 64 characters.
-_TOKEN_IN_TEXT = rf"[^{_STOP}(]{{7,63}}[^{_LAST}]"
+#: A word of running text that could be a password: 8 to 64 characters, ending before an
+#: HTML tag (``...</div>``).
+_TOKEN_IN_TEXT = rf"[^{_STOP}(<]{{7,63}}[^{_LAST}<]"
 #: Lookaheads that a candidate has a letter, a digit and a symbol, so that a pattern
 #: searching a sentence for one passes over its words instead of stopping at the first.
 _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
@@ -392,7 +411,7 @@ _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
 #: "rotated the password today; the new one (hunter2!Blue) is in the vault".
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
-    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])")
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
 #: A random-looking token after the word in the same sentence: "the password for the NAS
 #: is still uIkH59pPk6LF4AhKln8seU40".
 _NEAR_RANDOM = re.compile(
@@ -402,7 +421,7 @@ _NEAR_RANDOM = re.compile(
 #: A strong value in the sentence before the one naming it: "Please retry with X. It
 #: should be the new root password." (at most 100 characters on, on the same line).
 _NEAR_BEFORE = re.compile(
-    rf"(?<![^\s\"'`(\u201c\u2018])(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}])"
+    rf"(?<![^\s\"'`(\u201c\u2018])(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])"
     rf"[^\n]{{0,100}}?\b{_PASSWORD_WORDS}\b", re.I)
 #: A name/value pair naming a secret: ``<add key="DB_PASSWORD" value="..."/>``, a
 #: Kubernetes ``- name: DB_PASSWORD`` with ``value: ...`` on the next line.
@@ -418,7 +437,7 @@ _PAIR_REVERSED = re.compile(
 #: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
 #: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
 #: verb and its object).
-_QUOTED_AFTER_WORDS = r"password|passwd|passphrase|identified[ \t]+by"
+_QUOTED_AFTER_WORDS = r"password|passwd|passphrase|passcode|pwd|pw|identified[ \t]+by"
 _QUOTED_AFTER = re.compile(
     rf"(?i)(?:{_QUOTED_AFTER_WORDS})[ \t]+(?:(?P<prep>to|as|for)[ \t]+)?"
     r"(?:(?P<q>[\"'`])(?P<quoted>[^\s\"'`]{6,200})(?P=q)"
@@ -429,8 +448,9 @@ _QUOTED_AFTER = re.compile(
 _QUOTED = r"(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
 _DEFAULT_OR = re.compile(
     rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
+_CALL_WITH_NAME = r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add)\("
 _DEFAULT_ARGUMENT = re.compile(
-    rf"(?i)\b(?:getenv|get|fetch|getproperty|env)\([ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
+    rf"(?i){_CALL_WITH_NAME}[ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
     rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
 _DEFAULT_SHELL = re.compile(
     rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*:?-(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
@@ -458,9 +478,11 @@ _COMMAND_PASSWORD = re.compile(
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+)" + _VALUE)
 #: A secret-named identifier right before its value, with no separator: "rejected
-#: smtp_password M3@dow!3284", "Using wifi_psk '...'".
+#: smtp_password M3@dow!3284", "Using wifi_psk '...'"; not one after ``env:`` or ``$``
+#: (a reference: ``SENTRY_TOKEN=env:SENTRY_TOKEN /usr/local/bin/backup.sh``).
 _NAMED_IDENTIFIER = re.compile(
-    r"(?i)\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])" + _VALUE)
+    r"(?i)(?<![:$])\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])"
+    + _VALUE)
 #: The value alone on an indented line below a line naming a password or secret that ends
 #: in a dash or colon: "Please find below the root password -" then "    ...".
 _BLOCK_BELOW = re.compile(
@@ -470,22 +492,35 @@ _BLOCK_BELOW = re.compile(
 _CREDENTIAL_PAIR = re.compile(
     r"(?i)\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p)\b[ \t]*"
     r"(?::|=|\bare\b|\bis\b)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*" + _VALUE)
+#: The end of a question, with or without its question mark: "VPN password?", "whats the
+#: wifi password again", "can I get the password please".
+_QUESTION_END = r"(?:\?|[ \t]+(?:again|please)[ \t]*(?=\n|  ))"
 #: A chat answer: the value alone on the line after a question about a password or key
-#: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any.
+#: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any and a "yes
+#: it's"; or after the question in the same message ("the password? I have ...").
 _ANSWER = re.compile(
-    rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}\?(?:[ \t]*\n|  )"
-    rf"(?:[^\n]{{0,40}}?:[ \t]+)?>?[ \t]*(?P<bare>[^\s\"'`>]{{6,128}})"
-    r"(?=[ \t]*(?:\n|$)|\"[,}\]\s])")
+    rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}?{_QUESTION_END}"
+    r"(?:(?:[ \t]*\n|  )(?:[^\n]{0,40}?:[ \t]+)?|[ \t]+(?:i have|i've got|i got)[ \t]+)"
+    r">?[ \t]*(?:(?:yes|yeah|yep|sure|ok)[ \t,]+)?(?:(?:it's|it is|its|that's)[ \t]+)?"
+    r"(?P<bare>[^\s\"'`>]{6,128})(?=[ \t]*(?:\n|$)|\"[,}\]\s])")
 _URL_PASSWORD = (
     r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@\"'<>]{0,64}:(?P<password>[^\s@/\"'<>]{1,128})"
     r"@[A-Za-z0-9.-]+")
 
 
+#: A configuration directive that sets a secret-named variable, its name and value
+#: apart: Apache's ``SetEnv SMTP_PASSWORD "..."``, nginx's ``set $smtp_pwd "...";``, a
+#: Dockerfile's ``ENV DB_PASSWORD ...``.
+_DIRECTIVE = re.compile(
+    rf"(?i)[ \t]*(?:setenv|set|env)[ \t]+\$?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[ \t]+(?![=:])"
+    + _VALUE)
+
 #: Setting a secret-named variable in prose: "I set `ADMIN_PASSWORD` to `...`", "changed
-#: the api_key to ...".
+#: the api_key to ...", "updated the admin password on file to ...".
 _SET_TO = re.compile(
-    rf"(?i)\b(?:set|change[sd]?|update[sd]?|rotate[sd]?)[ \t]+(?:the[ \t]+)?[`'\"]?"
-    rf"[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[`'\"]?[ \t]+to[ \t]+" + _VALUE)
+    rf"(?i)\b(?:set|change[sd]?|update[sd]?|rotate[sd]?)[ \t]+(?:the[ \t]+)?"
+    rf"(?:[\w-]+[ \t]+){{0,2}}?[`'\"]?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[`'\"]?"
+    r"(?:[ \t]+[\w-]+){0,3}?[ \t]+to[ \t]+" + _VALUE)
 #: A Terraform variable named as a secret and its default: ``variable "db_password" {``
 #: then ``default = "..."``.
 _VARIABLE_DEFAULT = re.compile(
@@ -498,9 +533,10 @@ _ECHO_TO_FILE = re.compile(
     r"(?i:pass|pwd|pw\b|psk|secret|token|_key\b)")
 
 
-#: A random-looking token of 20 to 200 characters in running text or a setting's value.
+#: A random-looking token of 20 to 200 characters in running text or a setting's value
+#: (ending in a letter, digit or ``~``, as an Azure client secret may).
 _TOKEN_CANDIDATE = re.compile(
-    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9]={0,2}(?![\w/+=~-]|\.\w)")
+    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9~]={0,2}(?![\w/+=~-]|\.\w)")
 #: Words naming a credential that is not a password: a key, token, secret, credentials.
 _TOKEN_WORD = re.compile(
     r"(?i)(?<![a-z])(?:api[_ -]?)?(?:key|token|secret|credentials?|auth|apikey)s?(?![a-z])")
@@ -508,28 +544,63 @@ _TOKEN_WORD = re.compile(
 _NOT_SECRET_KEY = re.compile(
     r"(?i)(?:public|publishable|cache|primary|sort|partition|foreign|idempotency|hash|row"
     r"|license|product|ssh|gpg|pgp|host)[ _.-]?$")
-#: What a line may hold before a value that answers the line above: a speaker, a quote.
+#: What a line may hold before a value that answers the line above: a speaker (after a
+#: time: ``Mon 09:16  Me:``), a quote, "yes it's".
 _ANSWER_PREFIX = re.compile(
-    r"[ \t>*-]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:[\w .-]{1,30}:[ \t]*)?[ \t>]*$")
+    r"[ \t>*-]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:[\w .:/-]{1,40}:[ \t]*)?[ \t>]*"
+    r"(?i:(?:yes|yeah|yep|sure|ok)[ \t,]+)?(?i:(?:it's|it is|its)[ \t]+)?$")
 
 
-def _credential_word(text: str, start: int, end: int) -> bool:
-    """Whether a word naming a key, token or secret is on the line of ``text[start:end]``
-    (80 characters before it or 50 after), or ends the line above when nothing but a
-    speaker or quote mark comes before the value on its line."""
+#: The end of a line that asks for what the next line answers: a question (with or
+#: without its mark: "whats the token again"), a label's colon.
+_ASKING = re.compile(r"(?i)(?:[?:]|\bagain|\bplease)[ \t]*$")
+
+
+def _naming_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Where a word naming the value ``text[start:end]`` may be: 80 characters before it
+    and 50 after on its line, and the end of the line above when that line asks for it
+    and nothing but a speaker or quote mark comes before the value on its line."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
     windows = [(max(line_start, start - 80), start), (end, min(line_end, end + 50))]
     if line_start and _ANSWER_PREFIX.match(text, line_start, start):
         above = text.rfind("\n", 0, line_start - 1) + 1
-        if text[above:line_start - 1].rstrip().endswith(("?", ":")):
+        if _ASKING.search(text, above, line_start - 1):
             windows.append((max(above, line_start - 81), line_start - 1))
-    for low, high in windows:
+    return windows
+
+
+def _credential_word(text: str, start: int, end: int) -> bool:
+    """Whether a word naming a key, token or secret is where it names the value
+    ``text[start:end]`` (:func:`_naming_windows`), and not as a public, cache, sort, ...
+    key."""
+    for low, high in _naming_windows(text, start, end):
         for word in _TOKEN_WORD.finditer(text, low, high):
             if not _NOT_SECRET_KEY.search(text, max(0, word.start() - 15), word.start()):
                 return True
     return False
+
+
+_TWILIO = re.compile(r"(?i)twilio")
+
+
+def _twilio_auth_token(match: re.Match[str], text: str) -> float | None:
+    """32 hex digits that "twilio" names (:func:`_naming_windows`: ``TWILIO_AUTH_TOKEN``,
+    ``twilioAuthToken``, "the twilio token"), where no word before names a digest or
+    signature and it is not a documentation digest."""
+    start, end = match.span()
+    if match.group() in KNOWN_SAMPLES \
+            or _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start) \
+            or _COMMIT_CONTEXT.search(text, max(0, start - 20), start):
+        return None
+    if any(_TWILIO.search(text, low, high) for low, high in _naming_windows(text, start, end)):
+        return 0.9
+    return None
+
+
+#: Words right before a hex value that make it a revision, not a token.
+_COMMIT_CONTEXT = re.compile(r"(?i)\b(?:commit|revision|rev|sha)\b\W{0,3}$")
 
 
 def _named_token(match: re.Match[str], text: str) -> float | None:
@@ -540,15 +611,13 @@ def _named_token(match: re.Match[str], text: str) -> float | None:
     block."""
     value = match.group()
     start, end = match.span()
-    if not (any(c.isupper() for c in value) and any(c.islower() for c in value)
-            and any(c.isdigit() for c in value)) or value.count("/") > 2 \
+    if not mixed_case_and_digit(value) or value.count("/") > 2 \
             or value.startswith("AAAA") or text[max(0, start - 7):start] == "base64," \
-            or not _credential_word(text, start, end):
+            or _PREFIXED.match(value) or not _credential_word(text, start, end):
         return None  # the cheap tests first: most long tokens are dropped here
-    if entropy(value) < 3.7 or _camel_words(value) or _FILE_OR_HOST.fullmatch(value) \
-            or is_lookalike(value) or is_uuid_or_digest(value) \
-            or is_structured_identifier(value) or _in_pem_block(text, start) \
-            or _PREFIXED.match(value):
+    if _in_pem_block(text, start) or is_uuid_or_digest(value) or entropy(value) < 3.7 \
+            or _camel_words(value) or _file_or_host(value) or is_lookalike(value) \
+            or is_structured_identifier(value):
         return None
     return 0.6
 
@@ -581,6 +650,9 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("planetscale_token", r"pscale_(?:pw|tkn|oauth)_[A-Za-z0-9_.-]{32,64}", ("pscale_",)),
     ("notion_token", r"ntn_[A-Za-z0-9]{40,50}", ("ntn_",)),
     ("notion_token", r"secret_[A-Za-z0-9]{43}", ("secret_",)),
+    ("groq_api_key", r"gsk_[A-Za-z0-9]{52}", ("gsk_",)),
+    ("xai_api_key", r"xai-[A-Za-z0-9]{80}", ("xai-",)),
+    ("mailgun_api_key", r"key-[0-9a-f]{32}", ("key-",)),
 )
 
 
@@ -624,6 +696,8 @@ _RULES: tuple[Rule, ...] = (
     _rule("gitlab_token", r"gl(?:pat|oas|dt|rt|rtr|ptt|ft|imt|agent|soat|ffct|cbt|wt)"
           r"-[A-Za-z0-9_-]{20,}"
           + _AFTER, None, "gl"),
+    # Runner registration tokens: ``GR1348941`` and 20 characters.
+    _rule("gitlab_token", r"GR1348941[A-Za-z0-9_-]{20}" + _AFTER, None, "gr1348941"),
     _rule("slack_token", r"xox[abposre]-\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
           None, "xox"),
     # Rotating tokens: an access token (``xoxe.xoxp-1-...``) and its refresh token.
@@ -636,10 +710,11 @@ _RULES: tuple[Rule, ...] = (
     _rule("stripe_key", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,99}" + _AFTER,
           None, "_live_", "_test_"),
     # A webhook endpoint's signing secret.
-    _rule("stripe_key", r"whsec_[A-Za-z0-9+/]{32,88}" + _AFTER, None, "whsec_"),
+    _rule("stripe_key", r"whsec_[A-Za-z0-9+/]{24,88}" + _AFTER, None, "whsec_"),
     _rule("openai_api_key", r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,}" + _AFTER,
           None, "sk-"),
-    _rule("openai_api_key", r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}" + _AFTER,
+    # ``T3BlbkFJ`` is "OpenAI" in base64, in the middle of every key of this shape.
+    _rule("openai_api_key", r"sk-[A-Za-z0-9_-]{20,64}T3BlbkFJ[A-Za-z0-9_-]{20,64}" + _AFTER,
           None, "sk-"),
     _rule("openai_api_key", r"sk-[A-Za-z0-9]{48}" + _AFTER, _mixed, "sk-"),
     # API keys (api03), admin keys (admin01), OAuth access and refresh tokens (oat01, ort01).
@@ -654,6 +729,7 @@ _RULES: tuple[Rule, ...] = (
           + _AFTER, None, "pypi-"),
     _rule("npm_token", r"npm_[A-Za-z0-9]{36}" + _AFTER, None, "npm_"),
     _rule("twilio_api_key", r"SK[0-9a-f]{32}" + _AFTER),
+    _rule("twilio_auth_token", r"[0-9a-f]{32}" + _AFTER, _twilio_auth_token, "twilio"),
     _rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + _AFTER,
           None, "sg."),
     _rule("google_api_key", r"AIza[0-9A-Za-z_-]{35}" + _AFTER, None, "aiza"),
@@ -681,7 +757,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
          keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
-         not_after=frozenset(string.ascii_letters + string.digits)),
+         not_after=frozenset(string.ascii_letters + string.digits), camel_case=True),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\b(?:name|key)[\"']?[ \t]*[=:]")),
     Rule("password", _PAIR_REVERSED, _password, group=_VALUE_GROUPS, keywords=("value",),
@@ -692,7 +768,8 @@ _RULES: tuple[Rule, ...] = (
          keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap")),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
-    Rule("password", _ANSWER, _password_answer, group="bare", keywords=("?",)),
+    Rule("password", _ANSWER, _password_answer, group="bare",
+         keywords=("?", "again", "please")),
     Rule("password", _NEAR_RANDOM, _password_random, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NAMED_IDENTIFIER, _password_named, group=_VALUE_GROUPS,
@@ -701,7 +778,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
     Rule("password", _QUOTED_AFTER, _password_quoted_after, group=("quoted", "curly"),
-         keywords=("passw", "passphrase", "identified"),
+         keywords=("passw", "passphrase", "passcode", "pw", "identified"),
          anchor=re.compile(rf"(?:{_QUOTED_AFTER_WORDS})[ \t]+(?:(?:to|as|for)[ \t]+)?"
                            "[\"'`\u201c\u2018]"),
          not_after=frozenset(string.ascii_letters + string.digits + "_")),
@@ -709,8 +786,8 @@ _RULES: tuple[Rule, ...] = (
          keywords=("||", "??", " or "), anchor=re.compile(rf"(?:{_KEY_WORDS})"),
          not_after=frozenset(string.ascii_letters + string.digits)),
     Rule("password", _DEFAULT_ARGUMENT, _password_named, group="quoted",
-         keywords=("get", "fetch", "env("),
-         anchor=re.compile(r"\b(?:getenv|get|fetch|getproperty|env)\(")),
+         keywords=("get", "fetch", "env(", "set", "put(", "add("),
+         anchor=re.compile(_CALL_WITH_NAME)),
     Rule("password", _DEFAULT_SHELL, _password_named, group="bare", keywords=("${",),
          anchor=re.compile(r"\$\{")),
     Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
@@ -722,6 +799,8 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"\b(?:set|change[sd]?|update[sd]?|rotate[sd]?)[ \t]")),
     Rule("password", _VARIABLE_DEFAULT, _password, group=_VALUE_GROUPS, keywords=("variable",),
          anchor=re.compile(r"\bvariable[ \t]")),
+    Rule("password", _DIRECTIVE, _password, group=_VALUE_GROUPS, keywords=("set", "env"),
+         anchor=re.compile(r"(?m)^[ \t]*(?:setenv|set|env)[ \t]")),
     Rule("password", _ECHO_TO_FILE, _password_named, group=("quoted", "bare"),
          keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
     Rule("api_token", _TOKEN_CANDIDATE, _named_token,
