@@ -121,3 +121,21 @@ def test_without_concealment_a_procedure_may_hold_any_text(athena_factory):
     leaky = DOMAIN.replace('"""The domain', f'"""Mail {EMAIL}: the domain')
     athena.procedures.save("mail/open", "The domain of an address.", leaky, DOMAIN_TESTS)
     assert EMAIL in athena.procedures.catalog.repository.read("mail/open").code
+
+
+@pytest.mark.parametrize("line", [
+    "def main(*, access_token: str='[PASSWORD]', card_id: str='card_7243') -> Any:",
+    "def main(*, password: str='[PASSWORD]', file_name1: str='report.txt') -> Any:",
+    "    assert main(password='[PASSWORD]', username='mthompson') == {'login': True}",
+    "def main(*, token: str='[PASSWORD_k3x7q2mz]', travel_date_2: str='2024-11-15'):",
+    "login(access_token='[API_TOKEN]', card_id='card_7243')",
+    "password: [PASSWORD]",
+    "def main(*, access_token: str='[API_TOKEN]', booking_id: str='Bk83JdQ02LmZx91PqT4v'):",
+    "main(token='[API_TOKEN_k3x7q2mz]', order='Ord9XkP2mQ7vL3nT8zR1')",
+    '{"api_key": "[API_TOKEN]", "trace": "Tr4cE9XkP2mQ7vL3nT8zR1"}',
+])
+def test_a_placeholder_or_redaction_in_a_secrets_place_is_no_value_nor_names_one(athena, line):
+    """What stands in a secret's place - a placeholder, or the redaction the audit log
+    keeps - is not a value, and the values after it are not the secret it names: a
+    procedure drafted from redacted runs holds such lines."""
+    assert athena.privacy.scan(line) == []

@@ -14,14 +14,18 @@ import functools
 import re
 from collections.abc import Iterator
 
-__all__ = ["FRAGMENT", "MAX_SUFFIX", "MIN_SUFFIX", "PLACEHOLDER", "label", "placeholder",
-           "placeholders_in", "redaction", "suffixes"]
+__all__ = ["FRAGMENT", "MARK", "MAX_SUFFIX", "MIN_SUFFIX", "PLACEHOLDER", "REDACTION", "label",
+           "placeholder", "placeholders_in", "redaction", "suffixes"]
 
 MIN_SUFFIX = 8
 MAX_SUFFIX = 52  # all of a SHA-256 digest in base32
 #: A whole placeholder; group 1 is the type label, group 2 the hash part.
 PLACEHOLDER = re.compile(
     rf"\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_([a-z2-7]{{{MIN_SUFFIX},{MAX_SUFFIX}}})\]")
+#: A redaction (``[PASSWORD]``): a label in brackets; group 1 is the label.
+REDACTION = re.compile(r"\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)\]")
+#: What Athena writes in a value's place: a whole placeholder or a redaction.
+MARK = re.compile(rf"{PLACEHOLDER.pattern}|{REDACTION.pattern}")
 #: The opening of a placeholder; one not part of a whole placeholder is cut off or nested.
 FRAGMENT = re.compile(r"\[[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_[a-z2-7]")
 

@@ -27,6 +27,7 @@ from athena_core.privacy.lookalikes import (
     is_uuid_or_digest,
     mixed_case_and_digit,
 )
+from athena_core.privacy.placeholders import MARK
 
 __all__ = ["SECRET_TYPES", "secrets_detector"]
 
@@ -172,6 +173,8 @@ def _password(match: re.Match[str], text: str) -> float | None:
     value, quoted = _value(match)
     if value.startswith("-----BEGIN"):
         return None  # a PEM block under ``key: |``: the private-key rule's
+    if _place_taken(match, text):
+        return None
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
         return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
@@ -184,6 +187,18 @@ def _password(match: re.Match[str], text: str) -> float | None:
     if is_uuid_or_digest(value) and not (_HEX.fullmatch(value) and _names_password(match)):
         return None  # an identifier; hex is a password only where a password is named
     return 0.8 if quoted else 0.7
+
+
+def _place_taken(match: re.Match[str], text: str) -> bool:
+    """Whether a placeholder or a redaction (``[PASSWORD]``, as the audit log keeps a
+    secret) is the value, stands between the name and the value, or holds the name: the
+    secret's place is taken, and a value after it is another field's
+    (``token='[PASSWORD]', card_id='card_7243'``)."""
+    low = max(0, match.start() - 60)
+    end = next(span for span in map(match.span, _groups(match)) if span[0] >= 0)[1]
+    if "[" not in text[low:end]:
+        return False
+    return any(mark.end() > match.start() for mark in MARK.finditer(text, low, end + 1))
 
 
 #: ``get_password(user``, ``String::from(``, ``os.environ[``: code, a call or a
@@ -577,9 +592,27 @@ def _credential_word(text: str, start: int, end: int) -> bool:
     key."""
     for low, high in _naming_windows(text, start, end):
         for word in _TOKEN_WORD.finditer(text, low, high):
-            if not _NOT_SECRET_KEY.search(text, max(0, word.start() - 15), word.start()):
+            if not _NOT_SECRET_KEY.search(text, max(0, word.start() - 15), word.start()) \
+                    and not _names_a_mark(text, word):
                 return True
     return False
+
+
+#: Between a name and its value: the rest of the name, a type annotation, ``:`` or
+#: ``=``, an opening quote.
+_TO_VALUE = re.compile(r"[\w\]\[\"']*?(?:\s*:\s*\w+)?\s*[:=]?\s*[\"'`]?(?=\[)")
+
+
+def _names_a_mark(text: str, word: re.Match[str]) -> bool:
+    """Whether the key or token ``word`` is part of a placeholder or redaction, or names
+    one (``access_token: str='[API_TOKEN]'``): then it names no other value on its line."""
+    opening = text.rfind("[", max(0, word.start() - 40), word.start() + 1)
+    if opening >= 0:
+        mark = MARK.match(text, opening)
+        if mark is not None and mark.end() >= word.end():
+            return True
+    to_value = _TO_VALUE.match(text, word.end())
+    return to_value is not None and MARK.match(text, to_value.end()) is not None
 
 
 _TWILIO = re.compile(r"(?i)twilio")
