@@ -133,9 +133,21 @@ def test_without_concealment_a_procedure_may_hold_any_text(athena_factory):
     "def main(*, access_token: str='[API_TOKEN]', booking_id: str='Bk83JdQ02LmZx91PqT4v'):",
     "main(token='[API_TOKEN_k3x7q2mz]', order='Ord9XkP2mQ7vL3nT8zR1')",
     '{"api_key": "[API_TOKEN]", "trace": "Tr4cE9XkP2mQ7vL3nT8zR1"}',
+    "def run(*, file_name1: str='History101.txt', username: str | None=None, "
+    "password: str='[PASSWORD]', ignitionMode: str='START') -> Any:",
 ])
 def test_a_placeholder_or_redaction_in_a_secrets_place_is_no_value_nor_names_one(athena, line):
     """What stands in a secret's place - a placeholder, or the redaction the audit log
     keeps - is not a value, and the values after it are not the secret it names: a
     procedure drafted from redacted runs holds such lines."""
     assert athena.privacy.scan(line) == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("password=S3cret!x9 [INFO] done", "S3cret!x9"),
+    ("hunter2Blue! is the password [NOTE] rotate", "hunter2Blue!"),
+    ("api token [DONE] AbCdEf123456GhIjKl7890mN", "AbCdEf123456GhIjKl7890mN"),
+])
+def test_a_bracketed_word_that_is_no_fields_value_leaves_the_secret_found(athena, text,
+                                                                           value):
+    assert [text[s["start"]:s["end"]] for s in athena.privacy.scan(text)] == [value]

@@ -191,14 +191,15 @@ def _password(match: re.Match[str], text: str) -> float | None:
 
 def _place_taken(match: re.Match[str], text: str) -> bool:
     """Whether a placeholder or a redaction (``[PASSWORD]``, as the audit log keeps a
-    secret) is the value, stands between the name and the value, or holds the name: the
-    secret's place is taken, and a value after it is another field's
-    (``token='[PASSWORD]', card_id='card_7243'``)."""
+    secret) is the value, stands between the name and the value, holds the name, or is
+    the value of a name that comes after the value: the secret's place is taken, and a
+    value beside it is another field's (``token='[PASSWORD]', card_id='card_7243'``)."""
     low = max(0, match.start() - 60)
     end = next(span for span in map(match.span, _groups(match)) if span[0] >= 0)[1]
-    if "[" not in text[low:end]:
-        return False
-    return any(mark.end() > match.start() for mark in MARK.finditer(text, low, end + 1))
+    if "[" in text[low:end] and any(mark.end() > match.start()
+                                    for mark in MARK.finditer(text, low, end + 1)):
+        return True
+    return end < match.end() and _names_a_mark(text, match.end())
 
 
 #: ``get_password(user``, ``String::from(``, ``os.environ[``: code, a call or a
@@ -593,17 +594,17 @@ def _credential_word(text: str, start: int, end: int) -> bool:
     for low, high in _naming_windows(text, start, end):
         for word in _TOKEN_WORD.finditer(text, low, high):
             if not _NOT_SECRET_KEY.search(text, max(0, word.start() - 15), word.start()) \
-                    and not _names_a_mark(text, word):
+                    and not _word_names_a_mark(text, word):
                 return True
     return False
 
 
 #: Between a name and its value: the rest of the name, a type annotation, ``:`` or
 #: ``=``, an opening quote.
-_TO_VALUE = re.compile(r"[\w\]\[\"']*?(?:\s*:\s*\w+)?\s*[:=]?\s*[\"'`]?(?=\[)")
+_TO_VALUE = re.compile(r"[\w\]\[\"']*?(?:\s*:\s*[\w |]+?)?\s*[:=]\s*[\"'`]?(?=\[)")
 
 
-def _names_a_mark(text: str, word: re.Match[str]) -> bool:
+def _word_names_a_mark(text: str, word: re.Match[str]) -> bool:
     """Whether the key or token ``word`` is part of a placeholder or redaction, or names
     one (``access_token: str='[API_TOKEN]'``): then it names no other value on its line."""
     opening = text.rfind("[", max(0, word.start() - 40), word.start() + 1)
@@ -611,7 +612,12 @@ def _names_a_mark(text: str, word: re.Match[str]) -> bool:
         mark = MARK.match(text, opening)
         if mark is not None and mark.end() >= word.end():
             return True
-    to_value = _TO_VALUE.match(text, word.end())
+    return _names_a_mark(text, word.end())
+
+
+def _names_a_mark(text: str, after: int) -> bool:
+    """Whether the name ending at ``after`` has a placeholder or redaction for its value."""
+    to_value = _TO_VALUE.match(text, after)
     return to_value is not None and MARK.match(text, to_value.end()) is not None
 
 
