@@ -302,11 +302,10 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 
 # --- US Social Security numbers ---------------------------------------------------------
 
-_SSN = re.compile(r"(\d(?<![\w-]\d)\d\d)([- ])(\d{2})\2(\d{4})(?![\w-])")
+#: ``123-45-6789``, ``123 45 6789``, ``123.45.6789`` (dots: not a version, ``_ssn``).
+_SSN = re.compile(r"(\d(?<![\w.-]\d)\d\d)([- .])(\d{2})\2(\d{4})(?![\w-]|\.\d)")
 #: A form's leader between a label and its value: ``Tax ID ......... 512440718``.
 _LEADER = r"[ \t]*\.{3,}[ \t]*"
-#: ``512.44.0718``: an SSN written with dots (not a version: ``_ssn_dotted``).
-_SSN_DOTTED = re.compile(r"(\d(?<![\w.-]\d)\d\d)\.(\d{2})\.(\d{4})(?![\w-]|\.\d)")
 _SSN_PLAIN = re.compile(
     rf"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)"
     rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?)(\d{{9}})\b")
@@ -328,18 +327,15 @@ _SSN_SOCIAL = re.compile(
     r"[^\n\d]{0,40}?)(\d{9})\b")
 
 
-def _ssn(match: re.Match[str], text: str) -> float | None:
-    return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
-
-
 #: ``version 100.12.2024``, ``v.``, ``release``, ``build``: a version, not an SSN.
 _VERSION_BEFORE = re.compile(r"(?i)\b(?:version|ver|v|release|build|rev)\.?[ \t]*$")
 
 
-def _ssn_dotted(match: re.Match[str], text: str) -> float | None:
-    if _VERSION_BEFORE.search(text, max(0, match.start() - 12), match.start()):
-        return None
-    return 0.85 if ssn_valid(match.group(1), match.group(2), match.group(3)) else None
+def _ssn(match: re.Match[str], text: str) -> float | None:
+    if match.group(2) == "." and _VERSION_BEFORE.search(text, max(0, match.start() - 12),
+                                                         match.start()):
+        return None  # ``version 100.12.2024``
+    return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
 
 
 def _ssn_plain(match: re.Match[str], text: str) -> float | None:
@@ -362,7 +358,6 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
         Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax", "ssn"),
              anchor=re.compile(r"\b(?:soc|tax|ssn)")),
-        Rule("us_ssn", _SSN_DOTTED, _ssn_dotted, keywords=(".",)),
     ))
 
 

@@ -838,7 +838,8 @@ _RULES: tuple[Rule, ...] = (
           r"[A-Za-z0-9+/]{80,}={0,2}(?![A-Za-z0-9+/=])", None, "iqojb3jpz2lux2vj", "oggzxivyxdz",
           token=False),
     _rule("aws_session_token", r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{100,2000}={0,2}"
-          r"(?![A-Za-z0-9+/=_-])", _session_token, "session", "security", "sts", token=False),
+          r"(?![A-Za-z0-9+/=_-])", _session_token, "session", "security", "sts token",
+          "sts_token", "sts-token", "ststoken", "sts.token", token=False),
     _rule("azure_sas_signature", r"[?&;]sig=(?P<sig>(?:[A-Za-z0-9+/]|%2[BbFf]){30,}"
           r"(?:%3[Dd]|=){0,2})(?![\w%+/=])", _sas_signature, "sig=", group="sig", token=False),
     Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
