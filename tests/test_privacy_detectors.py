@@ -691,7 +691,8 @@ ONEPASSWORD = (
 #: question; passwords in Kotlin raw strings, redis' AUTH, PHP's define(), a compose
 #: command list, Ruby's ``||=``, Spring's ``${NAME:default}``, a form leader, Swift's
 #: header setter; Slack's ``xoxa-2-`` tokens; the documented formats of Mailchimp,
-#: OpenRouter, 1Password service accounts and Braintree.
+#: OpenRouter, 1Password service accounts and Braintree; cells of a CSV column whose
+#: header names a password, key, token or SSN.
 ROUND_6_SHAPES = [
     ("aws_session_token", f"AWS_SESSION_TOKEN=[[{SESSION_TOKEN}]]"),
     ("aws_session_token", f"here's the STS token: [[{SESSION_TOKEN}]] (expires in 1h)"),
@@ -722,6 +723,11 @@ ROUND_6_SHAPES = [
     ("onepassword_token", f"OP_SERVICE_ACCOUNT_TOKEN=[[{ONEPASSWORD}]]"),
     ("braintree_token", "[[access_token$production$r4qklwz0yjsbrjyb$65fd9d12faf554fc9552c2a1a82"
                         "1f3de]]"),
+    ("password", "id,name,db_password,created\n1041,Ana Lima,[[tovamelira42]],2026-11-02\n"
+                 "1042,Bo Chen,[[qwerty!ZAQ]],2026-11-03"),
+    ("password", 'customer_id;full_name;api_key\n2207;Hana Lee;"[[Xq7LmP2vRt9sKw4ZbN8c]]"'),
+    ("password", f"id,name,twilio_auth_token\n7,Ana Lima,[[{TWILIO_HEX}]]"),
+    ("us_ssn", "id,name,ssn,created\n1041,Ana Lima,[[512440718]],2026-11-02"),
 ]
 
 
@@ -748,6 +754,9 @@ NOT_CREDENTIALS_6 = [
     "id,contact phone,card\n7,,4929 3981 0247 5514",
     "phone,card\n5323 4313 1511 3885",
     "upgraded the runtime to version 100.12.2024 today",
+    "id,name,public_key,created\n1,Ana Lima,Xq7LmP2vRt9sKw4ZbN8c,2026-11-02",
+    "sku,token_count,price\n1,48213,9.99\n2,512440718,1.00",
+    "id,password_changed,note\n7,2026-11-02,rotated",
 ]
 
 

@@ -14,6 +14,7 @@ import itertools
 import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
+from athena_core.privacy.columns import column_header
 from athena_core.privacy.detector import DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
@@ -338,6 +339,18 @@ def _ssn(match: re.Match[str], text: str) -> float | None:
     return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
 
 
+#: Nine digits in a cell of a CSV or TSV row: an SSN where the column's header names one.
+_SSN_CELL = re.compile(r"[,;\t]\"?(\d{9})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+_SSN_COLUMN = re.compile(rf"(?i)^{_SSN_NAME}$|ssn(?![a-z])")
+
+
+def _ssn_cell(match: re.Match[str], text: str) -> float | None:
+    header = column_header(text, match.start(), match.group()[0])
+    if header is None or not _SSN_COLUMN.search(header):
+        return None
+    return _ssn_plain(match, text)
+
+
 def _ssn_plain(match: re.Match[str], text: str) -> float | None:
     digits = match.group(1)
     return 0.9 if ssn_valid(digits[:3], digits[3:5], digits[5:]) else None
@@ -358,6 +371,7 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
         Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax", "ssn"),
              anchor=re.compile(r"\b(?:soc|tax|ssn)")),
+        Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
     ))
 
 

@@ -17,6 +17,7 @@ import re
 import string
 from collections.abc import Sequence
 
+from athena_core.privacy.columns import column_header
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import (
     KNOWN_SAMPLES,
@@ -662,6 +663,43 @@ def _sas_signature(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
+#: A cell of a CSV or TSV row (after its delimiter): named by its column's header.
+_CELL = re.compile(r"[,;\t]\"?(?P<bare>[^\s,;\t\"]{6,200})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+_PASSWORD_COLUMN = re.compile(
+    r"(?i)pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])")
+_SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
+#: Columns whose name holds a secret word but not a secret: ``password_changed``,
+#: ``token_count``, ``key_id``, ``public_key``.
+_NOT_SECRET_COLUMN = re.compile(
+    r"(?i)(?:changed|updated|reset|expir\w*|hint|policy|count|type|id|name|length|hash|url"
+    r"|last|at|date|set|required)$|^(?:public|primary|foreign|sort|cache|ssh|gpg)")
+
+
+def _column_secret(match: re.Match[str], text: str) -> float | None:
+    """A cell under a header naming a password (not a word or a number) or a key, token
+    or secret (16 or more characters that read as random; hex where the header names a
+    password, an auth token or Twilio), unless the header names something about it
+    (``password_changed``, ``token_count``, ``public_key``)."""
+    value = match.group("bare")
+    if value.isdigit() or value.isalpha():
+        return None
+    header = column_header(text, match.start(), match.group()[0])
+    if not header or _NOT_SECRET_COLUMN.search(header.replace(" ", "_")) \
+            or is_lookalike(value) or is_structured_identifier(value):
+        return None
+    if _PASSWORD_COLUMN.search(header):
+        if is_uuid_or_digest(value) and not _HEX.fullmatch(value):
+            return None
+        return None if "://" in value else 0.7
+    if not _SECRET_COLUMN.search(header) or len(value) < 16 or entropy(value) < 3.5 \
+            or _camel_words(value) or _file_or_host(value):
+        return None
+    if is_uuid_or_digest(value):
+        return 0.7 if _HEX.fullmatch(value) and (_PASSWORD_NAME.search(header)
+                                                 or _TWILIO.search(header)) else None
+    return 0.7 if mixed_case_and_digit(value) else None
+
+
 _TWILIO = re.compile(r"(?i)twilio")
 
 
@@ -900,6 +938,8 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"(?m)^[ \t]*(?:setenv|set|env)[ \t]")),
     Rule("password", _ECHO_TO_FILE, _password_named, group=("quoted", "bare"),
          keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
+    Rule("password", _CELL, _column_secret, group="bare",
+         keywords=("pass", "pw", "psk", "secret", "key", "token", "auth")),
     Rule("api_token", _TOKEN_CANDIDATE, _named_token,
          keywords=("key", "token", "secret", "credential", "auth")),
 )
