@@ -728,6 +728,7 @@ ROUND_6_SHAPES = [
     ("password", 'customer_id;full_name;api_key\n2207;Hana Lee;"[[Xq7LmP2vRt9sKw4ZbN8c]]"'),
     ("password", f"id,name,twilio_auth_token\n7,Ana Lima,[[{TWILIO_HEX}]]"),
     ("us_ssn", "id,name,ssn,created\n1041,Ana Lima,[[512440718]],2026-11-02"),
+    ("api_token", "[09:06] <jo> client secret for staging => [[Tq3vXk_9LmPz-R2sWc8Yb4Nd-]]"),
 ]
 
 

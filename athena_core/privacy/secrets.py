@@ -565,9 +565,10 @@ _ECHO_TO_FILE = re.compile(
 
 
 #: A random-looking token of 20 to 200 characters in running text or a setting's value
-#: (ending in a letter, digit or ``~``, as an Azure client secret may).
+#: (ending in a letter, a digit, ``~``, as an Azure client secret may, or ``_`` or ``-``,
+#: as URL-safe base64 may).
 _TOKEN_CANDIDATE = re.compile(
-    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9~]={0,2}(?![\w/+=~-]|\.\w)")
+    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9~_-]={0,2}(?![\w/+=~-]|\.\w)")
 #: Words naming a credential that is not a password: a key, token, secret, credentials.
 _TOKEN_WORD = re.compile(
     r"(?i)(?<![a-z])(?:api[_ -]?)?(?:key|token|secret|credentials?|auth|apikey)s?(?![a-z])")
