@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Eight corpora, each scored separately, and clean text:
+Nine corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -39,13 +39,22 @@ Eight corpora, each scored separately, and clean text:
   C#, Makefiles, GitLab CI, SQL migrations, logfmt, syslog - with its own value
   generators), written before round 4's detector changes and evaluated once as held out
   at its end; its misses were fixed by class in round 5, so it is a tuning set now.
-* **held-out G** (``--seed`` + 7000): set G (``privacy_heldout_g.py``: WhatsApp, IRC and
+* **set G** (``--seed`` + 7000): set G (``privacy_heldout_g.py``: WhatsApp, IRC and
   Google Chat logs, Linear comments, e-mail reply chains, call notes, forum posts,
   onboarding e-mails; httpie transcripts, AWS credential files, Ansible inventories,
   Terraform state, PHP, Ruby, Kotlin, Swift and TypeScript source, commented ``.env``
   files, zsh history, CSV exports, compose anchors, Postman environments, kubeconfigs,
   Spring YAML, redis-cli and mongosh sessions - with its own value generators), written
-  before round 5's detector changes and evaluated once at its end.
+  before round 5's detector changes and evaluated once as held out at its end; its
+  misses are fixed by class in round 6, so it is a tuning set now.
+* **held-out H** (``--seed`` + 8000): set H (``privacy_heldout_h.py``: Telegram exports,
+  helpdesk tickets, meeting transcripts, e-mail signatures, invoices, HR and medical
+  intake forms, bank statements, Zoom chats; GitHub Actions logs and workflows,
+  Jenkinsfiles, Fly/Netlify/Vercel configuration, ``.env.example`` beside ``.env``, Rails
+  credentials, Laravel ``.env``, Django settings, Java properties, Go, Elixir, Scala and
+  C++ source, PowerShell and fish history, registry exports, HAR files, GraphQL requests,
+  SQL dumps - with its own value generators), written before round 6's detector changes
+  and evaluated once at its end.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -105,7 +114,8 @@ from privacy_heldout import (  # template set C (tuned on since round 2)
 from privacy_heldout_d import documents_d  # set D (tuned on since round 3)
 from privacy_heldout_e import documents_e  # set E (tuned on since round 4)
 from privacy_heldout_f import documents_f  # set F (tuned on since round 5)
-from privacy_heldout_g import documents_g  # the held-out set G (round 5)
+from privacy_heldout_g import documents_g  # set G (tuned on since round 6)
+from privacy_heldout_h import documents_h  # the held-out set H (round 6)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -285,8 +295,12 @@ ROUND_4_TYPES = frozenset({
     "notion_token", "api_token"})
 ROUND_5_TYPES = frozenset({"groq_api_key", "xai_api_key", "mailgun_api_key",
                            "twilio_auth_token"})
-assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - ROUND_4_TYPES - ROUND_5_TYPES, \
-    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ ROUND_4_TYPES ^ ROUND_5_TYPES
+#: The types round 6 added (set A plants none: sets G and H do).
+ROUND_6_TYPES = frozenset({"aws_session_token", "azure_sas_signature", "mailchimp_api_key",
+                           "openrouter_api_key", "onepassword_token", "braintree_token"})
+_LATER = ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES
+assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - _LATER, \
+    set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ _LATER
 
 
 def mutated(value: str, rnd: random.Random) -> str:
@@ -747,8 +761,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        for text, planted in documents_e(args.seed + 5000, args.docs)],
         "set F (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
                              for text, planted in documents_f(args.seed + 6000, args.docs)],
-        "held-out G": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_g(args.seed + 7000, args.docs)],
+        "set G (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
+                             for text, planted in documents_g(args.seed + 7000, args.docs)],
+        "held-out H": [Document(text, tuple(Planted(*p) for p in planted))
+                       for text, planted in documents_h(args.seed + 8000, args.docs)],
     }
     if args.only:
         corpora = {name: docs for name, docs in corpora.items() if name in args.only}
@@ -855,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="score only this corpus (repeatable): 'development', "
                              "'held-out synthetic', 'held-out third party', "
                              "'set C (tuned on)', 'set D (tuned on)', 'set E (tuned on)', "
-                             "'set F (tuned on)', 'held-out G'")
+                             "'set F (tuned on)', 'set G (tuned on)', 'held-out H'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:

@@ -153,7 +153,7 @@ def test_each_type_is_found_in_code_and_prose(kind: str, marked: str) -> None:
 def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
-                + ROUND_5_SHAPES}
+                + ROUND_5_SHAPES + ROUND_6_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -664,6 +664,106 @@ NOT_CREDENTIALS_5 = [
 
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_5)
 def test_fictional_numbers_references_and_names_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+# --- round 6: the classes set G showed -----------------------------------------------------
+
+PASSWORD_6 = "Kq8!vLm2Rz"
+SESSION_TOKEN = (
+    "IQoJb3JpZ2luX2VjEKT//////////wEaCWV1LXdlc3QtMSJHjN3F5LGm/x7qiUv06doXrVdbA7AO9NzLizPTZ"
+    "jNlZIcpS81hYm2O9VUBxaONbK8P6RewKQnRhUocYdvtxm2mmMXDih/lw9VBmH3BI1kSvZvBsFjbpYpuIW1DnORN"
+    "MJckZ+UmzzA0IUFZBj3pMLCyuPvJsTMiW4OX51lfC5erxZOIGz2Yk9kO9ILkgneO/zcMbPJxRYsANR0tfFeVzyr"
+    "dGVAEU+aStk3pKDN44PzaAvA1tI+Fm6vgcO7dmXZpObLmuaxZ")
+#: A session token without the usual header, named: only its name says what it is.
+SESSION_PLAIN = (
+    "GfNNpr7l4+XO/oqh+s7d0WTe1BUcY6FsyHwLGO0r//aOYJ/8uG6B7kwTlwOlvXJbXkKq8NQXdkw19b3WQVfGFfm"
+    "JZW2EYYEolhYkCL/gXHyIIBEv/VXiU/kehOKu+FqgrXzOiPbL7CT4W0LrJGgN6hvWno00yVOWxLuaVltT7H4PKM"
+    "ENTPxcoG3iqU8V7NUVKxlo12gOLCeneLlC8CuQR/GKnJB/ekC")
+SAS_SIG = "C2QtpmA7VvAQaZs%2FQnlSf3Uq8p6GZleKL8vK50YKHrC%3D"
+SAS_QUERY = "sv=2023-11-03&ss=b&srt=co&sp=rl&se=2027-03-01T00:00:00Z&spr=https&sig="
+ONEPASSWORD = (
+    "ops_eyJiEiyL4HwXcZrkAwjUZhEXlfnmYf89J3SyTDn8M8dPgtAEtCrlbM8lOSdS7geu9UT3FJkdCX-whhkLYvu"
+    "MstnDVzxDLVkp2yieGCMAZ2RrxbSnPKiKx-37jIp9jZDjgUfm6SuHAef5zEM9Z8ymDHqNVfvGsd9rhfjqi-C0WZc"
+    "QSdqNH9ayTzVdOC-f_TfXqY4KsXmK55YfH0RZJAJMzLqb8Z5mNnEqMlzjNn-hMFt_zNSIaLgvAlGClpuC9")
+#: (type, marked text): AWS session tokens (by their header, or named), Azure SAS
+#: signatures, SSNs written with dots or after a dotted form leader, a PHP array key or a
+#: question; passwords in Kotlin raw strings, redis' AUTH, PHP's define(), a compose
+#: command list, Ruby's ``||=``, Spring's ``${NAME:default}``, a form leader, Swift's
+#: header setter; Slack's ``xoxa-2-`` tokens; the documented formats of Mailchimp,
+#: OpenRouter, 1Password service accounts and Braintree; cells of a CSV column whose
+#: header names a password, key, token or SSN.
+ROUND_6_SHAPES = [
+    ("aws_session_token", f"AWS_SESSION_TOKEN=[[{SESSION_TOKEN}]]"),
+    ("aws_session_token", f"here's the STS token: [[{SESSION_TOKEN}]] (expires in 1h)"),
+    ("aws_session_token", f"aws_session_token = [[{SESSION_PLAIN}]]"),
+    ("aws_session_token", f'  "SessionToken": "[[{SESSION_PLAIN}]]",'),
+    ("azure_sas_signature", f"https://acmeexports.blob.core.windows.net/q4?{SAS_QUERY}[[{SAS_SIG}]]"),
+    ("azure_sas_signature", f"SAS token: https://acmeexports.blob.core.windows.net/q4?{SAS_QUERY}"
+                            f"[[{SAS_SIG}]]"),
+    ("azure_sas_signature", f"sas_url=https://acmeexports.blob.core.windows.net/q4?{SAS_QUERY}"
+                            f"[[{SAS_SIG}]]&rscd=attachment"),
+    ("us_ssn", "12/01/2026, 09:15 - Ana: [[512.44.0718]]"),
+    ("us_ssn", 'let taxId: String = "[[512.44.0718]]"'),
+    ("us_ssn", "Social security number ........... [[512440718]]"),
+    ("us_ssn", "$config['tax_id'] = \"[[512440718]]\";"),
+    ("us_ssn", "Q: SSN/TIN?\nA: [[512440718]]"),
+    ("password", f'    val dbPassword: String = """[[{PASSWORD_6}]]"""'),
+    ("password", "cache-01.internal:6379> AUTH [[harbor-lynx-ember-92]]\nOK"),
+    ("password", f"define('DB_PASSWORD', '[[{PASSWORD_6}]]');"),
+    ("password", '    command: ["--db-password", "[[tovamelira42]]"]'),
+    ("password", f"ENV['SMTP_PASSWORD'] ||= '[[{PASSWORD_6}]]'"),
+    ("password", f"  password: ${{DB_PASSWORD:[[{PASSWORD_6}]]}}"),
+    ("password", f"Wi-Fi password ............ [[{PASSWORD_6}]]"),
+    ("password", f'request.setValue("[[{PASSWORD_6}]]", forHTTPHeaderField: "X-Api-Key")'),
+    ("slack_token", "[[xoxa-2-18365757884-1136463466194-wz7o4M27QXLpvB4vmST0MRVG]]"),
+    ("mailchimp_api_key", "  mc: [[91be9ebf9c1caf31869f45c449a524ff-us14]]"),
+    ("openrouter_api_key", '["--model", "x", "[[sk-or-v1-4cb8732c22cbdc6637f742f6244a2d58e529646f'
+                           'd813e7a3f06df2d1be96a7ff]]"]'),
+    ("onepassword_token", f"OP_SERVICE_ACCOUNT_TOKEN=[[{ONEPASSWORD}]]"),
+    ("braintree_token", "[[access_token$production$r4qklwz0yjsbrjyb$65fd9d12faf554fc9552c2a1a82"
+                        "1f3de]]"),
+    ("password", "id,name,db_password,created\n1041,Ana Lima,[[tovamelira42]],2026-11-02\n"
+                 "1042,Bo Chen,[[qwerty!ZAQ]],2026-11-03"),
+    ("password", 'customer_id;full_name;api_key\n2207;Hana Lee;"[[Xq7LmP2vRt9sKw4ZbN8c]]"'),
+    ("password", f"id,name,twilio_auth_token\n7,Ana Lima,[[{TWILIO_HEX}]]"),
+    ("us_ssn", "id,name,ssn,created\n1041,Ana Lima,[[512440718]],2026-11-02"),
+    ("api_token", "[09:06] <jo> client secret for staging => [[Tq3vXk_9LmPz-R2sWc8Yb4Nd-]]"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_6_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_6_SHAPES)])
+def test_session_tokens_sas_signatures_dotted_ssns_and_vendor_tokens_set_g_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What the round-6 rules must not take, and what no rule may: Slack's documented
+#: placeholder, 1Password references, the advertised SSN samples near a phone word, a
+#: SAS URL without a signature (no password either), the tail of a card number with a
+#: wrong check digit under a header naming a phone, a version in the dotted shape.
+NOT_CREDENTIALS_6 = [
+    "SLACK_TOKEN=xoxb-not-a-real-token-this-will-not-work",
+    'let slackToken: String = "xoxb-not-a-real-token-this-will-not-work"',
+    "password: op://Private/Database/password",
+    "  DB_PASSWORD: 'op://Production/Postgres/password'",
+    "call me about it, SSN=078-05-1120",
+    "mobile phone on file; SSN 219-09-9999",
+    "SAS token: https://acmeexports.blob.core.windows.net/q4?sv=2023-11-03&ss=b&srt=co",
+    "id,contact phone,card\n7,,4929 3981 0247 5514",
+    "phone,card\n5323 4313 1511 3885",
+    "upgraded the runtime to version 100.12.2024 today",
+    "id,name,public_key,created\n1,Ana Lima,Xq7LmP2vRt9sKw4ZbN8c,2026-11-02",
+    "sku,token_count,price\n1,48213,9.99\n2,512440718,1.00",
+    "id,password_changed,note\n7,2026-11-02,rotated",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_6)
+def test_placeholders_references_samples_and_tails_of_numbers_are_not_reported(
+        text: str) -> None:
     assert found(text) == []
 
 

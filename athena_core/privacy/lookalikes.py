@@ -23,6 +23,7 @@ KNOWN_SAMPLES = frozenset({
     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    "xoxb-not-a-real-token-this-will-not-work",
     "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
     "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
@@ -82,7 +83,7 @@ PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 
 #: Words that mark a value as a stand-in for a real one (templates: ``_TEMPLATE``).
 _MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "dummy",
-            "your", "fake",
+            "your", "fake", "not-a-real", "not_a_real",
             "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...")
 #: A template's slot: ``{{ .Values.x }}``, ``${VAR}``, ``%(name)s``, ``$(cat f)``, closed
 #: or cut off by the end of the value; not ``{{`` or ``}}`` inside a value, which a
@@ -99,9 +100,10 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
     for marker in _MARKERS))
 #: A reference to a secret kept elsewhere, as configuration loaders write it:
 #: ``env:SENTRY_TOKEN``, ``secret:db/password``, ``vault:secret/data/app#key``,
-#: ``file:/run/secrets/token``, ``ssm:/prod/db``.
+#: ``file:/run/secrets/token``, ``ssm:/prod/db``, 1Password's ``op://vault/item/field``.
 _STORE_REFERENCE = re.compile(
-    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*")
+    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*"
+    r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
 #: Any of :data:`_SEQUENCES` in a value in lower case, in one search.
 _SEQUENCE = re.compile("|".join(_SEQUENCES))

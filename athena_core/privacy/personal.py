@@ -14,6 +14,7 @@ import itertools
 import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
+from athena_core.privacy.columns import column_header
 from athena_core.privacy.detector import DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
@@ -91,9 +92,10 @@ _TRUNK_SLASH = re.compile(
     r"(?<![\w+./-])0[1-9]\d{0,4}/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
 #: Digits that only the words around them make a phone number: a run of 8 to 11 digits
 #: (``07700900123``, ``4158675309``, ``41726354``) or 8 to 13 digits in groups
-#: (``612 34 56 78``, ``2145 6789``).
+#: (``612 34 56 78``, ``2145 6789``); not the tail of a longer run of groups (the last
+#: twelve digits of a card number in fours).
 _CONTEXT_NUMBER = re.compile(
-    r"(?<![\w+.,/:#$€£-])(?:\d{8,11}|\d{2,4}(?:[ .-]\d{2,4}){1,5})(?![\w/-]|[.,:]\d)")
+    r"(?<![\w+.,/:#$€£-])(?<!\d[ .-])(?:\d{8,11}|\d{2,4}(?:[ .-]\d{2,4}){1,5})(?![\w/-]|[.,:]\d)")
 #: Words that call a number a phone number; ``_phone_word`` looks for them around it.
 _PHONE_WORDS = re.compile(
     r"(?<![a-z])(?:phone|telephone|tel|mobile|cell|cellphone|call|called|calling|fax|sms"
@@ -102,6 +104,8 @@ _PHONE_WORDS = re.compile(
 _OTHER_LABELS = re.compile(
     r"(?<![a-z])(?:order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
     r"|confirmation|serial|sku|card|pin|otp|code|no|nr|#)\W{0,3}$")
+#: ``078-05-1120``: the way an SSN is written, the SSN rule's (a sample one is nobody's).
+_SSN_WRITING = re.compile(r"\d{3}-\d{2}-\d{4}")
 _DATE = re.compile(r"\d{4}([ .-])\d{1,2}\1\d{1,2}|\d{1,2}([ .-])\d{1,2}\2\d{4}")
 
 
@@ -198,7 +202,7 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
         plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value) \
             and not _FICTIONAL_GROUPED.search(value)
     start, end = match.span()
-    plausible = plausible and not _counting(value)
+    plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value)
     if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
             or not _phone_word(text, start, end):
         return None
@@ -299,10 +303,13 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 
 # --- US Social Security numbers ---------------------------------------------------------
 
-_SSN = re.compile(r"(\d(?<![\w-]\d)\d\d)([- ])(\d{2})\2(\d{4})(?![\w-])")
+#: ``123-45-6789``, ``123 45 6789``, ``123.45.6789`` (dots: not a version, ``_ssn``).
+_SSN = re.compile(r"(\d(?<![\w.-]\d)\d\d)([- .])(\d{2})\2(\d{4})(?![\w-]|\.\d)")
+#: A form's leader between a label and its value: ``Tax ID ......... 512440718``.
+_LEADER = r"[ \t]*\.{3,}[ \t]*"
 _SSN_PLAIN = re.compile(
-    r"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)(?:\W{0,10}|[^.?!\n\d]{1,40}?)"
-    r"(\d{9})\b")
+    rf"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)"
+    rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?)(\d{{9}})\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
 #: Nine digits named "social", "soc sec #" or "tax id" (in any case: ``SocialSecurityNumber``,
@@ -311,18 +318,37 @@ _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|soci
 #: ("my tax id is ..."), in parentheses or quotes after it, or as the answer on the line
 #: after a question about it ("what's the social again?", "whats the soc sec # again").
 _SSN_NAME = (r"(?:(?:social(?:[ _-]?(?:security|sec))?|soc[ _.-]?sec)(?:[ _-]?(?:number|num|no))?"
-             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?)\b(?:[ \t]*\#)?")
+             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?)\b(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(
     rf"(?i)\b{_SSN_NAME}"
-    r"(?:\\?[\"'|]?[ \t]*(?:[:?]?=|[:|,])[ \t]*@?\\?[\"']?"
+    r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"']?"
     r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
     r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
     r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
     r"[^\n\d]{0,40}?)(\d{9})\b")
 
 
+#: ``version 100.12.2024``, ``v.``, ``release``, ``build``: a version, not an SSN.
+_VERSION_BEFORE = re.compile(r"(?i)\b(?:version|ver|v|release|build|rev)\.?[ \t]*$")
+
+
 def _ssn(match: re.Match[str], text: str) -> float | None:
+    if match.group(2) == "." and _VERSION_BEFORE.search(text, max(0, match.start() - 12),
+                                                         match.start()):
+        return None  # ``version 100.12.2024``
     return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
+
+
+#: Nine digits in a cell of a CSV or TSV row: an SSN where the column's header names one.
+_SSN_CELL = re.compile(r"[,;\t]\"?(\d{9})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+_SSN_COLUMN = re.compile(rf"(?i)^{_SSN_NAME}$|ssn(?![a-z])")
+
+
+def _ssn_cell(match: re.Match[str], text: str) -> float | None:
+    header = column_header(text, match.start(), match.group()[0])
+    if header is None or not _SSN_COLUMN.search(header):
+        return None
+    return _ssn_plain(match, text)
 
 
 def _ssn_plain(match: re.Match[str], text: str) -> float | None:
@@ -343,8 +369,9 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
         Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
              anchor=re.compile(r"\b(?:ssn|social security)")),
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
-        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax"),
-             anchor=re.compile(r"\b(?:soc|tax)")),
+        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax", "ssn"),
+             anchor=re.compile(r"\b(?:soc|tax|ssn)")),
+        Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
     ))
 
 

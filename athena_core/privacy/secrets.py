@@ -17,6 +17,7 @@ import re
 import string
 from collections.abc import Sequence
 
+from athena_core.privacy.columns import column_header
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import (
     KNOWN_SAMPLES,
@@ -133,9 +134,10 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
                             "bearer", "basic", "digest", "negotiate"})
 
 
-#: The groups a password rule may find its value in: quoted, in curly quotes, between
-#: markdown emphasis, in an HTML inline element, or bare.
-_VALUE_GROUPS = ("quoted", "curly", "emphasis", "tagged", "bare")
+#: The groups a password rule may find its value in: in a raw string (``"""..."""``, as
+#: Kotlin, Scala and Swift write them), quoted, in curly quotes, between markdown
+#: emphasis, in an HTML inline element, or bare.
+_VALUE_GROUPS = ("triple", "quoted", "curly", "emphasis", "tagged", "bare")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
@@ -150,7 +152,8 @@ _INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
 #: A value in quotes (escaped ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
 #: curly quotes, markdown emphasis or an HTML inline element, or a bare one up to the next
 #: space, quote, separator or closing bracket.
-_VALUE = (r"(?:(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+_VALUE = (r"(?:\"\"\"(?P<triple>[^\"\n]{1,200})\"\"\""
+          r"|(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
@@ -173,6 +176,8 @@ def _password(match: re.Match[str], text: str) -> float | None:
     value, quoted = _value(match)
     if value.startswith("-----BEGIN"):
         return None  # a PEM block under ``key: |``: the private-key rule's
+    if _URL_START.match(value):
+        return None  # a URL (a SAS URL named a token): credentials in it have rules of their own
     if _place_taken(match, text):
         return None
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
@@ -202,6 +207,8 @@ def _place_taken(match: re.Match[str], text: str) -> bool:
     return end < match.end() and _names_a_mark(text, match.end())
 
 
+#: The start of a URL: ``https://``, ``postgres://``.
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 #: ``get_password(user``, ``String::from(``, ``os.environ[``: code, a call or a
 #: subscript, not a value.
 _CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+[(\[]")
@@ -398,7 +405,8 @@ _ASSIGNMENT = re.compile(
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
-    r"|:=|\?=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|(?:\|\||\?\?)=|:=|\?=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|\.{3,}(?=[ \t])"
     r"|[ \t](?:is[ \t]+|was[ \t]+)?(?:set|changed|updated|reset)[ \t]+to[ \t]"
     r"|[ \t]is[ \t]|[ \t]was[ \t])"
     r"[ \t]*(?:\*{1,2}[ \t]+)?"
@@ -450,6 +458,11 @@ _PAIR_REVERSED = re.compile(
     r"(?i)\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE
     + rf"(?=[^\n]{{0,60}}?\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?"
     rf"(?P<named>[\w./-]*?(?:{_KEY_WORDS})))")
+#: A header set with its value before its name, as Swift writes it:
+#: ``request.setValue("...", forHTTPHeaderField: "X-Api-Key")``.
+_HEADER_SETTER = re.compile(
+    r"(?i)\bsetValue\([ \t]*(?P<q>[\"'])(?P<quoted>[^\"'\n]{1,200})(?P=q)[ \t]*,[ \t]*"
+    rf"forHTTPHeaderField:[ \t]*\"(?P<named>[\w-]*?(?:{_KEY_WORDS})[\w-]*)\"")
 #: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
 #: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
 #: verb and its object).
@@ -464,12 +477,13 @@ _QUOTED_AFTER = re.compile(
 _QUOTED = r"(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
 _DEFAULT_OR = re.compile(
     rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
-_CALL_WITH_NAME = r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add)\("
+_CALL_WITH_NAME = (r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add"
+                   r"|define)\(")
 _DEFAULT_ARGUMENT = re.compile(
     rf"(?i){_CALL_WITH_NAME}[ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
     rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
 _DEFAULT_SHELL = re.compile(
-    rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*:?-(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
+    rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*(?::?-|:)(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
 #: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
 _BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
                      r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*(?![A-Za-z0-9._~+/=-])"
@@ -479,7 +493,7 @@ _BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:
 #: A command-line flag: ``--password VALUE``, ``--api-key VALUE``, ``--admin-pass VALUE``.
 _FLAG = re.compile(
     r"(?i)(?<![\w-])--(?:[a-z0-9]+-){0,3}(?:password|passwd|pass|secret|api-key|apikey|token)"
-    r"[ \t]+(?!-)" + _VALUE)
+    r"(?:[ \t]+|\\?[\"'][ \t]*,[ \t]*)(?!-)" + _VALUE)
 #: A secret-named environment variable with a prefix glued on: ``PGPASSWORD=...``,
 #: ``MYSQLPWD=...`` (upper case, as environments write them).
 _GLUED_NAME = re.compile(
@@ -487,12 +501,14 @@ _GLUED_NAME = re.compile(
     r"[ \t]*(?:=|:[ \t])[ \t]*" + _VALUE)
 #: Commands that take a password as a flag: ``mysql -p'...'`` (glued: ``-p`` alone makes
 #: mysql ask), ``sshpass -p``, ``docker login -p`` (and podman, buildah, skopeo, oras,
-#: helm registry), ``mongo -p``, ``redis-cli -a``, ``ldapsearch -w``.
+#: helm registry), ``mongo -p``, ``redis-cli -a``, ``ldapsearch -w``, and redis' ``AUTH``
+#: at a prompt or a line's start (``cache-01:6379> AUTH ...``).
 _COMMAND_PASSWORD = re.compile(
     r"\b(?:mysql\w*\b[^\n|;&]*?[ \t]-p(?=\S)"
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
-    r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+)" + _VALUE)
+    r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+"
+    r"|(?m:^|>[ \t]*)AUTH[ \t]+)" + _VALUE)
 #: A secret-named identifier right before its value, with no separator: "rejected
 #: smtp_password M3@dow!3284", "Using wifi_psk '...'"; not one after ``env:`` or ``$``
 #: (a reference: ``SENTRY_TOKEN=env:SENTRY_TOKEN /usr/local/bin/backup.sh``).
@@ -550,9 +566,10 @@ _ECHO_TO_FILE = re.compile(
 
 
 #: A random-looking token of 20 to 200 characters in running text or a setting's value
-#: (ending in a letter, digit or ``~``, as an Azure client secret may).
+#: (ending in a letter, a digit, ``~``, as an Azure client secret may, or ``_`` or ``-``,
+#: as URL-safe base64 may).
 _TOKEN_CANDIDATE = re.compile(
-    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9~]={0,2}(?![\w/+=~-]|\.\w)")
+    r"(?<![\w./+$-])[A-Za-z0-9][A-Za-z0-9_.+/~-]{18,198}[A-Za-z0-9~_-]={0,2}(?![\w/+=~-]|\.\w)")
 #: Words naming a credential that is not a password: a key, token, secret, credentials.
 _TOKEN_WORD = re.compile(
     r"(?i)(?<![a-z])(?:api[_ -]?)?(?:key|token|secret|credentials?|auth|apikey)s?(?![a-z])")
@@ -619,6 +636,75 @@ def _names_a_mark(text: str, after: int) -> bool:
     """Whether the name ending at ``after`` has a placeholder or redaction for its value."""
     to_value = _TO_VALUE.match(text, after)
     return to_value is not None and MARK.match(text, to_value.end()) is not None
+
+
+#: Words naming an AWS session token (STS credentials), in any case and spelling.
+_SESSION_WORD = re.compile(r"(?i)(?:session|security|sts)[ _.-]?token|x-amz-security-token")
+
+
+def _session_token(match: re.Match[str], text: str) -> float | None:
+    """A long base64 value (100 characters or more) that reads as random and that a word
+    naming an AWS session token names (:func:`_naming_windows`)."""
+    value = match.group()
+    start, end = match.span()
+    if not mixed_case_and_digit(value) or entropy(value) < 4.5 or _in_pem_block(text, start):
+        return None
+    if any(_SESSION_WORD.search(text, low, high)
+           for low, high in _naming_windows(text, start, end)):
+        return 0.9
+    return None
+
+
+#: The other fields of a shared access signature's query (its version, expiry,
+#: permissions, resource types): the ``sig`` beside them is a SAS signature.
+_SAS_FIELDS = re.compile(r"[?&;](?:sv|se|sp|srt|ss|sr|st|spr|skoid)=")
+
+
+def _sas_signature(match: re.Match[str], text: str) -> float | None:
+    """The ``sig`` of an Azure shared access signature: base64 (URL-encoded or not) of an
+    HMAC-SHA256, in a query with the other fields of a SAS."""
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    if not _SAS_FIELDS.search(text, max(line_start, match.start() - 400), match.start()) \
+            or is_lookalike(match.group("sig")):
+        return None
+    return 0.9
+
+
+#: A cell of a CSV or TSV row (after its delimiter): named by its column's header.
+_CELL = re.compile(r"[,;\t]\"?(?P<bare>[^\s,;\t\"]{6,200})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+_PASSWORD_COLUMN = re.compile(
+    r"(?i)pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])")
+_SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
+#: Columns whose name holds a secret word but not a secret: ``password_changed``,
+#: ``token_count``, ``key_id``, ``public_key``.
+_NOT_SECRET_COLUMN = re.compile(
+    r"(?i)(?:changed|updated|reset|expir\w*|hint|policy|count|type|id|name|length|hash|url"
+    r"|last|at|date|set|required)$|^(?:public|primary|foreign|sort|cache|ssh|gpg)")
+
+
+def _column_secret(match: re.Match[str], text: str) -> float | None:
+    """A cell under a header naming a password (not a word or a number) or a key, token
+    or secret (16 or more characters that read as random; hex where the header names a
+    password, an auth token or Twilio), unless the header names something about it
+    (``password_changed``, ``token_count``, ``public_key``)."""
+    value = match.group("bare")
+    if value.isdigit() or value.isalpha():
+        return None
+    header = column_header(text, match.start(), match.group()[0])
+    if not header or _NOT_SECRET_COLUMN.search(header.replace(" ", "_")) \
+            or is_lookalike(value) or is_structured_identifier(value):
+        return None
+    if _PASSWORD_COLUMN.search(header):
+        if is_uuid_or_digest(value) and not _HEX.fullmatch(value):
+            return None
+        return None if "://" in value else 0.7
+    if not _SECRET_COLUMN.search(header) or len(value) < 16 or entropy(value) < 3.5 \
+            or _camel_words(value) or _file_or_host(value):
+        return None
+    if is_uuid_or_digest(value):
+        return 0.7 if _HEX.fullmatch(value) and (_PASSWORD_NAME.search(header)
+                                                 or _TWILIO.search(header)) else None
+    return 0.7 if mixed_case_and_digit(value) else None
 
 
 _TWILIO = re.compile(r"(?i)twilio")
@@ -692,6 +778,11 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("groq_api_key", r"gsk_[A-Za-z0-9]{52}", ("gsk_",)),
     ("xai_api_key", r"xai-[A-Za-z0-9]{80}", ("xai-",)),
     ("mailgun_api_key", r"key-[0-9a-f]{32}", ("key-",)),
+    ("openrouter_api_key", r"sk-or-v1-[0-9a-f]{64}", ("sk-or-v1-",)),
+    # 1Password service accounts: ``ops_`` and base64url JSON, often over 800 characters.
+    ("onepassword_token", r"ops_eyJ[A-Za-z0-9_-]{100,}", ("ops_eyj",)),
+    ("braintree_token", r"access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}",
+     ("access_token$production$",)),
 )
 
 
@@ -737,7 +828,7 @@ _RULES: tuple[Rule, ...] = (
           + _AFTER, None, "gl"),
     # Runner registration tokens: ``GR1348941`` and 20 characters.
     _rule("gitlab_token", r"GR1348941[A-Za-z0-9_-]{20}" + _AFTER, None, "gr1348941"),
-    _rule("slack_token", r"xox[abposre]-\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
+    _rule("slack_token", r"xox[abposre]-(?:\d-)?\d{6,}-[A-Za-z0-9-]{8,}[A-Za-z0-9]" + _AFTER,
           None, "xox"),
     # Rotating tokens: an access token (``xoxe.xoxp-1-...``) and its refresh token.
     _rule("slack_token", r"xoxe(?:\.xox[abp])?-\d-[A-Za-z0-9]{40,}" + _AFTER, None, "xoxe"),
@@ -768,6 +859,8 @@ _RULES: tuple[Rule, ...] = (
           + _AFTER, None, "pypi-"),
     _rule("npm_token", r"npm_[A-Za-z0-9]{36}" + _AFTER, None, "npm_"),
     _rule("twilio_api_key", r"SK[0-9a-f]{32}" + _AFTER),
+    # Mailchimp: 32 hex digits and the data centre (``-us14``).
+    _rule("mailchimp_api_key", r"[0-9a-f]{32}-us\d{1,2}" + _AFTER, None, "-us"),
     _rule("twilio_auth_token", r"[0-9a-f]{32}" + _AFTER, _twilio_auth_token, "twilio"),
     _rule("sendgrid_api_key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + _AFTER,
           None, "sg."),
@@ -785,6 +878,15 @@ _RULES: tuple[Rule, ...] = (
           None, ".atlasv1."),
     _rule("telegram_bot_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}" + _AFTER, None, ":aa"),
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
+    # STS session tokens: base64 of a structure whose first bytes give these prefixes.
+    _rule("aws_session_token", r"(?<![A-Za-z0-9+/])(?:IQoJb3JpZ2luX2Vj|F[wQ]oGZXIvYXdzE)"
+          r"[A-Za-z0-9+/]{80,}={0,2}(?![A-Za-z0-9+/=])", None, "iqojb3jpz2lux2vj", "oggzxivyxdz",
+          token=False),
+    _rule("aws_session_token", r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{100,2000}={0,2}"
+          r"(?![A-Za-z0-9+/=_-])", _session_token, "session", "security", "sts token",
+          "sts_token", "sts-token", "ststoken", "sts.token", token=False),
+    _rule("azure_sas_signature", r"[?&;]sig=(?P<sig>(?:[A-Za-z0-9+/]|%2[BbFf]){30,}"
+          r"(?:%3[Dd]|=){0,2})(?![\w%+/=])", _sas_signature, "sig=", group="sig", token=False),
     Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
          keywords=_PASSWORD_KEYWORDS),
     Rule("password", _NEAR_BEFORE, _password_strong, group="bare",
@@ -804,7 +906,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _GLUED_NAME, _password, group=_VALUE_GROUPS,
          keywords=("password", "passwd", "passphrase", "pwd", "psk", "secret", "token")),
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
-         keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap")),
+         keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ")),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
     Rule("password", _ANSWER, _password_answer, group="bare",
@@ -825,8 +927,9 @@ _RULES: tuple[Rule, ...] = (
          keywords=("||", "??", " or "), anchor=re.compile(rf"(?:{_KEY_WORDS})"),
          not_after=frozenset(string.ascii_letters + string.digits)),
     Rule("password", _DEFAULT_ARGUMENT, _password_named, group="quoted",
-         keywords=("get", "fetch", "env(", "set", "put(", "add("),
+         keywords=("get", "fetch", "env(", "set", "put(", "add(", "define("),
          anchor=re.compile(_CALL_WITH_NAME)),
+    Rule("password", _HEADER_SETTER, _password, group="quoted", keywords=("setvalue(",)),
     Rule("password", _DEFAULT_SHELL, _password_named, group="bare", keywords=("${",),
          anchor=re.compile(r"\$\{")),
     Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
@@ -842,6 +945,8 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"(?m)^[ \t]*(?:setenv|set|env)[ \t]")),
     Rule("password", _ECHO_TO_FILE, _password_named, group=("quoted", "bare"),
          keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
+    Rule("password", _CELL, _column_secret, group="bare",
+         keywords=("pass", "pw", "psk", "secret", "key", "token", "auth")),
     Rule("api_token", _TOKEN_CANDIDATE, _named_token,
          keywords=("key", "token", "secret", "credential", "auth")),
 )
@@ -852,7 +957,8 @@ _RULES: tuple[Rule, ...] = (
 _PREFIXED = re.compile("|".join(
     rule.pattern.pattern for rule in _RULES
     if rule.type not in ("password", "api_token", "url_password", "aws_secret_access_key",
-                         "azure_storage_key", "private_key", "slack_webhook")))
+                         "azure_storage_key", "private_key", "slack_webhook",
+                         "azure_sas_signature") and rule.check is not _session_token))
 
 
 #: Every type of secret the built-in detector reports.

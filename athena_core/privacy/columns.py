@@ -1,0 +1,49 @@
+"""The header of a table's column: what names a cell of a CSV or TSV export.
+
+A value in a row of ``id,name,db_password,created`` is named by the header above it, not
+by anything on its own line. :func:`column_header` finds that header for the detectors.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["column_header"]
+
+#: A header's cell: a name (letters first), optionally quoted; empty cells are allowed.
+_HEADER_CELL = re.compile(r"[ \t]*\"?(?:[A-Za-z_][\w .#/()-]{0,60})?\"?[ \t]*")
+#: A cell that is a name without digits: a row of them is a header.
+_NAME_CELL = re.compile(r"[ \t]*\"?[A-Za-z_][A-Za-z_ .#/()-]{0,60}\"?[ \t]*|[ \t]*")
+#: How far above a row its header may be, in lines.
+_REACH = 30
+
+
+def column_header(text: str, at: int, delimiter: str) -> str | None:
+    """The header of the column that the cell starting right after the ``delimiter`` at
+    ``at`` is in: the nearest line above with as many delimiters whose cells are all
+    names (no line between blank, at most 30 lines up), or ``None`` (also when the
+    cell's own line is a header: names without digits)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    if not line_start:
+        return None
+    line_end = text.find("\n", at)
+    row = text[line_start:len(text) if line_end < 0 else line_end]
+    if all(_NAME_CELL.fullmatch(cell) for cell in row.split(delimiter)):
+        return None  # a header itself (``id,name,ip_address``), not a row of values
+    count = row.count(delimiter)
+    index = text.count(delimiter, line_start, at + 1)
+    end = line_start - 1
+    for _ in range(_REACH):
+        if end <= 0:
+            return None
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        if not line.strip():
+            return None
+        if line.count(delimiter) == count:
+            cells = line.split(delimiter)
+            if all(_HEADER_CELL.fullmatch(cell) for cell in cells) \
+                    and any(any(c.isalpha() for c in cell) for cell in cells):
+                return cells[index].strip(" \t\"")
+        end = start - 1
+    return None
