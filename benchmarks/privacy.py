@@ -47,14 +47,22 @@ Nine corpora, each scored separately, and clean text:
   Spring YAML, redis-cli and mongosh sessions - with its own value generators), written
   before round 5's detector changes and evaluated once as held out at its end; its
   misses are fixed by class in round 6, so it is a tuning set now.
-* **held-out H** (``--seed`` + 8000): set H (``privacy_heldout_h.py``: Telegram exports,
+* **set H** (``--seed`` + 8000): set H (``privacy_heldout_h.py``: Telegram exports,
   helpdesk tickets, meeting transcripts, e-mail signatures, invoices, HR and medical
   intake forms, bank statements, Zoom chats; GitHub Actions logs and workflows,
   Jenkinsfiles, Fly/Netlify/Vercel configuration, ``.env.example`` beside ``.env``, Rails
   credentials, Laravel ``.env``, Django settings, Java properties, Go, Elixir, Scala and
   C++ source, PowerShell and fish history, registry exports, HAR files, GraphQL requests,
   SQL dumps - with its own value generators), written before round 6's detector changes
-  and evaluated once at its end.
+  and evaluated once as held out at its end; its misses are fixed by class in round 7, so
+  it is a tuning set now.
+* **held-out I** (``--seed`` + 9000): set I (``privacy_heldout_i.py``: Confluence and
+  Notion exports, Meet chats, pull-request reviews, postmortems, README install
+  sections, tax forms, insurance claims, travel bookings, school records; Sentry and
+  Datadog events, Heroku config, Render and Railway files, Firebase and Supabase
+  configuration, Android gradle and iOS plists, Nix and Bazel files, Lua, Perl, R and
+  Julia source, Postgres and MySQL logs, OpenAPI specifications - with its own value
+  generators), written before round 7's detector changes and evaluated once at its end.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -115,7 +123,8 @@ from privacy_heldout_d import documents_d  # set D (tuned on since round 3)
 from privacy_heldout_e import documents_e  # set E (tuned on since round 4)
 from privacy_heldout_f import documents_f  # set F (tuned on since round 5)
 from privacy_heldout_g import documents_g  # set G (tuned on since round 6)
-from privacy_heldout_h import documents_h  # the held-out set H (round 6)
+from privacy_heldout_h import documents_h  # set H (tuned on since round 7)
+from privacy_heldout_i import documents_i  # the held-out set I (round 7)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -763,8 +772,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              for text, planted in documents_f(args.seed + 6000, args.docs)],
         "set G (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
                              for text, planted in documents_g(args.seed + 7000, args.docs)],
-        "held-out H": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_h(args.seed + 8000, args.docs)],
+        "set H (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
+                             for text, planted in documents_h(args.seed + 8000, args.docs)],
+        "held-out I": [Document(text, tuple(Planted(*p) for p in planted))
+                       for text, planted in documents_i(args.seed + 9000, args.docs)],
     }
     if args.only:
         corpora = {name: docs for name, docs in corpora.items() if name in args.only}
@@ -871,7 +882,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="score only this corpus (repeatable): 'development', "
                              "'held-out synthetic', 'held-out third party', "
                              "'set C (tuned on)', 'set D (tuned on)', 'set E (tuned on)', "
-                             "'set F (tuned on)', 'set G (tuned on)', 'held-out H'")
+                             "'set F (tuned on)', 'set G (tuned on)', 'set H (tuned on)', "
+                             "'held-out I'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:
