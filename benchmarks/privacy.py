@@ -307,7 +307,10 @@ ROUND_5_TYPES = frozenset({"groq_api_key", "xai_api_key", "mailgun_api_key",
 #: The types round 6 added (set A plants none: sets G and H do).
 ROUND_6_TYPES = frozenset({"aws_session_token", "azure_sas_signature", "mailchimp_api_key",
                            "openrouter_api_key", "onepassword_token", "braintree_token"})
-_LATER = ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES
+#: Types added in round 7 (from set H), which sets A and B do not plant either.
+ROUND_7_TYPES = frozenset({"defined_networking_token", "cloudflare_origin_ca_key",
+                           "alibaba_access_key", "nuget_api_key"})
+_LATER = ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES | ROUND_7_TYPES
 assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - _LATER, \
     set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ _LATER
 

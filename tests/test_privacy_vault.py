@@ -31,7 +31,7 @@ from tests.sandbox import require_sandbox
 from tests.test_plugins import plugin_module
 
 EMAIL = "jane.doe@acme-corp.io"
-PHONE = "+44 20 7946 0958"
+PHONE = "+44 20 7183 0958"
 TOKEN = "ghp_R8x2kLm9Qw3Zt7Vb1Nc4Hy6Ju0Pd5Sf2Ga8E"
 CANARIES = {"privacy": {"patterns": {"canary": "CANARY-[A-Z0-9]{16}"}}}
 

@@ -27,6 +27,12 @@ KNOWN_SAMPLES = frozenset({
     "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
     "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    # GitHub's documentation token (its REST API pages).
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    # The storage emulators' published account keys: Azurite's and the older Azure storage
+    # emulator's ``devstoreaccount1`` key, and the Azure Cosmos DB emulator's key.
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
     # The MD5, SHA-1 and SHA-256 digests of empty input, the digests documentation shows.
     "d41d8cd98f00b204e9800998ecf8427e",
     "da39a3ee5e6b4b0d3255bfef95601890afd80709",
@@ -104,6 +110,11 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
 _STORE_REFERENCE = re.compile(
     r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*"
     r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?")
+#: A reference to an environment variable as Windows and PowerShell write it, whole:
+#: ``%SMTP_PASSWORD%``, ``$env:API_KEY``, ``${env:API_KEY}``.
+_ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\}?", re.I)
+#: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
+_PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
 #: Any of :data:`_SEQUENCES` in a value in lower case, in one search.
 _SEQUENCE = re.compile("|".join(_SEQUENCES))
@@ -138,8 +149,9 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
 
     True for vendors' published samples, values holding a marker (``example``,
     ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
-    case, references to a secret store or the environment (``env:API_TOKEN``,
-    ``vault:secret/app#key``), counting sequences
+    case, a token's prefix and a mask (``xoxb-***``), references to a secret store or
+    the environment (``env:API_TOKEN``, ``vault:secret/app#key``, ``%SMTP_PASSWORD%``,
+    ``$env:API_KEY``), counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
@@ -149,7 +161,8 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
         return True  # a substring test first: the pattern is slow, and most values pass
     if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) \
-            or _SEQUENCE.search(lowered):
+            or _SEQUENCE.search(lowered) or _ENV_REFERENCE.fullmatch(value) \
+            or _PREFIX_MASK.fullmatch(value):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
 
@@ -174,13 +187,14 @@ def is_uuid_or_digest(value: str) -> bool:
 #: ``X-Api-Key`` header, ``IDENTIFIED BY '...'``) in documentation and test data: an
 #: IBAN's shape, a card number's (12 to 19 digits), digits with separators (a phone, an
 #: SSN, a date), a ULID, a subresource-integrity or image digest, an ARN, a data URI,
-#: an Ansible vault blob, a bcrypt hash, an IP address.
+#: an Ansible vault blob, a bcrypt hash, an ISO 8601 timestamp, an IP address.
 _STRUCTURED = re.compile(
     r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|\d(?:[ -]?\d){11,18}"
     r"|[+(]?\d[\d()]*(?:[ ./-]+[\d()]+)+"
     r"|[0-7][0-9A-HJKMNP-TV-Z]{25}|sha(?:1|256|384|512)[-:][A-Za-z0-9+/=]{16,}"
     r"|arn:[\w-]+:\S+|data:[\w/+.-]+[;,]\S*|\$ANSIBLE_VAULT;[\s\S]*"
-    r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}")
+    r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}"
+    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 #: The characters an IP address is written with (a quick test before parsing one).

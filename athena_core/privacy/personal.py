@@ -15,7 +15,7 @@ import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
 from athena_core.privacy.columns import column_header
-from athena_core.privacy.detector import DetectorContext, Rule, RuleDetector
+from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
 __all__ = ["card_detector", "email_detector", "iban_detector", "ip_detector",
@@ -106,6 +106,8 @@ _OTHER_LABELS = re.compile(
     r"|confirmation|serial|sku|card|pin|otp|code|no|nr|#)\W{0,3}$")
 #: ``078-05-1120``: the way an SSN is written, the SSN rule's (a sample one is nobody's).
 _SSN_WRITING = re.compile(r"\d{3}-\d{2}-\d{4}")
+#: ``198.51.100.23``: an IPv4 address's writing, never a phone number's.
+_DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _DATE = re.compile(r"\d{4}([ .-])\d{1,2}\1\d{1,2}|\d{1,2}([ .-])\d{1,2}\2\d{4}")
 
 
@@ -116,6 +118,45 @@ _FICTIONAL_GROUPED = re.compile(r"(?<!\d)555[ .-]?01\d\d$")
 def _nanp_fictional(digits: str) -> bool:
     """555-0100 to 555-0199: reserved for fiction and documentation."""
     return digits[-7:-2] == "55501"
+
+
+#: The UK's numbers for drama (Ofcom), national significant numbers without the trunk 0:
+#: mobile 07700 900000-900999, 01632 960000-960999, London 020 7946 0000-0999, the 496
+#: 0000-0999 ranges of Leeds, Sheffield, Nottingham, Leicester, Bristol, Reading,
+#: Birmingham, Edinburgh, Glasgow, Liverpool and Manchester, Tyneside 0191 498 0xxx,
+#: Belfast 028 9649 6xxx, Cardiff 029 2018 0xxx, freephone 0808 157 0xxx, premium 0909
+#: 879 0xxx and 03069 990xxx.
+_UK_DRAMA = re.compile(
+    r"(?:7700900|1632960|2079460|1(?:1[3-8]|21|31|41|51|61)4960|1914980|2896496|2920180"
+    r"|8081570|9098790|3069990)\d{3}")
+
+
+def _fictional(value: str) -> bool:
+    """Whether a number written as ``value`` is in a range set aside for fiction and
+    documentation: the North American 555-0100 to 555-0199 or the UK's drama ranges
+    (:data:`_UK_DRAMA`, written nationally with the trunk 0 or after +44 / 0044)."""
+    digits = re.sub(r"\D", "", value.replace("(0)", ""))
+    if (len(digits) == 10 or (len(digits) == 11 and digits[0] == "1")) \
+            and _nanp_fictional(digits):
+        return True
+    for head in ("0044", "44", "0"):
+        if digits.startswith(head) and _UK_DRAMA.fullmatch(digits[len(head):]):
+            return True
+    return False
+
+
+#: The UK's country code left out of a match: ``+44 (0)20 7946 0018``.
+_UK_BEFORE = re.compile(r"(?:\+|00)44[ \t]*(?:\(0\)[ \t]*)?$")
+
+
+def _not_fictional(check: Check) -> Check:
+    """``check``, but no number in a range set aside for fiction (:func:`_fictional`)."""
+    def checked(match: re.Match[str], text: str) -> float | None:
+        value = match.group()
+        if _UK_BEFORE.search(text, max(0, match.start() - 12), match.start()):
+            value = "44" + value
+        return None if _fictional(value) else check(match, text)
+    return checked
 
 
 def _international(match: re.Match[str], text: str) -> float | None:
@@ -202,7 +243,8 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
         plausible = 8 <= len(digits) <= 13 and not _DATE.fullmatch(value) \
             and not _FICTIONAL_GROUPED.search(value)
     start, end = match.span()
-    plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value)
+    plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value) \
+        and not _DOTTED_QUAD.fullmatch(value)
     if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
             or not _phone_word(text, start, end):
         return None
@@ -237,19 +279,20 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
       ``10000000000``): ``phone: 07700900123``, ``MOBILE=4158675309``, ``call me on
       3921823282``.
 
-    Not recognised: other runs of digits, short or local numbers. Fictional
-    ``555-01xx`` numbers are not reported.
+    Not recognised: other runs of digits, short or local numbers. Numbers in ranges set
+    aside for fiction and documentation (the US ``555-01xx``, the UK's drama ranges such
+    as ``07700 900xxx``, ``01632 960xxx`` and ``020 7946 0xxx``) are not reported.
     """
     return RuleDetector(context.name, (
-        Rule("phone", _INTERNATIONAL, _international, keywords=("+",)),
-        Rule("phone", _INTERNATIONAL_00, _international_00, keywords=("00",)),
-        Rule("phone", _NANP, _nanp),
-        Rule("phone", _TRUNK, _trunk, keywords=("0",)),
-        Rule("phone", _TRUNK_PARENTHESES, _trunk, keywords=("(0",)),
-        Rule("phone", _TRUNK_SLASH, _trunk_slash, keywords=("/",)),
-        Rule("phone", _AREA_PARENTHESES, _area_parentheses,
+        Rule("phone", _INTERNATIONAL, _not_fictional(_international), keywords=("+",)),
+        Rule("phone", _INTERNATIONAL_00, _not_fictional(_international_00), keywords=("00",)),
+        Rule("phone", _NANP, _not_fictional(_nanp)),
+        Rule("phone", _TRUNK, _not_fictional(_trunk), keywords=("0",)),
+        Rule("phone", _TRUNK_PARENTHESES, _not_fictional(_trunk), keywords=("(0",)),
+        Rule("phone", _TRUNK_SLASH, _not_fictional(_trunk_slash), keywords=("/",)),
+        Rule("phone", _AREA_PARENTHESES, _not_fictional(_area_parentheses),
              keywords=tuple(f"({digit}" for digit in "123456789")),
-        Rule("phone", _CONTEXT_NUMBER, _context_number,
+        Rule("phone", _CONTEXT_NUMBER, _not_fictional(_context_number),
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
                        "messag", "whatsapp", "dial", "ring")),
     ))
@@ -307,8 +350,11 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 _SSN = re.compile(r"(\d(?<![\w.-]\d)\d\d)([- .])(\d{2})\2(\d{4})(?![\w-]|\.\d)")
 #: A form's leader between a label and its value: ``Tax ID ......... 512440718``.
 _LEADER = r"[ \t]*\.{3,}[ \t]*"
+#: Where an SSN's name starts: a word's start, after ``_`` (``PATIENT_SSN``) or, in camel
+#: case, at a capital after a small letter (``EmployeeSsn``).
+_SSN_START = r"(?:\b|(?<=_)|(?-i:(?<=[a-z])(?=S)))"
 _SSN_PLAIN = re.compile(
-    rf"(?i)\b(?:ssn|social security(?: number| no\.?| #)?)"
+    rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#)"
     rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?)(\d{{9}})\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
@@ -318,10 +364,11 @@ _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|soci
 #: ("my tax id is ..."), in parentheses or quotes after it, or as the answer on the line
 #: after a question about it ("what's the social again?", "whats the soc sec # again").
 _SSN_NAME = (r"(?:(?:social(?:[ _-]?(?:security|sec))?|soc[ _.-]?sec)(?:[ _-]?(?:number|num|no))?"
-             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?)\b(?:[ \t]*\#)?")
+             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?|tin|ss(?=[ \t]*\#))\b"
+             r"(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(
-    rf"(?i)\b{_SSN_NAME}"
-    r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"']?"
+    rf"(?i){_SSN_START}{_SSN_NAME}"
+    r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"'`]?"
     r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
     r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
     r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
@@ -366,11 +413,13 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
     sample number)."""
     return RuleDetector(context.name, (
         Rule("us_ssn", _SSN, _ssn),
-        Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1, keywords=("ssn", "social security"),
-             anchor=re.compile(r"\b(?:ssn|social security)")),
+        Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1,
+             keywords=("ssn", "social security", "ss#", "ss #"),
+             anchor=re.compile(r"ssn|\bsocial security|\bss[ \t]*#")),
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
-        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1, keywords=("soc", "tax", "ssn"),
-             anchor=re.compile(r"\b(?:soc|tax|ssn)")),
+        Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1,
+             keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
+             anchor=re.compile(r"(?:\b|_)(?:soc|tax|tin\b|ss[ \t]*#)|ssn")),
         Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
     ))
 

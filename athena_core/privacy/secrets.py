@@ -137,7 +137,7 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
 #: The groups a password rule may find its value in: in a raw string (``"""..."""``, as
 #: Kotlin, Scala and Swift write them), quoted, in curly quotes, between markdown
 #: emphasis, in an HTML inline element, or bare.
-_VALUE_GROUPS = ("triple", "quoted", "curly", "emphasis", "tagged", "bare")
+_VALUE_GROUPS = ("raw", "triple", "quoted", "curly", "emphasis", "tagged", "bare")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
@@ -149,10 +149,12 @@ _LAST = _STOP + ".:\\\\"
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
 #: HTML elements a value is shown in (``<b>S3cret!</b>``, ``<code>S3cret!</code>``).
 _INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
-#: A value in quotes (escaped ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
+#: A value in a C++ raw string (``R"(...)"``, ``R"tag(...)tag"``), in quotes (escaped
+#: ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
 #: curly quotes, markdown emphasis or an HTML inline element, or a bare one up to the next
 #: space, quote, separator or closing bracket.
-_VALUE = (r"(?:\"\"\"(?P<triple>[^\"\n]{1,200})\"\"\""
+_VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=delim)\""
+          r"|\"\"\"(?P<triple>[^\"\n]{1,200})\"\"\""
           r"|(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
@@ -397,9 +399,10 @@ _TAGS_BETWEEN = rf"(?:</?(?:{_INLINE_TAGS}|p|div|li|dd|dt|th|tr|br)\b[^<>\n]{{0,
 #: String = ...`` (Kotlin, Swift, TypeScript).
 _TYPE_ANNOTATION = r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t]*=))?"
 #: What may wrap a quoted value: C#'s verbatim string (``@"..."``), a constructor of a
-#: string (``String::from("...")``, ``SecretString::new("...")``, ``std::string("...")``).
+#: string (``String::from("...")``, ``SecretString::new("...")``, ``std::string("...")``),
+#: an Elixir sigil (``~s(...)``).
 _STRING_WRAPPER = (r"(?:@(?=\")|(?:[A-Za-z_]\w*::)+(?:from|new)\([ \t]*(?=[\"'])"
-                   r"|std::string\([ \t]*(?=[\"']))?")
+                   r"|std::string\([ \t]*(?=[\"'])|~[a-zA-Z]\((?=[^()\s]+\)))?")
 _ASSIGNMENT = re.compile(
     rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}{_TYPE_ANNOTATION}"
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
@@ -478,12 +481,19 @@ _QUOTED = r"(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
 _DEFAULT_OR = re.compile(
     rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
 _CALL_WITH_NAME = (r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add"
-                   r"|define)\(")
+                   r"|define|setenvironmentvariable|getorelse)\(")
 _DEFAULT_ARGUMENT = re.compile(
     rf"(?i){_CALL_WITH_NAME}[ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
     rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
 _DEFAULT_SHELL = re.compile(
     rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*(?::?-|:)(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
+#: A setter named for a secret, called with a quoted value: ``client.setPassword("...")``,
+#: ``oauth.setClientSecret("...")``, ``api.setApiToken("...")``; and PowerShell's
+#: ``ConvertTo-SecureString '...' -AsPlainText`` (a password in clear, to be wrapped).
+_SETTER = re.compile(
+    r"(?:(?<![\w$])set(?:[A-Z][a-z0-9]*)*?(?:Password|Passwd|Passphrase|Pwd|Secret|Token"
+    r"|ApiKey|AccessKey|SecretKey|AuthKey)\([ \t]*"
+    r"|(?i:ConvertTo-SecureString)[ \t]+(?:-String[ \t]+)?)" + _QUOTED)
 #: Credentials in an HTTP request: ``Authorization: Bearer ...``, ``curl -u user:pass``.
 _BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
                      r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*(?![A-Za-z0-9._~+/=-])"
@@ -677,9 +687,13 @@ _PASSWORD_COLUMN = re.compile(
 _SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
 #: Columns whose name holds a secret word but not a secret: ``password_changed``,
 #: ``token_count``, ``key_id``, ``public_key``.
+#: The word must be the header's last word, after a separator or at a camel-case
+#: capital (``passwordHash``, ``token_count``), not the last letters of a word
+#: (``fcm_key_android`` ends in "id", ``slack_token_chat`` in "at").
 _NOT_SECRET_COLUMN = re.compile(
-    r"(?i)(?:changed|updated|reset|expir\w*|hint|policy|count|type|id|name|length|hash|url"
-    r"|last|at|date|set|required)$|^(?:public|primary|foreign|sort|cache|ssh|gpg)")
+    r"(?:^|[_.-]|(?<=[a-z0-9])(?=[A-Z]))"
+    r"(?i:changed|updated|reset|expir\w*|hint|policy|count|type|id|name|length|hash|url"
+    r"|last|at|date|set|required)$|(?i:^(?:public|primary|foreign|sort|cache|ssh|gpg))")
 
 
 def _column_secret(match: re.Match[str], text: str) -> float | None:
@@ -783,6 +797,12 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("onepassword_token", r"ops_eyJ[A-Za-z0-9_-]{100,}", ("ops_eyj",)),
     ("braintree_token", r"access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}",
      ("access_token$production$",)),
+    # Defined Networking API keys, Cloudflare origin CA keys, Alibaba Cloud access key ids
+    # and NuGet API keys, as the vendors document them.
+    ("defined_networking_token", r"dnkey-[a-z0-9=_-]{26}-[a-z0-9=_-]{52}", ("dnkey-",)),
+    ("cloudflare_origin_ca_key", r"v1\.0-[0-9a-f]{24}-[0-9a-f]{146}", ("v1.0-",)),
+    ("alibaba_access_key", r"LTAI[A-Za-z0-9]{12,20}", ("ltai",)),
+    ("nuget_api_key", r"oy2[a-z0-9]{43}", ("oy2",)),
 )
 
 
@@ -930,6 +950,8 @@ _RULES: tuple[Rule, ...] = (
          keywords=("get", "fetch", "env(", "set", "put(", "add(", "define("),
          anchor=re.compile(_CALL_WITH_NAME)),
     Rule("password", _HEADER_SETTER, _password, group="quoted", keywords=("setvalue(",)),
+    Rule("password", _SETTER, _password, group="quoted",
+         keywords=("set", "convertto-securestring")),
     Rule("password", _DEFAULT_SHELL, _password_named, group="bare", keywords=("${",),
          anchor=re.compile(r"\$\{")),
     Rule("password", _BEARER, _bearer, group="bare", keywords=("bearer", "authorization"),
