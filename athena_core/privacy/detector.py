@@ -215,7 +215,7 @@ def unescape_breaks(text: str) -> str:
     ``<br />``, as in a chat export's HTML) replaced by as many spaces.
 
     The rules then see the break as the boundary it stands for: in
-    ``"Phone:\\n+44 20 7946 0958"`` the number starts after ``n``, which is not part of
+    ``"Phone:\\n+44 20 7183 0958"`` the number starts after ``n``, which is not part of
     it, and in ``"the password you asked for<br>S3cret!x"`` the value is a word of its
     own. The result has the same length, so offsets into it are offsets into ``text``.
     """

@@ -68,7 +68,7 @@ _COUNTRY_CODES = frozenset(
                         *range(992, 999)]])
 _INTERNATIONAL = re.compile(
     r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){1,6}(?!\d|[.-]\d)")
-#: The ``00`` international prefix, in groups (``0044 20 7946 0958``) or not
+#: The ``00`` international prefix, in groups (``0044 20 7183 0958``) or not
 #: (``00447911123456``): zero-padded numbers start with 00 too, so a phone word must be
 #: on the line (``_international_00``).
 _INTERNATIONAL_00 = re.compile(
@@ -91,7 +91,7 @@ _AREA_PARENTHESES = re.compile(r"(?<![\w+.-])\([1-9]\d\)[ ]?(9?)\d{4}-\d{4}(?![\
 _TRUNK_SLASH = re.compile(
     r"(?<![\w+./-])0[1-9]\d{0,4}/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
 #: Digits that only the words around them make a phone number: a run of 8 to 11 digits
-#: (``07700900123``, ``4158675309``, ``41726354``) or 8 to 13 digits in groups
+#: (``07712900123``, ``4158675309``, ``41726354``) or 8 to 13 digits in groups
 #: (``612 34 56 78``, ``2145 6789``); not the tail of a longer run of groups (the last
 #: twelve digits of a card number in fours).
 _CONTEXT_NUMBER = re.compile(
@@ -256,7 +256,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
 
     - international: ``+`` and an assigned country calling code, 8 to 15 digits in all,
       groups separated by spaces, dots or hyphens, an optional ``(0)`` or area code in
-      parentheses (``+44 20 7946 0958``, ``+1 (415) 555-2671``); ``+1`` numbers follow
+      parentheses (``+44 20 7183 0958``, ``+1 (415) 555-2671``); ``+1`` numbers follow
       the North American plan's rules; the same after the ``00`` prefix, in groups or as
       one run, with a phone word (below) on the line within 80 characters:
       ``dial 0033 1 23 45 67 89``, ``phone: 00447911123456``;
@@ -264,8 +264,8 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
       ``415-555-2671``, ``415.555.2671``, ``1-415-555-2671`` (area code and exchange not
       starting with 0 or 1; in the same shape with such codes only near a phone word);
     - national with a trunk prefix 0, 10 or 11 digits in at least two groups
-      (``020 7946 0958``, ``07700 900123``, ``01 42 68 53 00``, ``030 12345678``), with
-      the trunk prefix and area code in parentheses (``(0161) 496 0066``,
+      (``020 7183 0958``, ``07712 900123``, ``01 42 68 53 00``, ``030 12345678``), with
+      the trunk prefix and area code in parentheses (``(0161) 556 0066``,
       ``(02) 9374 4000``), or 9 to 11 digits with the area code before a slash
       (``089/1234 5678``, ``02/ 511 22 33``); a two-digit area code in parentheses and
       nine digits starting with 9 (a Brazilian mobile: ``(11) 94316-0766``), or eight
@@ -276,7 +276,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
       "fax", "SMS", "text me", "WhatsApp", "dial", "ring me"), not right after a word
       that names it something else ("order", "invoice", "ticket", "account", "card",
       "pin", "code", "#", ...) and not counting (``21 22 23 24``, ``123456789``,
-      ``10000000000``): ``phone: 07700900123``, ``MOBILE=4158675309``, ``call me on
+      ``10000000000``): ``phone: 07712900123``, ``MOBILE=4158675309``, ``call me on
       3921823282``.
 
     Not recognised: other runs of digits, short or local numbers. Numbers in ranges set
