@@ -79,7 +79,7 @@ _INTERNATIONAL_00 = re.compile(
 _NANP = re.compile(r"(?<![\w+.-])(?<!\d[ .-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])"
                    r"\d{3}[ .-]\d{4}(?!\d|[ .-]\d)")
 _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}(?!\d|[ .-]\d)")
-#: A trunk prefix and area code in parentheses: ``(0161) 496 0066``, ``(0117)4960618``,
+#: A trunk prefix and area code in parentheses: ``(0161) 556 0066``, ``(0117)5560618``,
 #: ``(02) 9374 4000``.
 _TRUNK_PARENTHESES = re.compile(
     r"(?<![\w+.-])\(0[1-9]\d{0,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
