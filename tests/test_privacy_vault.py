@@ -359,7 +359,12 @@ def test_forget_by_subject_erases_every_trace_of_the_value(athena_factory, data_
     gone = athena.forget(subject=EMAIL)
     assert gone == 5  # both versions of the fact, two events, the program's memory
     assert athena.get(kept).text.startswith("Call [PHONE_")
-    assert athena.recall(EMAIL) == athena.recall(token) == []
+    for query in (EMAIL, token):
+        # Nothing erased comes back; the memory kept may, as a weak match (the hashing
+        # embedder can put a word of its random placeholder in the query's bucket).
+        hits = athena.recall(query)
+        assert {hit.id for hit in hits} <= {kept}
+        assert all(EMAIL not in hit.text and token not in hit.text for hit in hits)
     with pytest.raises(PlaceholderError):
         athena.privacy.reveal(token)
     record = [r for r in athena.audit.records() if r.kind == "forget"][-1]
