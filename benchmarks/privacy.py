@@ -757,6 +757,19 @@ def clean_findings(texts: Sequence[str], detect: Callable[[str], list[Finding]],
 
 # --- the report --------------------------------------------------------------------------
 
+#: The sets with composers of their own: (name, documents(seed, count), seed offset).
+COMPOSED_SETS: tuple[tuple[str, Callable[[int, int], Any], int], ...] = (
+    ("set D (tuned on)", documents_d, 4000), ("set E (tuned on)", documents_e, 5000),
+    ("set F (tuned on)", documents_f, 6000), ("set G (tuned on)", documents_g, 7000),
+    ("set H (tuned on)", documents_h, 8000), ("held-out I", documents_i, 9000))
+
+
+def _planted(documents: Callable[[int, int], Any], seed: int, count: int) -> list[Document]:
+    """A composed set's documents with their planted values."""
+    return [Document(text, tuple(Planted(*p) for p in planted))
+            for text, planted in documents(seed, count)]
+
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     every = {**PERSONAL_GENERATORS, **SECRET_GENERATORS}
@@ -767,18 +780,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "held-out third party": third_party(args.seed + 2000, args.docs),
         "set C (tuned on)": generate(args.seed + 3000, args.docs, SET_C,
                                      {**secret_values_c(), **personal_values_c(args.seed + 3000)}),
-        "set D (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_d(args.seed + 4000, args.docs)],
-        "set E (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_e(args.seed + 5000, args.docs)],
-        "set F (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
-                             for text, planted in documents_f(args.seed + 6000, args.docs)],
-        "set G (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
-                             for text, planted in documents_g(args.seed + 7000, args.docs)],
-        "set H (tuned on)": [Document(text, tuple(Planted(*p) for p in planted))
-                             for text, planted in documents_h(args.seed + 8000, args.docs)],
-        "held-out I": [Document(text, tuple(Planted(*p) for p in planted))
-                       for text, planted in documents_i(args.seed + 9000, args.docs)],
+        **{name: _planted(documents, args.seed + offset, args.docs)
+           for name, documents, offset in COMPOSED_SETS},
     }
     if args.only:
         corpora = {name: docs for name, docs in corpora.items() if name in args.only}

@@ -220,9 +220,9 @@ _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 #: Names of a password, and of a vendor's auth token (Twilio's is 32 hex digits), as they
 #: are written in code and prose: a hex value they name is a password made by
 #: ``openssl rand -hex``, not a digest.
+_PASSWORD_WORD = r"pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])"
 _PASSWORD_NAME = re.compile(
-    r"(?i)pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])|psk"
-    r"|auth[_ -]?token|identified[ \t]+by")
+    rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|identified[ \t]+by")
 
 
 def _names_password(match: re.Match[str]) -> bool:
@@ -682,8 +682,7 @@ def _sas_signature(match: re.Match[str], text: str) -> float | None:
 
 #: A cell of a CSV or TSV row (after its delimiter): named by its column's header.
 _CELL = re.compile(r"[,;\t]\"?(?P<bare>[^\s,;\t\"]{6,200})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
-_PASSWORD_COLUMN = re.compile(
-    r"(?i)pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])")
+_PASSWORD_COLUMN = re.compile(rf"(?i){_PASSWORD_WORD}")
 _SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
 #: Columns whose name holds a secret word but not a secret: ``password_changed``,
 #: ``token_count``, ``key_id``, ``public_key``.
