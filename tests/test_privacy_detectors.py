@@ -153,7 +153,8 @@ def test_each_type_is_found_in_code_and_prose(kind: str, marked: str) -> None:
 def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
-                + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES}
+                + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES
+                + ROUND_8_SHAPES + VENDOR_TOKENS_8}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -851,6 +852,155 @@ NOT_CREDENTIALS_7 = [
 
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_7)
 def test_drama_numbers_documented_keys_masks_references_and_timestamps_are_not_reported(
+        text: str) -> None:
+    assert found(text) == []
+
+
+#: Round 8's classes (what set I showed): UnionPay cards, Lua long strings, passwords passed
+#: to a connect, login or auth call, Julia's ``get(ENV, NAME, default)``, Groovy's
+#: ``name "value"``, property lists' ``<key>`` with its ``<string>`` on the next line,
+#: OpenAPI examples under a schema or header named for a secret, SQL ``INSERT`` with a
+#: column list, chat answers after the speaker's line, a value in backquotes or
+#: parentheses after a bold or plain name, key/value pairs on two lines naming an SSN,
+#: Markdown tables whose header names the column, and vendor tokens of documented shapes.
+PASSWORD_8 = "Wq4!mZr8Tp"
+SECRET_8 = "Hv3kPq9ZmT2wXb7LcR5nYd8FsJ4gUe6A"
+UNIONPAY_16 = "6263520805723125"  # Luhn-valid, 62
+UNIONPAY_19 = "6292765624217502375"
+ROUND_8_SHAPES = [
+    ("payment_card", f"Card used: [[{UNIONPAY_16}]]"),
+    ("payment_card", "card number [[6263 5208 0572 3125]] on file"),
+    ("payment_card", f"payment_card: [[{UNIONPAY_19}]]"),
+    ("password", f"my $dbh = DBI->connect($dsn, 'claims', '[[{PASSWORD_8}]]');"),
+    ("password", f'conn = psycopg2.connect(host, "app", "[[{PASSWORD_8}]]")'),
+    ("password", f'redis:auth("[[{PASSWORD_8}]]")'),
+    ("password", f'client.login("ana", "[[{PASSWORD_8}]]")'),
+    ("password", f'db_password = get(ENV, "DB_PASSWORD", "[[{PASSWORD_8}]]")'),
+    ("password", f'signingConfigs {{ release {{ storePassword "[[{PASSWORD_8}]]" }} }}'),
+    ("password", f"  keyPassword '[[{PASSWORD_8}]]'"),
+    ("password", f"\t<key>Password</key>\n\t<string>[[{PASSWORD_8}]]</string>"),
+    ("password", f"\t<key>OAUTH_SECRET</key>\n\t<string>[[{SECRET_8}]]</string>"),
+    ("password", f"    DbPassword:\n      type: string\n      example: [[{PASSWORD_8}]]\n"),
+    ("password", f'    ClientSecret:\n      type: string\n      example: "[[{SECRET_8}]]"\n'),
+    ("password", f"      name: X-ClientSecret\n      x-test-value: [[{SECRET_8}]]\n"),
+    ("password", f"INSERT INTO accounts (id, smtp_pass) VALUES (7, '[[{PASSWORD_8}]]');"),
+    ("password", f"can you drop the password again?\nKenji Tanaka  14:05\n[[{PASSWORD_8}]]\n"),
+    ("password", f"can you resend the client secret?\n[14:05] kenji\n[[{SECRET_8}]]\n"),
+    ("password", f"> **Passphrase**: `[[{PASSWORD_8}]]`"),
+    ("password", f"09:55 - revoked the leaked password (`[[{PASSWORD_8}]]`)."),
+    ("password", f"| Environment | DB password |\n| prod | [[{PASSWORD_8}]] |\n"),
+    ("us_ssn", "      - key: SSN\n        value: [[512440718]]\n"),
+    ("us_ssn", "| Environment | Taxpayer's SSN |\n| prod | [[512440718]] |\n"),
+    ("rubygems_api_key", "auth token [[rubygems_21e47f89ef05e81b8c8bb8598728e83abf98041a52fcbaa9]]"),
+    ("replicate_api_token", "  example: [[r8_hwGlfNta0Ul9TCwRtkl425xe9vJRBxL0DHdYn]]"),
+    ("langsmith_api_key", 'X = "[[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]]"'),
+    ("perplexity_api_key", "[[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]]"),
+    ("flyio_token", "value: [[fo1_Ej5wYGeNFB_fT15uqpJPm84Rne6IbYZzVRO6ufQgJZU]]"),
+    ("dynatrace_token", "[[dt0c01.2WADO1K4U8EZ58K1DVI1RL16.GQY5D6GG785XFTC8GGHPL4LWFTNC8289PQRNGU"
+                        "UIBWLCONY56CQM3G8L6Q42S4AR]]"),
+    ("square_access_token", "[[EAAALVgmct276X2hYc5FCEBINXXd0TdcvfOOyFuW9lXR-mxuB1QzlIqXgNl7jiEf]]"),
+    ("clojars_token", "| prod | [[CLOJARS_r6s9kf1g5dvugrbzlk3c1wuv2jc9j0bkp37epb7ikd12dgwnb78p7j4b22ew]] |"),
+]
+
+
+#: One token of each vendor shape round 8 added, as each vendor documents it.
+VENDOR_TOKENS_8 = [
+    ("rubygems_api_key", "rubygems_7bc4612476c0efecf6c2f708dfc3832cc31a72f6421f64ee"),
+    ("replicate_api_token", "r8_sJw24BikWMgISuSw8P1FGNmtjwHsGQeZ52G6S"),
+    ("langsmith_api_key", "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"),
+    ("perplexity_api_key", "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"),
+    ("flyio_token", "fo1_C-8tWpn5q4l8YU6Cgzg5onBacU3lzDPXzaLLkPZCLk1"),
+    ("dynatrace_token", "dt0c01.XU7TWSGM5XYTNSZY7WX1M576.FRKE5R0HRSR6RR0PXPP63PO7MX5GHYFK1CIBMQ"
+                        "FG33SFIWEUCFIXEOCUOSWUE7HW"),
+    ("square_access_token", "EAAA3uuGXt3imCkLwRznghwvPLF9okrqCPB0wvr4h5K13V_UxNI8qJ-LBYr_8pLY"),
+    ("clojars_token", "CLOJARS_ccx6swybjafl2i1gx6cxwgug4kp4xwx1xcjudco6x4x49ltirb2sq3ssz52f"),
+    ("firebase_server_key", "AAAA-4RrnU6:APA91bU8XAwselNBsZGzobe4BOOdacqMNbfBQOl1Eamz91o2sjsS3gG0zd"
+                            "Ki_OuChYNHNJcZAByo-tOEk3S-7Urv8mCRuEC2zRqIj4PsEYcOZTNppX50b_RzcbOV9nwo"
+                            "g4JkdzFjhQSX"),
+    ("pinecone_api_key", "pcsk_Tu7FMk_9FVYrO858dE1DLWp4ZIQYSdGXGPz8CHE4ZQkhK7NGZSk6vVsKI8zNhCJlt"
+                         "kVY45"),
+    ("docker_token", "dckr_pat_TThZJjF84Ky9iiLixYmpxx_PEy4"),
+    ("figma_token", "figd_FWdSNp_fm4VGQnny_25mqdTqX5Q2oW81qjxE4zJt"),
+    ("sonarqube_token", "squ_60ab25ad947c0347254f9c2e92cefdaf79130bd0"),
+    ("buildkite_token", "bkua_8b152f1013a47bbb276783d0603da4871abc5a95"),
+    ("grafana_cloud_token", "glc_cIcfLsMAdrfqTI4HSMrU64DOkHaKRoIba7ZzbaqgQQCWA+6LZ2+mXP2/WhzD=="),
+    ("netlify_token", "nfp_JkyAupqJvZGa3tpAzIq2EvdFNo2K6lw9k3Uk"),
+    ("hubspot_token", "pat-na1-761c7348-914f-2b38-3413-b9b8415c00ee"),
+    ("airtable_token", "patxzoQdxLRDvt6JA.48d227a6c1e979a8d100d16732f45ef20891b28b9e77127e913d"
+                       "8d34adbfcff2"),
+    ("contentful_token", "CFPAT-YRWP1NK85aFjHjgrebnB-5LAlKOM_t5SHLxZMdpcC0B"),
+    ("prefect_api_key", "pnu_Kj0i3Ngl7qDC43l6LpRytAN359ASbkNaXSDg"),
+    ("sourcegraph_token", "sgp_4be3d831295da1da104f4e48fc8aa9a065c95299"),
+    ("easypost_api_key", "EZAKckEqLiNNCBjOm4J2AutcUrGmKS5A7GWZkYDfNnWfahirJQYnQc8A8j"),
+    ("shippo_token", "shippo_live_fb9d60cdd90d7be82e31e5a6a44b8520ae21b14f"),
+    ("duffel_token", "duffel_live_xqWuTqSUfRiA9_QusX-CZaPTtop2nBfxrXwLpPaf-qK"),
+    ("nvidia_api_key", "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"),
+    ("mapbox_secret_token", "sk.eyJ1IjoifgO96Qq4IPzF4TRTTZNpjIK821xka5trb4KEEyhT.G4swZbHtDtNijd-K9W"
+                            "u5OB"),
+    ("google_oauth_token", "ya29.38U9asHMLtLLmDzxN0Hpkx8ZhwYmEiF1ur4yJdRJeQ8JIUxfdMyLDPjBNtciXuBEq"
+                           "U7Rlc7iZfLp0d7VN7CJnnCNxiGy222solFssDb9HhMCZVQ1WRIoifBi"),
+    ("bitbucket_app_password", "ATBBkkbGGJbSPip2HmjXzzeGQ166xI9d8tJT"),
+    ("jfrog_token", "AKCpf0I41JBgsrYB6iGw8tXU7DdK3sVUpJyfE77gXpFfbZz2VDfWGZa2n8NPGM9cXofvHo"
+                    "8wo"),
+    ("tencent_secret_id", "AKID601YVUnt0jvqM8CfxeqAlqjznliWbgKM"),
+    ("telnyx_api_key", "KEY5A0A03E854078ABD9D822B67D1B7C021_zUBnX6iOf139FWX9vlWmQb"),
+    ("circleci_token", "CCIPAT_5aDZuTmtfjJgHGAkazJWSu_895a73a2efeb23baa9a2d9f79f7473b8c6d761fb"),
+    ("flutterwave_secret_key", "FLWSECK-676778ce752f33729b71a68f9296226f-X"),
+    ("readme_api_key", "rdme_y9s0f8ak7hp08rs6hhx4kbz8ljecddu4rdph3gsu54dil72fmj91seisjozr6jbu0"
+                       "c2c6x"),
+    ("azure_ad_client_secret", "rW98Q~.IJ6-_1ccuMbWa~kWXp-Ti-KnaRr5i1C4y"),
+    ("plaid_access_token", "access-production-9dd013e5-a873-9948-88af-004480408e0b"),
+]
+
+
+@pytest.mark.parametrize(("kind", "token"), VENDOR_TOKENS_8,
+                         ids=[kind for kind, _ in VENDOR_TOKENS_8])
+@pytest.mark.parametrize("shape", ["API_TOKEN={}", "the new key is {} (rotated today)",
+                                   '  "key": "{}",'])
+def test_round_8_vendor_tokens_are_found_in_code_and_prose(kind: str, token: str,
+                                                           shape: str) -> None:
+    assert found(shape.format(token)) == [(kind, token)]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_8_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_8_SHAPES)])
+def test_unionpay_calls_plists_openapi_sql_columns_chat_and_vendor_keys_set_i_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+def test_a_value_in_a_lua_long_string_is_found_without_its_brackets() -> None:
+    assert found(f"M.db_password = [[{PASSWORD_8}]]") == [("password", PASSWORD_8)]
+
+
+#: What round 8 must not report: Australia's numbers for drama (ACMA), Supabase's local
+#: development keys, environment lookups as values in Perl, R, Julia, Ruby and others, a
+#: documentation token in a Lua long string, and a JSON number under a key that names
+#: no phone.
+NOT_CREDENTIALS_8 = [
+    "Contact number: 0491 570 156",
+    "phone: +61 491 570 159",
+    "PHONE = '(02) 5550 3006'",
+    "Office: (03) 7010 4321",
+    'SUPABASE_ANON_KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwic'
+    'm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"',
+    'secret_key <- "$ENV{SECRET_KEY}"',
+    "export SECRET_KEY=$ENV{SECRET_KEY}",
+    'db_password <- Sys.getenv("DB_PASSWORD")',
+    '  environment.variables.DB_PASSWORD = "Sys.getenv("DB_PASSWORD")";',
+    '"db_password": "Sys.getenv(\\"DB_PASSWORD\\")"',
+    'password = ENV.fetch("DB_PASSWORD")',
+    'api_token: std::env::var("API_TOKEN")',
+    'secret = os.Getenv("APP_SECRET")',
+    'password: Deno.env.get("DB_PASSWORD")',
+    "M.github_token = [[ghp_16C7e42F292c6912E7710c838347Ae178B4a]]",
+    '  "duration": 132000000,\n  "phone_verified": true',
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_8)
+def test_australian_drama_numbers_demo_keys_and_environment_lookups_are_not_reported(
         text: str) -> None:
     assert found(text) == []
 

@@ -37,8 +37,9 @@ def luhn_check_digit(payload: str) -> str:
 #: Issuer -> ((first digits low, high), allowed lengths) ranges, from the issuers' published
 #: IIN ranges, with the ranges still in circulation that older tables list (JCB's 15-digit
 #: 1800 and 2131, Diners Club 38-39 with 14 digits, Maestro's 50 and 56-69 blocks as the
-#: widely used card-type tables give them: 50, 56-59, 63, 67). A number is a card number
-#: only if its prefix falls in a range whose lengths include its own length.
+#: widely used card-type tables give them: 50, 56-59, 63, 67), UnionPay's 62 and Mir's
+#: 2200-2204. A number is a card number only if its prefix falls in a range whose lengths
+#: include its own length.
 CARD_ISSUERS: Mapping[str, tuple[tuple[tuple[int, int], tuple[int, ...]], ...]] = {
     "visa": (((4, 4), (13, 16, 19)),),
     "mastercard": (((51, 55), (16,)), ((2221, 2720), (16,))),
@@ -50,6 +51,8 @@ CARD_ISSUERS: Mapping[str, tuple[tuple[tuple[int, int], tuple[int, ...]], ...]] 
                ((36, 36), (14, 15, 16, 17, 18, 19)), ((38, 39), (14, 16, 17, 18, 19))),
     "maestro": (((50, 50), tuple(range(12, 20))), ((56, 59), tuple(range(12, 20))),
                 ((63, 63), tuple(range(12, 20))), ((67, 67), tuple(range(12, 20)))),
+    "unionpay": (((62, 62), (16, 17, 18, 19)),),
+    "mir": (((2200, 2204), (16, 17, 18, 19)),),
 }
 
 

@@ -1,4 +1,5 @@
-"""The header of a table's column: what names a cell of a CSV or TSV export.
+"""The header of a table's column: what names a cell of a CSV or TSV export or of a
+Markdown table.
 
 A value in a row of ``id,name,db_password,created`` is named by the header above it, not
 by anything on its own line. :func:`column_header` finds that header for the detectors.
@@ -11,9 +12,9 @@ import re
 __all__ = ["column_header"]
 
 #: A header's cell: a name (letters first), optionally quoted; empty cells are allowed.
-_HEADER_CELL = re.compile(r"[ \t]*\"?(?:[A-Za-z_][\w .#/()-]{0,60})?\"?[ \t]*")
+_HEADER_CELL = re.compile(r"[ \t]*\"?(?:[A-Za-z_][\w .#/()'-]{0,60})?\"?[ \t]*")
 #: A cell that is a name without digits: a row of them is a header.
-_NAME_CELL = re.compile(r"[ \t]*\"?[A-Za-z_][A-Za-z_ .#/()-]{0,60}\"?[ \t]*|[ \t]*")
+_NAME_CELL = re.compile(r"[ \t]*\"?[A-Za-z_][A-Za-z_ .#/()'-]{0,60}\"?[ \t]*|[ \t]*")
 #: How far above a row its header may be, in lines.
 _REACH = 30
 

@@ -62,6 +62,8 @@ _PUBLISHED = (
     "38520000023237 36227206271667 3056930009020004 36006666333344 36148900647913 "
     "3530111333300000 3566002020360505 3566111111111113 3528000000000007 6759649826438453 "
     "6799990100000000019 6304000000000000 6771798021000008 "
+    # UnionPay
+    "6200000000000005 6200000000000047 6205500000000000004 6212345678901232 "
     # Example IBANs
     "DE89370400440532013000 GB82WEST12345698765432 GB29NWBK60161331926819 "
     "GB33BUKB20201555555555 FR1420041010050500013M02606 NL91ABNA0417164300 "
@@ -113,6 +115,16 @@ _STORE_REFERENCE = re.compile(
 #: A reference to an environment variable as Windows and PowerShell write it, whole:
 #: ``%SMTP_PASSWORD%``, ``$env:API_KEY``, ``${env:API_KEY}``.
 _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\}?", re.I)
+#: A lookup of an environment variable as code writes it, standing where a value goes:
+#: Perl's ``$ENV{X}``, Ruby's and Julia's ``ENV["X"]`` and ``ENV.fetch("X")``, R's
+#: ``Sys.getenv("X")``, ``os.getenv``, ``System.getenv``, Go's ``os.Getenv``, .NET's
+#: ``Environment.GetEnvironmentVariable``, Rust's ``std::env::var``, Python's
+#: ``os.environ["X"]``, Node's ``process.env.X``, Deno's ``Deno.env.get``, Laravel's
+#: ``env('X')``; the rest of the value may be cut off where a quote inside it ended it.
+_ENV_LOOKUP = re.compile(
+    r"\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]"
+    r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
+    r"|env(?:::var|\.get)?)[\[(]")
 #: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
 _PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
@@ -151,7 +163,8 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
     case, a token's prefix and a mask (``xoxb-***``), references to a secret store or
     the environment (``env:API_TOKEN``, ``vault:secret/app#key``, ``%SMTP_PASSWORD%``,
-    ``$env:API_KEY``), counting sequences
+    ``$env:API_KEY``), lookups of an environment variable in code (``$ENV{X}``,
+    ``Sys.getenv("X")``, ``process.env.X``), counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
@@ -160,7 +173,7 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     lowered = value.lower()
     if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
         return True  # a substring test first: the pattern is slow, and most values pass
-    if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) \
+    if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) or _ENV_LOOKUP.match(value) \
             or _SEQUENCE.search(lowered) or _ENV_REFERENCE.fullmatch(value) \
             or _PREFIX_MASK.fullmatch(value):
         return True

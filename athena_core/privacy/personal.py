@@ -129,12 +129,18 @@ def _nanp_fictional(digits: str) -> bool:
 _UK_DRAMA = re.compile(
     r"(?:7700900|1632960|2079460|1(?:1[3-8]|21|31|41|51|61)4960|1914980|2896496|2920180"
     r"|8081570|9098790|3069990)\d{3}")
+#: Australia's numbers for creative works (ACMA), without the trunk 0: mobile 0491 570 000
+#: to 0491 579 999, the ``5550 xxxx`` and ``7010 xxxx`` blocks of the 02, 03, 07 and 08
+#: areas, and freephone 1800 160 401, 1800 975 707-711 and 1300 975 707-711.
+_AU_DRAMA = re.compile(r"49157\d{4}|[2378](?:5550|7010)\d{4}|1[38]00975(?:70[7-9]|71[01])"
+                       r"|1800160401")
 
 
 def _fictional(value: str) -> bool:
     """Whether a number written as ``value`` is in a range set aside for fiction and
-    documentation: the North American 555-0100 to 555-0199 or the UK's drama ranges
-    (:data:`_UK_DRAMA`, written nationally with the trunk 0 or after +44 / 0044)."""
+    documentation: the North American 555-0100 to 555-0199, the UK's drama ranges
+    (:data:`_UK_DRAMA`, written nationally with the trunk 0 or after +44 / 0044) or
+    Australia's (:data:`_AU_DRAMA`, with the trunk 0 or after +61 / 0061)."""
     digits = re.sub(r"\D", "", value.replace("(0)", ""))
     if (len(digits) == 10 or (len(digits) == 11 and digits[0] == "1")) \
             and _nanp_fictional(digits):
@@ -142,19 +148,23 @@ def _fictional(value: str) -> bool:
     for head in ("0044", "44", "0"):
         if digits.startswith(head) and _UK_DRAMA.fullmatch(digits[len(head):]):
             return True
-    return False
+    return any(digits.startswith(head) and _AU_DRAMA.fullmatch(digits[len(head):])
+               for head in ("0061", "61", "0", ""))
 
 
-#: The UK's country code left out of a match: ``+44 (0)20 7946 0018``.
-_UK_BEFORE = re.compile(r"(?:\+|00)44[ \t]*(?:\(0\)[ \t]*)?$")
+#: The UK's or Australia's country code left out of a match (``+44 (0)20 7946 0018``,
+#: ``+61 491 570 159``), or an area code in parentheses (``(02) 5550 3006``).
+_CODE_BEFORE = re.compile(
+    r"(?:(?:\+|00)(?P<code>44|61)[ \t]*(?:\(0\)[ \t]*)?|\((?P<area>\d{1,5})\)[ \t]*)$")
 
 
 def _not_fictional(check: Check) -> Check:
     """``check``, but no number in a range set aside for fiction (:func:`_fictional`)."""
     def checked(match: re.Match[str], text: str) -> float | None:
         value = match.group()
-        if _UK_BEFORE.search(text, max(0, match.start() - 12), match.start()):
-            value = "44" + value
+        before = _CODE_BEFORE.search(text, max(0, match.start() - 12), match.start())
+        if before:
+            value = (before["code"] or before["area"]) + value
         return None if _fictional(value) else check(match, text)
     return checked
 
@@ -246,9 +256,30 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
     plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value) \
         and not _DOTTED_QUAD.fullmatch(value)
     if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
-            or not _phone_word(text, start, end):
+            or _named_otherwise(text, start) or not _phone_word(text, start, end):
         return None
     return 0.6
+
+
+#: The key or setting a value is given to right before it: a quoted key (``"duration": ``)
+#: or a name with ``=`` or ``:`` (``timeout=``, ``retry_after_ms:``).
+_NAME_BEFORE = re.compile(r"(?P<quote>[\"']?)(?P<name>[A-Za-z_][\w.-]{0,40})(?P=quote)"
+                          r"[ \t]*(?P<sep>[:=])[ \t]*[\"']?$")
+#: An identifier rather than a word of prose: with ``_``, ``.`` or ``-``, or in camel case.
+_IDENTIFIER = re.compile(r"\w+[_.-]\w+|[a-z]+[A-Z]\w*")
+
+
+def _named_otherwise(text: str, start: int) -> bool:
+    """Whether the number at ``start`` is the value of a key or setting whose name is no
+    phone's (``"duration": 132000000``, ``timeout_ms=...``): a phone word elsewhere in
+    the text does not make it one. A word of prose before a colon ("text me: ...") is no
+    key."""
+    named = _NAME_BEFORE.search(text, max(0, start - 48), start)
+    if named is None or not (named["quote"] or named["sep"] == "="
+                             or _IDENTIFIER.fullmatch(named["name"])):
+        return False
+    name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
+    return not _PHONE_WORDS.search(name) and not re.search(r"number|contact|num\b|no\b", name)
 
 
 def phone_detector(context: DetectorContext) -> RuleDetector:
@@ -321,9 +352,10 @@ def _card(match: re.Match[str], text: str) -> float | None:
 def card_detector(context: DetectorContext) -> RuleDetector:
     """Payment card numbers (12 to 19 digits, written together or grouped with spaces or
     hyphens) that pass the Luhn check and fall in a real issuer's range with a length
-    that issuer uses: Visa, Mastercard, American Express, Discover, JCB, Diners Club and
-    Maestro; not the payment processors' published test numbers (``4242 4242 4242 4242``,
-    ``4111 1111 1111 1111``, ... :data:`~athena_core.privacy.lookalikes.PUBLISHED_NUMBERS`)."""
+    that issuer uses: Visa, Mastercard, American Express, Discover, JCB, Diners Club,
+    Maestro, UnionPay and Mir; not the payment processors' published test numbers (``4242
+    4242 4242 4242``, ``4111 1111 1111 1111``, ...
+    :data:`~athena_core.privacy.lookalikes.PUBLISHED_NUMBERS`)."""
     return RuleDetector(context.name, (Rule("payment_card", _CARD, _card),))
 
 
@@ -370,6 +402,7 @@ _SSN_SOCIAL = re.compile(
     rf"(?i){_SSN_START}{_SSN_NAME}"
     r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"'`]?"
     r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
+    r"|[\"']?[ \t]*\n[ \t-]*value[\"']?[ \t]*:[ \t]*[\"']?"
     r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
     r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
     r"[^\n\d]{0,40}?)(\d{9})\b")
@@ -386,8 +419,10 @@ def _ssn(match: re.Match[str], text: str) -> float | None:
     return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
 
 
-#: Nine digits in a cell of a CSV or TSV row: an SSN where the column's header names one.
-_SSN_CELL = re.compile(r"[,;\t]\"?(\d{9})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+#: Nine digits in a cell of a CSV or TSV row or a Markdown table: an SSN where the column's
+#: header names one.
+_SSN_CELL = re.compile(r"(?:[,;\t]\"?|\|[ \t]*)(\d{9})"
+                       r"(?:\"?(?=[,;\t]|[ \t]*(?:\n|$))|[ \t]*(?=\|))")
 _SSN_COLUMN = re.compile(rf"(?i)^{_SSN_NAME}$|ssn(?![a-z])")
 
 

@@ -59,11 +59,17 @@ def _b64json(part: str) -> object:
         return None
 
 
+#: The issuers of JWTs published for local development: the Supabase CLI's anon and
+#: service-role keys (``"iss": "supabase-demo"``), the same on every developer's machine.
+_DEMO_ISSUERS = frozenset({"supabase-demo"})
+
+
 def _jwt(match: re.Match[str], text: str) -> float | None:
     header, payload, _ = match.group().split(".", 2)
     decoded = _b64json(header)
-    if not isinstance(decoded, dict) or "alg" not in decoded \
-            or not isinstance(_b64json(payload), dict) or match.group() in KNOWN_SAMPLES:
+    claims = _b64json(payload)
+    if not isinstance(decoded, dict) or "alg" not in decoded or not isinstance(claims, dict) \
+            or match.group() in KNOWN_SAMPLES or claims.get("iss") in _DEMO_ISSUERS:
         return None
     return 1.0
 
@@ -95,14 +101,16 @@ def _aws_secret(match: re.Match[str], text: str) -> float | None:
             and entropy(value) < 4.45:
         return None  # a long identifier (``getAwsSecretAccessKeyFromParameterStore2``)
     start, end = match.span()
+    if text[start - 1:start] in ("-", "_", ".") or text[end:end + 1] in ("-", "_") \
+            or (text[end:end + 1] == "." and text[end + 1:end + 2].isalnum()):
+        return None  # a part of a longer token (a JWT's signature cut at ``_``)
     if _SECRET_WORD.search(text, max(0, start - 40), start) \
             or _SECRET_WORD.search(text, end, end + 40):
         return 0.9
     if _AWS_KEY_ID.search(text, max(0, start - 200), start):
         return 0.8
     if ("/" in value or "+" in value) and any(c.isdigit() for c in value) \
-            and entropy(value) >= 4.3 and text[start - 1:start] not in ("-", "_", ".") \
-            and text[end:end + 1] not in ("-", "_", ".") \
+            and entropy(value) >= 4.3 and text[end:end + 1] != "." \
             and not _SIGNATURE_CONTEXT.search(text, max(0, start - 40), start):
         return 0.6  # the shape alone: mixed case, digits, ``/`` or ``+``, random
     return None
@@ -135,9 +143,12 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
 
 
 #: The groups a password rule may find its value in: in a raw string (``"""..."""``, as
-#: Kotlin, Scala and Swift write them), quoted, in curly quotes, between markdown
-#: emphasis, in an HTML inline element, or bare.
-_VALUE_GROUPS = ("raw", "triple", "quoted", "curly", "emphasis", "tagged", "bare")
+#: Kotlin, Scala and Swift write them), in a Lua long string (``[[...]]``), quoted, in
+#: curly quotes, between markdown emphasis, in an HTML inline element, or bare.
+_VALUE_GROUPS = ("raw", "triple", "long", "quoted", "curly", "emphasis", "tagged", "bare")
+#: And, for the rules that have it, a literal: a value where no code can stand (an
+#: OpenAPI example), taken as written, as a quoted one is.
+_ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "literal")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
@@ -149,12 +160,14 @@ _LAST = _STOP + ".:\\\\"
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
 #: HTML elements a value is shown in (``<b>S3cret!</b>``, ``<code>S3cret!</code>``).
 _INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
-#: A value in a C++ raw string (``R"(...)"``, ``R"tag(...)tag"``), in quotes (escaped
+#: A value in a C++ raw string (``R"(...)"``, ``R"tag(...)tag"``), a Lua long string
+#: (``[[...]]``), in quotes (escaped
 #: ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
 #: curly quotes, markdown emphasis or an HTML inline element, or a bare one up to the next
 #: space, quote, separator or closing bracket.
 _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=delim)\""
           r"|\"\"\"(?P<triple>[^\"\n]{1,200})\"\"\""
+          r"|\[\[(?P<long>[^\n]{1,200}?)\]\](?!\])"
           r"|(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
@@ -168,7 +181,7 @@ _VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
 def _value(match: re.Match[str]) -> tuple[str, bool]:
     """The value a password rule matched, and whether it was quoted."""
     groups = match.re.groupindex
-    for name in _VALUE_GROUPS:
+    for name in _ALL_VALUE_GROUPS:
         if name in groups and match.group(name) is not None:
             return match.group(name), name != "bare"
     raise AssertionError("unreachable: a password rule matches one of its value groups")
@@ -236,7 +249,7 @@ def _names_password(match: re.Match[str]) -> bool:
 
 def _groups(match: re.Match[str]) -> tuple[str, ...]:
     names = match.re.groupindex
-    return tuple(name for name in _VALUE_GROUPS if name in names) or ("bare",)
+    return tuple(name for name in _ALL_VALUE_GROUPS if name in names) or ("bare",)
 
 
 #: The fields of an ARN before its resource type: ``arn:aws:secretsmanager:eu-west-1:1234:``.
@@ -366,6 +379,15 @@ def _password_below(match: re.Match[str], text: str) -> float | None:
 _FILE_NAME = re.compile(r"[\w.-]*\.[A-Za-z][A-Za-z0-9]{0,5}")
 
 
+def _password_argument(match: re.Match[str], text: str) -> float | None:
+    """A password passed by position: not a word or a name (``"database_name"``), so a
+    digit or a symbol besides ``_``, ``-`` and ``.``."""
+    value, _ = _value(match)
+    if not any(c.isdigit() or not (c.isalnum() or c in "_-. ") for c in value):
+        return None
+    return _password(match, text)
+
+
 def _bearer(match: re.Match[str], text: str) -> float | None:
     """An opaque token after ``Bearer``: letters and digits, not a look-alike."""
     value = match.group("bare")
@@ -404,7 +426,7 @@ _TYPE_ANNOTATION = r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t
 _STRING_WRAPPER = (r"(?:@(?=\")|(?:[A-Za-z_]\w*::)+(?:from|new)\([ \t]*(?=[\"'])"
                    r"|std::string\([ \t]*(?=[\"'])|~[a-zA-Z]\((?=[^()\s]+\)))?")
 _ASSIGNMENT = re.compile(
-    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]){{0,2}}{_TYPE_ANNOTATION}"
+    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]|\*{{1,2}}){{0,2}}{_TYPE_ANNOTATION}"
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
@@ -417,7 +439,7 @@ _ASSIGNMENT = re.compile(
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
 #: like a password (a letter and a digit or symbol) a few words after the word.
 _NAMED_BEFORE = re.compile(
-    rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+\(?"
+    rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+\(?`?"
     rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(]{{5,63}}[^{_LAST}])")
 #: "X is the password", "X is still the right password", "X as the new password",
 #: "X <- that's the password", "X - this is my password": the value before the word
@@ -483,7 +505,7 @@ _DEFAULT_OR = re.compile(
 _CALL_WITH_NAME = (r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add"
                    r"|define|setenvironmentvariable|getorelse)\(")
 _DEFAULT_ARGUMENT = re.compile(
-    rf"(?i){_CALL_WITH_NAME}[ \t]*[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
+    rf"(?i){_CALL_WITH_NAME}[ \t]*(?:ENV[ \t]*,[ \t]*)?[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
     rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
 _DEFAULT_SHELL = re.compile(
     rf"(?i)\$\{{\w*?(?:{_KEY_WORDS})\w*(?::?-|:)(?P<bare>[^}}\s\"']{{1,200}})(?=\}})")
@@ -539,10 +561,12 @@ _CREDENTIAL_PAIR = re.compile(
 _QUESTION_END = r"(?:\?|[ \t]+(?:again|please)[ \t]*(?=\n|  ))"
 #: A chat answer: the value alone on the line after a question about a password or key
 #: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any and a "yes
-#: it's"; or after the question in the same message ("the password? I have ...").
+#: it's", or on the line after a line of its own naming the speaker and the time ("Kenji
+#: Tanaka  14:05"); or after the question in the same message ("the password? I have ...").
 _ANSWER = re.compile(
     rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}?{_QUESTION_END}"
-    r"(?:(?:[ \t]*\n|  )(?:[^\n]{0,40}?:[ \t]+)?|[ \t]+(?:i have|i've got|i got)[ \t]+)"
+    r"(?:(?:[ \t]*\n|  )(?:[^\n]{0,40}?\b\d{1,2}:\d{2}\b[^\n]{0,30}\n)?(?:[^\n]{0,40}?:[ \t]+)?"
+    r"|[ \t]+(?:i have|i've got|i got)[ \t]+)"
     r">?[ \t]*(?:(?:yes|yeah|yep|sure|ok)[ \t,]+)?(?:(?:it's|it is|its|that's)[ \t]+)?"
     r"(?P<bare>[^\s\"'`>]{6,128})(?=[ \t]*(?:\n|$)|\"[,}\]\s])")
 _URL_PASSWORD = (
@@ -556,6 +580,51 @@ _URL_PASSWORD = (
 _DIRECTIVE = re.compile(
     rf"(?i)[ \t]*(?:setenv|set|env)[ \t]+\$?[\w.-]*?(?:{_KEY_WORDS})[\w.-]*[ \t]+(?![=:])"
     + _VALUE)
+
+#: An argument of a call, quoted or not (no nested call).
+_ARGUMENT = r"(?:\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|[^(),\n\"']{1,80})"
+#: A password passed by position: the third argument of a database connection with a
+#: user as the second (Perl's ``DBI->connect($dsn, 'app', '...')``, ``new PDO($dsn,
+#: 'app', '...')``, ``mysqli_connect('db', 'app', '...')``, JDBC's ``getConnection(url,
+#: "app", "...")``); the second of a login or a bind with a quoted user
+#: (``client.login("ana", "...")``, ``conn.simple_bind_s("cn=admin", "...")``,
+#: ``HTTPBasicAuth("ana", "...")``, ``auth=("ana", "...")``); the only one of an
+#: ``auth`` call (Lua's and Ruby's redis clients: ``redis:auth("...")``).
+_POSITIONAL_PASSWORD = re.compile(
+    r"(?:(?<![\w$])(?:connect|mysqli_connect|mysql_connect|pg_connect|getConnection|PDO)"
+    rf"[ \t]*\([ \t]*{_ARGUMENT}[ \t]*,[ \t]*[\"'][^\"'\n]{{1,64}}[\"'][ \t]*,[ \t]*"
+    r"|(?<![\w$])(?:login|log_in|logon|signin|sign_in|authenticate|simple_bind_s|bind_s"
+    r"|bind|HTTPBasicAuth|HTTPDigestAuth|BasicAuth|basic_auth|NetworkCredential"
+    r"|UsernamePasswordCredentials|PasswordAuthentication|auth[ \t]*=)"
+    r"[ \t]*\([ \t]*[\"'][^\"'\n]{1,64}[\"'][ \t]*,[ \t]*"
+    r"|(?<![\w$-])auth[ \t]*\([ \t]*(?=[\"'][^\"'\n]{1,200}[\"'][ \t]*\)))" + _QUOTED)
+#: Groovy's and Gradle's setting without ``=``: ``storePassword "..."``, ``keyPassword
+#: '...'`` at a line's start or after ``{`` or ``;``.
+_SPACED_SETTING = re.compile(
+    rf"(?m)(?:^|(?<=[{{;]))[ \t]*[A-Za-z_]\w*?(?i:{_PASSWORD_WORD}|secret|token)\w*[ \t]+"
+    + _QUOTED)
+#: A property list's key naming a secret with its value in the ``<string>`` after it, on
+#: the same line or the next: ``<key>Password</key>`` then ``<string>...</string>``.
+_PROPERTY_LIST = re.compile(
+    rf"(?i)<key>[\w .-]*?(?:{_KEY_WORDS})[\w .-]*</key>[ \t]*\n?[ \t]*"
+    r"<string>(?P<tagged>[^<>\n]{1,200})</string>")
+#: An example in an API description under the schema, property or header that names a
+#: secret: OpenAPI's ``DbPassword:`` (or ``name: X-Client-Secret``) and, up to three lines
+#: below, ``example:``, ``default:``, ``x-example:`` or ``x-test-value:``.
+_SCHEMA_EXAMPLE = re.compile(
+    rf"(?im)^[ \t]*(?:-[ \t]*)?(?:name:[ \t]*[\"']?)?[\w-]*?(?:{_KEY_WORDS})[\w-]*[\"']?:?"
+    r"[ \t]*\n(?:[ \t]+(?!name:)[\w-]+:[^\n]*\n){0,3}?"
+    r"[ \t]+(?:example|default|x-example|x-test-value):[ \t]*"
+    rf"(?:{_QUOTED}|(?P<literal>[^\s\"'][^\n]{{0,199}}?))[ \t]*$")
+#: SQL's ``INSERT INTO t (a, smtp_pass) VALUES (7, '...')``: the value in the place of a
+#: column named for a secret (one pattern per place, the first eight).
+_INSERT_COLUMN = r"[ \t]*[\"`\[]?[\w.]+[\"`\]]?[ \t]*"
+_INSERT_VALUE = r"[ \t]*(?:'[^'\n]*'|[^,()'\n]+)[ \t]*"
+_INSERTS = tuple(re.compile(
+    rf"(?i)\binsert[ \t]+into[ \t]+[\w.\"`\[\]]+[ \t]*\((?:{_INSERT_COLUMN},){{{place}}}"
+    rf"[ \t]*[\"`\[]?[\w.]*?(?:{_KEY_WORDS})[\w.]*[\"`\]]?[ \t]*(?:,[^()\n]*)?\)[ \t]*"
+    rf"values[ \t]*\((?:{_INSERT_VALUE},){{{place}}}[ \t]*'(?P<quoted>[^'\n]{{1,200}})'")
+    for place in range(8))
 
 #: Setting a secret-named variable in prose: "I set `ADMIN_PASSWORD` to `...`", "changed
 #: the api_key to ...", "updated the admin password on file to ...".
@@ -680,8 +749,10 @@ def _sas_signature(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-#: A cell of a CSV or TSV row (after its delimiter): named by its column's header.
-_CELL = re.compile(r"[,;\t]\"?(?P<bare>[^\s,;\t\"]{6,200})\"?(?=[,;\t]|[ \t]*(?:\n|$))")
+#: A cell of a CSV or TSV row (after its delimiter) or of a Markdown table (between
+#: pipes): named by its column's header.
+_CELL = re.compile(r"(?:[,;\t]\"?|\|[ \t]*)(?P<bare>[^\s,;\t\"|]{6,200})"
+                   r"(?:\"?(?=[,;\t]|[ \t]*(?:\n|$))|[ \t]*(?=\|))")
 _PASSWORD_COLUMN = re.compile(rf"(?i){_PASSWORD_WORD}")
 _SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
 #: Columns whose name holds a secret word but not a secret: ``password_changed``,
@@ -802,6 +873,47 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("cloudflare_origin_ca_key", r"v1\.0-[0-9a-f]{24}-[0-9a-f]{146}", ("v1.0-",)),
     ("alibaba_access_key", r"LTAI[A-Za-z0-9]{12,20}", ("ltai",)),
     ("nuget_api_key", r"oy2[a-z0-9]{43}", ("oy2",)),
+    # Round 8: each as its vendor documents it (prefix, length, alphabet).
+    ("rubygems_api_key", r"rubygems_[0-9a-f]{48}", ("rubygems_",)),
+    ("replicate_api_token", r"r8_[A-Za-z0-9]{37}", ("r8_",)),
+    ("langsmith_api_key", r"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}", ("lsv2_",)),
+    ("perplexity_api_key", r"pplx-[A-Za-z0-9]{48}", ("pplx-",)),
+    ("flyio_token", r"fo1_[A-Za-z0-9_-]{43}|FlyV1 fm[12]a?_[A-Za-z0-9+/=_,-]{60,}",
+     ("fo1_", "flyv1 fm")),
+    ("dynatrace_token", r"dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}", ("dt0c01.",)),
+    ("square_access_token", r"EAAA[A-Za-z0-9_-]{60}|sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}",
+     ("eaaa", "sq0atp-", "sq0csp-")),
+    ("clojars_token", r"CLOJARS_[a-z0-9]{60}", ("clojars_",)),
+    # Firebase Cloud Messaging's legacy server keys.
+    ("firebase_server_key", r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}", ("aaaa",)),
+    ("pinecone_api_key", r"pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}", ("pcsk_",)),
+    ("docker_token", r"dckr_pat_[A-Za-z0-9_-]{27}", ("dckr_pat_",)),
+    ("figma_token", r"figd_[A-Za-z0-9_-]{40}", ("figd_",)),
+    ("sonarqube_token", r"sq[pua]_[0-9a-f]{40}", ("sqp_", "squ_", "sqa_")),
+    ("buildkite_token", r"bkua_[0-9a-f]{40}", ("bkua_",)),
+    ("grafana_cloud_token", r"glc_[A-Za-z0-9+/]{32,400}={0,2}", ("glc_",)),
+    ("netlify_token", r"nfp_[A-Za-z0-9]{36}", ("nfp_",)),
+    ("hubspot_token", r"pat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"
+     r"-[0-9a-f]{12}", ("pat-na1-", "pat-eu1-")),
+    ("airtable_token", r"pat[A-Za-z0-9]{14}\.[0-9a-f]{64}", ("pat",)),
+    ("contentful_token", r"CFPAT-[A-Za-z0-9_-]{43}", ("cfpat-",)),
+    ("prefect_api_key", r"pnu_[A-Za-z0-9]{36}", ("pnu_",)),
+    ("sourcegraph_token", r"sgp_(?:[0-9a-f]{16}_)?[0-9a-f]{40}", ("sgp_",)),
+    ("easypost_api_key", r"EZ[AT]K[A-Za-z0-9]{54}", ("ezak", "eztk")),
+    ("shippo_token", r"shippo_(?:live|test)_[0-9a-f]{40}", ("shippo_",)),
+    ("duffel_token", r"duffel_(?:live|test)_[A-Za-z0-9_-]{43}", ("duffel_",)),
+    ("nvidia_api_key", r"nvapi-[A-Za-z0-9_-]{64}", ("nvapi-",)),
+    ("mapbox_secret_token", r"sk\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}", ("sk.eyj",)),
+    ("google_oauth_token", r"ya29\.[A-Za-z0-9_-]{30,}|1//0[A-Za-z0-9_-]{40,}", ("ya29.", "1//0")),
+    ("bitbucket_app_password", r"ATBB[A-Za-z0-9_=.-]{32}", ("atbb",)),
+    ("jfrog_token", r"AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56}", ("akcp", "cmvmdgtu")),
+    ("tencent_secret_id", r"AKID[A-Za-z0-9]{32}", ("akid",)),
+    ("telnyx_api_key", r"KEY[0-9A-F]{32}_[A-Za-z0-9]{22}", ("key",)),
+    ("circleci_token", r"CCIPAT_[A-Za-z0-9]{22}_[0-9a-f]{40}", ("ccipat_",)),
+    ("flutterwave_secret_key", r"FLWSECK(?:_TEST)?-[0-9a-f]{32}-X", ("flwseck",)),
+    ("readme_api_key", r"rdme_[a-z0-9]{70}", ("rdme_",)),
+    ("plaid_access_token", r"access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}"
+     r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", ("access-",)),
 )
 
 
@@ -892,6 +1004,9 @@ _RULES: tuple[Rule, ...] = (
     _rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _AFTER, None,
           "shp"),
     _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
+    # Microsoft Entra ID (Azure AD) client secrets: three characters, ``8Q~`` or ``7Q~``.
+    _rule("azure_ad_client_secret", r"[A-Za-z0-9_~.-]{3}[78]Q~[A-Za-z0-9_~.-]{31,34}" + _AFTER,
+          _mixed, "8q~", "7q~"),
     _VENDOR_RULE,
     _rule("terraform_cloud_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}" + _AFTER,
           None, ".atlasv1."),
@@ -966,6 +1081,16 @@ _RULES: tuple[Rule, ...] = (
          anchor=re.compile(r"(?m)^[ \t]*(?:setenv|set|env)[ \t]")),
     Rule("password", _ECHO_TO_FILE, _password_named, group=("quoted", "bare"),
          keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
+    Rule("password", _POSITIONAL_PASSWORD, _password_argument, group="quoted",
+         keywords=("connect", "pdo", "login", "log_in", "logon", "sign", "auth", "bind",
+                   "credential")),
+    Rule("password", _SPACED_SETTING, _password_named, group="quoted",
+         keywords=("pass", "pw", "secret", "token")),
+    Rule("password", _PROPERTY_LIST, _password, group="tagged", keywords=("<key>",)),
+    Rule("password", _SCHEMA_EXAMPLE, _password, group=("quoted", "literal"),
+         keywords=("example:", "default:", "x-test-value:")),
+    *(Rule("password", pattern, _password, group="quoted", keywords=("insert",))
+      for pattern in _INSERTS),
     Rule("password", _CELL, _column_secret, group="bare",
          keywords=("pass", "pw", "psk", "secret", "key", "token", "auth")),
     Rule("api_token", _TOKEN_CANDIDATE, _named_token,
