@@ -173,8 +173,13 @@ def _mixed(rnd: random.Random, n: int, alphabet: str = ALNUM) -> str:
             return value
 
 
+#: The issuers sets A and B plant: the issue's list. UnionPay and Mir (round 8) are left
+#: out so that those sets' documents stay as they were drawn (the unit tests cover them).
+PLANTED_ISSUERS = sorted(set(CARD_ISSUERS) - {"unionpay", "mir"})
+
+
 def card(rnd: random.Random) -> str:
-    issuer = rnd.choice(sorted(CARD_ISSUERS))
+    issuer = rnd.choice(PLANTED_ISSUERS)
     (low, high), lengths = rnd.choice(CARD_ISSUERS[issuer])
     length = rnd.choice(lengths)
     payload = str(rnd.randint(low, high))

@@ -890,8 +890,11 @@ ROUND_8_SHAPES = [
     ("password", f"09:55 - revoked the leaked password (`[[{PASSWORD_8}]]`)."),
     ("password", f"| Environment | DB password |\n| prod | [[{PASSWORD_8}]] |\n"),
     ("us_ssn", "      - key: SSN\n        value: [[512440718]]\n"),
+    ("phone", '  {"key": "phone", "value": "[[0151 2991 6027]]", "type": "secret"},'),
+    ("phone", 'variable "mobile" {\n  default = "[[0151 4722 0815]]"\n}'),
     ("us_ssn", "| Environment | Taxpayer's SSN |\n| prod | [[512440718]] |\n"),
-    ("rubygems_api_key", "auth token [[rubygems_21e47f89ef05e81b8c8bb8598728e83abf98041a52fcbaa9]]"),
+    ("rubygems_api_key", "auth token [[rubygems_21e47f89ef05e81b8c8bb8598728e83abf9804"
+                         "1a52fcbaa9]]"),
     ("replicate_api_token", "  example: [[r8_hwGlfNta0Ul9TCwRtkl425xe9vJRBxL0DHdYn]]"),
     ("langsmith_api_key", 'X = "[[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]]"'),
     ("perplexity_api_key", "[[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]]"),
@@ -899,7 +902,8 @@ ROUND_8_SHAPES = [
     ("dynatrace_token", "[[dt0c01.2WADO1K4U8EZ58K1DVI1RL16.GQY5D6GG785XFTC8GGHPL4LWFTNC8289PQRNGU"
                         "UIBWLCONY56CQM3G8L6Q42S4AR]]"),
     ("square_access_token", "[[EAAALVgmct276X2hYc5FCEBINXXd0TdcvfOOyFuW9lXR-mxuB1QzlIqXgNl7jiEf]]"),
-    ("clojars_token", "| prod | [[CLOJARS_r6s9kf1g5dvugrbzlk3c1wuv2jc9j0bkp37epb7ikd12dgwnb78p7j4b22ew]] |"),
+    ("clojars_token", "| prod | [[CLOJARS_r6s9kf1g5dvugrbzlk3c1wuv2jc9j0bkp37epb7ikd12dgwnb"
+                      "78p7j4b22ew]] |"),
 ]
 
 
@@ -996,6 +1000,7 @@ NOT_CREDENTIALS_8 = [
     'password: Deno.env.get("DB_PASSWORD")',
     "M.github_token = [[ghp_16C7e42F292c6912E7710c838347Ae178B4a]]",
     '  "duration": 132000000,\n  "phone_verified": true',
+    "> **Note**: the SMTP password in `.env.staging` is now {{ vault_smtp_password }}",
 ]
 
 

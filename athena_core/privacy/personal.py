@@ -265,6 +265,9 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
 #: or a name with ``=`` or ``:`` (``timeout=``, ``retry_after_ms:``).
 _NAME_BEFORE = re.compile(r"(?P<quote>[\"']?)(?P<name>[A-Za-z_][\w.-]{0,40})(?P=quote)"
                           r"[ \t]*(?P<sep>[:=])[ \t]*[\"']?$")
+#: Names that say nothing of what a value is: the pair's other name does
+#: (``{"key": "phone", "value": ...}``, ``variable "mobile" { default = ... }``).
+_GENERIC_NAMES = frozenset({"value", "default", "example", "val", "text", "data", "content"})
 #: An identifier rather than a word of prose: with ``_``, ``.`` or ``-``, or in camel case.
 _IDENTIFIER = re.compile(r"\w+[_.-]\w+|[a-z]+[A-Z]\w*")
 
@@ -276,7 +279,8 @@ def _named_otherwise(text: str, start: int) -> bool:
     key."""
     named = _NAME_BEFORE.search(text, max(0, start - 48), start)
     if named is None or not (named["quote"] or named["sep"] == "="
-                             or _IDENTIFIER.fullmatch(named["name"])):
+                             or _IDENTIFIER.fullmatch(named["name"])) \
+            or named["name"].lower() in _GENERIC_NAMES:
         return False
     name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
     return not _PHONE_WORDS.search(name) and not re.search(r"number|contact|num\b|no\b", name)

@@ -436,10 +436,11 @@ _ASSIGNMENT = re.compile(
     r"|[ \t]is[ \t]|[ \t]was[ \t])"
     r"[ \t]*(?:\*{1,2}[ \t]+)?"
     rf"{_TAGS_BETWEEN}{{0,4}}?{_STRING_WRAPPER}" + _VALUE)
-#: "the password S3cure#Pass", "the password on file (S3cure#Pass)": a value that looks
-#: like a password (a letter and a digit or symbol) a few words after the word.
+#: "the password S3cure#Pass", "the password on file (S3cure#Pass)", "the leaked password
+#: (`S3cure#Pass`)": a value that looks like a password (a letter and a digit or symbol) a
+#: few words after the word.
 _NAMED_BEFORE = re.compile(
-    rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+\(?`?"
+    rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+(?:\(`?)?"
     rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(]{{5,63}}[^{_LAST}])")
 #: "X is the password", "X is still the right password", "X as the new password",
 #: "X <- that's the password", "X - this is my password": the value before the word
