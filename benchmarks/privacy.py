@@ -6,7 +6,7 @@ cost per KB and against the ``remember`` budget, next to Presidio and detect-sec
     python benchmarks/privacy.py                 # about two minutes
     python benchmarks/privacy.py --docs 2000 --seed 7 --json
 
-Nine corpora, each scored separately, and clean text:
+Eleven corpora, each scored separately, and clean text:
 
 * **development** (``--seed``): documents in prose and code generated from template set A,
   with planted values of every type (labelled), plus checksum-mutated twins of card
@@ -56,13 +56,25 @@ Nine corpora, each scored separately, and clean text:
   SQL dumps - with its own value generators), written before round 6's detector changes
   and evaluated once as held out at its end; its misses are fixed by class in round 7, so
   it is a tuning set now.
-* **held-out I** (``--seed`` + 9000): set I (``privacy_heldout_i.py``: Confluence and
+* **set I** (``--seed`` + 9000): set I (``privacy_heldout_i.py``: Confluence and
   Notion exports, Meet chats, pull-request reviews, postmortems, README install
   sections, tax forms, insurance claims, travel bookings, school records; Sentry and
   Datadog events, Heroku config, Render and Railway files, Firebase and Supabase
   configuration, Android gradle and iOS plists, Nix and Bazel files, Lua, Perl, R and
   Julia source, Postgres and MySQL logs, OpenAPI specifications - with its own value
-  generators), written before round 7's detector changes and evaluated once at its end.
+  generators), written before round 7's detector changes and evaluated once as held out
+  at its end; its misses are fixed by class in round 8, so it is a tuning set now.
+* **held-out J** (``--seed`` + 10000): set J (``privacy_heldout_j.py``: Trello card
+  exports, Asana comments, Basecamp message boards, Reddit posts, Signal exports,
+  voicemail transcriptions, service contracts, rental applications, payroll stubs,
+  shipping labels, pharmacy orders, wedding RSVPs, conference registrations, donation
+  receipts, job applications, police reports; journalctl output, Caddyfiles, Nomad jobs,
+  Pulumi stacks, CloudFormation, Argo CD applications, CMake, Cargo and pyproject files,
+  Maven settings, pip.conf and .gitconfig, rclone and s3cmd configuration, VB.NET, F#,
+  Dart, Haskell, Groovy and Objective-C source, Prisma schemas, dbt profiles, Airflow
+  connections, Kafka client properties, LDIF, Postfix maps, Keychain dumps, browsers'
+  password exports, muttrc and ZNC configuration - with its own value generators),
+  written before round 8's detector changes and evaluated once at its end.
 * **clean text**: the LoCoMo conversations (``--clean``, beside the project when
   present), which hold nothing sensitive: every finding there is false.
 
@@ -124,7 +136,8 @@ from privacy_heldout_e import documents_e  # set E (tuned on since round 4)
 from privacy_heldout_f import documents_f  # set F (tuned on since round 5)
 from privacy_heldout_g import documents_g  # set G (tuned on since round 6)
 from privacy_heldout_h import documents_h  # set H (tuned on since round 7)
-from privacy_heldout_i import documents_i  # the held-out set I (round 7)
+from privacy_heldout_i import documents_i  # set I (tuned on since round 8)
+from privacy_heldout_j import documents_j  # the held-out set J (round 8)
 
 PERSONAL = ("email", "phone", "payment_card", "iban", "us_ssn", "ip")
 CATEGORIES = (*PERSONAL, "secret")
@@ -778,7 +791,8 @@ def clean_findings(texts: Sequence[str], detect: Callable[[str], list[Finding]],
 COMPOSED_SETS: tuple[tuple[str, Callable[[int, int], Any], int], ...] = (
     ("set D (tuned on)", documents_d, 4000), ("set E (tuned on)", documents_e, 5000),
     ("set F (tuned on)", documents_f, 6000), ("set G (tuned on)", documents_g, 7000),
-    ("set H (tuned on)", documents_h, 8000), ("held-out I", documents_i, 9000))
+    ("set H (tuned on)", documents_h, 8000), ("set I (tuned on)", documents_i, 9000),
+    ("held-out J", documents_j, 10000))
 
 
 def _planted(documents: Callable[[int, int], Any], seed: int, count: int) -> list[Document]:
@@ -906,7 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "'held-out synthetic', 'held-out third party', "
                              "'set C (tuned on)', 'set D (tuned on)', 'set E (tuned on)', "
                              "'set F (tuned on)', 'set G (tuned on)', 'set H (tuned on)', "
-                             "'held-out I'")
+                             "'set I (tuned on)', 'held-out J'")
     args = parser.parse_args(argv)
     results = run(args)
     if args.json:

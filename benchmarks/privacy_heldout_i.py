@@ -1,9 +1,10 @@
-"""The seventh fresh held-out set of the privacy benchmark (set I): HELD OUT.
+"""The seventh fresh held-out set of the privacy benchmark (set I): a TUNING SET since round 8.
 
 Written on 2026-12-07 after set H had been evaluated (and spent), before any of round 7's
-detector changes and without running the detectors on it; committed on its own first.
-``benchmarks/privacy.py`` scores it once, at the end of round 7, as "held-out I"; a miss
-found here is reported, not fixed against this set.
+detector changes and without running the detectors on it; committed on its own first, and
+evaluated once as held out at the end of round 7. Its misses are fixed by class in round
+8, so set I is spent: ``benchmarks/privacy.py`` scores it as "set I (tuned on)", and the
+held-out set is set J (``privacy_heldout_j.py``).
 
 Nothing here comes from sets A-H: no Faker, no ``athena_core`` import (Luhn, mod-97 and
 the SSN rules are written again below), its own value generators and its own artifacts.
