@@ -862,7 +862,9 @@ def test_drama_numbers_documented_keys_masks_references_and_timestamps_are_not_r
 #: OpenAPI examples under a schema or header named for a secret, SQL ``INSERT`` with a
 #: column list, chat answers after the speaker's line, a value in backquotes or
 #: parentheses after a bold or plain name, key/value pairs on two lines naming an SSN,
-#: Markdown tables whose header names the column, and vendor tokens of documented shapes.
+#: Markdown tables whose header names the column, and vendor tokens of documented shapes;
+#: and set H's leftovers: an SSN by an INSERT's column, a settings table's pair, a JSON
+#: chat's answer in the next message, ``curl -u`` with ``@`` in the password.
 PASSWORD_8 = "Wq4!mZr8Tp"
 SECRET_8 = "Hv3kPq9ZmT2wXb7LcR5nYd8FsJ4gUe6A"
 UNIONPAY_16 = "6263520805723125"  # Luhn-valid, 62
@@ -891,6 +893,13 @@ ROUND_8_SHAPES = [
     ("password", f"| Environment | DB password |\n| prod | [[{PASSWORD_8}]] |\n"),
     ("us_ssn", "      - key: SSN\n        value: [[512440718]]\n"),
     ("phone", '  {"key": "phone", "value": "[[0151 2991 6027]]", "type": "secret"},'),
+    ("us_ssn", "INSERT INTO `customers` (`id`, `name`, `ssn`) VALUES (101, 'Ana', "
+               "'[[407060675]]');"),
+    ("password", "INSERT INTO `settings` (`key`, `value`) VALUES ('admin_pass', "
+                 f"'[[{PASSWORD_8}]]');"),
+    ("password", '  {"id": 814, "from": "Bartek", "text": "which new password?"},\n'
+                 f'  {{"id": 815, "from": "Chiara", "text": "[[{PASSWORD_8}]]"}},'),
+    ("password", '  sh "curl -u ci:[[Tc@GSiv^!Kd*y9#B]] https://nexus.example.net/repo"'),
     ("phone", 'variable "mobile" {\n  default = "[[0151 4722 0815]]"\n}'),
     ("us_ssn", "| Environment | Taxpayer's SSN |\n| prod | [[512440718]] |\n"),
     ("rubygems_api_key", "auth token [[rubygems_21e47f89ef05e81b8c8bb8598728e83abf9804"
@@ -1001,6 +1010,7 @@ NOT_CREDENTIALS_8 = [
     "M.github_token = [[ghp_16C7e42F292c6912E7710c838347Ae178B4a]]",
     '  "duration": 132000000,\n  "phone_verified": true',
     "> **Note**: the SMTP password in `.env.staging` is now {{ vault_smtp_password }}",
+    "- cmd: set -x EMERGENCY_PHONE '+1 212 555 0143'\n  when: 1764580100",
 ]
 
 

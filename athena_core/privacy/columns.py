@@ -1,5 +1,5 @@
 """The header of a table's column: what names a cell of a CSV or TSV export or of a
-Markdown table.
+Markdown table, or a value of SQL's ``INSERT`` with a column list.
 
 A value in a row of ``id,name,db_password,created`` is named by the header above it, not
 by anything on its own line. :func:`column_header` finds that header for the detectors.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["column_header"]
+__all__ = ["column_header", "inserted_values"]
 
 #: A header's cell: a name (letters first), optionally quoted; empty cells are allowed.
 _HEADER_CELL = re.compile(r"[ \t]*\"?(?:[A-Za-z_][\w .#/()'-]{0,60})?\"?[ \t]*")
@@ -48,3 +48,21 @@ def column_header(text: str, at: int, delimiter: str) -> str | None:
                 return cells[index].strip(" \t\"")
         end = start - 1
     return None
+
+
+#: A column of an ``INSERT``'s list, and a value of its ``VALUES``.
+_INSERT_COLUMN = r"[ \t]*[\"`\[]?[\w.]+[\"`\]]?[ \t]*"
+_INSERT_VALUE = r"[ \t]*(?:'[^'\n]*'|[^,()'\n]+)[ \t]*"
+
+
+def inserted_values(column: str, value: str = r"[^'\n]{1,200}",
+                    places: int = 8) -> tuple[re.Pattern[str], ...]:
+    """Patterns for the quoted ``value`` (group ``quoted``) that ``INSERT INTO t (a, b,
+    ...) VALUES (...)`` gives a column whose name matches ``column``: one pattern per
+    place in the list, the first ``places`` (a regular expression cannot count places
+    itself)."""
+    return tuple(re.compile(
+        rf"(?i)\binsert[ \t]+into[ \t]+[\w.\"`\[\]]+[ \t]*\((?:{_INSERT_COLUMN},){{{place}}}"
+        rf"[ \t]*[\"`\[]?{column}[\"`\]]?[ \t]*(?:,[^()\n]*)?\)[ \t]*"
+        rf"values[ \t]*\((?:{_INSERT_VALUE},){{{place}}}[ \t]*'(?P<quoted>{value})'")
+        for place in range(places))

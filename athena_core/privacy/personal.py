@@ -14,7 +14,7 @@ import itertools
 import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
-from athena_core.privacy.columns import column_header
+from athena_core.privacy.columns import column_header, inserted_values
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
@@ -268,6 +268,8 @@ _NAME_BEFORE = re.compile(r"(?P<quote>[\"']?)(?P<name>[A-Za-z_][\w.-]{0,40})(?P=
 #: Names that say nothing of what a value is: the pair's other name does
 #: (``{"key": "phone", "value": ...}``, ``variable "mobile" { default = ... }``).
 _GENERIC_NAMES = frozenset({"value", "default", "example", "val", "text", "data", "content"})
+#: What may come before a YAML key on its line: indentation and a list's dash.
+_KEY_AT_LINE_START = re.compile(r"[ \t]*(?:-[ \t]+)?")
 #: An identifier rather than a word of prose: with ``_``, ``.`` or ``-``, or in camel case.
 _IDENTIFIER = re.compile(r"\w+[_.-]\w+|[a-z]+[A-Z]\w*")
 
@@ -276,10 +278,12 @@ def _named_otherwise(text: str, start: int) -> bool:
     """Whether the number at ``start`` is the value of a key or setting whose name is no
     phone's (``"duration": 132000000``, ``timeout_ms=...``): a phone word elsewhere in
     the text does not make it one. A word of prose before a colon ("text me: ...") is no
-    key."""
+    key; a word at a line's start is (YAML's ``when: 1764580100``)."""
     named = _NAME_BEFORE.search(text, max(0, start - 48), start)
     if named is None or not (named["quote"] or named["sep"] == "="
-                             or _IDENTIFIER.fullmatch(named["name"])) \
+                             or _IDENTIFIER.fullmatch(named["name"])
+                             or _KEY_AT_LINE_START.fullmatch(
+                                 text, text.rfind("\n", 0, named.start()) + 1, named.start())) \
             or named["name"].lower() in _GENERIC_NAMES:
         return False
     name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
@@ -430,6 +434,10 @@ _SSN_CELL = re.compile(r"(?:[,;\t]\"?|\|[ \t]*)(\d{9})"
 _SSN_COLUMN = re.compile(rf"(?i)^{_SSN_NAME}$|ssn(?![a-z])")
 
 
+#: Nine digits that SQL's ``INSERT`` gives a column named for an SSN.
+_SSN_INSERTS = inserted_values(rf"(?:\w*_)?{_SSN_NAME}", r"\d{9}")
+
+
 def _ssn_cell(match: re.Match[str], text: str) -> float | None:
     header = column_header(text, match.start(), match.group()[0])
     if header is None or not _SSN_COLUMN.search(header):
@@ -460,6 +468,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
              keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
              anchor=re.compile(r"(?:\b|_)(?:soc|tax|tin\b|ss[ \t]*#)|ssn")),
         Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
+        *(Rule("us_ssn", pattern, _ssn_plain, group=1, keywords=("insert",))
+          for pattern in _SSN_INSERTS),
     ))
 
 

@@ -17,7 +17,7 @@ import re
 import string
 from collections.abc import Sequence
 
-from athena_core.privacy.columns import column_header
+from athena_core.privacy.columns import column_header, inserted_values
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import (
     KNOWN_SAMPLES,
@@ -522,7 +522,7 @@ _BEARER = re.compile(r"(?i)\b(?:bearer|authorization:[ \t]*token)[ \t]+"
                      r"(?P<bare>[A-Za-z0-9._~+/-]{16,}=*(?![A-Za-z0-9._~+/=-])"
                      r"|[^\s\"'<>]{7,199}[^\s\"'<>.,;:])")
 _BASIC_USER = re.compile(r"\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]+[\"']?[^\s:\"'@]{1,64}:"
-                         r"(?P<bare>[^\s\"'@]{1,128}[^\s\"'@.,;:])")
+                         r"(?P<bare>[^\s\"']{1,128}[^\s\"'.,;:])")
 #: A command-line flag: ``--password VALUE``, ``--api-key VALUE``, ``--admin-pass VALUE``.
 _FLAG = re.compile(
     r"(?i)(?<![\w-])--(?:[a-z0-9]+-){0,3}(?:password|passwd|pass|secret|api-key|apikey|token)"
@@ -563,11 +563,15 @@ _QUESTION_END = r"(?:\?|[ \t]+(?:again|please)[ \t]*(?=\n|  ))"
 #: A chat answer: the value alone on the line after a question about a password or key
 #: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any and a "yes
 #: it's", or on the line after a line of its own naming the speaker and the time ("Kenji
-#: Tanaka  14:05"); or after the question in the same message ("the password? I have ...").
+#: Tanaka  14:05"), or in the next message of a JSON export (``"text": "which password?"},``
+#: then ``{"from": "Chiara", "text": "..."}``); or after the question in the same message
+#: ("the password? I have ...").
 _ANSWER = re.compile(
     rf"(?i)\b(?:{_PASSWORD_WORDS}|{_KEY_WORDS})\b[^\n?]{{0,20}}?{_QUESTION_END}"
     r"(?:(?:[ \t]*\n|  )(?:[^\n]{0,40}?\b\d{1,2}:\d{2}\b[^\n]{0,30}\n)?(?:[^\n]{0,40}?:[ \t]+)?"
-    r"|[ \t]+(?:i have|i've got|i got)[ \t]+)"
+    r"|[ \t]+(?:i have|i've got|i got)[ \t]+"
+    r"|(?<=\?)\"[ \t]*\}?,?[ \t]*\n[^\n]{0,80}?"
+    r"\"(?:text|message|body|content|msg)\"[ \t]*:[ \t]*\")"
     r">?[ \t]*(?:(?:yes|yeah|yep|sure|ok)[ \t,]+)?(?:(?:it's|it is|its|that's)[ \t]+)?"
     r"(?P<bare>[^\s\"'`>]{6,128})(?=[ \t]*(?:\n|$)|\"[,}\]\s])")
 _URL_PASSWORD = (
@@ -618,14 +622,11 @@ _SCHEMA_EXAMPLE = re.compile(
     r"[ \t]+(?:example|default|x-example|x-test-value):[ \t]*"
     rf"(?:{_QUOTED}|(?P<literal>[^\s\"'][^\n]{{0,199}}?))[ \t]*$")
 #: SQL's ``INSERT INTO t (a, smtp_pass) VALUES (7, '...')``: the value in the place of a
-#: column named for a secret (one pattern per place, the first eight).
-_INSERT_COLUMN = r"[ \t]*[\"`\[]?[\w.]+[\"`\]]?[ \t]*"
-_INSERT_VALUE = r"[ \t]*(?:'[^'\n]*'|[^,()'\n]+)[ \t]*"
-_INSERTS = tuple(re.compile(
-    rf"(?i)\binsert[ \t]+into[ \t]+[\w.\"`\[\]]+[ \t]*\((?:{_INSERT_COLUMN},){{{place}}}"
-    rf"[ \t]*[\"`\[]?[\w.]*?(?:{_KEY_WORDS})[\w.]*[\"`\]]?[ \t]*(?:,[^()\n]*)?\)[ \t]*"
-    rf"values[ \t]*\((?:{_INSERT_VALUE},){{{place}}}[ \t]*'(?P<quoted>[^'\n]{{1,200}})'")
-    for place in range(8))
+#: column named for a secret; and a settings table's pair, ``VALUES ('admin_pass', '...')``.
+_INSERTS = inserted_values(rf"[\w.]*?(?:{_KEY_WORDS})[\w.]*")
+_SETTING_ROW = re.compile(
+    rf"(?i)\bvalues[ \t]*\([ \t]*'[\w.-]*?(?:{_KEY_WORDS})[\w.-]*'[ \t]*,[ \t]*"
+    r"'(?P<quoted>[^'\n]{1,200})'")
 
 #: Setting a secret-named variable in prose: "I set `ADMIN_PASSWORD` to `...`", "changed
 #: the api_key to ...", "updated the admin password on file to ...".
@@ -1092,6 +1093,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=("example:", "default:", "x-test-value:")),
     *(Rule("password", pattern, _password, group="quoted", keywords=("insert",))
       for pattern in _INSERTS),
+    Rule("password", _SETTING_ROW, _password, group="quoted", keywords=("values",)),
     Rule("password", _CELL, _column_secret, group="bare",
          keywords=("pass", "pw", "psk", "secret", "key", "token", "auth")),
     Rule("api_token", _TOKEN_CANDIDATE, _named_token,
