@@ -880,6 +880,7 @@ ROUND_8_SHAPES = [
     ("password", f'db_password = get(ENV, "DB_PASSWORD", "[[{PASSWORD_8}]]")'),
     ("password", f'signingConfigs {{ release {{ storePassword "[[{PASSWORD_8}]]" }} }}'),
     ("password", f"  keyPassword '[[{PASSWORD_8}]]'"),
+    ("password", f'credentials {{ username "ci"; password "[[{PASSWORD_8}]]" }}'),
     ("password", f"\t<key>Password</key>\n\t<string>[[{PASSWORD_8}]]</string>"),
     ("password", f"\t<key>OAUTH_SECRET</key>\n\t<string>[[{SECRET_8}]]</string>"),
     ("password", f"    DbPassword:\n      type: string\n      example: [[{PASSWORD_8}]]\n"),
@@ -1010,6 +1011,7 @@ NOT_CREDENTIALS_8 = [
     "M.github_token = [[ghp_16C7e42F292c6912E7710c838347Ae178B4a]]",
     '  "duration": 132000000,\n  "phone_verified": true',
     "> **Note**: the SMTP password in `.env.staging` is now {{ vault_smtp_password }}",
+    '    val dbPassword: String = """{{ secret "db/password" }}"""',
     "- cmd: set -x EMERGENCY_PHONE '+1 212 555 0143'\n  when: 1764580100",
 ]
 

@@ -18,7 +18,13 @@ import string
 from collections.abc import Sequence
 
 from athena_core.privacy.columns import column_header, inserted_values
-from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
+from athena_core.privacy.detector import (
+    Check,
+    DetectorContext,
+    Rule,
+    RuleDetector,
+    literal_alternation,
+)
 from athena_core.privacy.lookalikes import (
     KNOWN_SAMPLES,
     entropy,
@@ -605,9 +611,23 @@ _POSITIONAL_PASSWORD = re.compile(
     r"|(?<![\w$-])auth[ \t]*\([ \t]*(?=[\"'][^\"'\n]{1,200}[\"'][ \t]*\)))" + _QUOTED)
 #: Groovy's and Gradle's setting without ``=``: ``storePassword "..."``, ``keyPassword
 #: '...'`` at a line's start or after ``{`` or ``;``.
-_SPACED_SETTING = re.compile(
-    rf"(?m)(?:^|(?<=[{{;]))[ \t]*[A-Za-z_]\w*?(?i:{_PASSWORD_WORD}|secret|token)\w*[ \t]+"
-    + _QUOTED)
+_SPACED_SETTING = re.compile(rf"(?i:{_PASSWORD_WORD}|secret|token)\w*[ \t]+"
+                             r"(?P<q>[\"'])(?P<quoted>[^\"'\n]{1,200})(?P=q)")
+_SPACED_SETTING_ANCHOR = re.compile(r"pass|pwd|pw|secret|token")
+
+
+def _spaced_setting(match: re.Match[str], text: str) -> float | None:
+    """A setting without ``=``: the identifier (``store`` + ``Password``) starts a line or
+    follows ``{`` (not a template's ``{{``) or ``;``, and is not the verb "pass" ("; pass
+    "py.exe" instead")."""
+    start = match.start()
+    while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    before = text[:start].rstrip(" \t")
+    if (before and before[-1] not in "\n{;") or before.endswith(("{{", "${", "%{")) \
+            or text[start:match.start("q")].strip().lower() == "pass":
+        return None
+    return _password_named(match, text)
 #: A property list's key naming a secret with its value in the ``<string>`` after it, on
 #: the same line or the next: ``<key>Password</key>`` then ``<string>...</string>``.
 _PROPERTY_LIST = re.compile(
@@ -875,7 +895,11 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("cloudflare_origin_ca_key", r"v1\.0-[0-9a-f]{24}-[0-9a-f]{146}", ("v1.0-",)),
     ("alibaba_access_key", r"LTAI[A-Za-z0-9]{12,20}", ("ltai",)),
     ("nuget_api_key", r"oy2[a-z0-9]{43}", ("oy2",)),
-    # Round 8: each as its vendor documents it (prefix, length, alphabet).
+)
+#: The shapes round 8 added, each as its vendor documents it (prefix, length, alphabet): a
+#: rule of their own, so that a text holding none of their prefixes (almost every text)
+#: skips them after one substring test per prefix.
+_VENDOR_TOKENS_8: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("rubygems_api_key", r"rubygems_[0-9a-f]{48}", ("rubygems_",)),
     ("replicate_api_token", r"r8_[A-Za-z0-9]{37}", ("r8_",)),
     ("langsmith_api_key", r"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}", ("lsv2_",)),
@@ -886,8 +910,6 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("square_access_token", r"EAAA[A-Za-z0-9_-]{60}|sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}",
      ("eaaa", "sq0atp-", "sq0csp-")),
     ("clojars_token", r"CLOJARS_[a-z0-9]{60}", ("clojars_",)),
-    # Firebase Cloud Messaging's legacy server keys.
-    ("firebase_server_key", r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}", ("aaaa",)),
     ("pinecone_api_key", r"pcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,80}", ("pcsk_",)),
     ("docker_token", r"dckr_pat_[A-Za-z0-9_-]{27}", ("dckr_pat_",)),
     ("figma_token", r"figd_[A-Za-z0-9_-]{40}", ("figd_",)),
@@ -897,7 +919,6 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("netlify_token", r"nfp_[A-Za-z0-9]{36}", ("nfp_",)),
     ("hubspot_token", r"pat-(?:na|eu)1-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"
      r"-[0-9a-f]{12}", ("pat-na1-", "pat-eu1-")),
-    ("airtable_token", r"pat[A-Za-z0-9]{14}\.[0-9a-f]{64}", ("pat",)),
     ("contentful_token", r"CFPAT-[A-Za-z0-9_-]{43}", ("cfpat-",)),
     ("prefect_api_key", r"pnu_[A-Za-z0-9]{36}", ("pnu_",)),
     ("sourcegraph_token", r"sgp_(?:[0-9a-f]{16}_)?[0-9a-f]{40}", ("sgp_",)),
@@ -910,12 +931,9 @@ _VENDOR_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("bitbucket_app_password", r"ATBB[A-Za-z0-9_=.-]{32}", ("atbb",)),
     ("jfrog_token", r"AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56}", ("akcp", "cmvmdgtu")),
     ("tencent_secret_id", r"AKID[A-Za-z0-9]{32}", ("akid",)),
-    ("telnyx_api_key", r"KEY[0-9A-F]{32}_[A-Za-z0-9]{22}", ("key",)),
     ("circleci_token", r"CCIPAT_[A-Za-z0-9]{22}_[0-9a-f]{40}", ("ccipat_",)),
     ("flutterwave_secret_key", r"FLWSECK(?:_TEST)?-[0-9a-f]{32}-X", ("flwseck",)),
     ("readme_api_key", r"rdme_[a-z0-9]{70}", ("rdme_",)),
-    ("plaid_access_token", r"access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}"
-     r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", ("access-",)),
 )
 
 
@@ -931,14 +949,18 @@ def _vendor_token(match: re.Match[str], text: str) -> float | None:
     return 1.0
 
 
-_VENDOR_RULE = Rule(
-    "vendor_token",
-    re.compile("(?:" + "|".join(f"(?P<v{i}>{pattern})" for i, (_, pattern, _) in
-                                enumerate(_VENDOR_TOKENS)) + ")" + _AFTER),
-    _vendor_token, keywords=tuple(word for _, _, words in _VENDOR_TOKENS for word in words),
-    not_after=_TOKEN_CHARS, anchor=re.compile("|".join(
-        re.escape(word) for _, _, words in _VENDOR_TOKENS for word in words)),
-    group_types=tuple((f"v{i}", kind) for i, (kind, _, _) in enumerate(_VENDOR_TOKENS)))
+def _vendor_rule(tokens: tuple[tuple[str, str, tuple[str, ...]], ...], tag: str) -> Rule:
+    """One rule for a table of vendors' token shapes: one pass of an alternation of named
+    groups (``tag`` and a number; a match's type is its group's), tried where the table's
+    prefixes are."""
+    return Rule(
+        "vendor_token",
+        re.compile("(?:" + "|".join(f"(?P<{tag}{i}>{pattern})" for i, (_, pattern, _) in
+                                    enumerate(tokens)) + ")" + _AFTER),
+        _vendor_token, keywords=tuple(word for _, _, words in tokens for word in words),
+        not_after=_TOKEN_CHARS, anchor=re.compile(literal_alternation(
+            word for _, _, words in tokens for word in words)),
+        group_types=tuple((f"{tag}{i}", kind) for i, (kind, _, _) in enumerate(tokens)))
 
 
 def _rule(type: str, pattern: str, check: Check | None = None, *keywords: str,
@@ -1006,10 +1028,21 @@ _RULES: tuple[Rule, ...] = (
     _rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _AFTER, None,
           "shp"),
     _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
+    # Shapes whose prefix is a common string (``pat``, ``KEY``, ``AAAA``, ``access-``): rules
+    # of their own, searched for case-sensitively (the vendor rule's lower-case anchor would
+    # stop at every "path" and "key"). Airtable's personal access tokens, Telnyx's API keys,
+    # Firebase Cloud Messaging's legacy server keys and Plaid's access tokens.
+    _rule("airtable_token", r"pat[A-Za-z0-9]{14}\.[0-9a-f]{64}" + _AFTER, None, "pat"),
+    _rule("telnyx_api_key", r"KEY[0-9A-F]{32}_[A-Za-z0-9]{22}" + _AFTER, None, "key"),
+    _rule("firebase_server_key", r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{134}" + _AFTER,
+          None, "apa91b"),
+    _rule("plaid_access_token", r"access-(?:sandbox|development|production)-[0-9a-f]{8}"
+          r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" + _AFTER, None, "access-"),
     # Microsoft Entra ID (Azure AD) client secrets: three characters, ``8Q~`` or ``7Q~``.
     _rule("azure_ad_client_secret", r"[A-Za-z0-9_~.-]{3}[78]Q~[A-Za-z0-9_~.-]{31,34}" + _AFTER,
           _mixed, "8q~", "7q~"),
-    _VENDOR_RULE,
+    _vendor_rule(_VENDOR_TOKENS, "v"),
+    _vendor_rule(_VENDOR_TOKENS_8, "w"),
     _rule("terraform_cloud_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}" + _AFTER,
           None, ".atlasv1."),
     _rule("telegram_bot_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}" + _AFTER, None, ":aa"),
@@ -1085,9 +1118,14 @@ _RULES: tuple[Rule, ...] = (
          keywords=("echo",), anchor=re.compile(r"\becho[ \t]")),
     Rule("password", _POSITIONAL_PASSWORD, _password_argument, group="quoted",
          keywords=("connect", "pdo", "login", "log_in", "logon", "sign", "auth", "bind",
-                   "credential")),
-    Rule("password", _SPACED_SETTING, _password_named, group="quoted",
-         keywords=("pass", "pw", "secret", "token")),
+                   "credential"),
+         anchor=re.compile(r"mysqli_connect|mysql_connect|pg_connect|connect|getconnection|pdo"
+                           r"|login|log_in|logon|signin|sign_in|authenticate|simple_bind_s"
+                           r"|bind_s|bind|httpbasicauth|httpdigestauth|basicauth|basic_auth"
+                           r"|networkcredential|usernamepasswordcredentials"
+                           r"|passwordauthentication|auth")),
+    Rule("password", _SPACED_SETTING, _spaced_setting, group="quoted",
+         keywords=("pass", "pw", "secret", "token"), anchor=_SPACED_SETTING_ANCHOR),
     Rule("password", _PROPERTY_LIST, _password, group="tagged", keywords=("<key>",)),
     Rule("password", _SCHEMA_EXAMPLE, _password, group=("quoted", "literal"),
          keywords=("example:", "default:", "x-test-value:")),
