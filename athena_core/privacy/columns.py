@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["column_header", "inserted_values"]
+__all__ = ["INSERT_ANCHOR", "column_header", "inserted_values"]
 
 #: A header's cell: a name (letters first), optionally quoted; empty cells are allowed.
 _HEADER_CELL = re.compile(r"[ \t]*\"?(?:[A-Za-z_][\w .#/()'-]{0,60})?\"?[ \t]*")
@@ -50,6 +50,9 @@ def column_header(text: str, at: int, delimiter: str) -> str | None:
     return None
 
 
+#: Where an ``INSERT`` starts, in lower-cased text: the rules of :func:`inserted_values`
+#: are tried only there.
+INSERT_ANCHOR = re.compile(r"\binsert[ \t]+into\b")
 #: A column of an ``INSERT``'s list, and a value of its ``VALUES``.
 _INSERT_COLUMN = r"[ \t]*[\"`\[]?[\w.]+[\"`\]]?[ \t]*"
 _INSERT_VALUE = r"[ \t]*(?:'[^'\n]*'|[^,()'\n]+)[ \t]*"

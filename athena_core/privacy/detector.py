@@ -85,6 +85,10 @@ def literal_alternation(words: Iterable[str]) -> str:
     return branch(sorted(set(words)))
 
 
+#: Up to this many keywords, a substring test each is faster than a scan of their trie.
+_FEW_KEYWORDS = 4
+
+
 @attrs.frozen
 class Rule:
     """One precompiled pattern of a detector: a match of ``group`` is a value of ``type``.
@@ -124,6 +128,18 @@ class Rule:
     def _shortest(self) -> int:
         return shortest_match(self.pattern)
 
+    #: Whether a lower-cased text holds one of ``keywords``: a substring test per keyword
+    #: for a few, one scan of their trie (:func:`literal_alternation`) for many.
+    holds_keyword: Callable[[str], bool] = attrs.field(init=False)
+
+    @holds_keyword.default
+    def _holds_keyword(self) -> Callable[[str], bool]:
+        if len(self.keywords) <= _FEW_KEYWORDS:
+            keywords = self.keywords
+            return lambda folded: any(map(folded.__contains__, keywords))
+        search = re.compile(literal_alternation(self.keywords)).search
+        return lambda folded: search(folded) is not None
+
     #: The types this rule's spans may have (computed once: detection asks on every text).
     types: tuple[str, ...] = attrs.field(init=False)
 
@@ -144,8 +160,7 @@ class Rule:
                     yield match
 
     def spans(self, text: str, detector: str, folded: str) -> Iterable[Span]:
-        if len(text) < self.shortest or (
-                self.keywords and not any(map(folded.__contains__, self.keywords))):
+        if len(text) < self.shortest or (self.keywords and not self.holds_keyword(folded)):
             return
         yield from self.found(text, detector, folded)
 
@@ -213,7 +228,7 @@ class RuleDetector:
             if rule.keywords:
                 held = holds.get(rule.keywords)
                 if held is None:
-                    held = holds[rule.keywords] = any(map(folded.__contains__, rule.keywords))
+                    held = holds[rule.keywords] = rule.holds_keyword(folded)
                 if not held:
                     continue
             found += rule.found(text, self.name, folded)

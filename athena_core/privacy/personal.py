@@ -14,7 +14,7 @@ import itertools
 import re
 
 from athena_core.privacy.checksums import card_issuer, iban_valid, luhn_valid, ssn_valid
-from athena_core.privacy.columns import column_header, inserted_values
+from athena_core.privacy.columns import INSERT_ANCHOR, column_header, inserted_values
 from athena_core.privacy.detector import Check, DetectorContext, Rule, RuleDetector
 from athena_core.privacy.lookalikes import PUBLISHED_NUMBERS
 
@@ -468,8 +468,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
              keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
              anchor=re.compile(r"(?:\b|_)(?:soc|tax|tin\b|ss[ \t]*#)|ssn")),
         Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
-        *(Rule("us_ssn", pattern, _ssn_plain, group=1, keywords=("insert",))
-          for pattern in _SSN_INSERTS),
+        *(Rule("us_ssn", pattern, _ssn_plain, group=1, keywords=("insert",),
+               anchor=INSERT_ANCHOR) for pattern in _SSN_INSERTS),
     ))
 
 
