@@ -293,6 +293,29 @@ async def test_classic_mode_offers_one_tool_per_operation_without_scope(classic_
     assert tools["recall"].input_schema["properties"]["k"]["type"] == "integer"
 
 
+#: What rotating, retiring or revealing keys would be called, were they operations.
+KEY_OPERATIONS = ("rotate_master_key", "privacy.rotate_master_key", "rotate_keys",
+                  "privacy.rotate_keys", "retire_key", "privacy.retire_key", "keys.rotate")
+
+
+async def test_key_operations_are_offered_in_neither_mode(classic_server, code_server) -> None:
+    """The host's key operations are no tools, no call_operation target and nothing
+    search_api finds: an agent reaches them by no MCP path."""
+    tools = {tool.name for tool in (await classic_server.list_tools()).tools}
+    assert not {name for name in tools if "key" in name or "rotate" in name or "retire" in name}
+    for name in KEY_OPERATIONS:
+        refused = await classic_server.call_tool(CALL_OPERATION, {"operation": name})
+        assert refused.is_error and name in refused.content[0].text
+    for session in (classic_server, code_server):
+        listed = {tool.name for tool in (await session.list_tools()).tools}
+        if "search_api" not in listed:
+            continue
+        found = outcome(await session.call_tool("search_api", {
+            "query": "rotate the master key, retire an old key version", "detail": "names",
+            "limit": 50}))["operations"]
+        assert not {name for name in found if "rotate" in name or "retire" in name}, found
+
+
 async def test_classic_mode_remembers_and_recalls_as_json(classic_server) -> None:
     stored = outcome(await classic_server.call_tool("remember", {
         "text": "Release notes are due every second Thursday", "metadata": {"team": "docs"}}))
