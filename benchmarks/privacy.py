@@ -340,7 +340,10 @@ ROUND_8_TYPES = frozenset({
     "bitbucket_app_password", "jfrog_token", "tencent_secret_id", "telnyx_api_key",
     "circleci_token", "flutterwave_secret_key", "readme_api_key", "plaid_access_token",
     "azure_ad_client_secret"})
-_LATER = ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES | ROUND_7_TYPES | ROUND_8_TYPES
+#: Types added in round 9 (from set J).
+ROUND_9_TYPES = frozenset({"discord_bot_token"})
+_LATER = (ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES | ROUND_7_TYPES | ROUND_8_TYPES
+          | ROUND_9_TYPES)
 assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - _LATER, \
     set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ _LATER
 

@@ -154,7 +154,7 @@ def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
                 + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES
-                + ROUND_8_SHAPES + VENDOR_TOKENS_8}
+                + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -1018,6 +1018,88 @@ NOT_CREDENTIALS_8 = [
 
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_8)
 def test_australian_drama_numbers_demo_keys_and_environment_lookups_are_not_reported(
+        text: str) -> None:
+    assert found(text) == []
+
+
+#: Round 9's classes (what set J showed): passwords in XML elements named for them and in a
+#: Maven-style property pair, values holding parentheses, slashes and the other quote, a
+#: passphrase of words, a value on the line after "password:", a chat message after
+#: "sending the password now", headers set by Caddy, nginx and Objective-C, multi-line
+#: triple-quoted strings, VB's ``As String``, CMake's ``set(ENV{...})``, Postfix's
+#: ``sasl_passwd`` map, an F# record, an SSN named with dots, a Discord bot token.
+PASSWORD_9 = "Kp4)vR/2(q'Z"
+ROUND_9_SHAPES = [
+    ("password", "      <username>deploy</username>\n      <password>[[Zaq1@wsx33]]</password>"),
+    ("password", "    <smtp.password>[[9aLiP(bnoRw5R42iCy8/L0FK4]]</smtp.password>"),
+    ("password", "<property><name>X-Password</name><value>[[Luna#2019]]</value></property>"),
+    ("password", 'password: "[[(Oslo)2024\'64]]"'),
+    ("password", "  payroll:password:\n    value: [[RYXG/jyaneg(991)]]\n"),
+    ("password", "userPassword: [[it's-Fr1day31]]"),
+    ("password", "smtpPassword: [[XEw2UWPbHfEZFk10Poh0eiT(BXsxujPL]]"),
+    ("password", "For the record, the password -> [[wJ6/B)caI#0xjS314lZC]]\n"),
+    ("password", "Here's my config (the DB password is [[Ma'am#4220]]), running on a box."),
+    ("password", "the login password for staging is [[monsoon gravel kestrel velvet]]\n"),
+    ("password", "# password: [[orbit nutmeg thimble monsoon]]\n"),
+    ("password", "name,url,username,password,note\n"
+                 "npmjs.com,https://www.npmjs.com/login,lucia-o,"
+                 "[[pylon kestrel wicket lantern]],\n"),
+    ("password", "I had to reset it, new DB password:\n[[monsoon-pylon-lantern-6]]\n"
+                 "Giulia replied"),
+    ("password", 'name,url,username,password,note\n"",,,,a note\n'
+                 "bank,https://bank.example.eu/,lucia,[[1qaz@WSX06]],\n"),
+    ("password", "ok so login password = [[glacier monsoon thimble anchor]] ?"),
+    ("password", "[2026-11-30 19:09] Lucia: sending the password now\n"
+                 "[2026-11-30 19:09] Lucia: [[G!AZNP&**funOCsX]]\n"),
+    ("password", '\theader X-LoginPassword "[[Rocky/2011]]"'),
+    ("password", '\t\theader_up X-DbPassword "[[uVCkFzrsenSlbH@gYUU)zXh154j]]"'),
+    ("password", '[request setValue:@"[[K5sI6FCwvqII*@$H]]" '
+                 'forHTTPHeaderField:@"X-SmtpPassword"];'),
+    ("password", "def clientSecret = '''\n[[Qxjsif1sIEh6Es1m6ctKJvDjWfFGzQuh]]\n'''"),
+    ("password", "const dbPassword = '''\n[[Nala/2008]]\n''';"),
+    ("password", f'    Private Const DB_PASSWORD As String = "[[{PASSWORD_9}]]"'),
+    ("password", 'set(ENV{DB_PASSWORD} "[[!QAZ2wsx78]]")'),
+    ("password", "[smtp.fastmail.com]:465 mailer@iyer.family:[[thimble-nutmeg-anchor-3]]"),
+    ("password", f'let conn = {{| User = "orders"; Password = "[[{PASSWORD_9}]]" |}}'),
+    ("us_ssn", "social.security.number=[[861371607]]"),
+    ("discord_bot_token", '  payroll:accessKey: "[[OTE4NjA0NjkyNTY5NTAzNTIyNQ.vwaBL5.S1qR1ygL7n8'
+                          'WejX7X-ogRxuSDVTduST_hu6f78]]"'),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_9_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_9_SHAPES)])
+def test_xml_passwords_symbols_passphrases_headers_and_maps_set_j_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 9 must not report: published test cards, environment lookups in Haskell,
+#: Objective-C and Caddy, a password manager's command, Pulumi's and SOPS' encrypted
+#: values, masks of an SSN or a card, MinIO's and Neo4j's shipped default passwords, and
+#: sentences about where a password is.
+NOT_CREDENTIALS_9 = [
+    "Card number: 2222 4000 7000 0005",
+    'hfToken = lookupEnv "HF_TOKEN"',
+    'defaultConfig = Config { hfToken = lookupEnv "HF_TOKEN", retries = 3 }',
+    "static NSString * const kClientSecret = "
+    '[NSProcessInfo processInfo].environment[@"CLIENT_SECRET"];',
+    "\t# SMTP password: {env.SMTP_PASSWORD}",
+    "# IMAP password: `pass show mail/fastmail`",
+    '  payroll:smtpPassword: "v1:Ouc3hkwJeGFbbhuz:JuGKu+1OPaQm5wqUSBgxzw7ChSe1GHIvDvtNsNK0PNo'
+    '4Ykp2"',
+    "db_password: ENC[AES256_GCM,data:Tr7o1Qw=,iv:1=,tag:k=,type:str]",
+    '        - name: secrets.ssn\n          value: "XXX-XX-1515"',
+    '        - name: secrets.cardNumber\n          value: "ending in 2147"',
+    'minioRootPassword = "minioadmin"',
+    "the password is stored in the team vault",
+    "your password is the one you chose at sign-up",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_9)
+def test_test_cards_lookups_encrypted_values_masks_and_defaults_are_not_reported(
         text: str) -> None:
     assert found(text) == []
 

@@ -22,8 +22,8 @@ _REACH = 30
 def column_header(text: str, at: int, delimiter: str) -> str | None:
     """The header of the column that the cell starting right after the ``delimiter`` at
     ``at`` is in: the nearest line above with as many delimiters whose cells are all
-    names (no line between blank, at most 30 lines up), or ``None`` (also when the
-    cell's own line is a header: names without digits)."""
+    names, at least half of them filled in (no line between blank, at most 30 lines up),
+    or ``None`` (also when the cell's own line is a header: names without digits)."""
     line_start = text.rfind("\n", 0, at) + 1
     if not line_start:
         return None
@@ -43,8 +43,8 @@ def column_header(text: str, at: int, delimiter: str) -> str | None:
             return None
         if line.count(delimiter) == count:
             cells = line.split(delimiter)
-            if all(_HEADER_CELL.fullmatch(cell) for cell in cells) \
-                    and any(any(c.isalpha() for c in cell) for cell in cells):
+            named = sum(any(c.isalpha() for c in cell) for cell in cells)
+            if all(_HEADER_CELL.fullmatch(cell) for cell in cells) and named * 2 >= len(cells):
                 return cells[index].strip(" \t\"")
         end = start - 1
     return None

@@ -13,7 +13,8 @@ import math
 import re
 from collections import Counter
 
-__all__ = ["KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "entropy", "is_identifier_reference",
+__all__ = ["ENV_LOOKUP", "KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "SHIPPED_DEFAULTS", "entropy",
+           "is_identifier_reference",
            "is_lookalike", "is_structured_identifier", "is_uuid_or_digest",
            "mixed_case_and_digit"]
 
@@ -39,6 +40,15 @@ KNOWN_SAMPLES = frozenset({
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 })
 
+#: Passwords a product ships with and documents, the same on every install: MinIO's
+#: root password and Neo4j's initial one.
+SHIPPED_DEFAULTS = frozenset({"minioadmin", "neo4j"})
+#: A mask that keeps a number's last digits (``XXX-XX-1515``, ``**** **** **** 4242``,
+#: ``•••• 4242``) or says which they are ("ending in 2147", "last four 4242").
+_MASK = re.compile("(?:[Xx*\u2022#]{2,}[ -]?)+\\d{2,4}"
+                   r"|(?i:(?:card )?(?:ending|ends)(?: in| with)?|last (?:4|four)(?: digits)?)"
+                   r":? \d{2,4}")
+
 #: Card numbers and IBANs published as test and documentation values: the payment
 #: processors' test card numbers (Stripe, Braintree, Adyen, PayPal, Worldpay, Checkout.com
 #: documentation; no bank issues them) and the IBAN registry's and national banks' example
@@ -55,6 +65,7 @@ _PUBLISHED = (
     "5555555555554444 5200828282828210 5105105105105100 2223003122003222 5454545454545454 "
     "5431111111111111 2223000048400011 5425233430109903 2222400010000008 5555341244441115 "
     "2223000010246699 5577000055770004 5111111111111118 5500000000000004 5204740000001002 "
+    "2222400070000005 2222410740360010 5101180000000007 4111111145551142 "
     # American Express, Discover, Diners Club, JCB, Maestro
     "378282246310005 371449635398431 378734493671000 340000000000009 370000000000002 "
     "343434343434343 374245455400126 6011111111111117 6011000990139424 6011981111111113 "
@@ -120,11 +131,18 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: ``Sys.getenv("X")``, ``os.getenv``, ``System.getenv``, Go's ``os.Getenv``, .NET's
 #: ``Environment.GetEnvironmentVariable``, Rust's ``std::env::var``, Python's
 #: ``os.environ["X"]``, Node's ``process.env.X``, Deno's ``Deno.env.get``, Laravel's
-#: ``env('X')``; the rest of the value may be cut off where a quote inside it ended it.
-_ENV_LOOKUP = re.compile(
-    r"\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]"
+#: ``env('X')``, Haskell's ``lookupEnv "X"``, Objective-C's ``[NSProcessInfo
+#: processInfo].environment[@"X"]``, Caddy's ``{env.X}``; and a password manager's command
+#: (``pass show mail/work``, ``op read op://...``); the rest of the value may be cut off
+#: where a quote inside it ended it.
+ENV_LOOKUP = re.compile(
+    r"\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|(?:lookupEnv|getEnv)[ \t]+\""
+    r"|\[NSProcessInfo processInfo\]\.environment\["
     r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
-    r"|env(?:::var|\.get)?)[\[(]")
+    r"|env(?:::var|\.get)?)[\[(]"
+    # a password manager's command that prints the value: pass, gopass, 1Password, Bitwarden
+    r"|(?:`|\$\()?(?:pass|gopass)[ \t]+show[ \t]|(?:`|\$\()?(?:op[ \t]+read|bw[ \t]+get)[ \t]"
+    r"|security[ \t]+find-generic-password\b")
 #: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
 _PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
@@ -168,12 +186,12 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
-    if value in KNOWN_SAMPLES:
+    if value in KNOWN_SAMPLES or value.lower() in SHIPPED_DEFAULTS or _MASK.fullmatch(value):
         return True
     lowered = value.lower()
     if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
         return True  # a substring test first: the pattern is slow, and most values pass
-    if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) or _ENV_LOOKUP.match(value) \
+    if _TEMPLATE.search(value) or _STORE_REFERENCE.fullmatch(value) or ENV_LOOKUP.match(value) \
             or _SEQUENCE.search(lowered) or _ENV_REFERENCE.fullmatch(value) \
             or _PREFIX_MASK.fullmatch(value):
         return True
@@ -200,13 +218,16 @@ def is_uuid_or_digest(value: str) -> bool:
 #: ``X-Api-Key`` header, ``IDENTIFIED BY '...'``) in documentation and test data: an
 #: IBAN's shape, a card number's (12 to 19 digits), digits with separators (a phone, an
 #: SSN, a date), a ULID, a subresource-integrity or image digest, an ARN, a data URI,
-#: an Ansible vault blob, a bcrypt hash, an ISO 8601 timestamp, an IP address.
+#: an Ansible vault blob, a bcrypt hash, Pulumi's and SOPS' encrypted values
+#: (``v1:<nonce>:<ciphertext>``, ``ENC[AES256_GCM,...]``), an ISO 8601 timestamp, an IP
+#: address.
 _STRUCTURED = re.compile(
     r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|\d(?:[ -]?\d){11,18}"
     r"|[+(]?\d[\d()]*(?:[ ./-]+[\d()]+)+"
     r"|[0-7][0-9A-HJKMNP-TV-Z]{25}|sha(?:1|256|384|512)[-:][A-Za-z0-9+/=]{16,}"
     r"|arn:[\w-]+:\S+|data:[\w/+.-]+[;,]\S*|\$ANSIBLE_VAULT;[\s\S]*"
     r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}"
+    r"|v1:[A-Za-z0-9+/]{16}:[A-Za-z0-9+/]{16,}={0,2}|ENC\[AES256_GCM,[^\]\n]*\]"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 

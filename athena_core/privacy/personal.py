@@ -403,7 +403,8 @@ _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|soci
 #: ``{"key": "social", "value": "..."}``, ``TAX_ID := ...``, ``@"..."``), in a sentence
 #: ("my tax id is ..."), in parentheses or quotes after it, or as the answer on the line
 #: after a question about it ("what's the social again?", "whats the soc sec # again").
-_SSN_NAME = (r"(?:(?:social(?:[ _-]?(?:security|sec))?|soc[ _.-]?sec)(?:[ _-]?(?:number|num|no))?"
+_SSN_NAME = (r"(?:(?:social(?:[ _.-]?(?:security|sec))?|soc[ _.-]?sec)"
+             r"(?:[ _.-]?(?:number|num|no))?"
              r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?|tin|ss(?=[ \t]*\#))\b"
              r"(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(

@@ -26,6 +26,7 @@ from athena_core.privacy.detector import (
     literal_alternation,
 )
 from athena_core.privacy.lookalikes import (
+    ENV_LOOKUP,
     KNOWN_SAMPLES,
     entropy,
     is_identifier_reference,
@@ -161,25 +162,32 @@ _ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "literal")
 #: mark with a password than to leave a password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
 _LAST = _STOP + ".:\\\\"
+#: Inside a bare value (not first, not last) quotes and a closing parenthesis may stand:
+#: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``; it does not start as an
+#: object or a list does (``{"``, ``[{``), nor with an escaped quote (``\"``).
+_INNER_STOP = "\\s\u201c\u201d\u2018\u2019,;}\\]"
 #: The next field of form data or a query string (``&remember=1``), or a wiki macro
 #: (``{{noformat}}``): a bare value ends there.
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
 #: HTML elements a value is shown in (``<b>S3cret!</b>``, ``<code>S3cret!</code>``).
 _INLINE_TAGS = "b|strong|code|em|i|tt|kbd|samp|mark|span|td|pre"
-#: A value in a C++ raw string (``R"(...)"``, ``R"tag(...)tag"``), a Lua long string
-#: (``[[...]]``), in quotes (escaped
+#: A value in a C++ raw string (``R"(...)"``, ``R"tag(...)tag"``), triple quotes (its
+#: value alone on the line between them too), a Lua long string (``[[...]]``), in quotes
+#: (holding the other quotes: ``"(Oslo)2024'64"``; escaped
 #: ones too, as in JSON inside a JSON string: ``\"S3cret!\"``),
 #: curly quotes, markdown emphasis or an HTML inline element, or a bare one up to the next
 #: space, quote, separator or closing bracket.
 _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=delim)\""
-          r"|\"\"\"(?P<triple>[^\"\n]{1,200})\"\"\""
+          r"|(?P<tq>\"\"\"|''')\n?(?P<triple>[^\"'\n]{1,200})\n?(?P=tq)"
           r"|\[\[(?P<long>[^\n]{1,200}?)\]\](?!\])"
-          r"|(?P<q>\\?[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+          r"|(?P<q>\\?[\"'`])(?P<quoted>(?:(?!(?P=q))[^\n]){1,200})(?P=q)"
           r"|[\u201c\u2018](?P<curly>[^\u201c\u201d\u2018\u2019\n]{1,200})[\u201d\u2019]"
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
           r"</(?P=tag)>"
-          rf"|(?P<bare>(?!<)(?:(?!{_NEXT_FIELD})[^{_STOP}]){{0,199}}(?!{_NEXT_FIELD})[^{_LAST}]))")
+          rf"|(?P<bare>(?!<|[{{\[][\"'{{\[]|\\[\"'])[^{_STOP}]"
+          rf"(?:(?:(?!{_NEXT_FIELD})[^{_INNER_STOP}]){{0,198}}"
+          rf"(?!{_NEXT_FIELD})[^{_LAST}])?))")
 #: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
 _VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
 
@@ -199,12 +207,13 @@ def _password(match: re.Match[str], text: str) -> float | None:
         return None  # a PEM block under ``key: |``: the private-key rule's
     if _URL_START.match(value):
         return None  # a URL (a SAS URL named a token): credentials in it have rules of their own
-    if _place_taken(match, text):
-        return None
+    if _place_taken(match, text) or ENV_LOOKUP.match(text, _value_start(match)):
+        return None  # the secret's place is taken, or the value is looked up (a bare value
+        # ends at the space of ``lookupEnv "X"`` or the brace of ``{env.X}``)
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
         return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
-                       or _CALL_OR_SUBSCRIPT.match(value)):
+                       or _is_call(value)):
         return None  # code: a call, a subscript (``os.environ["X"]``)
     if len(value) < 6 or value.lower() in _NOT_PASSWORDS or is_lookalike(value) \
             or is_structured_identifier(value) or _SHELL_VARIABLE.fullmatch(value) \
@@ -213,6 +222,11 @@ def _password(match: re.Match[str], text: str) -> float | None:
     if is_uuid_or_digest(value) and not (_HEX.fullmatch(value) and _names_password(match)):
         return None  # an identifier; hex is a password only where a password is named
     return 0.8 if quoted else 0.7
+
+
+def _value_start(match: re.Match[str]) -> int:
+    """Where the value a password rule matched starts."""
+    return next(span for span in map(match.span, _groups(match)) if span[0] >= 0)[0]
 
 
 def _place_taken(match: re.Match[str], text: str) -> bool:
@@ -232,7 +246,19 @@ def _place_taken(match: re.Match[str], text: str) -> bool:
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 #: ``get_password(user``, ``String::from(``, ``os.environ[``: code, a call or a
 #: subscript, not a value.
-_CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+[(\[]")
+_CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+(?=[(\[])")
+
+
+def _is_call(value: str) -> bool:
+    """Whether ``value`` starts as code calling or indexing a name (``get_password(``,
+    ``os.environ[``): a name without digits or of words, not a random run of characters
+    that holds a parenthesis (``XEw2UWPbHfEZFk10Poh0eiT(BXsx``)."""
+    name = _CALL_OR_SUBSCRIPT.match(value)
+    if name is None:
+        return False
+    words = name.group().replace("::", ".").replace("$", "")
+    return not any(c.isdigit() for c in words) or all(
+        _camel_words(part) for part in words.split(".") if part)
 #: ``$API_TOKEN``, quoted or not: a variable, not its value.
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
@@ -341,9 +367,11 @@ def _password_quoted_after(match: re.Match[str], text: str) -> float | None:
 
 def _password_answer(match: re.Match[str], text: str) -> float | None:
     """A line answering a question about a password: the whole answer must look like one
-    (letters and a digit, and a digit or symbol besides letters), not like a word."""
+    (letters and a digit, or upper and lower case and two symbols), not like a word."""
     value, _ = _value(match)
-    if not any(c.isdigit() for c in value):
+    if not any(c.isdigit() for c in value) and not (
+            value.lower() != value != value.upper()
+            and sum(not c.isalnum() for c in value) >= 2):
         return None
     return _password_named(match, text)
 
@@ -425,7 +453,8 @@ _REMARK = r"\([^()\n]{1,40}\)"
 _TAGS_BETWEEN = rf"(?:</?(?:{_INLINE_TAGS}|p|div|li|dd|dt|th|tr|br)\b[^<>\n]{{0,60}}>[ \t]*)"
 #: A type between a name and ``=``: ``ROOT_PW: &str = ...`` (Rust), ``adminPassword:
 #: String = ...`` (Kotlin, Swift, TypeScript).
-_TYPE_ANNOTATION = r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t]*=))?"
+_TYPE_ANNOTATION = (r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t]*=)"
+                    r"|[ \t]+As[ \t]+String\b(?=[ \t]*=))?")
 #: What may wrap a quoted value: C#'s verbatim string (``@"..."``), a constructor of a
 #: string (``String::from("...")``, ``SecretString::new("...")``, ``std::string("...")``),
 #: an Elixir sigil (``~s(...)``).
@@ -490,11 +519,12 @@ _PAIR_REVERSED = re.compile(
     r"(?i)\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE
     + rf"(?=[^\n]{{0,60}}?\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?"
     rf"(?P<named>[\w./-]*?(?:{_KEY_WORDS})))")
-#: A header set with its value before its name, as Swift writes it:
-#: ``request.setValue("...", forHTTPHeaderField: "X-Api-Key")``.
+#: A header set with its value before its name, as Swift and Objective-C write it:
+#: ``request.setValue("...", forHTTPHeaderField: "X-Api-Key")``, ``[request
+#: setValue:@"..." forHTTPHeaderField:@"X-Api-Key"]``.
 _HEADER_SETTER = re.compile(
-    r"(?i)\bsetValue\([ \t]*(?P<q>[\"'])(?P<quoted>[^\"'\n]{1,200})(?P=q)[ \t]*,[ \t]*"
-    rf"forHTTPHeaderField:[ \t]*\"(?P<named>[\w-]*?(?:{_KEY_WORDS})[\w-]*)\"")
+    r"(?i)\bsetValue[(:][ \t]*@?(?P<q>[\"'])(?P<quoted>[^\"'\n]{1,200})(?P=q)[ \t]*,?[ \t]*"
+    rf"forHTTPHeaderField:[ \t]*@?\"(?P<named>[\w-]*?(?:{_KEY_WORDS})[\w-]*)\"")
 #: A quoted value right after the word, as SQL writes it: ``WITH PASSWORD 'S3cret!x'``,
 #: ``IDENTIFIED BY 'S3cret!x'`` (not after "pass", "token" or "key": "pass `x`" is a
 #: verb and its object).
@@ -506,7 +536,7 @@ _QUOTED_AFTER = re.compile(
 #: A quoted default of a secret-named setting: ``process.env.DB_PASSWORD || "..."``,
 #: ``os.environ.get("API_TOKEN") or "..."``, ``os.getenv("SMTP_PASSWORD", "...")``,
 #: ``ENV.fetch("SECRET_KEY", "...")``, and a shell default ``${PGPASS:-...}``.
-_QUOTED = r"(?P<q>[\"'`])(?P<quoted>[^\"'`\n]{1,200})(?P=q)"
+_QUOTED = r"(?P<q>[\"'`])(?P<quoted>(?:(?!(?P=q))[^\n]){1,200})(?P=q)"
 _DEFAULT_OR = re.compile(
     rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
 _CALL_WITH_NAME = (r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add"
@@ -554,18 +584,19 @@ _COMMAND_PASSWORD = re.compile(
 _NAMED_IDENTIFIER = re.compile(
     r"(?i)(?<![:$])\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])"
     + _VALUE)
-#: The value alone on an indented line below a line naming a password or secret that ends
-#: in a dash or colon: "Please find below the root password -" then "    ...".
+#: The value alone on the line below a line naming a password or secret that ends in a
+#: dash or colon: "Please find below the root password -" then "    ...", "new DB
+#: password:" then "...".
 _BLOCK_BELOW = re.compile(
     rf"(?i)\b(?:{_PASSWORD_WORDS}|secret|token)\b[^\n]{{0,80}}?[-:\u2013\u2014][ \t]*\n"
-    r"(?:[ \t]*\n)?[ \t]+(?P<bare>[^\s\"'`]{8,128})(?=[ \t]*(?:\n|$))")
+    r"(?:[ \t]*\n)?[ \t]*(?P<bare>[^\s\"'`]{8,128})(?=[ \t]*(?:\n|$))")
 #: A user and password as a pair: "login: admin / ...", "creds are admin:...".
 _CREDENTIAL_PAIR = re.compile(
     r"(?i)\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p)\b[ \t]*"
     r"(?::|=|\bare\b|\bis\b)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*" + _VALUE)
 #: The end of a question, with or without its question mark: "VPN password?", "whats the
 #: wifi password again", "can I get the password please".
-_QUESTION_END = r"(?:\?|[ \t]+(?:again|please)[ \t]*(?=\n|  ))"
+_QUESTION_END = r"(?:\?|[ \t]+(?:again|please|now|below)[ \t]*(?=\n|  ))"
 #: A chat answer: the value alone on the line after a question about a password or key
 #: ("VPN password?" then "[10:06] sam: ..."), after the speaker's name if any and a "yes
 #: it's", or on the line after a line of its own naming the speaker and the time ("Kenji
@@ -628,19 +659,72 @@ def _spaced_setting(match: re.Match[str], text: str) -> float | None:
             or text[start:match.start("q")].strip().lower() == "pass":
         return None
     return _password_named(match, text)
-#: A property list's key naming a secret with its value in the ``<string>`` after it, on
-#: the same line or the next: ``<key>Password</key>`` then ``<string>...</string>``.
+#: A property list's key or a Maven property's name naming a secret, with the value in
+#: the ``<string>`` or ``<value>`` after it, on the same line or the next:
+#: ``<key>Password</key>`` then ``<string>...</string>``; and an element named for a
+#: secret: ``<password>...</password>``, ``<smtp.password>...</smtp.password>``.
 _PROPERTY_LIST = re.compile(
-    rf"(?i)<key>[\w .-]*?(?:{_KEY_WORDS})[\w .-]*</key>[ \t]*\n?[ \t]*"
-    r"<string>(?P<tagged>[^<>\n]{1,200})</string>")
+    rf"(?i)<(?P<k>key|name)>[\w .-]*?(?:{_KEY_WORDS})[\w .-]*</(?P=k)>[ \t]*\n?[ \t]*"
+    r"<(?P<v>string|value)>(?P<tagged>[^<>\n]{1,200})</(?P=v)>"
+    rf"|<(?P<element>[\w.:-]*?(?:{_KEY_WORDS})[\w.:-]*)>(?P<literal>[^<>\n]{{1,200}})"
+    r"</(?P=element)>")
 #: An example in an API description under the schema, property or header that names a
 #: secret: OpenAPI's ``DbPassword:`` (or ``name: X-Client-Secret``) and, up to three lines
-#: below, ``example:``, ``default:``, ``x-example:`` or ``x-test-value:``.
+#: below, ``example:``, ``default:``, ``x-example:`` or ``x-test-value:``; and a
+#: configuration key's ``value:`` below it (Pulumi's ``app:dbPassword:``).
 _SCHEMA_EXAMPLE = re.compile(
-    rf"(?im)^[ \t]*(?:-[ \t]*)?(?:name:[ \t]*[\"']?)?[\w-]*?(?:{_KEY_WORDS})[\w-]*[\"']?:?"
+    rf"(?im)^[ \t]*(?:-[ \t]*)?(?:name:[ \t]*[\"']?)?[\w.:-]*?(?:{_KEY_WORDS})[\w-]*[\"']?:?"
     r"[ \t]*\n(?:[ \t]+(?!name:)[\w-]+:[^\n]*\n){0,3}?"
-    r"[ \t]+(?:example|default|x-example|x-test-value):[ \t]*"
+    r"[ \t]+(?:example|default|x-example|x-test-value|value):[ \t]*"
     rf"(?:{_QUOTED}|(?P<literal>[^\s\"'][^\n]{{0,199}}?))[ \t]*$")
+#: A passphrase of words after a password's name: "the login password for staging is
+#: monsoon gravel kestrel velvet", ``# password: orbit nutmeg thimble monsoon``: four to
+#: six words of letters, none of them a word of the sentence (:data:`_COMMON_WORDS`).
+_PASSPHRASE = re.compile(
+    rf"(?i)\b{_PASSWORD_WORDS}\b[^\n.:=?]{{0,30}}?(?::|=|->|[ \t]is|[ \t]was)[ \t]+"
+    r"(?P<bare>(?-i:[a-z]{3,10}(?:[ \t][a-z]{3,10}){3,5}))(?=[ \t]*(?:[,.;)?\n\"]|$| -| \())")
+#: Words of running text, which a passphrase's words are not ("the password is stored in
+#: the vault", "your password is the one you chose").
+_COMMON_WORDS = frozenset("""
+    the and for you your are was were been being has have had not but all any can will just
+    one our out use used with that this from they them then than there their what when where
+    which who why how its into onto over under same new old still also only very more most
+    some such each both few other own set reset stored kept saved sent shared found given
+    changed rotated written listed shown typed entered chose chosen choose pick picked using
+    vault manager file wiki note notes page team admin user account login sign signup email
+    mail phone here now later below above again please thanks ask asked tell told know known
+    make made need needed want wanted same wrong right correct expired valid invalid blank
+    empty required optional hidden secret private public default case sensitive long short
+""".split())  # noqa: SIM905 - a word list is easier to read and edit as text
+
+
+def _passphrase_words(value: str) -> bool:
+    """Whether ``value`` reads as a diceware passphrase: three to six words of three to ten
+    small letters, none of them a common word of running text."""
+    words = value.split()
+    return 3 <= len(words) <= 6 and all(
+        3 <= len(word) <= 10 and word.isalpha() and word.islower()
+        and word not in _COMMON_WORDS for word in words)
+
+
+def _passphrase(match: re.Match[str], text: str) -> float | None:
+    """Words after a password's name that read as a diceware passphrase."""
+    return _password(match, text) if _passphrase_words(match.group("bare")) else None
+
+
+#: A header set by a web server's configuration: Caddy's ``header X-Db-Password "..."``
+#: and ``header_up``, nginx's ``add_header``, ``proxy_set_header`` and
+#: ``more_set_headers``, Apache's ``RequestHeader set``.
+_HEADER_DIRECTIVE = re.compile(
+    r"(?i)\b(?:header(?:_up|_down)?|add_header|proxy_set_header|more_set_headers"
+    r"|(?:request)?header[ \t]+set)[ \t]+[\"']?"
+    rf"[\w-]*?(?:{_KEY_WORDS})[\w-]*:?[\"']?[ \t]+" + _VALUE)
+#: CMake's ``set(ENV{DB_PASSWORD} "...")``.
+_CMAKE_ENV = re.compile(
+    rf"(?i)\bset\([ \t]*ENV\{{[\w.-]*?(?:{_KEY_WORDS})[\w.-]*\}}[ \t]+{_QUOTED}")
+#: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
+_SASL_MAP = re.compile(
+    r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
 #: SQL's ``INSERT INTO t (a, smtp_pass) VALUES (7, '...')``: the value in the place of a
 #: column named for a secret; and a settings table's pair, ``VALUES ('admin_pass', '...')``.
 _INSERTS = inserted_values(rf"[\w.]*?(?:{_KEY_WORDS})[\w.]*")
@@ -773,7 +857,8 @@ def _sas_signature(match: re.Match[str], text: str) -> float | None:
 
 #: A cell of a CSV or TSV row (after its delimiter) or of a Markdown table (between
 #: pipes): named by its column's header.
-_CELL = re.compile(r"(?:[,;\t]\"?|\|[ \t]*)(?P<bare>[^\s,;\t\"|]{6,200})"
+_CELL = re.compile(r"(?:[,;\t]\"?|\|[ \t]*)(?P<bare>[^\s,;\t\"|](?:[^,;\t\"|\n]{4,198})"
+                   r"[^\s,;\t\"|])"
                    r"(?:\"?(?=[,;\t]|[ \t]*(?:\n|$))|[ \t]*(?=\|))")
 _PASSWORD_COLUMN = re.compile(rf"(?i){_PASSWORD_WORD}")
 _SECRET_COLUMN = re.compile(rf"(?i)(?:{_KEY_WORDS})(?![a-z])")
@@ -794,8 +879,8 @@ def _column_secret(match: re.Match[str], text: str) -> float | None:
     password, an auth token or Twilio), unless the header names something about it
     (``password_changed``, ``token_count``, ``public_key``)."""
     value = match.group("bare")
-    if value.isdigit() or value.isalpha():
-        return None
+    if value.isdigit() or value.isalpha() or (" " in value and not _passphrase_words(value)):
+        return None  # a number, a word, or words that are no passphrase
     header = column_header(text, match.start(), match.group()[0])
     if not header or _NOT_SECRET_COLUMN.search(header.replace(" ", "_")) \
             or is_lookalike(value) or is_structured_identifier(value):
@@ -1042,6 +1127,10 @@ _RULES: tuple[Rule, ...] = (
     _rule("terraform_cloud_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}" + _AFTER,
           None, ".atlasv1."),
     _rule("telegram_bot_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}" + _AFTER, None, ":aa"),
+    # Discord bot tokens: the bot's id in base64 (``M``, ``N`` or ``O`` first), a time
+    # stamp and an HMAC, joined by dots.
+    _rule("discord_bot_token", r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}"
+          + _AFTER, _mixed),
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
     # STS session tokens: base64 of a structure whose first bytes give these prefixes.
     _rule("aws_session_token", r"(?<![A-Za-z0-9+/])(?:IQoJb3JpZ2luX2Vj|F[wQ]oGZXIvYXdzE)"
@@ -1075,7 +1164,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
     Rule("password", _ANSWER, _password_answer, group="bare",
-         keywords=("?", "again", "please")),
+         keywords=("?", "again", "please", "now", "below")),
     Rule("password", _NEAR_RANDOM, _password_random, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NAMED_IDENTIFIER, _password_named, group=_VALUE_GROUPS,
@@ -1094,7 +1183,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _DEFAULT_ARGUMENT, _password_named, group="quoted",
          keywords=("get", "fetch", "env(", "set", "put(", "add(", "define("),
          anchor=re.compile(_CALL_WITH_NAME)),
-    Rule("password", _HEADER_SETTER, _password, group="quoted", keywords=("setvalue(",)),
+    Rule("password", _HEADER_SETTER, _password, group="quoted",
+         keywords=("setvalue(", "setvalue:")),
     Rule("password", _SETTER, _password, group="quoted",
          keywords=("set", "convertto-securestring")),
     Rule("password", _DEFAULT_SHELL, _password_named, group="bare", keywords=("${",),
@@ -1122,9 +1212,16 @@ _RULES: tuple[Rule, ...] = (
                            r"|passwordauthentication|auth")),
     Rule("password", _SPACED_SETTING, _spaced_setting, group="quoted",
          keywords=("pass", "pw", "secret", "token"), anchor=_SPACED_SETTING_ANCHOR),
-    Rule("password", _PROPERTY_LIST, _password, group="tagged", keywords=("<key>",)),
+    Rule("password", _PROPERTY_LIST, _password, group=("tagged", "literal"),
+         keywords=("<key>", "<name>", "pass", "secret", "token", "key>")),
     Rule("password", _SCHEMA_EXAMPLE, _password, group=("quoted", "literal"),
-         keywords=("example:", "default:", "x-test-value:")),
+         keywords=("example:", "default:", "x-test-value:", "value:")),
+    Rule("password", _PASSPHRASE, _passphrase, group="bare", keywords=_PASSWORD_KEYWORDS,
+         anchor=_PASSWORD_ANCHOR),
+    Rule("password", _HEADER_DIRECTIVE, _password, group=_VALUE_GROUPS,
+         keywords=("header", "headers")),
+    Rule("password", _CMAKE_ENV, _password, group="quoted", keywords=("env{",)),
+    Rule("password", _SASL_MAP, _password, group="bare", keywords=("]:",)),
     *(Rule("password", pattern, _password, group="quoted", keywords=("insert",),
            anchor=INSERT_ANCHOR) for pattern in _INSERTS),
     Rule("password", _SETTING_ROW, _password, group="quoted", keywords=("values",)),
