@@ -1,9 +1,10 @@
-"""The eighth fresh held-out set of the privacy benchmark (set J): HELD OUT.
+"""The eighth fresh held-out set of the privacy benchmark (set J): a TUNING SET since round 9.
 
 Written on 2026-12-08 after set I had been evaluated (and spent), before any of round 8's
-detector changes and without running the detectors on it; committed on its own first.
-``benchmarks/privacy.py`` scores it once, at the end of round 8, as "held-out J"; a miss
-found here is reported, not fixed against this set.
+detector changes and without running the detectors on it; committed on its own first, and
+evaluated once as held out at the end of round 8. Its misses are fixed by class in round
+9, so set J is spent: ``benchmarks/privacy.py`` scores it as "set J (tuned on)", and the
+held-out set is set K (``privacy_heldout_k.py``).
 
 Nothing here comes from sets A-I: no Faker, no ``athena_core`` import (Luhn, mod-97 and
 the SSN rules are written again below), its own value generators and its own composer.
