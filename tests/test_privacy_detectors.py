@@ -154,7 +154,7 @@ def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
                 + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES
-                + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES}
+                + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES + ROUND_10_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -1101,6 +1101,76 @@ NOT_CREDENTIALS_9 = [
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_9)
 def test_test_cards_lookups_encrypted_values_masks_and_defaults_are_not_reported(
         text: str) -> None:
+    assert found(text) == []
+
+
+#: Round 10's classes (what set K showed): "login" and "pass" naming a password, passphrases
+#: ending in a number, XML elements with attributes, Windows' ``sqlcmd -P`` and ``net
+#: use``, HAProxy's ``stats auth``, PgBouncer's userlist, Erlang's tuples, a JDBC URL's
+#: ``&amp;password=``, an IPython session's ``Out[n]:`` after a password's name, and German
+#: mobile numbers.
+ROUND_10_SHAPES = [
+    ("password", "Instrument PC login: pass [[Meadow#8746]]"),
+    ("password", "- Vendor support gave us a temporary login: [[Falcon.Harbor.Walnut7]]"),
+    ("password", "Yesterday: rotated the login for billing, new one is [[P@ssw0rd_lagoon50]]"),
+    ("password", "# login: [[Quince.Cobalt.Tundra9]]"),
+    ("password", "Wifi pass: [[quince lagoon magpie trellis]]"),
+    ("password", "You: my pass: [[my dog ate the lagoon 51]]"),
+    ("password", "a temporary admin password: [[two coffees before ember 89]]"),
+    ("password", '  "ADMIN_PASSWORD=[[saffron tundra pepper juniper]]",'),
+    ("password", '<wsse:Password Type="#PasswordText">[[WnLrfghOVFWOns*vkE]]</wsse:Password>'),
+    ("password", "sqlcmd -S db01 -U sa -P [[Ember#9474]] -i migrate.sql"),
+    ("password", "net use Z: \\\\files01\\builds /user:CORP\\svc_build [[W1nt3r_juniper10]]"),
+    ("password", "    stats auth admin:[[y9396y-pwix9p-v2jffr]]"),
+    ("password", ';; /etc/pgbouncer/userlist.txt\n"clinic" "[[Porto2008?]]"\n'),
+    ("password", ' {epgsql, [{host, "db-1"}, {password, "[[Cobalt#1166]]"}]},'),
+    ("password", ' {bookings, [{login_password, <<"[[Meadow.Trellis.Cobalt4]]">>}]},'),
+    ("password", "<jdbc-url>jdbc:postgresql://db-1:5432/c?user=c&amp;password=[[qg0#AOvmoCJ07F]]"
+                 "</jdbc-url>"),
+    ("password", "In [5]: login_password\nOut[5]: '[[Quince#8945]]'\n"),
+    # The older STS prefix alone, no word naming it (its keyword was misspelt until round 10).
+    ("aws_session_token", 'client = Client(api_key="[[FwoGZXIvYXdzE+7U68uYnRp//////////+3dngmW'
+                          'Y84p+zbxxrECi6w23mhZ5Y/HWNONfgXPCuIygCV3nwkDDxPsZ6iZgFKPIOSZv3O3wfUR2e'
+                          'JFzum6h1n415tPPjYoU9XmmLXTtKbjtGPVe]]")'),
+    ("password", "$ aws ssm put-parameter --name /prod/passwd --value '[[Cobalt#5816]]' --type X"),
+    ("phone", "Guest cell: [[0155 05309251]]"),
+    ("phone", 'environment=MOBILE="[[0151 28923819]]",LOG_LEVEL="info"'),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_10_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_10_SHAPES)])
+def test_logins_passphrases_soap_windows_and_erlang_set_k_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 10 must not report: password hashes (crypt's ``$6$``, PostgreSQL's ``md5``),
+#: Hiera's encrypted values, Grafana's and Puppet's lookups, a file's path in a password's
+#: place, a placeholder or a documented sample after "Bearer", a four-part version, and
+#: the words after "password with the". (A number that passes Luhn in an issuer's range
+#: stays a card number whatever label is before it: sets H and J plant real cards after
+#: "Ref:" and "Order note:".)
+NOT_CREDENTIALS_10 = [
+    "profile::app::password: \"$6$s/BCSLBzMWA/gs7q$RNLDJO2hUG2jx7fz8tDcPC7HWyHYvcXpbsPhNWSbJ"
+    "uck6Czmw40tJdAKRvUPBkbfiMhTYbK9Y1ez7Ze0qbduR2\"",
+    "password = md554080cbfd43ad55ff31923ec91499aea",
+    "profile::db::password: 'ENC[PKCS7,MIIBeQYJKoZIhvcNAQcDoIIBajCCAWYCAQAx]'",
+    "      password: '$__file{/run/secrets/grafana_db_password}'",
+    "profile::db::password: '%{lookup('profile::db::password')}'",
+    "  # password: /etc/alertmanager/secrets/smtp_password",
+    '  Authorization = "Bearer TODO"',
+    "    VERSION: '3.26.8.45'",
+    "Blockers: vendor won't accept 1.14.9.23 as the version anymore",
+    '    http-request set-header Authorization "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"',
+    'let api_token = {|Sys.getenv "API_TOKEN"|}',
+    "- Left the admin password with the on-call team.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_10)
+def test_hashes_lookups_paths_versions_and_references_are_not_reported(text: str) -> None:
     assert found(text) == []
 
 

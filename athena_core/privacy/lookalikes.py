@@ -104,11 +104,15 @@ PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 _MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "dummy",
             "your", "fake", "not-a-real", "not_a_real",
             "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...")
+#: Words that stand for a value yet to be written, when they are the whole value (inside a
+#: random token, ``tbd`` or ``TODO`` turn up by chance).
+_TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: A template's slot: ``{{ .Values.x }}``, ``${VAR}``, ``%(name)s``, ``$(cat f)``, closed
 #: or cut off by the end of the value; not ``{{`` or ``}}`` inside a value, which a
 #: generated password may hold (``mb*BY^y3bF{{K}(%]+yO``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
-                       r"|\$\([^()]*(?:\)|$)")
+                       r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
+                       r"|^%\{[^{}]*(?:\}|$)")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
@@ -136,13 +140,14 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: (``pass show mail/work``, ``op read op://...``); the rest of the value may be cut off
 #: where a quote inside it ended it.
 ENV_LOOKUP = re.compile(
-    r"\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|(?:lookupEnv|getEnv)[ \t]+\""
+    r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}"
+    r"|(?:\w+\.)?(?:lookupEnv|getEnv|getenv)[ \t]+\""
     r"|\[NSProcessInfo processInfo\]\.environment\["
     r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
     r"|env(?:::var|\.get)?)[\[(]"
     # a password manager's command that prints the value: pass, gopass, 1Password, Bitwarden
     r"|(?:`|\$\()?(?:pass|gopass)[ \t]+show[ \t]|(?:`|\$\()?(?:op[ \t]+read|bw[ \t]+get)[ \t]"
-    r"|security[ \t]+find-generic-password\b")
+    r"|security[ \t]+find-generic-password\b)")
 #: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
 _PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
@@ -186,7 +191,8 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
-    if value in KNOWN_SAMPLES or value.lower() in SHIPPED_DEFAULTS or _MASK.fullmatch(value):
+    if value in KNOWN_SAMPLES or value.lower() in SHIPPED_DEFAULTS \
+            or value.lower() in _TO_BE_WRITTEN or _MASK.fullmatch(value):
         return True
     lowered = value.lower()
     if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
@@ -218,16 +224,22 @@ def is_uuid_or_digest(value: str) -> bool:
 #: ``X-Api-Key`` header, ``IDENTIFIED BY '...'``) in documentation and test data: an
 #: IBAN's shape, a card number's (12 to 19 digits), digits with separators (a phone, an
 #: SSN, a date), a ULID, a subresource-integrity or image digest, an ARN, a data URI,
-#: an Ansible vault blob, a bcrypt hash, Pulumi's and SOPS' encrypted values
-#: (``v1:<nonce>:<ciphertext>``, ``ENC[AES256_GCM,...]``), an ISO 8601 timestamp, an IP
-#: address.
+#: an Ansible vault blob, a bcrypt hash, Pulumi's, SOPS' and Hiera's encrypted values
+#: (``v1:<nonce>:<ciphertext>``, ``ENC[AES256_GCM,...]``, ``ENC[PKCS7,...]``), a password
+#: hash as crypt(3), PostgreSQL and Argon2 write it (``$6$salt$...``, ``md5`` and 32 hex,
+#: ``SCRAM-SHA-256$...``), an absolute path in small letters (a file holding the secret:
+#: ``/run/secrets/db_password``; a random value may start with ``/``), an ISO 8601
+#: timestamp, an IP address.
 _STRUCTURED = re.compile(
     r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|\d(?:[ -]?\d){11,18}"
     r"|[+(]?\d[\d()]*(?:[ ./-]+[\d()]+)+"
     r"|[0-7][0-9A-HJKMNP-TV-Z]{25}|sha(?:1|256|384|512)[-:][A-Za-z0-9+/=]{16,}"
     r"|arn:[\w-]+:\S+|data:[\w/+.-]+[;,]\S*|\$ANSIBLE_VAULT;[\s\S]*"
     r"|\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}"
-    r"|v1:[A-Za-z0-9+/]{16}:[A-Za-z0-9+/]{16,}={0,2}|ENC\[AES256_GCM,[^\]\n]*\]"
+    r"|v1:[A-Za-z0-9+/]{16}:[A-Za-z0-9+/]{16,}={0,2}|ENC\[[A-Z0-9_]+,[^\]\n]*\]"
+    r"|\$(?:1|2[aby]?|5|6|7|y|gy|sha1|md5|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[^\s\"']{8,}"
+    r"|md5[0-9a-f]{32}|SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=:]+"
+    r"|/(?:[a-z0-9_.@-]+/)+[a-z0-9_.@-]+"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 

@@ -201,7 +201,12 @@ def _nanp(match: re.Match[str], text: str) -> float | None:
 
 
 def _trunk(match: re.Match[str], text: str) -> float | None:
-    return 0.7 if 10 <= sum(c.isdigit() for c in match.group()) <= 11 else None
+    """10 or 11 digits with the trunk 0; 12 where a phone word is near (a German mobile,
+    ``0155 05309251``)."""
+    digits = sum(c.isdigit() for c in match.group())
+    if 10 <= digits <= 11 or (digits == 12 and _phone_word(text, *match.span())):
+        return 0.7
+    return None
 
 
 def _trunk_slash(match: re.Match[str], text: str) -> float | None:
@@ -479,7 +484,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
 _IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}"
                    r"|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
-_VERSION = re.compile(r"(?i)\b(?:version|ver\.?|release|v)\s*$")
+_VERSION = re.compile(r"(?i)\b(?:version|ver\.?|release|build|v)[\"']?[ \t]*(?:[:=][ \t]*)?"
+                      r"[\"']?\s*$")
 _PREFIX_LENGTH = re.compile(r"/(\d{1,3})(?!\d)")
 #: Addresses that identify nobody: documentation ranges, loopback, unspecified, masks.
 _UNREPORTED = tuple(ipaddress.ip_network(net) for net in (
@@ -491,8 +497,9 @@ def _ip(match: re.Match[str], text: str) -> float | None:
     value = match.group()
     if ":" in value and value.count(":") < 3 and not any(c.isdigit() for c in value):
         return None  # ``Abc::Def`` is a C++ name, not an address
-    if _VERSION.search(text, max(0, match.start() - 10), match.start()):
-        return None  # ``version 1.2.3.4``
+    if _VERSION.search(text, max(0, match.start() - 16), match.start()) \
+            or _version_near(text, *match.span()):
+        return None  # ``version 1.2.3.4``, ``VERSION: '1.2.3.4'``
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
@@ -503,6 +510,20 @@ def _ip(match: re.Match[str], text: str) -> float | None:
     if prefix is not None and _network(f"{value}/{prefix.group(1)}"):
         return None  # ``10.0.0.0/8``, ``fe80::/10``: a range, not an address
     return 0.9
+
+
+#: The word "version" on a four-part number's line: "won't accept 1.14.9.23 as the
+#: version", ``<property name="version" value="1.4.3.72" />``.
+_VERSION_WORD = re.compile(r"(?i)\bversion\b")
+
+
+def _version_near(text: str, start: int, end: int, reach: int = 40) -> bool:
+    """Whether "version" is on the line of ``text[start:end]`` within ``reach``."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return bool(_VERSION_WORD.search(text, max(line_start, start - reach), start)
+                or _VERSION_WORD.search(text, end, min(line_end, end + reach)))
 
 
 def _network(cidr: str) -> bool:

@@ -158,10 +158,11 @@ _VALUE_GROUPS = ("raw", "triple", "long", "quoted", "curly", "emphasis", "tagged
 _ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "literal")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
-#: of the sentence), but may in ``!`` or ``?``: better to take a question or exclamation
-#: mark with a password than to leave a password's last character out.
+#: of the sentence) nor in ``<`` (a closing tag follows), but may in ``!`` or ``?``:
+#: better to take a question or exclamation mark with a password than to leave a
+#: password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
-_LAST = _STOP + ".:\\\\"
+_LAST = _STOP + ".:<\\\\"
 #: Inside a bare value (not first, not last) quotes and a closing parenthesis may stand:
 #: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``; it does not start as an
 #: object or a list does (``{"``, ``[{``), nor with an escaped quote (``\"``).
@@ -186,8 +187,17 @@ _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=deli
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
           r"</(?P=tag)>"
           rf"|(?P<bare>(?!<|[{{\[][\"'{{\[]|\\[\"'])[^{_STOP}]"
-          rf"(?:(?:(?!{_NEXT_FIELD})[^{_INNER_STOP}]){{0,198}}"
+          rf"(?:(?:(?!{_NEXT_FIELD}|</)[^{_INNER_STOP}]){{0,198}}"
           rf"(?!{_NEXT_FIELD})[^{_LAST}])?))")
+#: The published samples by their first character (a password rule's value may be cut
+#: from one: ``ghp_16C7e42F...`` before a quote).
+_SAMPLES_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _sample in KNOWN_SAMPLES:
+    _SAMPLES_BY_FIRST[_sample[0]] = (*_SAMPLES_BY_FIRST.get(_sample[0], ()), _sample)
+#: An HTTP authorization value: its scheme and the credential (``Bearer ...``).
+_AUTH_SCHEME = re.compile(r"(?i)(?:bearer|basic|token|digest)[ \t]+(?P<credential>\S+)")
+#: ``on-call``, ``follow-up``, ``sign-in``: a compound word, not a password.
+_COMPOUND_WORD = re.compile(r"[a-z]+(?:-[a-z]+){1,2}")
 #: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
 _VERSIONED = re.compile(r"[A-Za-z][\w-]*?v?\d+(?:\.\d+)+")
 
@@ -215,6 +225,14 @@ def _password(match: re.Match[str], text: str) -> float | None:
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
                        or _is_call(value)):
         return None  # code: a call, a subscript (``os.environ["X"]``)
+    if value.startswith("--"):
+        return None  # the next flag (``--value '...'``), not a value
+    start = _value_start(match)
+    if any(text.startswith(sample, start) for sample in _SAMPLES_BY_FIRST.get(text[start], ())):
+        return None  # a documented sample the value is part of
+    scheme = _AUTH_SCHEME.fullmatch(value)
+    if scheme and is_lookalike(scheme["credential"]):
+        return None  # ``"Bearer sk_test_4eC39..."``: a documented sample after its scheme
     if len(value) < 6 or value.lower() in _NOT_PASSWORDS or is_lookalike(value) \
             or is_structured_identifier(value) or _SHELL_VARIABLE.fullmatch(value) \
             or (not quoted and is_identifier_reference(value)):
@@ -292,6 +310,8 @@ def _password_named(match: re.Match[str], text: str) -> float | None:
     """A value named a password by the words around it: it must look like one (a letter
     and a digit or symbol), not like a word of the sentence, a URL or a versioned name."""
     value, _ = _value(match)
+    if _COMPOUND_WORD.fullmatch(value):
+        return None  # "on-call", "follow-up": a word of the sentence
     core = value.rstrip("?!")  # "again?" is a word and a question mark
     if not (any(c.isalpha() for c in core) and any(not c.isalpha() for c in core)) \
             or "://" in value or _VERSIONED.fullmatch(value):
@@ -497,6 +517,13 @@ _SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
 _NEAR = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,60}}?(?<![^\s(\"'`\u201c\u2018])"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
+#: A strong value after "login" or "pass" in the same sentence or label ("temporary login:
+#: ...", "rotated the pass for billing, new one is ...", "# login: ..."): the words also
+#: name a user and a verb, so the value must look like a password beyond doubt
+#: (:func:`_strong`).
+_LOGIN_NEAR = re.compile(
+    r"(?i)\b(?:login|logon|pass)\b[^.!?\n]{0,60}?(?<![^\s(\"'`\u201c\u2018])"
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{{_LAST}}<])")
 #: A random-looking token after the word in the same sentence: "the password for the NAS
 #: is still uIkH59pPk6LF4AhKln8seU40".
 _NEAR_RANDOM = re.compile(
@@ -513,6 +540,11 @@ _NEAR_BEFORE = re.compile(
 _PAIR = re.compile(
     rf"(?i)\b(?:name|key)[\"']?[ \t]*[=:][ \t]*[\"']?[\w./-]*?(?:{_KEY_WORDS})[\w.-]*[\"']?"
     r"[^\n]{0,40}?(?:\n[ \t-]*)?\bvalue[\"']?[ \t]*[=:][ \t]*" + _VALUE)
+#: A name/value pair as a command's flags: ``aws ssm put-parameter --name /prod/db_password
+#: --value '...'``.
+_FLAG_PAIR = re.compile(
+    rf"(?i)--(?:name|key)[ \t=]+[\"']?[\w./-]*?(?:{_KEY_WORDS})[\w./-]*[\"']?"
+    r"[^\n]{0,60}?--value[ \t=]+" + _VALUE)
 #: A value before the name that says what it is: ``SET value = '...' WHERE name =
 #: 'admin_password'`` (a settings table), ``{"value": "...", "key": "DB_PASSWORD"}``.
 _PAIR_REVERSED = re.compile(
@@ -571,12 +603,17 @@ _GLUED_NAME = re.compile(
 #: Commands that take a password as a flag: ``mysql -p'...'`` (glued: ``-p`` alone makes
 #: mysql ask), ``sshpass -p``, ``docker login -p`` (and podman, buildah, skopeo, oras,
 #: helm registry), ``mongo -p``, ``redis-cli -a``, ``ldapsearch -w``, and redis' ``AUTH``
-#: at a prompt or a line's start (``cache-01:6379> AUTH ...``).
+#: at a prompt or a line's start (``cache-01:6379> AUTH ...``), SQL Server's ``sqlcmd -P``,
+#: Windows' ``net use \\\\host\\share /user:DOMAIN\\user ...`` and HAProxy's ``stats auth
+#: admin:...``.
 _COMMAND_PASSWORD = re.compile(
     r"\b(?:mysql\w*\b[^\n|;&]*?[ \t]-p(?=\S)"
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+"
+    r"|(?:sqlcmd|osql|bcp)\b[^\n|;&]*?[ \t]-P[ \t]*"
+    r"|\bnet[ \t]+use\b[^\n|;&]*?[ \t]/user:[^\s/]+[ \t]+"
+    r"|\bstats[ \t]+auth[ \t]+[^\s:]{1,64}:"
     r"|(?m:^|>[ \t]*)AUTH[ \t]+)" + _VALUE)
 #: A secret-named identifier right before its value, with no separator: "rejected
 #: smtp_password M3@dow!3284", "Using wifi_psk '...'"; not one after ``env:`` or ``$``
@@ -666,7 +703,8 @@ def _spaced_setting(match: re.Match[str], text: str) -> float | None:
 _PROPERTY_LIST = re.compile(
     rf"(?i)<(?P<k>key|name)>[\w .-]*?(?:{_KEY_WORDS})[\w .-]*</(?P=k)>[ \t]*\n?[ \t]*"
     r"<(?P<v>string|value)>(?P<tagged>[^<>\n]{1,200})</(?P=v)>"
-    rf"|<(?P<element>[\w.:-]*?(?:{_KEY_WORDS})[\w.:-]*)>(?P<literal>[^<>\n]{{1,200}})"
+    rf"|<(?P<element>[\w.:-]*?(?:{_KEY_WORDS})[\w.:-]*)(?:[ \t][^<>\n]{{0,80}})?>"
+    r"(?P<literal>[^<>\n]{1,200})"
     r"</(?P=element)>")
 #: An example in an API description under the schema, property or header that names a
 #: secret: OpenAPI's ``DbPassword:`` (or ``name: X-Client-Secret``) and, up to three lines
@@ -677,12 +715,15 @@ _SCHEMA_EXAMPLE = re.compile(
     r"[ \t]*\n(?:[ \t]+(?!name:)[\w-]+:[^\n]*\n){0,3}?"
     r"[ \t]+(?:example|default|x-example|x-test-value|value):[ \t]*"
     rf"(?:{_QUOTED}|(?P<literal>[^\s\"'][^\n]{{0,199}}?))[ \t]*$")
-#: A passphrase of words after a password's name: "the login password for staging is
-#: monsoon gravel kestrel velvet", ``# password: orbit nutmeg thimble monsoon``: four to
-#: six words of letters, none of them a word of the sentence (:data:`_COMMON_WORDS`).
+#: A passphrase of words after a password's name (or "login", "pass"): "the login
+#: password for staging is monsoon gravel kestrel velvet", ``# password: orbit nutmeg
+#: thimble monsoon``, "my pass: my dog ate the lagoon 51" (:func:`_passphrase_words`).
+_PASSWORD_WORDS_AND_LOGIN = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk|pass|login)"
 _PASSPHRASE = re.compile(
-    rf"(?i)\b{_PASSWORD_WORDS}\b[^\n.:=?]{{0,30}}?(?::|=|->|[ \t]is|[ \t]was)[ \t]+"
-    r"(?P<bare>(?-i:[a-z]{3,10}(?:[ \t][a-z]{3,10}){3,5}))(?=[ \t]*(?:[,.;)?\n\"]|$| -| \())")
+    rf"(?i)(?:\b|(?<=_)){_PASSWORD_WORDS_AND_LOGIN}\b[^\n.:=?]{{0,30}}?"
+    r"(?::|=|->|[ \t]is|[ \t]was)[ \t]*"
+    r"(?P<bare>(?-i:[a-z]{2,10}(?:[ \t][a-z]{2,10}){2,5}(?:[ \t]\d{1,4})?))"
+    r"(?=[ \t]*(?:[,.;)?\n\"'<]|$| -| \(|\*\)))")
 #: Words of running text, which a passphrase's words are not ("the password is stored in
 #: the vault", "your password is the one you chose").
 _COMMON_WORDS = frozenset("""
@@ -693,18 +734,26 @@ _COMMON_WORDS = frozenset("""
     changed rotated written listed shown typed entered chose chosen choose pick picked using
     vault manager file wiki note notes page team admin user account login sign signup email
     mail phone here now later below above again please thanks ask asked tell told know known
-    make made need needed want wanted same wrong right correct expired valid invalid blank
+    make made need needed want wanted same wrong right expired valid invalid blank
+    on off call duty team him her his she he we us me my mine got get with without
     empty required optional hidden secret private public default case sensitive long short
 """.split())  # noqa: SIM905 - a word list is easier to read and edit as text
 
 
 def _passphrase_words(value: str) -> bool:
-    """Whether ``value`` reads as a diceware passphrase: three to six words of three to ten
-    small letters, none of them a common word of running text."""
+    """Whether ``value`` reads as a passphrase: three to six words of small letters, none
+    of them a common word of running text (:data:`_COMMON_WORDS`: "monsoon gravel kestrel
+    velvet"); or, ending in a number, four to seven words of which most are not ("my dog
+    ate the lagoon 51", "correct horse copper 19")."""
     words = value.split()
-    return 3 <= len(words) <= 6 and all(
-        3 <= len(word) <= 10 and word.isalpha() and word.islower()
-        and word not in _COMMON_WORDS for word in words)
+    number = words[-1].isdigit() and len(words[-1]) <= 4
+    if number:
+        words = words[:-1]
+    if not (3 <= len(words) <= 6 and all(
+            2 <= len(word) <= 10 and word.isalpha() and word.islower() for word in words)):
+        return False
+    common = sum(word in _COMMON_WORDS or len(word) < 3 for word in words)
+    return common * 2 < len(words) if number else common == 0
 
 
 def _passphrase(match: re.Match[str], text: str) -> float | None:
@@ -722,6 +771,18 @@ _HEADER_DIRECTIVE = re.compile(
 #: CMake's ``set(ENV{DB_PASSWORD} "...")``.
 _CMAKE_ENV = re.compile(
     rf"(?i)\bset\([ \t]*ENV\{{[\w.-]*?(?:{_KEY_WORDS})[\w.-]*\}}[ \t]+{_QUOTED}")
+#: PgBouncer's ``userlist.txt``: ``"user" "password"`` on lines of their own, in a text that
+#: names the file.
+_USERLIST = re.compile(r"(?m)^\"[\w.@-]{1,64}\"[ \t]+\"(?P<quoted>[^\"\n]{1,200})\"[ \t]*$")
+#: An Erlang or Elixir tuple naming a secret: ``{password, "..."}``, ``{db_pass,
+#: <<"...">>}``.
+_TUPLE = re.compile(
+    rf"(?i)\{{[ \t]*:?[\w]*?(?:{_KEY_WORDS})\w*[ \t]*,[ \t]*(?:<<)?{_QUOTED}(?:>>)?[ \t]*\}}")
+#: An interactive session's answer to a name: IPython's ``In [5]: db_password`` then
+#: ``Out[5]: '...'``.
+_SESSION_OUT = re.compile(
+    rf"(?i)\bIn[ \t]*\[\d+\]:[ \t]*[\w.]*?(?:{_KEY_WORDS})\w*[ \t]*\n"
+    rf"Out[ \t]*\[\d+\]:[ \t]*{_QUOTED}")
 #: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
 _SASL_MAP = re.compile(
     r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
@@ -1134,7 +1195,7 @@ _RULES: tuple[Rule, ...] = (
     _rule("url_password", _URL_PASSWORD, _url_password, "://", group="password", token=False),
     # STS session tokens: base64 of a structure whose first bytes give these prefixes.
     _rule("aws_session_token", r"(?<![A-Za-z0-9+/])(?:IQoJb3JpZ2luX2Vj|F[wQ]oGZXIvYXdzE)"
-          r"[A-Za-z0-9+/]{80,}={0,2}(?![A-Za-z0-9+/=])", None, "iqojb3jpz2lux2vj", "oggzxivyxdz",
+          r"[A-Za-z0-9+/]{80,}={0,2}(?![A-Za-z0-9+/=])", None, "iqojb3jpz2lux2vj", "ogzxivyxdz",
           token=False),
     _rule("aws_session_token", r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{100,2000}={0,2}"
           r"(?![A-Za-z0-9+/=_-])", _session_token, "session", "security", "sts token",
@@ -1149,18 +1210,22 @@ _RULES: tuple[Rule, ...] = (
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NEAR, _password_near, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
+    Rule("password", _LOGIN_NEAR, _password_strong, group="bare",
+         keywords=("login", "logon", "pass"), anchor=re.compile(r"\b(?:login|logon|pass)\b")),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
          keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
          not_after=frozenset(string.ascii_letters + string.digits), camel_case=True),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\b(?:name|key)[\"']?[ \t]*[=:]")),
+    Rule("password", _FLAG_PAIR, _password, group=_VALUE_GROUPS, keywords=("--value",)),
     Rule("password", _PAIR_REVERSED, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\bvalue[\"']?[ \t]*[=:]")),
     Rule("password", _GLUED_NAME, _password, group=_VALUE_GROUPS,
          keywords=("password", "passwd", "passphrase", "pwd", "psk", "secret", "token")),
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
-         keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ")),
+         keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ",
+                   "sqlcmd", "osql", "bcp", "net use", "stats auth")),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
     Rule("password", _ANSWER, _password_answer, group="bare",
@@ -1216,12 +1281,16 @@ _RULES: tuple[Rule, ...] = (
          keywords=("<key>", "<name>", "pass", "secret", "token", "key>")),
     Rule("password", _SCHEMA_EXAMPLE, _password, group=("quoted", "literal"),
          keywords=("example:", "default:", "x-test-value:", "value:")),
-    Rule("password", _PASSPHRASE, _passphrase, group="bare", keywords=_PASSWORD_KEYWORDS,
-         anchor=_PASSWORD_ANCHOR),
+    Rule("password", _PASSPHRASE, _passphrase, group="bare",
+         keywords=(*_PASSWORD_KEYWORDS, "pass", "login"),
+         anchor=re.compile(rf"(?:\b|(?<=_)){_PASSWORD_WORDS_AND_LOGIN}\b")),
     Rule("password", _HEADER_DIRECTIVE, _password, group=_VALUE_GROUPS,
          keywords=("header", "headers")),
     Rule("password", _CMAKE_ENV, _password, group="quoted", keywords=("env{",)),
     Rule("password", _SASL_MAP, _password, group="bare", keywords=("]:",)),
+    Rule("password", _USERLIST, _password, group="quoted", keywords=("userlist",)),
+    Rule("password", _TUPLE, _password, group="quoted", keywords=("{",)),
+    Rule("password", _SESSION_OUT, _password, group="quoted", keywords=("out[",)),
     *(Rule("password", pattern, _password, group="quoted", keywords=("insert",),
            anchor=INSERT_ANCHOR) for pattern in _INSERTS),
     Rule("password", _SETTING_ROW, _password, group="quoted", keywords=("values",)),
