@@ -1115,6 +1115,8 @@ ROUND_10_SHAPES = [
     ("password", "Yesterday: rotated the login for billing, new one is [[P@ssw0rd_lagoon50]]"),
     ("password", "# login: [[Quince.Cobalt.Tundra9]]"),
     ("password", "Wifi pass: [[quince lagoon magpie trellis]]"),
+    ("password", "I was told to keep the admin password somewhere safe. [[Tundra#1842]]. This is "
+                 "somewhere."),
     ("password", "You: my pass: [[my dog ate the lagoon 51]]"),
     ("password", "a temporary admin password: [[two coffees before ember 89]]"),
     ("password", '  "ADMIN_PASSWORD=[[saffron tundra pepper juniper]]",'),
@@ -1166,6 +1168,7 @@ NOT_CREDENTIALS_10 = [
     '    http-request set-header Authorization "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"',
     'let api_token = {|Sys.getenv "API_TOKEN"|}',
     "- Left the admin password with the on-call team.",
+    "Change the password every 90 days. Version 2.1 of the policy says so.",
 ]
 
 

@@ -524,6 +524,11 @@ _NEAR = re.compile(
 _LOGIN_NEAR = re.compile(
     r"(?i)\b(?:login|logon|pass)\b[^.!?\n]{0,60}?(?<![^\s(\"'`\u201c\u2018])"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{{_LAST}}<])")
+#: A strong value opening the sentence after one naming a password: "I was told to keep
+#: the admin password somewhere safe. Tundra#1842. This is somewhere."
+_NEXT_SENTENCE = re.compile(
+    rf"(?i)\b{_PASSWORD_WORDS}\b[^.!?\n]{{0,80}}[.!?][ \t]+"
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?=[.!?,;]?(?:[ \t]|\n|$))")
 #: A random-looking token after the word in the same sentence: "the password for the NAS
 #: is still uIkH59pPk6LF4AhKln8seU40".
 _NEAR_RANDOM = re.compile(
@@ -1209,6 +1214,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NEAR, _password_near, group="bare",
+         keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
+    Rule("password", _NEXT_SENTENCE, _password_strong, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _LOGIN_NEAR, _password_strong, group="bare",
          keywords=("login", "logon", "pass"), anchor=re.compile(r"\b(?:login|logon|pass)\b")),
