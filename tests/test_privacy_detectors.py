@@ -1169,6 +1169,7 @@ NOT_CREDENTIALS_10 = [
     'let api_token = {|Sys.getenv "API_TOKEN"|}',
     "- Left the admin password with the on-call team.",
     "Change the password every 90 days. Version 2.1 of the policy says so.",
+    '      bank_iban: "AZ21 VONA 98W2 2117 YT2P 8212 4557"\n      # daytime phone: none',
 ]
 
 
