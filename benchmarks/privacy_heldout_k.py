@@ -1,9 +1,10 @@
-"""The ninth fresh held-out set of the privacy benchmark (set K): HELD OUT.
+"""The ninth fresh held-out set of the privacy benchmark (set K): a TUNING SET since round 10.
 
 Written on 2026-12-08 after set J had been evaluated (and spent), before any of round 9's
 detector changes were committed and without running the detectors on it; committed on its
-own first. ``benchmarks/privacy.py`` scores it once, at the end of round 9, as "held-out
-K"; a miss found here is reported, not fixed against this set.
+own first, and evaluated once as held out at the end of round 9. Its misses are fixed by
+class in round 10, so set K is spent: ``benchmarks/privacy.py`` scores it as "set K (tuned
+on)", and the held-out set is set L (``privacy_heldout_l.py``).
 
 Nothing here comes from sets A-J: no Faker, no ``athena_core`` import and no import of an
 earlier set (Luhn, mod-97 and the SSN rules are written again below), its own value
