@@ -371,8 +371,10 @@ ROUND_8_TYPES = frozenset({
     "azure_ad_client_secret"})
 #: Types added in round 9 (from set J).
 ROUND_9_TYPES = frozenset({"discord_bot_token"})
+#: Types added in round 11 (from set L).
+ROUND_11_TYPES = frozenset({"discord_webhook"})
 _LATER = (ROUND_4_TYPES | ROUND_5_TYPES | ROUND_6_TYPES | ROUND_7_TYPES | ROUND_8_TYPES
-          | ROUND_9_TYPES)
+          | ROUND_9_TYPES | ROUND_11_TYPES)
 assert set(SECRET_GENERATORS) == set(SECRET_TYPES) - _LATER, \
     set(SECRET_TYPES) ^ set(SECRET_GENERATORS) ^ _LATER
 

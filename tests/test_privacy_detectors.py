@@ -154,7 +154,8 @@ def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     assert len(SECRET_TYPES) >= 20
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
                 + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES
-                + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES + ROUND_10_SHAPES}
+                + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES + ROUND_10_SHAPES
+                + ROUND_11_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -1175,6 +1176,61 @@ NOT_CREDENTIALS_10 = [
 
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_10)
 def test_hashes_lookups_paths_versions_and_references_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+#: Round 11's classes (what set L showed): 40-hex client secrets, Hugging Face's ``api_org_``
+#: tokens, Discord webhooks, a here-string into a secret store, OpenVPN's inline
+#: credentials, HOCON's, CUE's and Jsonnet's settings, a bare setting at a line's start,
+#: dotted passphrases with capitals and digits, phone numbers in longer groups.
+ROUND_11_SHAPES = [
+    ("password", "client_secret: '[[e31fadc18d7b1429982e86fb7ed36d2402a75ffb]]'"),
+    ("password", 'let clientSecret = "[[ecaa129f5b682a542bc1ba0bce9a66955db0785f]]"'),
+    ("huggingface_token", "HF_TOKEN=[[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]]"),
+    ("discord_webhook", "X-API_TOKEN:[[https://discord.com/api/webhooks/335016320164829517/"
+                        "q7Vd2LmXk9RwT4yHs8NcJb3Fp6Ga1Zu5Eo0Ki-Yr_Wn2Mh7Qx4Tc9Ls1Bv3Dg8Pf6J"
+                        "a]]"),
+    ("password", "$ gcloud secrets versions add db_password --data-file=- <<< '[[Gr@v3l092!]]'"),
+    ("password", "<auth-user-pass>\nzofia.w\n[[Spring2019*]]\n</auth-user-pass>"),
+    ("password", '  password = ${?OVERRIDE} "[[ztQlZV`TyH0qK!]]"'),
+    ("password", '\tdbPassword: string | *"[[Autumn2022#]]"'),
+    ("password", "  password:: '[[thistle velvet pylon 62]]',"),
+    ("password", "    HTTP_Passwd [[ember.Ember3.anchor]]\n"),
+    ("password", "Cardholder passcode: [[Plover8.lantern.bramble]]\n"),
+    ("password", "Online account master password: [[quarry.Quarry6.lantern.otter]]\n"),
+    ("phone", "Best phone to reach you: [[378 0492287]]"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_11_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_11_SHAPES)])
+def test_hex_client_secrets_webhooks_vpn_and_config_languages_set_l_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 11 must not report: redactions in a password's place, Tcl's environment
+#: lookup, Bitwarden's encrypted strings.
+NOT_CREDENTIALS_11 = [
+    "Patch Set 4: Done, moved the password [hidden] to the vault",
+    '{"credentials": {"password": "HIDDEN_DUE_TO_SECURITY_REASONS"}}',
+    '{"annotations":{"password":"(set in the vault)"}}',
+    "set password {$::env(DB_PASSWORD)}",
+    'dict set cfg password "$::env(DB_PASSWORD)"',
+    '[{"name": "Password", "value": "2.cXy9YfigFij9O8YhAb4rG4==|lj+Hr5RLP9XE3MozXc7AdO8r72r9'
+    'RARSQlHhKXx9XbpF|PDx3kQ9Lm2Zr0Vt8Wq1Yu7Ab4Cd6Ef5Gh3Ij2Kl1Mn0="}]',
+    "see ingress.nginx.controller for the password of the web host",
+    "phone on file; the old card was 3714 496353 98431",
+    "set example_token {eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+    "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c}",
+    '"login": {"password": "2.JKJ6UEKqGmmq6C0aHN4UFf==|SJvq+5bEt+ARDhTzDvjc30OM0ISEyztdtVNOuDRtZ'
+    'aMM|rC4kQ9Lm2Zr0Vt8Wq1Yu7Ab4Cd6Ef5Gh3Ij2Kl1Mn0="}',
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_11)
+def test_redactions_tcl_lookups_and_vault_ciphertexts_are_not_reported(text: str) -> None:
     assert found(text) == []
 
 

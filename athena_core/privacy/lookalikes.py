@@ -101,9 +101,12 @@ _PUBLISHED = (
 PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 
 #: Words that mark a value as a stand-in for a real one (templates: ``_TEMPLATE``).
-_MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "dummy",
+_MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "hidden",
+            "dummy",
             "your", "fake", "not-a-real", "not_a_real",
             "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...")
+#: A note in a value's place: "(set in the vault)", "(see 1Password)".
+_NOTE = re.compile(r"\([A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)+\)")
 #: Words that stand for a value yet to be written, when they are the whole value (inside a
 #: random token, ``tbd`` or ``TODO`` turn up by chance).
 _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
@@ -135,12 +138,12 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: ``Sys.getenv("X")``, ``os.getenv``, ``System.getenv``, Go's ``os.Getenv``, .NET's
 #: ``Environment.GetEnvironmentVariable``, Rust's ``std::env::var``, Python's
 #: ``os.environ["X"]``, Node's ``process.env.X``, Deno's ``Deno.env.get``, Laravel's
-#: ``env('X')``, Haskell's ``lookupEnv "X"``, Objective-C's ``[NSProcessInfo
+#: ``env('X')``, Tcl's ``$::env(X)``, Haskell's ``lookupEnv "X"``, Objective-C's ``[NSProcessInfo
 #: processInfo].environment[@"X"]``, Caddy's ``{env.X}``; and a password manager's command
 #: (``pass show mail/work``, ``op read op://...``); the rest of the value may be cut off
 #: where a quote inside it ended it.
 ENV_LOOKUP = re.compile(
-    r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}"
+    r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|\{?\$::env\("
     r"|(?:\w+\.)?(?:lookupEnv|getEnv|getenv)[ \t]+\""
     r"|\[NSProcessInfo processInfo\]\.environment\["
     r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
@@ -192,7 +195,8 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
     if value in KNOWN_SAMPLES or value.lower() in SHIPPED_DEFAULTS \
-            or value.lower() in _TO_BE_WRITTEN or _MASK.fullmatch(value):
+            or value.lower() in _TO_BE_WRITTEN or _MASK.fullmatch(value) \
+            or _NOTE.fullmatch(value):
         return True
     lowered = value.lower()
     if any(map(lowered.__contains__, _MARKERS)) and _MARKER_AS_WRITTEN.search(value):
@@ -225,7 +229,8 @@ def is_uuid_or_digest(value: str) -> bool:
 #: IBAN's shape, a card number's (12 to 19 digits), digits with separators (a phone, an
 #: SSN, a date), a ULID, a subresource-integrity or image digest, an ARN, a data URI,
 #: an Ansible vault blob, a bcrypt hash, Pulumi's, SOPS' and Hiera's encrypted values
-#: (``v1:<nonce>:<ciphertext>``, ``ENC[AES256_GCM,...]``, ``ENC[PKCS7,...]``), a password
+#: (``v1:<nonce>:<ciphertext>``, ``ENC[AES256_GCM,...]``, ``ENC[PKCS7,...]``), Bitwarden's
+#: encrypted strings (``2.<iv>|<ciphertext>|<mac>``), a password
 #: hash as crypt(3), PostgreSQL and Argon2 write it (``$6$salt$...``, ``md5`` and 32 hex,
 #: ``SCRAM-SHA-256$...``), an absolute path in small letters (a file holding the secret:
 #: ``/run/secrets/db_password``; a random value may start with ``/``), an ISO 8601
@@ -239,6 +244,7 @@ _STRUCTURED = re.compile(
     r"|v1:[A-Za-z0-9+/]{16}:[A-Za-z0-9+/]{16,}={0,2}|ENC\[[A-Z0-9_]+,[^\]\n]*\]"
     r"|\$(?:1|2[aby]?|5|6|7|y|gy|sha1|md5|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[^\s\"']{8,}"
     r"|md5[0-9a-f]{32}|SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=:]+"
+    r"|\d\.[A-Za-z0-9+/]{16,}={0,2}\|[A-Za-z0-9+/]{16,}={0,2}\|[A-Za-z0-9+/]{16,}={0,2}"
     r"|/(?:[a-z0-9_.@-]+/)+[a-z0-9_.@-]+"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
@@ -269,5 +275,7 @@ def is_identifier_reference(value: str) -> bool:
     return bool(_REFERENCE.fullmatch(value)) and not _DICEWARE.fullmatch(value)
 
 
-#: Diceware: three or more words of letters joined by dots, the last ending in digits.
-_DICEWARE = re.compile(r"[A-Za-z]{3,}(?:\.[A-Za-z]{3,}){2,}\d{1,4}")
+#: Diceware: three or more words of letters joined by dots, the last ending in digits, or
+#: with a capital and a digit among them (``quarry.Quarry6.lantern.otter``).
+_DICEWARE = re.compile(r"[A-Za-z]{3,}(?:\.[A-Za-z]{3,}){2,}\d{1,4}"
+                       r"|(?=.*\d)(?=.*[A-Z])[A-Za-z]{3,}\d{0,2}(?:\.[A-Za-z]{3,}\d{0,2}){2,5}")

@@ -95,11 +95,12 @@ _TRUNK_SLASH = re.compile(
 #: (``612 34 56 78``, ``2145 6789``); not the tail of a longer run of groups (the last
 #: twelve digits of a card number in fours).
 _CONTEXT_NUMBER = re.compile(
-    r"(?<![\w+.,/:#$€£-])(?<!\d[ .-])(?:\d{8,11}|\d{2,4}(?:[ .-]\d{2,4}){1,5})(?![\w/-]|[.,:]\d)")
+    r"(?<![\w+.,/:#$€£-])(?<!\d[ .-])(?:\d{8,11}|\d{2,4}(?:[ .-]\d{2,4}){0,4}[ .-]\d{2,8})"
+    r"(?![\w/-]|[.,:]\d|[ .-]\d)")
 #: Words that call a number a phone number; ``_phone_word`` looks for them around it.
 _PHONE_WORDS = re.compile(
     r"(?<![a-z])(?:phone|telephone|tel|mobile|cell|cellphone|call|called|calling|fax|sms"
-    r"|text me|whatsapp|dial|ring me|contact number)(?![a-z])")
+    r"|text me|whatsapp|dial|ring me|contact number|reach me|contact me)(?![a-z])")
 #: Words that name a number something else when they come right before it.
 _OTHER_LABELS = re.compile(
     r"(?<![a-z])(?:order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"

@@ -189,6 +189,9 @@ _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=deli
           rf"|(?P<bare>(?!<|[{{\[][\"'{{\[]|\\[\"'])[^{_STOP}]"
           rf"(?:(?:(?!{_NEXT_FIELD}|</)[^{_INNER_STOP}]){{0,198}}"
           rf"(?!{_NEXT_FIELD})[^{_LAST}])?))")
+#: The whole run of non-space characters at a value's start, without a brace or quote
+#: around it.
+_WORD_AT = re.compile(r"[{\"'(`]?(?P<word>[^\s\"'`{}]+)")
 #: The published samples by their first character (a password rule's value may be cut
 #: from one: ``ghp_16C7e42F...`` before a quote).
 _SAMPLES_BY_FIRST: dict[str, tuple[str, ...]] = {}
@@ -230,6 +233,11 @@ def _password(match: re.Match[str], text: str) -> float | None:
     start = _value_start(match)
     if any(text.startswith(sample, start) for sample in _SAMPLES_BY_FIRST.get(text[start], ())):
         return None  # a documented sample the value is part of
+    word = _WORD_AT.match(text, start)
+    if word and word.end() >= match.end() and (is_structured_identifier(word["word"])
+                                               or word["word"] in KNOWN_SAMPLES):
+        return None  # the value is the start of a longer identifier or sample (a rule's
+        # length limit cut it: a Bitwarden cipher string, ``{eyJ...}``)
     scheme = _AUTH_SCHEME.fullmatch(value)
     if scheme and is_lookalike(scheme["credential"]):
         return None  # ``"Bearer sk_test_4eC39..."``: a documented sample after its scheme
@@ -280,12 +288,12 @@ def _is_call(value: str) -> bool:
 #: ``$API_TOKEN``, quoted or not: a variable, not its value.
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
-#: Names of a password, and of a vendor's auth token (Twilio's is 32 hex digits), as they
-#: are written in code and prose: a hex value they name is a password made by
-#: ``openssl rand -hex``, not a digest.
+#: Names of a password, of a vendor's auth token (Twilio's is 32 hex digits) and of an OAuth
+#: client secret (GitHub's is 40), as they are written in code and prose: a hex value they
+#: name is a password made by ``openssl rand -hex`` or a secret, not a digest.
 _PASSWORD_WORD = r"pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])"
 _PASSWORD_NAME = re.compile(
-    rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|identified[ \t]+by")
+    rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|client[_ -]?secret|identified[ \t]+by")
 
 
 def _names_password(match: re.Match[str]) -> bool:
@@ -348,6 +356,18 @@ _FILE_OR_HOST = re.compile(r"[\w./-]*\.[A-Za-z][A-Za-z0-9]{0,5}|[\w.-]*/[\w./-]*
 
 
 def _file_or_host(value: str) -> bool:
+    if _DOTTED_PASSPHRASE.fullmatch(value):
+        return False  # ``quarry.Quarry6.lantern.otter``: a memorable password, not a host
+    return _file_or_host_name(value)
+
+
+#: Words joined by dots with a capital and a digit among them, as password managers make
+#: memorable passwords; host names are written in small letters.
+_DOTTED_PASSPHRASE = re.compile(
+    r"(?=.*\d)(?=.*[A-Z])[A-Za-z]{3,}\d{0,2}(?:\.[A-Za-z]{3,}\d{0,2}){2,5}")
+
+
+def _file_or_host_name(value: str) -> bool:
     """Whether ``value`` reads as a file or host name or a path (:data:`_FILE_OR_HOST`),
     and, without a ``/``, no part of it between dots reads as random (16 or more
     characters with upper and lower case letters and a digit, not words in camel case):
@@ -490,6 +510,7 @@ _ASSIGNMENT = re.compile(
     r"|[ \t](?:is[ \t]+|was[ \t]+)?(?:set|changed|updated|reset)[ \t]+to[ \t]"
     r"|[ \t]is[ \t]|[ \t]was[ \t])"
     r"[ \t]*(?:\*{1,2}[ \t]+)?"
+    r"(?:\$\{\?[\w.-]+\}[ \t]+|(?:string|bytes)[ \t]*\|[ \t]*\*|:{1,2}[ \t]*)?"
     rf"{_TAGS_BETWEEN}{{0,4}}?{_STRING_WRAPPER}" + _VALUE)
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)", "the leaked password
 #: (`S3cure#Pass`)": a value that looks like a password (a letter and a digit or symbol) a
@@ -788,6 +809,19 @@ _TUPLE = re.compile(
 _SESSION_OUT = re.compile(
     rf"(?i)\bIn[ \t]*\[\d+\]:[ \t]*[\w.]*?(?:{_KEY_WORDS})\w*[ \t]*\n"
     rf"Out[ \t]*\[\d+\]:[ \t]*{_QUOTED}")
+#: A here-string fed to a command that names a secret: ``gcloud secrets versions add
+#: db_password --data-file=- <<< '...'``, ``vercel env add API_TOKEN production <<< ...``.
+_HERE_STRING = re.compile(
+    rf"(?i)\b[\w.-]*?(?:{_KEY_WORDS}|secrets?)\b[^\n<]{{0,80}}?<<<[ \t]*" + _VALUE)
+#: OpenVPN's inline credentials: the user, then the password, on lines of their own.
+_AUTH_USER_PASS = re.compile(
+    r"<auth-user-pass>[ \t]*\n[^\n]{1,100}\n[ \t]*(?P<bare>[^\n]{1,128}?)[ \t]*\n"
+    r"[ \t]*</auth-user-pass>")
+#: A setting and its value at a line's start without ``=`` or ``:``, as Fluent Bit and
+#: other INI-like formats write them: ``HTTP_Passwd ...``, ``    Password ...``.
+_BARE_SETTING = re.compile(
+    rf"(?im)^[ \t]*[\w.-]*?(?:{_PASSWORD_WORDS}|secret|token)[ \t]+"
+    r"(?P<bare>[^\s\"'`=:][^\s]{5,127})[ \t]*$")
 #: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
 _SASL_MAP = re.compile(
     r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
@@ -1175,7 +1209,10 @@ _RULES: tuple[Rule, ...] = (
     _rule("digitalocean_token", r"do[opr]_v1_[a-f0-9]{64}" + _AFTER, None, "_v1_"),
     _rule("shopify_token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _AFTER, None,
           "shp"),
-    _rule("huggingface_token", r"hf_[A-Za-z]{34}" + _AFTER, None, "hf_"),
+    # Access tokens (``hf_``) and the older organisation API tokens (``api_org_``).
+    _rule("huggingface_token", r"(?:hf|api_org)_[A-Za-z]{34}" + _AFTER, None, "hf_", "api_org_"),
+    _rule("discord_webhook", r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/"
+          r"\d{17,20}/[A-Za-z0-9_-]{60,68}", None, "discord", token=False),
     # Shapes whose prefix is a common string (``pat``, ``KEY``, ``AAAA``, ``access-``): rules
     # of their own, searched for case-sensitively (the vendor rule's lower-case anchor would
     # stop at every "path" and "key"). Airtable's personal access tokens, Telnyx's API keys,
@@ -1295,6 +1332,10 @@ _RULES: tuple[Rule, ...] = (
          keywords=("header", "headers")),
     Rule("password", _CMAKE_ENV, _password, group="quoted", keywords=("env{",)),
     Rule("password", _SASL_MAP, _password, group="bare", keywords=("]:",)),
+    Rule("password", _HERE_STRING, _password, group=_VALUE_GROUPS, keywords=("<<<",)),
+    Rule("password", _AUTH_USER_PASS, _password, group="bare", keywords=("<auth-user-pass>",)),
+    Rule("password", _BARE_SETTING, _password_strong, group="bare",
+         keywords=(*_PASSWORD_KEYWORDS, "secret", "token")),
     Rule("password", _USERLIST, _password, group="quoted", keywords=("userlist",)),
     Rule("password", _TUPLE, _password, group="quoted", keywords=("{",)),
     Rule("password", _SESSION_OUT, _password, group="quoted", keywords=("out[",)),
