@@ -1,9 +1,10 @@
-"""The tenth fresh held-out set of the privacy benchmark (set L): HELD OUT.
+"""The tenth fresh held-out set of the privacy benchmark (set L): a TUNING SET since round 11.
 
 Written on 2026-12-08 after set K had been evaluated (and spent), before any of round 10's
-detector changes and without running the detectors on it; committed on its own first.
-``benchmarks/privacy.py`` scores it once, at the end of round 10, as "held-out L"; a miss
-found here is reported, not fixed against this set.
+detector changes and without running the detectors on it; committed on its own first, and
+evaluated once as held out at the end of round 10. Its misses are fixed by class in round
+11, so set L is spent: ``benchmarks/privacy.py`` scores it as "set L (tuned on)", and the
+held-out set is set M (``privacy_heldout_m.py``).
 
 Nothing here comes from sets A-K: no Faker, no ``athena_core`` import and no import of an
 earlier set (Luhn, mod-97 and the SSN rules are written again below), its own value
