@@ -1114,6 +1114,8 @@ ROUND_10_SHAPES = [
     ("password", "Instrument PC login: pass [[Meadow#8746]]"),
     ("password", "- Vendor support gave us a temporary login: [[Falcon.Harbor.Walnut7]]"),
     ("password", "Yesterday: rotated the login for billing, new one is [[P@ssw0rd_lagoon50]]"),
+    # Not only at the end of a text (round 10's pattern escaped its end test by mistake).
+    ("password", "The alarm pass has changed to [[Marigold2022#]], don't share it.\nThanks"),
     ("password", "# login: [[Quince.Cobalt.Tundra9]]"),
     ("password", "Wifi pass: [[quince lagoon magpie trellis]]"),
     ("password", "I was told to keep the admin password somewhere safe. [[Tundra#1842]]. This is "
@@ -1222,6 +1224,7 @@ NOT_CREDENTIALS_11 = [
     'RARSQlHhKXx9XbpF|PDx3kQ9Lm2Zr0Vt8Wq1Yu7Ab4Cd6Ef5Gh3Ij2Kl1Mn0="}]',
     "see ingress.nginx.controller for the password of the web host",
     "phone on file; the old card was 3714 496353 98431",
+    'ts=2026-12-01T10:00:03Z level=warn msg="login failed" host_ipv6="2001:db8:d600::7db"',
     "set example_token {eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
     "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c}",
     '"login": {"password": "2.JKJ6UEKqGmmq6C0aHN4UFf==|SJvq+5bEt+ARDhTzDvjc30OM0ISEyztdtVNOuDRtZ'

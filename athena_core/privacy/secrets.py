@@ -347,8 +347,9 @@ def _strong(value: str) -> bool:
             and not _VERSIONED.fullmatch(value) and not _SETTING.match(value))
 
 
-#: ``Server=sql01``, ``Database=crm``: a setting and its value, not one value.
-_SETTING = re.compile(r"[A-Za-z_][\w.-]*=(?!=|$)")
+#: ``Server=sql01``, ``Database=crm``: a setting and its value, not one value; and a
+#: setting's name with its ``=`` (``host_ipv6=``, before a quoted value).
+_SETTING = re.compile(r"[A-Za-z_][\w.-]*=(?!=)")
 
 
 #: ``backup_v2.tar.gz``, ``api2.acme.io``, ``src/app.py``: a name with extensions or a path.
@@ -544,7 +545,7 @@ _NEAR = re.compile(
 #: (:func:`_strong`).
 _LOGIN_NEAR = re.compile(
     r"(?i)\b(?:login|logon|pass)\b[^.!?\n]{0,60}?(?<![^\s(\"'`\u201c\u2018])"
-    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{{_LAST}}<])")
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
 #: A strong value opening the sentence after one naming a password: "I was told to keep
 #: the admin password somewhere safe. Tundra#1842. This is somewhere."
 _NEXT_SENTENCE = re.compile(
