@@ -155,7 +155,7 @@ def test_at_least_twenty_secret_types_and_each_has_an_example() -> None:
     examples = {kind for kind, _ in EXAMPLES + VENDOR_TOKENS + ROUND_4_SHAPES
                 + ROUND_5_SHAPES + ROUND_6_SHAPES + ROUND_7_SHAPES
                 + ROUND_8_SHAPES + VENDOR_TOKENS_8 + ROUND_9_SHAPES + ROUND_10_SHAPES
-                + ROUND_11_SHAPES}
+                + ROUND_11_SHAPES + ROUND_12_SHAPES}
     assert set(SECRET_TYPES) | {"email", "phone", "payment_card", "iban", "us_ssn", "ipv4",
                                 "ipv6"} == examples
     assert set(DETECTION.types()) == examples
@@ -1234,6 +1234,63 @@ NOT_CREDENTIALS_11 = [
 
 @pytest.mark.parametrize("text", NOT_CREDENTIALS_11)
 def test_redactions_tcl_lookups_and_vault_ciphertexts_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+#: Round 12's classes (what set M showed): values holding braces, brackets, ``>`` and ``;``,
+#: auditd's argument records, Cisco's and strongSwan's secrets, RouterOS's pre-shared key,
+#: a user and password as ``-u ... -p ...``, a secret-named 40-hex value, e-mail
+#: addresses in a CSV row after a URL, "reach me on" a phone number.
+ROUND_12_SHAPES = [
+    ("password", "The boathouse alarm password has changed to [[ORS[qrjxcv736]], don't share "
+                 "it."),
+    ("password", "customer's passphrase: [[OEN}pkczek561]]\n"),
+    ("password", "GET http://reports.local/login?user=ops&pwd=[[VMZ}okwnvh934]] - HIER_DIRECT"),
+    ("password", 'type=EXECVE msg=audit(1796712320.019:9920): argc=4 a0="mysql" a1="-uroot" '
+                 'a2="-p[[Snickers1989!]]" a3="billing"'),
+    ("password", "enable secret 0 [[sierra.pixel.glacier71]]\n"),
+    ("password", "crypto isakmp key [[meadow.biscuit.nutmeg.glacier]] address 0.0.0.0\n"),
+    ("password", ': PSK "[[Marigold2004.]]"\n'),
+    ("password", 'vpnuser : EAP "[[biscuit~falcon~cactus92]]"\n'),
+    ("password", '/interface wireless security-profiles set [ find default=yes ] '
+                 'wpa2-pre-shared-key="[[Zxcv8791!!]]"'),
+    ("password", "az login --service-principal `\n  -u 2f1a6c1e-0d2b-4b53 -p [[WEP;durlah391]] "
+                 "`\n"),
+    ("password", 'const smtp_password: []const u8 = "[[Kp4)vR/2(qZ]]";'),
+    ("password", '<Data Name="OauthSecret">[[a8a096c6200e203159cb586050f6e93fd83b2f5d]]</Data>'),
+    ("email", "url,username,password\nhttps://login.example-mail.cz,[[matteoeri37@virgilio.it]],,\n"),
+    ("phone", "Reward offered.\nReach me on [[318 4295995]] when it is found."),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_12_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_12_SHAPES)])
+def test_symbols_audit_records_network_gear_and_csv_rows_set_m_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 12 must not report: bullet masks, Emacs's lookups, an escaped placeholder,
+#: a setting after a password, a flag's argument near a password word, a home-relative
+#: path, a bracketed label, an IBAN's last groups near a phone word, and ODBC's next
+#: setting after ``;``.
+NOT_CREDENTIALS_12 = [
+    "# password: \u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022",
+    ';; password: (auth-source-pick-first-password :host "api.example")',
+    ';; pass: (getenv "SMTP_PASSWORD")',
+    '<Pass encoding="base64">&lt;password&gt;</Pass>',
+    '/ppp secret add name=branch2 password="<password>" service=l2tp',
+    "$ doctl compute droplet create web-3 --size s-1vcpu-1gb --user-data 'export PASSWORD=\"$X\"'",
+    "$ doctl compute ssh web-3 --ssh-key-path ~/.ssh/id_ed25519  # password: ********",
+    "Me 21:06\n[Sticker]\nMe 21:05\nmy password is ********",
+    "Principal's account number: NL65 YSOQ 0325 0579 92 (call the bank by phone)",
+    "Driver={ODBC Driver 18};Server=db;Uid=app;Pwd={{PASSWORD}};Database=crm",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_12)
+def test_bullet_masks_lisp_lookups_flags_and_labels_are_not_reported(text: str) -> None:
     assert found(text) == []
 
 

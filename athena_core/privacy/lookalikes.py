@@ -104,9 +104,11 @@ PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 _MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "hidden",
             "dummy",
             "your", "fake", "not-a-real", "not_a_real",
-            "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...")
-#: A note in a value's place: "(set in the vault)", "(see 1Password)".
-_NOTE = re.compile(r"\([A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)+\)")
+            "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...", "&lt;",
+            "\u2022\u2022\u2022", "\u25cf\u25cf\u25cf")
+#: A note or a label in a value's place: "(set in the vault)", "(see 1Password)",
+#: ``[Sticker]``.
+_NOTE = re.compile(r"\([A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)+\)|\[[A-Za-z][A-Za-z ]{1,30}\]")
 #: Words that stand for a value yet to be written, when they are the whole value (inside a
 #: random token, ``tbd`` or ``TODO`` turn up by chance).
 _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
@@ -144,6 +146,7 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: where a quote inside it ended it.
 ENV_LOOKUP = re.compile(
     r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|\{?\$::env\("
+    r"|\((?:getenv|auth-source-[\w-]+|password-store-get|secrets-get-secret)\b"
     r"|(?:\w+\.)?(?:lookupEnv|getEnv|getenv)[ \t]+\""
     r"|\[NSProcessInfo processInfo\]\.environment\["
     r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
@@ -245,7 +248,7 @@ _STRUCTURED = re.compile(
     r"|\$(?:1|2[aby]?|5|6|7|y|gy|sha1|md5|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[^\s\"']{8,}"
     r"|md5[0-9a-f]{32}|SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=:]+"
     r"|\d\.[A-Za-z0-9+/]{16,}={0,2}\|[A-Za-z0-9+/]{16,}={0,2}\|[A-Za-z0-9+/]{16,}={0,2}"
-    r"|/(?:[a-z0-9_.@-]+/)+[a-z0-9_.@-]+"
+    r"|(?:~|\.{1,2})?/(?:[a-z0-9_.@-]+/)+[a-z0-9_.@-]+"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 

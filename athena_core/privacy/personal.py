@@ -30,7 +30,7 @@ _EMAIL = re.compile(
 _RESERVED_DOMAIN = re.compile(
     r"(?:^|\.)(?:example\.(?:com|net|org|edu)|example|test|invalid|localhost)$", re.I)
 #: ``scheme://user:password@host``: the part before ``@`` is a URL's user, not a mailbox.
-_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*$")
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@,;\"'<>]*$")
 #: ``git@github.com:acme/api.git``, ``deploy@host.io:/srv``: a colon and a path right
 #: after the host make it an SSH or scp remote, not a mailbox.
 _REMOTE_PATH = re.compile(r":[\w~/.-]")
@@ -160,9 +160,12 @@ _CODE_BEFORE = re.compile(
 
 
 def _not_fictional(check: Check) -> Check:
-    """``check``, but no number in a range set aside for fiction (:func:`_fictional`)."""
+    """``check``, but no number in a range set aside for fiction (:func:`_fictional`) nor
+    the last groups of an IBAN."""
     def checked(match: re.Match[str], text: str) -> float | None:
         value = match.group()
+        if _IBAN_HEAD.search(text, max(0, match.start() - 40), match.start()):
+            return None  # the last groups of an IBAN written in fours
         before = _CODE_BEFORE.search(text, max(0, match.start() - 12), match.start())
         if before:
             value = (before["code"] or before["area"]) + value
@@ -340,7 +343,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
              keywords=tuple(f"({digit}" for digit in "123456789")),
         Rule("phone", _CONTEXT_NUMBER, _not_fictional(_context_number),
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
-                       "messag", "whatsapp", "dial", "ring")),
+                       "messag", "whatsapp", "dial", "ring", "reach", "contact")),
     ))
 
 

@@ -153,9 +153,9 @@ _NOT_PASSWORDS = frozenset({"none", "null", "nil", "true", "false", "required", 
 #: Kotlin, Scala and Swift write them), in a Lua long string (``[[...]]``), quoted, in
 #: curly quotes, between markdown emphasis, in an HTML inline element, or bare.
 _VALUE_GROUPS = ("raw", "triple", "long", "quoted", "curly", "emphasis", "tagged", "bare")
-#: And, for the rules that have it, a literal: a value where no code can stand (an
-#: OpenAPI example), taken as written, as a quoted one is.
-_ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "literal")
+#: And, for the rules that have them, a literal: a value where no code can stand (an
+#: OpenAPI example, an XML element's text), taken as written, as a quoted one is.
+_ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "attr_value", "literal")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
 #: of the sentence) nor in ``<`` (a closing tag follows), but may in ``!`` or ``?``:
@@ -163,10 +163,14 @@ _ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "literal")
 #: password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
 _LAST = _STOP + ".:<\\\\"
-#: Inside a bare value (not first, not last) quotes and a closing parenthesis may stand:
-#: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``; it does not start as an
-#: object or a list does (``{"``, ``[{``), nor with an escaped quote (``\"``).
-_INNER_STOP = "\\s\u201c\u201d\u2018\u2019,;}\\]"
+#: Inside a bare value (not first, not last) quotes, parentheses, braces, brackets and
+#: ``;`` may stand: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``,
+#: ``VMZ}okwnvh934``, ``WEP;durlah391``; not ``;`` or a closing brace or bracket before a
+#: space or the next setting (``Pwd=...;Database=crm``, ``{"pw": abc}``), which end it
+#: (:data:`_INNER_END`); it does not start as an
+#: object or a list does (``{"``, ``[{``, ``[]``), nor with an escaped quote (``\"``).
+_INNER_STOP = "\\s\u201c\u201d\u2018\u2019,"
+_INNER_END = r"[;}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=)"
 #: The next field of form data or a query string (``&remember=1``), or a wiki macro
 #: (``{{noformat}}``): a bare value ends there.
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
@@ -186,8 +190,8 @@ _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=deli
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
           r"</(?P=tag)>"
-          rf"|(?P<bare>(?!<|[{{\[][\"'{{\[]|\\[\"'])[^{_STOP}]"
-          rf"(?:(?:(?!{_NEXT_FIELD}|</)[^{_INNER_STOP}]){{0,198}}"
+          rf"|(?P<bare>(?!<|[{{\[][\"'{{\[\]]|\\[\"'])[^{_STOP}]"
+          rf"(?:(?:(?!{_NEXT_FIELD}|</|{_INNER_END})[^{_INNER_STOP}]){{0,198}}"
           rf"(?!{_NEXT_FIELD})[^{_LAST}])?))")
 #: The whole run of non-space characters at a value's start, without a brace or quote
 #: around it.
@@ -199,6 +203,8 @@ for _sample in KNOWN_SAMPLES:
     _SAMPLES_BY_FIRST[_sample[0]] = (*_SAMPLES_BY_FIRST.get(_sample[0], ()), _sample)
 #: An HTTP authorization value: its scheme and the credential (``Bearer ...``).
 _AUTH_SCHEME = re.compile(r"(?i)(?:bearer|basic|token|digest)[ \t]+(?P<credential>\S+)")
+#: ``service=l2tp``: a setting (a name in small letters) and its value, not a password.
+_SETTING_PAIR = re.compile(r"[a-z][a-z_.-]{2,}=[^\s=]+")
 #: ``on-call``, ``follow-up``, ``sign-in``: a compound word, not a password.
 _COMPOUND_WORD = re.compile(r"[a-z]+(?:-[a-z]+){1,2}")
 #: ``Python3.11``, ``node-v18.2``: a name with a version, not a password.
@@ -214,8 +220,23 @@ def _value(match: re.Match[str]) -> tuple[str, bool]:
     raise AssertionError("unreachable: a password rule matches one of its value groups")
 
 
-def _password(match: re.Match[str], text: str) -> float | None:
+def _argv_password(match: re.Match[str], text: str) -> float | None:
+    """A command's password argument, taken as written; not after ``-p `` in a mysql
+    command, which asks for the password and reads the next word as the database."""
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    if match.group().startswith("-u") and "mysql" in text[line_start:match.start()]:
+        return None
+    return _password(match, text, literal=True)
+
+
+def _password_literal(match: re.Match[str], text: str) -> float | None:
+    """A password where no code can stand (a command's argument): taken as written."""
+    return _password(match, text, literal=True)
+
+
+def _password(match: re.Match[str], text: str, *, literal: bool = False) -> float | None:
     value, quoted = _value(match)
+    quoted = quoted or literal
     if value.startswith("-----BEGIN"):
         return None  # a PEM block under ``key: |``: the private-key rule's
     if _URL_START.match(value):
@@ -226,7 +247,7 @@ def _password(match: re.Match[str], text: str) -> float | None:
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
         return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
-                       or _is_call(value)):
+                       or _is_call(value, text[_value_start(match) + len(value):][:1])):
         return None  # code: a call, a subscript (``os.environ["X"]``)
     if value.startswith("--"):
         return None  # the next flag (``--value '...'``), not a value
@@ -275,13 +296,18 @@ _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+(?=[(\[])")
 
 
-def _is_call(value: str) -> bool:
+def _is_call(value: str, after: str = "") -> bool:
     """Whether ``value`` starts as code calling or indexing a name (``get_password(``,
     ``os.environ[``): a name without digits or of words, not a random run of characters
-    that holds a parenthesis (``XEw2UWPbHfEZFk10Poh0eiT(BXsx``)."""
+    that holds a parenthesis (``XEw2UWPbHfEZFk10Poh0eiT(BXsx``), nor a bracket that is
+    closed neither in the value nor right after it (``after``: ``ORS[qrjxcv736``)."""
     name = _CALL_OR_SUBSCRIPT.match(value)
     if name is None:
         return False
+    rest = value[name.end() + 1:]
+    if value[name.end()] == "[" and rest and rest[0] not in "\"'`]" and "]" not in rest \
+            and after != "]":
+        return False  # ``ORS[qrjxcv736``: a bracket that never closes, no subscript
     words = name.group().replace("::", ".").replace("$", "")
     return not any(c.isdigit() for c in words) or all(
         _camel_words(part) for part in words.split(".") if part)
@@ -293,7 +319,8 @@ _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 #: name is a password made by ``openssl rand -hex`` or a secret, not a digest.
 _PASSWORD_WORD = r"pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])"
 _PASSWORD_NAME = re.compile(
-    rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|client[_ -]?secret|identified[ \t]+by")
+    rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|(?:client|oauth|app|consumer)[_ -]?secret"
+    r"|identified[ \t]+by")
 
 
 def _names_password(match: re.Match[str]) -> bool:
@@ -318,8 +345,10 @@ def _password_named(match: re.Match[str], text: str) -> float | None:
     """A value named a password by the words around it: it must look like one (a letter
     and a digit or symbol), not like a word of the sentence, a URL or a versioned name."""
     value, _ = _value(match)
-    if _COMPOUND_WORD.fullmatch(value):
-        return None  # "on-call", "follow-up": a word of the sentence
+    if _COMPOUND_WORD.fullmatch(value) or _SETTING_PAIR.fullmatch(value) \
+            or _FLAG_BEFORE.search(text, max(0, _value_start(match) - 40), _value_start(match)):
+        return None  # "on-call", "follow-up": a word of the sentence; ``service=l2tp``; a
+        # flag's argument (``--size s-1vcpu-1gb`` near "PASSWORD")
     core = value.rstrip("?!")  # "again?" is a word and a question mark
     if not (any(c.isalpha() for c in core) and any(not c.isalpha() for c in core)) \
             or "://" in value or _VERSIONED.fullmatch(value):
@@ -388,6 +417,7 @@ def _password_strong(match: re.Match[str], text: str) -> float | None:
         return None
     confidence = _password_named(match, text)
     return None if confidence is None else 0.6
+
 
 
 def _password_named_after(match: re.Match[str], text: str) -> float | None:
@@ -479,10 +509,15 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
-_KEY_WORDS = (r"password|passwd|passphrase|passcode|pwd|pw|psk|pass|secret|client[_ -]?secret"
+_KEY_WORDS = (r"password|passwd|passphrase|passcode|pwd|pw|psk|pre-?shared-?key|pass|secret"
+              r"|client[_ -]?secret"
               r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
               r"|private_key_password|authorization")
+#: A command's flag right before a value (``--size s-1vcpu-1gb``): the value is the
+#: flag's, whatever names a password nearby, unless the flag names a secret.
+_FLAG_BEFORE = re.compile(
+    rf"(?i)(?<![\w-])--?(?![\w-]*(?:{_KEY_WORDS}))[a-z][\w-]*[ \t=]+$")
 #: Words that name a password in prose: "password", and "pw", "pwd", "passwd" and "PSK"
 #: (a Wi-Fi or VPN pre-shared key), as chat and notes write them.
 _PASSWORD_WORDS = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk)"
@@ -495,7 +530,8 @@ _TAGS_BETWEEN = rf"(?:</?(?:{_INLINE_TAGS}|p|div|li|dd|dt|th|tr|br)\b[^<>\n]{{0,
 #: A type between a name and ``=``: ``ROOT_PW: &str = ...`` (Rust), ``adminPassword:
 #: String = ...`` (Kotlin, Swift, TypeScript).
 _TYPE_ANNOTATION = (r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \t]*=)"
-                    r"|[ \t]+As[ \t]+String\b(?=[ \t]*=))?")
+                    r"|[ \t]+As[ \t]+String\b(?=[ \t]*=)"
+                    r"|[ \t]*:[ \t]*\[\]const[ \t]+u8\b(?=[ \t]*=))?")
 #: What may wrap a quoted value: C#'s verbatim string (``@"..."``), a constructor of a
 #: string (``String::from("...")``, ``SecretString::new("...")``, ``std::string("...")``),
 #: an Elixir sigil (``~s(...)``).
@@ -642,6 +678,15 @@ _COMMAND_PASSWORD = re.compile(
     r"|\bnet[ \t]+use\b[^\n|;&]*?[ \t]/user:[^\s/]+[ \t]+"
     r"|\bstats[ \t]+auth[ \t]+[^\s:]{1,64}:"
     r"|(?m:^|>[ \t]*)AUTH[ \t]+)" + _VALUE)
+#: Passwords in command arguments and network devices' configuration: ``-u user -p ...``
+#: in any command, auditd's argument records of ``mysql -p...`` (``a2="-p..."``), Cisco's
+#: type-0 (clear text) secrets and ISAKMP keys, strongSwan's ``: PSK "..."`` and ``: EAP
+#: "..."``.
+_ARGV_PASSWORD = re.compile(
+    r"(?:(?<!\S)-u[ \t]+\S+[ \t]+-p[ \t]+"
+    r"|\ba0=\"mysql\w*\"[^\n]*?\ba\d+=\"-p(?=[^\"\s])"
+    r"|\b(?:enable[ \t]+)?(?:secret|password)[ \t]+0[ \t]+|\bisakmp[ \t]+key[ \t]+(?!\d[ \t])"
+    r"|(?m:^)[ \t]*(?:\S+[ \t]+)?:[ \t]*(?:PSK|EAP|XAUTH)[ \t]+)" + _VALUE)
 #: A secret-named identifier right before its value, with no separator: "rejected
 #: smtp_password M3@dow!3284", "Using wifi_psk '...'"; not one after ``env:`` or ``$``
 #: (a reference: ``SENTRY_TOKEN=env:SENTRY_TOKEN /usr/local/bin/backup.sh``).
@@ -730,6 +775,8 @@ def _spaced_setting(match: re.Match[str], text: str) -> float | None:
 _PROPERTY_LIST = re.compile(
     rf"(?i)<(?P<k>key|name)>[\w .-]*?(?:{_KEY_WORDS})[\w .-]*</(?P=k)>[ \t]*\n?[ \t]*"
     r"<(?P<v>string|value)>(?P<tagged>[^<>\n]{1,200})</(?P=v)>"
+    rf"|<(?P<named_element>[\w.:-]+)[ \t][^<>\n]{{0,60}}?\b[Nn]ame=\"[\w.:-]*?(?i:{_KEY_WORDS})"
+    r"[\w.:-]*\"[^<>\n]{0,60}>(?P<attr_value>[^<>\n]{1,200})</(?P=named_element)>"
     rf"|<(?P<element>[\w.:-]*?(?:{_KEY_WORDS})[\w.:-]*)(?:[ \t][^<>\n]{{0,80}})?>"
     r"(?P<literal>[^<>\n]{1,200})"
     r"</(?P=element)>")
@@ -1271,6 +1318,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
          keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ",
                    "sqlcmd", "osql", "bcp", "net use", "stats auth")),
+    Rule("password", _ARGV_PASSWORD, _argv_password, group=_VALUE_GROUPS,
+         keywords=("-p", " 0 ", "isakmp", "psk", "eap")),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
          keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
     Rule("password", _ANSWER, _password_answer, group="bare",
@@ -1322,7 +1371,8 @@ _RULES: tuple[Rule, ...] = (
                            r"|passwordauthentication|auth")),
     Rule("password", _SPACED_SETTING, _spaced_setting, group="quoted",
          keywords=("pass", "pw", "secret", "token"), anchor=_SPACED_SETTING_ANCHOR),
-    Rule("password", _PROPERTY_LIST, _password, group=("tagged", "literal"),
+    Rule("password", _PROPERTY_LIST, _password_literal,
+         group=("tagged", "attr_value", "literal"),
          keywords=("<key>", "<name>", "pass", "secret", "token", "key>")),
     Rule("password", _SCHEMA_EXAMPLE, _password, group=("quoted", "literal"),
          keywords=("example:", "default:", "x-test-value:", "value:")),
