@@ -14,9 +14,8 @@ import re
 from collections import Counter
 
 __all__ = ["ENV_LOOKUP", "KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "SHIPPED_DEFAULTS", "entropy",
-           "is_identifier_reference",
-           "is_lookalike", "is_structured_identifier", "is_uuid_or_digest",
-           "mixed_case_and_digit"]
+           "is_identifier_reference", "is_lookalike", "is_structured_identifier",
+           "is_uuid_or_digest", "mixed_case_and_digit"]
 
 #: Credentials published in vendors' documentation as examples.
 KNOWN_SAMPLES = frozenset({
@@ -102,8 +101,7 @@ PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 
 #: Words that mark a value as a stand-in for a real one (templates: ``_TEMPLATE``).
 _MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "hidden",
-            "dummy",
-            "your", "fake", "not-a-real", "not_a_real",
+            "dummy", "your", "fake", "not-a-real", "not_a_real",
             "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...", "&lt;",
             "\u2022\u2022\u2022", "\u25cf\u25cf\u25cf")
 #: A note or a label in a value's place: "(set in the vault)", "(see 1Password)",
@@ -192,8 +190,11 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
     case, a token's prefix and a mask (``xoxb-***``), references to a secret store or
     the environment (``env:API_TOKEN``, ``vault:secret/app#key``, ``%SMTP_PASSWORD%``,
-    ``$env:API_KEY``), lookups of an environment variable in code (``$ENV{X}``,
-    ``Sys.getenv("X")``, ``process.env.X``), counting sequences
+    ``$env:API_KEY``), lookups of an environment variable or a password manager's entry in
+    code (``$ENV{X}``, ``Sys.getenv("X")``, ``process.env.X``, ``pass show ...``: see
+    :data:`ENV_LOOKUP`), products' shipped default passwords (``minioadmin``), masks that
+    keep a number's last digits (``XXX-XX-1515``), notes and labels in a value's place
+    ("(set in the vault)", ``[hidden]``), ``TODO`` as the whole value, counting sequences
     (``123456789``), and values of 16 characters or more whose entropy is below
     ``min_entropy`` bits per character (``aaaaaaaa...``, ``abababab...``).
     """
