@@ -265,9 +265,8 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
     plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value) \
         and not _DOTTED_QUAD.fullmatch(value)
     if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
-            or _named_otherwise(text, start) or not _phone_word(text, start, end) \
-            or _IBAN_HEAD.search(text, max(0, start - 40), start):
-        return None  # (the last groups of an IBAN written in fours are the IBAN's)
+            or _named_otherwise(text, start) or not _phone_word(text, start, end):
+        return None
     return 0.6
 
 

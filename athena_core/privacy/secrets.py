@@ -199,9 +199,9 @@ _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=deli
 _WORD_AT = re.compile(r"[{\"'(`]?(?P<word>[^\s\"'`{}]+)")
 #: The published samples by their first character (a password rule's value may be cut
 #: from one: ``ghp_16C7e42F...`` before a quote).
-_SAMPLES_BY_FIRST: dict[str, tuple[str, ...]] = {}
-for _sample in KNOWN_SAMPLES:
-    _SAMPLES_BY_FIRST[_sample[0]] = (*_SAMPLES_BY_FIRST.get(_sample[0], ()), _sample)
+_SAMPLES_BY_FIRST: dict[str, tuple[str, ...]] = {
+    first: tuple(sample for sample in KNOWN_SAMPLES if sample[0] == first)
+    for first in {sample[0] for sample in KNOWN_SAMPLES}}
 #: An HTTP authorization value: its scheme and the credential (``Bearer ...``).
 _AUTH_SCHEME = re.compile(r"(?i)(?:bearer|basic|token|digest)[ \t]+(?P<credential>\S+)")
 #: ``service=l2tp``: a setting (a name in small letters) and its value, not a password.
@@ -744,12 +744,16 @@ _ARGUMENT = r"(?:\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|[^(),\n\"']{1,80})"
 #: (``client.login("ana", "...")``, ``conn.simple_bind_s("cn=admin", "...")``,
 #: ``HTTPBasicAuth("ana", "...")``, ``auth=("ana", "...")``); the only one of an
 #: ``auth`` call (Lua's and Ruby's redis clients: ``redis:auth("...")``).
+_CONNECT_CALLS = ("connect", "mysqli_connect", "mysql_connect", "pg_connect", "getConnection",
+                  "PDO")
+_LOGIN_CALLS = ("login", "log_in", "logon", "signin", "sign_in", "authenticate",
+                "simple_bind_s", "bind_s", "bind", "HTTPBasicAuth", "HTTPDigestAuth",
+                "BasicAuth", "basic_auth", "NetworkCredential", "UsernamePasswordCredentials",
+                "PasswordAuthentication")
 _POSITIONAL_PASSWORD = re.compile(
-    r"(?:(?<![\w$])(?:connect|mysqli_connect|mysql_connect|pg_connect|getConnection|PDO)"
+    rf"(?:(?<![\w$])(?:{'|'.join(_CONNECT_CALLS)})"
     rf"[ \t]*\([ \t]*{_ARGUMENT}[ \t]*,[ \t]*[\"'][^\"'\n]{{1,64}}[\"'][ \t]*,[ \t]*"
-    r"|(?<![\w$])(?:login|log_in|logon|signin|sign_in|authenticate|simple_bind_s|bind_s"
-    r"|bind|HTTPBasicAuth|HTTPDigestAuth|BasicAuth|basic_auth|NetworkCredential"
-    r"|UsernamePasswordCredentials|PasswordAuthentication|auth[ \t]*=)"
+    rf"|(?<![\w$])(?:{'|'.join(_LOGIN_CALLS)}|auth[ \t]*=)"
     r"[ \t]*\([ \t]*[\"'][^\"'\n]{1,64}[\"'][ \t]*,[ \t]*"
     r"|(?<![\w$-])auth[ \t]*\([ \t]*(?=[\"'][^\"'\n]{1,200}[\"'][ \t]*\)))" + _QUOTED)
 #: Groovy's and Gradle's setting without ``=``: ``storePassword "..."``, ``keyPassword
@@ -795,7 +799,7 @@ _SCHEMA_EXAMPLE = re.compile(
 #: A passphrase of words after a password's name (or "login", "pass"): "the login
 #: password for staging is monsoon gravel kestrel velvet", ``# password: orbit nutmeg
 #: thimble monsoon``, "my pass: my dog ate the lagoon 51" (:func:`_passphrase_words`).
-_PASSWORD_WORDS_AND_LOGIN = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk|pass|login)"
+_PASSWORD_WORDS_AND_LOGIN = rf"(?:{_PASSWORD_WORDS}|pass|login)"
 _PASSPHRASE = re.compile(
     rf"(?i)(?:\b|(?<=_)){_PASSWORD_WORDS_AND_LOGIN}\b[^\n.:=?]{{0,30}}?"
     r"(?::|=|->|[ \t]is|[ \t]was)[ \t]*"
@@ -811,8 +815,8 @@ _COMMON_WORDS = frozenset("""
     changed rotated written listed shown typed entered chose chosen choose pick picked using
     vault manager file wiki note notes page team admin user account login sign signup email
     mail phone here now later below above again please thanks ask asked tell told know known
-    make made need needed want wanted same wrong right expired valid invalid blank
-    on off call duty team him her his she he we us me my mine got get with without
+    make made need needed want wanted wrong right expired valid invalid blank
+    on off call duty him her his she he we us me my mine got get without
     empty required optional hidden secret private public default case sensitive long short
 """.split())  # noqa: SIM905 - a word list is easier to read and edit as text
 
@@ -1291,11 +1295,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _POSITIONAL_PASSWORD, _password_argument, group="quoted",
          keywords=("connect", "pdo", "login", "log_in", "logon", "signin", "sign_in", "auth",
                    "bind", "credential"),
-         anchor=re.compile(r"mysqli_connect|mysql_connect|pg_connect|connect|getconnection|pdo"
-                           r"|login|log_in|logon|signin|sign_in|authenticate|simple_bind_s"
-                           r"|bind_s|bind|httpbasicauth|httpdigestauth|basicauth|basic_auth"
-                           r"|networkcredential|usernamepasswordcredentials"
-                           r"|passwordauthentication|auth")),
+         anchor=re.compile(literal_alternation(
+             name.lower() for name in (*_CONNECT_CALLS, *_LOGIN_CALLS, "auth")))),
     Rule("password", _SPACED_SETTING, _spaced_setting, group="quoted",
          keywords=("pass", "pw", "secret", "token"), anchor=_SPACED_SETTING_ANCHOR),
     Rule("password", _PROPERTY_LIST, _password_literal,
