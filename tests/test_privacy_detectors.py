@@ -1294,6 +1294,78 @@ def test_bullet_masks_lisp_lookups_flags_and_labels_are_not_reported(text: str) 
     assert found(text) == []
 
 
+#: Round 13's classes (set N): SSNs in slashes or named with a remark before the colon,
+#: brute-force tools' findings, lists of passwords (HCL and a plan's), comparisons, Raku's
+#: pairs, commented Samba settings, symbols a template never holds (``<``, ``>`` inside a
+#: value), commas and parentheses inside a bare value, dotted and joined passphrases in
+#: prose, phones named "landline" or "number to text", trunk digits before an area code in
+#: parentheses, Argentina's mobiles, OAuth secrets named in prose.
+ROUND_13_SHAPES = [
+    ("us_ssn", "For my records my SSN is [[612/48/3097]]\n"),
+    ("us_ssn", 'export TIN="[[318/27/6604]]"  # until the vault is wired'),
+    ("us_ssn", "Owner's SSN (for the 1099): [[482093176]]\n"),
+    ("us_ssn", "Tenant's Soc. Sec. # (for the landlord's records): [[409/11/2738]]\n"),
+    ("us_ssn", "Insurance asked for my Soc. Sec. #: [[517840263]]\n"),
+    ("password", "| ftp-brute:\n|   Accounts:\n"
+                 "|     admin:[[Lantern2024!7]] - Valid credentials\n"),
+    ("password", '  passwords = ["[[Gorse1987?!]]"]\n'),
+    ("password", '      + admin_password = [\n          + "[[Quince_otter_kelp!]]",\n'
+                 '        ]\n'),
+    ("password", '    if (req.http.X-Purge-Token != "[[Walnut2003#]]") { return (synth(403)); }'),
+    ("password", "my %config = password => '[[Hx7;q2Lm9vRt]]', timeout => 30;"),
+    ("password", "my $smtp-pass = '[[Zq8/pLw3x.Rk]]';"),
+    ("password", "   ; password = [[GK38,wbdiepxo=]]  (old, kept for now)\n"),
+    ("password", 'ADMIN_PASSWORD = "[[GY36>rtulvjkc[]]"\n'),
+    ("password", "    SMTP_PASS: '[[GJ44?npzhimad>]]'\n"),
+    ("password", "Environment=ADMIN_PASSWORD=[[Oi<bmg,V$zDb,)1u0ltdavhB]]\n"),
+    ("password", "    smtp_pass=[[GH99,ngkxuixn#]]\n"),
+    ("password", "   passwd = [[YD20(auplzwcf&]]\n"),
+    ("password", "the guest Wi-Fi at the hall is back, password [[EL44(hvrphgdw(]]\n"),
+    ("password", "the guest Wi-Fi is back, password [[rhubarb.Marmot.Juniper]]\n"),
+    ("phone", "My forwarding number to text is [[961 729 416]].\n"),
+    ("phone", "my landline is [[637-638-638]].\n"),
+    ("phone", "her cell is [[8 (925) 649-80-48]]\n"),
+    ("phone", 'PHONE = "[[0 (541) 710 15 43]]"\n'),
+    ("phone", "Applicant's number to text: [[011 15-8911-8704]]\n"),
+    ("phone", 'emergency_phones = ["[[8834 6606]]"]\n'),
+    ("password", "Here you go, the OAuth secret is "
+                 "[[83528cd16c375cda4fbe7de3f63de43514e91659]] (rotate after).\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_13_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_13_SHAPES)])
+def test_slashed_ssns_brute_force_findings_lists_and_symbols_set_n_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 13 must not report: Drone's secret references, systemd's credentials, a
+#: plan's hidden values, notes in a value's place, a password manager named as the place
+#: of a password, ticket numbers, and templates in angle brackets.
+NOT_CREDENTIALS_13 = [
+    "  environment:\n    ADMIN_PASSWORD: {from_secret: ledger_token}\n",
+    "Environment=SMTP_PASS=%d/ledger_token\n",
+    'Environment="API_TOKEN=%d/ledger_token"\n',
+    "      + api_key = (sensitive value)\n",
+    "      ~ passwd = (sensitive value) -> (known after apply)\n",
+    "    password=(unchanged)\n",
+    'PASSWORD = "see 1Password"\n',
+    "Or ring me, ticket number 368-9458377\n",
+    "Note from the family: our ticket number is 086-1024168\n",
+    "constant TICKET_NUMBER = '014-8649792';\n",
+    'ADMIN_PASSWORD = "<your-password>"\n',
+    "password: <password>\n",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_13)
+def test_secret_references_plan_values_notes_and_ticket_numbers_are_not_reported(
+        text: str) -> None:
+    assert found(text) == []
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [

@@ -15,7 +15,7 @@ from collections import Counter
 
 __all__ = ["ENV_LOOKUP", "KNOWN_SAMPLES", "PUBLISHED_NUMBERS", "SHIPPED_DEFAULTS", "entropy",
            "is_identifier_reference", "is_lookalike", "is_structured_identifier",
-           "is_uuid_or_digest", "mixed_case_and_digit"]
+           "is_uuid_or_digest", "mixed_case_and_digit", "note_at"]
 
 #: Credentials published in vendors' documentation as examples.
 KNOWN_SAMPLES = frozenset({
@@ -102,20 +102,25 @@ PUBLISHED_NUMBERS = frozenset(_PUBLISHED.split())
 #: Words that mark a value as a stand-in for a real one (templates: ``_TEMPLATE``).
 _MARKERS = ("example", "sample", "placeholder", "redacted", "filtered", "masked", "hidden",
             "dummy", "your", "fake", "not-a-real", "not_a_real",
-            "changeme", "insert", "replace", "xxxx", "****", "....", "<", ">", "...", "&lt;",
+            "changeme", "insert", "replace", "xxxx", "****", "....", "...", "&lt;",
             "\u2022\u2022\u2022", "\u25cf\u25cf\u25cf")
-#: A note or a label in a value's place: "(set in the vault)", "(see 1Password)",
-#: ``[Sticker]``.
-_NOTE = re.compile(r"\([A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)+\)|\[[A-Za-z][A-Za-z ]{1,30}\]")
+#: A note or a label in a value's place: "(set in the vault)", "(see 1Password)", a word
+#: in small letters in parentheses ("(unchanged)"), "see 1Password", ``[Sticker]``.
+_NOTE = re.compile(r"\([A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)+\)|\([a-z][a-z'-]{2,30}\)"
+                   r"|[Ss]ee [\w'-]+(?: [\w'-]+){0,3}|\[[A-Za-z][A-Za-z ]{1,30}\]")
 #: Words that stand for a value yet to be written, when they are the whole value (inside a
 #: random token, ``tbd`` or ``TODO`` turn up by chance).
 _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: A template's slot: ``{{ .Values.x }}``, ``${VAR}``, ``%(name)s``, ``$(cat f)``, closed
-#: or cut off by the end of the value; not ``{{`` or ``}}`` inside a value, which a
-#: generated password may hold (``mb*BY^y3bF{{K}(%]+yO``).
+#: or cut off by the end of the value, a name in angle brackets (``<your-password>``,
+#: ``<db.pass>``, ``<>``, cut off: ``<password``; Argo CD's vault references
+#: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``; not ``{{`` or
+#: ``}}``, ``<`` or ``>`` alone inside a value, which a generated password may hold
+#: (``mb*BY^y3bF{{K}(%]+yO``, ``GJ44?npzhimad>``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
                        r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
-                       r"|^%\{[^{}]*(?:\}|$)")
+                       r"|^%\{[^{}]*(?:\}|$)|<[A-Za-z_.][\w .:/#-]{0,60}>|<>|^<[A-Za-z_-]+$"
+                       r"|<%|%>")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
@@ -126,10 +131,11 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
     for marker in _MARKERS))
 #: A reference to a secret kept elsewhere, as configuration loaders write it:
 #: ``env:SENTRY_TOKEN``, ``secret:db/password``, ``vault:secret/data/app#key``,
-#: ``file:/run/secrets/token``, ``ssm:/prod/db``, 1Password's ``op://vault/item/field``.
+#: ``file:/run/secrets/token``, ``ssm:/prod/db``, 1Password's ``op://vault/item/field``,
+#: systemd's credentials (``%d/db_password``: a file in the unit's credentials directory).
 _STORE_REFERENCE = re.compile(
     r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*"
-    r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?")
+    r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?|%d/[\w.-]+")
 #: A reference to an environment variable as Windows and PowerShell write it, whole:
 #: ``%SMTP_PASSWORD%``, ``$env:API_KEY``, ``${env:API_KEY}``.
 _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\}?", re.I)
@@ -137,21 +143,25 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: Perl's ``$ENV{X}``, Ruby's and Julia's ``ENV["X"]`` and ``ENV.fetch("X")``, R's
 #: ``Sys.getenv("X")``, ``os.getenv``, ``System.getenv``, Go's ``os.Getenv``, .NET's
 #: ``Environment.GetEnvironmentVariable``, Rust's ``std::env::var``, Python's
-#: ``os.environ["X"]``, Node's ``process.env.X``, Deno's ``Deno.env.get``, Laravel's
-#: ``env('X')``, Tcl's ``$::env(X)``, Haskell's ``lookupEnv "X"``, Objective-C's ``[NSProcessInfo
-#: processInfo].environment[@"X"]``, Caddy's ``{env.X}``; and a password manager's command
-#: (``pass show mail/work``, ``op read op://...``); the rest of the value may be cut off
-#: where a quote inside it ended it.
+#: ``os.environ["X"]``, Raku's ``%*ENV<X>``, Node's ``process.env.X``, Deno's
+#: ``Deno.env.get``, Laravel's ``env('X')``, Tcl's ``$::env(X)``, Haskell's ``lookupEnv
+#: "X"``, Objective-C's ``[NSProcessInfo processInfo].environment[@"X"]``, Caddy's
+#: ``{env.X}``; a password manager's command
+#: (``pass show mail/work``, ``op read op://...``) and Drone's ``{from_secret: name}``; the
+#: rest of the value may be cut off where a quote inside it ended it.
 ENV_LOOKUP = re.compile(
     r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|\{?\$::env\("
     r"|\((?:getenv|auth-source-[\w-]+|password-store-get|secrets-get-secret)\b"
     r"|(?:\w+\.)?(?:lookupEnv|getEnv|getenv)[ \t]+\""
+    r"|%\*ENV<"
     r"|\[NSProcessInfo processInfo\]\.environment\["
     r"|(?:\w+(?:\.|::))*(?:getenv|Getenv|getEnv|GetEnvironmentVariable|environ(?:\.get)?"
     r"|env(?:::var|\.get)?)[\[(]"
     # a password manager's command that prints the value: pass, gopass, 1Password, Bitwarden
     r"|(?:`|\$\()?(?:pass|gopass)[ \t]+show[ \t]|(?:`|\$\()?(?:op[ \t]+read|bw[ \t]+get)[ \t]"
-    r"|security[ \t]+find-generic-password\b)")
+    r"|security[ \t]+find-generic-password\b"
+    # a CI system's reference to a secret it keeps: Drone's ``{from_secret: name}``
+    r"|\{[ \t]*from_secret[ \t]*:)")
 #: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
 _PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
@@ -187,7 +197,7 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
     """Whether ``value`` is a documentation sample, a template or a mask, not a secret.
 
     True for vendors' published samples, values holding a marker (``example``,
-    ``your``, ``xxxx``, ``****``, ``<``, ``${``, ...) in lower, upper or capitalised
+    ``your``, ``xxxx``, ``****``, ``<name>``, ``${``, ...) in lower, upper or capitalised
     case, a token's prefix and a mask (``xoxb-***``), references to a secret store or
     the environment (``env:API_TOKEN``, ``vault:secret/app#key``, ``%SMTP_PASSWORD%``,
     ``$env:API_KEY``), lookups of an environment variable or a password manager's entry in
@@ -210,6 +220,13 @@ def is_lookalike(value: str, *, min_entropy: float = 3.0) -> bool:
             or _PREFIX_MASK.fullmatch(value):
         return True
     return len(value) >= 16 and entropy(value) < min_entropy
+
+
+def note_at(text: str, start: int) -> bool:
+    """Whether a note stands in a value's place at ``start`` ("(sensitive value)", as a
+    Terraform plan hides one, "(unchanged)", "see 1Password"): a bare value ends at the
+    note's first space or closing parenthesis, so the value alone does not show it."""
+    return _NOTE.match(text, start) is not None
 
 
 def mixed_case_and_digit(value: str) -> bool:
@@ -279,7 +296,12 @@ def is_identifier_reference(value: str) -> bool:
     return bool(_REFERENCE.fullmatch(value)) and not _DICEWARE.fullmatch(value)
 
 
-#: Diceware: three or more words of letters joined by dots, the last ending in digits, or
-#: with a capital and a digit among them (``quarry.Quarry6.lantern.otter``).
+#: Diceware: three or more words of letters joined by dots, the last ending in digits,
+#: with a capital and a digit among them (``quarry.Quarry6.lantern.otter``), or some
+#: capitalised and some not after the first word in small letters (``rhubarb.Marmot.Juniper``;
+#: not ``this.Config.Password``, code naming an attribute).
 _DICEWARE = re.compile(r"[A-Za-z]{3,}(?:\.[A-Za-z]{3,}){2,}\d{1,4}"
-                       r"|(?=.*\d)(?=.*[A-Z])[A-Za-z]{3,}\d{0,2}(?:\.[A-Za-z]{3,}\d{0,2}){2,5}")
+                       r"|(?=.*\d)(?=.*[A-Z])[A-Za-z]{3,}\d{0,2}(?:\.[A-Za-z]{3,}\d{0,2}){2,5}"
+                       r"|(?=.*\.[A-Z][a-z])(?!(?:self|this|config|settings|options|props|state)\.)"
+                       r"(?!.*\.(?:[Pp]ass\w*|[Ss]ecrets?|[Tt]oken|[Kk]ey|[Vv]alue)$)"
+                       r"[a-z]{3,}(?:\.[A-Za-z][a-z]{2,}){2,5}")

@@ -83,6 +83,10 @@ _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,
 #: ``(02) 9374 4000``.
 _TRUNK_PARENTHESES = re.compile(
     r"(?<![\w+.-])\(0[1-9]\d{0,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
+#: A trunk digit (8 in Russia, 0 in Turkey) before an area code in parentheses:
+#: ``8 (925) 649-80-48``, ``0 (541) 710 15 43``.
+_TRUNK_AREA = re.compile(
+    r"(?<![\w+.-])[08][ \t]?\(\d{3,4}\)[ \t]?\d{2,4}(?:[ -]\d{2,4}){1,3}(?!\d|[ .-]\d)")
 #: A two-digit area code in parentheses and a number of eight or nine digits with a
 #: hyphen, as Brazil writes them: ``(11) 94316-0766`` (a mobile: nine digits, the first 9),
 #: ``(21) 3456-7890`` (a landline: reported near a phone word).
@@ -99,12 +103,18 @@ _CONTEXT_NUMBER = re.compile(
     r"(?![\w/-]|[.,:]\d|[ .-]\d)")
 #: Words that call a number a phone number; ``_phone_word`` looks for them around it.
 _PHONE_WORDS = re.compile(
-    r"(?<![a-z])(?:phone|telephone|tel|mobile|cell|cellphone|call|called|calling|fax|sms"
-    r"|text me|whatsapp|dial|ring me|contact number|reach me|contact me)(?![a-z])")
-#: Words that name a number something else when they come right before it.
+    r"(?<![a-z])(?:phones?|telephone|tel|mobile|cell|cellphone|landline|call|called|calling"
+    r"|fax|sms|text me|number to text|whatsapp|dial|ring me|contact number|reach me|reach us"
+    r"|contact me)(?![a-z])")
+#: Words that name a number something else.
+_OTHER_WORDS = (r"order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
+                r"|confirmation|serial|sku|card|pin|otp|code")
+#: Words that name a number something else when they come right before it, alone or with
+#: "number" and "is": ``ticket #``, ``order no.``, "our ticket number is ...".
 _OTHER_LABELS = re.compile(
-    r"(?<![a-z])(?:order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
-    r"|confirmation|serial|sku|card|pin|otp|code|no|nr|#)\W{0,3}$")
+    rf"(?<![a-z])(?:(?:{_OTHER_WORDS})(?:[ _-]?(?:number|num|no|nr)\b)?|no|nr|#)"
+    r"(?:\W{0,3}|[ \t]+(?:is|was)[ \t]+)$")
+_OTHER_NAME = re.compile(rf"\b(?:{_OTHER_WORDS})\b")
 #: ``078-05-1120``: the way an SSN is written, the SSN rule's (a sample one is nobody's).
 _SSN_WRITING = re.compile(r"\d{3}-\d{2}-\d{4}")
 #: ``198.51.100.23``: an IPv4 address's writing, never a phone number's.
@@ -206,11 +216,29 @@ def _nanp(match: re.Match[str], text: str) -> float | None:
 
 def _trunk(match: re.Match[str], text: str) -> float | None:
     """10 or 11 digits with the trunk 0; 12 where a phone word is near (a German mobile,
-    ``0155 05309251``)."""
+    ``0155 05309251``), and 13 as Argentina writes a mobile there (``011 15-4821-7730``:
+    the trunk 0 and area code, then 15)."""
     digits = sum(c.isdigit() for c in match.group())
-    if 10 <= digits <= 11 or (digits == 12 and _phone_word(text, *match.span())):
+    if _labelled_otherwise(text, match.start()):
+        return None
+    if 10 <= digits <= 11:
+        return 0.7
+    if (digits == 12 or (digits == 13 and _AR_MOBILE.match(match.group()))) \
+            and _phone_word(text, *match.span()):
         return 0.7
     return None
+
+
+#: Argentina's mobile after the trunk 0 and area code: ``011 15-``, ``0351 15 ``.
+_AR_MOBILE = re.compile(r"0\d{2,4}[ -]15[ -]")
+
+
+def _trunk_area(match: re.Match[str], text: str) -> float | None:
+    """A trunk digit and a three- or four-digit area code in parentheses, 11 digits in
+    all: ``8 (925) 649-80-48`` (Russia), ``0 (541) 710 15 43`` (Turkey)."""
+    if _labelled_otherwise(text, match.start()):
+        return None
+    return 0.7 if sum(c.isdigit() for c in match.group()) == 11 else None
 
 
 def _trunk_slash(match: re.Match[str], text: str) -> float | None:
@@ -283,6 +311,19 @@ _KEY_AT_LINE_START = re.compile(r"[ \t]*(?:-[ \t]+)?")
 _IDENTIFIER = re.compile(r"\w+[_.-]\w+|[a-z]+[A-Z]\w*")
 
 
+def _labelled_otherwise(text: str, start: int) -> bool:
+    """Whether a word that names the number at ``start`` something else comes right before
+    it ("ticket number is ...", "order #") or names its key (``TICKET_NUMBER = '...'``):
+    for the shapes that are a phone's without a phone word."""
+    if _OTHER_LABELS.search(text[max(0, start - 24):start].lower()):
+        return True
+    named = _NAME_BEFORE.search(text, max(0, start - 48), start)
+    if named is None:
+        return False
+    name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
+    return bool(_OTHER_NAME.search(name)) and not _PHONE_WORDS.search(name)
+
+
 def _named_otherwise(text: str, start: int) -> bool:
     """Whether the number at ``start`` is the value of a key or setting whose name is no
     phone's (``"duration": 132000000``, ``timeout_ms=...``): a phone word elsewhere in
@@ -296,7 +337,9 @@ def _named_otherwise(text: str, start: int) -> bool:
             or named["name"].lower() in _GENERIC_NAMES:
         return False
     name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
-    return not _PHONE_WORDS.search(name) and not re.search(r"number|contact|num\b|no\b", name)
+    if _PHONE_WORDS.search(name):
+        return False
+    return bool(_OTHER_NAME.search(name)) or not re.search(r"number|contact|num\b|no\b", name)
 
 
 def phone_detector(context: DetectorContext) -> RuleDetector:
@@ -338,11 +381,13 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
         Rule("phone", _TRUNK, _not_fictional(_trunk), keywords=("0",)),
         Rule("phone", _TRUNK_PARENTHESES, _not_fictional(_trunk), keywords=("(0",)),
         Rule("phone", _TRUNK_SLASH, _not_fictional(_trunk_slash), keywords=("/",)),
+        Rule("phone", _TRUNK_AREA, _not_fictional(_trunk_area),
+             keywords=("8 (", "0 (", "8(", "0(")),
         Rule("phone", _AREA_PARENTHESES, _not_fictional(_area_parentheses),
              keywords=tuple(f"({digit}" for digit in "123456789")),
         Rule("phone", _CONTEXT_NUMBER, _not_fictional(_context_number),
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
-                       "messag", "whatsapp", "dial", "ring", "reach", "contact")),
+                       "messag", "whatsapp", "dial", "ring", "reach", "contact", "landline")),
     ))
 
 
@@ -402,9 +447,13 @@ _LEADER = r"[ \t]*\.{3,}[ \t]*"
 #: Where an SSN's name starts: a word's start, after ``_`` (``PATIENT_SSN``) or, in camel
 #: case, at a capital after a small letter (``EmployeeSsn``).
 _SSN_START = r"(?:\b|(?<=_)|(?-i:(?<=[a-z])(?=S)))"
+#: A remark in parentheses after an SSN's name: "SSN (for the 1099): ...".
+_SSN_REMARK = r"(?:[ \t]*\([^()\n]{1,40}\)){0,2}"
+#: Nine digits, or written in slashes (``704/96/7333``) where a name says it is an SSN.
+_NINE = r"(\d{9}|\d{3}/\d{2}/\d{4})"
 _SSN_PLAIN = re.compile(
-    rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#)"
-    rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?)(\d{{9}})\b")
+    rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#){_SSN_REMARK}"
+    rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?){_NINE}\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
 #: Nine digits named "social", "soc sec #" or "tax id" (in any case: ``SocialSecurityNumber``,
@@ -412,18 +461,18 @@ _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|soci
 #: ``{"key": "social", "value": "..."}``, ``TAX_ID := ...``, ``@"..."``), in a sentence
 #: ("my tax id is ..."), in parentheses or quotes after it, or as the answer on the line
 #: after a question about it ("what's the social again?", "whats the soc sec # again").
-_SSN_NAME = (r"(?:(?:social(?:[ _.-]?(?:security|sec))?|soc[ _.-]?sec)"
+_SSN_NAME = (r"(?:(?:social(?:[ _.-]?(?:security|sec))?|soc(?:\.[ \t]?|[ _.-])?sec)"
              r"(?:[ _.-]?(?:number|num|no))?"
              r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?|tin|ss(?=[ \t]*\#))\b"
-             r"(?:[ \t]*\#)?")
+             r"\.?(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(
-    rf"(?i){_SSN_START}{_SSN_NAME}"
+    rf"(?i){_SSN_START}{_SSN_NAME}{_SSN_REMARK}"
     r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"'`]?"
     r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
     r"|[\"']?[ \t]*\n[ \t-]*value[\"']?[ \t]*:[ \t]*[\"']?"
     r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
     r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
-    r"[^\n\d]{0,40}?)(\d{9})\b")
+    rf"[^\n\d]{{0,40}}?){_NINE}\b")
 
 
 #: ``version 100.12.2024``, ``v.``, ``release``, ``build``: a version, not an SSN.
@@ -456,7 +505,7 @@ def _ssn_cell(match: re.Match[str], text: str) -> float | None:
 
 
 def _ssn_plain(match: re.Match[str], text: str) -> float | None:
-    digits = match.group(1)
+    digits = match.group(1).replace("/", "")
     return 0.9 if ssn_valid(digits[:3], digits[3:5], digits[5:]) else None
 
 

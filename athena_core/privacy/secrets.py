@@ -34,6 +34,7 @@ from athena_core.privacy.lookalikes import (
     is_structured_identifier,
     is_uuid_or_digest,
     mixed_case_and_digit,
+    note_at,
 )
 from athena_core.privacy.placeholders import MARK
 from athena_core.privacy.vendor_tokens import VENDOR_TOKENS, VendorShape
@@ -159,19 +160,20 @@ _VALUE_GROUPS = ("raw", "triple", "long", "quoted", "curly", "emphasis", "tagged
 _ALL_VALUE_GROUPS = (*_VALUE_GROUPS, "attr_value", "literal")
 #: Characters that end a bare value: spaces, quotes (curly ones too), separators and
 #: closing brackets; a bare value does not end in a full stop or colon either (the end
-#: of the sentence) nor in ``<`` (a closing tag follows), but may in ``!`` or ``?``:
+#: of the sentence) nor in ``<`` (a closing tag follows) or ``>`` (a prompt: ``redis>``),
+#: but may in ``!`` or ``?``:
 #: better to take a question or exclamation mark with a password than to leave a
 #: password's last character out.
 _STOP = "\\s\"'`\u201c\u201d\u2018\u2019,;)}\\]"
-_LAST = _STOP + ".:<\\\\"
-#: Inside a bare value (not first, not last) quotes, parentheses, braces, brackets and
-#: ``;`` may stand: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``,
-#: ``VMZ}okwnvh934``, ``WEP;durlah391``; not ``;`` or a closing brace or bracket before a
-#: space or the next setting (``Pwd=...;Database=crm``, ``{"pw": abc}``), which end it
-#: (:data:`_INNER_END`); it does not start as an
+_LAST = _STOP + ".:<>\\\\"
+#: Inside a bare value (not first, not last) quotes, parentheses, braces, brackets, ``;``
+#: and ``,`` may stand: ``it's-Fr1day31``, ``wJ6/B)caI#0xjS``, ``say"cheese"167``,
+#: ``VMZ}okwnvh934``, ``WEP;durlah391``, ``GH99,ngkxuixn#``; not ``;``, ``,`` or a closing
+#: brace or bracket before a space or the next setting (``Pwd=...;Database=crm``, ``{"pw":
+#: abc}``, ``pw=abc,user=x``), which end it (:data:`_INNER_END`); it does not start as an
 #: object or a list does (``{"``, ``[{``, ``[]``), nor with an escaped quote (``\"``).
-_INNER_STOP = "\\s\u201c\u201d\u2018\u2019,"
-_INNER_END = r"[;}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=)"
+_INNER_STOP = "\\s\u201c\u201d\u2018\u2019"
+_INNER_END = r"[;,}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=)"
 #: The next field of form data or a query string (``&remember=1``), or a wiki macro
 #: (``{{noformat}}``): a bare value ends there.
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
@@ -191,7 +193,7 @@ _VALUE = (r"(?:R\"(?P<delim>[^()\\\s\"]{0,16})\((?P<raw>[^\n]{1,200}?)\)(?P=deli
           r"|(?P<em>\*{1,2})(?P<emphasis>[^\s*]{1,200})(?P=em)(?!\*)"
           rf"|<(?P<tag>{_INLINE_TAGS})(?:[ \t][^<>\n]{{0,60}})?>(?P<tagged>[^<>\s]{{1,200}})"
           r"</(?P=tag)>"
-          rf"|(?P<bare>(?!<|[{{\[][\"'{{\[\]]|\\[\"'])[^{_STOP}]"
+          rf"|(?P<bare>(?![<>]|[{{\[][\"'{{\[\]]|\\[\"'])[^{_STOP}]"
           rf"(?:(?:(?!{_NEXT_FIELD}|</|{_INNER_END})[^{_INNER_STOP}]){{0,198}}"
           rf"(?!{_NEXT_FIELD})[^{_LAST}])?))")
 #: The whole run of non-space characters at a value's start, without a brace or quote
@@ -240,11 +242,19 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     quoted = quoted or literal
     if value.startswith("-----BEGIN"):
         return None  # a PEM block under ``key: |``: the private-key rule's
+    if value[0] in "<>":
+        return None  # a tag's edge (``Type="PasswordText">S3cret</Password>``): the value,
+        # if any, is between the tags, where a rule for elements finds it
+    if value[0] == "[" and (is_identifier_reference(value[1:].rstrip("]"))
+                            or _is_call(value[1:])):
+        return None  # a list of references (``[dependency.secrets.outputs.token]``)
     if _URL_START.match(value):
         return None  # a URL (a SAS URL named a token): credentials in it have rules of their own
-    if _place_taken(match, text) or ENV_LOOKUP.match(text, _value_start(match)):
-        return None  # the secret's place is taken, or the value is looked up (a bare value
-        # ends at the space of ``lookupEnv "X"`` or the brace of ``{env.X}``)
+    start = _value_start(match)
+    if _place_taken(match, text) or ENV_LOOKUP.match(text, start) or note_at(text, start):
+        return None  # the secret's place is taken, the value is looked up or a note (a bare
+        # value ends at the space of ``lookupEnv "X"``, the brace of ``{env.X}`` or the
+        # note's space: ``(sensitive value)``)
     if _ARN_BEFORE.search(text[max(0, match.start() - 100):match.start()]):
         return None  # ``arn:aws:secretsmanager:...:secret:prod/db-AbCdEf`` names a secret
     if not quoted and (text[match.end():match.end() + 1] in ("(", "[")
@@ -252,7 +262,6 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
         return None  # code: a call, a subscript (``os.environ["X"]``)
     if value.startswith("--"):
         return None  # the next flag (``--value '...'``), not a value
-    start = _value_start(match)
     if any(text.startswith(sample, start) for sample in _SAMPLES_BY_FIRST.get(text[start], ())):
         return None  # a documented sample the value is part of
     word = _WORD_AT.match(text, start)
@@ -297,6 +306,14 @@ _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+(?=[(\[])")
 
 
+#: What follows a call's parenthesis in a value: a string (``read("env:DB_PASSWORD``), or
+#: names, numbers, ``.``, ``,`` and ``:``, up to the closing parenthesis if the value holds it.
+_ARGUMENTS = re.compile(r"[\"'`].*|[\w.,: ]*(?:\).*)?")
+#: Code in a word of running text: a call with a string or nothing (``read('``, ``get()``)
+#: or a call of a name in snake or camel case (``k8s_yaml(``, ``getSecret(``).
+_CALL_IN_TEXT = re.compile(r"[\w.]\((?:[\"'`]|\))|_[A-Za-z0-9]+\(|[a-z][A-Z]\w*\(")
+
+
 def _is_call(value: str, after: str = "") -> bool:
     """Whether ``value`` starts as code calling or indexing a name (``get_password(``,
     ``os.environ[``): a name without digits or of words, not a random run of characters
@@ -309,6 +326,9 @@ def _is_call(value: str, after: str = "") -> bool:
     if value[name.end()] == "[" and rest and rest[0] not in "\"'`]" and "]" not in rest \
             and after != "]":
         return False  # ``ORS[qrjxcv736``: a bracket that never closes, no subscript
+    if value[name.end()] == "(" and not _ARGUMENTS.fullmatch(rest):
+        return False  # ``YD20(auplzwcf&``, ``pK(Wak0L>fu~dc``: symbols no argument list
+        # holds, no call (``get_password(user``, cut at its comma, is one)
     words = name.group().replace("::", ".").replace("$", "")
     return not any(c.isdigit() for c in words) or all(
         _camel_words(part) for part in words.split(".") if part)
@@ -325,9 +345,11 @@ _PASSWORD_NAME = re.compile(
 
 
 def _names_password(match: re.Match[str]) -> bool:
-    """Whether the text of ``match`` outside its value names a password."""
+    """Whether the text of ``match`` outside its value, or the word right before it (the
+    "OAuth" of "the OAuth secret is ..."), names a password."""
     start, end = next(span for span in map(match.span, _groups(match)) if span[0] >= 0)
-    outside = match.string[match.start():start] + " " + match.string[end:match.end()]
+    outside = match.string[max(0, match.start() - 8):start] + " " \
+        + match.string[end:match.end()]
     if "named" in match.re.groupindex and match.group("named"):
         outside += " " + match.group("named")
     return bool(_PASSWORD_NAME.search(outside))
@@ -370,11 +392,13 @@ def _password_near(match: re.Match[str], text: str) -> float | None:
 
 def _strong(value: str) -> bool:
     """Letters, digits and a symbol, and not an e-mail address, a URL, a file or host name
-    (``backup_v2.tar.gz``, ``api2.acme.io``) or a versioned name (``Python3.11``)."""
+    (``backup_v2.tar.gz``, ``api2.acme.io``), a versioned name (``Python3.11``) or code
+    (``k8s_yaml(secret_from_dict('``)."""
     return (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
             and any(not c.isalnum() for c in value) and not ("@" in value and "." in value)
             and "://" not in value and not _file_or_host(value)
-            and not _VERSIONED.fullmatch(value) and not _SETTING.match(value))
+            and not _VERSIONED.fullmatch(value) and not _SETTING.match(value)
+            and not _CALL_IN_TEXT.search(value))
 
 
 #: ``Server=sql01``, ``Database=crm``: a setting and its value, not one value; and a
@@ -382,8 +406,10 @@ def _strong(value: str) -> bool:
 _SETTING = re.compile(r"[A-Za-z_][\w.-]*=(?!=)")
 
 
-#: ``backup_v2.tar.gz``, ``api2.acme.io``, ``src/app.py``: a name with extensions or a path.
-_FILE_OR_HOST = re.compile(r"[\w./-]*\.[A-Za-z][A-Za-z0-9]{0,5}|[\w.-]*/[\w./-]*")
+#: ``backup_v2.tar.gz``, ``api2.acme.io``, ``cache-01.internal:6379``, ``src/app.py``: a
+#: name with extensions (a host with its port) or a path.
+_FILE_OR_HOST = re.compile(r"[\w./-]*\.[A-Za-z][A-Za-z0-9]{0,5}|[\w.-]*/[\w./-]*"
+                           r"|[\w.-]+\.[A-Za-z][\w-]*:\d{2,5}")
 
 
 def _file_or_host(value: str) -> bool:
@@ -541,23 +567,28 @@ _TYPE_ANNOTATION = (r"(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?(?:str|string)\b(?=[ \
 _STRING_WRAPPER = (r"(?:@(?=\")|(?:[A-Za-z_]\w*::)+(?:from|new)\([ \t]*(?=[\"'])"
                    r"|std::string\([ \t]*(?=[\"'])|~[a-zA-Z]\((?=[^()\s]+\)))?")
 _ASSIGNMENT = re.compile(
-    rf"(?i)(?:{_KEY_WORDS})\b(?:\\?[\"'\]]|\*{{1,2}}){{0,2}}{_TYPE_ANNOTATION}"
+    rf"(?i)(?:{_KEY_WORDS})s?\b(?:\\?[\"'\]]|\*{{1,2}}){{0,2}}{_TYPE_ANNOTATION}"
     rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
-    r"|(?:\|\||\?\?)=|:=|\?=|=>|->|\u2192|<-|==?|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
+    r"|(?:\|\||\?\?)=|:=|\?=|=>|->|\u2192|<-|[!=]=|=|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
     r"|\.{3,}(?=[ \t])"
     r"|[ \t](?:is[ \t]+|was[ \t]+)?(?:set|changed|updated|reset)[ \t]+to[ \t]"
     r"|[ \t]is[ \t]|[ \t]was[ \t])"
     r"[ \t]*(?:\*{1,2}[ \t]+)?"
     r"(?:\$\{\?[\w.-]+\}[ \t]+|(?:string|bytes)[ \t]*\|[ \t]*\*|:{1,2}[ \t]*)?"
+    r"(?:\[[ \t]*(?:\n[ \t]*\+?[ \t]*)?(?=[\"']))?"  # a list's first string, a plan's too
     rf"{_TAGS_BETWEEN}{{0,4}}?{_STRING_WRAPPER}" + _VALUE)
+#: A character inside a word of running text that could be a password: not a space, quote
+#: or separator, nor ``<`` starting a tag; a comma only before another such character
+#: (``a,VW-Y[bFl$>is``: ", " ends a word).
+_IN_WORD = rf"(?:[^{_STOP}<]|<(?!/|[A-Za-z]+[ \t>])|,(?=[^\s{_STOP}]))"
 #: "the password S3cure#Pass", "the password on file (S3cure#Pass)", "the leaked password
 #: (`S3cure#Pass`)": a value that looks like a password (a letter and a digit or symbol) a
 #: few words after the word.
 _NAMED_BEFORE = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+(?:\(`?)?"
-    rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(]{{5,63}}[^{_LAST}])")
+    rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(<>]{_IN_WORD}{{4,62}}[^{_LAST}])")
 #: "X is the password", "X is still the right password", "X as the new password",
 #: "X <- that's the password", "X - this is my password": the value before the word
 #: (more than three words between only for a strong value: ``_password_named_after``).
@@ -566,13 +597,13 @@ _NAMED_AFTER = re.compile(
     r"(?:(?:is|as|was)[ \t]+|(?:<-|\u2190|-{1,2}|\u2013|\u2014)[ \t]*"
     r"(?:(?:that's|that is|this is|it's|it is|which is)[ \t]+)?)"
     r"(?P<gap>(?:[\w'-]+[ \t]+){0,8}?)" + _PASSWORD_WORDS + r"\b", re.I)
-#: A word of running text that could be a password: 8 to 64 characters, ending before an
-#: HTML tag (``...</div>``).
-_TOKEN_IN_TEXT = rf"[^{_STOP}(<]{{7,63}}[^{_LAST}<]"
+#: A word of running text that could be a password: 8 to 64 characters, not starting with
+#: a parenthesis or an angle bracket, ending before an HTML tag (``...</div>``).
+_TOKEN_IN_TEXT = rf"[^{_STOP}(<>]{_IN_WORD}{{6,62}}[^{_LAST}<]"
 #: Lookaheads that a candidate has a letter, a digit and a symbol, so that a pattern
 #: searching a sentence for one passes over its words instead of stopping at the first.
-_SHAPED = (rf"(?=[^{_STOP}(]*?[A-Za-z])(?=[^{_STOP}(]*?\d)"
-           rf"(?=[^{_STOP}(]*?[^A-Za-z0-9{_STOP}(])")
+_SHAPED = (rf"(?={_IN_WORD}*?[A-Za-z])(?={_IN_WORD}*?\d)"
+           rf"(?={_IN_WORD}*?[^A-Za-z0-9{_STOP}(])")
 #: A value with letters, digits and symbols after the word in the same sentence:
 #: "rotated the password today; the new one (hunter2!Blue) is in the vault".
 _NEAR = re.compile(
@@ -880,6 +911,10 @@ _BARE_SETTING = re.compile(
 #: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
 _SASL_MAP = re.compile(
     r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
+#: A brute-force tool's finding, as nmap's ``*-brute`` scripts report it: ``|     admin:...
+#: - Valid credentials`` (the password as written, spaces and all).
+_VALID_CREDENTIALS = re.compile(
+    r"(?m)^\|[ \t]+[^\s:]{1,64}:(?P<literal>[^\n]{1,128}?) - Valid credentials[ \t]*$")
 #: SQL's ``INSERT INTO t (a, smtp_pass) VALUES (7, '...')``: the value in the place of a
 #: column named for a secret; and a settings table's pair, ``VALUES ('admin_pass', '...')``.
 _INSERTS = inserted_values(rf"[\w.]*?(?:{_KEY_WORDS})[\w.]*")
@@ -1237,7 +1272,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=("login", "logon", "pass"), anchor=re.compile(r"\b(?:login|logon|pass)\b")),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
          keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization"),
-         anchor=re.compile(rf"(?:{_KEY_WORDS})\b"),
+         anchor=re.compile(rf"(?:{_KEY_WORDS})s?\b"),
          not_after=frozenset(string.ascii_letters + string.digits), camel_case=True),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
          anchor=re.compile(r"\b(?:name|key)[\"']?[ \t]*[=:]")),
@@ -1311,6 +1346,8 @@ _RULES: tuple[Rule, ...] = (
          keywords=("header", "headers")),
     Rule("password", _CMAKE_ENV, _password, group="quoted", keywords=("env{",)),
     Rule("password", _SASL_MAP, _password, group="bare", keywords=("]:",)),
+    Rule("password", _VALID_CREDENTIALS, _password_literal, group="literal",
+         keywords=("valid credentials",)),
     Rule("password", _HERE_STRING, _password, group=_VALUE_GROUPS, keywords=("<<<",)),
     Rule("password", _AUTH_USER_PASS, _password, group="bare", keywords=("<auth-user-pass>",)),
     Rule("password", _BARE_SETTING, _password_strong, group="bare",
