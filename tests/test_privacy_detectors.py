@@ -1343,7 +1343,8 @@ def test_slashed_ssns_brute_force_findings_lists_and_symbols_set_n_showed_are_fo
 
 #: What round 13 must not report: Drone's secret references, systemd's credentials, a
 #: plan's hidden values, notes in a value's place, a password manager named as the place
-#: of a password, ticket numbers, and templates in angle brackets.
+#: of a password, ticket numbers, templates in angle brackets, and the common shapes
+#: without a value (a lookup, a note, a clock time, a list of account names).
 NOT_CREDENTIALS_13 = [
     "  environment:\n    ADMIN_PASSWORD: {from_secret: ledger_token}\n",
     "Environment=SMTP_PASS=%d/ledger_token\n",
@@ -1357,6 +1358,15 @@ NOT_CREDENTIALS_13 = [
     "constant TICKET_NUMBER = '014-8649792';\n",
     'ADMIN_PASSWORD = "<your-password>"\n',
     "password: <password>\n",
+    "net user jdoe /domain",
+    "log in with your Google account",
+    "network key: (see the router sticker)",
+    'echo "deploy:$DEPLOY_PASS" | chpasswd',
+    "10:30:45:user:notes about the meeting",
+    "xfreerdp /v:10.0.0.5 /u:admin /p:$RDP_PASSWORD",
+    "Passwort vergessen? Klicken Sie hier, um es zur\u00fcckzusetzen.",
+    "The root / admin / guest accounts are disabled.",
+    "wifi: HomeNet / ask at the desk",
 ]
 
 
@@ -1364,6 +1374,50 @@ NOT_CREDENTIALS_13 = [
 def test_secret_references_plan_values_notes_and_ticket_numbers_are_not_reported(
         text: str) -> None:
     assert found(text) == []
+
+
+#: Round 13's common shapes, which no set held: tools' and services' own ways of taking a
+#: password (pgpass, Redis, ``net user``, ``htpasswd``, Samba, FreeRDP, NickServ,
+#: ``chpasswd``, kickstart, sssd), Wi-Fi keys, logging in with a value, a superuser and a
+#: password, the word in other languages, phone words in other languages, taxpayer ids.
+COMMON_SHAPES_13 = [
+    ("password", "db.internal:5432:billing:app_user:[[Zp4$kW9qLm2!]]\n"),
+    ("password", "requirepass [[Ry6@kLp9vQz3]]\n"),
+    ("password", "masterauth [[Ry6@kLp9vQz3]]\n"),
+    ("password", "net user backupadmin [[Qv7!xLp3mRz8]] /add"),
+    ("password", "htpasswd -b /etc/nginx/.htpasswd admin [[Mk3!pQw7rTz2]]"),
+    ("password", "smbclient //nas/share -U backup%[[Pz9#wLq4mRt6]]"),
+    ("password", "xfreerdp /v:10.0.0.5 /u:admin /p:[[Pz9#wLq4mRt6]]"),
+    ("password", "ldap_default_authtok = [[Tr5#qLm9wZp2]]\n"),
+    ("password", "/msg NickServ IDENTIFY [[Pw4!tLq8mZr3]]"),
+    ("password", "echo 'deploy:[[Nm6#wQz2tLp9]]' | chpasswd"),
+    ("password", "chpasswd:\n  list: |\n    root:[[Qz8!tLm3wRp5]]\n  expire: false\n"),
+    ("password", "rootpw --plaintext [[Qz8!tLm3wRp5]]\n"),
+    ("password", "use [[Mq7#tLz2wRp9]] to log in"),
+    ("password", "log in with [[Mq7#tLz2wRp9]] for now"),
+    ("password", "u: admin p: [[Lt8!qWz3mRp2]]"),
+    ("password", "the wifi key is [[Lt8!qWz3mRp2]]"),
+    ("password", "network key: [[Qm2#tLz9wRp7]]"),
+    ("password", "wifi: HomeNet / [[Qm2#tLz9wRp7]]"),
+    ("password", "credentials for staging \u2192 admin / [[Stg!ng2026#]]"),
+    ("password", "root / [[R00t!Pass#9]]"),
+    ("password", "Mot de passe : [[Soleil!2024x]]"),
+    ("password", "Ich habe das Passwort auf [[Berg!See2024]] ge\u00e4ndert."),
+    ("password", "contrase\u00f1a: [[Playa!2024xy]]"),
+    ("password", "has\u0142o: [[Plaza!2024xz]]"),
+    ("password", "psswd: [[Xq8!mLz3Tr]]"),
+    ("us_ssn", "taxpayer id number: [[523458901]]"),
+    ("phone", "Fon: [[089 / 1234567]]"),
+    ("phone", "m\u00f3vil: [[612 34 56 78]]"),
+    ("phone", "cellulare: [[347 123 4567]]"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), COMMON_SHAPES_13,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(COMMON_SHAPES_13)])
+def test_tools_ways_wifi_keys_and_other_languages_are_found(kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
 
 
 # --- what is not reported ----------------------------------------------------------------

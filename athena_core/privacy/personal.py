@@ -91,9 +91,10 @@ _TRUNK_AREA = re.compile(
 #: hyphen, as Brazil writes them: ``(11) 94316-0766`` (a mobile: nine digits, the first 9),
 #: ``(21) 3456-7890`` (a landline: reported near a phone word).
 _AREA_PARENTHESES = re.compile(r"(?<![\w+.-])\([1-9]\d\)[ ]?(9?)\d{4}-\d{4}(?![\w-])")
-#: A trunk prefix and area code before a slash: ``089/1234 5678``, ``02/ 511 22 33``.
+#: A trunk prefix and area code before a slash: ``089/1234 5678``, ``02/ 511 22 33``,
+#: ``089 / 1234567``.
 _TRUNK_SLASH = re.compile(
-    r"(?<![\w+./-])0[1-9]\d{0,4}/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
+    r"(?<![\w+./-])0[1-9]\d{0,4} ?/ ?\d{2,8}(?:[ .-]\d{2,8}){0,3}(?!\d|[ ./-]\d)")
 #: Digits that only the words around them make a phone number: a run of 8 to 11 digits
 #: (``07712900123``, ``4158675309``, ``41726354``) or 8 to 13 digits in groups
 #: (``612 34 56 78``, ``2145 6789``); not the tail of a longer run of groups (the last
@@ -105,7 +106,10 @@ _CONTEXT_NUMBER = re.compile(
 _PHONE_WORDS = re.compile(
     r"(?<![a-z])(?:phones?|telephone|tel|mobile|cell|cellphone|landline|call|called|calling"
     r"|fax|sms|text me|number to text|whatsapp|dial|ring me|contact number|reach me|reach us"
-    r"|contact me)(?![a-z])")
+    r"|contact me"
+    # the words in other languages: German, French, Spanish, Italian, Portuguese, Nordic
+    r"|telefon|telefono|tel\u00e9fono|telefone|t\u00e9l\u00e9phone|t\u00e9l|handy|fon|mobil"
+    r"|m\u00f3vil|movil|celular|cellulare|portable|puhelin|gsm)(?![a-z])")
 #: Words that name a number something else.
 _OTHER_WORDS = (r"order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
                 r"|confirmation|serial|sku|card|pin|otp|code")
@@ -360,13 +364,18 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
       ``(02) 9374 4000``), or 9 to 11 digits with the area code before a slash
       (``089/1234 5678``, ``02/ 511 22 33``); a two-digit area code in parentheses and
       nine digits starting with 9 (a Brazilian mobile: ``(11) 94316-0766``), or eight
-      near a phone word;
+      near a phone word; a trunk digit before an area code in parentheses, 11 digits
+      (``8 (925) 649-80-48``, ``0 (541) 710 15 43``); 13 digits as Argentina writes a
+      mobile (``011 15-4821-7730``) near a phone word; none of these after a word that
+      names the number something else ("ticket number is", ``TICKET_NO = ...``);
     - numbers that only the words around them make phone numbers: a run of 8 to 11
       digits (not starting with 00) or 8 to 13 digits in groups (not a date), at most 40
       characters after or before a phone word ("phone", "tel", "mobile", "cell", "call",
-      "fax", "SMS", "text me", "WhatsApp", "dial", "ring me"), not right after a word
-      that names it something else ("order", "invoice", "ticket", "account", "card",
-      "pin", "code", "#", ...) and not counting (``21 22 23 24``, ``123456789``,
+      "landline", "fax", "SMS", "text me", "WhatsApp", "dial", "ring me", and the word in
+      other languages: "Telefon", "Handy", "portable", "móvil", "celular", ...), not
+      right after a word that names it something else ("order", "invoice", "ticket
+      number is", "account", "card", "pin", "code", "#", ...) and not counting
+      (``21 22 23 24``, ``123456789``,
       ``10000000000``): ``phone: 07712900123``, ``MOBILE=4158675309``, ``call me on
       3921823282``.
 
@@ -387,7 +396,9 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
              keywords=tuple(f"({digit}" for digit in "123456789")),
         Rule("phone", _CONTEXT_NUMBER, _not_fictional(_context_number),
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
-                       "messag", "whatsapp", "dial", "ring", "reach", "contact", "landline")),
+                       "messag", "whatsapp", "dial", "ring", "reach", "contact", "landline",
+                       "t\u00e9l", "handy", "fon", "mobil", "m\u00f3vil", "movil", "celular",
+                       "portable", "puhelin", "gsm")),
     ))
 
 
@@ -463,7 +474,8 @@ _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|soci
 #: after a question about it ("what's the social again?", "whats the soc sec # again").
 _SSN_NAME = (r"(?:(?:social(?:[ _.-]?(?:security|sec))?|soc(?:\.[ \t]?|[ _.-])?sec)"
              r"(?:[ _.-]?(?:number|num|no))?"
-             r"|tax[ _.-]?id(?:[ _-]?(?:number|num|no))?|ssn(?:/tin)?|tin|ss(?=[ \t]*\#))\b"
+             r"|tax(?:payer)?[ _.-]?id(?:entification)?(?:[ _-]?(?:number|num|no))?"
+             r"|ssn(?:/tin)?|tin|ss(?=[ \t]*\#))\b"
              r"\.?(?:[ \t]*\#)?")
 _SSN_SOCIAL = re.compile(
     rf"(?i){_SSN_START}{_SSN_NAME}{_SSN_REMARK}"

@@ -538,19 +538,26 @@ def _url_password(match: re.Match[str], text: str) -> float | None:
     return 0.9
 
 
+#: The word in other languages people write to each other in, and its common misspellings.
+_PASSWORD_ELSEWHERE = ("passwort", "passord", "wachtwoord", "lösenord", "hasło", "contraseña",
+                       "senha", "mot de passe", "salasana", "adgangskode", "heslo", "jelszó",
+                       "пароль", "şifre", "passwrd", "pasword", "psswd", "passw")
 _KEY_WORDS = (r"password|passwd|passphrase|passcode|pwd|pw|psk|pre-?shared-?key|pass|secret"
               r"|client[_ -]?secret"
               r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
-              r"|private_key_password|authorization")
+              r"|private_key_password|authorization|authtok|" + "|".join(_PASSWORD_ELSEWHERE))
 #: A command's flag right before a value (``--size s-1vcpu-1gb``): the value is the
-#: flag's, whatever names a password nearby, unless the flag names a secret.
+#: flag's, whatever names a password nearby, unless the flag names a secret or says the
+#: value is written in clear (``rootpw --plaintext ...``).
 _FLAG_BEFORE = re.compile(
-    rf"(?i)(?<![\w-])--?(?![\w-]*(?:{_KEY_WORDS}))[a-z][\w-]*[ \t=]+$")
+    rf"(?i)(?<![\w-])--?(?![\w-]*(?:{_KEY_WORDS}|plaintext))[a-z][\w-]*[ \t=]+$")
 #: Words that name a password in prose: "password", and "pw", "pwd", "passwd" and "PSK"
-#: (a Wi-Fi or VPN pre-shared key), as chat and notes write them.
-_PASSWORD_WORDS = r"(?:password|passphrase|passcode|passwd|pwd|pw|psk)"
-_PASSWORD_KEYWORDS = ("password", "passphrase", "passcode", "passwd", "pwd", "pw", "psk")
+#: (a Wi-Fi or VPN pre-shared key), as chat and notes write them, and the word in other
+#: languages (:data:`_PASSWORD_ELSEWHERE`).
+_PASSWORD_KEYWORDS = ("password", "passphrase", "passcode", "passwd", "pwd", "pw", "psk",
+                      *_PASSWORD_ELSEWHERE)
+_PASSWORD_WORDS = f"(?:{'|'.join(_PASSWORD_KEYWORDS)})"
 _PASSWORD_ANCHOR = re.compile(rf"\b{_PASSWORD_WORDS}\b")
 #: A remark in parentheses between the word and its colon: "password (confirmed twice):".
 _REMARK = r"\([^()\n]{1,40}\)"
@@ -701,8 +708,9 @@ _GLUED_NAME = re.compile(
 #: mysql ask), ``sshpass -p``, ``docker login -p`` (and podman, buildah, skopeo, oras,
 #: helm registry), ``mongo -p``, ``redis-cli -a``, ``ldapsearch -w``, and redis' ``AUTH``
 #: at a prompt or a line's start (``cache-01:6379> AUTH ...``), SQL Server's ``sqlcmd -P``,
-#: Windows' ``net use \\\\host\\share /user:DOMAIN\\user ...`` and HAProxy's ``stats auth
-#: admin:...``.
+#: Windows' ``net use \\\\host\\share /user:DOMAIN\\user ...`` and ``net user NAME ...``,
+#: HAProxy's ``stats auth admin:...``, ``htpasswd -b FILE USER ...``, Samba's ``-U
+#: user%...``, FreeRDP's ``/p:...`` and IRC's ``/msg NickServ IDENTIFY [account] ...``.
 _COMMAND_PASSWORD = re.compile(
     r"\b(?:mysql\w*\b[^\n|;&]*?[ \t]-p(?=\S)"
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
@@ -710,7 +718,11 @@ _COMMAND_PASSWORD = re.compile(
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+"
     r"|(?:sqlcmd|osql|bcp)\b[^\n|;&]*?[ \t]-P[ \t]*"
     r"|\bnet[ \t]+use\b[^\n|;&]*?[ \t]/user:[^\s/]+[ \t]+"
+    r"|\bnet[ \t]+user[ \t]+[^\s/]+[ \t]+(?=[^\s/*])"
     r"|\bstats[ \t]+auth[ \t]+[^\s:]{1,64}:"
+    r"|\bhtpasswd\b[^\n|;&]*?[ \t]-[a-zA-Z]*b[a-zA-Z]*[ \t]+\S+[ \t]+\S+[ \t]+"
+    r"|(?<=\s-)U[ \t]*[^\s%]{1,64}%|(?<=\s--)user=[^\s%]{1,64}%|(?<=\s/)p:"
+    r"|(?i:nickserv)[ \t]+(?i:identify)[ \t]+(?:\S+[ \t]+(?=\S+[ \t]*(?:\n|$)))?"
     r"|(?m:^|>[ \t]*)AUTH[ \t]+)" + _VALUE)
 #: Passwords in command arguments and network devices' configuration: ``-u user -p ...``
 #: in any command, auditd's argument records of ``mysql -p...`` (``a2="-p..."``), Cisco's
@@ -733,10 +745,39 @@ _NAMED_IDENTIFIER = re.compile(
 _BLOCK_BELOW = re.compile(
     rf"(?i)\b(?:{_PASSWORD_WORDS}|secret|token)\b[^\n]{{0,80}}?[-:\u2013\u2014][ \t]*\n"
     r"(?:[ \t]*\n)?[ \t]*(?P<bare>[^\s\"'`]{8,128})(?=[ \t]*(?:\n|$))")
-#: A user and password as a pair: "login: admin / ...", "creds are admin:...".
+#: A user and password as a pair: "login: admin / ...", "creds are admin:...",
+#: "credentials for staging -> admin / ...", a Wi-Fi network and its key ("wifi: HomeNet /
+#: ..."), "u: admin p: ...".
 _CREDENTIAL_PAIR = re.compile(
-    r"(?i)\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p)\b[ \t]*"
-    r"(?::|=|\bare\b|\bis\b)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*" + _VALUE)
+    r"(?i)(?:\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p|wi-?fi)\b"
+    r"(?:[ \t]+(?:for|to|on)[ \t]+[\w.-]{1,30})?[ \t]*"
+    r"(?::|=|\bare\b|\bis\b|->|\u2192)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*"
+    r"|\bu(?:ser)?[ \t]*:[ \t]*[\w.@+-]{1,40}[ \t]+p(?:w|wd|ass)?[ \t]*:[ \t]*)" + _VALUE)
+#: A superuser and a password: "root / ...", "admin / ..." (spaces around the slash: not a
+#: path), where the value must look like a password beyond doubt.
+_SUPERUSER_PAIR = re.compile(
+    r"(?i)(?<![\w/.-])(?:root|admin|administrator)[ \t]+/[ \t]+"
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
+#: A Wi-Fi network's key named in prose or a note: "the wifi key is ...", "network key:
+#: ...", "WPA2 passphrase - ...".
+_WIFI_KEY = re.compile(
+    r"(?i)\b(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)\b"
+    r"(?:[ \t]+is|[ \t]*[:=\u2013\u2014-])[ \t]*" + _VALUE)
+#: A password to log in with, in prose: "use ... to log in", "log in with ...", "sign in
+#: with ...".
+_LOG_IN_WITH = re.compile(
+    r"(?i)(?:\b(?:log|sign)[ \t-]?[io]n[ \t]+with[ \t]+"
+    r"|\buse[ \t]+(?=\S+[ \t]+to[ \t]+(?:log|sign)[ \t-]?[io]n\b))"
+    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
+#: A line of PostgreSQL's password file: ``host:port:database:user:password``.
+_PGPASS_LINE = re.compile(
+    r"(?m)^(?=[^:\n]*[A-Za-z.*])[\w.*-]{1,253}:(?:\d{2,5}|\*):[\w.*-]{1,63}:[\w.*@-]{1,63}:"
+    r"(?P<literal>\S{1,128})[ \t]*$")
+#: A user and password for ``chpasswd``: ``echo 'user:...' | chpasswd``, or the lines of
+#: cloud-init's ``chpasswd: list:``.
+_CHPASSWD = re.compile(
+    r"(?m)(?:\b(?:echo|printf)[ \t]+['\"]?|^[ \t]+)[a-z_][\w.-]{0,31}:"
+    r"(?P<bare>[^\s'\":]{6,128})(?=['\"]?[ \t]*\|[ \t]*(?:sudo[ \t]+)?chpasswd\b|[ \t]*$)")
 #: The end of a question, with or without its question mark: "VPN password?", "whats the
 #: wifi password again", "can I get the password please".
 _QUESTION_END = r"(?:\?|[ \t]+(?:again|please|now|below)[ \t]*(?=\n|  ))"
@@ -904,10 +945,11 @@ _AUTH_USER_PASS = re.compile(
     r"<auth-user-pass>[ \t]*\n[^\n]{1,100}\n[ \t]*(?P<bare>[^\n]{1,128}?)[ \t]*\n"
     r"[ \t]*</auth-user-pass>")
 #: A setting and its value at a line's start without ``=`` or ``:``, as Fluent Bit and
-#: other INI-like formats write them: ``HTTP_Passwd ...``, ``    Password ...``.
+#: other INI-like formats write them: ``HTTP_Passwd ...``, ``    Password ...``, Redis's
+#: ``requirepass ...`` and ``masterauth ...``, kickstart's ``rootpw --plaintext ...``.
 _BARE_SETTING = re.compile(
-    rf"(?im)^[ \t]*[\w.-]*?(?:{_PASSWORD_WORDS}|secret|token)[ \t]+"
-    r"(?P<bare>[^\s\"'`=:][^\s]{5,127})[ \t]*$")
+    rf"(?im)^[ \t]*[\w.-]*?(?:{_PASSWORD_WORDS}|secret|token|requirepass|masterauth)[ \t]+"
+    r"(?:--plaintext[ \t]+)?(?P<bare>[^\s\"'`=:][^\s]{5,127})[ \t]*$")
 #: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
 _SASL_MAP = re.compile(
     r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
@@ -1271,7 +1313,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _LOGIN_NEAR, _password_strong, group="bare",
          keywords=("login", "logon", "pass"), anchor=re.compile(r"\b(?:login|logon|pass)\b")),
     Rule("password", _ASSIGNMENT, _password, group=_VALUE_GROUPS,
-         keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization"),
+         keywords=("pass", "pw", "psk", "secret", "key", "token", "authorization", "authtok"),
          anchor=re.compile(rf"(?:{_KEY_WORDS})s?\b"),
          not_after=frozenset(string.ascii_letters + string.digits), camel_case=True),
     Rule("password", _PAIR, _password, group=_VALUE_GROUPS, keywords=("value",),
@@ -1283,11 +1325,21 @@ _RULES: tuple[Rule, ...] = (
          keywords=("password", "passwd", "passphrase", "pwd", "psk", "secret", "token")),
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
          keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ",
-                   "sqlcmd", "osql", "bcp", "net use", "stats auth")),
+                   "sqlcmd", "osql", "bcp", "net use", "net user", "stats auth", "htpasswd",
+                   "%", "/p:", "identify")),
     Rule("password", _ARGV_PASSWORD, _argv_password, group=_VALUE_GROUPS,
          keywords=("-p", " 0 ", "isakmp", "psk", "eap")),
+    Rule("password", _SUPERUSER_PAIR, _password_strong, group="bare",
+         keywords=("root", "admin")),
+    Rule("password", _WIFI_KEY, _password_named, group=_VALUE_GROUPS,
+         keywords=(" key", " passkey", " code")),
+    Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
+         keywords=(" in", " on")),
+    Rule("password", _PGPASS_LINE, _password_literal, group="literal", keywords=(":",)),
+    Rule("password", _CHPASSWD, _password_strong, group="bare", keywords=("chpasswd",)),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
-         keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass")),
+         keywords=("login", "logon", "creds", "credentials", "u/p", "user/pass", "wifi",
+                   "wi-fi", "u:", "user:")),
     Rule("password", _ANSWER, _password_answer, group="bare",
          keywords=("?", "again", "please", "now", "below")),
     Rule("password", _NEAR_RANDOM, _password_random, group="bare",
@@ -1351,7 +1403,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _HERE_STRING, _password, group=_VALUE_GROUPS, keywords=("<<<",)),
     Rule("password", _AUTH_USER_PASS, _password, group="bare", keywords=("<auth-user-pass>",)),
     Rule("password", _BARE_SETTING, _password_strong, group="bare",
-         keywords=(*_PASSWORD_KEYWORDS, "secret", "token")),
+         keywords=(*_PASSWORD_KEYWORDS, "secret", "token", "requirepass", "masterauth")),
     Rule("password", _USERLIST, _password, group="quoted", keywords=("userlist",)),
     Rule("password", _TUPLE, _password, group="quoted", keywords=("{",)),
     Rule("password", _SESSION_OUT, _password, group="quoted", keywords=("out[",)),
