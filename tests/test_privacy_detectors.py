@@ -1367,6 +1367,8 @@ NOT_CREDENTIALS_13 = [
     "Passwort vergessen? Klicken Sie hier, um es zur\u00fcckzusetzen.",
     "The root / admin / guest accounts are disabled.",
     "wifi: HomeNet / ask at the desk",
+    "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "api_key_sha256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 ]
 
 
@@ -1379,7 +1381,8 @@ def test_secret_references_plan_values_notes_and_ticket_numbers_are_not_reported
 #: Round 13's common shapes, which no set held: tools' and services' own ways of taking a
 #: password (pgpass, Redis, ``net user``, ``htpasswd``, Samba, FreeRDP, NickServ,
 #: ``chpasswd``, kickstart, sssd), Wi-Fi keys, logging in with a value, a superuser and a
-#: password, the word in other languages, phone words in other languages, taxpayer ids.
+#: password, the word in other languages, API keys of hex digits, phone words in other
+#: languages, taxpayer ids.
 COMMON_SHAPES_13 = [
     ("password", "db.internal:5432:billing:app_user:[[Zp4$kW9qLm2!]]\n"),
     ("password", "requirepass [[Ry6@kLp9vQz3]]\n"),
@@ -1406,6 +1409,8 @@ COMMON_SHAPES_13 = [
     ("password", "contrase\u00f1a: [[Playa!2024xy]]"),
     ("password", "has\u0142o: [[Plaza!2024xz]]"),
     ("password", "psswd: [[Xq8!mLz3Tr]]"),
+    ("password", "DATADOG_API_KEY=[[32f3ab3cc2d0b698d5c7e41ba4ea5ee8]]\n"),
+    ("password", "api key for the weather service is [[c2b54b95523cf6941fa1c257c6f561c5]]"),
     ("us_ssn", "taxpayer id number: [[523458901]]"),
     ("phone", "Fon: [[089 / 1234567]]"),
     ("phone", "m\u00f3vil: [[612 34 56 78]]"),

@@ -335,12 +335,15 @@ def _is_call(value: str, after: str = "") -> bool:
 #: ``$API_TOKEN``, quoted or not: a variable, not its value.
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
-#: Names of a password, of a vendor's auth token (Twilio's is 32 hex digits) and of an OAuth
-#: client secret (GitHub's is 40), as they are written in code and prose: a hex value they
-#: name is a password made by ``openssl rand -hex`` or a secret, not a digest.
+#: Names of a password, of a vendor's auth token (Twilio's is 32 hex digits), of an OAuth
+#: client secret (GitHub's is 40), of an API key (Datadog's and many others' are 32 hex
+#: digits) and of a secret key (Rails' ``secret_key_base``: 128), as they are written in
+#: code and prose: a hex value they name is a password made by ``openssl rand -hex`` or a
+#: secret, not a digest.
 _PASSWORD_WORD = r"pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])"
 _PASSWORD_NAME = re.compile(
     rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|(?:client|oauth|app|consumer)[_ -]?secret"
+    r"|api[_ -]?key|apikey|secret[_ -]?key"
     r"|identified[ \t]+by")
 
 
