@@ -1343,8 +1343,10 @@ def test_slashed_ssns_brute_force_findings_lists_and_symbols_set_n_showed_are_fo
 
 #: What round 13 must not report: Drone's secret references, systemd's credentials, a
 #: plan's hidden values, notes in a value's place, a password manager named as the place
-#: of a password, ticket numbers, templates in angle brackets, and the common shapes
-#: without a value (a lookup, a note, a clock time, a list of account names).
+#: of a password, ticket numbers, templates in angle brackets, the common shapes without
+#: a value (a lookup, a note, a clock time, a list of account names), and the template
+#: and reference syntaxes of Ansible, CloudFormation, Azure, Concourse, Octopus and token
+#: replacement, a lookup inside a slot, a value a comment calls an example.
 NOT_CREDENTIALS_13 = [
     "  environment:\n    ADMIN_PASSWORD: {from_secret: ledger_token}\n",
     "Environment=SMTP_PASS=%d/ledger_token\n",
@@ -1369,6 +1371,17 @@ NOT_CREDENTIALS_13 = [
     "wifi: HomeNet / ask at the desk",
     "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "api_key_sha256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3338626334356434\n",
+    "password: !Sub '{{resolve:secretsmanager:MySecret:SecretString:password}}'",
+    'password="$(vault kv get -field=password secret/db)"',
+    'password: "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/db/)"',
+    'password = "hunter2"  # the classic example',
+    "password: secretref:db-password",
+    'password: "{env:DB_PASSWORD}"',
+    "password: ((db_password))",
+    'password: "#{DB_PASSWORD}#"',
+    "password: __DB_PASSWORD__",
+    "password: @@DB_PASSWORD@@",
 ]
 
 

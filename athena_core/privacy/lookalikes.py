@@ -114,13 +114,16 @@ _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: A template's slot: ``{{ .Values.x }}``, ``${VAR}``, ``%(name)s``, ``$(cat f)``, closed
 #: or cut off by the end of the value, a name in angle brackets (``<your-password>``,
 #: ``<db.pass>``, ``<>``, cut off: ``<password``; Argo CD's vault references
-#: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``; not ``{{`` or
-#: ``}}``, ``<`` or ``>`` alone inside a value, which a generated password may hold
-#: (``mb*BY^y3bF{{K}(%]+yO``, ``GJ44?npzhimad>``).
+#: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``, Concourse's ``((name))``, Octopus'
+#: and Ruby's ``#{NAME}``, and the whole value as token replacement writes it
+#: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``); not ``{{`` or ``}}``, ``<`` or ``>`` alone
+#: inside a value, which a generated password may hold (``mb*BY^y3bF{{K}(%]+yO``,
+#: ``GJ44?npzhimad>``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
                        r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
                        r"|^%\{[^{}]*(?:\}|$)|<[A-Za-z_.][\w .:/#-]{0,60}>|<>|^<[A-Za-z_-]+$"
-                       r"|<%|%>")
+                       r"|<%|%>|^\(\([\w./-]+(?:\)\)|$)|#\{[\w.]+(?:\}|$)"
+                       r"|^__[A-Z][A-Z0-9_]*__$|^@@[A-Za-z_]\w*@@$")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
@@ -132,10 +135,16 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
 #: A reference to a secret kept elsewhere, as configuration loaders write it:
 #: ``env:SENTRY_TOKEN``, ``secret:db/password``, ``vault:secret/data/app#key``,
 #: ``file:/run/secrets/token``, ``ssm:/prod/db``, 1Password's ``op://vault/item/field``,
-#: systemd's credentials (``%d/db_password``: a file in the unit's credentials directory).
+#: systemd's credentials (``%d/db_password``: a file in the unit's credentials directory),
+#: ``secretref:name`` (Azure Container Apps), ``ref+vault://...`` (vals), Azure App
+#: Service's ``@Microsoft.KeyVault(...)``, a YAML tag that fetches or encrypts the value
+#: (``!vault``, CloudFormation's ``!Ref``, ``!Sub``, ``!GetAtt``, ``!ImportValue``).
 _STORE_REFERENCE = re.compile(
-    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv)::?/{0,2}[A-Za-z_][\w./#:-]*"
-    r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?|%d/[\w.-]+")
+    r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv|secretref)::?/{0,2}"
+    r"[A-Za-z_][\w./#:-]*"
+    r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?|%d/[\w.-]+"
+    r"|ref\+\w+://\S+|@Microsoft\.KeyVault\(.*\)?"
+    r"|!(?:vault|Ref|Sub|GetAtt|ImportValue|FindInMap|Join|Select|Base64|encrypted\S*)")
 #: A reference to an environment variable as Windows and PowerShell write it, whole:
 #: ``%SMTP_PASSWORD%``, ``$env:API_KEY``, ``${env:API_KEY}``.
 _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\}?", re.I)
@@ -146,11 +155,11 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: ``os.environ["X"]``, Raku's ``%*ENV<X>``, Node's ``process.env.X``, Deno's
 #: ``Deno.env.get``, Laravel's ``env('X')``, Tcl's ``$::env(X)``, Haskell's ``lookupEnv
 #: "X"``, Objective-C's ``[NSProcessInfo processInfo].environment[@"X"]``, Caddy's
-#: ``{env.X}``; a password manager's command
+#: ``{env.X}`` (``{env:X}``); a password manager's command
 #: (``pass show mail/work``, ``op read op://...``) and Drone's ``{from_secret: name}``; the
 #: rest of the value may be cut off where a quote inside it ended it.
 ENV_LOOKUP = re.compile(
-    r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env\.\w+\}|\{?\$::env\("
+    r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env[.:]\w+\}|\{?\$::env\("
     r"|\((?:getenv|auth-source-[\w-]+|password-store-get|secrets-get-secret)\b"
     r"|(?:\w+\.)?(?:lookupEnv|getEnv|getenv)[ \t]+\""
     r"|%\*ENV<"

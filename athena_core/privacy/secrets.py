@@ -251,7 +251,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     if _URL_START.match(value):
         return None  # a URL (a SAS URL named a token): credentials in it have rules of their own
     start = _value_start(match)
-    if _place_taken(match, text) or ENV_LOOKUP.match(text, start) or note_at(text, start):
+    if _place_taken(match, text) or ENV_LOOKUP.match(text, start) or note_at(text, start) \
+            or _inside_slot(text, match.start()) or _SAMPLE_COMMENT.match(text, match.end()):
         return None  # the secret's place is taken, the value is looked up or a note (a bare
         # value ends at the space of ``lookupEnv "X"``, the brace of ``{env.X}`` or the
         # note's space: ``(sensitive value)``)
@@ -279,6 +280,24 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     if is_uuid_or_digest(value) and not (_HEX.fullmatch(value) and _names_password(match)):
         return None  # an identifier; hex is a password only where a password is named
     return 0.8 if quoted else 0.7
+
+
+#: A comment after a value on its line that calls it a sample: ``# example``, ``// dummy``.
+_SAMPLE_COMMENT = re.compile(
+    r"[\"'`,;)]*[ \t]+(?:#|//|--)[^\n]*?(?i:\b(?:example|sample|placeholder|dummy|fake"
+    r"|not (?:a )?real)\b)")
+#: The opening of a template's slot or a command's substitution: ``{{``, ``${``, ``$(``.
+_SLOT_OPEN = re.compile(r"\{\{|\$\{|\$\(")
+_SLOT_CLOSE = {"{{": "}}", "${": "}", "$(": ")"}
+
+
+def _inside_slot(text: str, at: int) -> bool:
+    """Whether ``at`` is inside a slot opened earlier on its line and not closed before it:
+    the name and value there are the lookup's (``{{resolve:secretsmanager:app:SecretString:
+    password}}``, ``$(vault kv get -field=password secret/db)``), not a setting's."""
+    line_start = text.rfind("\n", 0, at) + 1
+    return any(_SLOT_CLOSE[slot.group()] not in text[slot.end():at]
+               for slot in _SLOT_OPEN.finditer(text, max(line_start, at - 200), at))
 
 
 def _value_start(match: re.Match[str]) -> int:
