@@ -780,10 +780,11 @@ _CREDENTIAL_PAIR = re.compile(
 _SUPERUSER_PAIR = re.compile(
     r"(?i)(?<![\w/.-])(?:root|admin|administrator)[ \t]+/[ \t]+"
     rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
-#: A Wi-Fi network's key named in prose or a note: "the wifi key is ...", "network key:
-#: ...", "WPA2 passphrase - ...".
+#: A Wi-Fi network's key or a code to get in, named in prose or a note: "the wifi key is
+#: ...", "network key: ...", "the tablet's unlock code is ...", "access code: ...".
 _WIFI_KEY = re.compile(
-    r"(?i)\b(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)\b"
+    r"(?i)\b(?:(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)"
+    r"|(?:unlock|access|entry|login|security)[ \t]+code)\b"
     r"(?:[ \t]+is|[ \t]*[:=\u2013\u2014-])[ \t]*" + _VALUE)
 #: A password to log in with, in prose: "use ... to log in", "log in with ...", "sign in
 #: with ...".
