@@ -568,18 +568,20 @@ _KEY_WORDS = (r"password|passwd|passphrase|passcode|pwd|pw|psk|pre-?shared-?key|
               r"|client[_ -]?secret"
               r"|secret[_ -]?key"
               r"|api[_ -]?key|apikey|access[_ -]?token|auth[_ -]?token|token"
-              r"|private_key_password|authorization|authtok|" + "|".join(_PASSWORD_ELSEWHERE))
+              r"|private_key_password|authorization|authtok")
 #: A command's flag right before a value (``--size s-1vcpu-1gb``): the value is the
 #: flag's, whatever names a password nearby, unless the flag names a secret or says the
 #: value is written in clear (``rootpw --plaintext ...``).
 _FLAG_BEFORE = re.compile(
     rf"(?i)(?<![\w-])--?(?![\w-]*(?:{_KEY_WORDS}|plaintext))[a-z][\w-]*[ \t=]+$")
 #: Words that name a password in prose: "password", and "pw", "pwd", "passwd" and "PSK"
-#: (a Wi-Fi or VPN pre-shared key), as chat and notes write them, and the word in other
-#: languages (:data:`_PASSWORD_ELSEWHERE`).
-_PASSWORD_KEYWORDS = ("password", "passphrase", "passcode", "passwd", "pwd", "pw", "psk",
-                      *_PASSWORD_ELSEWHERE)
-_PASSWORD_WORDS = f"(?:{'|'.join(_PASSWORD_KEYWORDS)})"
+#: (a Wi-Fi or VPN pre-shared key), as chat and notes write them.
+_PASSWORD_KEYWORDS = ("password", "passphrase", "passcode", "passwd", "pwd", "pw", "psk")
+_PASSWORD_WORDS = f"(?:{literal_alternation(_PASSWORD_KEYWORDS)})"
+#: The same in other languages and misspelt (:data:`_PASSWORD_ELSEWHERE`): rules of their
+#: own, which run only on the texts that hold one (as one alternation with the English
+#: words, their first letters would make every rule try most words of every text).
+_ELSEWHERE_WORDS = f"(?:{literal_alternation(_PASSWORD_ELSEWHERE)})"
 _PASSWORD_ANCHOR = re.compile(rf"\b{_PASSWORD_WORDS}\b")
 #: A remark in parentheses between the word and its colon: "password (confirmed twice):".
 _REMARK = r"\([^()\n]{1,40}\)"
@@ -618,6 +620,12 @@ _IN_WORD = rf"(?:[^{_STOP}<]|<(?!/|[A-Za-z]+[ \t>])|,(?=[^\s{_STOP}]))"
 _NAMED_BEFORE = re.compile(
     rf"(?i)\b{_PASSWORD_WORDS}(?:[ \t]+[a-z'-]{{1,20}}){{0,2}}?[ \t]+(?:\(`?)?"
     rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*[^A-Za-z\s])[^{_STOP}(<>]{_IN_WORD}{{4,62}}[^{_LAST}])")
+#: The word in another language or misspelt, then the value: as a label ("Mot de passe :
+#: ...", "hasło: ...", "psswd = ...") or a few words before it ("das Passwort auf ...").
+_NAMED_ELSEWHERE = re.compile(
+    rf"(?i)\b{_ELSEWHERE_WORDS}\b(?:[ \t]*[:=][ \t]*"
+    r"|(?:[ \t]+[^\W\d_]{1,20}){0,2}?[ \t]+(?=\S*[^\w\s]|\S*\d))"
+    r"(?:\(`?)?" + _VALUE)
 #: "X is the password", "X is still the right password", "X as the new password",
 #: "X <- that's the password", "X - this is my password": the value before the word
 #: (more than three words between only for a strong value: ``_password_named_after``).
@@ -1329,6 +1337,8 @@ _RULES: tuple[Rule, ...] = (
          keywords=_PASSWORD_KEYWORDS),
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
+    Rule("password", _NAMED_ELSEWHERE, _password_named, group=_VALUE_GROUPS,
+         keywords=_PASSWORD_ELSEWHERE),
     Rule("password", _NEAR, _password_near, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NEXT_SENTENCE, _password_strong, group="bare",
@@ -1349,7 +1359,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _COMMAND_PASSWORD, _password, group=_VALUE_GROUPS,
          keywords=("mysql", "sshpass", "login", "mongo", "redis-cli", "ldap", "auth ",
                    "sqlcmd", "osql", "bcp", "net use", "net user", "stats auth", "htpasswd",
-                   "%", "/p:", "identify")),
+                   "-u", "--user=", "/p:", "identify")),
     Rule("password", _ARGV_PASSWORD, _argv_password, group=_VALUE_GROUPS,
          keywords=("-p", " 0 ", "isakmp", "psk", "eap")),
     Rule("password", _SUPERUSER_PAIR, _password_strong, group="bare",
@@ -1357,7 +1367,8 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _WIFI_KEY, _password_named, group=_VALUE_GROUPS,
          keywords=(" key", " passkey", " code")),
     Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
-         keywords=(" in", " on")),
+         keywords=("log in", "log-in", "login with", "sign in", "sign-in", "signin with",
+                   "log on", "logon with", "sign on")),
     Rule("password", _PGPASS_LINE, _password_literal, group="literal", keywords=(":",)),
     Rule("password", _CHPASSWD, _password_strong, group="bare", keywords=("chpasswd",)),
     Rule("password", _CREDENTIAL_PAIR, _password_named, group=_VALUE_GROUPS,
