@@ -108,7 +108,7 @@ _PHONE_WORDS = re.compile(
     r"|fax|sms|text me|number to text|whatsapp|dial|ring me|contact number|reach me|reach us"
     r"|contact me"
     # the words in other languages: German, French, Spanish, Italian, Portuguese, Nordic
-    r"|telefon|telefono|tel\u00e9fono|telefone|t\u00e9l\u00e9phone|t\u00e9l|handy|fon|mobil"
+    r"|telefon[a-z]{0,3}|tel\u00e9fono|t\u00e9l\u00e9phone|t\u00e9l|tlf|handy|fon|mobil"
     r"|m\u00f3vil|movil|celular|cellulare|portable|puhelin|gsm)(?![a-z])")
 #: Words that name a number something else.
 _OTHER_WORDS = (r"order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
@@ -119,6 +119,16 @@ _OTHER_LABELS = re.compile(
     rf"(?<![a-z])(?:(?:{_OTHER_WORDS})(?:[ _-]?(?:number|num|no|nr)\b)?|no|nr|#)"
     r"(?:\W{0,3}|[ \t]+(?:is|was)[ \t]+)$")
 _OTHER_NAME = re.compile(rf"\b(?:{_OTHER_WORDS})\b")
+#: A phone word before "no.", "#" or "number": the label is a phone's ("Phone No.:").
+_PHONE_NUMBER_LABEL = re.compile(
+    r"(?:phone|tel|mobile|cell|fax|contact|telefon[a-z]{0,3})\.?[ \t]*(?:no|nr|#|number)\W{0,3}$")
+
+
+def _other_label(text: str, start: int, reach: int = 20) -> bool:
+    """Whether a word that names a number something else comes right before ``start``
+    (:data:`_OTHER_LABELS`), and not as part of a phone's label ("Phone No.:")."""
+    before = text[max(0, start - reach):start].lower()
+    return bool(_OTHER_LABELS.search(before)) and not _PHONE_NUMBER_LABEL.search(before)
 #: ``078-05-1120``: the way an SSN is written, the SSN rule's (a sample one is nobody's).
 _SSN_WRITING = re.compile(r"\d{3}-\d{2}-\d{4}")
 #: ``198.51.100.23``: an IPv4 address's writing, never a phone number's.
@@ -211,7 +221,7 @@ def _nanp(match: re.Match[str], text: str) -> float | None:
         return None
     if digits[0] in "01" or digits[3] in "01":
         start, end = match.span()
-        if _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
+        if _other_label(text, start) \
                 or not _phone_word(text, start, end):
             return None
         return 0.6
@@ -296,7 +306,7 @@ def _context_number(match: re.Match[str], text: str) -> float | None:
     start, end = match.span()
     plausible = plausible and not _counting(value) and not _SSN_WRITING.fullmatch(value) \
         and not _DOTTED_QUAD.fullmatch(value)
-    if not plausible or _OTHER_LABELS.search(text[max(0, start - 20):start].lower()) \
+    if not plausible or _other_label(text, start) \
             or _named_otherwise(text, start) or not _phone_word(text, start, end):
         return None
     return 0.6
@@ -319,7 +329,7 @@ def _labelled_otherwise(text: str, start: int) -> bool:
     """Whether a word that names the number at ``start`` something else comes right before
     it ("ticket number is ...", "order #") or names its key (``TICKET_NUMBER = '...'``):
     for the shapes that are a phone's without a phone word."""
-    if _OTHER_LABELS.search(text[max(0, start - 24):start].lower()):
+    if _other_label(text, start, reach=24):
         return True
     named = _NAME_BEFORE.search(text, max(0, start - 48), start)
     if named is None:
@@ -397,7 +407,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
         Rule("phone", _CONTEXT_NUMBER, _not_fictional(_context_number),
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
                        "messag", "whatsapp", "dial", "ring", "reach", "contact", "landline",
-                       "t\u00e9l", "handy", "fon", "mobil", "m\u00f3vil", "movil", "celular",
+                       "t\u00e9l", "tlf", "handy", "fon", "mobil", "m\u00f3vil", "movil", "celular",
                        "portable", "puhelin", "gsm")),
     ))
 
@@ -463,7 +473,8 @@ _SSN_REMARK = r"(?:[ \t]*\([^()\n]{1,40}\)){0,2}"
 #: Nine digits, or written in slashes (``704/96/7333``) where a name says it is an SSN.
 _NINE = r"(\d{9}|\d{3}/\d{2}/\d{4})"
 _SSN_PLAIN = re.compile(
-    rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#){_SSN_REMARK}"
+    rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#"
+    r"|soc\.?[ \t]?sec\.?(?:[ \t]*(?:no\.?|\#|number))?)" + _SSN_REMARK +
     rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?){_NINE}\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
@@ -532,8 +543,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
     return RuleDetector(context.name, (
         Rule("us_ssn", _SSN, _ssn),
         Rule("us_ssn", _SSN_PLAIN, _ssn_plain, group=1,
-             keywords=("ssn", "social security", "ss#", "ss #"),
-             anchor=re.compile(r"ssn|\bsocial security|\bss[ \t]*#")),
+             keywords=("ssn", "social security", "ss#", "ss #", "soc"),
+             anchor=re.compile(r"ssn|\bsocial security|\bss[ \t]*#|\bsoc\.?[ \t]?sec")),
         Rule("us_ssn", _SSN_BEFORE, _ssn_plain, group=1, keywords=("ssn", "social security")),
         Rule("us_ssn", _SSN_SOCIAL, _ssn_plain, group=1,
              keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
