@@ -1448,6 +1448,83 @@ def test_tools_ways_wifi_keys_and_other_languages_are_found(kind: str, marked: s
     assert found(text) == [(kind, value) for value in values]
 
 
+#: Round 14's classes (set O): SSNs in en dashes, named by a long remark or a label across
+#: two lines, Telegram's tokens in the Bot API's URL, a code named for what it opens, a
+#: superuser and a random password, a password book's Wi-Fi line, the word in another
+#: language with a remark, a protocol's PASS command, a password flag in an argument
+#: vector, six words between a name and its colon, a long user in a pair, a value ending
+#: in "=", a generated password with a dot, hex keys in capitals, a preprocessor's macro.
+ROUND_14_SHAPES = [
+    ("us_ssn", "Tenant's SSN or driver licence no.: [[423\u201308\u20137202]]\n"),
+    ("us_ssn", "Social security no. of the caregiver, if one comes with you: [[348286057]]\n"),
+    ("us_ssn", "NoteType:Social Security\nNumber:[[387-56-4275]]"),
+    ("telegram_bot_token", 'url: "https://api.telegram.org/bot[[7045502672:AAFnsYEWL8TrXdFxoL8FP'
+                           'CEASuFlIfjd9nm]]/sendMessage?chat_id=-4112"'),
+    ("password", "The code for the lockbox app is [[GraniteQuarry88]];, customer has it\n"),
+    ("password", 'The code for the shed (spare key is inside) is [[dhh"N96AWIz-44]]\n'),
+    ("password", "Broadband router - admin / [[9UCnDNdAjF7ElzRA]]\n"),
+    ("password", "Wi-Fi \"[[tnw'nFEG5gv#72]]\"\n"),
+    ("password", "# mot de passe (old): [[Zaq1Xsw2#2026]]\n"),
+    ("password", '41875 write(4, "PASS [[Z=kfiQ_y:N|,A>@JWO_<P=3(]]\\r\\n", 24) = 24'),
+    ("password", 'execve("/usr/bin/mysql", ["mysql", "-u", "export", "-p[[RYM-ixjqe572@]]", '
+                 '"shop"], 0x7ffd8a0b52c8'),
+    ("password", "Password you'd like for the guest gallery: [[Asdf;lkj#2021]]\n"),
+    ("password", "* my login is penhaligon.zoltan.saffronsage.catering.stream / "
+                 "[[/iB?HD=xVuGeEN,o*Ikc7/jFU!4KwH~]]\n"),
+    ("password", "* Streaming: my login is carmela+storage / [[YIW,bvomg092=]]\n"),
+    ("password", "password for the server is [[ZLQ.imywr759]]\n"),
+    ("password", '"env", "CLIENT_SECRET=[[E1750B4188623E8DCD3FC51A78BE05CB096CB08CE61FC8643806'
+                 '5A4251304D08]]", "./upload.sh"'),
+    ("password", '#!define DBPASS "[[Qx7!mLp2vRt9]]"\n'),
+    ("password", "* Wi-Fi is 'Orchard-2G', password [[Bergen1994$]]\n"),
+    ("phone", "Pension helpline [[490 36 866]]\n"),
+    ("phone", "I can be contacted at [[921 32 596]] during the day.\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_14_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_14_SHAPES)])
+def test_en_dashes_bot_urls_lockbox_codes_and_traces_set_o_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 14 must not report: masked addresses, messages' identifiers, other ids in an
+#: SSN's shape or a phone's, France's fiction numbers, references (Home Assistant's
+#: ``!secret``, SAS's), values cut short, a masked password in a URL, a public key's
+#: lines, a network's name before a password.
+NOT_CREDENTIALS_14 = [
+    "Runner's e-mail: b\u2022\u2022\u2022\u2022n@gmail.com",
+    "courriel of the carrier NOC: n***i@icloud.com",
+    "# Message-ID: CA+6x3JIFM8mvF6okp8geDi5TnUUdar0DtBOSl3A-zQ@mail.gmail.com",
+    "U=Debian-exim P=local S=1904 id=62559210235195.15c217@mx1.nordvik-logistikk.no",
+    'node_meta {\n  message_id = "65156101838409.5b348f@mx1.nordvik-logistikk.no"\n}',
+    "Study ID (assigned at visit 1): 551-07-3670",
+    "Juror participant number: 755-01-7876",
+    "Album order ref. 785-686-8709",
+    "; booking reference of the carrier NOC: 467-383-1385",
+    "Business EIN (if incorporated): 27-1843853",
+    "Jamie's mum (nut allergy) - mobile 01 99 00 68 63",
+    "# mobile: 06 39 98 67 65",
+    "    password: !secret ota_password",
+    "%let openai_api_key = %sysget(CLAIMS_TOKEN);",
+    'libname wh postgres server="pg-wh" user=sas_reader password="&dbpass." database=claims;',
+    '#!define ACCESS_TOKEN "eyJhbGciOiJIUzI1NiJ9...(truncated)"',
+    "INTERNAL_TOKEN = eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ\u2026",
+    "Demo data is in sftp://uploader:%2A%2A%2A%2A@files.fernhillvets.co.uk/incoming",
+    "      SIGNING_KEY: |\n        -----BEGIN PUBLIC KEY-----\n        MIIBIjANBgkqhkiG9w0BAQ"
+    "EFAAOCAQ8AMIIBCgKCAQEAPxdCzS1abcdEfGhIjKl\n        -----END PUBLIC KEY-----",
+    "* Wi-Fi is 'Orchard-2G', password [REDACTED]",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_14)
+def test_masked_addresses_message_ids_other_ids_and_cut_values_are_not_reported(
+        text: str) -> None:
+    assert found(text) == []
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [

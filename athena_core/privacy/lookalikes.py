@@ -116,14 +116,15 @@ _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: ``<db.pass>``, ``<>``, cut off: ``<password``; Argo CD's vault references
 #: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``, Concourse's ``((name))``, Octopus'
 #: and Ruby's ``#{NAME}``, and the whole value as token replacement writes it
-#: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``); not ``{{`` or ``}}``, ``<`` or ``>`` alone
+#: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``), a SAS macro variable (``&dbpass.``); not
+#: ``{{`` or ``}}``, ``<`` or ``>`` alone
 #: inside a value, which a generated password may hold (``mb*BY^y3bF{{K}(%]+yO``,
 #: ``GJ44?npzhimad>``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
                        r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
                        r"|^%\{[^{}]*(?:\}|$)|<[A-Za-z_.][\w .:/#-]{0,60}>|<>|^<[A-Za-z_-]+$"
-                       r"|<%|%>|^\(\([\w./-]+(?:\)\)|$)|#\{[\w.]+(?:\}|$)"
-                       r"|^__[A-Z][A-Z0-9_]*__$|^@@[A-Za-z_]\w*@@$")
+                       r"|<%.*?(?:%>|$)|^\(\([\w./-]+(?:\)\)|$)|#\{[\w.]+\}"
+                       r"|^__[A-Z][A-Z0-9_]*__$|^@@[A-Za-z_]\w*@@$|^&[A-Za-z_]\w*\.$|^&[a-z_][a-z0-9_]*$")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in
@@ -138,13 +139,14 @@ _MARKER_AS_WRITTEN = re.compile("|".join(
 #: systemd's credentials (``%d/db_password``: a file in the unit's credentials directory),
 #: ``secretref:name`` (Azure Container Apps), ``ref+vault://...`` (vals), Azure App
 #: Service's ``@Microsoft.KeyVault(...)``, a YAML tag that fetches or encrypts the value
-#: (``!vault``, CloudFormation's ``!Ref``, ``!Sub``, ``!GetAtt``, ``!ImportValue``).
+#: (``!vault``, Home Assistant's and ESPHome's ``!secret``, CloudFormation's ``!Ref``,
+#: ``!Sub``, ``!GetAtt``, ``!ImportValue``).
 _STORE_REFERENCE = re.compile(
     r"(?:env|secrets?|vault|file|ssm|keyring|sm|awssm|gcpsm|azkv|secretref)::?/{0,2}"
     r"[A-Za-z_][\w./#:-]*"
     r"|op://[\w .-]+/[\w .-]+(?:/[\w .-]+){1,2}(?:\?[\w=&-]*)?|%d/[\w.-]+"
     r"|ref\+\w+://\S+|@Microsoft\.KeyVault\(.*\)?"
-    r"|!(?:vault|Ref|Sub|GetAtt|ImportValue|FindInMap|Join|Select|Base64|encrypted\S*)")
+    r"|!(?:vault|secret|Ref|Sub|GetAtt|ImportValue|FindInMap|Join|Select|Base64|encrypted\S*)")
 #: A reference to an environment variable as Windows and PowerShell write it, whole:
 #: ``%SMTP_PASSWORD%``, ``$env:API_KEY``, ``${env:API_KEY}``.
 _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\}?", re.I)
@@ -156,8 +158,9 @@ _ENV_REFERENCE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*%|\$\{?env:[A-Za-z_][\w.]*\
 #: ``Deno.env.get``, Laravel's ``env('X')``, Tcl's ``$::env(X)``, Haskell's ``lookupEnv
 #: "X"``, Objective-C's ``[NSProcessInfo processInfo].environment[@"X"]``, Caddy's
 #: ``{env.X}`` (``{env:X}``); a password manager's command
-#: (``pass show mail/work``, ``op read op://...``) and Drone's ``{from_secret: name}``; the
-#: rest of the value may be cut off where a quote inside it ended it.
+#: (``pass show mail/work``, ``op read op://...``), Drone's ``{from_secret: name}`` and
+#: SAS's ``%sysget(NAME)``; the rest of the value may be cut off where a quote inside it
+#: ended it.
 ENV_LOOKUP = re.compile(
     r"(?:\{\|)?(?:\$ENV\{|ENV(?:\.fetch)?[\[(]|process\.env[.\[]|\{env[.:]\w+\}|\{?\$::env\("
     r"|\((?:getenv|auth-source-[\w-]+|password-store-get|secrets-get-secret)\b"
@@ -170,7 +173,9 @@ ENV_LOOKUP = re.compile(
     r"|(?:`|\$\()?(?:pass|gopass)[ \t]+show[ \t]|(?:`|\$\()?(?:op[ \t]+read|bw[ \t]+get)[ \t]"
     r"|security[ \t]+find-generic-password\b"
     # a CI system's reference to a secret it keeps: Drone's ``{from_secret: name}``
-    r"|\{[ \t]*from_secret[ \t]*:)")
+    r"|\{[ \t]*from_secret[ \t]*:"
+    # SAS's lookup of an environment variable
+    r"|%sysget\()")
 #: A mask that keeps a token's prefix: ``xoxb-***``, ``sk_live_***``, ``***``.
 _PREFIX_MASK = re.compile(r"[A-Za-z0-9]*(?:[_.-][A-Za-z0-9]*)*[_.-]?\*{3,}")
 _SEQUENCES = ("0123456789", "123456789", "abcdefghij", "qwertyuiop")
@@ -301,10 +306,18 @@ def is_identifier_reference(value: str) -> bool:
     """Whether an unquoted ``value`` after ``password =`` is code naming a value (a
     variable, a constant, an attribute, a call, an environment variable) rather than
     the value itself; not three or more dotted words ending in digits, which is how
-    diceware passwords are written (``meadow.Quartz.saffron87``)."""
-    return bool(_REFERENCE.fullmatch(value)) and not _DICEWARE.fullmatch(value)
+    diceware passwords are written (``meadow.Quartz.saffron87``), nor a generated
+    password's shape (``ZLQ.imywr759``) or a key of hex digits in capitals."""
+    return bool(_REFERENCE.fullmatch(value)) and not _DICEWARE.fullmatch(value) \
+        and not _GENERATED_DOTTED.fullmatch(value) and not _HEX_KEY.fullmatch(value)
 
 
+#: 32 or more hex digits in capitals: a key (``openssl rand -hex 32 | tr a-f A-F``), not a
+#: constant's name.
+_HEX_KEY = re.compile(r"[0-9A-F]{32,}")
+#: A generated password with a dot in it, not an attribute: two to four capitals and two
+#: digits, or capitals, then small letters and digits (``HW12.nuxmqgyu``, ``ZLQ.imywr759``).
+_GENERATED_DOTTED = re.compile(r"[A-Z]{2,4}\d{2}\.[a-z]{3,}\d{0,3}|[A-Z]{2,4}\.[a-z]{3,}\d{2,3}")
 #: Diceware: three or more words of letters joined by dots, the last ending in digits,
 #: with a capital and a digit among them (``quarry.Quarry6.lantern.otter``), or some
 #: capitalised and some not after the first word in small letters (``rhubarb.Marmot.Juniper``;

@@ -34,12 +34,27 @@ _URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@,;\"'<>]*$")
 #: ``git@github.com:acme/api.git``, ``deploy@host.io:/srv``: a colon and a path right
 #: after the host make it an SSH or scp remote, not a mailbox.
 _REMOTE_PATH = re.compile(r":[\w~/.-]")
+#: A message's identifier named as one before it on its line (``Message-ID:``,
+#: ``message_id = "``, Exim's ``id=``): the ``local@host`` shape of a message, not a mailbox.
+_MESSAGE_ID_BEFORE = re.compile(r"(?i)(?:message[-_ ]?id|msg[-_]?id)\b[^\n]{0,40}$|(?<![\w-])id=$")
+#: The local part of a message identifier as mail software makes them: a UUID, a time and
+#: a hex tag (``79490256273591.939257``), Gmail's ``CA+`` and 30 or more characters.
+_MESSAGE_ID_LOCAL = re.compile(
+    r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}|\d{10,}\.[0-9a-f]{4,}|CA\+[\w+=-]{30,}", re.I)
+#: A mailbox's first letters and a mask right before a match: ``b••••n@gmail.com``,
+#: ``n***i@icloud.com`` (not markdown's ``**ana@mail.br**``, after a space).
+_MASKED_BEFORE = re.compile(r"[A-Za-z0-9][\u2022\u25cf*\u2026]+$")
 
 
 def _email(match: re.Match[str], text: str) -> float | None:
     local, _, domain = match.group().rpartition("@")
     if ".." in local or local.endswith(".") or _RESERVED_DOMAIN.search(domain):
         return None
+    if _MASKED_BEFORE.search(text, max(0, match.start() - 20), match.start()):
+        return None  # a masked address: ``b••••n@gmail.com`` (the match starts at "n")
+    if _MESSAGE_ID_LOCAL.fullmatch(local) \
+            or _MESSAGE_ID_BEFORE.search(text, max(0, match.start() - 60), match.start()):
+        return None  # a message's identifier, not a mailbox
     if _URL_USERINFO.search(text, max(0, match.start() - 100), match.start()) \
             or _REMOTE_PATH.match(text, match.end()):
         return None
@@ -48,8 +63,10 @@ def _email(match: re.Match[str], text: str) -> float | None:
 
 def email_detector(context: DetectorContext) -> RuleDetector:
     """E-mail addresses, except those of domains reserved for documentation and tests
-    (``example.com``, ``*.test``, ``*.invalid``, ...), the user part of a URL and SSH or
-    scp remotes (``git@github.com:acme/api.git``: a colon and a path after the host)."""
+    (``example.com``, ``*.test``, ``*.invalid``, ...), the user part of a URL, SSH or
+    scp remotes (``git@github.com:acme/api.git``: a colon and a path after the host),
+    masked addresses (``b••••n@gmail.com``) and messages' identifiers (named so, or of
+    the shapes mail software gives them)."""
     return RuleDetector(context.name, (Rule("email", _EMAIL, _email, keywords=("@",)),))
 
 
@@ -106,13 +123,13 @@ _CONTEXT_NUMBER = re.compile(
 _PHONE_WORDS = re.compile(
     r"(?<![a-z])(?:phones?|telephone|tel|mobile|cell|cellphone|landline|call|called|calling"
     r"|fax|sms|text me|number to text|whatsapp|dial|ring me|contact number|reach me|reach us"
-    r"|contact me"
+    r"|contact me|reach you|contacted at|helpline|hotline"
     # the words in other languages: German, French, Spanish, Italian, Portuguese, Nordic
     r"|telefon[a-z]{0,3}|tel\u00e9fono|t\u00e9l\u00e9phone|t\u00e9l|tlf|handy|fon|mobil"
     r"|m\u00f3vil|movil|celular|cellulare|portable|puhelin|gsm)(?![a-z])")
 #: Words that name a number something else.
 _OTHER_WORDS = (r"order|invoice|ticket|id|ref|reference|account|acct|tracking|case|booking"
-                r"|confirmation|serial|sku|card|pin|otp|code")
+                r"|confirmation|serial|sku|card|pin|otp|code|ein")
 #: Words that name a number something else when they come right before it, alone or with
 #: "number" and "is": ``ticket #``, ``order no.``, "our ticket number is ...".
 _OTHER_LABELS = re.compile(
@@ -159,13 +176,17 @@ _UK_DRAMA = re.compile(
 #: areas, and freephone 1800 160 401, 1800 975 707-711 and 1300 975 707-711.
 _AU_DRAMA = re.compile(r"49157\d{4}|[2378](?:5550|7010)\d{4}|1[38]00975(?:70[7-9]|71[01])"
                        r"|1800160401")
+#: France's numbers for audiovisual works (ARCEP), without the trunk 0: ``01 99 00 xx xx``,
+#: ``02 61 91``, ``03 53 01``, ``04 65 71``, ``05 36 49`` and ``06 39 98 xx xx``.
+_FR_DRAMA = re.compile(r"(?:19900|26191|35301|46571|53649|63998)\d{4}")
 
 
 def _fictional(value: str) -> bool:
     """Whether a number written as ``value`` is in a range set aside for fiction and
     documentation: the North American 555-0100 to 555-0199, the UK's drama ranges
-    (:data:`_UK_DRAMA`, written nationally with the trunk 0 or after +44 / 0044) or
-    Australia's (:data:`_AU_DRAMA`, with the trunk 0 or after +61 / 0061)."""
+    (:data:`_UK_DRAMA`, written nationally with the trunk 0 or after +44 / 0044),
+    France's (:data:`_FR_DRAMA`, with the trunk 0 or after +33 / 0033) or Australia's
+    (:data:`_AU_DRAMA`, with the trunk 0 or after +61 / 0061)."""
     digits = re.sub(r"\D", "", value.replace("(0)", ""))
     if (len(digits) == 10 or (len(digits) == 11 and digits[0] == "1")) \
             and _nanp_fictional(digits):
@@ -173,6 +194,9 @@ def _fictional(value: str) -> bool:
     for head in ("0044", "44", "0"):
         if digits.startswith(head) and _UK_DRAMA.fullmatch(digits[len(head):]):
             return True
+    if any(digits.startswith(head) and _FR_DRAMA.fullmatch(digits[len(head):])
+           for head in ("0033", "33", "0")):
+        return True
     return any(digits.startswith(head) and _AU_DRAMA.fullmatch(digits[len(head):])
                for head in ("0061", "61", "0", ""))
 
@@ -217,7 +241,7 @@ def _nanp(match: re.Match[str], text: str) -> float | None:
     1), or in its shape with codes nobody is assigned when a phone word is near and no
     other label comes right before it (as mistyped and made-up numbers are written)."""
     digits = re.sub(r"\D", "", match.group())[-10:]
-    if _nanp_fictional(digits):
+    if _nanp_fictional(digits) or _labelled_otherwise(text, match.start()):
         return None
     if digits[0] in "01" or digits[3] in "01":
         start, end = match.span()
@@ -327,15 +351,20 @@ _IDENTIFIER = re.compile(r"\w+[_.-]\w+|[a-z]+[A-Z]\w*")
 
 def _labelled_otherwise(text: str, start: int) -> bool:
     """Whether a word that names the number at ``start`` something else comes right before
-    it ("ticket number is ...", "order #") or names its key (``TICKET_NUMBER = '...'``):
-    for the shapes that are a phone's without a phone word."""
+    it ("ticket number is ...", "order #"), names its key (``TICKET_NUMBER = '...'``) or is
+    in its line's label ("booking reference of the carrier NOC: ..."), without a phone
+    word there: for the shapes that are a phone's without one."""
     if _other_label(text, start, reach=24):
         return True
+    line = _LINE_LABEL.search(text, max(text.rfind("\n", 0, start) + 1, start - 80), start)
     named = _NAME_BEFORE.search(text, max(0, start - 48), start)
-    if named is None:
-        return False
-    name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
-    return bool(_OTHER_NAME.search(name)) and not _PHONE_WORDS.search(name)
+    names = [re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", found).lower()
+             for found in (line and line["label"], named and named["name"]) if found]
+    return any(_OTHER_NAME.search(name) and not _PHONE_WORDS.search(name) for name in names)
+
+
+#: A form's label ending at a value on its line: "booking reference of the carrier NOC: ".
+_LINE_LABEL = re.compile(r"(?:^|(?<=\n))(?P<label>[^\n:]{1,70}):[ \t]*$")
 
 
 def _named_otherwise(text: str, start: int) -> bool:
@@ -408,7 +437,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
              keywords=("phone", "tel", "mobile", "cell", "call", "fax", "sms", "text",
                        "messag", "whatsapp", "dial", "ring", "reach", "contact", "landline",
                        "t\u00e9l", "tlf", "handy", "fon", "mobil", "m\u00f3vil", "movil", "celular",
-                       "portable", "puhelin", "gsm")),
+                       "portable", "puhelin", "gsm", "helpline", "hotline")),
     ))
 
 
@@ -461,8 +490,9 @@ def iban_detector(context: DetectorContext) -> RuleDetector:
 
 # --- US Social Security numbers ---------------------------------------------------------
 
-#: ``123-45-6789``, ``123 45 6789``, ``123.45.6789`` (dots: not a version, ``_ssn``).
-_SSN = re.compile(r"(\d(?<![\w.-]\d)\d\d)([- .])(\d{2})\2(\d{4})(?![\w-]|\.\d)")
+#: ``123-45-6789``, ``123 45 6789``, ``123.45.6789`` (dots: not a version, ``_ssn``),
+#: and with en dashes (U+2013) between the groups, as word processors turn hyphens.
+_SSN = re.compile(r"(\d(?<![\w.-]\d)\d\d)([- .\u2013])(\d{2})\2(\d{4})(?![\w-]|\.\d)")
 #: A form's leader between a label and its value: ``Tax ID ......... 512440718``.
 _LEADER = r"[ \t]*\.{3,}[ \t]*"
 #: Where an SSN's name starts: a word's start, after ``_`` (``PATIENT_SSN``) or, in camel
@@ -475,7 +505,7 @@ _NINE = r"(\d{9}|\d{3}/\d{2}/\d{4})"
 _SSN_PLAIN = re.compile(
     rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#"
     r"|soc\.?[ \t]?sec\.?(?:[ \t]*(?:no\.?|\#|number))?)" + _SSN_REMARK +
-    rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,40}}?){_NINE}\b")
+    rf"(?:{_LEADER}|\W{{0,10}}|[^.?!\n\d]{{1,60}}?){_NINE}\b")
 #: Nine digits before "SSN": "can you try 859025506 as the SSN?".
 _SSN_BEFORE = re.compile(r"(?i)(?<![\w-])(\d{9})\b[^.?!\n\d]{1,30}?\b(?:ssn|social security)\b")
 #: Nine digits named "social", "soc sec #" or "tax id" (in any case: ``SocialSecurityNumber``,
@@ -502,10 +532,26 @@ _SSN_SOCIAL = re.compile(
 _VERSION_BEFORE = re.compile(r"(?i)\b(?:version|ver|v|release|build|rev)\.?[ \t]*$")
 
 
+#: A label on the number's line that names it something else - a study, juror, permit or
+#: member number, a reference - and nothing that names an SSN: the number is that id.
+_OTHER_ID_LABEL = re.compile(
+    r"(?i)\b(?:id|number|no\.|nr|ref|reference|permit|participant|member|account|case|order"
+    r"|claim|policy|booking|ticket|invoice|serial|licen[cs]e)\b[^\n]{0,30}[:#][ \t]*$")
+_SSN_WORDS = re.compile(r"(?i)ssn|social|soc\.?[ \t]?sec|\btax|\btin\b|\bss[ \t]*#|itin")
+
+
 def _ssn(match: re.Match[str], text: str) -> float | None:
     if match.group(2) == "." and _VERSION_BEFORE.search(text, max(0, match.start() - 12),
                                                          match.start()):
         return None  # ``version 100.12.2024``
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    line = text[line_start:match.start()]
+    # the label's words: its line's, and the line before's where the label is one word
+    # there (``NoteType:Social Security`` then ``Number:...``)
+    label = text[text.rfind("\n", 0, max(0, line_start - 1)) + 1:match.start()] \
+        if len(line.strip()) <= 8 else line
+    if _OTHER_ID_LABEL.search(line) and not _SSN_WORDS.search(label):
+        return None  # "Study ID (assigned at visit 1): 551-07-3670"
     return 0.85 if ssn_valid(match.group(1), match.group(3), match.group(4)) else None
 
 

@@ -16,6 +16,7 @@ import json
 import re
 import string
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from athena_core.privacy.columns import INSERT_ANCHOR, column_header, inserted_values
 from athena_core.privacy.detector import (
@@ -106,6 +107,8 @@ def _aws_secret(match: re.Match[str], text: str) -> float | None:
                                    and any(c.islower() for c in value)
                                    and any(c.isdigit() or c in "/+" for c in value)):
         return None
+    if _in_pem_block(text, match.start()):
+        return None  # a line of a PEM block (a public key's: a private key's is reported whole)
     if "/" not in value and "+" not in value and sum(c.isdigit() for c in value) < 2 \
             and entropy(value) < 4.45:
         return None  # a long identifier (``getAwsSecretAccessKeyFromParameterStore2``)
@@ -173,7 +176,7 @@ _LAST = _STOP + ".:<>\\\\"
 #: abc}``, ``pw=abc,user=x``), which end it (:data:`_INNER_END`); it does not start as an
 #: object or a list does (``{"``, ``[{``, ``[]``), nor with an escaped quote (``\"``).
 _INNER_STOP = "\\s\u201c\u201d\u2018\u2019"
-_INNER_END = r"[;,}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=)"
+_INNER_END = r"[;,}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=[^\s=])"
 #: The next field of form data or a query string (``&remember=1``), or a wiki macro
 #: (``{{noformat}}``): a bare value ends there.
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
@@ -242,6 +245,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     quoted = quoted or literal
     if value.startswith("-----BEGIN"):
         return None  # a PEM block under ``key: |``: the private-key rule's
+    if value.endswith(("...", "\u2026")):
+        return None  # cut short for display: ``eyJhbGciOiJSUzI1NiJ9.eyJ…``
     if value[0] in "<>":
         return None  # a tag's edge (``Type="PasswordText">S3cret</Password>``): the value,
         # if any, is between the tags, where a rule for elements finds it
@@ -252,7 +257,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
         return None  # a URL (a SAS URL named a token): credentials in it have rules of their own
     start = _value_start(match)
     if _place_taken(match, text) or ENV_LOOKUP.match(text, start) or note_at(text, start) \
-            or _inside_slot(text, match.start()) or _SAMPLE_COMMENT.match(text, match.end()):
+            or _inside_slot(text, match.start()) or _SAMPLE_COMMENT.match(text, match.end()) \
+            or _TRUNCATED.match(text, start + len(value)):
         return None  # the secret's place is taken, the value is looked up or a note (a bare
         # value ends at the space of ``lookupEnv "X"``, the brace of ``{env.X}`` or the
         # note's space: ``(sensitive value)``)
@@ -282,6 +288,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     return 0.8 if quoted else 0.7
 
 
+#: A value cut short for display: ``eyJhbGciOiJIUzI1NiJ9...(truncated)``, ``sk-...``.
+_TRUNCATED = re.compile(r"\.{3}|\u2026")
 #: A comment after a value on its line that calls it a sample: ``# example``, ``// dummy``.
 _SAMPLE_COMMENT = re.compile(
     r"[\"'`,;)]*[ \t]+(?:#|//|--)[^\n]*?(?i:\b(?:example|sample|placeholder|dummy|fake"
@@ -471,9 +479,39 @@ def _password_strong(match: re.Match[str], text: str) -> float | None:
 
 
 
+def _password_strong_or_random(match: re.Match[str], text: str) -> float | None:
+    """A value loosely tied to a password that looks like one beyond doubt: letters, digits
+    and a symbol, or 10 or more random-looking characters (upper and lower case letters and
+    a digit, not words in camel case): ``9UCnDNdAjF7ElzRA``."""
+    value, _ = _value(match)
+    if len(value) >= 10 and mixed_case_and_digit(value) and not _camel_words(value):
+        return _password_named(match, text)
+    return _password_strong(match, text)
+
+
+#: A network's name right before a value: "Wi-Fi is 'Orchard-2G', password ...", "SSID:
+#: ...": the value before the password word is the network's, not the password.
+_SSID_BEFORE = re.compile(
+    r"(?i)(?:\bssid|\bwi-?fi(?:[ \t]+network)?(?:[ \t]+name)?|\bnetwork[ \t]+name)"
+    r"(?:[ \t]+is)?[ \t]*[:=]?[ \t]*[\"'`\u201c\u2018]?$")
+
+
+def _password_before_word(match: re.Match[str], text: str) -> float | None:
+    """A strong value before the word "password" on its line, unless a network's name is
+    what comes before it (:data:`_SSID_BEFORE`)."""
+    start = _value_start(match)
+    if _SSID_BEFORE.search(text, max(0, start - 30), start):
+        return None
+    return _password_strong(match, text)
+
+
 def _password_named_after(match: re.Match[str], text: str) -> float | None:
     """"X is the password", and with more than three words between ("X is what we use as
-    the admin password"), where X must then look like a password beyond doubt."""
+    the admin password"), where X must then look like a password beyond doubt; not a
+    network's name (:data:`_SSID_BEFORE`)."""
+    start = _value_start(match)
+    if _SSID_BEFORE.search(text, max(0, start - 30), start):
+        return None
     if len(match.group("gap").split()) > 3:
         return _password_strong(match, text)
     return _password_named(match, text)
@@ -554,7 +592,7 @@ def _bearer(match: re.Match[str], text: str) -> float | None:
 
 
 def _url_password(match: re.Match[str], text: str) -> float | None:
-    value = match.group("password")
+    value = unquote(match.group("password"))  # ``%2A%2A%2A%2A`` is a mask too
     if value.lower() in _NOT_PASSWORDS or is_lookalike(value) or set(value) <= {"*", "x", "X"}:
         return None
     return 0.9
@@ -599,7 +637,7 @@ _STRING_WRAPPER = (r"(?:@(?=\")|(?:[A-Za-z_]\w*::)+(?:from|new)\([ \t]*(?=[\"'])
                    r"|std::string\([ \t]*(?=[\"'])|~[a-zA-Z]\((?=[^()\s]+\)))?")
 _ASSIGNMENT = re.compile(
     rf"(?i)(?:{_KEY_WORDS})s?\b(?:\\?[\"'\]]|\*{{1,2}}){{0,2}}{_TYPE_ANNOTATION}"
-    rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,5}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
+    rf"(?:(?:[ \t]+[\w'-]{{1,20}}){{1,6}}?(?=[ \t]*(?:{_REMARK}[ \t]*)?:[ \t]|[ \t]+is[ \t]))?"
     rf"(?:[ \t]*{_REMARK}(?=[ \t]*:))?"
     r"[ \t]*(?::[ \t]*[>|][-+]?[ \t]*\n[ \t]+"  # a YAML block scalar: the value on the next line
     r"|(?:\|\||\?\?)=|:=|\?=|=>|->|\u2192|<-|[!=]=|=|:|[\u2013\u2014](?=[ \t])|\|(?=[ \t]*[^\s|])"
@@ -623,7 +661,7 @@ _NAMED_BEFORE = re.compile(
 #: The word in another language or misspelt, then the value: as a label ("Mot de passe :
 #: ...", "hasło: ...", "psswd = ...") or a few words before it ("das Passwort auf ...").
 _NAMED_ELSEWHERE = re.compile(
-    rf"(?i)\b{_ELSEWHERE_WORDS}\b(?:[ \t]*[:=][ \t]*"
+    rf"(?i)\b{_ELSEWHERE_WORDS}\b(?:[ \t]*{_REMARK})?(?:[ \t]*[:=][ \t]*"
     r"|(?:[ \t]+[^\W\d_]{1,20}){0,2}?[ \t]+(?=\S*[^\w\s]|\S*\d))"
     r"(?:\(`?)?" + _VALUE)
 #: "X is the password", "X is still the right password", "X as the new password",
@@ -742,7 +780,7 @@ _GLUED_NAME = re.compile(
 #: HAProxy's ``stats auth admin:...``, ``htpasswd -b FILE USER ...``, Samba's ``-U
 #: user%...``, FreeRDP's ``/p:...`` and IRC's ``/msg NickServ IDENTIFY [account] ...``.
 _COMMAND_PASSWORD = re.compile(
-    r"\b(?:mysql\w*\b[^\n|;&]*?[ \t]-p(?=\S)"
+    r"\b(?:mysql\w*\b[^\n|;&]*?[ \t\"']-p(?=\S)"
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+"
@@ -767,8 +805,12 @@ _ARGV_PASSWORD = re.compile(
 #: smtp_password M3@dow!3284", "Using wifi_psk '...'"; not one after ``env:`` or ``$``
 #: (a reference: ``SENTRY_TOKEN=env:SENTRY_TOKEN /usr/local/bin/backup.sh``).
 _NAMED_IDENTIFIER = re.compile(
-    r"(?i)(?<![:$])\b[a-z0-9]+_(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])"
+    r"(?i)(?<![:$])\b(?:[a-z0-9]+_)+(?:password|passwd|pass|pwd|psk|secret|token)\b[ \t]+(?![=:])"
     + _VALUE)
+#: A preprocessor's definition of a secret-named macro: C's ``#define DB_PASSWORD "..."``,
+#: Kamailio's ``#!define DBPASS "..."``.
+_DEFINE = re.compile(
+    r"(?i)#!?define[ \t]+\w*?(?:password|passwd|pass|pwd|secret|token)\w*[ \t]+" + _VALUE)
 #: The value alone on the line below a line naming a password or secret that ends in a
 #: dash or colon: "Please find below the root password -" then "    ...", "new DB
 #: password:" then "...".
@@ -781,18 +823,25 @@ _BLOCK_BELOW = re.compile(
 _CREDENTIAL_PAIR = re.compile(
     r"(?i)(?:\b(?:login|logon|creds|credentials|user/pass(?:word)?|u/p|wi-?fi)\b"
     r"(?:[ \t]+(?:for|to|on)[ \t]+[\w.-]{1,30})?[ \t]*"
-    r"(?::|=|\bare\b|\bis\b|->|\u2192)[ \t]*[\w.@+-]{1,40}[ \t]*[/:][ \t]*"
+    r"(?::|=|\bare\b|\bis\b|->|\u2192)[ \t]*[\w.@+-]{1,64}[ \t]*[/:][ \t]*"
     r"|\bu(?:ser)?[ \t]*:[ \t]*[\w.@+-]{1,40}[ \t]+p(?:w|wd|ass)?[ \t]*:[ \t]*)" + _VALUE)
+#: A password book's line: ``Wi-Fi "..."``, the quoted value ending the line.
+_WIFI_QUOTED = re.compile(
+    r"(?im)\bwi-?fi[ \t]*[:=-]?[ \t]*(?P<q>[\"'])(?P<quoted>(?:(?!(?P=q))[^\n]){6,64})(?P=q)"
+    r"[ \t]*$")
 #: A superuser and a password: "root / ...", "admin / ..." (spaces around the slash: not a
-#: path), where the value must look like a password beyond doubt.
+#: path), where the value must look like a password beyond doubt or random.
 _SUPERUSER_PAIR = re.compile(
     r"(?i)(?<![\w/.-])(?:root|admin|administrator)[ \t]+/[ \t]+"
-    rf"(?P<bare>{_SHAPED}{_TOKEN_IN_TEXT})(?![^{_LAST}<])")
+    rf"(?P<bare>(?=\S*[A-Za-z])(?=\S*\d){_TOKEN_IN_TEXT})(?![^{_LAST}<])")
 #: A Wi-Fi network's key or a code to get in, named in prose or a note: "the wifi key is
-#: ...", "network key: ...", "the tablet's unlock code is ...", "access code: ...".
+#: ...", "network key: ...", "the tablet's unlock code is ...", "access code: ...", "the
+#: code for the lockbox app (spare key inside) is ...".
 _WIFI_KEY = re.compile(
-    r"(?i)\b(?:(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)"
-    r"|(?:unlock|access|entry|login|security)[ \t]+code)\b"
+    r"(?i)\b(?:(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)\b"
+    r"|(?:unlock|access|entry|login|security)[ \t]+code\b"
+    r"|code[ \t]+for[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+)?[\w'-]{1,20}(?:[ \t]+[\w'-]{1,20})?"
+    rf"(?:[ \t]*{_REMARK})?(?=[ \t]+is\b))"
     r"(?:[ \t]+is|[ \t]*[:=\u2013\u2014-])[ \t]*" + _VALUE)
 #: A password to log in with, in prose: "use ... to log in", "log in with ...", "sign in
 #: with ...".
@@ -984,6 +1033,10 @@ _BARE_SETTING = re.compile(
 #: Postfix's ``sasl_passwd`` map: ``[smtp.example.com]:587 user@example.com:...``.
 _SASL_MAP = re.compile(
     r"(?m)^\[[\w.-]+\](?::\d{1,5})?[ \t]+[^\s:]{1,64}:(?P<bare>\S{1,128})[ \t]*$")
+#: A protocol's password command as a trace or log shows it (FTP's and POP3's ``PASS ...``,
+#: in ``strace``'s ``write(4, "PASS ...\\r\\n", 24)`` too).
+_PASS_COMMAND = re.compile(r"(?:^|(?<=[\"\s]))PASS[ \t]+(?P<literal>[^\s\"\\]{1,128})"
+                           r"(?=[ \t]*(?:\\r|\\n|\"|\n|$))", re.M)
 #: A brute-force tool's finding, as nmap's ``*-brute`` scripts report it: ``|     admin:...
 #: - Valid credentials`` (the password as written, spaces and all).
 _VALID_CREDENTIALS = re.compile(
@@ -1192,8 +1245,10 @@ def _named_token(match: re.Match[str], text: str) -> float | None:
     start, end = match.span()
     if not mixed_case_and_digit(value) or value.count("/") > 2 \
             or value.startswith("AAAA") or text[max(0, start - 7):start] == "base64," \
-            or _PREFIXED.match(value) or not _credential_word(text, start, end):
-        return None  # the cheap tests first: most long tokens are dropped here
+            or _PREFIXED.match(value) or not _credential_word(text, start, end) \
+            or _TRUNCATED.match(text, end):
+        return None  # the cheap tests first: most long tokens are dropped here (and one cut
+        # short for display: ``eyJhbGciOiJIUzI1NiJ9...``)
     if _in_pem_block(text, start) or is_uuid_or_digest(value) or entropy(value) < 3.7 \
             or _camel_words(value) or _file_or_host(value) or is_lookalike(value) \
             or is_structured_identifier(value):
@@ -1316,7 +1371,9 @@ _RULES: tuple[Rule, ...] = (
     _vendor_rule(VENDOR_TOKENS),
     _rule("terraform_cloud_token", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}" + _AFTER,
           None, ".atlasv1."),
-    _rule("telegram_bot_token", r"\d{8,10}:AA[A-Za-z0-9_-]{33}" + _AFTER, None, ":aa"),
+    # Telegram's bot tokens, in the Bot API's URLs too (``api.telegram.org/bot<token>/``).
+    _rule("telegram_bot_token", r"(?:(?<=/bot)|(?<![A-Za-z0-9_-]))\d{8,10}:AA[A-Za-z0-9_-]{33}"
+          + _AFTER, None, ":aa", token=False),
     # Discord bot tokens: the bot's id in base64 (``M``, ``N`` or ``O`` first), a time
     # stamp and an HMAC, joined by dots.
     _rule("discord_bot_token", r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}"
@@ -1333,7 +1390,7 @@ _RULES: tuple[Rule, ...] = (
           r"(?:%3[Dd]|=){0,2})(?![\w%+/=])", _sas_signature, "sig=", group="sig", token=False),
     Rule("password", _NAMED_AFTER, _password_named_after, group="bare",
          keywords=_PASSWORD_KEYWORDS),
-    Rule("password", _NEAR_BEFORE, _password_strong, group="bare",
+    Rule("password", _NEAR_BEFORE, _password_before_word, group="bare",
          keywords=_PASSWORD_KEYWORDS),
     Rule("password", _NAMED_BEFORE, _password_named, group="bare",
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
@@ -1362,8 +1419,9 @@ _RULES: tuple[Rule, ...] = (
                    "-u", "--user=", "/p:", "identify")),
     Rule("password", _ARGV_PASSWORD, _argv_password, group=_VALUE_GROUPS,
          keywords=("-p", " 0 ", "isakmp", "psk", "eap")),
-    Rule("password", _SUPERUSER_PAIR, _password_strong, group="bare",
+    Rule("password", _SUPERUSER_PAIR, _password_strong_or_random, group="bare",
          keywords=("root", "admin")),
+    Rule("password", _WIFI_QUOTED, _password_named, group="quoted", keywords=("wifi", "wi-fi")),
     Rule("password", _WIFI_KEY, _password_named, group=_VALUE_GROUPS,
          keywords=(" key", " passkey", " code")),
     Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
@@ -1380,6 +1438,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=_PASSWORD_KEYWORDS, anchor=_PASSWORD_ANCHOR),
     Rule("password", _NAMED_IDENTIFIER, _password_named, group=_VALUE_GROUPS,
          keywords=("_pass", "_pwd", "_psk", "_secret", "_token")),
+    Rule("password", _DEFINE, _password_named, group=_VALUE_GROUPS, keywords=("define",)),
     Rule("password", _BLOCK_BELOW, _password_below, group="bare", keywords=("\n",)),
     Rule("password", _FLAG, _password, group=_VALUE_GROUPS, keywords=("--",),
          anchor=re.compile(r"--[a-z]")),
@@ -1432,6 +1491,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=("header", "headers")),
     Rule("password", _CMAKE_ENV, _password, group="quoted", keywords=("env{",)),
     Rule("password", _SASL_MAP, _password, group="bare", keywords=("]:",)),
+    Rule("password", _PASS_COMMAND, _password_literal, group="literal", keywords=("pass ",)),
     Rule("password", _VALID_CREDENTIALS, _password_literal, group="literal",
          keywords=("valid credentials",)),
     Rule("password", _HERE_STRING, _password, group=_VALUE_GROUPS, keywords=("<<<",)),
