@@ -1477,6 +1477,7 @@ ROUND_14_SHAPES = [
                  '5A4251304D08]]", "./upload.sh"'),
     ("password", '#!define DBPASS "[[Qx7!mLp2vRt9]]"\n'),
     ("password", "* Wi-Fi is 'Orchard-2G', password [[Bergen1994$]]\n"),
+    ("email", "NM1*IL*1*IWASAKI*HANA~\nPER*IP**EM*[[greta22@solwind-energy.com]]~\n"),
     ("phone", "Pension helpline [[490 36 866]]\n"),
     ("phone", "I can be contacted at [[921 32 596]] during the day.\n"),
 ]

@@ -41,8 +41,9 @@ _MESSAGE_ID_BEFORE = re.compile(r"(?i)(?:message[-_ ]?id|msg[-_]?id)\b[^\n]{0,40
 #: a hex tag (``79490256273591.939257``), Gmail's ``CA+`` and 30 or more characters.
 _MESSAGE_ID_LOCAL = re.compile(
     r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}|\d{10,}\.[0-9a-f]{4,}|CA\+[\w+=-]{30,}", re.I)
-#: A mailbox's first letters and a mask right before a match: ``b••••n@gmail.com``,
-#: ``n***i@icloud.com`` (not markdown's ``**ana@mail.br**``, after a space).
+#: A mailbox's first letters and a mask right before a match of one or two letters:
+#: ``b••••n@gmail.com``, ``n***i@icloud.com`` (not markdown's ``**ana@mail.br**``, after a
+#: space).
 _MASKED_BEFORE = re.compile(r"[A-Za-z0-9][\u2022\u25cf*\u2026]+$")
 
 
@@ -50,8 +51,10 @@ def _email(match: re.Match[str], text: str) -> float | None:
     local, _, domain = match.group().rpartition("@")
     if ".." in local or local.endswith(".") or _RESERVED_DOMAIN.search(domain):
         return None
-    if _MASKED_BEFORE.search(text, max(0, match.start() - 20), match.start()):
-        return None  # a masked address: ``b••••n@gmail.com`` (the match starts at "n")
+    if len(local) <= 2 and _MASKED_BEFORE.search(text, max(0, match.start() - 20),
+                                                 match.start()):
+        return None  # a masked address: ``b••••n@gmail.com`` (the match starts at "n");
+        # not ``EM*ana@mail.com`` (an X12 segment: the whole mailbox follows the ``*``)
     if _MESSAGE_ID_LOCAL.fullmatch(local) \
             or _MESSAGE_ID_BEFORE.search(text, max(0, match.start() - 60), match.start()):
         return None  # a message's identifier, not a mailbox
