@@ -117,9 +117,8 @@ _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``, Concourse's ``((name))``, Octopus'
 #: and Ruby's ``#{NAME}``, and the whole value as token replacement writes it
 #: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``), a SAS macro variable (``&dbpass.``); not
-#: ``{{`` or ``}}``, ``<`` or ``>`` alone
-#: inside a value, which a generated password may hold (``mb*BY^y3bF{{K}(%]+yO``,
-#: ``GJ44?npzhimad>``).
+#: ``{{`` or ``}}``, ``<`` or ``>`` alone inside a value, which a generated password may
+#: hold (``mb*BY^y3bF{{K}(%]+yO``, ``GJ44?npzhimad>``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
                        r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
                        r"|^%\{[^{}]*(?:\}|$)|<[A-Za-z_.][\w .:/#-]{0,60}>|<>|^<[A-Za-z_-]+$"

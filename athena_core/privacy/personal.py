@@ -361,9 +361,15 @@ def _labelled_otherwise(text: str, start: int) -> bool:
         return True
     line = _LINE_LABEL.search(text, max(text.rfind("\n", 0, start) + 1, start - 80), start)
     named = _NAME_BEFORE.search(text, max(0, start - 48), start)
-    names = [re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", found).lower()
-             for found in (line and line["label"], named and named["name"]) if found]
+    names = [_words(found) for found in (line and line["label"], named and named["name"])
+             if found]
     return any(_OTHER_NAME.search(name) and not _PHONE_WORDS.search(name) for name in names)
+
+
+def _words(name: str) -> str:
+    """A key's or label's words in small letters: ``TICKET_NUMBER``, ``ticketNumber`` ->
+    "ticket number"."""
+    return re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", name).lower()
 
 
 #: A form's label ending at a value on its line: "booking reference of the carrier NOC: ".
@@ -382,7 +388,7 @@ def _named_otherwise(text: str, start: int) -> bool:
                                  text, text.rfind("\n", 0, named.start()) + 1, named.start())) \
             or named["name"].lower() in _GENERIC_NAMES:
         return False
-    name = re.sub(r"[_.-]|(?<=[a-z])(?=[A-Z])", " ", named["name"]).lower()
+    name = _words(named["name"])
     if _PHONE_WORDS.search(name):
         return False
     return bool(_OTHER_NAME.search(name)) or not re.search(r"number|contact|num\b|no\b", name)
@@ -423,7 +429,8 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
 
     Not recognised: other runs of digits, short or local numbers. Numbers in ranges set
     aside for fiction and documentation (the US ``555-01xx``, the UK's drama ranges such
-    as ``07700 900xxx``, ``01632 960xxx`` and ``020 7946 0xxx``) are not reported.
+    as ``07700 900xxx``, ``01632 960xxx`` and ``020 7946 0xxx``, Australia's and France's)
+    are not reported.
     """
     return RuleDetector(context.name, (
         Rule("phone", _INTERNATIONAL, _not_fictional(_international), keywords=("+",)),

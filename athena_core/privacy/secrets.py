@@ -363,10 +363,9 @@ def _is_call(value: str, after: str = "") -> bool:
 _SHELL_VARIABLE = re.compile(r"\$[A-Za-z_]\w*")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 #: Names of a password, of a vendor's auth token (Twilio's is 32 hex digits), of an OAuth
-#: client secret (GitHub's is 40), of an API key (Datadog's and many others' are 32 hex
-#: digits) and of a secret key (Rails' ``secret_key_base``: 128), as they are written in
-#: code and prose: a hex value they name is a password made by ``openssl rand -hex`` or a
-#: secret, not a digest.
+#: client secret (GitHub's is 40) and of an API or secret key (Datadog's and many others'
+#: are 32 hex digits), as they are written in code and prose: a hex value they name is a
+#: password made by ``openssl rand -hex`` or a secret, not a digest.
 _PASSWORD_WORD = r"pass(?:word|wd|phrase|code)?(?![a-z])|pwd|(?<![a-z])pw(?![a-z])"
 _PASSWORD_NAME = re.compile(
     rf"(?i){_PASSWORD_WORD}|psk|auth[_ -]?token|(?:client|oauth|app|consumer)[_ -]?secret"
@@ -837,7 +836,7 @@ _SUPERUSER_PAIR = re.compile(
 #: A Wi-Fi network's key or a code to get in, named in prose or a note: "the wifi key is
 #: ...", "network key: ...", "the tablet's unlock code is ...", "access code: ...", "the
 #: code for the lockbox app (spare key inside) is ...".
-_WIFI_KEY = re.compile(
+_KEY_OR_CODE = re.compile(
     r"(?i)\b(?:(?:wi-?fi|wlan|wpa2?|wireless|network)[ \t]+(?:key|passkey|code)\b"
     r"|(?:unlock|access|entry|login|security)[ \t]+code\b"
     r"|code[ \t]+for[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+)?[\w'-]{1,20}(?:[ \t]+[\w'-]{1,20})?"
@@ -1422,7 +1421,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _SUPERUSER_PAIR, _password_strong_or_random, group="bare",
          keywords=("root", "admin")),
     Rule("password", _WIFI_QUOTED, _password_named, group="quoted", keywords=("wifi", "wi-fi")),
-    Rule("password", _WIFI_KEY, _password_named, group=_VALUE_GROUPS,
+    Rule("password", _KEY_OR_CODE, _password_named, group=_VALUE_GROUPS,
          keywords=(" key", " passkey", " code")),
     Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
          keywords=("log in", "log-in", "login with", "sign in", "sign-in", "signin with",
