@@ -1526,6 +1526,61 @@ def test_masked_addresses_message_ids_other_ids_and_cut_values_are_not_reported(
     assert found(text) == []
 
 
+#: Round 15's classes (set P): SSNs and phones in X12 834 and HL7 files, SSNs after one
+#: hyphen or with spaces around the hyphens, a Wi-Fi named by its place, Yarn's
+#: ``npmAuthIdent``, Nagios' ``check_mysql -p``, MATLAB's ``setpref``, PuTTY's key files.
+ROUND_15_SHAPES = [
+    ("us_ssn", "INS*Y*18*021*28*A*E**FT~\nREF*0F*[[514711751]]~\nNM1*IL*1*OYELARAN*TANCREDI~"),
+    ("us_ssn", "NM1*IL*1*KILBRIDE*EILIDH****34*[[134144107]]~\n"),
+    ("us_ssn", "PID|1||MRN123^^^RIV||Iwasaki^Leopold||19640922|M|||8 Birch Ln^^Salem^MA^01970"
+               "^US||||||||[[752 - 72 - 1264]]\nPV1|1|O"),
+    ("us_ssn", "GT1|1||Iwasaki^Leopold||8 Birch Ln^^Salem^MA^01970^US|49266913||19640922|M|P|"
+               "SEL|[[549728276]]\nAL1|1"),
+    ("us_ssn", "Host parent 2 SSN: [[248-449596]]\n"),
+    ("us_ssn", "Host parent 1 SSN (for the background check): [[258 - 60 - 1436]]\n"),
+    ("us_ssn", ":*T:]ssn::[[369-908082]]\n"),
+    ("phone", "NM1*IL*1*OYELARAN*TANCREDI~\nPER*IP**HP*[[6144447031]]~\n"),
+    ("password", "Yard Wi-Fi: [[CmeUlgLQe2UemEj]]\n"),
+    ("password", 'Home Wi-Fi for the inverter dongle: "[[Lantern_pepper_yonder60]]"\n'),
+    ("password", '    npmAuthIdent: "ci-bot:[[}o40_Vfk@!P}yt0=VxgBRK]]"\n'),
+    ("password", "    command_line    $USER1$/check_mysql -H $HOSTADDRESS$ -u nagios -p "
+                 "'[[the red kayak sails past 22 iguanas]]'\n"),
+    ("password", 'setpref("Internet", "SMTP_Password", "[[Juniper jumps 43 brambles]]");'),
+    ("private_key", "the deploy key:\n[[PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n"
+                    "Comment: deploy@ci\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIJxB7oq1u2Yd3hG\n"
+                    "Ue8Qc0a0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6\nPrivate-Lines: 1\n"
+                    "AAAAIFx1c3RhcmVhbGx5cmFuZG9tYnl0ZXNoZXJlMTIzNDU2Nzg5MGFi\nPrivate-MAC: "
+                    "5d9a1b7c3e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b]]"),
+]
+
+
+@pytest.mark.parametrize(("kind", "marked"), ROUND_15_SHAPES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(ROUND_15_SHAPES)])
+def test_x12_hl7_fields_place_named_wifi_and_putty_keys_set_p_showed_are_found(
+        kind: str, marked: str) -> None:
+    text, values = _planted(marked)
+    assert found(text) == [(kind, value) for value in values]
+
+
+#: What round 15 must not report: X12 fields that are not SSNs, a number after one hyphen
+#: without an SSN's name, a network's name alone, a card number's first group after an
+#: AutoHotkey hotstring's ``::`` (not an IPv6 address), a Nagios macro.
+NOT_CREDENTIALS_15 = [
+    "REF*0F*E100719~",
+    "NM1*IL*1*KILBRIDE*EILIDH****34*000123456~",
+    "order 123-456789 shipped",
+    "Wi-Fi: HomeNet",
+    ":*T:]cc2::3530 2493 5860 5721\n",
+    "    command_line    $USER1$/check_mysql -H $HOSTADDRESS$ -u nagios -p $USER3$\n",
+    'setpref("Internet", "SMTP_Server", "smtp.example.org");',
+]
+
+
+@pytest.mark.parametrize("text", NOT_CREDENTIALS_15)
+def test_other_x12_fields_network_names_and_hotstrings_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
 # --- what is not reported ----------------------------------------------------------------
 
 LOOKALIKES = [

@@ -116,14 +116,16 @@ _TO_BE_WRITTEN = frozenset({"todo", "tbd", "tba", "fixme", "n/a"})
 #: ``<db.pass>``, ``<>``, cut off: ``<password``; Argo CD's vault references
 #: ``<path:kv/data/app#key>``), ERB's ``<%= ... %>``, Concourse's ``((name))``, Octopus'
 #: and Ruby's ``#{NAME}``, and the whole value as token replacement writes it
-#: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``), a SAS macro variable (``&dbpass.``); not
+#: (``__DB_PASSWORD__``, ``@@DB_PASSWORD@@``), a SAS macro variable (``&dbpass.``), a
+#: Nagios macro (``$USER3$``); not
 #: ``{{`` or ``}}``, ``<`` or ``>`` alone inside a value, which a generated password may
 #: hold (``mb*BY^y3bF{{K}(%]+yO``, ``GJ44?npzhimad>``).
 _TEMPLATE = re.compile(r"\{\{[^{}]*(?:\}\}|$)|\$\{[^{}]*(?:\}|$)|%\([^()]*(?:\)|$)"
                        r"|\$\([^()]*(?:\)|$)|\$__(?:file|env)\{[^{}]*(?:\}|$)"
                        r"|^%\{[^{}]*(?:\}|$)|<[A-Za-z_.][\w .:/#-]{0,60}>|<>|^<[A-Za-z_-]+$"
                        r"|<%.*?(?:%>|$)|^\(\([\w./-]+(?:\)\)|$)|#\{[\w.]+\}"
-                       r"|^__[A-Z][A-Z0-9_]*__$|^@@[A-Za-z_]\w*@@$|^&[A-Za-z_]\w*\.$|^&[a-z_][a-z0-9_]*$")
+                       r"|^__[A-Z][A-Z0-9_]*__$|^@@[A-Za-z_]\w*@@$|^&[A-Za-z_]\w*\.$|^&[a-z_][a-z0-9_]*$"
+                       r"|^\$[A-Z][A-Z0-9_]*\$$")
 #: A marker as people write it: in lower case, upper case or capitalised, each word of
 #: it (``YOUR_KEY``, ``YourKey``, ``changeMe``, ``XXXX``); not in mixed case such as
 #: ``xXXx`` or ``yOuR``, which a random token holds by chance (one 100-character token in

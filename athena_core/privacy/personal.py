@@ -103,6 +103,9 @@ _TRUNK = re.compile(r"0(?<![\w+.-]0)(?<!\d[ .-]0)[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,
 #: ``(02) 9374 4000``.
 _TRUNK_PARENTHESES = re.compile(
     r"(?<![\w+.-])\(0[1-9]\d{0,4}\)(?:[ .-]?\d{2,8})(?:[ .-]\d{2,8}){0,3}(?!\d|[ .-]\d)")
+#: A phone in an X12 segment's contact fields: ``PER*IP**HP*6144447031`` (home, cell, work,
+#: telephone, fax).
+_X12_PHONE = re.compile(r"\bPER\*[^~\n]{0,60}?\*(?:HP|CP|WP|TE|FX|BN)\*(\+?\d{10,15})(?=[~*\n]|$)")
 #: A trunk digit (8 in Russia, 0 in Turkey) before an area code in parentheses:
 #: ``8 (925) 649-80-48``, ``0 (541) 710 15 43``.
 _TRUNK_AREA = re.compile(
@@ -274,6 +277,11 @@ def _trunk(match: re.Match[str], text: str) -> float | None:
 _AR_MOBILE = re.compile(r"0\d{2,4}[ -]15[ -]")
 
 
+def _x12_phone(match: re.Match[str], text: str) -> float | None:
+    """A number an X12 ``PER`` segment qualifies as a phone: 10 to 15 digits."""
+    return 0.8
+
+
 def _trunk_area(match: re.Match[str], text: str) -> float | None:
     """A trunk digit and a three- or four-digit area code in parentheses, 11 digits in
     all: ``8 (925) 649-80-48`` (Russia), ``0 (541) 710 15 43`` (Turkey)."""
@@ -439,6 +447,7 @@ def phone_detector(context: DetectorContext) -> RuleDetector:
         Rule("phone", _TRUNK, _not_fictional(_trunk), keywords=("0",)),
         Rule("phone", _TRUNK_PARENTHESES, _not_fictional(_trunk), keywords=("(0",)),
         Rule("phone", _TRUNK_SLASH, _not_fictional(_trunk_slash), keywords=("/",)),
+        Rule("phone", _X12_PHONE, _not_fictional(_x12_phone), group=1, keywords=("per*",)),
         Rule("phone", _TRUNK_AREA, _not_fictional(_trunk_area),
              keywords=("8 (", "0 (", "8(", "0(")),
         Rule("phone", _AREA_PARENTHESES, _not_fictional(_area_parentheses),
@@ -510,8 +519,9 @@ _LEADER = r"[ \t]*\.{3,}[ \t]*"
 _SSN_START = r"(?:\b|(?<=_)|(?-i:(?<=[a-z])(?=S)))"
 #: A remark in parentheses after an SSN's name: "SSN (for the 1099): ...".
 _SSN_REMARK = r"(?:[ \t]*\([^()\n]{1,40}\)){0,2}"
-#: Nine digits, or written in slashes (``704/96/7333``) where a name says it is an SSN.
-_NINE = r"(\d{9}|\d{3}/\d{2}/\d{4})"
+#: Nine digits where a name says they are an SSN: together, in slashes (``704/96/7333``),
+#: after one hyphen (``557-551349``) or with spaces around the hyphens (``258 - 60 - 1436``).
+_NINE = r"(\d{9}|\d{3}/\d{2}/\d{4}|\d{3}-\d{6}|\d{3}[ \t]+-[ \t]+\d{2}[ \t]+-[ \t]+\d{4})"
 _SSN_PLAIN = re.compile(
     rf"(?i){_SSN_START}(?:ssn|social security(?: number| no\.?| #)?|ss[ \t]*\#"
     r"|soc\.?[ \t]?sec\.?(?:[ \t]*(?:no\.?|\#|number))?)" + _SSN_REMARK +
@@ -583,8 +593,22 @@ def _ssn_cell(match: re.Match[str], text: str) -> float | None:
     return _ssn_plain(match, text)
 
 
+#: An SSN where a healthcare or benefits file puts one: X12's subscriber number
+#: (``REF*0F*...``) and a member's id with the SSN qualifier (``NM1*IL*1*...*34*...``), HL7's
+#: PID-19 and GT1-12 fields.
+_FILE_SSN = re.compile(
+    r"(?:\bREF\*0F\*|\bNM1\*[^~\n]{0,80}?\*34\*)(?P<x12>\d{9})(?=[~*\n]|$)"
+    r"|(?m:^)(?:PID(?:\|[^|\n]*){18}|GT1(?:\|[^|\n]*){11})\|"
+    r"(?P<hl7>\d{3}(?:[ \t]*-[ \t]*)?\d{2}(?:[ \t]*-[ \t]*)?\d{4})(?=\||$|\n)")
+
+
+def _file_ssn(match: re.Match[str], text: str) -> float | None:
+    digits = re.sub(r"\D", "", match.group("x12") or match.group("hl7"))
+    return 0.9 if ssn_valid(digits[:3], digits[3:5], digits[5:]) else None
+
+
 def _ssn_plain(match: re.Match[str], text: str) -> float | None:
-    digits = match.group(1).replace("/", "")
+    digits = re.sub(r"\D", "", match.group(1))
     return 0.9 if ssn_valid(digits[:3], digits[3:5], digits[5:]) else None
 
 
@@ -606,6 +630,8 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
              keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
              anchor=re.compile(r"(?:\b|_)(?:soc|tax|tin\b|ss[ \t]*#)|ssn")),
         Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
+        Rule("us_ssn", _FILE_SSN, _file_ssn, group=("x12", "hl7"),
+             keywords=("ref*0f*", "*34*", "pid|", "gt1|")),
         *(Rule("us_ssn", pattern, _ssn_plain, group=1, keywords=("insert",),
                anchor=INSERT_ANCHOR) for pattern in _SSN_INSERTS),
     ))
@@ -625,10 +651,18 @@ _UNREPORTED = tuple(ipaddress.ip_network(net) for net in (
     "255.0.0.0/8", "2001:db8::/32", "::1/128", "::/128"))
 
 
+#: The next group of a number written in groups of four: ``-0317``, `` 2493``.
+_GROUPED_NUMBER_AFTER = re.compile(r"[- ]\d{4}(?![\w:])")
+
+
 def _ip(match: re.Match[str], text: str) -> float | None:
     value = match.group()
     if ":" in value and value.count(":") < 3 and not any(c.isdigit() for c in value):
         return None  # ``Abc::Def`` is a C++ name, not an address
+    if ":" in value and _GROUPED_NUMBER_AFTER.match(text, match.end()) \
+            and re.search(r"(?<![0-9a-fA-F])\d{4}$", value):
+        return None  # ``cc::5111-0317-2840-3633``, ``cc2::3530 2493 5860 5721`` (an
+        # AutoHotkey hotstring before a card number): the first group of a number
     if _VERSION.search(text, max(0, match.start() - 16), match.start()) \
             or _version_near(text, *match.span()):
         return None  # ``version 1.2.3.4``, ``VERSION: '1.2.3.4'``

@@ -742,8 +742,10 @@ _QUOTED_AFTER = re.compile(
 _QUOTED = r"(?P<q>[\"'`])(?P<quoted>(?:(?!(?P=q))[^\n]){1,200})(?P=q)"
 _DEFAULT_OR = re.compile(
     rf"(?i)(?:{_KEY_WORDS})[\w.\[\]\"'()]{{0,60}}?[ \t]*(?:\|\||\?\?|\bor\b)[ \t]*{_QUOTED}")
-_CALL_WITH_NAME = (r"\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put|add"
-                   r"|define|setenvironmentvariable|getorelse)\(")
+_CALL_WITH_NAME = (r"(?:\b(?:getenv|get|fetch|getproperty|env|setenv|set_var|setproperty|put"
+                   r"|add|define|setenvironmentvariable|getorelse)\("
+                   # MATLAB's preferences: ``setpref("Internet", "SMTP_Password", "...")``
+                   r"|\bsetpref\([ \t]*[\"'][\w.-]{1,40}[\"'][ \t]*,)")
 _DEFAULT_ARGUMENT = re.compile(
     rf"(?i){_CALL_WITH_NAME}[ \t]*(?:ENV[ \t]*,[ \t]*)?[\"'][\w.:/-]*?(?:{_KEY_WORDS})"
     rf"[\w.:/-]*[\"'][ \t]*,[ \t]*{_QUOTED}")
@@ -779,7 +781,7 @@ _GLUED_NAME = re.compile(
 #: HAProxy's ``stats auth admin:...``, ``htpasswd -b FILE USER ...``, Samba's ``-U
 #: user%...``, FreeRDP's ``/p:...`` and IRC's ``/msg NickServ IDENTIFY [account] ...``.
 _COMMAND_PASSWORD = re.compile(
-    r"\b(?:mysql\w*\b[^\n|;&]*?[ \t\"']-p(?=\S)"
+    r"\b(?:mysql\w*\b[^\n|;&]*?[ \t\"']-p(?=\S)|check_mysql\w*\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|(?:sshpass|(?:docker|podman|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login"
     r"|mongo\w*)\b[^\n|;&]*?[ \t]-p[ \t]+"
     r"|redis-cli\b[^\n|;&]*?[ \t]-a[ \t]+|ldap\w+\b[^\n|;&]*?[ \t]-w[ \t]+"
@@ -824,6 +826,12 @@ _CREDENTIAL_PAIR = re.compile(
     r"(?:[ \t]+(?:for|to|on)[ \t]+[\w.-]{1,30})?[ \t]*"
     r"(?::|=|\bare\b|\bis\b|->|\u2192)[ \t]*[\w.@+-]{1,64}[ \t]*[/:][ \t]*"
     r"|\bu(?:ser)?[ \t]*:[ \t]*[\w.@+-]{1,40}[ \t]+p(?:w|wd|ass)?[ \t]*:[ \t]*)" + _VALUE)
+#: A Wi-Fi network named by its place, then its key: "Yard Wi-Fi: ...", "Home Wi-Fi for the
+#: inverter dongle: ..." (not a network's name and key: "Wi-Fi: HomeNet / ...").
+_PLACE_WIFI = re.compile(r"(?i)\bwi-?fi\b[^\n:=/]{0,40}:[ \t]*" + _VALUE + r"(?![ \t]*/)")
+#: Yarn's registry credentials: ``npmAuthIdent: "user:..."``.
+_AUTH_IDENT = re.compile(
+    r"\bnpmAuthIdent[ \t]*:[ \t]*[\"']?[^:\s\"']{1,64}:(?P<literal>[^\s\"']{1,128})")
 #: A password book's line: ``Wi-Fi "..."``, the quoted value ending the line.
 _WIFI_QUOTED = re.compile(
     r"(?im)\bwi-?fi[ \t]*[:=-]?[ \t]*(?P<q>[\"'])(?P<quoted>(?:(?!(?P=q))[^\n]){6,64})(?P=q)"
@@ -1333,6 +1341,10 @@ _RULES: tuple[Rule, ...] = (
     _rule("private_key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
           r"(?P<body>[\s\S]{40,}?)-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
           _private_key, "private key", token=False),
+    # PuTTY's key files (``.ppk``): the header to the private part's MAC.
+    _rule("private_key", r"PuTTY-User-Key-File-\d+:[^\n]*\n(?P<body>(?:[^\n]*\n){2,40}?)"
+          r"Private-MAC:[ \t]*[0-9a-f]{40,64}", _private_key, "putty-user-key-file",
+          token=False),
     _rule("pypi_token", r"pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}"
           + _AFTER, None, "pypi-"),
     _rule("npm_token", r"npm_[A-Za-z0-9]{36}" + _AFTER, None, "npm_"),
@@ -1421,6 +1433,10 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _SUPERUSER_PAIR, _password_strong_or_random, group="bare",
          keywords=("root", "admin")),
     Rule("password", _WIFI_QUOTED, _password_named, group="quoted", keywords=("wifi", "wi-fi")),
+    Rule("password", _PLACE_WIFI, _password_strong_or_random, group=_VALUE_GROUPS,
+         keywords=("wifi", "wi-fi")),
+    Rule("password", _AUTH_IDENT, _password_literal, group="literal",
+         keywords=("npmauthident",)),
     Rule("password", _KEY_OR_CODE, _password_named, group=_VALUE_GROUPS,
          keywords=(" key", " passkey", " code")),
     Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
