@@ -1573,6 +1573,13 @@ NOT_CREDENTIALS_15 = [
     ":*T:]cc2::3530 2493 5860 5721\n",
     "    command_line    $USER1$/check_mysql -H $HOSTADDRESS$ -u nagios -p $USER3$\n",
     'setpref("Internet", "SMTP_Server", "smtp.example.org");',
+    # code that rounds 13 to 15 read as values at first (plural names, calls with symbols)
+    '_TOKEN = re.compile(r"\\d+(?:\\.\\d+)?|[a-z]+(?:\'[a-z]+)?")',
+    "self._tokens: dict[tuple[str, str], str] = {}",
+    "    special_tokens: Mapping[str, str] = field(default_factory=dict)",
+    '@pytest.mark.parametrize("options", [{"max_tokens": 2}, {"max_tokens": 10_000}])',
+    "secrets = os.listdir({str(project / 'secrets')!r})",
+    'rows = db.query(Row).filter_by(**{"tokens": shortest}).all()',
 ]
 
 

@@ -176,7 +176,7 @@ _LAST = _STOP + ".:<>\\\\"
 #: abc}``, ``pw=abc,user=x``), which end it (:data:`_INNER_END`); it does not start as an
 #: object or a list does (``{"``, ``[{``, ``[]``), nor with an escaped quote (``\"``).
 _INNER_STOP = "\\s\u201c\u201d\u2018\u2019"
-_INNER_END = r"[;,}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=[^\s=])"
+_INNER_END = r"[;,}\]](?=[\s,;}\]\"'`]|$|[A-Za-z_][\w.-]*=[^\s=])|\}(?=\))"
 #: The next field of form data or a query string (``&remember=1``), or a wiki macro
 #: (``{{noformat}}``): a bare value ends there.
 _NEXT_FIELD = r"&[A-Za-z_][\w.-]{0,30}=|\{\{"
@@ -247,6 +247,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
         return None  # a PEM block under ``key: |``: the private-key rule's
     if value.endswith(("...", "\u2026")):
         return None  # cut short for display: ``eyJhbGciOiJSUzI1NiJ9.eyJ…``
+    if not quoted and _NUMBER_LITERAL.fullmatch(value):
+        return None  # code's number with separators: ``{"max_tokens": 10_000}``
     if value[0] in "<>":
         return None  # a tag's edge (``Type="PasswordText">S3cret</Password>``): the value,
         # if any, is between the tags, where a rule for elements finds it
@@ -288,6 +290,8 @@ def _password(match: re.Match[str], text: str, *, literal: bool = False) -> floa
     return 0.8 if quoted else 0.7
 
 
+#: A number as code writes it with separators: ``10_000``, ``1_048_576``.
+_NUMBER_LITERAL = re.compile(r"\d{1,3}(?:_\d{3})+")
 #: A value cut short for display: ``eyJhbGciOiJIUzI1NiJ9...(truncated)``, ``sk-...``.
 _TRUNCATED = re.compile(r"\.{3}|\u2026")
 #: A comment after a value on its line that calls it a sample: ``# example``, ``// dummy``.
@@ -333,9 +337,15 @@ _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _CALL_OR_SUBSCRIPT = re.compile(r"(?:[\w.$]|::)+(?=[(\[])")
 
 
-#: What follows a call's parenthesis in a value: a string (``read("env:DB_PASSWORD``), or
+#: A generic type's name before its bracket: ``dict[``, ``tuple[``, ``Mapping[``.
+_GENERIC_TYPE = re.compile(
+    r"(?:^|\.)(?:dict|list|tuple|set|frozenset|type|Dict|List|Tuple|Set|FrozenSet|Type"
+    r"|Mapping|MutableMapping|Sequence|MutableSequence|Iterable|Iterator|Collection|Optional"
+    r"|Union|Callable|Literal|Annotated|Generator|Awaitable)$")
+#: What follows a call's parenthesis in a value: a string, with its prefix if any
+#: (``read("env:DB_PASSWORD``, ``compile(r"...``), or
 #: names, numbers, ``.``, ``,`` and ``:``, up to the closing parenthesis if the value holds it.
-_ARGUMENTS = re.compile(r"[\"'`].*|[\w.,: ]*(?:\).*)?")
+_ARGUMENTS = re.compile(r"(?:[rRbBfFuU]{1,2})?[\"'`].*|[\w.,: ]*(?:\).*)?")
 #: Code in a word of running text: a call with a string or nothing (``read('``, ``get()``)
 #: or a call of a name in snake or camel case (``k8s_yaml(``, ``getSecret(``).
 _CALL_IN_TEXT = re.compile(r"[\w.]\((?:[\"'`]|\))|_[A-Za-z0-9]+\(|[a-z][A-Z]\w*\(")
@@ -351,12 +361,17 @@ def _is_call(value: str, after: str = "") -> bool:
         return False
     rest = value[name.end() + 1:]
     if value[name.end()] == "[" and rest and rest[0] not in "\"'`]" and "]" not in rest \
-            and after != "]":
-        return False  # ``ORS[qrjxcv736``: a bracket that never closes, no subscript
-    if value[name.end()] == "(" and not _ARGUMENTS.fullmatch(rest):
-        return False  # ``YD20(auplzwcf&``, ``pK(Wak0L>fu~dc``: symbols no argument list
-        # holds, no call (``get_password(user``, cut at its comma, is one)
+            and after != "]" and not _GENERIC_TYPE.search(name.group()):
+        return False  # ``ORS[qrjxcv736``: a bracket that never closes, no subscript (a
+        # generic type cut at its comma is one: ``dict[str``, ``Mapping[str``)
     words = name.group().replace("::", ".").replace("$", "")
+    function = words.rsplit(".", 1)[-1]
+    named = len(function) > 3 and not any(c.isdigit() for c in function) \
+        and _camel_words(function)
+    if value[name.end()] == "(" and not named and not _ARGUMENTS.fullmatch(rest):
+        return False  # ``YD20(auplzwcf&``, ``pK(Wak0L>fu~dc``, ``nxplvRsR(zKX3!Ip``: a name
+        # of no words and symbols no argument list holds, no call (``get_password(user``,
+        # cut at its comma, and ``re.compile(r"\d+(?:...`` are)
     return not any(c.isdigit() for c in words) or all(
         _camel_words(part) for part in words.split(".") if part)
 #: ``$API_TOKEN``, quoted or not: a variable, not its value.
