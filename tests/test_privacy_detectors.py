@@ -1527,8 +1527,10 @@ def test_masked_addresses_message_ids_other_ids_and_cut_values_are_not_reported(
 
 
 #: Round 15's classes (set P): SSNs and phones in X12 834 and HL7 files, SSNs after one
-#: hyphen or with spaces around the hyphens, a Wi-Fi named by its place, Yarn's
-#: ``npmAuthIdent``, Nagios' ``check_mysql -p``, MATLAB's ``setpref``, PuTTY's key files.
+#: hyphen or with spaces around the hyphens, "(his social) is", COBOL's SSN fields, a
+#: Wi-Fi named by its place, Yarn's ``npmAuthIdent``, Nagios' ``check_mysql -p`` and
+#: ``$USERn$=``, MATLAB's ``setpref``, PuTTY's key files, "with password", a random value
+#: after a secret-named setting at a line's start (``OIDCClientSecret ...``).
 ROUND_15_SHAPES = [
     ("us_ssn", "INS*Y*18*021*28*A*E**FT~\nREF*0F*[[514711751]]~\nNM1*IL*1*OYELARAN*TANCREDI~"),
     ("us_ssn", "NM1*IL*1*KILBRIDE*EILIDH****34*[[134144107]]~\n"),
@@ -1546,6 +1548,15 @@ ROUND_15_SHAPES = [
     ("password", "    command_line    $USER1$/check_mysql -H $HOSTADDRESS$ -u nagios -p "
                  "'[[the red kayak sails past 22 iguanas]]'\n"),
     ("password", 'setpref("Internet", "SMTP_Password", "[[Juniper jumps 43 brambles]]");'),
+    ("password", '    user "xaver" there with password "[[the red kayak jumps 22 yonders]]" '
+                 'is xaver\n'),
+    ("password", "The online card: log in with the team e-mail and password "
+                 "[[.g9vd;JJ(k0=rV/r]]\n"),
+    ("password", "    OIDCClientSecret [[P2ZSgYBdoI7waJLVSKy2dRUF2ytLEOcD]]\n"),
+    ("password", "$USER3$=[[em0E'uezXi4=762]]\n"),
+    ("password", "Green room Wi-Fi: [[Tinkerbell2411]].\n"),
+    ("us_ssn", "Dad: the number on Grandad's US pension letter (his social) is [[831716679]]\n"),
+    ("us_ssn", "    01 WS-EMP-SSN          PIC X(11) VALUE '[[779-130572]]'.\n"),
     ("private_key", "the deploy key:\n[[PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n"
                     "Comment: deploy@ci\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIJxB7oq1u2Yd3hG\n"
                     "Ue8Qc0a0b1c2d3e4f5g6h7i8j9k0l1m2n3o4p5q6\nPrivate-Lines: 1\n"
@@ -1580,6 +1591,8 @@ NOT_CREDENTIALS_15 = [
     '@pytest.mark.parametrize("options", [{"max_tokens": 2}, {"max_tokens": 10_000}])',
     "secrets = os.listdir({str(project / 'secrets')!r})",
     'rows = db.query(Row).filter_by(**{"tokens": shortest}).all()',
+    "$USER1$=/usr/lib/nagios/plugins",
+    "we signed in with password managers and passkeys",
 ]
 
 

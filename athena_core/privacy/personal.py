@@ -543,7 +543,8 @@ _SSN_SOCIAL = re.compile(
     r"(?:\\?[\"'|]?\]?[ \t]*(?:[:?]?=|[:|,]|\.{3,})[ \t]*@?\\?[\"'`]?"
     r"(?:value[\"']?[ \t]*[:=][ \t]*[\"']?)?"
     r"|[\"']?[ \t]*\n[ \t-]*value[\"']?[ \t]*:[ \t]*[\"']?"
-    r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*|[ \t]+\\?[\"']"
+    r"|(?:[ \t]+[\w'-]+){0,4}?[ \t]+(?:is|was)[ \t]+|\)[ \t]+(?:is|was)[ \t]+|[ \t]*\([ \t]*"
+    r"|[ \t]+\\?[\"']"
     r"|[^\n?]{0,20}(?:\?|[ \t]+again|[ \t]+please)[ \t]*\n?(?:[^\n]{0,40}?:[ \t]+)?"
     rf"[^\n\d]{{0,40}}?){_NINE}\b")
 
@@ -593,6 +594,9 @@ def _ssn_cell(match: re.Match[str], text: str) -> float | None:
     return _ssn_plain(match, text)
 
 
+#: A COBOL field named for an SSN with its value: ``01 WS-EMP-SSN PIC X(11) VALUE '...'``.
+_COBOL_SSN = re.compile(
+    rf"(?i)\b[\w-]*ssn[\w-]*[ \t]+PIC[ \t]+[X9]\(\d{{1,2}}\)[ \t]+VALUE[ \t]+'{_NINE}'")
 #: An SSN where a healthcare or benefits file puts one: X12's subscriber number
 #: (``REF*0F*...``) and a member's id with the SSN qualifier (``NM1*IL*1*...*34*...``), HL7's
 #: PID-19 and GT1-12 fields.
@@ -630,6 +634,7 @@ def ssn_detector(context: DetectorContext) -> RuleDetector:
              keywords=("soc", "tax", "ssn", "tin", "ss#", "ss #"),
              anchor=re.compile(r"(?:\b|_)(?:soc|tax|tin\b|ss[ \t]*#)|ssn")),
         Rule("us_ssn", _SSN_CELL, _ssn_cell, group=1, keywords=("ssn", "soc", "tax")),
+        Rule("us_ssn", _COBOL_SSN, _ssn_plain, group=1, keywords=("pic",)),
         Rule("us_ssn", _FILE_SSN, _file_ssn, group=("x12", "hl7"),
              keywords=("ref*0f*", "*34*", "pid|", "gt1|")),
         *(Rule("us_ssn", pattern, _ssn_plain, group=1, keywords=("insert",),

@@ -844,6 +844,11 @@ _CREDENTIAL_PAIR = re.compile(
 #: A Wi-Fi network named by its place, then its key: "Yard Wi-Fi: ...", "Home Wi-Fi for the
 #: inverter dongle: ..." (not a network's name and key: "Wi-Fi: HomeNet / ...").
 _PLACE_WIFI = re.compile(r"(?i)\bwi-?fi\b[^\n:=/]{0,40}:[ \t]*" + _VALUE + r"(?![ \t]*/)")
+#: A password after "with" or "and": fetchmail's ``user "x" there with password "..."``,
+#: "log in with the team e-mail and password ...".
+_WITH_PASSWORD = re.compile(r"(?i)\b(?:with|and)[ \t]+(?:the[ \t]+)?password[ \t]+" + _VALUE)
+#: Nagios' secret macros in ``resource.cfg``: ``$USER3$=...``.
+_NAGIOS_RESOURCE = re.compile(r"(?m)^\$USER\d{1,3}\$=(?P<bare>\S{6,128})[ \t]*$")
 #: Yarn's registry credentials: ``npmAuthIdent: "user:..."``.
 _AUTH_IDENT = re.compile(
     r"\bnpmAuthIdent[ \t]*:[ \t]*[\"']?[^:\s\"']{1,64}:(?P<literal>[^\s\"']{1,128})")
@@ -1448,10 +1453,13 @@ _RULES: tuple[Rule, ...] = (
     Rule("password", _SUPERUSER_PAIR, _password_strong_or_random, group="bare",
          keywords=("root", "admin")),
     Rule("password", _WIFI_QUOTED, _password_named, group="quoted", keywords=("wifi", "wi-fi")),
-    Rule("password", _PLACE_WIFI, _password_strong_or_random, group=_VALUE_GROUPS,
+    Rule("password", _PLACE_WIFI, _password_named, group=_VALUE_GROUPS,
          keywords=("wifi", "wi-fi")),
     Rule("password", _AUTH_IDENT, _password_literal, group="literal",
          keywords=("npmauthident",)),
+    Rule("password", _WITH_PASSWORD, _password_named, group=_VALUE_GROUPS,
+         keywords=("with password", "and password", "the password")),
+    Rule("password", _NAGIOS_RESOURCE, _password_strong, group="bare", keywords=("$user",)),
     Rule("password", _KEY_OR_CODE, _password_named, group=_VALUE_GROUPS,
          keywords=(" key", " passkey", " code")),
     Rule("password", _LOG_IN_WITH, _password_strong, group="bare",
@@ -1526,7 +1534,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=("valid credentials",)),
     Rule("password", _HERE_STRING, _password, group=_VALUE_GROUPS, keywords=("<<<",)),
     Rule("password", _AUTH_USER_PASS, _password, group="bare", keywords=("<auth-user-pass>",)),
-    Rule("password", _BARE_SETTING, _password_strong, group="bare",
+    Rule("password", _BARE_SETTING, _password_strong_or_random, group="bare",
          keywords=(*_PASSWORD_KEYWORDS, "secret", "token", "requirepass", "masterauth")),
     Rule("password", _USERLIST, _password, group="quoted", keywords=("userlist",)),
     Rule("password", _TUPLE, _password, group="quoted", keywords=("{",)),
