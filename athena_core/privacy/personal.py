@@ -558,6 +558,8 @@ _VERSION_BEFORE = re.compile(r"(?i)\b(?:version|ver|v|release|build|rev)\.?[ \t]
 _OTHER_ID_LABEL = re.compile(
     r"(?i)\b(?:id|number|no\.|nr|ref|reference|permit|participant|member|account|case|order"
     r"|claim|policy|booking|ticket|invoice|serial|licen[cs]e)\b[^\n]{0,30}[:#][ \t]*$")
+#: Any word naming an SSN anywhere in a label, glued to a prefix too (QIF's ``Msocial
+#: security number:``): looser than :data:`_SSN_NAME`, which must start a name.
 _SSN_WORDS = re.compile(r"(?i)ssn|social|soc\.?[ \t]?sec|\btax|\btin\b|\bss[ \t]*#|itin")
 
 

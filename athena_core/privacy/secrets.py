@@ -841,9 +841,12 @@ _CREDENTIAL_PAIR = re.compile(
     r"(?:[ \t]+(?:for|to|on)[ \t]+[\w.-]{1,30})?[ \t]*"
     r"(?::|=|\bare\b|\bis\b|->|\u2192)[ \t]*[\w.@+-]{1,64}[ \t]*[/:][ \t]*"
     r"|\bu(?:ser)?[ \t]*:[ \t]*[\w.@+-]{1,40}[ \t]+p(?:w|wd|ass)?[ \t]*:[ \t]*)" + _VALUE)
-#: A Wi-Fi network named by its place, then its key: "Yard Wi-Fi: ...", "Home Wi-Fi for the
-#: inverter dongle: ..." (not a network's name and key: "Wi-Fi: HomeNet / ...").
-_PLACE_WIFI = re.compile(r"(?i)\bwi-?fi\b[^\n:=/]{0,40}:[ \t]*" + _VALUE + r"(?![ \t]*/)")
+#: A Wi-Fi's key after its name or place and a colon: "Yard Wi-Fi: ...", "Home Wi-Fi for
+#: the inverter dongle: ..." (not a network's name and key: "Wi-Fi: HomeNet / ..."), or
+#: quoted and ending the line, as a password book writes it: ``Wi-Fi "..."``.
+_WIFI = re.compile(r"(?im)\bwi-?fi\b(?:[^\n:=/]{0,40}:"
+                   r"|[ \t]*[=-]?(?=[ \t]*[\"'][^\n]{6,64}[\"'][ \t]*$))[ \t]*" + _VALUE
+                   + r"(?![ \t]*/)")
 #: A password after "with" or "and": fetchmail's ``user "x" there with password "..."``,
 #: "log in with the team e-mail and password ...".
 _WITH_PASSWORD = re.compile(r"(?i)\b(?:with|and)[ \t]+(?:the[ \t]+)?password[ \t]+" + _VALUE)
@@ -852,10 +855,6 @@ _NAGIOS_RESOURCE = re.compile(r"(?m)^\$USER\d{1,3}\$=(?P<bare>\S{6,128})[ \t]*$"
 #: Yarn's registry credentials: ``npmAuthIdent: "user:..."``.
 _AUTH_IDENT = re.compile(
     r"\bnpmAuthIdent[ \t]*:[ \t]*[\"']?[^:\s\"']{1,64}:(?P<literal>[^\s\"']{1,128})")
-#: A password book's line: ``Wi-Fi "..."``, the quoted value ending the line.
-_WIFI_QUOTED = re.compile(
-    r"(?im)\bwi-?fi[ \t]*[:=-]?[ \t]*(?P<q>[\"'])(?P<quoted>(?:(?!(?P=q))[^\n]){6,64})(?P=q)"
-    r"[ \t]*$")
 #: A superuser and a password: "root / ...", "admin / ..." (spaces around the slash: not a
 #: path), where the value must look like a password beyond doubt or random.
 _SUPERUSER_PAIR = re.compile(
@@ -1452,9 +1451,7 @@ _RULES: tuple[Rule, ...] = (
          keywords=("-p", " 0 ", "isakmp", "psk", "eap")),
     Rule("password", _SUPERUSER_PAIR, _password_strong_or_random, group="bare",
          keywords=("root", "admin")),
-    Rule("password", _WIFI_QUOTED, _password_named, group="quoted", keywords=("wifi", "wi-fi")),
-    Rule("password", _PLACE_WIFI, _password_named, group=_VALUE_GROUPS,
-         keywords=("wifi", "wi-fi")),
+    Rule("password", _WIFI, _password_named, group=_VALUE_GROUPS, keywords=("wifi", "wi-fi")),
     Rule("password", _AUTH_IDENT, _password_literal, group="literal",
          keywords=("npmauthident",)),
     Rule("password", _WITH_PASSWORD, _password_named, group=_VALUE_GROUPS,
